@@ -1,0 +1,167 @@
+//! Every flag of the command line, defined once with its documentation (the help text is
+//! generated from these doc comments).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Customer-experience analytics with honest statistics.
+///
+/// cxray reads survey exports and operational data and reports NPS, CSAT, CES, star ratings and
+/// task completion with confidence intervals, by segment and period, with tests that tell real
+/// changes from noise.
+#[derive(Debug, Parser)]
+#[command(name = "cxray", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Metrics with confidence intervals by segment and period.
+    Metrics(MetricsArgs),
+}
+
+/// Where the data comes from and how to read it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// Data files (CSV, NDJSON or Parquet). With --config, these replace the configured sources.
+    pub files: Vec<PathBuf>,
+
+    /// Project configuration (sources, column mappings, scales, timezone).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Map a canonical column to a file column, e.g. --map submitted_at=Date (repeatable).
+    #[arg(long, value_name = "CANONICAL=COLUMN")]
+    pub map: Vec<String>,
+
+    /// A rated question column of a wide export and its metric, e.g. --question "Q1=nps"
+    /// (repeatable; implies --layout wide).
+    #[arg(long, value_name = "COLUMN=METRIC")]
+    pub question: Vec<String>,
+
+    /// Long (one row per answer) or wide (one row per respondent, one column per question).
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
+
+    /// Every row of the files is this metric (long files without a metric column).
+    #[arg(long = "file-metric", value_name = "METRIC")]
+    pub file_metric: Option<String>,
+
+    /// Field delimiter (detected when omitted).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+
+    /// Text encoding when not UTF-8/UTF-16, e.g. windows-1252.
+    #[arg(long)]
+    pub encoding: Option<String>,
+
+    /// chrono strftime format of timestamps, e.g. "%d/%m/%Y %H:%M" (ISO 8601 when omitted).
+    #[arg(long, value_name = "FORMAT")]
+    pub timestamp_format: Option<String>,
+
+    /// IANA timezone of periods and of timestamps without an offset (default UTC).
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+
+    /// Rows to skip after the header (e.g. 2 for a Qualtrics export).
+    #[arg(long, value_name = "N")]
+    pub skip_rows: Option<usize>,
+
+    /// What to do with repeated response ids.
+    #[arg(long, value_enum)]
+    pub duplicates: Option<DuplicatesArg>,
+
+    /// Column holding case weights (e.g. raking weights).
+    #[arg(long, value_name = "COLUMN")]
+    pub weight: Option<String>,
+
+    /// Write every rejected row (file, line, column, value, reason) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+
+    /// Fail (exit code 2) if any row is rejected.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LayoutArg {
+    Long,
+    Wide,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DuplicatesArg {
+    /// Keep the first row of each response id and reject the others.
+    KeepFirst,
+    /// Stop with an error.
+    Fail,
+}
+
+/// What to compute and how to present it.
+#[derive(Debug, Args, Clone)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Metrics to report, comma-separated (nps, csat, ces, stars, task or custom); all present
+    /// in the data when omitted.
+    #[arg(short, long, value_delimiter = ',', value_name = "LIST")]
+    pub metric: Vec<String>,
+
+    /// Segment columns to break metrics down by, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub by: Vec<String>,
+
+    /// Group by calendar period.
+    #[arg(long, value_enum)]
+    pub period: Option<PeriodArg>,
+
+    /// First day included (YYYY-MM-DD, in the project timezone).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Last day included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// Interval method: default (score for NPS, Wilson for proportions, t for means), wald,
+    /// score, adjusted-wald, exact (Clopper-Pearson) or jeffreys.
+    #[arg(long, default_value = "default", value_name = "METHOD")]
+    pub interval: String,
+
+    /// Groups with fewer answers are flagged as too few (default: project setting, 30).
+    #[arg(long, value_name = "N")]
+    pub min_n: Option<u64>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PeriodArg {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Csv,
+}

@@ -1,0 +1,208 @@
+//! From command-line input flags to loaded, validated canonical tables.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use cxray_ingest::{
+    DuplicatePolicy, Layout, LoadOptions, Loaded, ProjectConfig, QuestionConfig, SourceConfig,
+    load_responses,
+};
+use cxray_metrics::MetricCatalog;
+
+use crate::Failure;
+use crate::args::{DuplicatesArg, InputArgs, LayoutArg};
+use crate::progress::spinner;
+
+/// A loaded project.
+pub struct Project {
+    pub config: ProjectConfig,
+    pub catalog: MetricCatalog,
+    pub loaded: Loaded,
+}
+
+fn split_pair<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str), Failure> {
+    s.rsplit_once('=')
+        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+        .ok_or_else(|| Failure::input(anyhow!("{flag} expects NAME=VALUE, got {s:?}")))
+}
+
+/// Builds the project configuration from --config and the input flags.
+pub fn project_config(a: &InputArgs) -> Result<ProjectConfig, Failure> {
+    let cwd = std::env::current_dir().map_err(Failure::runtime)?;
+    let config_path = a.config.clone().or_else(|| {
+        let p = PathBuf::from("cxray.toml");
+        (a.files.is_empty() && p.exists()).then_some(p)
+    });
+    let mut cfg = match &config_path {
+        Some(p) => ProjectConfig::load(p).map_err(Failure::input)?,
+        None => ProjectConfig {
+            base_dir: cwd.clone(),
+            ..Default::default()
+        },
+    };
+    if !a.files.is_empty() {
+        cfg.sources = a
+            .files
+            .iter()
+            .map(|f| SourceConfig {
+                path: cwd.join(f),
+                ..Default::default()
+            })
+            .collect();
+    }
+    if cfg.sources.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "no input: pass data files (cxray metrics responses.csv), a project with --config cxray.toml, \
+             or run `cxray demo` to create an example project"
+        )));
+    }
+    if let Some(tz) = &a.timezone {
+        cfg.project.timezone = tz.clone();
+    }
+    for s in &mut cfg.sources {
+        for m in &a.map {
+            let (canon, col) = split_pair(m, "--map")?;
+            s.columns.insert(canon.trim().to_string(), col.to_string());
+        }
+        if let Some(w) = &a.weight {
+            s.columns.insert("weight".into(), w.clone());
+        }
+        for q in &a.question {
+            let (col, metric) = split_pair(q, "--question")?;
+            s.questions.push(QuestionConfig {
+                column: col.to_string(),
+                metric: metric.trim().to_lowercase(),
+                comment: None,
+            });
+            s.layout = Layout::Wide;
+        }
+        if let Some(l) = a.layout {
+            s.layout = match l {
+                LayoutArg::Long => Layout::Long,
+                LayoutArg::Wide => Layout::Wide,
+            };
+        }
+        if let Some(m) = &a.file_metric {
+            s.metric = Some(m.trim().to_lowercase());
+        }
+        if a.delimiter.is_some() {
+            s.delimiter = a
+                .delimiter
+                .clone()
+                .map(|d| if d == "\\t" { "\t".into() } else { d });
+        }
+        if a.encoding.is_some() {
+            s.encoding = a.encoding.clone();
+        }
+        if a.timestamp_format.is_some() {
+            s.timestamp_format = a.timestamp_format.clone();
+        }
+        if let Some(n) = a.skip_rows {
+            s.skip_rows_after_header = n;
+        }
+        if let Some(d) = a.duplicates {
+            s.duplicates = match d {
+                DuplicatesArg::KeepFirst => DuplicatePolicy::KeepFirst,
+                DuplicatesArg::Fail => DuplicatePolicy::Fail,
+            };
+        }
+    }
+    let name = config_path.unwrap_or_else(|| PathBuf::from("command line"));
+    cfg.validate(&name).map_err(Failure::input)?;
+    Ok(cfg)
+}
+
+/// Loads all responses, reports what happened on standard error and writes the rejects file.
+pub fn load(a: &InputArgs) -> Result<Project, Failure> {
+    let config = project_config(a)?;
+    let catalog = MetricCatalog::builtin()
+        .with_declarations(&config.metrics)
+        .map_err(Failure::input)?;
+    let pb = spinner("reading responses");
+    let loaded = load_responses(
+        &config,
+        &catalog,
+        &LoadOptions {
+            strict: a.strict,
+            ..Default::default()
+        },
+    );
+    pb.finish_and_clear();
+    let loaded = loaded.map_err(Failure::input)?;
+    if let Some(path) = &a.rejects {
+        write_rejects(path, &loaded).map_err(Failure::runtime)?;
+    }
+    report_input(&loaded, a.rejects.as_deref());
+    Ok(Project {
+        config,
+        catalog,
+        loaded,
+    })
+}
+
+fn write_rejects(path: &Path, loaded: &Loaded) -> anyhow::Result<()> {
+    let f = std::fs::File::create(path)
+        .with_context(|| format!("cannot write the rejects file {}", path.display()))?;
+    cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &loaded.rejects)?;
+    Ok(())
+}
+
+/// Thousands separators for counts in messages.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn report_input(loaded: &Loaded, rejects_file: Option<&Path>) {
+    for s in &loaded.sources {
+        for n in &s.notes {
+            eprintln!("note: {}: {n}", s.file);
+        }
+        let c = &s.counts;
+        let mut line = format!(
+            "{}: read {} answers: {} accepted, {} rejected",
+            s.file,
+            thousands(c.read),
+            thousands(c.accepted),
+            thousands(c.rejected)
+        );
+        if s.duplicates > 0 {
+            line.push_str(&format!(
+                " (of which {} duplicate ids)",
+                thousands(s.duplicates)
+            ));
+        }
+        if c.blank > 0 || c.empty_records > 0 {
+            line.push_str(&format!(
+                "; {} respondents, {} questions left blank, {} respondents answered none",
+                thousands(c.records),
+                thousands(c.blank),
+                thousands(c.empty_records)
+            ));
+        }
+        eprintln!("{line}");
+    }
+    if !loaded.rejects.is_empty() {
+        match rejects_file {
+            Some(p) => eprintln!("rejected rows written to {}", p.display()),
+            None => {
+                for r in loaded.rejects.iter().take(5) {
+                    eprintln!("  rejected {r}");
+                }
+                if loaded.rejects.len() > 5 {
+                    eprintln!(
+                        "  … and {} more; write them all with --rejects FILE",
+                        thousands(loaded.rejects.len() as u64 - 5)
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! `cxray`: customer-experience metrics with honest intervals, from survey exports and
+//! operational data. This binary is a thin adapter: it parses flags, calls the library crates
+//! and renders their results.
+//!
+//! Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 an alert fired (`cxray alerts`).
+
+mod args;
+mod input;
+mod metrics;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// An error with the exit code it maps to.
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Bad input or usage (exit code 2).
+    pub fn input(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+
+    /// A runtime failure (exit code 1).
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Metrics(a) => metrics::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

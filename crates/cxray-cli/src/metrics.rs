@@ -1,0 +1,132 @@
+//! `cxray metrics`: an estimate with interval and n for every metric × segment × period.
+
+use anyhow::anyhow;
+use chrono::NaiveDate;
+use cxray_engine::{Engine, HistogramQuery, Period};
+use cxray_insights::{TableOptions, metric_rows};
+use cxray_metrics::{EstimateOptions, IntervalChoice};
+use cxray_stats::Confidence;
+
+use crate::Failure;
+use crate::args::{MetricsArgs, PeriodArg};
+use crate::input;
+use crate::output::{MetricsOutput, write_metrics};
+use crate::progress::spinner;
+
+pub(crate) fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| Failure::input(anyhow!("{flag} expects a date as YYYY-MM-DD, got {s:?}")))
+}
+
+pub(crate) fn period(p: Option<PeriodArg>) -> Option<Period> {
+    p.map(|p| match p {
+        PeriodArg::Day => Period::Day,
+        PeriodArg::Week => Period::Week,
+        PeriodArg::Month => Period::Month,
+        PeriodArg::Quarter => Period::Quarter,
+        PeriodArg::Year => Period::Year,
+    })
+}
+
+/// A runtime for the engine's async API.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::runtime)
+}
+
+pub fn run(a: MetricsArgs) -> Result<(), Failure> {
+    let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
+    let interval = IntervalChoice::parse(&a.interval).ok_or_else(|| {
+        Failure::input(anyhow!(
+            "unknown --interval {:?}; use default, wald, score, adjusted-wald, exact or jeffreys",
+            a.interval
+        ))
+    })?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| parse_date(s, "--since"))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| parse_date(s, "--until"))
+        .transpose()?;
+    let metrics: Vec<String> = a
+        .metric
+        .iter()
+        .map(|m| m.trim().to_lowercase())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let project = input::load(&a.input)?;
+    for m in &metrics {
+        project.catalog.get(m).map_err(Failure::input)?;
+    }
+    let weighted = a.input.weight.is_some()
+        || project
+            .config
+            .sources
+            .iter()
+            .any(|s| s.columns.contains_key("weight"));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let engine = Engine::new(threads);
+    engine
+        .register_responses(
+            project.loaded.schema.clone(),
+            project.loaded.batches.clone(),
+        )
+        .map_err(Failure::runtime)?;
+    let query = HistogramQuery {
+        metrics: metrics.clone(),
+        by: a
+            .by
+            .iter()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect(),
+        period: period(a.period),
+        since,
+        until,
+    };
+    let pb = spinner("computing metrics");
+    let groups = runtime()?.block_on(engine.score_histograms(&query));
+    pb.finish_and_clear();
+    let groups = groups.map_err(|e| match e {
+        cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),
+        other => Failure::runtime(other),
+    })?;
+    for m in &metrics {
+        if !groups.iter().any(|g| &g.key.metric == m) {
+            eprintln!("note: no {m} answers in the selected data");
+        }
+    }
+    let opts = TableOptions {
+        estimate: EstimateOptions {
+            confidence,
+            interval,
+            weighted,
+            rating_prior: None,
+        },
+        period: query.period,
+        min_n: a.min_n.unwrap_or(project.config.project.min_n),
+    };
+    let order: Vec<String> = if metrics.is_empty() {
+        ["nps", "csat", "ces", "stars", "task"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        metrics.clone()
+    };
+    let rows = metric_rows(&groups, &query.by, &project.catalog, &opts, &order);
+    let out = MetricsOutput::new(
+        rows,
+        &project.loaded,
+        &query,
+        confidence,
+        opts.min_n,
+        &project.catalog,
+    );
+    write_metrics(&out, a.format, a.output.as_deref()).map_err(Failure::runtime)
+}

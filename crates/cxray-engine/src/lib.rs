@@ -1,0 +1,277 @@
+//! # cxray-engine
+//!
+//! The heavy part of every metric — scan, filter, group — runs in Apache DataFusion and returns
+//! one small row per group: the **sufficient statistics** the statistics core needs. For survey
+//! metrics that is the histogram of scores per (metric, segment…, period): `count(*)`, `Σw` and
+//! `Σw²` grouped by score. The plans use only plain relational operators (filter, group by,
+//! count, sum, `date_trunc`), so the same logical plan can run on Ballista or be unparsed to SQL
+//! for a warehouse.
+//!
+//! Periods are calendar periods of the answer's local date in the project timezone (computed at
+//! ingestion): day, ISO week (Monday start, labelled `2025-W09` by ISO week-year), month, quarter
+//! and year.
+//!
+//! ```no_run
+//! # async fn demo(loaded: cxray_ingest::Loaded) -> Result<(), Box<dyn std::error::Error>> {
+//! use cxray_engine::{Engine, HistogramQuery, Period};
+//! let engine = Engine::new(2);
+//! engine.register_responses(loaded.schema.clone(), loaded.batches.clone())?;
+//! let groups = engine
+//!     .score_histograms(&HistogramQuery {
+//!         metrics: vec!["nps".into()],
+//!         by: vec!["region".into()],
+//!         period: Some(Period::Month),
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+pub use cxray_metrics::period::{GroupHistogram, GroupKey, Period};
+use cxray_metrics::{ScoreCount, ScoreHistogram};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Int64Type, Schema, TimeUnit,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::common::Column;
+use datafusion::error::DataFusionError;
+use datafusion::functions::datetime::expr_fn::date_trunc;
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::logical_expr::{Expr, col, lit};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01.
+const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
+
+/// Engine errors.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown column '{name}' for --by; available: {available}")]
+    UnknownColumn { name: String, available: String },
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    #[error("unexpected result from the query engine: {0}")]
+    Shape(String),
+}
+
+/// Which histograms to compute.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistogramQuery {
+    /// Metrics to include (all when empty).
+    pub metrics: Vec<String>,
+    /// Segment columns to group by.
+    pub by: Vec<String>,
+    pub period: Option<Period>,
+    /// First local date included.
+    pub since: Option<NaiveDate>,
+    /// Last local date included.
+    pub until: Option<NaiveDate>,
+}
+
+/// An embedded DataFusion session holding the canonical tables.
+pub struct Engine {
+    ctx: SessionContext,
+    partitions: usize,
+}
+
+fn days_to_date(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_CE_DAYS).expect("date in range")
+}
+
+fn date_to_days(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - UNIX_EPOCH_CE_DAYS
+}
+
+impl Engine {
+    /// A session using `threads` partitions.
+    pub fn new(threads: usize) -> Self {
+        let threads = threads.max(1);
+        let config = SessionConfig::new()
+            .with_target_partitions(threads)
+            .with_information_schema(false);
+        Engine {
+            ctx: SessionContext::new_with_config(config),
+            partitions: threads,
+        }
+    }
+
+    /// The DataFusion session, for callers that add their own tables or plans.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Registers canonical responses as the table `responses`, spread over the partitions.
+    pub fn register_responses(
+        &self,
+        schema: Arc<Schema>,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), EngineError> {
+        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.partitions];
+        // Split large batches so every partition gets work.
+        let mut k = 0;
+        for b in batches {
+            let step = 128 * 1024;
+            let mut off = 0;
+            while off < b.num_rows() {
+                let len = step.min(b.num_rows() - off);
+                parts[k % self.partitions].push(b.slice(off, len));
+                k += 1;
+                off += len;
+            }
+        }
+        let table = MemTable::try_new(schema, parts)?;
+        self.ctx.deregister_table("responses")?;
+        self.ctx.register_table("responses", Arc::new(table))?;
+        Ok(())
+    }
+
+    /// Score histograms per (metric, period, segment).
+    pub async fn score_histograms(
+        &self,
+        q: &HistogramQuery,
+    ) -> Result<Vec<GroupHistogram>, EngineError> {
+        let df = self.ctx.table("responses").await?;
+        let schema = df.schema().clone();
+        for b in &q.by {
+            if schema.field_with_unqualified_name(b).is_err() {
+                let available: Vec<String> = schema
+                    .fields()
+                    .iter()
+                    .skip(8)
+                    .map(|f| f.name().clone())
+                    .chain(["metric".to_string(), "customer_id".to_string()])
+                    .collect();
+                return Err(EngineError::UnknownColumn {
+                    name: b.clone(),
+                    available: available.join(", "),
+                });
+            }
+        }
+        let mut filter: Option<Expr> = None;
+        let mut and = |e: Expr| {
+            filter = Some(match filter.take() {
+                Some(f) => f.and(e),
+                None => e,
+            })
+        };
+        if !q.metrics.is_empty() {
+            and(col("metric").in_list(q.metrics.iter().map(|m| lit(m.as_str())).collect(), false));
+        }
+        if let Some(s) = q.since {
+            and(
+                col("local_date").gt_eq(lit(datafusion::scalar::ScalarValue::Date32(Some(
+                    date_to_days(s),
+                )))),
+            );
+        }
+        if let Some(u) = q.until {
+            and(
+                col("local_date").lt_eq(lit(datafusion::scalar::ScalarValue::Date32(Some(
+                    date_to_days(u),
+                )))),
+            );
+        }
+        let df = match filter {
+            Some(f) => df.filter(f)?,
+            None => df,
+        };
+        let mut group: Vec<Expr> = vec![col("metric")];
+        for b in &q.by {
+            group.push(
+                Expr::Column(Column::from_name(b.clone())).alias(format!("by_{}", group.len())),
+            );
+        }
+        if let Some(p) = q.period {
+            group.push(
+                date_trunc(
+                    lit(p.unit()),
+                    datafusion::logical_expr::cast(
+                        col("local_date"),
+                        DataType::Timestamp(TimeUnit::Second, None),
+                    ),
+                )
+                .alias("period"),
+            );
+        }
+        group.push(col("score"));
+        let df = df.aggregate(
+            group,
+            vec![
+                count(lit(1)).alias("n"),
+                sum(col("weight")).alias("sum_w"),
+                sum(col("weight") * col("weight")).alias("sum_w2"),
+            ],
+        )?;
+        let batches = df.collect().await?;
+        let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
+        for b in &batches {
+            read_histogram_batch(b, q, &mut groups)?;
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(key, histogram)| GroupHistogram { key, histogram })
+            .collect())
+    }
+}
+
+fn as_utf8(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, EngineError> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| EngineError::Shape(format!("missing column {name}")))?;
+    let s = cast(c, &DataType::Utf8).map_err(|e| EngineError::Shape(e.to_string()))?;
+    let s = s.as_string::<i32>();
+    Ok((0..s.len())
+        .map(|i| (!s.is_null(i)).then(|| s.value(i).to_string()))
+        .collect())
+}
+
+fn read_histogram_batch(
+    b: &RecordBatch,
+    q: &HistogramQuery,
+    groups: &mut BTreeMap<GroupKey, ScoreHistogram>,
+) -> Result<(), EngineError> {
+    let shape = |e: datafusion::arrow::error::ArrowError| EngineError::Shape(e.to_string());
+    let metric = as_utf8(b, "metric")?;
+    let segs: Vec<Vec<Option<String>>> = (0..q.by.len())
+        .map(|i| as_utf8(b, &format!("by_{}", i + 1)))
+        .collect::<Result<_, _>>()?;
+    let period = match q.period {
+        Some(_) => {
+            let c = b
+                .column_by_name("period")
+                .ok_or_else(|| EngineError::Shape("period".into()))?;
+            let d = cast(c, &DataType::Date32).map_err(shape)?;
+            Some(d.as_primitive::<Date32Type>().clone())
+        }
+        None => None,
+    };
+    let score = cast(b.column_by_name("score").unwrap(), &DataType::Float64).map_err(shape)?;
+    let score = score.as_primitive::<Float64Type>();
+    let n = cast(b.column_by_name("n").unwrap(), &DataType::Int64).map_err(shape)?;
+    let n = n.as_primitive::<Int64Type>();
+    let sw = cast(b.column_by_name("sum_w").unwrap(), &DataType::Float64).map_err(shape)?;
+    let sw = sw.as_primitive::<Float64Type>();
+    let sw2 = cast(b.column_by_name("sum_w2").unwrap(), &DataType::Float64).map_err(shape)?;
+    let sw2 = sw2.as_primitive::<Float64Type>();
+    for i in 0..b.num_rows() {
+        let key = GroupKey {
+            metric: metric[i].clone().unwrap_or_default(),
+            period_start: period.as_ref().map(|p| days_to_date(p.value(i))),
+            segment: segs.iter().map(|s| s[i].clone()).collect(),
+        };
+        groups.entry(key).or_default().add_weighted(ScoreCount {
+            score: score.value(i),
+            count: n.value(i) as u64,
+            sum_w: sw.value(i),
+            sum_w2: sw2.value(i),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! # cxray-insights
+//!
+//! Composes the statistics core over many groups: the metrics table (an estimate per metric,
+//! period and segment), and — as they land — segment comparisons with false-discovery control,
+//! trends with change detection, key drivers and explain-the-change. It knows nothing about
+//! files, query engines or output formats: it takes per-group sufficient statistics and returns
+//! plain data that outputs render.
+
+pub mod metrics;
+
+pub use metrics::{MetricRow, TableOptions, metric_rows};

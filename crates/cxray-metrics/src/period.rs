@@ -1,0 +1,131 @@
+//! Calendar periods and the keys of grouped statistics.
+//!
+//! Periods are calendar periods of an answer's local date in the project timezone: day, ISO
+//! week (Monday start, labelled by ISO week-year: `2026-W01` may start in December 2025),
+//! month, quarter and year.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::ScoreHistogram;
+
+/// Calendar periods.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Period {
+    /// Parses "day", "week", "month", "quarter", "year".
+    pub fn parse(s: &str) -> Option<Period> {
+        Some(match s {
+            "day" | "daily" => Period::Day,
+            "week" | "weekly" => Period::Week,
+            "month" | "monthly" => Period::Month,
+            "quarter" | "quarterly" => Period::Quarter,
+            "year" | "yearly" => Period::Year,
+            _ => return None,
+        })
+    }
+
+    /// The `date_trunc` unit of the period.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+            Period::Year => "year",
+        }
+    }
+
+    /// The label of the period starting on `start`: `2025-03-14`, `2025-W09`, `2025-03`,
+    /// `2025-Q1`, `2025`.
+    pub fn label(self, start: NaiveDate) -> String {
+        match self {
+            Period::Day => start.format("%Y-%m-%d").to_string(),
+            Period::Week => {
+                let w = start.iso_week();
+                format!("{}-W{:02}", w.year(), w.week())
+            }
+            Period::Month => start.format("%Y-%m").to_string(),
+            Period::Quarter => format!("{}-Q{}", start.year(), (start.month() - 1) / 3 + 1),
+            Period::Year => format!("{}", start.year()),
+        }
+    }
+
+    /// The first day of the period containing `d`.
+    pub fn start_of(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d,
+            Period::Week => d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64),
+            Period::Month => d.with_day(1).unwrap(),
+            Period::Quarter => {
+                NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1).unwrap()
+            }
+            Period::Year => NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap(),
+        }
+    }
+
+    /// The first day of the period after the one starting on `start`.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => start + chrono::Duration::days(1),
+            Period::Week => start + chrono::Duration::days(7),
+            Period::Month => start.checked_add_months(chrono::Months::new(1)).unwrap(),
+            Period::Quarter => start.checked_add_months(chrono::Months::new(3)).unwrap(),
+            Period::Year => start.checked_add_months(chrono::Months::new(12)).unwrap(),
+        }
+    }
+}
+
+/// The group a histogram belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    pub metric: String,
+    /// First day of the period, when grouped by period.
+    pub period_start: Option<NaiveDate>,
+    /// Values of the `by` columns, in query order (`None` = missing).
+    pub segment: Vec<Option<String>>,
+}
+
+/// One group's score histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupHistogram {
+    pub key: GroupKey,
+    pub histogram: ScoreHistogram,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_labels() {
+        let d = NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+        assert_eq!(Period::Month.label(d), "2025-03");
+        assert_eq!(Period::Quarter.label(d), "2025-Q1");
+        assert_eq!(Period::Year.label(d), "2025");
+        // ISO week of Monday 29 December 2025 belongs to 2026.
+        let m = NaiveDate::from_ymd_opt(2025, 12, 29).unwrap();
+        assert_eq!(Period::Week.label(m), "2026-W01");
+        assert_eq!(
+            Period::Week.start_of(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+            m
+        );
+        assert_eq!(
+            Period::Quarter.start_of(NaiveDate::from_ymd_opt(2025, 8, 17).unwrap()),
+            NaiveDate::from_ymd_opt(2025, 7, 1).unwrap()
+        );
+        assert_eq!(
+            Period::Month.next(NaiveDate::from_ymd_opt(2025, 12, 1).unwrap()),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        );
+    }
+}

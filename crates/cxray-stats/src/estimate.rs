@@ -1,0 +1,152 @@
+//! The estimate type every metric returns: a value that travels with its sample size,
+//! standard error, interval and the name of the method that produced them (as in Lumley's
+//! R `survey` package, where no estimate is ever separated from its standard error).
+
+use serde::Serialize;
+
+use crate::error::{Result, invalid};
+
+/// A confidence level strictly between 0 and 1 (e.g. 0.95).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+pub struct Confidence(f64);
+
+impl Confidence {
+    /// Validates a confidence level; 0.95 means a 95% two-sided interval.
+    pub fn new(level: f64) -> Result<Self> {
+        if level.is_finite() && level > 0.0 && level < 1.0 {
+            Ok(Confidence(level))
+        } else {
+            Err(invalid(format!(
+                "confidence must be strictly between 0 and 1, got {level}"
+            )))
+        }
+    }
+
+    /// The level, e.g. 0.95.
+    pub fn level(self) -> f64 {
+        self.0
+    }
+
+    /// Two-sided tail probability alpha = 1 - level.
+    pub fn alpha(self) -> f64 {
+        1.0 - self.0
+    }
+
+    /// The standard normal quantile z_{1 - alpha/2}.
+    pub fn z(self) -> f64 {
+        crate::dist::normal_quantile(1.0 - self.alpha() / 2.0)
+    }
+}
+
+impl Default for Confidence {
+    fn default() -> Self {
+        Confidence(0.95)
+    }
+}
+
+/// A two-sided interval at a stated confidence level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+    pub confidence: f64,
+}
+
+impl Interval {
+    pub(crate) fn new(low: f64, high: f64, confidence: Confidence) -> Self {
+        Interval {
+            low,
+            high,
+            confidence: confidence.level(),
+        }
+    }
+
+    /// Clips both bounds to `[min, max]` (for bounded quantities such as proportions).
+    pub(crate) fn clip(self, min: f64, max: f64) -> Self {
+        Interval {
+            low: self.low.clamp(min, max),
+            high: self.high.clamp(min, max),
+            confidence: self.confidence,
+        }
+    }
+
+    /// Half the width: the "margin of error" of a symmetric interval.
+    pub fn half_width(&self) -> f64 {
+        (self.high - self.low) / 2.0
+    }
+
+    /// Whether `x` lies inside the closed interval.
+    pub fn contains(&self, x: f64) -> bool {
+        self.low <= x && x <= self.high
+    }
+
+    /// Multiplies both bounds by a positive factor (e.g. a proportion to percent).
+    pub(crate) fn scaled(self, factor: f64) -> Self {
+        Interval {
+            low: self.low * factor,
+            high: self.high * factor,
+            confidence: self.confidence,
+        }
+    }
+}
+
+/// A point estimate with everything needed to judge it.
+///
+/// `se` and `interval` are `None` only when they are mathematically undefined for the data
+/// (for example the standard deviation of a single value); `note` then says why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// The estimate on its reporting scale (NPS on -100..100, proportions on 0..1, means on the
+    /// metric's own scale).
+    pub value: f64,
+    /// Number of observations the estimate rests on.
+    pub n: u64,
+    /// Kish effective sample size; equal to `n` for unweighted estimates.
+    pub n_effective: f64,
+    /// Standard error on the same scale as `value`.
+    pub se: Option<f64>,
+    /// Confidence interval on the same scale as `value`.
+    pub interval: Option<Interval>,
+    /// Name of the estimator and interval method, e.g. `"wilson"`.
+    pub method: &'static str,
+    /// Why `se` or `interval` is missing, or a caveat about them (small n, boundary).
+    pub note: Option<String>,
+}
+
+impl Estimate {
+    /// Multiplies value, standard error and interval by a positive factor.
+    pub(crate) fn scaled(mut self, factor: f64) -> Self {
+        self.value *= factor;
+        self.se = self.se.map(|s| s * factor);
+        self.interval = self.interval.map(|i| i.scaled(factor));
+        self
+    }
+}
+
+/// The result of a test of a difference between two estimates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// First minus second, on the estimates' reporting scale.
+    pub difference: f64,
+    /// Standard error of the difference.
+    pub se: f64,
+    /// Test statistic (z or t).
+    pub statistic: f64,
+    /// Degrees of freedom when the statistic is a t, else `None` (normal reference).
+    pub df: Option<f64>,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// Confidence interval of the difference.
+    pub interval: Interval,
+    /// Name of the test.
+    pub method: &'static str,
+}
+
+impl Comparison {
+    pub(crate) fn scaled(mut self, factor: f64) -> Self {
+        self.difference *= factor;
+        self.se *= factor;
+        self.interval = self.interval.scaled(factor);
+        self
+    }
+}
