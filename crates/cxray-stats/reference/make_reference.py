@@ -196,7 +196,7 @@ out["welch"] = {"source": "scipy.stats.ttest_ind_from_stats(equal_var=False); df
 
 # ---------------------------------------------------------------- weighted
 weighted = []
-for name, size in [("w1", 60), ("w2", 500), ("w3", 7)]:
+for name, size in [("w1", 60), ("w2", 500), ("w3", 7), ("w4", 2), ("w5", 3000)]:
     y = rng.integers(0, 11, size)
     w = np.round(rng.gamma(2.0, 1.5, size), 4) + 0.05
     cat = np.where(y >= 9, 1.0, np.where(y <= 6, -1.0, 0.0))
@@ -277,7 +277,8 @@ for name, t, e in km_sets:
                 "upper": [f(ci.loc[x].iloc[1]) for x in times],
                 "median": f(med)})
 lr = []
-for (n1, t1, e1), (n2, t2, e2) in [(km_sets[0], km_sets[1]), (km_sets[0], km_sets[2]), (km_sets[5], km_sets[6])]:
+for (n1, t1, e1), (n2, t2, e2) in [(km_sets[0], km_sets[1]), (km_sets[0], km_sets[2]), (km_sets[5], km_sets[6]),
+                                   (km_sets[1], km_sets[2]), (km_sets[2], km_sets[5]), (km_sets[3], km_sets[0])]:
     r = logrank_test(t1, t2, event_observed_A=e1, event_observed_B=e2)
     lr.append({"groups": [n1, n2], "chi2": r.test_statistic, "p": r.p_value, "df": 1})
 tt = A_t + B_t + C_t; ee = A_e + B_e + C_e; gg = ["A"] * 15 + ["B"] * 15 + ["C"] * 60
@@ -287,49 +288,61 @@ out["kaplan_meier"] = {"source": "lifelines KaplanMeierFitter (exponential Green
 out["log_rank"] = {"source": "lifelines logrank_test / multivariate_logrank_test", "cases": lr}
 
 # ---------------------------------------------------------------- regression (statsmodels)
-n = 300
-X = rng.normal(size=(n, 3))
-X[:, 1] = 0.6 * X[:, 0] + 0.8 * X[:, 1]
-y = 2.0 + 1.5 * X[:, 0] - 0.7 * X[:, 1] + 0.3 * X[:, 2] + rng.normal(scale=1.2, size=n)
-X = X.round(6); y = y.round(6)
-fit = sm.OLS(y, sm.add_constant(X)).fit()
 import itertools
 
 
-def r2(cols):
-    if not cols:
-        return 0.0
-    return sm.OLS(y, sm.add_constant(X[:, list(cols)])).fit().rsquared
+def shapley_r2(X, y):
+    k = X.shape[1]
+
+    def r2(cols):
+        if not cols:
+            return 0.0
+        return sm.OLS(y, sm.add_constant(X[:, sorted(cols)])).fit().rsquared
+    out = []
+    for j in range(k):
+        others = [i for i in range(k) if i != j]
+        tot = 0.0
+        for s_ in range(k):
+            for S in itertools.combinations(others, s_):
+                w = math.factorial(s_) * math.factorial(k - s_ - 1) / math.factorial(k)
+                tot += w * (r2(set(S) | {j}) - r2(set(S)))
+        out.append(tot)
+    return out
 
 
-k = 3
-shap = []
-for j in range(k):
-    others = [i for i in range(k) if i != j]
-    tot = 0.0
-    for s in range(k):
-        for S in itertools.combinations(others, s):
-            w = math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
-            tot += w * (r2(set(S) | {j}) - r2(set(S)))
-    shap.append(tot)
-R = np.corrcoef(np.column_stack([X, y]), rowvar=False)
-Rxx, rxy = R[:3, :3], R[:3, 3]
-ev, V = np.linalg.eigh(Rxx)
-Lam = V @ np.diag(np.sqrt(ev)) @ V.T
-beta = np.linalg.solve(Lam, rxy)
-johnson = (Lam ** 2) @ (beta ** 2)
+def johnson(X, y):
+    k = X.shape[1]
+    R = np.corrcoef(np.column_stack([X, y]), rowvar=False)
+    ev, V = np.linalg.eigh(R[:k, :k])
+    Lam = V @ np.diag(np.sqrt(ev)) @ V.T
+    beta = np.linalg.solve(Lam, R[:k, k])
+    return ((Lam ** 2) @ (beta ** 2)).tolist()
+
+
+ols_cases = []
+for n, k, noise in [(300, 3, 1.2), (40, 2, 0.5), (1000, 6, 2.0), (12, 4, 1.0), (500, 8, 0.8)]:
+    X = rng.normal(size=(n, k))
+    if k > 1:
+        X[:, 1] = 0.6 * X[:, 0] + 0.8 * X[:, 1]
+    coef = rng.normal(size=k).round(2)
+    y = 2.0 + X @ coef + rng.normal(scale=noise, size=n)
+    X = X.round(6); y = y.round(6)
+    fit = sm.OLS(y, sm.add_constant(X)).fit()
+    ols_cases.append({"x": X.tolist(), "y": y.tolist(), "params": fit.params.tolist(), "bse": fit.bse.tolist(),
+                      "r_squared": fit.rsquared, "shapley": shapley_r2(X, y), "johnson": johnson(X, y)})
 out["ols"] = {"source": "statsmodels OLS; Shapley by all-subsets statsmodels R2; Johnson (2000) in numpy",
-              "x": X.tolist(), "y": y.tolist(), "params": fit.params.tolist(), "bse": fit.bse.tolist(),
-              "r_squared": fit.rsquared, "shapley": shap, "johnson": johnson.tolist()}
+              "cases": ols_cases}
 
-m = 400
-Z = rng.normal(size=(m, 2)).round(5)
-eta = -0.4 + 1.1 * Z[:, 0] - 0.6 * Z[:, 1]
-yb = (rng.random(m) < 1 / (1 + np.exp(-eta))).astype(int)
-lg = sm.Logit(yb, sm.add_constant(Z)).fit(disp=0)
-out["logistic"] = {"source": "statsmodels Logit", "x": Z.tolist(), "y": yb.tolist(),
-                   "params": lg.params.tolist(), "bse": lg.bse.tolist(), "llf": lg.llf, "llnull": lg.llnull,
-                   "prsquared": lg.prsquared, "llr_pvalue": lg.llr_pvalue}
+logit_cases = []
+for m, k, b0 in [(400, 2, -0.4), (150, 1, 0.3), (2000, 4, -1.5), (60, 2, 0.0), (800, 3, 1.0)]:
+    Z = rng.normal(size=(m, k)).round(5)
+    eta = b0 + Z @ rng.normal(scale=0.8, size=k)
+    yb = (rng.random(m) < 1 / (1 + np.exp(-eta))).astype(int)
+    lg = sm.Logit(yb, sm.add_constant(Z)).fit(disp=0, tol=1e-12, maxiter=200)
+    logit_cases.append({"x": Z.tolist(), "y": yb.tolist(), "params": lg.params.tolist(), "bse": lg.bse.tolist(),
+                        "llf": lg.llf, "llnull": lg.llnull, "prsquared": lg.prsquared, "llr_pvalue": lg.llr_pvalue})
+out["logistic"] = {"source": "statsmodels Logit (tol 1e-12)", "cases": logit_cases}
+
 # grouped binomial: churn by NPS category (the linkage example of 05b_linkage in ../shared/reference)
 grp = pd.DataFrame({"det": [0, 1, 0], "pas": [0, 0, 1], "events": [20, 35, 27], "n": [200, 100, 150]})
 glm = sm.GLM(np.column_stack([grp.events, grp.n - grp.events]), sm.add_constant(grp[["det", "pas"]]),
@@ -338,8 +351,44 @@ out["logistic_grouped"] = {"source": "statsmodels GLM Binomial on grouped counts
                            "rows": grp.to_dict("records"), "params": glm.params.tolist(), "bse": glm.bse.tolist()}
 
 # ---------------------------------------------------------------- control charts (formulas)
-nps = [32, 30, 35, 31, 33, 29, 34, 31, 24, 22, 25, 21]
-out["control_series"] = {"source": "formulas in numpy (qcc equivalents are in r_reference.json)", "series": nps}
+# The formulas of qcc 2.7 (p, xbar.one, ewma, cusum), checked against qcc itself on the series in
+# r_reference.json; here applied to more series.
+ctl = []
+series_list = [[32, 30, 35, 31, 33, 29, 34, 31, 24, 22, 25, 21], [50, 52, 49, 51, 50, 48, 53, 60, 61, 62],
+               rng.normal(40, 3, 24).round(1).tolist(), [10, 10.5, 9.5, 10, 10.2, 9.8, 14, 6],
+               rng.normal(-5, 8, 15).round(1).tolist()]
+for series in series_list:
+    x = np.array(series, float); ph = x[:max(2, len(x) * 2 // 3)]
+    center = ph.mean(); sd = np.mean(np.abs(np.diff(ph))) / 1.128
+    lam, L = 0.2, 3; zz = center; ew = []
+    for i, v in enumerate(x, 1):
+        zz = lam * v + (1 - lam) * zz
+        w = L * sd * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * i)))
+        ew.append([zz, center - w, center + w])
+    cp = cn = 0.0; pos = []; neg = []
+    for v in x:
+        zi = (v - center) / sd; cp = max(0, cp + zi - 0.5); cn = min(0, cn + zi + 0.5); pos.append(cp); neg.append(cn)
+    ctl.append({"series": series, "phase1": len(ph), "center": center, "sigma": sd, "ewma": ew,
+                "cusum_pos": pos, "cusum_neg": neg})
+pch = []
+for _ in range(5):
+    nn = rng.integers(20, 400, 10); pp = rng.uniform(0.2, 0.9); xx = rng.binomial(nn, pp)
+    pbar = xx.sum() / nn.sum(); se = np.sqrt(pbar * (1 - pbar) / nn)
+    pch.append({"x": xx.tolist(), "n": nn.tolist(), "center": pbar,
+                "lcl": np.maximum(0, pbar - 3 * se).tolist(), "ucl": np.minimum(1, pbar + 3 * se).tolist()})
+out["control"] = {"source": "qcc 2.7 formulas in numpy", "individuals": ctl, "p_chart": pch}
+
+# ---------------------------------------------------------------- mix / rate (formula)
+mr = []
+for k in [3, 5, 2, 8, 4]:
+    n1 = rng.integers(0, 500, k).astype(float); n2 = rng.integers(0, 500, k).astype(float)
+    n1[0] = max(n1[0], 1); n2[0] = max(n2[0], 1)
+    r1 = rng.uniform(-60, 80, k); r2 = r1 + rng.normal(0, 10, k)
+    w1 = n1 / n1.sum(); w2 = n2 / n2.sum()
+    mr.append({"size_before": n1.tolist(), "rate_before": r1.tolist(), "size_after": n2.tolist(), "rate_after": r2.tolist(),
+               "before": float(w1 @ r1), "after": float(w2 @ r2),
+               "mix": ((w2 - w1) * (r1 + r2) / 2).tolist(), "rate": ((r2 - r1) * (w1 + w2) / 2).tolist()})
+out["mix_rate"] = {"source": "symmetric Kitagawa (1955) formula in numpy (== DasGuptR on r_reference.json)", "cases": mr}
 
 with open(OUT, "w") as fh:
     json.dump(out, fh, indent=1)

@@ -155,6 +155,10 @@ fn nps_differences_and_sample_sizes() {
         close(c.interval.low, f(&d["ci"][0]), 1e-10, "ci");
         close(c.interval.high, f(&d["ci"][1]), 1e-10, "ci");
     }
+    // Margin of error = half-width of the Wald interval: case A of 01_nps.py (scipy),
+    // Wald95 = (0.1469219192, 0.4530780808) around 0.30 with variance 0.61 and n = 100.
+    let moe = cxray_stats::nps::nps_margin_of_error(0.61, 100.0, Confidence::default()).unwrap();
+    close(moe, 100.0 * (0.4530780808 - 0.3), 1e-8, "margin of error");
     for m in r["nps_sample_size"]["margin"].as_array().unwrap() {
         let n = nps_sample_size(
             f(&m["variance"]),
@@ -368,6 +372,32 @@ fn weighted_estimates() {
         .unwrap();
         close(nps.value, 100.0 * f(&c["mean"]), 1e-10, "weighted nps");
     }
+    // With equal weights, the weighted proportion and its Wilson interval on the effective n are
+    // the unweighted ones (statsmodels: 65 of 100 -> (0.5525444329688796, 0.7363575175690247)).
+    let succ = WeightedLevel {
+        value: 1.0,
+        count: 65,
+        sum_w: 130.0,
+        sum_w2: 260.0,
+    };
+    let fail = WeightedLevel {
+        value: 0.0,
+        count: 35,
+        sum_w: 70.0,
+        sum_w2: 140.0,
+    };
+    let e = cxray_stats::weighted::weighted_proportion(
+        succ,
+        fail,
+        Confidence::default(),
+        ProportionInterval::Wilson,
+    )
+    .unwrap();
+    close(e.value, 0.65, 1e-12, "weighted p");
+    close(e.n_effective, 100.0, 1e-12, "n_eff");
+    let i = e.interval.unwrap();
+    close(i.low, 0.5525444329688796, 1e-12, "weighted wilson");
+    close(i.high, 0.7363575175690247, 1e-12, "weighted wilson");
 }
 
 /// The R `survey` raking example: weights, weighted NPS, its SE and Kish ESS.
@@ -782,76 +812,80 @@ fn key_drivers_match_relaimpo() {
 #[test]
 fn ols_and_logistic_match_statsmodels() {
     let r = load("reference.json");
-    let o = &r["ols"];
-    let x: Vec<Vec<f64>> = o["x"].as_array().unwrap().iter().map(fv).collect();
-    let y = fv(&o["y"]);
-    // Two halves merged must equal one pass.
-    let mut a = CrossProducts::new(4);
-    let mut b = CrossProducts::new(4);
-    for (i, (xi, yi)) in x.iter().zip(&y).enumerate() {
-        let mut row = xi.clone();
-        row.push(*yi);
-        if i % 3 == 0 {
-            a.push(&row)
-        } else {
-            b.push(&row)
+    let cases = r["ols"]["cases"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    for o in cases {
+        let x: Vec<Vec<f64>> = o["x"].as_array().unwrap().iter().map(fv).collect();
+        let y = fv(&o["y"]);
+        let k = x[0].len();
+        // Two parts merged must equal one pass.
+        let mut a = CrossProducts::new(k + 1);
+        let mut b = CrossProducts::new(k + 1);
+        for (i, (xi, yi)) in x.iter().zip(&y).enumerate() {
+            let mut row = xi.clone();
+            row.push(*yi);
+            if i % 3 == 0 {
+                a.push(&row)
+            } else {
+                b.push(&row)
+            }
+            .unwrap();
         }
-        .unwrap();
-    }
-    let cp = a.merge(&b).unwrap();
-    let names: Vec<String> = ["x1", "x2", "x3", "y"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let fit = ols(&cp, &names).unwrap();
-    let params = fv(&o["params"]);
-    let bse = fv(&o["bse"]);
-    close(fit.intercept, params[0], 1e-9, "intercept");
-    for j in 0..3 {
-        close(fit.coefficients[j], params[j + 1], 1e-9, "beta");
-        close(fit.standard_errors[j], bse[j + 1], 1e-9, "se beta");
-    }
-    close(fit.r_squared, f(&o["r_squared"]), 1e-9, "R2");
-    for (g, w) in shapley_r2(&cp, &names)
-        .unwrap()
-        .raw
-        .iter()
-        .zip(fv(&o["shapley"]))
-    {
-        close(*g, w, 1e-9, "shapley");
-    }
-    for (g, w) in relative_weights(&cp, &names)
-        .unwrap()
-        .raw
-        .iter()
-        .zip(fv(&o["johnson"]))
-    {
-        close(*g, w, 1e-9, "johnson");
+        let cp = a.merge(&b).unwrap();
+        let names: Vec<String> = (0..=k).map(|i| format!("v{i}")).collect();
+        let fit = ols(&cp, &names).unwrap();
+        let params = fv(&o["params"]);
+        let bse = fv(&o["bse"]);
+        close(fit.intercept, params[0], 1e-8, "intercept");
+        for j in 0..k {
+            close(fit.coefficients[j], params[j + 1], 1e-8, "beta");
+            close(fit.standard_errors[j], bse[j + 1], 1e-8, "se beta");
+        }
+        close(fit.r_squared, f(&o["r_squared"]), 1e-9, "R2");
+        for (g, w) in shapley_r2(&cp, &names)
+            .unwrap()
+            .raw
+            .iter()
+            .zip(fv(&o["shapley"]))
+        {
+            close(*g, w, 1e-9, "shapley");
+        }
+        for (g, w) in relative_weights(&cp, &names)
+            .unwrap()
+            .raw
+            .iter()
+            .zip(fv(&o["johnson"]))
+        {
+            close(*g, w, 1e-9, "johnson");
+        }
     }
 
-    let l = &r["logistic"];
-    let rows: Vec<BinomialRow> = l["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(l["y"].as_array().unwrap())
-        .map(|(x, y)| BinomialRow {
-            x: fv(x),
-            successes: f(y),
-            trials: 1.0,
-        })
-        .collect();
-    let fit = logistic(&rows, &[], Confidence::default()).unwrap();
-    for (g, w) in fit.coefficients.iter().zip(fv(&l["params"])) {
-        close(*g, w, 1e-7, "logit beta");
+    let cases = r["logistic"]["cases"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    for l in cases {
+        let rows: Vec<BinomialRow> = l["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(l["y"].as_array().unwrap())
+            .map(|(x, y)| BinomialRow {
+                x: fv(x),
+                successes: f(y),
+                trials: 1.0,
+            })
+            .collect();
+        let fit = logistic(&rows, &[], Confidence::default()).unwrap();
+        for (g, w) in fit.coefficients.iter().zip(fv(&l["params"])) {
+            close(*g, w, 1e-7, "logit beta");
+        }
+        for (g, w) in fit.standard_errors.iter().zip(fv(&l["bse"])) {
+            close(*g, w, 1e-7, "logit se");
+        }
+        close(fit.log_likelihood, f(&l["llf"]), 1e-9, "llf");
+        close(fit.null_log_likelihood, f(&l["llnull"]), 1e-9, "llnull");
+        close(fit.mcfadden_r2, f(&l["prsquared"]), 1e-8, "McFadden");
+        close(fit.lr_p_value, f(&l["llr_pvalue"]), 1e-6, "LR p");
     }
-    for (g, w) in fit.standard_errors.iter().zip(fv(&l["bse"])) {
-        close(*g, w, 1e-7, "logit se");
-    }
-    close(fit.log_likelihood, f(&l["llf"]), 1e-9, "llf");
-    close(fit.null_log_likelihood, f(&l["llnull"]), 1e-9, "llnull");
-    close(fit.mcfadden_r2, f(&l["prsquared"]), 1e-8, "McFadden");
-    close(fit.lr_p_value, f(&l["llr_pvalue"]), 1e-6, "LR p");
 
     let g = &r["logistic_grouped"];
     let rows: Vec<BinomialRow> = g["rows"]
@@ -935,6 +969,79 @@ fn mix_rate_matches_dasguptr() {
     for (i, s) in d.segments.iter().enumerate() {
         close(s.mix, f(&m["mix_by_segment"][i]), 1e-12, "segment mix");
         close(s.rate, f(&m["rate_by_segment"][i]), 1e-12, "segment rate");
+    }
+}
+
+#[test]
+fn control_charts_and_mix_rate_match_formulas() {
+    let r = load("reference.json");
+    let c = &r["control"];
+    for s in c["individuals"].as_array().unwrap() {
+        let series = fv(&s["series"]);
+        let k = u(&s["phase1"]) as usize;
+        let (center, sigma) = baseline(&series[..k]).unwrap();
+        close(center, f(&s["center"]), 1e-12, "centre");
+        close(sigma, f(&s["sigma"]), 1e-12, "sigma");
+        let ew = ewma_chart(&series, center, sigma, 0.2, 3.0).unwrap();
+        for (p, w) in ew.points.iter().zip(s["ewma"].as_array().unwrap()) {
+            close(p.value, f(&w[0]), 1e-10, "ewma");
+            close(p.lower, f(&w[1]), 1e-10, "ewma lcl");
+            close(p.upper, f(&w[2]), 1e-10, "ewma ucl");
+        }
+        let cs = cusum(&series, center, sigma, 0.5, 5.0).unwrap();
+        for (g, w) in cs.upper.iter().zip(fv(&s["cusum_pos"])) {
+            close(*g, w, 1e-10, "cusum+");
+        }
+        for (g, w) in cs.lower.iter().zip(fv(&s["cusum_neg"])) {
+            close(*g, w, 1e-10, "cusum-");
+        }
+    }
+    for pc in c["p_chart"].as_array().unwrap() {
+        let series: Vec<Proportion> = pc["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(pc["n"].as_array().unwrap())
+            .map(|(x, n)| Proportion::new(u(x), u(n)).unwrap())
+            .collect();
+        let chart = p_chart(&series, 3.0).unwrap();
+        close(chart.center, f(&pc["center"]), 1e-12, "p centre");
+        for (p, (lo, hi)) in chart
+            .points
+            .iter()
+            .zip(fv(&pc["lcl"]).into_iter().zip(fv(&pc["ucl"])))
+        {
+            close(p.lower, lo, 1e-12, "p lcl");
+            close(p.upper, hi, 1e-12, "p ucl");
+        }
+    }
+    for m in r["mix_rate"]["cases"].as_array().unwrap() {
+        let (n1, r1, n2, r2) = (
+            fv(&m["size_before"]),
+            fv(&m["rate_before"]),
+            fv(&m["size_after"]),
+            fv(&m["rate_after"]),
+        );
+        let segs: Vec<SegmentPeriods> = (0..n1.len())
+            .map(|i| SegmentPeriods {
+                size_before: n1[i],
+                rate_before: Some(r1[i]),
+                size_after: n2[i],
+                rate_after: Some(r2[i]),
+            })
+            .collect();
+        let d = mix_rate(&segs).unwrap();
+        close(d.before, f(&m["before"]), 1e-10, "before");
+        close(d.after, f(&m["after"]), 1e-10, "after");
+        for (s, (mx, rt)) in d
+            .segments
+            .iter()
+            .zip(fv(&m["mix"]).into_iter().zip(fv(&m["rate"])))
+        {
+            close(s.mix, mx, 1e-10, "mix");
+            close(s.rate, rt, 1e-10, "rate");
+        }
+        close(d.mix + d.rate, d.change, 1e-12, "adds up");
     }
 }
 
