@@ -21,6 +21,90 @@ pub struct Cli {
 pub enum Command {
     /// Metrics with confidence intervals by segment and period.
     Metrics(MetricsArgs),
+    /// The CX report: highlights, scorecard, trends, segments, distributions, data quality.
+    Report(ReportArgs),
+    /// Write a demo project with planted effects and report on it.
+    Demo(DemoArgs),
+}
+
+/// Settings of `cxray report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Segment columns to analyse, comma-separated (default: every attribute column with 2 to
+    /// 12 distinct values).
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub by: Vec<String>,
+
+    /// Reporting period.
+    #[arg(long, value_enum, default_value_t = PeriodArg::Month)]
+    pub period: PeriodArg,
+
+    /// First day included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Last day included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// False discovery rate for verdicts and highlights (Benjamini-Hochberg).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Groups with fewer answers are shown but flagged "too few answers" and not tested.
+    #[arg(long, value_name = "N")]
+    pub min_n: Option<u64>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Report title (default: the project name).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Md,
+    Html,
+}
+
+/// Settings of `cxray demo`.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Folder to write the project into.
+    #[arg(long, default_value = "cxray-demo")]
+    pub dir: PathBuf,
+
+    /// Number of customers.
+    #[arg(long, default_value_t = 5000)]
+    pub customers: u64,
+
+    /// Months of data, ending 2025-12-31.
+    #[arg(long, default_value_t = 24)]
+    pub months: u32,
+
+    /// Random seed; the same seed writes the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Only write the project; do not run the report.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 /// Where the data comes from and how to read it.

@@ -7,5 +7,7 @@
 //! plain data that outputs render.
 
 pub mod metrics;
+pub mod report;
 
 pub use metrics::{MetricRow, TableOptions, metric_rows};
+pub use report::{Report, ReportInput, ReportOptions, build_report};

@@ -30,10 +30,11 @@ pub mod period;
 
 use std::collections::BTreeMap;
 
-use cxray_stats::mean::{Moments, bayesian_average};
+use cxray_stats::mean::{Moments, bayesian_average, welch_test};
 use cxray_stats::weighted::{WeightedLevel, weighted_mean, weighted_nps, weighted_proportion};
 use cxray_stats::{
-    Confidence, Estimate, NpsCounts, NpsInterval, Proportion, ProportionInterval, StatsError,
+    Comparison, Confidence, DifferenceInterval, Estimate, NpsCounts, NpsInterval, Proportion,
+    ProportionInterval, StatsError, nps_difference, two_proportion_test, z_test_from_se,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -298,6 +299,104 @@ impl MetricSpec {
             );
         }
         Ok(MetricEstimate::from_estimate(estimate, detail))
+    }
+
+    /// Tests whether the metric differs between two groups (a - b, on the reporting scale):
+    /// NPS by the Wald z-test of two independent NPS values, proportions by the pooled
+    /// two-proportion z-test, means by Welch's t-test; weighted estimates by a z-test on their
+    /// linearisation standard errors.
+    pub fn compare(
+        &self,
+        a: &ScoreHistogram,
+        b: &ScoreHistogram,
+        opts: &EstimateOptions,
+    ) -> Result<Comparison, StatsError> {
+        if opts.weighted {
+            let ea = self.estimate(a, opts)?;
+            let eb = self.estimate(b, opts)?;
+            let (Some(sa), Some(sb)) = (ea.se, eb.se) else {
+                return Err(StatsError::Undefined("a group has one answer".into()));
+            };
+            return z_test_from_se(ea.value, sa, eb.value, sb, opts.confidence);
+        }
+        match self.kind {
+            MetricKind::Nps => {
+                let c = |h: &ScoreHistogram| {
+                    let (mut d, mut pa, mut pr) = (0, 0, 0);
+                    for s in &h.scores {
+                        if s.score >= 9.0 {
+                            pr += s.count
+                        } else if s.score >= 7.0 {
+                            pa += s.count
+                        } else {
+                            d += s.count
+                        }
+                    }
+                    NpsCounts::new(d, pa, pr)
+                };
+                nps_difference(&c(a), &c(b), opts.confidence, NpsInterval::Wald)
+            }
+            MetricKind::TopBox | MetricKind::Binary => {
+                let p = |h: &ScoreHistogram| {
+                    let (good, _) = self.split(h);
+                    Proportion::new(good.0.count, h.n())
+                };
+                Ok(two_proportion_test(
+                    p(a)?,
+                    p(b)?,
+                    opts.confidence,
+                    DifferenceInterval::Newcombe,
+                )?
+                .scaled(100.0))
+            }
+            MetricKind::MeanWithTopBox | MetricKind::Rating | MetricKind::Mean => {
+                let m = |h: &ScoreHistogram| {
+                    let table: Vec<(f64, u64)> =
+                        h.scores.iter().map(|s| (s.score, s.count)).collect();
+                    Moments::from_histogram(&table)
+                };
+                welch_test(&m(a)?, &m(b)?, opts.confidence)
+            }
+        }
+    }
+
+    /// The unweighted value and per-answer variance on the reporting scale (NPS points,
+    /// percent, scale units), for control limits σᵢ = √(variance / nᵢ).
+    pub fn value_and_unit_variance(&self, hist: &ScoreHistogram) -> Option<(f64, f64)> {
+        let n = hist.n() as f64;
+        if n == 0.0 {
+            return None;
+        }
+        match self.kind {
+            MetricKind::Nps => {
+                let share = |f: &dyn Fn(f64) -> bool| {
+                    hist.scores
+                        .iter()
+                        .filter(|s| f(s.score))
+                        .map(|s| s.count)
+                        .sum::<u64>() as f64
+                        / n
+                };
+                let pp = share(&|s| s >= 9.0);
+                let pd = share(&|s| s < 7.0);
+                Some((100.0 * (pp - pd), 1e4 * (pp + pd - (pp - pd).powi(2))))
+            }
+            MetricKind::TopBox | MetricKind::Binary => {
+                let (good, _) = self.split(hist);
+                let p = good.0.count as f64 / n;
+                Some((100.0 * p, 1e4 * p * (1.0 - p)))
+            }
+            _ => {
+                let mean = hist.mean()?;
+                let var = hist
+                    .scores
+                    .iter()
+                    .map(|s| s.count as f64 * (s.score - mean).powi(2))
+                    .sum::<f64>()
+                    / (n - 1.0).max(1.0);
+                Some((mean, var))
+            }
+        }
     }
 
     fn split(&self, hist: &ScoreHistogram) -> (Level, Level) {
@@ -792,6 +891,42 @@ mod tests {
         let mut bad = BTreeMap::new();
         bad.insert("x".to_string(), MetricDeclaration::default());
         assert!(MetricCatalog::builtin().with_declarations(&bad).is_err());
+    }
+
+    #[test]
+    fn comparisons_use_each_metrics_test() {
+        // NPS A vs B of 01_nps.R (R NPS): delta 25, p = 0.0257879796225.
+        let a = hist(&[(10.0, 50), (7.0, 30), (3.0, 20)]);
+        let b = hist(&[(10.0, 35), (7.0, 35), (3.0, 30)]);
+        let c = MetricSpec::nps()
+            .compare(&a, &b, &EstimateOptions::default())
+            .unwrap();
+        assert!((c.difference - 25.0).abs() < 1e-10 && (c.p_value - 0.0257879796225).abs() < 1e-9);
+        // 650/1000 vs 610/1000 satisfied (R prop.test): p = 0.06394448699.
+        let a = hist(&[(5.0, 650), (2.0, 350)]);
+        let b = hist(&[(4.0, 610), (1.0, 390)]);
+        let c = MetricSpec::csat()
+            .compare(&a, &b, &EstimateOptions::default())
+            .unwrap();
+        assert!((c.difference - 4.0).abs() < 1e-10 && (c.p_value - 0.06394448699).abs() < 1e-9);
+        // Means: Welch (scipy ttest_ind): [1,2,3,4] vs [2,4,6,8] -> t = -1.7320508, p = 0.1590
+        let a = hist(&[(1.0, 1), (2.0, 1), (3.0, 1), (4.0, 1)]);
+        let b = hist(&[(2.0, 1), (4.0, 1), (6.0, 1), (8.0, 1)]);
+        let spec = MetricSpec {
+            min: 0.0,
+            max: 10.0,
+            ..MetricSpec::stars()
+        };
+        let c = spec.compare(&a, &b, &EstimateOptions::default()).unwrap();
+        assert!(
+            (c.statistic + 1.7320508075688772).abs() < 1e-9,
+            "{}",
+            c.statistic
+        );
+        let (v, var) = MetricSpec::nps()
+            .value_and_unit_variance(&hist(&[(10.0, 50), (7.0, 30), (3.0, 20)]))
+            .unwrap();
+        assert!((v - 30.0).abs() < 1e-12 && (var - 6100.0).abs() < 1e-9);
     }
 
     #[test]

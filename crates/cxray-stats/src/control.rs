@@ -79,6 +79,29 @@ pub fn p_chart(series: &[Proportion], nsigmas: f64) -> Result<ControlChart> {
     })
 }
 
+/// Control chart with a per-period sigma: centre ± L·σᵢ, where σᵢ = √(v/nᵢ) for a
+/// per-answer variance v pooled over the series (the p-chart generalised to NPS and means, a
+/// "funnel" chart for unequal group sizes; Spiegelhalter 2005). `points` are (value, σᵢ).
+pub fn limits_chart(points: &[(f64, f64)], center: f64, nsigmas: f64) -> ControlChart {
+    ControlChart {
+        center,
+        sigma: None,
+        points: points
+            .iter()
+            .map(|&(value, s)| {
+                let (lower, upper) = (center - nsigmas * s, center + nsigmas * s);
+                ChartPoint {
+                    value,
+                    lower,
+                    upper,
+                    signal: value < lower || value > upper,
+                }
+            })
+            .collect(),
+        method: "limits_chart",
+    }
+}
+
 /// Centre and σ̂ = MR̄/d₂ of a baseline series (phase I).
 pub fn baseline(phase1: &[f64]) -> Result<(f64, f64)> {
     if phase1.len() < 2 {

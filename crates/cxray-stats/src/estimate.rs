@@ -123,6 +123,46 @@ impl Estimate {
     }
 }
 
+/// Two-sided z-test of the difference of two independent estimates from their standard errors
+/// (used for weighted estimates, whose SEs come from linearisation).
+pub fn z_test_from_se(
+    a: f64,
+    se_a: f64,
+    b: f64,
+    se_b: f64,
+    confidence: Confidence,
+) -> crate::Result<Comparison> {
+    let se = (se_a * se_a + se_b * se_b).sqrt();
+    let d = a - b;
+    if !se.is_finite() || se <= 0.0 {
+        return if d == 0.0 && se == 0.0 {
+            Ok(Comparison {
+                difference: 0.0,
+                se: 0.0,
+                statistic: 0.0,
+                df: None,
+                p_value: 1.0,
+                interval: Interval::new(0.0, 0.0, confidence),
+                method: "z_from_standard_errors",
+            })
+        } else {
+            Err(crate::StatsError::Undefined(
+                "a difference with zero standard error cannot be tested".into(),
+            ))
+        };
+    }
+    let z = confidence.z();
+    Ok(Comparison {
+        difference: d,
+        se,
+        statistic: d / se,
+        df: None,
+        p_value: crate::dist::normal_two_sided_p(d / se),
+        interval: Interval::new(d - z * se, d + z * se, confidence),
+        method: "z_from_standard_errors",
+    })
+}
+
 /// The result of a test of a difference between two estimates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
@@ -143,7 +183,8 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    pub(crate) fn scaled(mut self, factor: f64) -> Self {
+    /// Multiplies the difference, its SE and interval by a positive factor (e.g. to percent).
+    pub fn scaled(mut self, factor: f64) -> Self {
         self.difference *= factor;
         self.se *= factor;
         self.interval = self.interval.scaled(factor);

@@ -37,7 +37,7 @@ pub mod survival;
 pub mod weighted;
 
 pub use error::{Result, StatsError};
-pub use estimate::{Comparison, Confidence, Estimate, Interval};
+pub use estimate::{Comparison, Confidence, Estimate, Interval, z_test_from_se};
 pub use mean::Moments;
 pub use multiple::{Adjustment, adjust_p_values};
 pub use nps::{NpsCounts, NpsInterval, nps_difference};

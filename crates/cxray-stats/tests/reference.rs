@@ -159,6 +159,28 @@ fn nps_differences_and_sample_sizes() {
     // Wald95 = (0.1469219192, 0.4530780808) around 0.30 with variance 0.61 and n = 100.
     let moe = cxray_stats::nps::nps_margin_of_error(0.61, 100.0, Confidence::default()).unwrap();
     close(moe, 100.0 * (0.4530780808 - 0.3), 1e-8, "margin of error");
+    // A z-test from the two standard errors is the Wald NPS difference.
+    let (a, b) = (NpsCounts::new(20, 30, 50), NpsCounts::new(30, 35, 35));
+    let (ea, eb) = (
+        a.estimate(Confidence::default(), NpsInterval::Wald)
+            .unwrap(),
+        b.estimate(Confidence::default(), NpsInterval::Wald)
+            .unwrap(),
+    );
+    let z = z_test_from_se(
+        ea.value,
+        ea.se.unwrap(),
+        eb.value,
+        eb.se.unwrap(),
+        Confidence::default(),
+    )
+    .unwrap();
+    close(
+        z.p_value,
+        0.0257879796225,
+        1e-9,
+        "z from SEs = R nps.test p",
+    );
     for m in r["nps_sample_size"]["margin"].as_array().unwrap() {
         let n = nps_sample_size(
             f(&m["variance"]),
@@ -584,6 +606,23 @@ fn control_charts_match_qcc() {
         close(p.upper, hi, 1e-9, "p-chart ucl");
     }
     assert_eq!(chart.signals(), vec![8]);
+    // The generic limits chart with sigma_i = sqrt(pbar (1 - pbar) / n_i) is the same chart.
+    let pbar = chart.center;
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .map(|p| {
+            (
+                p.p().unwrap(),
+                (pbar * (1.0 - pbar) / p.trials as f64).sqrt(),
+            )
+        })
+        .collect();
+    let generic = cxray_stats::control::limits_chart(&pts, pbar, 3.0);
+    for (a, b) in generic.points.iter().zip(&chart.points) {
+        close(a.lower, b.lower, 1e-12, "limits chart lcl");
+        close(a.upper, b.upper, 1e-12, "limits chart ucl");
+    }
+    assert_eq!(generic.signals(), vec![8]);
 
     let nps = fv(&s["nps_series"]);
     let (center, sigma) = baseline(&nps[..8]).unwrap();

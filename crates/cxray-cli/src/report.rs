@@ -1,0 +1,240 @@
+//! `cxray report`: the CX scorecard as a story, as text, JSON, Markdown or HTML.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use arrow::array::{Array, AsArray};
+use cxray_engine::{Engine, HistogramQuery};
+use cxray_ingest::Loaded;
+use cxray_insights::{ReportInput, ReportOptions, TableOptions, build_report};
+use cxray_metrics::{EstimateOptions, IntervalChoice};
+use cxray_report::{DataQuality, MissingSegment, ReportDocument, SourceQuality};
+use cxray_stats::Confidence;
+
+use crate::Failure;
+use crate::args::{ReportArgs, ReportFormat};
+use crate::input::{self, Project};
+use crate::metrics::{parse_date, period, runtime};
+use crate::progress::spinner;
+
+/// Attribute columns with 2 to 12 distinct values: the dimensions worth a breakdown.
+pub fn default_dimensions(loaded: &Loaded) -> Vec<String> {
+    let fixed = cxray_ingest::FIXED_COLUMNS.len();
+    let mut out = Vec::new();
+    for (k, name) in loaded.attributes.iter().enumerate() {
+        let mut values: std::collections::BTreeSet<String> = Default::default();
+        for b in &loaded.batches {
+            let col = b.column(fixed + k);
+            if let Some(d) = col.as_any_dictionary_opt() {
+                let v = d.values();
+                let s = v.as_string::<i32>();
+                for i in 0..s.len() {
+                    values.insert(s.value(i).to_string());
+                }
+            }
+            if values.len() > 12 {
+                break;
+            }
+        }
+        if (2..=12).contains(&values.len()) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+fn data_quality(loaded: &Loaded, dims: &[String]) -> DataQuality {
+    let sources = loaded
+        .sources
+        .iter()
+        .map(|s| SourceQuality {
+            file: s.file.clone(),
+            rows_read: s.counts.read,
+            rows_accepted: s.counts.accepted,
+            rows_rejected: s.counts.rejected,
+            duplicates: s.duplicates,
+            first_date: s.first_date.clone(),
+            last_date: s.last_date.clone(),
+            notes: s.notes.clone(),
+        })
+        .collect();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &loaded.rejects {
+        // Group reasons that differ only in the offending value.
+        let generic: String = r
+            .reason
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect();
+        *reasons
+            .entry(format!("{}: {generic}", r.column))
+            .or_default() += r.answers;
+    }
+    let mut reject_reasons: Vec<(String, u64)> = reasons.into_iter().collect();
+    reject_reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+    reject_reasons.truncate(10);
+    let total: u64 = loaded.batches.iter().map(|b| b.num_rows() as u64).sum();
+    let missing_segments = dims
+        .iter()
+        .filter_map(|d| {
+            let idx = loaded.schema.index_of(d).ok()?;
+            let missing = loaded
+                .batches
+                .iter()
+                .map(|b| b.column(idx).null_count() as u64)
+                .sum();
+            Some(MissingSegment {
+                dimension: d.clone(),
+                missing,
+                total,
+            })
+        })
+        .filter(|m| m.missing > 0)
+        .collect();
+    DataQuality {
+        sources,
+        reject_reasons,
+        missing_segments,
+    }
+}
+
+/// Computes the report document for a loaded project.
+pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failure> {
+    let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
+    if !(a.alpha > 0.0 && a.alpha < 1.0) {
+        return Err(Failure::input(anyhow!(
+            "--alpha must be in (0, 1), got {}",
+            a.alpha
+        )));
+    }
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| parse_date(s, "--since"))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| parse_date(s, "--until"))
+        .transpose()?;
+    let p = period(Some(a.period)).expect("a period");
+    let dims: Vec<String> = if a.by.is_empty() {
+        default_dimensions(&project.loaded)
+    } else {
+        a.by.iter()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let engine = Engine::new(threads);
+    engine
+        .register_responses(
+            project.loaded.schema.clone(),
+            project.loaded.batches.clone(),
+        )
+        .map_err(Failure::runtime)?;
+    let rt = runtime()?;
+    let pb = spinner("computing the report");
+    let q = |by: Vec<String>| HistogramQuery {
+        metrics: vec![],
+        by,
+        period: Some(p),
+        since,
+        until,
+    };
+    let engine_err = |e: cxray_engine::EngineError| match e {
+        cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),
+        other => Failure::runtime(other),
+    };
+    let overall = rt
+        .block_on(engine.score_histograms(&q(vec![])))
+        .map_err(engine_err)?;
+    let mut per_dim = Vec::new();
+    for d in &dims {
+        per_dim.push((
+            d.clone(),
+            rt.block_on(engine.score_histograms(&q(vec![d.clone()])))
+                .map_err(engine_err)?,
+        ));
+    }
+    pb.finish_and_clear();
+    let weighted = project
+        .config
+        .sources
+        .iter()
+        .any(|s| s.columns.contains_key("weight"));
+    let min_n = a.min_n.unwrap_or(project.config.project.min_n);
+    let opts = ReportOptions {
+        table: TableOptions {
+            estimate: EstimateOptions {
+                confidence,
+                interval: IntervalChoice::Default,
+                weighted,
+                rating_prior: None,
+            },
+            period: Some(p),
+            min_n,
+        },
+        period: p,
+        alpha: a.alpha,
+        segment_window: 3,
+        order: ["nps", "csat", "ces", "stars", "task"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let input = ReportInput {
+        overall: &overall,
+        by_dimension: per_dim
+            .iter()
+            .map(|(d, g)| (d.clone(), g.as_slice()))
+            .collect(),
+    };
+    let report = build_report(&input, &project.catalog, &opts);
+    let title = a
+        .title
+        .clone()
+        .or_else(|| project.config.project.name.clone())
+        .map(|n| format!("{n}: customer experience report"))
+        .unwrap_or_else(|| "Customer experience report".into());
+    Ok(ReportDocument {
+        title,
+        report,
+        data_quality: data_quality(&project.loaded, &dims),
+    })
+}
+
+/// Renders a document in a format.
+pub fn render(doc: &ReportDocument, format: ReportFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        ReportFormat::Text => cxray_report::render_text(doc),
+        ReportFormat::Md => cxray_report::render_markdown(doc),
+        ReportFormat::Html => cxray_report::render_html(doc),
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(doc)?;
+            s.push('\n');
+            s
+        }
+    })
+}
+
+pub fn write_out(text: &str, path: Option<&Path>) -> Result<(), Failure> {
+    match path {
+        Some(p) => std::fs::write(p, text)
+            .with_context(|| format!("cannot write {}", p.display()))
+            .map_err(Failure::runtime),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).map_err(Failure::runtime)
+        }
+    }
+}
+
+pub fn run(a: ReportArgs) -> Result<(), Failure> {
+    let project = input::load(&a.input)?;
+    let doc = build(&project, &a)?;
+    let text = render(&doc, a.format).map_err(Failure::runtime)?;
+    write_out(&text, a.output.as_deref())
+}

@@ -1,0 +1,178 @@
+//! End-to-end tests of `cxray demo` and `cxray report`: the planted effects of the demo data
+//! appear in the highlights of the JSON report, the planted null effect does not, and every
+//! output format renders.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn cxray(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxray"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the cxray binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn highlights(doc: &Value) -> Vec<Value> {
+    doc["report"]["highlights"].as_array().unwrap().clone()
+}
+
+fn has(hs: &[Value], metric: &str, dimension: &str, segment: &str, direction: &str) -> bool {
+    hs.iter().any(|h| {
+        h["metric"] == metric
+            && h["dimension"] == dimension
+            && h["segment"] == segment
+            && h["direction"] == direction
+    })
+}
+
+#[test]
+fn demo_report_finds_the_planted_effects_and_not_the_null_effect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let text = ok(&cxray(
+        &["demo", "--dir", dir.to_str().unwrap()],
+        tmp.path(),
+    ));
+    assert!(text.contains("Highlights"), "{text}");
+    assert!(text.contains("HTML report:"), "{text}");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let hs = highlights(&doc);
+    assert!((3..=7).contains(&hs.len()), "3-7 highlights: {hs:#?}");
+    // Planted: NPS in region North drops from the third-last month (delivery delays).
+    assert!(
+        has(&hs, "nps", "region", "North", "down"),
+        "North NPS drop: {hs:#?}"
+    );
+    let north = hs
+        .iter()
+        .find(|h| h["metric"] == "nps" && h["segment"] == "North")
+        .unwrap();
+    assert_eq!(north["kind"], "segment_shift");
+    assert!(
+        north["text"].as_str().unwrap().contains("Oct 2025"),
+        "{north}"
+    );
+    // Planted: CES is worse (lower ease) on the phone channel.
+    assert!(
+        has(&hs, "ces", "channel", "phone", "down"),
+        "phone CES: {hs:#?}"
+    );
+    // Planted null effect: device has no effect on anything.
+    assert!(
+        hs.iter().all(|h| h["dimension"] != "device"),
+        "no highlight about device: {hs:#?}"
+    );
+    // Only significant results become highlights, each with its evidence.
+    let alpha = doc["report"]["alpha"].as_f64().unwrap();
+    for h in &hs {
+        let c = &h["change"];
+        assert_eq!(c["significant"], true, "{h}");
+        assert!(c["q_value"].as_f64().unwrap() <= alpha, "{h}");
+        assert!(h["n"].as_u64().unwrap() > 0);
+        let section = h["section"].as_str().unwrap();
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(
+            html.contains(&format!("id=\"{section}\"")),
+            "evidence section {section} exists"
+        );
+    }
+    // The device breakdown exists (the null effect is analysed, just not reported).
+    let segs = doc["report"]["segments"].as_array().unwrap();
+    assert!(segs.iter().any(|s| s["dimension"] == "device"));
+    // The same seed gives the same report.
+    let dir2 = tmp.path().join("demo2");
+    ok(&cxray(
+        &["demo", "--dir", dir2.to_str().unwrap(), "--no-report"],
+        tmp.path(),
+    ));
+    let out = ok(&cxray(
+        &[
+            "report",
+            "--config",
+            dir2.join("cxray.toml").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    ));
+    let doc2: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc2["report"], doc["report"]);
+}
+
+#[test]
+fn report_formats_render_every_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    ok(&cxray(
+        &[
+            "demo",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--customers",
+            "1500",
+            "--months",
+            "14",
+            "--no-report",
+        ],
+        tmp.path(),
+    ));
+    let cfg = dir.join("cxray.toml");
+    let cfg = cfg.to_str().unwrap();
+    let html = ok(&cxray(
+        &["report", "-c", cfg, "-f", "html", "--by", "region,channel"],
+        tmp.path(),
+    ));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(!html.contains("<script"), "no JavaScript");
+    // The only URL is the SVG namespace; nothing is fetched.
+    assert!(!html.contains("https://"), "no network resources");
+    assert!(
+        !html
+            .replace("http://www.w3.org/2000/svg", "")
+            .contains("http://")
+    );
+    for id in [
+        "highlights",
+        "scorecard",
+        "trends",
+        "segments",
+        "distributions",
+        "data-quality",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
+    }
+    // One trend and one distribution chart per metric, one segment chart per metric and dimension.
+    assert_eq!(html.matches("data-chart=\"trend\"").count(), 3);
+    assert_eq!(html.matches("data-chart=\"distribution\"").count(), 3);
+    assert_eq!(html.matches("data-chart=\"segments\"").count(), 6);
+    let md = ok(&cxray(
+        &["report", "-c", cfg, "-f", "md", "--by", "region"],
+        tmp.path(),
+    ));
+    assert!(md.starts_with("# Demo retailer"));
+    assert!(md.contains("## Scorecard") && md.contains("| metric | current |"));
+    let text = ok(&cxray(&["report", "-c", cfg, "--by", "region"], tmp.path()));
+    // Lines fit 80 columns, except unbreakable file paths.
+    assert!(
+        text.lines()
+            .all(|l| l.chars().count() <= 80 || l.contains('/')),
+        "{text}"
+    );
+    // Unknown dimensions are a usage error.
+    let out = cxray(&["report", "-c", cfg, "--by", "nope"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,312 @@
+//! The self-contained HTML report: inline CSS and SVG, no JavaScript, readable on a phone
+//! (fluid layout, charts scale with the viewport) and printable (charts avoid page breaks).
+
+use std::fmt::Write;
+
+use cxray_insights::MetricRow;
+use cxray_insights::report::Change;
+
+use crate::svg::{distribution_chart, segment_chart, trend_chart};
+use crate::{ReportDocument, esc, num};
+
+const CSS: &str = r#"
+:root { --ink:#222; --muted:#666; --line:#e3e3e3; --bg:#fafafa; --up:#0072B2; --down:#D55E00; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--ink); background:#fff; }
+main { max-width: 980px; margin: 0 auto; padding: 20px 16px 60px; }
+header h1 { font-size: 1.7em; margin: 0 0 4px; }
+header p { margin: 0; color: var(--muted); }
+nav { margin: 14px 0 6px; font-size: .92em; }
+nav a { margin-right: 14px; color: var(--up); }
+h2 { font-size: 1.25em; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--ink); }
+h3 { font-size: 1.05em; margin: 22px 0 6px; }
+.highlights { background: var(--bg); border-left: 4px solid var(--up); padding: 10px 16px 10px 34px; margin: 12px 0; }
+.highlights li { margin: 6px 0; }
+.highlights .down { color: var(--down); font-weight: 600; }
+.highlights .up { color: var(--up); font-weight: 600; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px; }
+.tile { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: #fff; }
+.tile .name { font-weight: 600; }
+.tile .label { color: var(--muted); font-size: .85em; }
+.tile .value { font-size: 2em; font-weight: 700; line-height: 1.2; }
+.tile .ci { color: var(--muted); font-size: .9em; }
+.verdict { font-size: .88em; margin-top: 6px; }
+.sig-up { color: var(--up); font-weight: 600; }
+.sig-down { color: var(--down); font-weight: 600; }
+.ns { color: var(--muted); }
+figure.chart { margin: 8px 0 18px; break-inside: avoid; page-break-inside: avoid; }
+figure.chart figcaption { color: var(--muted); font-size: .88em; }
+table { border-collapse: collapse; width: 100%; font-size: .9em; margin: 6px 0 14px; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.table-wrap { overflow-x: auto; }
+.few { color: var(--muted); font-style: italic; }
+footer { margin-top: 40px; color: var(--muted); font-size: .85em; }
+@media (max-width: 600px) { body { font-size: 14px; } .tile .value { font-size: 1.6em; } }
+@media print { nav { display: none; } main { max-width: none; } h2 { break-after: avoid; } }
+"#;
+
+fn ci(r: &MetricRow) -> String {
+    match (r.ci_low, r.ci_high) {
+        (Some(l), Some(h)) => format!("[{}, {}]", num(l), num(h)),
+        _ => "—".into(),
+    }
+}
+
+fn verdict_html(c: &Option<Change>, label: &str) -> String {
+    match c {
+        None => format!(r#"<div class="verdict ns">{label}: no comparison</div>"#),
+        Some(c) => {
+            let class = if !c.significant {
+                "ns"
+            } else if c.difference > 0.0 {
+                "sig-up"
+            } else {
+                "sig-down"
+            };
+            let arrow = if c.difference > 0.0 {
+                "▲"
+            } else if c.difference < 0.0 {
+                "▼"
+            } else {
+                "■"
+            };
+            format!(
+                r#"<div class="verdict {class}">{arrow} {label}: {}</div>"#,
+                esc(&c.verdict)
+            )
+        }
+    }
+}
+
+/// Renders the whole document as one HTML page.
+pub fn render_html(doc: &ReportDocument) -> String {
+    let r = &doc.report;
+    let mut o = String::with_capacity(256 * 1024);
+    let _ = write!(
+        o,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{t}</title><style>{CSS}</style></head><body><main>"#,
+        t = esc(&doc.title)
+    );
+    let last = doc
+        .data_quality
+        .sources
+        .iter()
+        .filter_map(|s| s.last_date.clone())
+        .max();
+    let _ = write!(
+        o,
+        r#"<header><h1>{}</h1><p>Data through {} · current period {} · {:.0}% confidence intervals · significance after Benjamini-Hochberg correction (q ≤ {})</p></header>"#,
+        esc(&doc.title),
+        esc(last.as_deref().unwrap_or("—")),
+        esc(r.current_period.as_deref().unwrap_or("—")),
+        r.confidence * 100.0,
+        r.alpha
+    );
+    if let Some(p) = &r.partial_period {
+        let _ = write!(
+            o,
+            "<p class=\"ns\">{} is left out: it has less than half the usual answers (in progress).</p>",
+            esc(p)
+        );
+    }
+    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
+
+    o.push_str(r#"<section id="highlights"><h2>Highlights</h2>"#);
+    if r.highlights.is_empty() {
+        o.push_str("<p>No change or difference is statistically significant after correction for multiple comparisons.</p>");
+    } else {
+        o.push_str(r#"<ol class="highlights">"#);
+        for h in &r.highlights {
+            let _ = write!(
+                o,
+                r##"<li><span class="{}">{}</span> {} <a href="#{}">evidence</a></li>"##,
+                if h.direction == "down" { "down" } else { "up" },
+                if h.direction == "down" { "▼" } else { "▲" },
+                esc(&h.text),
+                esc(&h.section)
+            );
+        }
+        o.push_str("</ol>");
+    }
+    o.push_str("</section>");
+
+    o.push_str(r#"<section id="scorecard"><h2>Scorecard</h2><div class="tiles">"#);
+    for s in &r.scorecard {
+        let cur = s.current.as_ref();
+        let _ = write!(
+            o,
+            r#"<div class="tile"><div class="name">{}</div><div class="label">{} · {}</div><div class="value">{}</div><div class="ci">{} · n = {}</div>{}{}</div>"#,
+            esc(&s.display_name),
+            esc(&s.value_label),
+            esc(cur
+                .and_then(|c| c.period.as_deref())
+                .unwrap_or("all periods")),
+            cur.and_then(|c| c.value)
+                .map(num)
+                .unwrap_or_else(|| "—".into()),
+            cur.map(ci).unwrap_or_else(|| "—".into()),
+            cur.map(|c| c.n).unwrap_or(0),
+            verdict_html(
+                &s.vs_previous,
+                &format!("vs {}", r.previous_period.as_deref().unwrap_or("previous"))
+            ),
+            if r.year_ago_period.is_some() {
+                verdict_html(
+                    &s.vs_year_ago,
+                    &format!("vs {}", r.year_ago_period.as_deref().unwrap_or("")),
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    o.push_str("</div></section>");
+
+    o.push_str(r#"<section id="trends"><h2>Trends</h2>"#);
+    for t in &r.trends {
+        let s = r.scorecard.iter().find(|s| s.metric == t.metric);
+        let (name, unit) = s
+            .map(|s| (s.display_name.as_str(), s.value_label.as_str()))
+            .unwrap_or((t.metric.as_str(), ""));
+        let signals = t.points.iter().filter(|p| p.signal.is_some()).count();
+        let _ = write!(
+            o,
+            r#"<figure class="chart" id="trend-{}"><h3>{}</h3>{}<figcaption>{} per {:?} with its {:.0}% interval (band) and control limits centre ± 3σ for the number of answers in each period (dashed){}.</figcaption></figure>"#,
+            esc(&t.metric),
+            esc(name),
+            trend_chart(t, name, unit, r.confidence),
+            esc(name),
+            r.period,
+            r.confidence * 100.0,
+            if signals > 0 {
+                format!("; {signals} period(s) outside the limits in vermillion")
+            } else {
+                String::new()
+            }
+        );
+    }
+    o.push_str("</section>");
+
+    o.push_str(r#"<section id="segments"><h2>Segments</h2>"#);
+    let _ = write!(
+        o,
+        "<p>Each segment against the rest of the answers over {}. Groups with fewer than {} answers are shown hollow and not tested.</p>",
+        esc(r
+            .segments
+            .first()
+            .map(|s| s.window.as_str())
+            .unwrap_or("the latest periods")),
+        r.min_n
+    );
+    for s in &r.segments {
+        let card = r.scorecard.iter().find(|c| c.metric == s.metric);
+        let name = card
+            .map(|c| c.display_name.as_str())
+            .unwrap_or(s.metric.as_str());
+        let unit = card.map(|c| c.value_label.as_str()).unwrap_or("");
+        let _ = write!(
+            o,
+            r#"<figure class="chart" id="segments-{}-{}"><h3>{} by {}</h3>{}<figcaption>Dots: value; lines: {:.0}% interval; dashed: all answers.</figcaption>"#,
+            esc(&s.metric),
+            esc(&s.dimension),
+            esc(name),
+            esc(&s.dimension),
+            segment_chart(s, unit),
+            r.confidence * 100.0
+        );
+        let _ = write!(
+            o,
+            r#"<div class="table-wrap"><table><thead><tr><th>{}</th><th class="num">n</th><th class="num">value</th><th>interval</th><th class="num">gap</th><th>vs rest</th></tr></thead><tbody>"#,
+            esc(&s.dimension)
+        );
+        for row in &s.rows {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td>{}</td></tr>"#,
+                esc(&row
+                    .row
+                    .segment
+                    .get(&s.dimension)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| "(missing)".into())),
+                row.row.n,
+                row.row.value.map(num).unwrap_or_else(|| "—".into()),
+                ci(&row.row),
+                row.gap_to_overall
+                    .map(|g| format!("{g:+.1}"))
+                    .unwrap_or_default(),
+                if row.too_few {
+                    r#"<span class="few">too few answers</span>"#.to_string()
+                } else {
+                    row.vs_rest
+                        .as_ref()
+                        .map(|c| esc(&c.verdict))
+                        .unwrap_or_default()
+                }
+            );
+        }
+        o.push_str("</tbody></table></div></figure>");
+    }
+    o.push_str("</section>");
+
+    o.push_str(r#"<section id="distributions"><h2>Distributions</h2>"#);
+    for d in &r.distributions {
+        let name = r
+            .scorecard
+            .iter()
+            .find(|c| c.metric == d.metric)
+            .map(|c| c.display_name.as_str())
+            .unwrap_or(d.metric.as_str());
+        let _ = write!(
+            o,
+            r#"<figure class="chart" id="distribution-{}"><h3>{}</h3>{}<figcaption>Answers per score over {}.</figcaption></figure>"#,
+            esc(&d.metric),
+            esc(name),
+            distribution_chart(d, name),
+            esc(&d.window)
+        );
+    }
+    o.push_str("</section>");
+
+    let dq = &doc.data_quality;
+    o.push_str(r#"<section id="data-quality"><h2>Data quality</h2><div class="table-wrap"><table><thead><tr><th>source</th><th class="num">read</th><th class="num">accepted</th><th class="num">rejected</th><th class="num">duplicates</th><th>from</th><th>to</th></tr></thead><tbody>"#);
+    for s in &dq.sources {
+        let _ = write!(
+            o,
+            r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>"#,
+            esc(&s.file),
+            s.rows_read,
+            s.rows_accepted,
+            s.rows_rejected,
+            s.duplicates,
+            esc(s.first_date.as_deref().unwrap_or("—")),
+            esc(s.last_date.as_deref().unwrap_or("—"))
+        );
+    }
+    o.push_str("</tbody></table></div>");
+    if !dq.reject_reasons.is_empty() {
+        o.push_str("<h3>Why rows were rejected</h3><ul>");
+        for (reason, n) in &dq.reject_reasons {
+            let _ = write!(o, "<li>{n} × {}</li>", esc(reason));
+        }
+        o.push_str("</ul>");
+    }
+    if !dq.missing_segments.is_empty() {
+        o.push_str(r#"<h3>Missing segment values</h3><div class="table-wrap"><table><thead><tr><th>dimension</th><th class="num">answers without a value</th><th class="num">share</th></tr></thead><tbody>"#);
+        for m in &dq.missing_segments {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{:.1}%</td></tr>"#,
+                esc(&m.dimension),
+                m.missing,
+                100.0 * m.missing as f64 / m.total.max(1) as f64
+            );
+        }
+        o.push_str("</tbody></table></div>");
+    }
+    o.push_str("</section>");
+    o.push_str(r#"<footer>Made with cxray. NPS intervals: Tango score method; proportions: Wilson; means: t. Changes: z-tests for NPS and proportions, Welch's t-test for means.</footer></main></body></html>"#);
+    o
+}

@@ -1,0 +1,566 @@
+//! Hand-written SVG charts: a trend line with its interval band and control limits, a
+//! dot-and-whisker chart of segments, and score distribution bars. Colours are the Okabe-Ito
+//! palette, distinguishable with the common colour-vision deficiencies; every chart has axis
+//! labels, a legend and a text alternative.
+
+use std::fmt::Write;
+
+use cxray_insights::report::{Distribution, SegmentBreakdown, Trend};
+
+use crate::{esc, num};
+
+pub const BLUE: &str = "#0072B2";
+pub const SKY: &str = "#56B4E9";
+pub const VERMILLION: &str = "#D55E00";
+pub const GREEN: &str = "#009E73";
+pub const GREY: &str = "#8C8C8C";
+pub const INK: &str = "#222222";
+
+/// "Nice" tick values covering [lo, hi] (Heckbert 1990).
+fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / target.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+struct Scale {
+    d0: f64,
+    d1: f64,
+    r0: f64,
+    r1: f64,
+}
+
+impl Scale {
+    fn at(&self, v: f64) -> f64 {
+        if self.d1 == self.d0 {
+            return (self.r0 + self.r1) / 2.0;
+        }
+        self.r0 + (v - self.d0) / (self.d1 - self.d0) * (self.r1 - self.r0)
+    }
+}
+
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if hi > lo {
+        let p = (hi - lo) * 0.08;
+        (lo - p, hi + p)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    }
+}
+
+fn open(o: &mut String, w: f64, h: f64, label: &str, kind: &str) {
+    let _ = write!(
+        o,
+        r#"<svg class="chart-svg" data-chart="{kind}" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{l}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="12"><title>{l}</title>"#,
+        l = esc(label)
+    );
+}
+
+fn legend(o: &mut String, x: f64, y: f64, items: &[(&str, &str)]) {
+    let mut cx = x;
+    for (kind, label) in items {
+        match *kind {
+            "line" => {
+                let _ = write!(
+                    o,
+                    r#"<line x1="{cx}" y1="{y}" x2="{}" y2="{y}" stroke="{BLUE}" stroke-width="2"/>"#,
+                    cx + 18.0
+                );
+            }
+            "band" => {
+                let _ = write!(
+                    o,
+                    r#"<rect x="{cx}" y="{}" width="18" height="10" fill="{SKY}" fill-opacity="0.35"/>"#,
+                    y - 5.0
+                );
+            }
+            "dash" => {
+                let _ = write!(
+                    o,
+                    r#"<line x1="{cx}" y1="{y}" x2="{}" y2="{y}" stroke="{GREY}" stroke-dasharray="4 3"/>"#,
+                    cx + 18.0
+                );
+            }
+            "signal" => {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{}" cy="{y}" r="5" fill="{VERMILLION}"/>"#,
+                    cx + 9.0
+                );
+            }
+            "up" => {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{}" cy="{y}" r="5" fill="{BLUE}"/>"#,
+                    cx + 9.0
+                );
+            }
+            "down" => {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{}" cy="{y}" r="5" fill="{VERMILLION}"/>"#,
+                    cx + 9.0
+                );
+            }
+            "ns" => {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{}" cy="{y}" r="5" fill="{GREY}"/>"#,
+                    cx + 9.0
+                );
+            }
+            "few" => {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{}" cy="{y}" r="4.5" fill="white" stroke="{GREY}" stroke-width="1.5"/>"#,
+                    cx + 9.0
+                );
+            }
+            "promoter" | "good" => {
+                let _ = write!(
+                    o,
+                    r#"<rect x="{cx}" y="{}" width="14" height="10" fill="{GREEN}"/>"#,
+                    y - 5.0
+                );
+            }
+            "passive" | "other" => {
+                let _ = write!(
+                    o,
+                    r#"<rect x="{cx}" y="{}" width="14" height="10" fill="{GREY}"/>"#,
+                    y - 5.0
+                );
+            }
+            "detractor" => {
+                let _ = write!(
+                    o,
+                    r#"<rect x="{cx}" y="{}" width="14" height="10" fill="{VERMILLION}"/>"#,
+                    y - 5.0
+                );
+            }
+            _ => {}
+        }
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{}" fill="{INK}">{}</text>"#,
+            cx + 24.0,
+            y + 4.0,
+            esc(label)
+        );
+        cx += 34.0 + 6.5 * label.chars().count() as f64;
+    }
+}
+
+/// Trend of one metric: value line, interval band, control limits, signals.
+pub fn trend_chart(t: &Trend, title: &str, unit: &str, confidence: f64) -> String {
+    let (w, h) = (720.0, 300.0);
+    let (ml, mr, mt, mb) = (58.0, 16.0, 36.0, 58.0);
+    let pts = &t.points;
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        &format!(
+            "{title}: trend by period with {:.0}% intervals and control limits",
+            confidence * 100.0
+        ),
+        "trend",
+    );
+    if pts.is_empty() {
+        o.push_str("</svg>");
+        return o;
+    }
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for p in pts {
+        for v in [
+            p.row.value,
+            p.row.ci_low,
+            p.row.ci_high,
+            p.control_low,
+            p.control_high,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    let (lo, hi) = padded(lo, hi);
+    let x = Scale {
+        d0: 0.0,
+        d1: (pts.len().max(2) - 1) as f64,
+        r0: ml + 10.0,
+        r1: w - mr - 10.0,
+    };
+    let y = Scale {
+        d0: lo,
+        d1: hi,
+        r0: h - mb,
+        r1: mt,
+    };
+    // Grid and y axis.
+    for tv in ticks(lo, hi, 5) {
+        let yy = y.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text>"##,
+            w - mr,
+            ml - 6.0,
+            yy + 4.0,
+            num(tv)
+        );
+    }
+    let _ = write!(
+        o,
+        r#"<text transform="translate(14 {}) rotate(-90)" text-anchor="middle" fill="{INK}">{}</text>"#,
+        (mt + h - mb) / 2.0,
+        esc(unit)
+    );
+    // Band.
+    let mut band = String::new();
+    for (i, p) in pts.iter().enumerate() {
+        if let Some(v) = p.row.ci_high {
+            let _ = write!(band, "{:.1},{:.1} ", x.at(i as f64), y.at(v));
+        }
+    }
+    for (i, p) in pts.iter().enumerate().rev() {
+        if let Some(v) = p.row.ci_low {
+            let _ = write!(band, "{:.1},{:.1} ", x.at(i as f64), y.at(v));
+        }
+    }
+    let _ = write!(
+        o,
+        r#"<polygon class="band" points="{}" fill="{SKY}" fill-opacity="0.35" stroke="none"/>"#,
+        band.trim()
+    );
+    // Control limits.
+    for sel in [
+        |p: &cxray_insights::report::TrendPoint| p.control_low,
+        |p: &cxray_insights::report::TrendPoint| p.control_high,
+    ] {
+        let line: Vec<String> = pts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| sel(p).map(|v| format!("{:.1},{:.1}", x.at(i as f64), y.at(v))))
+            .collect();
+        if line.len() > 1 {
+            let _ = write!(
+                o,
+                r#"<polyline points="{}" fill="none" stroke="{GREY}" stroke-dasharray="4 3"/>"#,
+                line.join(" ")
+            );
+        }
+    }
+    // Line and points.
+    let line: Vec<String> = pts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            p.row
+                .value
+                .map(|v| format!("{:.1},{:.1}", x.at(i as f64), y.at(v)))
+        })
+        .collect();
+    let _ = write!(
+        o,
+        r#"<polyline class="series" points="{}" fill="none" stroke="{BLUE}" stroke-width="2.2"/>"#,
+        line.join(" ")
+    );
+    let every = (pts.len() / 12).max(1);
+    for (i, p) in pts.iter().enumerate() {
+        let xx = x.at(i as f64);
+        if let Some(v) = p.row.value {
+            let (r, fill) = if p.signal.is_some() {
+                (5.5, VERMILLION)
+            } else {
+                (3.2, BLUE)
+            };
+            let _ = write!(
+                o,
+                r#"<circle cx="{xx:.1}" cy="{:.1}" r="{r}" fill="{fill}"><title>{}: {} (n = {})</title></circle>"#,
+                y.at(v),
+                esc(p.row.period.as_deref().unwrap_or("")),
+                num(v),
+                p.row.n
+            );
+        }
+        if i % every == 0 || i == pts.len() - 1 {
+            let _ = write!(
+                o,
+                r#"<text x="{xx:.1}" y="{}" text-anchor="end" transform="rotate(-35 {xx:.1} {})" fill="{INK}">{}</text>"#,
+                h - mb + 16.0,
+                h - mb + 16.0,
+                esc(p.row.period.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    let _ = write!(
+        o,
+        r#"<line x1="{ml}" y1="{}" x2="{}" y2="{}" stroke="{INK}"/>"#,
+        h - mb,
+        w - mr,
+        h - mb
+    );
+    legend(
+        &mut o,
+        ml,
+        16.0,
+        &[
+            ("line", "value"),
+            ("band", &format!("{:.0}% interval", confidence * 100.0)),
+            ("dash", "control limits"),
+            ("signal", "outside limits"),
+        ],
+    );
+    o.push_str("</svg>");
+    o
+}
+
+/// Segments as dots with interval whiskers around the overall value.
+pub fn segment_chart(s: &SegmentBreakdown, unit: &str) -> String {
+    let rows = &s.rows;
+    let w = 720.0;
+    let (ml, mr, mt, mb) = (170.0, 24.0, 30.0, 64.0);
+    let row_h = 26.0;
+    let h = mt + mb + row_h * rows.len().max(1) as f64;
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        &format!(
+            "{} by {} ({}): value and interval per segment",
+            s.metric, s.dimension, s.window
+        ),
+        "segments",
+    );
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for r in rows {
+        for v in [r.row.value, r.row.ci_low, r.row.ci_high]
+            .into_iter()
+            .flatten()
+        {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if let Some(v) = s.overall.as_ref().and_then(|o| o.value) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        o.push_str("</svg>");
+        return o;
+    }
+    let (lo, hi) = padded(lo, hi);
+    let x = Scale {
+        d0: lo,
+        d1: hi,
+        r0: ml,
+        r1: w - mr,
+    };
+    for tv in ticks(lo, hi, 6) {
+        let xx = x.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{xx:.1}" y1="{mt}" x2="{xx:.1}" y2="{}" stroke="#e5e5e5"/><text x="{xx:.1}" y="{}" text-anchor="middle" fill="{INK}">{}</text>"##,
+            h - mb,
+            h - mb + 16.0,
+            num(tv)
+        );
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">{}</text>"#,
+        (ml + w - mr) / 2.0,
+        h - mb + 34.0,
+        esc(unit)
+    );
+    if let Some(v) = s.overall.as_ref().and_then(|o| o.value) {
+        let xx = x.at(v);
+        let _ = write!(
+            o,
+            r#"<line x1="{xx:.1}" y1="{}" x2="{xx:.1}" y2="{}" stroke="{INK}" stroke-dasharray="3 3"/><text x="{xx:.1}" y="{}" text-anchor="middle" fill="{INK}">all {}</text>"#,
+            mt - 4.0,
+            h - mb,
+            mt - 8.0,
+            num(v)
+        );
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let yy = mt + row_h * (i as f64 + 0.5);
+        let name = r
+            .row
+            .segment
+            .get(&s.dimension)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "(missing)".into());
+        let name: String = name.chars().take(20).collect();
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{} <tspan fill="{GREY}">n={}</tspan></text>"#,
+            ml - 8.0,
+            yy + 4.0,
+            esc(&name),
+            r.row.n
+        );
+        let color = match &r.vs_rest {
+            Some(c) if c.significant && c.difference > 0.0 => BLUE,
+            Some(c) if c.significant => VERMILLION,
+            _ => GREY,
+        };
+        if let (Some(l), Some(hh)) = (r.row.ci_low, r.row.ci_high) {
+            let _ = write!(
+                o,
+                r#"<line x1="{:.1}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="{color}" stroke-width="2"/>"#,
+                x.at(l),
+                x.at(hh)
+            );
+        }
+        if let Some(v) = r.row.value {
+            if r.too_few {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{:.1}" cy="{yy:.1}" r="5" fill="white" stroke="{GREY}" stroke-width="1.5"><title>{}: too few answers</title></circle>"#,
+                    x.at(v),
+                    esc(&name)
+                );
+            } else {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{:.1}" cy="{yy:.1}" r="5.5" fill="{color}"><title>{}: {}</title></circle>"#,
+                    x.at(v),
+                    esc(&name),
+                    num(v)
+                );
+            }
+        }
+    }
+    legend(
+        &mut o,
+        16.0,
+        h - 10.0,
+        &[
+            ("up", "significantly higher"),
+            ("down", "significantly lower"),
+            ("ns", "not significant"),
+            ("few", "too few answers"),
+        ],
+    );
+    o.push_str("</svg>");
+    o
+}
+
+/// Bars of the score distribution.
+pub fn distribution_chart(d: &Distribution, title: &str) -> String {
+    let (w, h) = (720.0, 240.0);
+    let (ml, mr, mt, mb) = (58.0, 16.0, 34.0, 44.0);
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        &format!("{title}: answers per score ({})", d.window),
+        "distribution",
+    );
+    let max = d.bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
+    let y = Scale {
+        d0: 0.0,
+        d1: max * 1.08,
+        r0: h - mb,
+        r1: mt,
+    };
+    for tv in ticks(0.0, max * 1.08, 4) {
+        let yy = y.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text>"##,
+            w - mr,
+            ml - 6.0,
+            yy + 4.0,
+            tv as u64
+        );
+    }
+    let n = d.bars.len().max(1) as f64;
+    let slot = (w - ml - mr) / n;
+    let total: u64 = d.bars.iter().map(|b| b.1).sum();
+    for (i, (score, count, cat)) in d.bars.iter().enumerate() {
+        let color = match cat.as_str() {
+            "promoter" | "good" => GREEN,
+            "detractor" => VERMILLION,
+            _ => GREY,
+        };
+        let x0 = ml + slot * i as f64 + slot * 0.15;
+        let yy = y.at(*count as f64);
+        let _ = write!(
+            o,
+            r#"<rect x="{x0:.1}" y="{yy:.1}" width="{:.1}" height="{:.1}" fill="{color}"><title>score {}: {} answers ({:.1}%)</title></rect><text x="{:.1}" y="{}" text-anchor="middle" fill="{INK}">{}</text>"#,
+            slot * 0.7,
+            (h - mb - yy).max(0.0),
+            num(*score),
+            count,
+            100.0 * *count as f64 / total.max(1) as f64,
+            x0 + slot * 0.35,
+            h - mb + 16.0,
+            num(*score)
+        );
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">score</text>"#,
+        (ml + w - mr) / 2.0,
+        h - 8.0
+    );
+    let _ = write!(
+        o,
+        r#"<text transform="translate(14 {}) rotate(-90)" text-anchor="middle" fill="{INK}">answers</text>"#,
+        (mt + h - mb) / 2.0
+    );
+    let cats: Vec<&str> = {
+        let mut c: Vec<&str> = d.bars.iter().map(|b| b.2.as_str()).collect();
+        c.dedup();
+        let mut u = Vec::new();
+        for x in c {
+            if !u.contains(&x) {
+                u.push(x);
+            }
+        }
+        u
+    };
+    let items: Vec<(&str, &str)> = cats.iter().map(|c| (*c, *c)).collect();
+    legend(&mut o, ml, 14.0, &items);
+    o.push_str("</svg>");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ticks() {
+        let eq = |a: Vec<f64>, b: &[f64]| {
+            assert_eq!(a.len(), b.len(), "{a:?}");
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-9, "{a:?} vs {b:?}");
+            }
+        };
+        eq(ticks(0.0, 10.0, 5), &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        eq(ticks(-23.0, 41.0, 5), &[-20.0, 0.0, 20.0, 40.0]);
+        eq(ticks(3.1, 3.9, 4), &[3.2, 3.4, 3.6, 3.8]);
+    }
+}

@@ -1,0 +1,272 @@
+//! Terminal and Markdown renderings of the report.
+
+use std::fmt::Write;
+
+use cxray_insights::MetricRow;
+
+use crate::{ReportDocument, num};
+
+fn value_ci(r: &MetricRow) -> String {
+    match (r.value, r.ci_low, r.ci_high) {
+        (Some(v), Some(l), Some(h)) => format!("{} [{}, {}]", num(v), num(l), num(h)),
+        (Some(v), _, _) => num(v),
+        _ => "—".into(),
+    }
+}
+
+/// The terminal summary: highlights, scorecard and data quality, in 80 columns.
+pub fn render_text(doc: &ReportDocument) -> String {
+    let r = &doc.report;
+    let mut o = String::new();
+    let _ = writeln!(o, "{}", doc.title);
+    if let Some(c) = &r.current_period {
+        let _ = writeln!(
+            o,
+            "Current period {c}{}; {:.0}% intervals.",
+            r.previous_period
+                .as_deref()
+                .map(|p| format!(", compared with {p}"))
+                .unwrap_or_default(),
+            r.confidence * 100.0
+        );
+    }
+    if let Some(p) = &r.partial_period {
+        let _ = writeln!(
+            o,
+            "{p} is left out: it has less than half the usual answers (in progress)."
+        );
+    }
+    let _ = writeln!(o, "\nHighlights");
+    if r.highlights.is_empty() {
+        let _ = writeln!(o, "  No significant changes or differences.");
+    }
+    for (i, h) in r.highlights.iter().enumerate() {
+        let _ = writeln!(o, "{}", wrap(&format!("{}. {}", i + 1, h.text), 78, "   "));
+    }
+    let _ = writeln!(o, "\nScorecard");
+    let _ = writeln!(
+        o,
+        "  {:<24} {:>7} {:>19} {:>6}  vs previous",
+        "metric", "current", "interval", "n"
+    );
+    for s in &r.scorecard {
+        let (v, ci, n) = match &s.current {
+            Some(c) => (
+                c.value.map(num).unwrap_or_default(),
+                match (c.ci_low, c.ci_high) {
+                    (Some(l), Some(h)) => format!("[{}, {}]", num(l), num(h)),
+                    _ => "—".into(),
+                },
+                c.n.to_string(),
+            ),
+            None => ("—".into(), "—".into(), "0".into()),
+        };
+        let verdict = s
+            .vs_previous
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "{}{:+.1}",
+                    if c.significant { "* " } else { "" },
+                    c.difference
+                )
+            })
+            .unwrap_or_else(|| "—".into());
+        let name: String = s.display_name.chars().take(24).collect();
+        let _ = writeln!(o, "  {name:<24} {v:>7} {ci:>19} {n:>6}  {verdict}");
+    }
+    let _ = writeln!(o, "  (* significant after Benjamini-Hochberg correction)");
+    let dq = &doc.data_quality;
+    let _ = writeln!(o, "\nData");
+    for s in &dq.sources {
+        let _ = writeln!(
+            o,
+            "{}",
+            wrap(
+                &format!(
+                    "  {}: {} read, {} accepted, {} rejected; {} to {}",
+                    s.file,
+                    s.rows_read,
+                    s.rows_accepted,
+                    s.rows_rejected,
+                    s.first_date.as_deref().unwrap_or("?"),
+                    s.last_date.as_deref().unwrap_or("?")
+                ),
+                78,
+                "    "
+            )
+        );
+    }
+    o
+}
+
+fn wrap(s: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_string();
+        } else if !line.is_empty() && !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
+}
+
+/// Markdown for wikis: the full report as headings, lists and tables.
+pub fn render_markdown(doc: &ReportDocument) -> String {
+    let r = &doc.report;
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", doc.title);
+    if let Some(c) = &r.current_period {
+        let _ = writeln!(
+            o,
+            "Current period **{c}**{}. Intervals at {:.0}%; significance after Benjamini-Hochberg correction at q ≤ {}.\n",
+            r.previous_period
+                .as_deref()
+                .map(|p| format!(", compared with {p}"))
+                .unwrap_or_default(),
+            r.confidence * 100.0,
+            r.alpha
+        );
+    }
+    if let Some(p) = &r.partial_period {
+        let _ = writeln!(
+            o,
+            "{p} is left out: it has less than half the usual answers (in progress).\n"
+        );
+    }
+    let _ = writeln!(o, "## Highlights\n");
+    if r.highlights.is_empty() {
+        let _ = writeln!(o, "No significant changes or differences.\n");
+    }
+    for h in &r.highlights {
+        let _ = writeln!(o, "- {} ([evidence](#{}))", h.text, h.section);
+    }
+    let _ = writeln!(o, "\n## Scorecard\n");
+    let _ = writeln!(
+        o,
+        "| metric | current | n | previous | change | year ago | change |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    for s in &r.scorecard {
+        let cell = |x: &Option<MetricRow>| x.as_ref().map(value_ci).unwrap_or_else(|| "—".into());
+        let ch = |c: &Option<cxray_insights::report::Change>| {
+            c.as_ref()
+                .map(|c| c.verdict.clone())
+                .unwrap_or_else(|| "—".into())
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            s.display_name,
+            cell(&s.current),
+            s.current.as_ref().map(|c| c.n).unwrap_or(0),
+            cell(&s.previous),
+            ch(&s.vs_previous),
+            cell(&s.year_ago),
+            ch(&s.vs_year_ago)
+        );
+    }
+    let _ = writeln!(o, "\n## Trends\n");
+    for t in &r.trends {
+        let _ = writeln!(o, "<a id=\"trend-{}\"></a>\n### {}\n", t.metric, t.metric);
+        let _ = writeln!(
+            o,
+            "| period | n | value [interval] | control limits | vs previous |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        for p in &t.points {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                p.row.period.clone().unwrap_or_default(),
+                p.row.n,
+                value_ci(&p.row),
+                match (p.control_low, p.control_high) {
+                    (Some(l), Some(h)) => format!(
+                        "{} – {}{}",
+                        num(l),
+                        num(h),
+                        p.signal
+                            .as_deref()
+                            .map(|s| format!(" **{s}**"))
+                            .unwrap_or_default()
+                    ),
+                    _ => "—".into(),
+                },
+                p.vs_previous
+                    .as_ref()
+                    .map(|c| c.verdict.clone())
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(o, "## Segments\n");
+    for s in &r.segments {
+        let _ = writeln!(
+            o,
+            "<a id=\"segments-{}-{}\"></a>\n### {} by {} ({})\n",
+            s.metric, s.dimension, s.metric, s.dimension, s.window
+        );
+        let _ = writeln!(
+            o,
+            "| {} | n | value [interval] | gap | vs rest |",
+            s.dimension
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        for row in &s.rows {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                row.row
+                    .segment
+                    .get(&s.dimension)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| "(missing)".into()),
+                row.row.n,
+                value_ci(&row.row),
+                row.gap_to_overall
+                    .map(|g| format!("{g:+.1}"))
+                    .unwrap_or_default(),
+                if row.too_few {
+                    "too few answers".to_string()
+                } else {
+                    row.vs_rest
+                        .as_ref()
+                        .map(|c| c.verdict.clone())
+                        .unwrap_or_default()
+                }
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(o, "## Data quality\n");
+    let _ = writeln!(o, "| source | read | accepted | rejected | from | to |");
+    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    for s in &doc.data_quality.sources {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} |",
+            s.file,
+            s.rows_read,
+            s.rows_accepted,
+            s.rows_rejected,
+            s.first_date.as_deref().unwrap_or("—"),
+            s.last_date.as_deref().unwrap_or("—")
+        );
+    }
+    if !doc.data_quality.reject_reasons.is_empty() {
+        let _ = writeln!(o, "\nMost frequent rejection reasons:\n");
+        for (reason, n) in &doc.data_quality.reject_reasons {
+            let _ = writeln!(o, "- {n} × {reason}");
+        }
+    }
+    o
+}
