@@ -60,7 +60,9 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
         .map(|m| m.trim().to_lowercase())
         .filter(|m| !m.is_empty())
         .collect();
+    let t0 = std::time::Instant::now();
     let project = input::load(&a.input)?;
+    crate::progress::timing("load", t0);
     for m in &metrics {
         project.catalog.get(m).map_err(Failure::input)?;
     }
@@ -91,7 +93,9 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
         until,
     };
     let pb = spinner("computing metrics");
+    let t1 = std::time::Instant::now();
     let groups = runtime()?.block_on(engine.score_histograms(&query));
+    crate::progress::timing("engine", t1);
     pb.finish_and_clear();
     let groups = groups.map_err(|e| match e {
         cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),

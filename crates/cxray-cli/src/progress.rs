@@ -15,3 +15,10 @@ pub fn spinner(message: impl Into<String>) -> ProgressBar {
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }
+
+/// Prints how long a phase took when `CXRAY_TIMING` is set (for benchmarking and profiling).
+pub fn timing(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("CXRAY_TIMING").is_some() {
+        eprintln!("timing: {phase} {:.3} s", since.elapsed().as_secs_f64());
+    }
+}

@@ -124,7 +124,7 @@ pub fn load_responses(
         let time = TimeParser::new(src.timestamp_format.clone(), source_tz, project_tz);
         let (outputs, plan, report) = load_source(&path, src, catalog, time, opts)?;
         let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
-        let (outputs, dup_rejects) = deduplicate(outputs, &plan, src, &path)?;
+        let (outputs, dup_rejects) = deduplicate(outputs, &plan, src, &path, opts.threads)?;
         let mut counts = Counts::default();
         let mut first: Option<i32> = None;
         let mut last: Option<i32> = None;
@@ -238,7 +238,7 @@ fn load_source(
     match format {
         Format::Csv => load_csv(path, &file, &id_prefix, src, catalog, time, opts),
         Format::Ndjson => load_ndjson(path, &file, &id_prefix, src, catalog, time),
-        Format::Parquet => load_parquet(path, &file, &id_prefix, src, catalog, time),
+        Format::Parquet => load_parquet(path, &file, &id_prefix, src, catalog, time, opts),
     }
 }
 
@@ -436,6 +436,81 @@ fn load_ndjson(
     Ok((vec![out], plan, (Format::Ndjson, None)))
 }
 
+/// A Parquet column normalised for validation: text, numbers or timestamps.
+enum ColumnView {
+    Text(StringArray),
+    Number(arrow::array::Float64Array),
+    Instant(arrow::array::TimestampMicrosecondArray),
+    Wall(arrow::array::TimestampMicrosecondArray),
+}
+
+impl ColumnView {
+    fn new(c: &ArrayRef) -> Result<Self, arrow::error::ArrowError> {
+        use arrow::compute::cast;
+        use arrow::datatypes::{DataType as D, TimeUnit};
+        let dt = c.data_type();
+        Ok(match dt {
+            D::Int8
+            | D::Int16
+            | D::Int32
+            | D::Int64
+            | D::UInt8
+            | D::UInt16
+            | D::UInt32
+            | D::UInt64
+            | D::Float16
+            | D::Float32
+            | D::Float64
+            | D::Decimal128(..)
+            | D::Decimal256(..) => ColumnView::Number(
+                cast(c, &D::Float64)?
+                    .as_any()
+                    .downcast_ref::<arrow::array::Float64Array>()
+                    .expect("cast to Float64")
+                    .clone(),
+            ),
+            D::Timestamp(_, Some(_)) => ColumnView::Instant(
+                cast(c, &D::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?
+                    .as_any()
+                    .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+                    .expect("cast to timestamp")
+                    .clone(),
+            ),
+            D::Timestamp(_, None) | D::Date32 | D::Date64 => ColumnView::Wall(
+                cast(c, &D::Timestamp(TimeUnit::Microsecond, None))?
+                    .as_any()
+                    .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+                    .expect("cast to timestamp")
+                    .clone(),
+            ),
+            _ => ColumnView::Text(
+                cast(c, &D::Utf8)?
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8")
+                    .clone(),
+            ),
+        })
+    }
+
+    fn get(&self, r: usize) -> FieldValue<'_> {
+        match self {
+            ColumnView::Text(a) if a.is_null(r) => FieldValue::Text(""),
+            ColumnView::Text(a) => FieldValue::Text(a.value(r)),
+            ColumnView::Number(a) if a.is_null(r) => FieldValue::Text(""),
+            ColumnView::Number(a) => FieldValue::Number(a.value(r)),
+            ColumnView::Instant(a) if a.is_null(r) => FieldValue::Text(""),
+            ColumnView::Instant(a) => FieldValue::Instant(a.value(r)),
+            ColumnView::Wall(a) if a.is_null(r) => FieldValue::Text(""),
+            ColumnView::Wall(a) => match chrono::DateTime::from_timestamp_micros(a.value(r)) {
+                Some(d) => FieldValue::Wall(d.naive_utc()),
+                None => FieldValue::Text(""),
+            },
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn load_parquet(
     path: &Path,
     file: &str,
@@ -443,21 +518,25 @@ fn load_parquet(
     src: &SourceConfig,
     catalog: &MetricCatalog,
     time: TimeParser,
+    opts: &LoadOptions,
 ) -> Result<Outputs, IngestError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let f = std::fs::File::open(path).map_err(|e| IngestError::Io {
-        path: path.to_path_buf(),
-        message: if e.kind() == std::io::ErrorKind::NotFound {
-            "file not found".into()
-        } else {
-            e.to_string()
-        },
-    })?;
+    let open = || {
+        std::fs::File::open(path).map_err(|e| IngestError::Io {
+            path: path.to_path_buf(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "file not found".into()
+            } else {
+                e.to_string()
+            },
+        })
+    };
     let perr = |e: String| IngestError::Format {
         path: path.to_path_buf(),
         message: format!("not a readable Parquet file: {e}"),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| perr(e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| perr(e.to_string()))?;
     let header: Vec<String> = builder
         .schema()
         .fields()
@@ -468,45 +547,79 @@ fn load_parquet(
         path: path.to_path_buf(),
         message: m,
     })?;
-    let reader = builder
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| perr(e.to_string()))?;
-    let mut proc = RowProcessor::new(&plan, catalog, &header, file, id_prefix, time);
-    let mut row = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| perr(e.to_string()))?;
-        let cols: Vec<StringArray> = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                let s = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
-                    .map_err(|e| perr(e.to_string()))?;
-                Ok(s.as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("cast to Utf8")
-                    .clone())
-            })
-            .collect::<Result<_, IngestError>>()?;
-        for r in 0..batch.num_rows() {
-            row += 1;
-            proc.push(row, cols.len(), |i| {
-                let c = &cols[i];
-                if c.is_null(r) {
-                    FieldValue::Text("")
-                } else {
-                    FieldValue::Text(c.value(r))
+    // Row groups in order with the number of their first row.
+    let mut groups = Vec::new();
+    let mut first = 1u64;
+    for (i, rg) in builder.metadata().row_groups().iter().enumerate() {
+        groups.push((i, first));
+        first += rg.num_rows() as u64;
+    }
+    if first == 1 {
+        return Err(IngestError::NoRows {
+            path: path.to_path_buf(),
+        });
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<ChunkOutput, IngestError>>>> =
+        std::sync::Mutex::new((0..groups.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..opts.threads.max(1).min(groups.len()) {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(group, first_row)) = groups.get(k) else {
+                        break;
+                    };
+                    let out = (|| {
+                        let reader = ParquetRecordBatchReaderBuilder::try_new(open()?)
+                            .map_err(|e| perr(e.to_string()))?
+                            .with_row_groups(vec![group])
+                            .with_batch_size(64 * 1024)
+                            .build()
+                            .map_err(|e| perr(e.to_string()))?;
+                        let mut proc = RowProcessor::new(
+                            &plan,
+                            catalog,
+                            &header,
+                            file,
+                            id_prefix,
+                            time.clone(),
+                        );
+                        let mut row = first_row;
+                        for batch in reader {
+                            let batch = batch.map_err(|e| perr(e.to_string()))?;
+                            let cols: Vec<ColumnView> = batch
+                                .columns()
+                                .iter()
+                                .map(ColumnView::new)
+                                .collect::<Result<_, _>>()
+                                .map_err(|e| perr(e.to_string()))?;
+                            for r in 0..batch.num_rows() {
+                                proc.push(row, cols.len(), |i| cols[i].get(r));
+                                row += 1;
+                            }
+                        }
+                        Ok(proc.finish())
+                    })();
+                    results.lock().expect("no panics while holding the lock")[k] = Some(out);
                 }
             });
         }
-    }
-    Ok((vec![proc.finish()], plan, (Format::Parquet, None)))
+    });
+    let outputs = results
+        .into_inner()
+        .expect("threads joined")
+        .into_iter()
+        .map(|o| o.expect("every row group processed"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((outputs, plan, (Format::Parquet, None)))
 }
 
-/// FxHash-style hasher for response ids (fast on short strings; collisions are resolved by the
-/// map's equality check, so quality only affects speed).
+/// FxHash-style hasher for short keys (dictionary values), finished with the MurmurHash3
+/// 64-bit finaliser so that every bit of the result depends on every input bit (hash tables use
+/// the low bits for buckets).
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -516,10 +629,46 @@ impl Hasher for IdHasher {
         for c in &mut chunks {
             h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
         }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59))
+                .wrapping_mul(K);
         }
         self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        fmix64(self.0)
+    }
+}
+
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// Hash of a response id, used to find duplicates (equal hashes are confirmed on the text).
+pub(crate) fn hash_id(id: &str) -> u64 {
+    let mut h = IdHasher::default();
+    h.write(id.as_bytes());
+    h.write(&[0xff]);
+    h.finish()
+}
+
+/// Keys that are already well-mixed hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
     fn finish(&self) -> u64 {
         self.0
@@ -527,19 +676,19 @@ impl Hasher for IdHasher {
 }
 
 /// Keeps the first row of each response id (in file order) and rejects the others, or fails.
+///
+/// The ids are split by hash into one partition per thread; each thread walks all rows in file
+/// order and keeps the ids of its own partition, so "first" is the same as in one pass.
 fn deduplicate(
     outputs: Vec<ChunkOutput>,
     plan: &Plan,
     src: &SourceConfig,
     path: &Path,
+    threads: usize,
 ) -> Result<(Vec<ChunkOutput>, Vec<Reject>), IngestError> {
-    let Some(id_col) = plan.response_id else {
+    if plan.response_id.is_none() {
         return Ok((outputs, vec![]));
-    };
-    let total: usize = outputs.iter().map(|o| o.batch.num_rows()).sum();
-    let mut seen: HashMap<&str, u64, BuildHasherDefault<IdHasher>> =
-        HashMap::with_capacity_and_hasher(total, Default::default());
-    let mut dups: Vec<(usize, usize, u64)> = Vec::new(); // (chunk, row, first line)
+    }
     let ids: Vec<&StringArray> = outputs
         .iter()
         .map(|o| {
@@ -550,23 +699,56 @@ fn deduplicate(
                 .expect("ids are Utf8")
         })
         .collect();
-    for (k, (o, arr)) in outputs.iter().zip(&ids).enumerate() {
-        for r in 0..arr.len() {
-            let id = arr.value(r);
-            let line = o.lines[r];
-            match seen.entry(id) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(line);
+    let total: usize = outputs.iter().map(|o| o.batch.num_rows()).sum();
+    let parts = threads.clamp(1, 16) as u64;
+    let find = |part: u64| -> Vec<(usize, usize, u64)> {
+        let mut seen: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>> =
+            HashMap::with_capacity_and_hasher(total / parts as usize + 16, Default::default());
+        let mut collided: HashMap<&str, u64> = HashMap::new();
+        let mut dups = Vec::new();
+        for (k, o) in outputs.iter().enumerate() {
+            for (r, &h) in o.id_hashes.iter().enumerate() {
+                if (h >> 58) % parts != part {
+                    continue;
                 }
-                std::collections::hash_map::Entry::Occupied(e) => dups.push((k, r, *e.get())),
+                match seen.entry(h) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert((k as u32, r as u32));
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        let (k0, r0) = *e.get();
+                        let id = ids[k].value(r);
+                        if ids[k0 as usize].value(r0 as usize) == id {
+                            dups.push((k, r, outputs[k0 as usize].lines[r0 as usize]));
+                        } else {
+                            // A hash collision between different ids: track them by text.
+                            match collided.entry(id) {
+                                std::collections::hash_map::Entry::Vacant(v) => {
+                                    v.insert(o.lines[r]);
+                                }
+                                std::collections::hash_map::Entry::Occupied(first) => {
+                                    dups.push((k, r, *first.get()))
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
-    }
-    drop(seen);
+        dups
+    };
+    let mut dups: Vec<(usize, usize, u64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..parts).map(|p| s.spawn(move || find(p))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("dedup thread"))
+            .collect()
+    });
+    dups.sort_unstable();
     if dups.is_empty() {
         return Ok((outputs, vec![]));
     }
-    let column = plan.column_names[id_col].clone();
+    let column = plan.column_names[plan.response_id.expect("checked above")].clone();
     if src.duplicates == DuplicatePolicy::Fail {
         let (k, r, first) = dups[0];
         return Err(IngestError::Duplicate {
@@ -612,6 +794,13 @@ fn deduplicate(
                 .zip(&m)
                 .filter(|(_, k)| **k)
                 .map(|(l, _)| *l)
+                .collect();
+            o.id_hashes = o
+                .id_hashes
+                .iter()
+                .zip(&m)
+                .filter(|(_, k)| **k)
+                .map(|(h, _)| *h)
                 .collect();
             o
         })

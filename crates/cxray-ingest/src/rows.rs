@@ -7,10 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Date32Array, Float64Array, StringBuilder, StringDictionaryBuilder,
-    TimestampMicrosecondArray,
-};
+use arrow::array::{ArrayRef, Date32Array, Float64Array, StringBuilder, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use cxray_metrics::{MetricCatalog, MetricSpec};
@@ -20,7 +17,7 @@ use crate::mapping::{MetricSource, Plan};
 use crate::rejects::{Reject, clip_value};
 use crate::timestamp::TimeParser;
 
-/// One field of an input row.
+/// One field of an input row: text from CSV/NDJSON, or a typed value from Parquet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FieldValue<'a> {
     /// The row has fewer fields than the header.
@@ -28,6 +25,96 @@ pub(crate) enum FieldValue<'a> {
     Text(&'a str),
     /// Bytes that are not UTF-8.
     BadUtf8,
+    /// A typed number.
+    Number(f64),
+    /// A typed instant, UTC microseconds.
+    Instant(i64),
+    /// A typed wall-clock time without a timezone.
+    Wall(chrono::NaiveDateTime),
+}
+
+impl FieldValue<'_> {
+    fn is_blank(&self) -> bool {
+        match self {
+            FieldValue::Text(s) => s.trim().is_empty(),
+            FieldValue::Missing => true,
+            _ => false,
+        }
+    }
+}
+
+/// Text of a field: borrowed for text, formatted for typed values.
+fn as_text<'r>(v: FieldValue<'r>) -> Option<std::borrow::Cow<'r, str>> {
+    use std::borrow::Cow;
+    match v {
+        FieldValue::Text(s) => Some(Cow::Borrowed(s)),
+        FieldValue::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => {
+            Some(Cow::Owned(format!("{}", x as i64)))
+        }
+        FieldValue::Number(x) => Some(Cow::Owned(x.to_string())),
+        FieldValue::Instant(m) => Some(Cow::Owned(
+            chrono::DateTime::from_timestamp_micros(m)
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default(),
+        )),
+        FieldValue::Wall(w) => Some(Cow::Owned(w.to_string())),
+        FieldValue::Missing | FieldValue::BadUtf8 => None,
+    }
+}
+
+/// Dictionary encoding for low-cardinality text columns (metric, segment attributes), cheaper
+/// than a general dictionary builder: a repeat of the previous value costs one comparison.
+#[derive(Default)]
+pub(crate) struct DictEncoder {
+    index: std::collections::HashMap<Box<str>, i32, std::hash::BuildHasherDefault<crate::IdHasher>>,
+    values: StringBuilder,
+    keys: Vec<i32>,
+    valid: Vec<bool>,
+    nulls: usize,
+    last: Option<(Box<str>, i32)>,
+}
+
+impl DictEncoder {
+    fn append(&mut self, s: &str) {
+        if let Some((l, k)) = &self.last
+            && **l == *s
+        {
+            self.keys.push(*k);
+            self.valid.push(true);
+            return;
+        }
+        let k = match self.index.get(s) {
+            Some(k) => *k,
+            None => {
+                let k = self.index.len() as i32;
+                self.index.insert(s.into(), k);
+                self.values.append_value(s);
+                k
+            }
+        };
+        self.last = Some((s.into(), k));
+        self.keys.push(k);
+        self.valid.push(true);
+    }
+
+    fn append_null(&mut self) {
+        self.keys.push(0);
+        self.valid.push(false);
+        self.nulls += 1;
+    }
+
+    fn finish(&mut self) -> arrow::array::DictionaryArray<Int32Type> {
+        let keys = if self.nulls > 0 {
+            arrow::array::Int32Array::new(
+                std::mem::take(&mut self.keys).into(),
+                Some(std::mem::take(&mut self.valid).into()),
+            )
+        } else {
+            arrow::array::Int32Array::from(std::mem::take(&mut self.keys))
+        };
+        let values = Arc::new(self.values.finish());
+        arrow::array::DictionaryArray::try_new(keys, values).expect("keys index the values")
+    }
 }
 
 /// Row counts of one source (or one chunk of it).
@@ -96,12 +183,18 @@ pub(crate) struct ChunkOutput {
     pub batch: RecordBatch,
     /// Input line of each output row.
     pub lines: Vec<u64>,
+    /// Hash of each output row's response id (when the source has ids).
+    pub id_hashes: Vec<u64>,
     pub rejects: Vec<Reject>,
     pub counts: Counts,
 }
 
 /// Timestamp, weight and response id of a row.
-type RowFields<'r> = (crate::timestamp::Parsed, f64, Option<&'r str>);
+type RowFields<'r> = (
+    crate::timestamp::Parsed,
+    f64,
+    Option<std::borrow::Cow<'r, str>>,
+);
 /// (column, value, reason) of a row-level problem.
 type RowProblem = (usize, String, String);
 
@@ -117,12 +210,13 @@ pub(crate) struct RowProcessor<'a> {
     customers: StringBuilder,
     ts: Vec<i64>,
     days: Vec<i32>,
-    metrics: StringDictionaryBuilder<Int32Type>,
+    metrics: DictEncoder,
     scores: Vec<f64>,
     weights: Vec<f64>,
     comments: StringBuilder,
-    attrs: Vec<StringDictionaryBuilder<Int32Type>>,
+    attrs: Vec<DictEncoder>,
     lines: Vec<u64>,
+    id_hashes: Vec<u64>,
     rejects: Vec<Reject>,
     counts: Counts,
     /// Metric spec cache for the long layout's metric column (last name seen).
@@ -149,16 +243,17 @@ impl<'a> RowProcessor<'a> {
             customers: StringBuilder::new(),
             ts: Vec::new(),
             days: Vec::new(),
-            metrics: StringDictionaryBuilder::new(),
+            metrics: DictEncoder::default(),
             scores: Vec::new(),
             weights: Vec::new(),
             comments: StringBuilder::new(),
             attrs: plan
                 .attributes
                 .iter()
-                .map(|_| StringDictionaryBuilder::new())
+                .map(|_| DictEncoder::default())
                 .collect(),
             lines: Vec::new(),
+            id_hashes: Vec::new(),
             rejects: Vec::new(),
             counts: Counts::default(),
             last_metric: None,
@@ -185,27 +280,31 @@ impl<'a> RowProcessor<'a> {
     }
 
     /// A field that must be present and valid UTF-8; otherwise the reason.
-    fn text<'r>(
+    fn field<'r>(
         &self,
         get: &impl Fn(usize) -> FieldValue<'r>,
         i: usize,
         n_fields: usize,
-    ) -> Result<&'r str, String> {
+    ) -> Result<FieldValue<'r>, String> {
         match get(i) {
-            FieldValue::Text(s) => Ok(s),
             FieldValue::Missing => Err(format!(
                 "row has {n_fields} field(s) but the header has {}; a delimiter or quote is probably missing",
                 self.header.len()
             )),
             FieldValue::BadUtf8 => Err("not valid UTF-8".into()),
+            v => Ok(v),
         }
     }
 
-    fn optional<'r>(get: &impl Fn(usize) -> FieldValue<'r>, i: Option<usize>) -> Option<&'r str> {
-        match i.map(get) {
-            Some(FieldValue::Text(s)) if !s.trim().is_empty() => Some(s),
-            _ => None,
+    fn optional<'r>(
+        get: &impl Fn(usize) -> FieldValue<'r>,
+        i: Option<usize>,
+    ) -> Option<std::borrow::Cow<'r, str>> {
+        let v = get(i?);
+        if v.is_blank() {
+            return None;
         }
+        as_text(v)
     }
 
     /// Processes one input record starting at `line` with `n_fields` fields.
@@ -224,38 +323,48 @@ impl<'a> RowProcessor<'a> {
         get: &impl Fn(usize) -> FieldValue<'r>,
     ) -> Result<RowFields<'r>, RowProblem> {
         let p = self.plan;
-        let ts_raw = self
-            .text(get, p.submitted_at, n_fields)
-            .map_err(|r| (p.submitted_at, String::new(), r))?;
-        let ts = self
-            .time
-            .parse(ts_raw)
-            .map_err(|r| (p.submitted_at, ts_raw.to_string(), r))?;
+        let tcol = p.submitted_at;
+        let ts = match self
+            .field(get, tcol, n_fields)
+            .map_err(|r| (tcol, String::new(), r))?
+        {
+            FieldValue::Instant(m) => self.time.from_utc_micros(m),
+            FieldValue::Wall(w) => self
+                .time
+                .from_wall(w)
+                .map_err(|r| (tcol, w.to_string(), r))?,
+            FieldValue::Text(raw) => self
+                .time
+                .parse(raw)
+                .map_err(|r| (tcol, raw.to_string(), r))?,
+            other => {
+                let v = as_text(other).unwrap_or_default().into_owned();
+                return Err((tcol, v, "not a timestamp".into()));
+            }
+        };
         let weight = match p.weight {
             None => 1.0,
             Some(i) => {
-                let raw = self
-                    .text(get, i, n_fields)
+                let v = self
+                    .field(get, i, n_fields)
                     .map_err(|r| (i, String::new(), r))?;
-                match parse_number(raw) {
+                let (w, raw) = match v {
+                    FieldValue::Number(x) => (Some(x), x.to_string()),
+                    FieldValue::Text(t) => (parse_number(t), t.to_string()),
+                    other => (None, as_text(other).unwrap_or_default().into_owned()),
+                };
+                match w {
                     Some(w) if w.is_finite() && w >= 0.0 => w,
                     Some(_) => {
-                        return Err((
-                            i,
-                            raw.to_string(),
-                            "weight must be a non-negative number".into(),
-                        ));
+                        return Err((i, raw, "weight must be a non-negative number".into()));
                     }
                     None => {
-                        return Err((
-                            i,
-                            raw.to_string(),
-                            if raw.trim().is_empty() {
-                                "weight is empty".into()
-                            } else {
-                                "weight is not a number".into()
-                            },
-                        ));
+                        let reason = if raw.trim().is_empty() {
+                            "weight is empty"
+                        } else {
+                            "weight is not a number"
+                        };
+                        return Err((i, raw, reason.into()));
                     }
                 }
             }
@@ -263,13 +372,16 @@ impl<'a> RowProcessor<'a> {
         let id = match p.response_id {
             None => None,
             Some(i) => {
-                let raw = self
-                    .text(get, i, n_fields)
+                let v = self
+                    .field(get, i, n_fields)
                     .map_err(|r| (i, String::new(), r))?;
-                if raw.trim().is_empty() {
+                if v.is_blank() {
                     return Err((i, String::new(), "response_id is empty".into()));
                 }
-                Some(raw.trim())
+                Some(match as_text(v).expect("present") {
+                    std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.trim()),
+                    std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.trim().to_string()),
+                })
             }
         };
         Ok((ts, weight, id))
@@ -287,6 +399,18 @@ impl<'a> RowProcessor<'a> {
         Ok(spec)
     }
 
+    /// Score of a field on the metric's scale.
+    fn score(v: FieldValue<'_>, spec: &MetricSpec) -> Result<f64, (String, String)> {
+        match v {
+            FieldValue::Number(x) => spec.validate(x).map(|_| x).map_err(|r| (x.to_string(), r)),
+            FieldValue::Text(raw) => parse_score(raw, spec).map_err(|r| (raw.to_string(), r)),
+            other => {
+                let v = as_text(other).unwrap_or_default().into_owned();
+                Err((v, format!("{} score is not a number", spec.name)))
+            }
+        }
+    }
+
     fn push_long<'r>(
         &mut self,
         line: u64,
@@ -300,13 +424,15 @@ impl<'a> RowProcessor<'a> {
             Err((col, value, reason)) => return self.reject(line, col, &value, reason, 1),
         };
         let (metric_col, metric_name) = match &p.metric {
-            MetricSource::Fixed(m) => (p.score.unwrap_or(0), m.as_str()),
-            MetricSource::Column(i) => match self.text(get, *i, n_fields) {
-                Ok(m) => (*i, m),
+            MetricSource::Fixed(m) => {
+                (p.score.unwrap_or(0), std::borrow::Cow::Borrowed(m.as_str()))
+            }
+            MetricSource::Column(i) => match self.field(get, *i, n_fields) {
+                Ok(m) => (*i, as_text(m).unwrap_or_default()),
                 Err(r) => return self.reject(line, *i, "", r, 1),
             },
         };
-        let spec = match self.metric_spec(metric_name) {
+        let spec = match self.metric_spec(&metric_name) {
             Ok(s) => s,
             Err(r) => {
                 let v = metric_name.to_string();
@@ -314,21 +440,37 @@ impl<'a> RowProcessor<'a> {
             }
         };
         let score_col = p.score.expect("long layout has a score column");
-        let raw = match self.text(get, score_col, n_fields) {
-            Ok(s) => s,
+        let v = match self.field(get, score_col, n_fields) {
+            Ok(v) => v,
             Err(r) => return self.reject(line, score_col, "", r, 1),
         };
-        let score = match parse_score(raw, spec) {
+        let score = match Self::score(v, spec) {
             Ok(s) => s,
-            Err(r) => return self.reject(line, score_col, raw, r, 1),
+            Err((raw, r)) => return self.reject(line, score_col, &raw, r, 1),
         };
         let comment = Self::optional(get, p.comment);
         let customer = Self::optional(get, p.customer_id);
         match id {
-            Some(id) => self.ids.append_value(id),
-            None => self.ids.append_value(format!("{}:{line}", self.id_prefix)),
+            Some(id) => self.push_id(&id),
+            None => self.push_id(&format!("{}:{line}", self.id_prefix)),
         }
-        self.append(line, ts, &spec.name, score, weight, customer, comment, get);
+        self.append(
+            line,
+            ts,
+            &spec.name,
+            score,
+            weight,
+            customer.as_deref(),
+            comment.as_deref(),
+            get,
+        );
+    }
+
+    fn push_id(&mut self, id: &str) {
+        if self.plan.response_id.is_some() {
+            self.id_hashes.push(crate::hash_id(id));
+        }
+        self.ids.append_value(id);
     }
 
     fn push_wide<'r>(
@@ -342,11 +484,7 @@ impl<'a> RowProcessor<'a> {
             .questions
             .iter()
             .enumerate()
-            .filter(|(_, q)| match get(q.column) {
-                FieldValue::Text(s) => !s.trim().is_empty(),
-                FieldValue::BadUtf8 => true,
-                FieldValue::Missing => false,
-            })
+            .filter(|(_, q)| !get(q.column).is_blank())
             .map(|(k, _)| k)
             .collect();
         self.counts.blank += (p.questions.len() - answered.len()) as u64;
@@ -366,28 +504,33 @@ impl<'a> RowProcessor<'a> {
         for k in answered {
             let q = &p.questions[k];
             let spec = self.catalog.get(&q.metric).expect("checked in the plan");
-            let raw = match get(q.column) {
-                FieldValue::Text(s) => s,
-                _ => {
-                    self.reject(line, q.column, "", "not valid UTF-8".into(), 1);
-                    continue;
-                }
-            };
-            let score = match parse_score(raw, spec) {
+            let v = get(q.column);
+            if v == FieldValue::BadUtf8 {
+                self.reject(line, q.column, "", "not valid UTF-8".into(), 1);
+                continue;
+            }
+            let score = match Self::score(v, spec) {
                 Ok(s) => s,
-                Err(r) => {
-                    self.reject(line, q.column, raw, r, 1);
+                Err((raw, r)) => {
+                    self.reject(line, q.column, &raw, r, 1);
                     continue;
                 }
             };
             let comment = Self::optional(get, q.comment);
-            match id {
-                Some(id) => self.ids.append_value(format!("{id}#{}", k + 1)),
-                None => self
-                    .ids
-                    .append_value(format!("{}:{line}#{}", self.id_prefix, k + 1)),
+            match &id {
+                Some(id) => self.push_id(&format!("{id}#{}", k + 1)),
+                None => self.push_id(&format!("{}:{line}#{}", self.id_prefix, k + 1)),
             }
-            self.append(line, ts, &spec.name, score, weight, customer, comment, get);
+            self.append(
+                line,
+                ts,
+                &spec.name,
+                score,
+                weight,
+                customer.as_deref(),
+                comment.as_deref(),
+                get,
+            );
         }
     }
 
@@ -407,14 +550,25 @@ impl<'a> RowProcessor<'a> {
         self.customers.append_option(customer.map(str::trim));
         self.ts.push(ts.utc_micros);
         self.days.push(ts.local_days);
-        self.metrics.append_value(metric);
+        self.metrics.append(metric);
         self.scores.push(score);
         self.weights.push(weight);
         self.comments.append_option(comment);
         for (b, (i, _)) in self.attrs.iter_mut().zip(&self.plan.attributes) {
             match get(*i) {
-                FieldValue::Text(s) if !s.trim().is_empty() => b.append_value(s.trim()),
-                _ => b.append_null(),
+                FieldValue::Text(s) => {
+                    let t = s.trim();
+                    if t.is_empty() {
+                        b.append_null()
+                    } else {
+                        b.append(t)
+                    }
+                }
+                FieldValue::Missing | FieldValue::BadUtf8 => b.append_null(),
+                other => match as_text(other) {
+                    Some(t) => b.append(&t),
+                    None => b.append_null(),
+                },
             }
         }
         self.lines.push(line);
@@ -448,6 +602,7 @@ impl<'a> RowProcessor<'a> {
         ChunkOutput {
             batch,
             lines: self.lines,
+            id_hashes: self.id_hashes,
             rejects: self.rejects,
             counts: self.counts,
         }

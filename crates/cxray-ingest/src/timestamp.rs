@@ -71,6 +71,23 @@ impl TimeParser {
             })?,
             Some(fmt) => parse_with_format(s, fmt)?,
         };
+        self.resolve(naive, offset)
+    }
+
+    /// A typed timestamp that is already an instant (UTC microseconds), e.g. from Parquet.
+    pub fn from_utc_micros(&mut self, micros: i64) -> Parsed {
+        Parsed {
+            utc_micros: micros,
+            local_days: self.local_days(micros.div_euclid(MICROS_PER_SEC)),
+        }
+    }
+
+    /// A typed wall-clock timestamp without a timezone, read in the source's timezone.
+    pub fn from_wall(&mut self, naive: NaiveDateTime) -> Result<Parsed, String> {
+        self.resolve(naive, None)
+    }
+
+    fn resolve(&mut self, naive: NaiveDateTime, offset: Option<i32>) -> Result<Parsed, String> {
         let utc_secs = match offset {
             Some(off) => naive.and_utc().timestamp() - off as i64,
             None => self.local_to_utc(naive),
