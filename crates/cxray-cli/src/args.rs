@@ -25,6 +25,76 @@ pub enum Command {
     Report(ReportArgs),
     /// Write a demo project with planted effects and report on it.
     Demo(DemoArgs),
+    /// Language, sentiment and themes of a text column (`cxray text eval` measures accuracy).
+    Text(TextArgs),
+}
+
+/// Settings of `cxray text`.
+#[derive(Debug, Args, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TextArgs {
+    #[command(subcommand)]
+    pub eval: Option<TextCommand>,
+
+    /// CSV or NDJSON file with a text column.
+    pub file: Option<PathBuf>,
+
+    /// The text column.
+    #[arg(long, default_value = "comment")]
+    pub column: String,
+
+    /// Field delimiter (detected when omitted).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+
+    /// The file has no header row; columns are named 1, 2, 3, ...
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Output format: one row per text (csv, json) or a summary (table).
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum TextCommand {
+    /// Accuracy and macro-F1 of the sentiment labels against labelled data, per language.
+    Eval(TextEvalArgs),
+}
+
+/// Settings of `cxray text eval`.
+#[derive(Debug, Args, Clone)]
+pub struct TextEvalArgs {
+    /// CSV (or tab-separated) file with texts and human labels.
+    pub file: PathBuf,
+
+    /// The text column (a name, or a 1-based number with --no-header).
+    #[arg(long)]
+    pub text: String,
+
+    /// The label column: negative/neutral/positive, -1/0/1, 0/1 or a graded score.
+    #[arg(long)]
+    pub label: String,
+
+    /// A column giving each text's language (default: detected).
+    #[arg(long)]
+    pub language: Option<String>,
+
+    /// Field delimiter (detected when omitted).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+
+    /// The file has no header row; columns are numbered from 1.
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
 }
 
 /// Settings of `cxray report`.

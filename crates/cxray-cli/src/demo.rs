@@ -42,7 +42,8 @@ pub fn run(a: DemoArgs) -> Result<(), Failure> {
         output: None,
         title: None,
     };
-    let project = crate::input::load(&report_args.input)?;
+    let mut project = crate::input::load(&report_args.input, None)?;
+    project.enrich_text();
     let doc = crate::report::build(&project, &report_args)?;
     let html_path = a.dir.join("report.html");
     let json_path = a.dir.join("report.json");

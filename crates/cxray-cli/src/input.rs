@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use cxray_ingest::enrich::{TextOptions, TextSummary, enrich_comments};
 use cxray_ingest::{
     DuplicatePolicy, Layout, LoadOptions, Loaded, ProjectConfig, QuestionConfig, SourceConfig,
     load_responses,
@@ -18,6 +19,44 @@ pub struct Project {
     pub config: ProjectConfig,
     pub catalog: MetricCatalog,
     pub loaded: Loaded,
+    /// Text enrichment of comments, when it ran.
+    pub text: Option<TextSummary>,
+}
+
+impl Project {
+    /// Adds language, sentiment and theme columns for comments (unless `[text] enabled =
+    /// false`); a no-op when already done or when there are no comments.
+    pub fn enrich_text(&mut self) {
+        if !self.config.text.enabled || self.text.is_some() {
+            return;
+        }
+        let pb = spinner("analysing comments");
+        let t0 = std::time::Instant::now();
+        let themes = self
+            .config
+            .themes
+            .iter()
+            .map(|(name, keywords)| cxray_text::ThemeDef {
+                name: name.clone(),
+                keywords: keywords.clone(),
+            })
+            .collect();
+        self.text = enrich_comments(
+            &mut self.loaded,
+            &TextOptions {
+                themes,
+                discover: self.config.text.discover,
+                threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
+        );
+        pb.finish_and_clear();
+        if std::env::var_os("CXRAY_TIMING").is_some() {
+            eprintln!(
+                "timing: text enrichment {:.3} s",
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
 }
 
 fn split_pair<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str), Failure> {
@@ -113,7 +152,8 @@ pub fn project_config(a: &InputArgs) -> Result<ProjectConfig, Failure> {
 }
 
 /// Loads all responses, reports what happened on standard error and writes the rejects file.
-pub fn load(a: &InputArgs) -> Result<Project, Failure> {
+/// `attributes` limits the segment columns kept (None: all).
+pub fn load(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, Failure> {
     let config = project_config(a)?;
     let catalog = MetricCatalog::builtin()
         .with_declarations(&config.metrics)
@@ -124,6 +164,7 @@ pub fn load(a: &InputArgs) -> Result<Project, Failure> {
         &catalog,
         &LoadOptions {
             strict: a.strict,
+            attributes,
             ..Default::default()
         },
     );
@@ -137,6 +178,7 @@ pub fn load(a: &InputArgs) -> Result<Project, Failure> {
         config,
         catalog,
         loaded,
+        text: None,
     })
 }
 

@@ -11,6 +11,7 @@ mod metrics;
 mod output;
 mod progress;
 mod report;
+mod text;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::Metrics(a) => metrics::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Text(a) => text::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -61,7 +61,38 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
         .filter(|m| !m.is_empty())
         .collect();
     let t0 = std::time::Instant::now();
-    let project = input::load(&a.input)?;
+    let by: Vec<String> =
+        a.by.iter()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+    // `--by theme` groups by each theme of the comments (a comment with two themes counts in
+    // both); the comment_* columns come from text enrichment, which only runs when asked for.
+    let text_cols = cxray_ingest::enrich::TEXT_COLUMNS;
+    let theme_at = by.iter().position(|b| b == "theme");
+    let by: Vec<String> = by
+        .into_iter()
+        .map(|b| {
+            if b == "theme" {
+                text_cols[3].to_string()
+            } else {
+                b
+            }
+        })
+        .collect();
+    let wants_text = by.iter().any(|b| text_cols.contains(&b.as_str()));
+    let mut project = input::load(&a.input, Some(by.clone()))?;
+    if wants_text {
+        project.enrich_text();
+        if project.text.is_none() {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--by {} needs comments, and the responses have none (or [text] enabled = false)",
+                by.iter()
+                    .find(|b| text_cols.contains(&b.as_str()))
+                    .expect("one")
+            )));
+        }
+    }
     crate::progress::timing("load", t0);
     for m in &metrics {
         project.catalog.get(m).map_err(Failure::input)?;
@@ -82,12 +113,7 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
         .map_err(Failure::runtime)?;
     let query = HistogramQuery {
         metrics: metrics.clone(),
-        by: a
-            .by
-            .iter()
-            .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty())
-            .collect(),
+        by,
         period: period(a.period),
         since,
         until,
@@ -101,6 +127,16 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
         cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),
         other => Failure::runtime(other),
     })?;
+    let (groups, by) = match theme_at {
+        Some(i) => {
+            let mut by = query.by.clone();
+            by[i] = "theme".into();
+            (cxray_insights::explode_themes(&groups, i), by)
+        }
+        None => (groups, query.by.clone()),
+    };
+    let mut query = query;
+    query.by = by.clone();
     for m in &metrics {
         if !groups.iter().any(|g| &g.key.metric == m) {
             eprintln!("note: no {m} answers in the selected data");
@@ -123,7 +159,7 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
     } else {
         metrics.clone()
     };
-    let rows = metric_rows(&groups, &query.by, &project.catalog, &opts, &order);
+    let rows = metric_rows(&groups, &by, &project.catalog, &opts, &order);
     let out = MetricsOutput::new(
         rows,
         &project.loaded,

@@ -7,7 +7,10 @@ use anyhow::{Context, anyhow};
 use arrow::array::{Array, AsArray};
 use cxray_engine::{Engine, HistogramQuery};
 use cxray_ingest::Loaded;
-use cxray_insights::{ReportInput, ReportOptions, TableOptions, build_report};
+use cxray_insights::{
+    ReportInput, ReportOptions, TableOptions, ThemeInput, ThemeOptions, ThemesSection,
+    build_report, build_themes,
+};
 use cxray_metrics::{EstimateOptions, IntervalChoice};
 use cxray_report::{DataQuality, MissingSegment, ReportDocument, SourceQuality};
 use cxray_stats::Confidence;
@@ -191,7 +194,45 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             .map(|(d, g)| (d.clone(), g.as_slice()))
             .collect(),
     };
-    let report = build_report(&input, &project.catalog, &opts);
+    let mut report = build_report(&input, &project.catalog, &opts);
+    if let Some(text) = &project.text {
+        let pb = spinner("summarising comment themes");
+        let themes_col = cxray_ingest::enrich::TEXT_COLUMNS[3].to_string();
+        let t_overall = rt
+            .block_on(engine.score_histograms(&q(vec![themes_col.clone()])))
+            .map_err(engine_err)?;
+        let mut t_dims = Vec::new();
+        for d in &dims {
+            t_dims.push((
+                d.clone(),
+                rt.block_on(engine.score_histograms(&q(vec![d.clone(), themes_col.clone()])))
+                    .map_err(engine_err)?,
+            ));
+        }
+        let tin = ThemeInput {
+            overall: &t_overall,
+            by_dimension: t_dims
+                .iter()
+                .map(|(d, g)| (d.clone(), g.as_slice()))
+                .collect(),
+            themes: text.themes.clone(),
+            discovered: text.discovered.iter().map(|d| d.label.clone()).collect(),
+        };
+        let topts = ThemeOptions {
+            period: p,
+            window: opts.segment_window,
+            alpha: a.alpha,
+            confidence,
+            estimate: opts.table.estimate,
+            min_n,
+            exclude_period: report.partial_period.clone(),
+        };
+        if let Some(mut section) = build_themes(&tin, &project.catalog, &topts) {
+            fill_examples(&mut section, &project.loaded, 3);
+            report.attach_themes(section);
+        }
+        pb.finish_and_clear();
+    }
     let title = a
         .title
         .clone()
@@ -203,6 +244,131 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         report,
         data_quality: data_quality(&project.loaded, &dims),
     })
+}
+
+/// Quotes up to `k` distinct comments per theme from the section's window, in the base metric:
+/// for a theme that pulls a metric down the most negative comments, otherwise the most
+/// clearly worded ones (largest |sentiment|); from the segment where the theme is emerging when
+/// it is.
+fn fill_examples(section: &mut ThemesSection, loaded: &Loaded, k: usize) {
+    use arrow::datatypes::{DataType, Date32Type, Float64Type};
+    let Ok(start) = chrono::NaiveDate::parse_from_str(&section.window_start, "%Y-%m-%d") else {
+        return;
+    };
+    let start_days =
+        (start - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32;
+    let negative: Vec<bool> = section
+        .themes
+        .iter()
+        .map(|t| {
+            section
+                .impacts
+                .iter()
+                .find(|i| i.theme == t.theme)
+                .is_some_and(|i| i.impact < 0.0)
+        })
+        .collect();
+    let focus: Vec<Option<(String, String)>> = section
+        .themes
+        .iter()
+        .map(|t| {
+            section
+                .emerging
+                .iter()
+                .find(|e| e.theme == t.theme && e.segment.is_some())
+                .map(|e| {
+                    (
+                        e.dimension.clone().unwrap_or_default(),
+                        e.segment.clone().unwrap_or_default(),
+                    )
+                })
+        })
+        .collect();
+    // Per theme: (in focus segment, sort key, text), best kept.
+    let mut cands: Vec<Vec<(bool, f64, String)>> = vec![Vec::new(); section.themes.len()];
+    for b in &loaded.batches {
+        let col = |name: &str| {
+            b.column_by_name(name)
+                .and_then(|c| arrow::compute::cast(c, &DataType::Utf8).ok())
+        };
+        let (Some(comments), Some(themes), Some(metric)) =
+            (col("comment"), col("comment_themes"), col("metric"))
+        else {
+            continue;
+        };
+        let (comments, themes, metric) = (
+            comments.as_string::<i32>(),
+            themes.as_string::<i32>(),
+            metric.as_string::<i32>(),
+        );
+        let Some(sent) = b
+            .column_by_name("comment_sentiment")
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+        else {
+            continue;
+        };
+        let Some(days) = b
+            .column_by_name("local_date")
+            .and_then(|c| c.as_primitive_opt::<Date32Type>())
+        else {
+            continue;
+        };
+        let dims: Vec<Option<arrow::array::ArrayRef>> = focus
+            .iter()
+            .map(|f| f.as_ref().and_then(|(d, _)| col(d)))
+            .collect();
+        for r in 0..b.num_rows() {
+            if themes.is_null(r)
+                || days.value(r) < start_days
+                || metric.value(r) != section.base_metric
+            {
+                continue;
+            }
+            let combo = themes.value(r);
+            for (i, t) in section.themes.iter().enumerate() {
+                if !cxray_ingest::enrich::split_themes(combo).any(|x| x == t.theme) {
+                    continue;
+                }
+                let in_focus = match (&focus[i], &dims[i]) {
+                    (Some((_, v)), Some(c)) => {
+                        let c = c.as_string::<i32>();
+                        !c.is_null(r) && c.value(r) == v
+                    }
+                    _ => true,
+                };
+                let s = sent.value(r);
+                let key = if negative[i] { -s } else { s.abs() };
+                let text = comments.value(r);
+                let list = &mut cands[i];
+                if list.iter().any(|(_, _, x)| x == text) {
+                    continue;
+                }
+                list.push((in_focus, key, text.to_string()));
+                if list.len() > 4 * k {
+                    list.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+                    list.truncate(k);
+                }
+            }
+        }
+    }
+    for (t, mut list) in section.themes.iter_mut().zip(cands) {
+        list.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        t.examples = list
+            .into_iter()
+            .take(k)
+            .map(|(_, _, s)| clip(&s, 280))
+            .collect();
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
 }
 
 /// Renders a document in a format.
@@ -233,7 +399,8 @@ pub fn write_out(text: &str, path: Option<&Path>) -> Result<(), Failure> {
 }
 
 pub fn run(a: ReportArgs) -> Result<(), Failure> {
-    let project = input::load(&a.input)?;
+    let mut project = input::load(&a.input, None)?;
+    project.enrich_text();
     let doc = build(&project, &a)?;
     let text = render(&doc, a.format).map_err(Failure::runtime)?;
     write_out(&text, a.output.as_deref())

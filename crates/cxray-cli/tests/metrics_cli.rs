@@ -674,3 +674,98 @@ fn weights_and_ndjson_and_parquet_agree() {
     assert_eq!(r["period"], "2025-05");
     assert_eq!(doc["input"]["rows_rejected"], 1, "the row without a score");
 }
+
+#[test]
+fn nps_by_theme_counts_every_comment_under_each_of_its_themes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let out = cxray(
+        &[
+            "demo",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--customers",
+            "800",
+            "--months",
+            "6",
+            "--no-report",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Only the built-in taxonomy, so the library's default analyser is the reference.
+    let cfg = dir.join("cxray.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[text]\ndiscover = 0\n")).unwrap();
+    let doc = json(&cxray(
+        &[
+            "metrics",
+            "-c",
+            dir.join("cxray.toml").to_str().unwrap(),
+            "--metric",
+            "nps",
+            "--by",
+            "theme",
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    ));
+    // Independent count: analyse every NPS comment of the file with the library.
+    let analyzer = cxray_text::Analyzer::default();
+    let mut rd = csv::Reader::from_path(dir.join("data/responses.csv")).unwrap();
+    let h = rd.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (metric, comment) = (col("metric"), col("comment"));
+    let mut per_theme: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut without_comment, mut without_theme) = (0u64, 0u64);
+    for r in rd.records() {
+        let r = r.unwrap();
+        if &r[metric] != "nps" {
+            continue;
+        }
+        let c = &r[comment];
+        if c.trim().is_empty() {
+            without_comment += 1;
+            continue;
+        }
+        let a = analyzer.analyze(c);
+        if a.themes.is_empty() {
+            without_theme += 1;
+        }
+        for t in a.themes {
+            *per_theme.entry(t).or_default() += 1;
+        }
+    }
+    let rows = doc["rows"].as_array().unwrap();
+    let n_of = |theme: Option<&str>| {
+        rows.iter()
+            .find(|r| r["segment"]["theme"].as_str() == theme)
+            .map(|r| r["n"].as_u64().unwrap())
+    };
+    assert!(per_theme.get("delivery").copied().unwrap_or(0) > 30);
+    for (t, n) in &per_theme {
+        assert_eq!(n_of(Some(t)), Some(*n), "theme {t}");
+    }
+    assert_eq!(
+        n_of(Some("(no theme)")),
+        Some(without_theme).filter(|n| *n > 0)
+    );
+    assert_eq!(
+        n_of(None),
+        Some(without_comment),
+        "answers without a comment"
+    );
+    // Without comments there is nothing to group by.
+    let plain = write(
+        tmp.path(),
+        "plain.csv",
+        b"response_id,submitted_at,metric,score\nr1,2025-01-01,nps,9\n",
+    );
+    let out = cxray(
+        &["metrics", plain.to_str().unwrap(), "--by", "theme"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("needs comments"), "{}", stderr(&out));
+}

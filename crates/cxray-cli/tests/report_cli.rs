@@ -51,7 +51,7 @@ fn demo_report_finds_the_planted_effects_and_not_the_null_effect() {
     let doc: Value =
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
     let hs = highlights(&doc);
-    assert!((3..=7).contains(&hs.len()), "3-7 highlights: {hs:#?}");
+    assert!((3..=9).contains(&hs.len()), "3-9 highlights: {hs:#?}");
     // Planted: NPS in region North drops from the third-last month (delivery delays).
     assert!(
         has(&hs, "nps", "region", "North", "down"),
@@ -88,6 +88,57 @@ fn demo_report_finds_the_planted_effects_and_not_the_null_effect() {
         assert!(
             html.contains(&format!("id=\"{section}\"")),
             "evidence section {section} exists"
+        );
+    }
+    // Planted theme: comments about delivery rise in North and go with detractors.
+    let themes = &doc["report"]["themes"];
+    let emerging = themes["emerging"].as_array().expect("themes section");
+    assert!(
+        emerging.iter().any(|e| e["theme"] == "delivery"
+            && e["dimension"] == "region"
+            && e["segment"] == "North"
+            && e["change"]["significant"] == true),
+        "delivery emerging in North: {emerging:#?}"
+    );
+    assert!(
+        emerging.iter().all(|e| e["dimension"] != "device"),
+        "no emerging theme by device: {emerging:#?}"
+    );
+    let impacts = themes["impacts"].as_array().unwrap();
+    let delivery = impacts
+        .iter()
+        .find(|i| i["theme"] == "delivery" && i["metric"] == "nps")
+        .expect("delivery drives NPS");
+    assert!(delivery["impact"].as_f64().unwrap() < 0.0, "{delivery}");
+    assert!(delivery["value_with"].as_f64().unwrap() < delivery["value_without"].as_f64().unwrap());
+    assert!(
+        hs.iter()
+            .any(|h| h["kind"] == "emerging_theme" && h["segment"] == "North"),
+        "emerging theme highlight: {hs:#?}"
+    );
+    assert!(
+        hs.iter()
+            .any(|h| h["kind"] == "theme_driver" && h["segment"] == "delivery"),
+        "theme driver highlight: {hs:#?}"
+    );
+    let quoted = themes["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["theme"] == "delivery")
+        .unwrap()["examples"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!quoted.is_empty(), "delivery comments are quoted");
+    let responses = std::fs::read_to_string(dir.join("data/responses.csv")).unwrap();
+    for q in &quoted {
+        let q = q.as_str().unwrap();
+        assert!(
+            responses
+                .replace("\"\"", "\"")
+                .contains(q.trim_end_matches('…')),
+            "quoted verbatim: {q}"
         );
     }
     // The device breakdown exists (the null effect is analysed, just not reported).
@@ -150,6 +201,7 @@ fn report_formats_render_every_section() {
         "scorecard",
         "trends",
         "segments",
+        "themes",
         "distributions",
         "data-quality",
     ] {
@@ -159,6 +211,7 @@ fn report_formats_render_every_section() {
     assert_eq!(html.matches("data-chart=\"trend\"").count(), 3);
     assert_eq!(html.matches("data-chart=\"distribution\"").count(), 3);
     assert_eq!(html.matches("data-chart=\"segments\"").count(), 6);
+    assert_eq!(html.matches("data-chart=\"themes\"").count(), 1);
     let md = ok(&cxray(
         &["report", "-c", cfg, "-f", "md", "--by", "region"],
         tmp.path(),

@@ -19,6 +19,13 @@
 //! metric = "nps"
 //! comment = "Why did you give this score?"
 //!
+//! [themes]                            # your own themes, added to the built-in taxonomy
+//! "delivery delays" = ["late", "delay", "laat", "verspätet", "retard"]  # single words
+//!
+//! [text]
+//! enabled = true                       # language, sentiment and theme columns for comments
+//! discover = 6                         # themes found automatically beyond the taxonomy
+//!
 //! [metrics.ces]                        # adjust a built-in metric or declare a custom one
 //! scale = [1, 5]
 //! good_from = 4
@@ -42,9 +49,45 @@ pub struct ProjectConfig {
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub metrics: BTreeMap<String, MetricDeclaration>,
+    /// The project's own themes: name → keywords (any language; inflections are matched by
+    /// stem). A built-in theme of the same name gets the keywords added.
+    #[serde(default)]
+    pub themes: BTreeMap<String, Vec<String>>,
+    /// Text analysis of comments.
+    #[serde(default)]
+    pub text: TextSettings,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[text]`: how comments are analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSettings {
+    /// Add language, sentiment and theme columns for comments (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Themes discovered in the comments beyond the taxonomy (0 turns discovery off).
+    #[serde(default = "default_discover")]
+    pub discover: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_discover() -> usize {
+    6
+}
+
+impl Default for TextSettings {
+    fn default() -> Self {
+        TextSettings {
+            enabled: true,
+            discover: default_discover(),
+        }
+    }
 }
 
 /// Project-wide settings.

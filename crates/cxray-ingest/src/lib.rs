@@ -19,6 +19,7 @@
 //! ```
 
 pub mod config;
+pub mod enrich;
 pub mod error;
 mod mapping;
 pub mod rejects;
@@ -37,14 +38,16 @@ use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use cxray_metrics::MetricCatalog;
 
-pub use config::{DuplicatePolicy, Format, Layout, ProjectConfig, QuestionConfig, SourceConfig};
+pub use config::{
+    DuplicatePolicy, Format, Layout, ProjectConfig, QuestionConfig, SourceConfig, TextSettings,
+};
 pub use error::IngestError;
 pub use mapping::CANONICAL;
 pub use rejects::{Reject, write_rejects_csv};
 pub use rows::{Counts, FIXED_COLUMNS, responses_schema};
 
 use mapping::Plan;
-use rows::{ChunkOutput, FieldValue, RowProcessor};
+use rows::{ChunkOutput, RawBatch};
 use timestamp::{TimeParser, parse_tz};
 
 /// Settings of one load.
@@ -54,6 +57,10 @@ pub struct LoadOptions {
     pub strict: bool,
     /// Worker threads for parsing (default: available cores).
     pub threads: usize,
+    /// Segment attributes to keep (None: all). Canonical columns are always read and checked;
+    /// other columns are still parsed (so malformed rows are found) but not stored, and Parquet
+    /// columns not needed are not read at all.
+    pub attributes: Option<Vec<String>>,
 }
 
 impl Default for LoadOptions {
@@ -61,8 +68,45 @@ impl Default for LoadOptions {
         LoadOptions {
             strict: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            attributes: None,
         }
     }
+}
+
+/// Columns of a plan that validation reads.
+fn needed_columns(plan: &Plan) -> Vec<usize> {
+    let mut v: Vec<usize> = [
+        plan.response_id,
+        plan.customer_id,
+        Some(plan.submitted_at),
+        plan.score,
+        plan.comment,
+        plan.weight,
+        match plan.metric {
+            mapping::MetricSource::Column(i) => Some(i),
+            _ => None,
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .chain(plan.attributes.iter().map(|(i, _)| *i))
+    .chain(
+        plan.questions
+            .iter()
+            .flat_map(|q| std::iter::once(q.column).chain(q.comment)),
+    )
+    .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The plan with only the requested attributes.
+fn project(mut plan: Plan, opts: &LoadOptions) -> Plan {
+    if let Some(keep) = &opts.attributes {
+        plan.attributes.retain(|(_, n)| keep.contains(n));
+    }
+    plan
 }
 
 /// What happened to one source.
@@ -122,9 +166,13 @@ pub fn load_responses(
             None => project_tz,
         };
         let time = TimeParser::new(src.timestamp_format.clone(), source_tz, project_tz);
+        let t0 = std::time::Instant::now();
         let (outputs, plan, report) = load_source(&path, src, catalog, time, opts)?;
+        timing("read and validate", t0);
+        let t0 = std::time::Instant::now();
         let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
         let (outputs, dup_rejects) = deduplicate(outputs, &plan, src, &path, opts.threads)?;
+        timing("duplicates", t0);
         let mut counts = Counts::default();
         let mut first: Option<i32> = None;
         let mut last: Option<i32> = None;
@@ -198,6 +246,13 @@ pub fn load_responses(
     })
 }
 
+/// Prints how long a phase took when `CXRAY_TIMING` is set.
+fn timing(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("CXRAY_TIMING").is_some() {
+        eprintln!("timing: {phase} {:.3} s", since.elapsed().as_secs_f64());
+    }
+}
+
 /// Reorders a batch's attribute columns into the union schema, with nulls for absent ones.
 fn conform(
     b: RecordBatch,
@@ -221,6 +276,33 @@ fn conform(
 
 type Outputs = (Vec<ChunkOutput>, Plan, (Format, Option<u8>));
 
+/// Runs `work` over `n` jobs on `threads` threads, returning results in job order.
+fn parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: std::sync::Mutex<Vec<Option<T>>> =
+        std::sync::Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(n.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if k >= n {
+                        break;
+                    }
+                    let out = work(k);
+                    slots.lock().expect("no panics while holding the lock")[k] = Some(out);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .expect("threads joined")
+        .into_iter()
+        .map(|o| o.expect("every job ran"))
+        .collect()
+}
+
 fn load_source(
     path: &Path,
     src: &SourceConfig,
@@ -237,9 +319,90 @@ fn load_source(
         .to_string();
     match format {
         Format::Csv => load_csv(path, &file, &id_prefix, src, catalog, time, opts),
-        Format::Ndjson => load_ndjson(path, &file, &id_prefix, src, catalog, time),
+        Format::Ndjson => load_ndjson(path, &file, &id_prefix, src, catalog, time, opts),
         Format::Parquet => load_parquet(path, &file, &id_prefix, src, catalog, time, opts),
     }
+}
+
+fn invalid_batch(path: &Path, e: String) -> IngestError {
+    IngestError::Format {
+        path: path.to_path_buf(),
+        message: format!("cannot convert the data: {e}"),
+    }
+}
+
+/// Parses the records of one CSV chunk into text columns.
+fn csv_chunk(
+    text: &[u8],
+    chunk: &text::Chunk,
+    delimiter: u8,
+    width: usize,
+    needed: &[usize],
+) -> RawBatch {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&text[chunk.start..chunk.end]);
+    let mut rec = csv::ByteRecord::new();
+    let rows_guess = (chunk.end - chunk.start) / 48 + 16;
+    let mut cols: Vec<arrow::array::StringBuilder> = needed
+        .iter()
+        .map(|_| arrow::array::StringBuilder::with_capacity(rows_guess, rows_guess * 6))
+        .collect();
+    let mut raw = RawBatch {
+        columns: vec![],
+        lines: Vec::with_capacity(rows_guess),
+        field_counts: Some(Vec::with_capacity(rows_guess)),
+        overlong: vec![],
+        bad_utf8: vec![],
+        unreadable: vec![],
+    };
+    let counts = raw.field_counts.as_mut().expect("set above");
+    while let Ok(true) = rdr.read_byte_record(&mut rec) {
+        // A line holding only whitespace is not a record.
+        if rec.len() == 1 && rec[0].iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let r = raw.lines.len();
+        raw.lines
+            .push(chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1);
+        counts.push(rec.len() as u32);
+        for (&i, b) in needed.iter().zip(cols.iter_mut()) {
+            match rec.get(i) {
+                None => b.append_null(),
+                Some(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(s) => b.append_value(s),
+                    Err(_) => {
+                        b.append_null();
+                        raw.bad_utf8.push((r, i));
+                    }
+                },
+            }
+        }
+        if rec.len() > width
+            && let Some(extra) = (width..rec.len())
+                .map(|i| &rec[i])
+                .find(|f| !f.iter().all(|b| b.is_ascii_whitespace()))
+        {
+            raw.overlong
+                .push((r, String::from_utf8_lossy(extra).into_owned()));
+        }
+    }
+    let n = raw.lines.len();
+    let mut built = cols.into_iter();
+    raw.columns = (0..width)
+        .map(|i| match needed.binary_search(&i) {
+            Ok(_) => Arc::new(
+                built
+                    .next()
+                    .expect("one builder per needed column")
+                    .finish(),
+            ) as ArrayRef,
+            Err(_) => new_null_array(&arrow::datatypes::DataType::Null, n),
+        })
+        .collect();
+    raw
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -271,13 +434,12 @@ fn load_csv(
         }
         None => text::sniff_delimiter(&text),
     };
-    let builder = || {
-        let mut b = csv::ReaderBuilder::new();
-        b.delimiter(delimiter).has_headers(false).flexible(true);
-        b
-    };
     // Header and skipped rows.
-    let mut rdr = builder().from_reader(&text[..]);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&text[..]);
     let mut rec = csv::ByteRecord::new();
     let fmt_err = |e: csv::Error| IngestError::Format {
         path: path.to_path_buf(),
@@ -310,73 +472,49 @@ fn load_csv(
             message: m,
         }
     })?;
+    let plan = project(plan, opts);
+    let needed = needed_columns(&plan);
     let chunks = text::split_chunks(&text, body_start, body_line, opts.threads.max(1) * 4);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut outputs: Vec<Option<ChunkOutput>> = (0..chunks.len()).map(|_| None).collect();
-    let results = std::sync::Mutex::new(&mut outputs);
-    std::thread::scope(|s| {
-        for _ in 0..opts.threads.max(1).min(chunks.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(c) = chunks.get(k) else { break };
-                    let mut proc =
-                        RowProcessor::new(&plan, catalog, &header, file, id_prefix, time.clone());
-                    let mut rdr = builder().from_reader(&text[c.start..c.end]);
-                    let mut rec = csv::ByteRecord::new();
-                    loop {
-                        match rdr.read_byte_record(&mut rec) {
-                            Ok(true) => {}
-                            Ok(false) => break,
-                            Err(_) => break,
-                        }
-                        let line = c.first_line + rec.position().map_or(1, |p| p.line()) - 1;
-                        // A line holding only whitespace is not a record.
-                        if rec.len() == 1 && rec[0].iter().all(|b| b.is_ascii_whitespace()) {
-                            continue;
-                        }
-                        let n = rec.len();
-                        proc.push(line, n, |i| match rec.get(i) {
-                            None => FieldValue::Missing,
-                            Some(b) => match std::str::from_utf8(b) {
-                                Ok(s) => FieldValue::Text(s),
-                                Err(_) => FieldValue::BadUtf8,
-                            },
-                        });
-                    }
-                    let out = proc.finish();
-                    results.lock().expect("no panics while holding the lock")[k] = Some(out);
-                }
-            });
-        }
-    });
-    let outputs = outputs
-        .into_iter()
-        .map(|o| o.expect("every chunk processed"))
-        .collect();
+    let ctx = rows::Context {
+        plan: &plan,
+        catalog,
+        header: &header,
+        file,
+        id_prefix,
+    };
+    let outputs = parallel(chunks.len(), opts.threads, |k| {
+        let raw = csv_chunk(&text, &chunks[k], delimiter, header.len(), &needed);
+        rows::validate(&ctx, &raw, &mut time.clone())
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|e| invalid_batch(path, e))?;
     Ok((outputs, plan, (Format::Csv, Some(delimiter))))
 }
 
 type JsonObject = serde_json::Map<String, serde_json::Value>;
 
+#[allow(clippy::too_many_arguments)]
 fn load_ndjson(
     path: &Path,
     file: &str,
     id_prefix: &str,
     src: &SourceConfig,
     catalog: &MetricCatalog,
-    time: TimeParser,
+    mut time: TimeParser,
+    opts: &LoadOptions,
 ) -> Result<Outputs, IngestError> {
     let text = text::read_text(path, src.encoding.as_deref())?;
     let text = String::from_utf8_lossy(&text);
     let mut header: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut rows: Vec<(u64, Result<JsonObject, String>)> = Vec::new();
+    let mut rows: Vec<(u64, JsonObject)> = Vec::new();
+    let mut unreadable = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = match serde_json::from_str::<serde_json::Value>(line) {
+        match serde_json::from_str::<serde_json::Value>(line) {
             Ok(serde_json::Value::Object(m)) => {
                 for k in m.keys() {
                     if !index.contains_key(k) {
@@ -384,14 +522,13 @@ fn load_ndjson(
                         header.push(k.clone());
                     }
                 }
-                Ok(m)
+                rows.push((i as u64 + 1, m));
             }
-            Ok(_) => Err("line is JSON but not an object".to_string()),
-            Err(e) => Err(format!("not valid JSON: {e}")),
-        };
-        rows.push((i as u64 + 1, parsed));
+            Ok(_) => unreadable.push((i as u64 + 1, "line is JSON but not an object".to_string())),
+            Err(e) => unreadable.push((i as u64 + 1, format!("not valid JSON: {e}"))),
+        }
     }
-    if rows.is_empty() {
+    if rows.is_empty() && unreadable.is_empty() {
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
         });
@@ -400,114 +537,38 @@ fn load_ndjson(
         path: path.to_path_buf(),
         message: m,
     })?;
-    let mut proc = RowProcessor::new(&plan, catalog, &header, file, id_prefix, time);
-    let mut bad = Vec::new();
-    for (line, row) in &rows {
-        match row {
-            Ok(m) => {
-                let values: Vec<Option<String>> = header
-                    .iter()
-                    .map(|h| match m.get(h) {
-                        None | Some(serde_json::Value::Null) => None,
-                        Some(serde_json::Value::String(s)) => Some(s.clone()),
-                        Some(v) => Some(v.to_string()),
-                    })
-                    .collect();
-                proc.push(*line, header.len(), |i| match values.get(i) {
-                    Some(Some(s)) => FieldValue::Text(s.as_str()),
-                    _ => FieldValue::Text(""),
-                });
+    let plan = project(plan, opts);
+    let columns: Vec<ArrayRef> = header
+        .iter()
+        .map(|h| {
+            let mut b = arrow::array::StringBuilder::new();
+            for (_, m) in &rows {
+                match m.get(h) {
+                    None | Some(serde_json::Value::Null) => b.append_null(),
+                    Some(serde_json::Value::String(s)) => b.append_value(s),
+                    Some(v) => b.append_value(v.to_string()),
+                }
             }
-            Err(reason) => bad.push(Reject {
-                file: file.to_string(),
-                line: *line,
-                column: String::new(),
-                value: String::new(),
-                reason: reason.clone(),
-                answers: 1,
-            }),
-        }
-    }
-    let mut out = proc.finish();
-    out.counts.records += bad.len() as u64;
-    out.counts.read += bad.len() as u64;
-    out.counts.rejected += bad.len() as u64;
-    out.rejects.extend(bad);
-    Ok((vec![out], plan, (Format::Ndjson, None)))
-}
-
-/// A Parquet column normalised for validation: text, numbers or timestamps.
-enum ColumnView {
-    Text(StringArray),
-    Number(arrow::array::Float64Array),
-    Instant(arrow::array::TimestampMicrosecondArray),
-    Wall(arrow::array::TimestampMicrosecondArray),
-}
-
-impl ColumnView {
-    fn new(c: &ArrayRef) -> Result<Self, arrow::error::ArrowError> {
-        use arrow::compute::cast;
-        use arrow::datatypes::{DataType as D, TimeUnit};
-        let dt = c.data_type();
-        Ok(match dt {
-            D::Int8
-            | D::Int16
-            | D::Int32
-            | D::Int64
-            | D::UInt8
-            | D::UInt16
-            | D::UInt32
-            | D::UInt64
-            | D::Float16
-            | D::Float32
-            | D::Float64
-            | D::Decimal128(..)
-            | D::Decimal256(..) => ColumnView::Number(
-                cast(c, &D::Float64)?
-                    .as_any()
-                    .downcast_ref::<arrow::array::Float64Array>()
-                    .expect("cast to Float64")
-                    .clone(),
-            ),
-            D::Timestamp(_, Some(_)) => ColumnView::Instant(
-                cast(c, &D::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?
-                    .as_any()
-                    .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
-                    .expect("cast to timestamp")
-                    .clone(),
-            ),
-            D::Timestamp(_, None) | D::Date32 | D::Date64 => ColumnView::Wall(
-                cast(c, &D::Timestamp(TimeUnit::Microsecond, None))?
-                    .as_any()
-                    .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
-                    .expect("cast to timestamp")
-                    .clone(),
-            ),
-            _ => ColumnView::Text(
-                cast(c, &D::Utf8)?
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("cast to Utf8")
-                    .clone(),
-            ),
+            Arc::new(b.finish()) as ArrayRef
         })
-    }
-
-    fn get(&self, r: usize) -> FieldValue<'_> {
-        match self {
-            ColumnView::Text(a) if a.is_null(r) => FieldValue::Text(""),
-            ColumnView::Text(a) => FieldValue::Text(a.value(r)),
-            ColumnView::Number(a) if a.is_null(r) => FieldValue::Text(""),
-            ColumnView::Number(a) => FieldValue::Number(a.value(r)),
-            ColumnView::Instant(a) if a.is_null(r) => FieldValue::Text(""),
-            ColumnView::Instant(a) => FieldValue::Instant(a.value(r)),
-            ColumnView::Wall(a) if a.is_null(r) => FieldValue::Text(""),
-            ColumnView::Wall(a) => match chrono::DateTime::from_timestamp_micros(a.value(r)) {
-                Some(d) => FieldValue::Wall(d.naive_utc()),
-                None => FieldValue::Text(""),
-            },
-        }
-    }
+        .collect();
+    let raw = RawBatch {
+        columns,
+        lines: rows.iter().map(|(l, _)| *l).collect(),
+        field_counts: None,
+        overlong: vec![],
+        bad_utf8: vec![],
+        unreadable,
+    };
+    let ctx = rows::Context {
+        plan: &plan,
+        catalog,
+        header: &header,
+        file,
+        id_prefix,
+    };
+    let out = rows::validate(&ctx, &raw, &mut time).map_err(|e| invalid_batch(path, e))?;
+    Ok((vec![out], plan, (Format::Ndjson, None)))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -547,6 +608,8 @@ fn load_parquet(
         path: path.to_path_buf(),
         message: m,
     })?;
+    let plan = project(plan, opts);
+    let needed = needed_columns(&plan);
     // Row groups in order with the number of their first row.
     let mut groups = Vec::new();
     let mut first = 1u64;
@@ -559,59 +622,95 @@ fn load_parquet(
             path: path.to_path_buf(),
         });
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Result<ChunkOutput, IngestError>>>> =
-        std::sync::Mutex::new((0..groups.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..opts.threads.max(1).min(groups.len()) {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&(group, first_row)) = groups.get(k) else {
-                        break;
-                    };
-                    let out = (|| {
-                        let reader = ParquetRecordBatchReaderBuilder::try_new(open()?)
-                            .map_err(|e| perr(e.to_string()))?
-                            .with_row_groups(vec![group])
-                            .with_batch_size(64 * 1024)
-                            .build()
-                            .map_err(|e| perr(e.to_string()))?;
-                        let mut proc = RowProcessor::new(
-                            &plan,
-                            catalog,
-                            &header,
-                            file,
-                            id_prefix,
-                            time.clone(),
-                        );
-                        let mut row = first_row;
-                        for batch in reader {
-                            let batch = batch.map_err(|e| perr(e.to_string()))?;
-                            let cols: Vec<ColumnView> = batch
-                                .columns()
-                                .iter()
-                                .map(ColumnView::new)
-                                .collect::<Result<_, _>>()
-                                .map_err(|e| perr(e.to_string()))?;
-                            for r in 0..batch.num_rows() {
-                                proc.push(row, cols.len(), |i| cols[i].get(r));
-                                row += 1;
-                            }
-                        }
-                        Ok(proc.finish())
-                    })();
-                    results.lock().expect("no panics while holding the lock")[k] = Some(out);
+    // Text columns of low cardinality (the metric and segment attributes) are read as
+    // dictionaries: Parquet stores them dictionary-encoded, so no string is copied or hashed.
+    let low_card: Vec<usize> = plan
+        .attributes
+        .iter()
+        .map(|(i, _)| *i)
+        .chain(match &plan.metric {
+            mapping::MetricSource::Column(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    use arrow::datatypes::DataType as D;
+    let read_schema = Arc::new(arrow::datatypes::Schema::new(
+        builder
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if low_card.contains(&i) && f.data_type() == &D::Utf8 {
+                    Arc::new(
+                        f.as_ref()
+                            .clone()
+                            .with_data_type(D::Dictionary(Box::new(D::Int32), Box::new(D::Utf8))),
+                    )
+                } else {
+                    f.clone()
                 }
-            });
-        }
-    });
-    let outputs = results
-        .into_inner()
-        .expect("threads joined")
-        .into_iter()
-        .map(|o| o.expect("every row group processed"))
-        .collect::<Result<Vec<_>, _>>()?;
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let ctx = rows::Context {
+        plan: &plan,
+        catalog,
+        header: &header,
+        file,
+        id_prefix,
+    };
+    let per_group = parallel(
+        groups.len(),
+        opts.threads,
+        |k| -> Result<Vec<ChunkOutput>, IngestError> {
+            let (group, first_row) = groups[k];
+            let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+                .with_schema(read_schema.clone());
+            let b = ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options)
+                .map_err(|e| perr(e.to_string()))?;
+            let mask =
+                parquet::arrow::ProjectionMask::roots(b.parquet_schema(), needed.iter().copied());
+            let reader = b
+                .with_projection(mask)
+                .with_row_groups(vec![group])
+                .with_batch_size(128 * 1024)
+                .build()
+                .map_err(|e| perr(e.to_string()))?;
+            let mut time = time.clone();
+            let mut row = first_row;
+            let mut outs = Vec::new();
+            for batch in reader {
+                let batch = batch.map_err(|e| perr(e.to_string()))?;
+                let n = batch.num_rows() as u64;
+                // Back to the file's column positions, with empty columns for those not read.
+                let mut read = batch.columns().iter();
+                let columns: Vec<ArrayRef> = (0..header.len())
+                    .map(|i| match needed.binary_search(&i) {
+                        Ok(_) => read.next().expect("one array per projected column").clone(),
+                        Err(_) => new_null_array(&D::Null, n as usize),
+                    })
+                    .collect();
+                let raw = RawBatch {
+                    columns,
+                    lines: (row..row + n).collect(),
+                    field_counts: None,
+                    overlong: vec![],
+                    bad_utf8: vec![],
+                    unreadable: vec![],
+                };
+                row += n;
+                outs.push(
+                    rows::validate(&ctx, &raw, &mut time).map_err(|e| invalid_batch(path, e))?,
+                );
+            }
+            Ok(outs)
+        },
+    );
+    let mut outputs = Vec::new();
+    for g in per_group {
+        outputs.extend(g?);
+    }
     Ok((outputs, plan, (Format::Parquet, None)))
 }
 
@@ -624,7 +723,9 @@ pub(crate) struct IdHasher(u64);
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
         const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut h = self.0;
+        // The length first: otherwise "r123456" and "r1234568" collide, the padding of the
+        // short tail matching the last byte of the long one.
+        let mut h = (self.0.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(K);
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
@@ -633,8 +734,7 @@ impl Hasher for IdHasher {
         if !rest.is_empty() {
             let mut buf = [0u8; 8];
             buf[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59))
-                .wrapping_mul(K);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
         }
         self.0 = h;
     }
@@ -657,6 +757,26 @@ pub(crate) fn hash_id(id: &str) -> u64 {
     h.write(id.as_bytes());
     h.write(&[0xff]);
     h.finish()
+}
+
+#[cfg(test)]
+mod hash_tests {
+    #[test]
+    fn ids_of_different_lengths_do_not_collide() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200_000u32 {
+            for id in [
+                format!("r{i}"),
+                format!("r{i}8"),
+                format!("{i:08}"),
+                format!("r{i}#1"),
+            ] {
+                seen.insert((super::hash_id(&id), id));
+            }
+        }
+        let hashes: std::collections::HashSet<u64> = seen.iter().map(|(h, _)| *h).collect();
+        assert_eq!(hashes.len(), seen.len());
+    }
 }
 
 /// Keys that are already well-mixed hashes.

@@ -6,10 +6,28 @@ use std::path::Path;
 
 use crate::error::IngestError;
 
+/// The bytes of a text source in UTF-8: the file itself, memory-mapped (no copy, no page
+/// zeroing), or an owned transcoded copy for UTF-16 and legacy encodings.
+pub(crate) enum Text {
+    Mapped(memmap2::Mmap, usize),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Text {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Text::Mapped(m, offset) => &m[*offset..],
+            Text::Owned(v) => v,
+        }
+    }
+}
+
 /// The decoded bytes of a text source (UTF-8 except for rare invalid sequences, which are
 /// rejected per row).
-pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Vec<u8>, IngestError> {
-    let raw = std::fs::read(path).map_err(|e| IngestError::Io {
+pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Text, IngestError> {
+    let io = |e: std::io::Error| {
+        IngestError::Io {
         path: path.to_path_buf(),
         message: match e.kind() {
             std::io::ErrorKind::NotFound => {
@@ -17,12 +35,19 @@ pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Vec<u8>, 
             }
             _ => e.to_string(),
         },
-    })?;
-    if raw.is_empty() {
+    }
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.len() == 0 {
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
         });
     }
+    // SAFETY: the map is read-only and lives as long as the load. If another process truncates
+    // the file meanwhile, reads may fault; survey exports are not modified while being read,
+    // and copying gigabytes into memory instead costs more than the whole analysis.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let raw: &[u8] = &map;
     let enc_err = |message: String| IngestError::Encoding {
         path: path.to_path_buf(),
         message,
@@ -35,34 +60,32 @@ pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Vec<u8>, 
                     "unknown encoding '{label}'; use a WHATWG label such as utf-8, utf-16le or windows-1252"
                 ))
             })?;
-            let (text, _, _) = enc.decode(&raw);
-            return Ok(text.into_owned().into_bytes());
+            let (text, _, _) = enc.decode(raw);
+            return Ok(Text::Owned(text.into_owned().into_bytes()));
         }
     }
     if raw.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        let mut v = raw;
-        v.drain(..3);
-        return Ok(v);
+        return Ok(Text::Mapped(map, 3));
     }
     if raw.starts_with(&[0xFF, 0xFE])
         || raw.starts_with(&[0xFE, 0xFF])
-        || looks_utf16(&raw).is_some()
+        || looks_utf16(raw).is_some()
     {
         let enc = if raw.starts_with(&[0xFF, 0xFE]) {
             encoding_rs::UTF_16LE
         } else if raw.starts_with(&[0xFE, 0xFF]) {
             encoding_rs::UTF_16BE
         } else {
-            looks_utf16(&raw).unwrap()
+            looks_utf16(raw).unwrap()
         };
-        let (text, _, had_errors) = enc.decode(&raw);
+        let (text, _, had_errors) = enc.decode(raw);
         if had_errors {
             return Err(enc_err(format!(
                 "looks like {} but contains invalid sequences; re-export as UTF-8 CSV",
                 enc.name()
             )));
         }
-        return Ok(text.into_owned().into_bytes());
+        return Ok(Text::Owned(text.into_owned().into_bytes()));
     }
     // Many lines of invalid UTF-8 near the start mean the whole file is in another encoding;
     // a stray bad byte is rejected with its row instead.
@@ -88,7 +111,7 @@ pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Vec<u8>, 
              for this source in cxray.toml (or --encoding windows-1252)"
         )));
     }
-    Ok(raw)
+    Ok(Text::Mapped(map, 0))
 }
 
 /// UTF-16 without a byte-order mark: many zero bytes at odd (LE) or even (BE) positions.

@@ -63,6 +63,11 @@ impl TimeParser {
         if s.is_empty() {
             return Err("timestamp is empty".into());
         }
+        if self.format.is_none()
+            && let Some(p) = self.fast_iso(s)
+        {
+            return Ok(p);
+        }
         let (naive, offset) = match &self.format {
             None => parse_iso(s).ok_or_else(|| {
                 "not an ISO 8601 timestamp (e.g. 2025-03-14 09:26:53 or 2025-03-14T09:26:53Z); \
@@ -72,6 +77,49 @@ impl TimeParser {
             Some(fmt) => parse_with_format(s, fmt)?,
         };
         self.resolve(naive, offset)
+    }
+
+    /// The common exports `YYYY-MM-DDTHH:MM:SS[Z|±HH:MM]` and `YYYY-MM-DD HH:MM:SS`, read without
+    /// building calendar types when the result is an instant (an offset is given, or the source
+    /// timezone is UTC). `None` hands the value to the general parser.
+    fn fast_iso(&mut self, s: &str) -> Option<Parsed> {
+        let b = s.as_bytes();
+        if b.len() < 19
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return None;
+        }
+        let offset: i64 = match &b[19..] {
+            [] if self.source_tz == Tz::UTC => 0,
+            [b'Z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let d = |c: &u8| c.is_ascii_digit().then(|| (c - b'0') as i64);
+                let v = (d(h1)? * 10 + d(h2)?) * 3600 + (d(m1)? * 10 + d(m2)?) * 60;
+                if *sign == b'-' { -v } else { v }
+            }
+            _ => return None,
+        };
+        let n = |i: usize, len: usize| digits(b, i, len).map(|v| v as i64);
+        let (y, mo, d) = (n(0, 4)?, n(5, 2)?, n(8, 2)?);
+        let (h, mi, sec) = (n(11, 2)?, n(14, 2)?, n(17, 2)?);
+        if !(1..=12).contains(&mo)
+            || d < 1
+            || d > days_in_month(y, mo)
+            || h > 23
+            || mi > 59
+            || sec > 59
+        {
+            return None;
+        }
+        let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+        Some(Parsed {
+            utc_micros: secs * MICROS_PER_SEC,
+            local_days: self.local_days(secs),
+        })
     }
 
     /// A typed timestamp that is already an instant (UTC microseconds), e.g. from Parquet.
@@ -186,6 +234,27 @@ fn parse_with_format(s: &str, fmt: &str) -> Result<(NaiveDateTime, Option<i32>),
         return Ok((d.and_hms_opt(0, 0, 0).unwrap(), None));
     }
     Err(format!("does not match timestamp_format '{fmt}'"))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-compatible
+/// low-level date algorithms").
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
@@ -350,6 +419,32 @@ mod tests {
             tp.parse("2025-10-26 02:30").unwrap().utc_micros,
             p("UTC", "2025-10-26T00:30:00Z").utc_micros
         );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_chrono() {
+        let ams = parse_tz("Europe/Amsterdam").unwrap();
+        let mut fast = TimeParser::new(None, Tz::UTC, ams);
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2000-03-01 12:00:00",
+            "1999-12-31T23:00:00-05:30",
+            "2100-02-28T01:02:03+14:00",
+        ] {
+            let got = fast.fast_iso(s).unwrap();
+            let (naive, off) = parse_iso(s).unwrap();
+            let want = fast.resolve(naive, off.or(Some(0))).unwrap();
+            assert_eq!(got, want, "{s}");
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:00:00+1",
+        ] {
+            assert!(fast.fast_iso(s).is_none(), "{s}");
+        }
     }
 
     #[test]

@@ -172,6 +172,26 @@ pub struct Report {
     pub segments: Vec<SegmentBreakdown>,
     pub distributions: Vec<Distribution>,
     pub highlights: Vec<Highlight>,
+    /// What the comments talk about (when the responses have comments).
+    pub themes: Option<crate::themes::ThemesSection>,
+}
+
+impl Report {
+    /// Adds the themes section and its highlights (placed after the dated shifts, before the
+    /// gaps between segments).
+    pub fn attach_themes(&mut self, section: crate::themes::ThemesSection) {
+        let extra = crate::themes::theme_highlights(&section);
+        let at = self
+            .highlights
+            .iter()
+            .position(|h| h.kind == "segment_gap")
+            .unwrap_or(self.highlights.len());
+        for (k, h) in extra.into_iter().enumerate() {
+            self.highlights.insert(at + k, h);
+        }
+        self.highlights.truncate(9);
+        self.themes = Some(section);
+    }
 }
 
 fn merge_where<'a>(
@@ -221,32 +241,47 @@ fn change(
     opts: &EstimateOptions,
 ) -> Option<Change> {
     let c = spec.compare(a, b, opts).ok()?;
-    Some(Change {
-        difference: c.difference,
-        ci_low: c.interval.low,
-        ci_high: c.interval.high,
-        p_value: c.p_value,
-        q_value: None,
-        significant: false,
-        test: c.method.to_string(),
-        verdict: String::new(),
-    })
+    Some(Change::untested(&c, 1.0, c.method))
+}
+
+impl Change {
+    /// A comparison not yet judged within its family, its difference and interval multiplied
+    /// by `scale` (100 for proportions shown in points).
+    pub fn untested(c: &cxray_stats::Comparison, scale: f64, test: &str) -> Change {
+        Change {
+            difference: scale * c.difference,
+            ci_low: scale * c.interval.low,
+            ci_high: scale * c.interval.high,
+            p_value: c.p_value,
+            q_value: None,
+            significant: false,
+            test: test.to_string(),
+            verdict: String::new(),
+        }
+    }
+}
+
+/// Benjamini-Hochberg q-values for a family of changes; sets `q_value` and `significant`.
+pub(crate) fn adjust_family(changes: &mut [&mut Change], alpha: f64) {
+    let p: Vec<f64> = changes.iter().map(|c| c.p_value).collect();
+    let q = adjust_p_values(&p, Adjustment::BenjaminiHochberg).unwrap_or_else(|_| p.clone());
+    for (c, q) in changes.iter_mut().zip(q) {
+        c.q_value = Some(q);
+        c.significant = q <= alpha;
+    }
 }
 
 /// Applies BH to a family of changes and writes verdicts.
 fn settle(changes: &mut [&mut Change], alpha: f64, unit: &[String]) {
-    let p: Vec<f64> = changes.iter().map(|c| c.p_value).collect();
-    let q = adjust_p_values(&p, Adjustment::BenjaminiHochberg).unwrap_or_else(|_| p.clone());
-    for ((c, q), u) in changes.iter_mut().zip(q).zip(unit) {
-        c.q_value = Some(q);
-        c.significant = q <= alpha;
+    adjust_family(changes, alpha);
+    for (c, u) in changes.iter_mut().zip(unit) {
         c.verdict = if c.significant {
             format!(
                 "{} {} {u}: significant (p = {}, q = {})",
                 if c.difference > 0.0 { "up" } else { "down" },
                 fmt_abs(c.difference),
                 fmt_p(c.p_value),
-                fmt_p(q)
+                fmt_p(c.q_value.unwrap_or(c.p_value))
             )
         } else {
             format!(
@@ -723,6 +758,7 @@ pub fn build_report(
         segments,
         distributions,
         highlights,
+        themes: None,
     }
 }
 

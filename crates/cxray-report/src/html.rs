@@ -6,7 +6,7 @@ use std::fmt::Write;
 use cxray_insights::MetricRow;
 use cxray_insights::report::Change;
 
-use crate::svg::{distribution_chart, segment_chart, trend_chart};
+use crate::svg::{distribution_chart, segment_chart, theme_chart, trend_chart};
 use crate::{ReportDocument, esc, num};
 
 const CSS: &str = r#"
@@ -16,10 +16,14 @@ body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-se
 main { max-width: 980px; margin: 0 auto; padding: 20px 16px 60px; }
 header h1 { font-size: 1.7em; margin: 0 0 4px; }
 header p { margin: 0; color: var(--muted); }
-nav { margin: 14px 0 6px; font-size: .92em; }
-nav a { margin-right: 14px; color: var(--up); }
+nav { margin: 14px 0 6px; font-size: .92em; display: flex; flex-wrap: wrap; gap: 4px 14px; }
+nav a { color: var(--up); }
+.chart-scroll { overflow-x: auto; }
+svg.chart-svg { min-width: 560px; display: block; }
 h2 { font-size: 1.25em; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--ink); }
 h3 { font-size: 1.05em; margin: 22px 0 6px; }
+h4 { font-size: 0.95em; margin: 14px 0 4px; color: #444; }
+blockquote { margin: 4px 0 8px; padding: 6px 12px; border-left: 3px solid #ccc; background: #fafafa; font-style: italic; overflow-wrap: anywhere; }
 .highlights { background: var(--bg); border-left: 4px solid var(--up); padding: 10px 16px 10px 34px; margin: 12px 0; }
 .highlights li { margin: 6px 0; }
 .highlights .down { color: var(--down); font-weight: 600; }
@@ -110,7 +114,7 @@ pub fn render_html(doc: &ReportDocument) -> String {
             esc(p)
         );
     }
-    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
+    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#themes">Themes</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
 
     o.push_str(r#"<section id="highlights"><h2>Highlights</h2>"#);
     if r.highlights.is_empty() {
@@ -172,12 +176,12 @@ pub fn render_html(doc: &ReportDocument) -> String {
         let signals = t.points.iter().filter(|p| p.signal.is_some()).count();
         let _ = write!(
             o,
-            r#"<figure class="chart" id="trend-{}"><h3>{}</h3>{}<figcaption>{} per {:?} with its {:.0}% interval (band) and control limits centre ± 3σ for the number of answers in each period (dashed){}.</figcaption></figure>"#,
+            r#"<figure class="chart" id="trend-{}"><h3>{}</h3><div class="chart-scroll">{}</div><figcaption>{} per {} with its {:.0}% interval (band) and control limits centre ± 3σ for the number of answers in each period (dashed){}.</figcaption></figure>"#,
             esc(&t.metric),
             esc(name),
             trend_chart(t, name, unit, r.confidence),
             esc(name),
-            r.period,
+            r.period.unit(),
             r.confidence * 100.0,
             if signals > 0 {
                 format!("; {signals} period(s) outside the limits in vermillion")
@@ -207,7 +211,7 @@ pub fn render_html(doc: &ReportDocument) -> String {
         let unit = card.map(|c| c.value_label.as_str()).unwrap_or("");
         let _ = write!(
             o,
-            r#"<figure class="chart" id="segments-{}-{}"><h3>{} by {}</h3>{}<figcaption>Dots: value; lines: {:.0}% interval; dashed: all answers.</figcaption>"#,
+            r#"<figure class="chart" id="segments-{}-{}"><h3>{} by {}</h3><div class="chart-scroll">{}</div><figcaption>Dots: value; lines: {:.0}% interval; dashed: all answers.</figcaption>"#,
             esc(&s.metric),
             esc(&s.dimension),
             esc(name),
@@ -251,6 +255,10 @@ pub fn render_html(doc: &ReportDocument) -> String {
     }
     o.push_str("</section>");
 
+    if let Some(t) = &r.themes {
+        themes_html(&mut o, t);
+    }
+
     o.push_str(r#"<section id="distributions"><h2>Distributions</h2>"#);
     for d in &r.distributions {
         let name = r
@@ -261,7 +269,7 @@ pub fn render_html(doc: &ReportDocument) -> String {
             .unwrap_or(d.metric.as_str());
         let _ = write!(
             o,
-            r#"<figure class="chart" id="distribution-{}"><h3>{}</h3>{}<figcaption>Answers per score over {}.</figcaption></figure>"#,
+            r#"<figure class="chart" id="distribution-{}"><h3>{}</h3><div class="chart-scroll">{}</div><figcaption>Answers per score over {}.</figcaption></figure>"#,
             esc(&d.metric),
             esc(name),
             distribution_chart(d, name),
@@ -309,4 +317,60 @@ pub fn render_html(doc: &ReportDocument) -> String {
     o.push_str("</section>");
     o.push_str(r#"<footer>Made with cxray. NPS intervals: Tango score method; proportions: Wilson; means: t. Changes: z-tests for NPS and proportions, Welch's t-test for means.</footer></main></body></html>"#);
     o
+}
+
+fn themes_html(o: &mut String, t: &cxray_insights::ThemesSection) {
+    let _ = write!(
+        o,
+        r#"<section id="themes"><h2>Themes</h2><p>What {} comments over {} talk about, compared with {}. A comment can mention several themes.</p>"#,
+        t.comments,
+        esc(&t.window),
+        esc(&t.before)
+    );
+    let _ = write!(
+        o,
+        r#"<figure class="chart" id="themes-chart"><div class="chart-scroll">{}</div><figcaption>Bars: share of comments with its 95% interval; tick: share in {}.</figcaption></figure>"#,
+        theme_chart(t),
+        esc(&t.before)
+    );
+    if !t.emerging.is_empty() {
+        o.push_str("<h3>Emerging themes</h3><ul>");
+        for e in &t.emerging {
+            let _ = write!(o, "<li>{}</li>", esc(&e.text));
+        }
+        o.push_str("</ul>");
+    }
+    if !t.impacts.is_empty() {
+        o.push_str(r#"<h3>Themes and scores</h3><div class="table-wrap"><table><thead><tr><th>theme</th><th>metric</th><th class="num">n with</th><th class="num">with</th><th class="num">without</th><th class="num">impact</th><th>test</th></tr></thead><tbody>"#);
+        for i in &t.impacts {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:+.1}</td><td>{}</td></tr>"#,
+                esc(&i.theme),
+                esc(&i.metric),
+                i.n_with,
+                num(i.value_with),
+                num(i.value_without),
+                i.impact,
+                esc(&i.change.verdict)
+            );
+        }
+        o.push_str("</tbody></table></div><p class=\"ns\">Impact: how much the metric among commenters moves because of the theme (share × difference); negative pulls it down.</p>");
+    }
+    let quoted: Vec<_> = t
+        .themes
+        .iter()
+        .filter(|x| !x.examples.is_empty())
+        .take(6)
+        .collect();
+    if !quoted.is_empty() {
+        o.push_str("<h3>In customers' words</h3>");
+        for x in quoted {
+            let _ = write!(o, "<h4>{}</h4>", esc(&x.theme));
+            for e in &x.examples {
+                let _ = write!(o, "<blockquote>{}</blockquote>", esc(e));
+            }
+        }
+    }
+    o.push_str("</section>");
 }

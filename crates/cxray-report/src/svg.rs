@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use cxray_insights::ThemesSection;
 use cxray_insights::report::{Distribution, SegmentBreakdown, Trend};
 
 use crate::{esc, num};
@@ -543,6 +544,125 @@ pub fn distribution_chart(d: &Distribution, title: &str) -> String {
     };
     let items: Vec<(&str, &str)> = cats.iter().map(|c| (*c, *c)).collect();
     legend(&mut o, ml, 14.0, &items);
+    o.push_str("</svg>");
+    o
+}
+
+/// Share of comments per theme over the window: bars with their interval, a tick at the share
+/// in the window before; vermillion when the theme significantly lowers the first metric,
+/// blue when it raises it.
+pub fn theme_chart(s: &ThemesSection) -> String {
+    let rows: Vec<_> = s.themes.iter().take(12).collect();
+    let w = 720.0;
+    let (ml, mr, mt, mb) = (170.0, 24.0, 14.0, 64.0);
+    let row_h = 24.0;
+    let h = mt + mb + row_h * rows.len().max(1) as f64;
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        &format!("Share of comments per theme, {}", s.window),
+        "themes",
+    );
+    let hi = rows
+        .iter()
+        .map(|t| t.share_high.max(t.share_before.unwrap_or(0.0)))
+        .fold(0.0f64, f64::max)
+        .max(0.05);
+    let x = Scale {
+        d0: 0.0,
+        d1: 100.0 * hi * 1.05,
+        r0: ml,
+        r1: w - mr,
+    };
+    for tv in ticks(0.0, 100.0 * hi * 1.05, 6) {
+        let xx = x.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{xx:.1}" y1="{mt}" x2="{xx:.1}" y2="{}" stroke="#e5e5e5"/><text x="{xx:.1}" y="{}" text-anchor="middle" fill="{INK}">{}%</text>"##,
+            h - mb,
+            h - mb + 16.0,
+            num(tv)
+        );
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">% of comments mentioning the theme</text>"#,
+        (ml + w - mr) / 2.0,
+        h - mb + 34.0
+    );
+    let first_metric = s.impacts.first().map(|i| i.metric.clone());
+    for (i, t) in rows.iter().enumerate() {
+        let yy = mt + row_h * i as f64;
+        let impact = s
+            .impacts
+            .iter()
+            .find(|x| x.theme == t.theme && Some(&x.metric) == first_metric.as_ref());
+        let color = match impact {
+            Some(x) if x.impact < 0.0 => VERMILLION,
+            Some(_) => BLUE,
+            None => GREY,
+        };
+        let name: String = t.theme.chars().take(20).collect();
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}{} <tspan fill="{GREY}">n={}</tspan></text>"#,
+            ml - 8.0,
+            yy + row_h / 2.0 + 4.0,
+            esc(&name),
+            if t.discovered { "*" } else { "" },
+            t.mentions
+        );
+        let _ = write!(
+            o,
+            r#"<rect x="{ml}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}" fill-opacity="0.85"><title>{}: {:.1}% of comments ({} to {})</title></rect>"#,
+            yy + 4.0,
+            (x.at(100.0 * t.share) - ml).max(0.5),
+            row_h - 8.0,
+            esc(&t.theme),
+            100.0 * t.share,
+            num(100.0 * t.share_low),
+            num(100.0 * t.share_high)
+        );
+        let _ = write!(
+            o,
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{INK}" stroke-width="1.2"/>"#,
+            x.at(100.0 * t.share_low),
+            yy + row_h / 2.0,
+            x.at(100.0 * t.share_high),
+            yy + row_h / 2.0
+        );
+        if let Some(b) = t.share_before {
+            let xb = x.at(100.0 * b);
+            let _ = write!(
+                o,
+                r#"<line x1="{xb:.1}" y1="{:.1}" x2="{xb:.1}" y2="{:.1}" stroke="{INK}" stroke-width="2.5"><title>{}: {:.1}% in {}</title></line>"#,
+                yy + 2.0,
+                yy + row_h - 2.0,
+                esc(&t.theme),
+                100.0 * b,
+                esc(&s.before)
+            );
+        }
+    }
+    legend(
+        &mut o,
+        16.0,
+        h - 10.0,
+        &[
+            ("down", "lowers the metric"),
+            ("up", "raises it"),
+            ("ns", "no significant effect"),
+        ],
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="end" fill="{GREY}">| = share in {}; * discovered</text>"#,
+        w - mr,
+        h - 6.0,
+        esc(&s.before)
+    );
     o.push_str("</svg>");
     o
 }

@@ -76,6 +76,24 @@ pub fn render_text(doc: &ReportDocument) -> String {
         let _ = writeln!(o, "  {name:<24} {v:>7} {ci:>19} {n:>6}  {verdict}");
     }
     let _ = writeln!(o, "  (* significant after Benjamini-Hochberg correction)");
+    if let Some(t) = &r.themes {
+        let _ = writeln!(
+            o,
+            "\nThemes in {} comments, {} (share; before: {})",
+            t.comments, t.window, t.before
+        );
+        for x in t.themes.iter().take(6) {
+            let _ = writeln!(
+                o,
+                "  {:<24} {:>5.1}%  {}",
+                x.theme.chars().take(24).collect::<String>(),
+                100.0 * x.share,
+                x.share_before
+                    .map(|b| format!("{:.1}%", 100.0 * b))
+                    .unwrap_or_else(|| "—".into())
+            );
+        }
+    }
     let dq = &doc.data_quality;
     let _ = writeln!(o, "\nData");
     for s in &dq.sources {
@@ -244,6 +262,49 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
                         .unwrap_or_default()
                 }
             );
+        }
+        let _ = writeln!(o);
+    }
+    if let Some(t) = &r.themes {
+        let _ = writeln!(
+            o,
+            "<a id=\"themes\"></a>\n## Themes\n\n{} comments over {}, compared with {}.\n",
+            t.comments, t.window, t.before
+        );
+        let _ = writeln!(o, "| theme | mentions | share [interval] | share before |");
+        let _ = writeln!(o, "|---|---|---|---|");
+        for x in &t.themes {
+            let _ = writeln!(
+                o,
+                "| {}{} | {} | {:.1}% [{:.1}, {:.1}] | {} |",
+                x.theme,
+                if x.discovered { " (discovered)" } else { "" },
+                x.mentions,
+                100.0 * x.share,
+                100.0 * x.share_low,
+                100.0 * x.share_high,
+                x.share_before
+                    .map(|b| format!("{:.1}%", 100.0 * b))
+                    .unwrap_or_else(|| "—".into())
+            );
+        }
+        if !t.emerging.is_empty() {
+            let _ = writeln!(o, "\n### Emerging themes\n");
+            for e in &t.emerging {
+                let _ = writeln!(o, "- {}", e.text);
+            }
+        }
+        if !t.impacts.is_empty() {
+            let _ = writeln!(o, "\n### Themes and scores\n");
+            for i in &t.impacts {
+                let _ = writeln!(o, "- {}", i.text);
+            }
+        }
+        for x in t.themes.iter().filter(|x| !x.examples.is_empty()).take(6) {
+            let _ = writeln!(o, "\n**{}**\n", x.theme);
+            for e in &x.examples {
+                let _ = writeln!(o, "> {}\n", e.replace('\n', " "));
+            }
         }
         let _ = writeln!(o);
     }

@@ -1,0 +1,171 @@
+//! Accuracy and macro-F1 of the sentiment labels against human labels, per language.
+//!
+//! Labels are read as negative/neutral/positive (also -1/0/1, neg/neu/pos), as 0/1 for binary
+//! data (0 negative), or as a graded score whose sign counts (e.g. -4..4). With only two classes
+//! in the data the prediction is binary too: positive when the score is ≥ 0.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::{Analyzer, Label};
+
+/// Parses a column of human labels; `None` for labels it cannot read (counted as skipped).
+/// A column holding only `0` and `1` is binary (0 negative); elsewhere a number's sign counts.
+pub fn parse_labels(raw: &[String]) -> Vec<Option<Label>> {
+    let binary = raw.iter().all(|r| matches!(r.trim(), "0" | "1"));
+    raw.iter()
+        .map(|r| match (binary, r.trim()) {
+            (true, "0") => Some(Label::Negative),
+            (true, _) => Some(Label::Positive),
+            (false, t) => parse_label(t),
+        })
+        .collect()
+}
+
+/// Parses one human label: a word or a number whose sign counts (0 is neutral).
+pub fn parse_label(s: &str) -> Option<Label> {
+    let t = s.trim().to_lowercase();
+    match t.as_str() {
+        "negative" | "neg" => return Some(Label::Negative),
+        "neutral" | "neu" => return Some(Label::Neutral),
+        "positive" | "pos" => return Some(Label::Positive),
+        _ => {}
+    }
+    let v: f64 = t.parse().ok()?;
+    Some(if v > 0.0 {
+        Label::Positive
+    } else if v < 0.0 {
+        Label::Negative
+    } else {
+        Label::Neutral
+    })
+}
+
+/// Scores of one group of texts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalScores {
+    pub n: u64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Classes present in the human labels (2 or 3).
+    pub classes: usize,
+    /// Per class: (precision, recall, f1, support).
+    pub per_class: BTreeMap<String, (f64, f64, f64, u64)>,
+}
+
+/// Macro-F1 and accuracy of (truth, prediction) pairs over the classes present in the truth.
+pub fn score_pairs(pairs: &[(Label, Label)]) -> EvalScores {
+    let mut classes: Vec<Label> = pairs.iter().map(|p| p.0).collect();
+    classes.sort();
+    classes.dedup();
+    let mut per_class = BTreeMap::new();
+    let mut f1_sum = 0.0;
+    for &c in &classes {
+        let tp = pairs.iter().filter(|(t, p)| *t == c && *p == c).count() as f64;
+        let fp = pairs.iter().filter(|(t, p)| *t != c && *p == c).count() as f64;
+        let fneg = pairs.iter().filter(|(t, p)| *t == c && *p != c).count() as f64;
+        let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+        let recall = if tp + fneg > 0.0 {
+            tp / (tp + fneg)
+        } else {
+            0.0
+        };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        f1_sum += f1;
+        per_class.insert(
+            c.as_str().to_string(),
+            (precision, recall, f1, (tp + fneg) as u64),
+        );
+    }
+    let n = pairs.len();
+    EvalScores {
+        n: n as u64,
+        accuracy: if n > 0 {
+            pairs.iter().filter(|(t, p)| t == p).count() as f64 / n as f64
+        } else {
+            0.0
+        },
+        macro_f1: if classes.is_empty() {
+            0.0
+        } else {
+            f1_sum / classes.len() as f64
+        },
+        classes: classes.len(),
+        per_class,
+    }
+}
+
+/// Evaluates the analyser on labelled texts; groups by the given language or, when `None`, the
+/// detected one. Returns scores per language and over all.
+pub fn evaluate(
+    analyzer: &Analyzer,
+    items: &[(String, Label, Option<String>)],
+) -> BTreeMap<String, EvalScores> {
+    let binary = {
+        let mut c: Vec<Label> = items.iter().map(|i| i.1).collect();
+        c.sort();
+        c.dedup();
+        !c.contains(&Label::Neutral)
+    };
+    let mut groups: BTreeMap<String, Vec<(Label, Label)>> = BTreeMap::new();
+    for (text, truth, lang) in items {
+        let a = analyzer.analyze(text);
+        let pred = if binary {
+            if a.sentiment >= 0.0 {
+                Label::Positive
+            } else {
+                Label::Negative
+            }
+        } else {
+            a.label
+        };
+        let l = lang.clone().unwrap_or_else(|| a.language.to_string());
+        groups.entry(l).or_default().push((*truth, pred));
+        groups.entry("all".into()).or_default().push((*truth, pred));
+    }
+    groups
+        .into_iter()
+        .map(|(l, p)| (l, score_pairs(&p)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macro_f1_by_hand() {
+        use Label::*;
+        // 3 classes: pos recall 2/3, neg 1/1, neu 0/1.
+        let pairs = [
+            (Positive, Positive),
+            (Positive, Positive),
+            (Positive, Neutral),
+            (Negative, Negative),
+            (Neutral, Positive),
+        ];
+        let s = score_pairs(&pairs);
+        assert!((s.accuracy - 0.6).abs() < 1e-12);
+        // pos: P = 2/3, R = 2/3, F1 = 2/3; neg: 1, 1, 1; neu: P 0, R 0, F1 0 -> macro 5/9.
+        assert!((s.macro_f1 - 5.0 / 9.0).abs() < 1e-12, "{}", s.macro_f1);
+        assert_eq!(s.classes, 3);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(parse_label("positive"), Some(Label::Positive));
+        assert_eq!(parse_label("-1"), Some(Label::Negative));
+        assert_eq!(parse_label("0"), Some(Label::Neutral));
+        let b = parse_labels(&["0".into(), "1".into()]);
+        assert_eq!(b, vec![Some(Label::Negative), Some(Label::Positive)]);
+        assert_eq!(parse_label("2.7"), Some(Label::Positive));
+        assert_eq!(parse_label("-0.3"), Some(Label::Negative));
+        assert_eq!(parse_label("neutral"), Some(Label::Neutral));
+        assert_eq!(parse_label("n/a"), None);
+    }
+}

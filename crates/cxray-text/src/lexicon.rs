@@ -1,0 +1,275 @@
+//! Sentiment lexicons (word → valence in [-1, 1]) and the rule words (negations, intensifiers,
+//! contrast) per language. The large lexicons for en, nl, fr and de come from registry packages
+//! (provenance and licences in DATA.md); es, hr and zh, the customer-experience additions, the
+//! rule words and the emoji/emoticon table are written for cxray.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+const EN: &str = include_str!("../data/en.tsv");
+const NL: &str = include_str!("../data/nl.tsv");
+const DE: &str = include_str!("../data/de.tsv");
+const FR: &str = include_str!("../data/fr.tsv");
+const ES: &str = include_str!("../data/es.tsv");
+const HR: &str = include_str!("../data/hr.tsv");
+const ZH: &str = include_str!("../data/zh.tsv");
+const CX: &str = include_str!("../data/cx.tsv");
+
+fn raw(lang: &str) -> &'static str {
+    match lang {
+        "en" => EN,
+        "nl" => NL,
+        "de" => DE,
+        "fr" => FR,
+        "es" => ES,
+        "hr" => HR,
+        "zh" => ZH,
+        _ => "",
+    }
+}
+
+fn parse(text: &'static str) -> impl Iterator<Item = (&'static str, f32)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut it = l.split('\t');
+            let w = it.next()?;
+            let v: f32 = it.next()?.trim().parse().ok()?;
+            Some((w, v))
+        })
+}
+
+/// The shipped lexicon entries of a language (without the customer-experience additions).
+pub fn entries(lang: &str) -> impl Iterator<Item = (&'static str, f32)> {
+    parse(raw(lang))
+}
+
+/// Customer-experience words per language: `lang<TAB>word<TAB>score` in data/cx.tsv.
+fn cx_entries(lang: &str) -> impl Iterator<Item = (&'static str, f32)> + '_ {
+    CX.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(move |l| {
+            let mut it = l.split('\t');
+            let lg = it.next()?;
+            let w = it.next()?;
+            let v: f32 = it.next()?.trim().parse().ok()?;
+            (lg == lang || lg == "*").then_some((w, v))
+        })
+}
+
+/// Words that reverse, strengthen or weaken the words after them, and words of contrast.
+#[derive(Debug, Default)]
+pub struct RuleWords {
+    pub negations: Vec<&'static str>,
+    pub boosters: Vec<&'static str>,
+    pub dampeners: Vec<&'static str>,
+    pub contrast: Vec<&'static str>,
+}
+
+/// Rule words of a language (written for cxray).
+pub fn rule_words(lang: &str) -> RuleWords {
+    let s = |x: &'static str| x.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>();
+    match lang {
+        "en" => RuleWords {
+            negations: s(
+                "not no never n't nothing nobody none neither nor without cannot cant dont didnt doesnt isnt wasnt wont arent werent hardly",
+            ),
+            boosters: s(
+                "very really extremely so too totally absolutely super incredibly completely highly especially truly utterly most",
+            ),
+            dampeners: s("slightly somewhat barely partly fairly quite"),
+            contrast: s("but however though although yet"),
+        },
+        "nl" => RuleWords {
+            negations: s("niet geen nooit niets niemand zonder nergens"),
+            boosters: s("heel erg zeer echt super ontzettend enorm hartstikke zo te uiterst"),
+            dampeners: s("beetje redelijk vrij nogal enigszins"),
+            contrast: s("maar echter hoewel"),
+        },
+        "de" => RuleWords {
+            negations: s("nicht kein keine keinen keinem keiner nie niemals nichts niemand ohne"),
+            boosters: s(
+                "sehr wirklich extrem total absolut super echt zu so äußerst besonders richtig",
+            ),
+            dampeners: s("etwas ziemlich eher bisschen"),
+            contrast: s("aber jedoch doch obwohl allerdings"),
+        },
+        "fr" => RuleWords {
+            negations: s("ne pas jamais rien personne sans aucun aucune n'"),
+            boosters: s(
+                "très vraiment extrêmement trop super tellement absolument hyper si totalement",
+            ),
+            dampeners: s("assez peu plutôt"),
+            contrast: s("mais cependant pourtant toutefois"),
+        },
+        "es" => RuleWords {
+            negations: s("no nunca nada nadie sin ni tampoco jamás"),
+            boosters: s(
+                "muy realmente super extremadamente demasiado tan totalmente súper bastante",
+            ),
+            dampeners: s("poco algo"),
+            contrast: s("pero aunque sin_embargo"),
+        },
+        "hr" => RuleWords {
+            negations: s("ne nije nisu nisam nismo nikad nikada ništa nitko bez nema nemam"),
+            boosters: s("jako vrlo baš stvarno previše izuzetno super posebno"),
+            dampeners: s("malo donekle prilično"),
+            contrast: s("ali međutim iako"),
+        },
+        "zh" => RuleWords {
+            negations: s("不 没 没有 别 无 未 不是 不太 并不"),
+            // 很 is the default degree word of Chinese adjectives, not an intensifier.
+            boosters: s("非常 太 特别 十分 超 真 极其 超级 最 相当"),
+            dampeners: s("有点 稍微 比较 有些"),
+            contrast: s("但是 但 可是 不过 然而"),
+        },
+        _ => RuleWords::default(),
+    }
+}
+
+/// Emoji and emoticons with their valence (written for cxray).
+pub const EMOJI: &[(&str, f32)] = &[
+    ("😀", 0.6),
+    ("😃", 0.6),
+    ("😄", 0.6),
+    ("😁", 0.6),
+    ("😊", 0.6),
+    ("🙂", 0.4),
+    ("😍", 0.8),
+    ("🥰", 0.8),
+    ("😘", 0.6),
+    ("👍", 0.5),
+    ("👌", 0.5),
+    ("👏", 0.5),
+    ("❤", 0.7),
+    ("❤️", 0.7),
+    ("💯", 0.6),
+    ("🎉", 0.6),
+    ("✨", 0.4),
+    ("🙏", 0.4),
+    ("😎", 0.5),
+    ("🤩", 0.8),
+    ("💪", 0.4),
+    ("⭐", 0.4),
+    ("🌟", 0.5),
+    ("😂", 0.3),
+    ("🤣", 0.3),
+    ("😞", -0.6),
+    ("😠", -0.7),
+    ("😡", -0.8),
+    ("🤬", -0.9),
+    ("😢", -0.6),
+    ("😭", -0.6),
+    ("👎", -0.6),
+    ("💩", -0.7),
+    ("😤", -0.6),
+    ("🙄", -0.5),
+    ("😒", -0.5),
+    ("😕", -0.4),
+    ("😩", -0.6),
+    ("😫", -0.6),
+    ("😔", -0.5),
+    ("🤮", -0.8),
+    ("😖", -0.5),
+    ("💔", -0.6),
+    ("😑", -0.3),
+    ("😐", -0.1),
+    ("🤦", -0.5),
+    (":)", 0.5),
+    (":-)", 0.5),
+    (":d", 0.6),
+    (":-d", 0.6),
+    (";)", 0.4),
+    ("(:", 0.5),
+    ("<3", 0.6),
+    (":p", 0.3),
+    ("xd", 0.4),
+    (":(", -0.5),
+    (":-(", -0.5),
+    (":'(", -0.6),
+    (":/", -0.3),
+    (":-/", -0.3),
+    ("):", -0.5),
+    (":|", -0.2),
+    (">:(", -0.7),
+];
+
+/// A language's lookup tables.
+pub struct Lexicon {
+    pub words: HashMap<String, f32>,
+    /// Stem → mean valence of the lexicon words with that stem (inflection fallback).
+    pub stems: HashMap<String, f32>,
+    pub stemmer: Option<Stemmer>,
+    pub rules: RuleWords,
+}
+
+fn algorithm(lang: &str) -> Option<Algorithm> {
+    Some(match lang {
+        "en" => Algorithm::English,
+        "nl" => Algorithm::Dutch,
+        "de" => Algorithm::German,
+        "fr" => Algorithm::French,
+        "es" => Algorithm::Spanish,
+        _ => return None,
+    })
+}
+
+impl Lexicon {
+    fn build(lang: &str) -> Lexicon {
+        let mut words: HashMap<String, f32> =
+            entries(lang).map(|(w, v)| (w.to_lowercase(), v)).collect();
+        for (w, v) in cx_entries(lang) {
+            words.insert(w.to_lowercase(), v);
+        }
+        for (e, v) in EMOJI {
+            words.insert((*e).to_string(), *v);
+        }
+        let stemmer = algorithm(lang).map(Stemmer::create);
+        let mut acc: HashMap<String, (f32, u32)> = HashMap::new();
+        if let Some(st) = &stemmer {
+            for (w, v) in &words {
+                if w.chars().count() >= 4 && w.chars().all(char::is_alphabetic) {
+                    let e = acc.entry(st.stem(w).into_owned()).or_default();
+                    e.0 += v;
+                    e.1 += 1;
+                }
+            }
+        }
+        let stems = acc
+            .into_iter()
+            .map(|(k, (s, n))| (k, s / n as f32))
+            .collect();
+        Lexicon {
+            words,
+            stems,
+            stemmer,
+            rules: rule_words(lang),
+        }
+    }
+
+    /// Valence of a lower-case token: exact, then by stem.
+    pub fn valence(&self, token: &str) -> Option<f32> {
+        if let Some(v) = self.words.get(token) {
+            return Some(*v);
+        }
+        let st = self.stemmer.as_ref()?;
+        if token.chars().count() < 4 {
+            return None;
+        }
+        self.stems.get(st.stem(token).as_ref()).copied()
+    }
+}
+
+/// The lexicon of a language ("unknown" uses English plus emoji).
+pub fn lexicon(lang: &str) -> &'static Lexicon {
+    static L: OnceLock<HashMap<&'static str, Lexicon>> = OnceLock::new();
+    let all = L.get_or_init(|| {
+        crate::lang::LANGUAGES
+            .iter()
+            .map(|l| (*l, Lexicon::build(l)))
+            .collect()
+    });
+    all.get(lang).unwrap_or_else(|| &all["en"])
+}

@@ -1,0 +1,216 @@
+//! Hand-written sentences per language: polarity, negation, intensifiers, contrast, emoji,
+//! capitals and exclamation; and robustness on odd input.
+
+use cxray_text::{Analyzer, Label};
+
+fn a() -> &'static Analyzer {
+    static A: std::sync::OnceLock<Analyzer> = std::sync::OnceLock::new();
+    A.get_or_init(Analyzer::default)
+}
+
+fn score(t: &str) -> f64 {
+    a().analyze(t).sentiment
+}
+
+fn label(t: &str) -> Label {
+    a().analyze(t).label
+}
+
+/// (positive, its negation, an intensified positive, contrast ending negative, contrast ending
+/// positive) per language.
+const CASES: &[(&str, [&str; 5])] = &[
+    (
+        "en",
+        [
+            "The service was good.",
+            "The service was not good.",
+            "The service was very good.",
+            "The staff were friendly, but the delivery was very late.",
+            "The delivery was late, but the staff were really friendly.",
+        ],
+    ),
+    (
+        "nl",
+        [
+            "De service was goed.",
+            "De service was niet goed.",
+            "De service was heel goed.",
+            "Het personeel was vriendelijk, maar de levering was erg traag.",
+            "De levering was traag, maar het personeel was heel vriendelijk.",
+        ],
+    ),
+    (
+        "de",
+        [
+            "Der Service war gut.",
+            "Der Service war nicht gut.",
+            "Der Service war sehr gut.",
+            "Die Mitarbeiter waren freundlich, aber die Lieferung war sehr langsam.",
+            "Die Lieferung war langsam, aber die Mitarbeiter waren sehr freundlich.",
+        ],
+    ),
+    (
+        "fr",
+        [
+            "Le service était bon.",
+            "Le service n'était pas bon.",
+            "Le service était très bon.",
+            "Le personnel était aimable, mais la livraison était très lente.",
+            "La livraison était lente, mais le personnel était très aimable.",
+        ],
+    ),
+    (
+        "es",
+        [
+            "El servicio fue bueno.",
+            "El servicio no fue bueno.",
+            "El servicio fue muy bueno.",
+            "El personal fue amable, pero la entrega fue muy lenta.",
+            "La entrega fue lenta, pero el personal fue muy amable.",
+        ],
+    ),
+    (
+        "hr",
+        [
+            "Usluga je bila dobra.",
+            "Usluga nije bila dobra.",
+            "Usluga je bila jako dobra.",
+            "Osoblje je bilo ljubazno, ali dostava je bila jako spora.",
+            "Dostava je bila spora, ali osoblje je bilo jako ljubazno.",
+        ],
+    ),
+    (
+        "zh",
+        [
+            "服务很好。",
+            "服务不好。",
+            "服务非常好。",
+            "工作人员很热情，但是送货太慢了。",
+            "送货很慢，但是工作人员非常热情。",
+        ],
+    ),
+];
+
+#[test]
+fn polarity_negation_intensifiers_and_contrast_in_every_language() {
+    for (lang, [pos, neg, intense, contrast_neg, contrast_pos]) in CASES {
+        let r = a().analyze(pos);
+        assert_eq!(r.language, *lang, "{pos}");
+        assert_eq!(r.label, Label::Positive, "{lang}: {pos} ({})", r.sentiment);
+        assert_eq!(
+            label(neg),
+            Label::Negative,
+            "{lang}: negation {neg} ({})",
+            score(neg)
+        );
+        assert!(
+            score(intense) > score(pos),
+            "{lang}: intensifier {intense} {} vs {}",
+            score(intense),
+            score(pos)
+        );
+        assert_eq!(
+            label(contrast_neg),
+            Label::Negative,
+            "{lang}: {contrast_neg} ({})",
+            score(contrast_neg)
+        );
+        assert_eq!(
+            label(contrast_pos),
+            Label::Positive,
+            "{lang}: {contrast_pos} ({})",
+            score(contrast_pos)
+        );
+    }
+}
+
+#[test]
+fn emoji_emoticons_caps_and_exclamation() {
+    assert_eq!(label("Delivery on Monday 👍"), Label::Positive);
+    assert_eq!(label("Delivery on Monday 😡"), Label::Negative);
+    assert_eq!(label("ordered on monday :("), Label::Negative);
+    assert_eq!(label("arrived today :)"), Label::Positive);
+    assert!(score("The food was GOOD") > score("The food was good"));
+    assert!(score("The food was good!!!") > score("The food was good"));
+    assert!(score("Terrible service!!") < score("Terrible service"));
+    // Mixed language: an English comment with a Dutch word still gets its sentiment.
+    assert_eq!(label("Great product, super snel geleverd"), Label::Positive);
+}
+
+#[test]
+fn neutral_and_odd_input() {
+    for t in [
+        "",
+        "   ",
+        "Order 12345",
+        "<p></p>",
+        "http://example.com/x?y=1",
+        "@acme #order",
+    ] {
+        let r = a().analyze(t);
+        assert_eq!(r.label, Label::Neutral, "{t:?}: {r:?}");
+        assert!(r.sentiment.is_finite());
+    }
+    // HTML, URLs and mentions are ignored; the words count.
+    let r = a().analyze("<b>Great</b> support from @acme, see https://acme.example/help");
+    assert_eq!(r.label, Label::Positive);
+    // A 1 MB comment is analysed without trouble (on its first 64 KiB).
+    let long = "The delivery was late. ".repeat(50_000);
+    let r = a().analyze(&long);
+    assert_eq!((r.language, r.label), ("en", Label::Negative));
+    // Scores stay in [-1, 1] however much is said.
+    let r = a().analyze(&"excellent amazing perfect ".repeat(1000));
+    assert!(r.sentiment <= 1.0 && r.sentiment > 0.9);
+}
+
+#[test]
+fn themes_across_languages() {
+    for (t, theme) in [
+        ("My parcel was delayed for a week", "delivery"),
+        ("Mijn pakket kwam een week te laat", "delivery"),
+        ("Das Paket kam zu spät", "delivery"),
+        ("Le colis est arrivé en retard", "delivery"),
+        ("El pedido llegó con retraso", "delivery"),
+        ("Dostava je kasnila", "delivery"),
+        ("快递太慢了", "delivery"),
+        ("Way too expensive", "price"),
+        ("Veel te duur", "price"),
+        ("I waited an hour on hold", "waiting time"),
+        ("The app keeps crashing", "app and website"),
+        ("客服态度很好", "staff"),
+    ] {
+        let r = a().analyze(t);
+        assert!(r.themes.iter().any(|x| x == theme), "{t}: {:?}", r.themes);
+    }
+    assert!(a().analyze("Thank you").themes.is_empty());
+}
+
+#[test]
+fn discovered_themes_group_inflections() {
+    let texts: Vec<String> = (0..40)
+        .map(|i| match i % 4 {
+            0 => "The invoice was wrong".to_string(),
+            1 => "Wrong invoices again".to_string(),
+            2 => "Parking spots missing".to_string(),
+            _ => "Great shop".to_string(),
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let found = a().discover_themes(&refs, 5, 10);
+    let invoice = found
+        .iter()
+        .find(|t| t.label == "invoice")
+        .expect("invoice theme");
+    assert_eq!(
+        invoice.documents, 20,
+        "invoice and invoices grouped: {found:?}"
+    );
+    assert!(invoice.forms.contains(&"invoices".to_string()));
+    assert!(found.iter().any(|t| t.label == "parking"), "{found:?}");
+    // Sentiment and function words are not themes.
+    assert!(
+        !found
+            .iter()
+            .any(|t| ["great", "again", "wrong", "the"].contains(&t.label.as_str()))
+    );
+}
