@@ -247,9 +247,9 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
 }
 
 /// Quotes up to `k` distinct comments per theme from the section's window, in the base metric:
-/// for a theme that pulls a metric down the most negative comments, otherwise the most
-/// clearly worded ones (largest |sentiment|); from the segment where the theme is emerging when
-/// it is.
+/// from the segment where the theme is emerging when it is, comments about that theme alone
+/// before comments that mix themes, and then for a theme that pulls a metric down the most
+/// negative comments, otherwise the most clearly worded ones (largest |sentiment|).
 fn fill_examples(section: &mut ThemesSection, loaded: &Loaded, k: usize) {
     use arrow::datatypes::{DataType, Date32Type, Float64Type};
     let Ok(start) = chrono::NaiveDate::parse_from_str(&section.window_start, "%Y-%m-%d") else {
@@ -284,8 +284,11 @@ fn fill_examples(section: &mut ThemesSection, loaded: &Loaded, k: usize) {
                 })
         })
         .collect();
-    // Per theme: (in focus segment, sort key, text), best kept.
-    let mut cands: Vec<Vec<(bool, f64, String)>> = vec![Vec::new(); section.themes.len()];
+    // Per theme: (in focus segment, only this theme, sentiment key, text), best kept.
+    type Candidate = (bool, bool, f64, String);
+    let better =
+        |a: &Candidate, b: &Candidate| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.total_cmp(&a.2));
+    let mut cands: Vec<Vec<Candidate>> = vec![Vec::new(); section.themes.len()];
     for b in &loaded.batches {
         let col = |name: &str| {
             b.column_by_name(name)
@@ -325,6 +328,7 @@ fn fill_examples(section: &mut ThemesSection, loaded: &Loaded, k: usize) {
                 continue;
             }
             let combo = themes.value(r);
+            let alone = !combo.contains(cxray_ingest::enrich::THEME_SEPARATOR);
             for (i, t) in section.themes.iter().enumerate() {
                 if !cxray_ingest::enrich::split_themes(combo).any(|x| x == t.theme) {
                     continue;
@@ -340,24 +344,20 @@ fn fill_examples(section: &mut ThemesSection, loaded: &Loaded, k: usize) {
                 let key = if negative[i] { -s } else { s.abs() };
                 let text = comments.value(r);
                 let list = &mut cands[i];
-                if list.iter().any(|(_, _, x)| x == text) {
+                if list.iter().any(|c| c.3 == text) {
                     continue;
                 }
-                list.push((in_focus, key, text.to_string()));
+                list.push((in_focus, alone, key, text.to_string()));
                 if list.len() > 4 * k {
-                    list.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+                    list.sort_by(better);
                     list.truncate(k);
                 }
             }
         }
     }
     for (t, mut list) in section.themes.iter_mut().zip(cands) {
-        list.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-        t.examples = list
-            .into_iter()
-            .take(k)
-            .map(|(_, _, s)| clip(&s, 280))
-            .collect();
+        list.sort_by(better);
+        t.examples = list.into_iter().take(k).map(|c| clip(&c.3, 280)).collect();
     }
 }
 

@@ -1052,7 +1052,7 @@ fn highlights(
     out
 }
 
-fn fmt_pq(c: &Change) -> String {
+pub(crate) fn fmt_pq(c: &Change) -> String {
     match c.q_value {
         Some(q) => format!("{}, q {}", with_op(c.p_value), with_op(q)),
         None => with_op(c.p_value),

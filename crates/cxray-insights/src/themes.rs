@@ -27,7 +27,7 @@ use cxray_stats::{
 };
 use serde::Serialize;
 
-use crate::report::{Change, Highlight, adjust_family, fmt_p, fmt_value, period_words};
+use crate::report::{Change, Highlight, adjust_family, fmt_pq, fmt_value, period_words};
 
 /// Segment label of answers whose comment has no theme.
 pub const NO_THEME: &str = "(no theme)";
@@ -241,16 +241,14 @@ fn pct(x: f64) -> String {
 fn settle(changes: &mut [&mut Change], alpha: f64) {
     adjust_family(changes, alpha);
     for c in changes.iter_mut() {
-        let q = c.q_value.unwrap_or(c.p_value);
         c.verdict = format!(
-            "{}: p = {}, q = {}",
+            "{}: p {}",
             if c.significant {
                 "significant"
             } else {
                 "not significant"
             },
-            fmt_p(c.p_value),
-            fmt_p(q)
+            fmt_pq(c)
         );
     }
 }
@@ -560,11 +558,7 @@ fn fmt_units(kind: MetricKind, x: f64) -> String {
 }
 
 fn short_pq(c: &Change) -> String {
-    format!(
-        "p = {}, q = {}",
-        fmt_p(c.p_value),
-        fmt_p(c.q_value.unwrap_or(c.p_value))
-    )
+    format!("p {}", fmt_pq(c))
 }
 
 pub(crate) fn span_words(p: Period, span: &[NaiveDate]) -> String {

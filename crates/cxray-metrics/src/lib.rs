@@ -26,6 +26,7 @@
 //! assert_eq!(e.value, 0.0);
 //! ```
 
+pub mod churn;
 pub mod period;
 
 use std::collections::BTreeMap;

@@ -583,7 +583,11 @@ pub fn theme_chart(s: &ThemesSection) -> String {
             r##"<line x1="{xx:.1}" y1="{mt}" x2="{xx:.1}" y2="{}" stroke="#e5e5e5"/><text x="{xx:.1}" y="{}" text-anchor="middle" fill="{INK}">{}%</text>"##,
             h - mb,
             h - mb + 16.0,
-            num(tv)
+            if tv.fract().abs() < 1e-9 {
+                format!("{tv:.0}")
+            } else {
+                format!("{tv:.1}")
+            }
         );
     }
     let _ = write!(

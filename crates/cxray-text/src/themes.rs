@@ -175,9 +175,22 @@ pub struct DiscoveredTheme {
     pub documents: u64,
 }
 
+/// Everyday words that are frequent in comments but name no topic (verbs of motion, time units,
+/// adverbs), per language, written for cxray; discovery skips them.
+const NOT_TOPICS: &str = "within came come comes coming got get gets getting went going gone made make makes     take took told tell said say says thing things something anything nothing everything     day days week weeks month months year years hour hours minute minutes time times today yesterday     always ever even really much many lot lots other another every each same back first last next     steeds altijd weer keer dagen dag weken uur minuten gisteren vandaag gekregen kreeg krijgen kwam     immer wieder mal tage tag wochen stunden minuten gestern heute bekommen kam kommt     toujours encore fois jours jour semaines heures minutes hier aujourd'hui reçu venu     siempre otra vez días día semanas horas minutos ayer hoy recibí llegó     uvijek opet puta dana dan tjedana sati minuta jučer danas dobio došao";
+
+fn not_topic(w: &str) -> bool {
+    static S: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    S.get_or_init(|| NOT_TOPICS.split_whitespace().collect())
+        .contains(w)
+}
+
 /// Frequent content words not covered by the taxonomy, grouped by stem: words of at least
-/// four letters that are neither function words, sentiment words nor taxonomy keywords, in at
-/// least `min_docs` comments and 1% of the comments of their language.
+/// four letters that are neither function words, everyday non-topic words, sentiment words nor
+/// taxonomy keywords, in at least `min_docs` comments and 1% of the comments of their
+/// language, and not mostly (≥ 60% of their comments) said alongside a taxonomy theme — such a
+/// word is a facet of that theme, not something the taxonomy misses.
 pub(crate) fn discover(
     docs: &[(Vec<Token>, &str)],
     matcher: &ThemeMatcher,
@@ -185,11 +198,13 @@ pub(crate) fn discover(
     max_themes: usize,
 ) -> Vec<DiscoveredTheme> {
     let mut per_lang_docs: HashMap<&str, u64> = HashMap::new();
-    // (lang, stem) -> (documents, surface form counts)
-    let mut groups: BTreeMap<(String, String), (u64, HashMap<String, u64>)> = BTreeMap::new();
+    // (lang, stem) -> (documents, documents with a taxonomy theme, surface form counts)
+    type Group = (u64, u64, HashMap<String, u64>);
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     for (tokens, lang) in docs {
         *per_lang_docs.entry(lang).or_default() += 1;
         let lex = lexicon(lang);
+        let themed = !matcher.themes(tokens, lang).is_empty();
         let mut seen: Vec<String> = Vec::new();
         for t in tokens {
             let w = &t.lower;
@@ -197,6 +212,7 @@ pub(crate) fn discover(
                 || w.chars().count() < 2
                 || w.chars().any(|c| c.is_ascii_digit())
                 || crate::lang::is_function_word(w)
+                || not_topic(w)
                 || lex.valence(w).is_some()
                 || lex.rules.negations.contains(&w.as_str())
                 || lex.rules.boosters.contains(&w.as_str())
@@ -211,15 +227,18 @@ pub(crate) fn discover(
             seen.push(key.clone());
             let g = groups.entry((lang.to_string(), key)).or_default();
             g.0 += 1;
-            *g.1.entry(w.clone()).or_default() += 1;
+            g.1 += u64::from(themed);
+            *g.2.entry(w.clone()).or_default() += 1;
         }
     }
     let mut out: Vec<DiscoveredTheme> = groups
         .into_iter()
-        .filter(|((lang, _), (n, _))| {
-            *n >= min_docs && *n * 100 >= per_lang_docs.get(lang.as_str()).copied().unwrap_or(0)
+        .filter(|((lang, _), (n, themed, _))| {
+            *n >= min_docs
+                && *n * 100 >= per_lang_docs.get(lang.as_str()).copied().unwrap_or(0)
+                && *themed * 10 < *n * 6
         })
-        .map(|((lang, _), (n, forms))| {
+        .map(|((lang, _), (n, _, forms))| {
             let mut f: Vec<(String, u64)> = forms.into_iter().collect();
             f.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             DiscoveredTheme {

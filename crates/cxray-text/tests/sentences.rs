@@ -214,3 +214,22 @@ fn discovered_themes_group_inflections() {
             .any(|t| ["great", "again", "wrong", "the"].contains(&t.label.as_str()))
     );
 }
+
+#[test]
+fn discovery_skips_everyday_words_and_facets_of_known_themes() {
+    let texts: Vec<String> = (0..60)
+        .map(|i| match i % 3 {
+            0 => "The courier left the parcel with the neighbours".to_string(),
+            1 => "Came back within minutes".to_string(),
+            _ => "Loyalty stamps missing".to_string(),
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let found = a().discover_themes(&refs, 5, 10);
+    let labels: Vec<&str> = found.iter().map(|t| t.label.as_str()).collect();
+    // "neighbours" is only ever said about delivery: a facet of that theme, not a new one.
+    for w in ["neighbours", "within", "minutes", "came", "back"] {
+        assert!(!labels.contains(&w), "{w} is not a theme: {labels:?}");
+    }
+    assert!(labels.contains(&"stamps"), "{labels:?}");
+}
