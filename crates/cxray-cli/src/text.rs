@@ -11,17 +11,30 @@ use serde::Serialize;
 use crate::Failure;
 use crate::args::{FormatArg, TextArgs, TextCommand, TextEvalArgs};
 
-/// Reads a delimited file: (header, rows). Columns are named 1, 2, … without a header.
-fn read_table(
-    path: &Path,
-    delimiter: Option<&str>,
-    no_header: bool,
-) -> Result<(Vec<String>, Vec<Vec<String>>), Failure> {
+/// A text table: header, rows, and the input line each row starts on.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    lines: Vec<u64>,
+}
+
+/// Reads a delimited file (columns named 1, 2, … without a header) or, for `.ndjson`/`.jsonl`
+/// files, one JSON object per line (columns are its keys). Bytes that are not UTF-8 become
+/// U+FFFD rather than stopping the run.
+fn read_table(path: &Path, delimiter: Option<&str>, no_header: bool) -> Result<Table, Failure> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("{}: cannot read the file", path.display()))
         .map_err(Failure::input)?;
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim_start_matches('\u{feff}');
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "ndjson" || ext == "jsonl" {
+        return read_ndjson(path, text);
+    }
     let first = text.lines().next().unwrap_or("");
     let delim = match delimiter {
         Some("\\t") => b'\t',
@@ -38,10 +51,12 @@ fn read_table(
         .quoting(delim != b'\t')
         .from_reader(text.as_bytes());
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
     for r in rdr.records() {
         let r = r
             .with_context(|| format!("{}: not a readable delimited file", path.display()))
             .map_err(Failure::input)?;
+        lines.push(r.position().map_or(0, |p| p.line()));
         rows.push(r.iter().map(str::to_string).collect());
     }
     if rows.is_empty() {
@@ -55,9 +70,64 @@ fn read_table(
             .map(|i| i.to_string())
             .collect()
     } else {
+        lines.remove(0);
         rows.remove(0)
     };
-    Ok((header, rows))
+    Ok(Table {
+        header,
+        rows,
+        lines,
+    })
+}
+
+fn read_ndjson(path: &Path, text: &str) -> Result<Table, Failure> {
+    let mut header: Vec<String> = Vec::new();
+    let mut objects = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(l)
+            .with_context(|| format!("{}:{}: not a JSON object", path.display(), i + 1))
+            .map_err(Failure::input)?;
+        let serde_json::Value::Object(o) = v else {
+            return Err(Failure::input(anyhow!(
+                "{}:{}: not a JSON object",
+                path.display(),
+                i + 1
+            )));
+        };
+        for k in o.keys() {
+            if !header.contains(k) {
+                header.push(k.clone());
+            }
+        }
+        objects.push((i as u64 + 1, o));
+    }
+    if objects.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "{}: the file is empty",
+            path.display()
+        )));
+    }
+    let rows = objects
+        .iter()
+        .map(|(_, o)| {
+            header
+                .iter()
+                .map(|k| match o.get(k) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::Null) | None => String::new(),
+                    Some(v) => v.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Table {
+        header,
+        rows,
+        lines: objects.iter().map(|(l, _)| *l).collect(),
+    })
 }
 
 fn column(header: &[String], name: &str, path: &Path) -> Result<usize, Failure> {
@@ -77,7 +147,7 @@ fn column(header: &[String], name: &str, path: &Path) -> Result<usize, Failure> 
 
 #[derive(Serialize)]
 struct TextRow<'a> {
-    line: usize,
+    line: u64,
     text: &'a str,
     language: &'static str,
     sentiment: f64,
@@ -92,7 +162,11 @@ pub fn run(a: TextArgs) -> Result<(), Failure> {
     let path = a.file.clone().ok_or_else(|| {
         Failure::input(anyhow!("cxray text needs a FILE (or the eval subcommand)"))
     })?;
-    let (header, rows) = read_table(&path, a.delimiter.as_deref(), a.no_header)?;
+    let Table {
+        header,
+        rows,
+        lines,
+    } = read_table(&path, a.delimiter.as_deref(), a.no_header)?;
     let col = column(&header, &a.column, &path)?;
     let analyzer = Analyzer::default();
     let texts: Vec<&str> = rows
@@ -106,7 +180,7 @@ pub fn run(a: TextArgs) -> Result<(), Failure> {
         .map(|(i, t)| {
             let r = analyzer.analyze(t);
             TextRow {
-                line: i + if a.no_header { 1 } else { 2 },
+                line: lines[i],
                 text: t,
                 language: r.language,
                 sentiment: r.sentiment,
@@ -199,7 +273,7 @@ pub fn run(a: TextArgs) -> Result<(), Failure> {
 }
 
 fn run_eval(e: TextEvalArgs) -> Result<(), Failure> {
-    let (header, rows) = read_table(&e.file, e.delimiter.as_deref(), e.no_header)?;
+    let Table { header, rows, .. } = read_table(&e.file, e.delimiter.as_deref(), e.no_header)?;
     let tc = column(&header, &e.text, &e.file)?;
     let lc = column(&header, &e.label, &e.file)?;
     let langc = e

@@ -1,19 +1,14 @@
 //! End-to-end tests of `cxray metrics`: the built binary on files written by the tests,
 //! checked against an independent computation and exact reject counts.
 
+mod common;
+use common::cxray;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn cxray(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cxray"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the cxray binary runs")
-}
 
 fn json(out: &Output) -> Value {
     assert!(

@@ -2,18 +2,12 @@
 //! appear in the highlights of the JSON report, the planted null effect does not, and every
 //! output format renders.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::cxray;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn cxray(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cxray"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the cxray binary runs")
-}
 
 fn ok(out: &Output) -> String {
     assert!(
