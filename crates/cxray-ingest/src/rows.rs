@@ -493,10 +493,8 @@ pub(crate) fn validate<'a>(
         match plan.layout {
             Layout::Long => {
                 let score_col = plan.score.expect("long layout has a score column");
-                let (mcol, spec) = match &plan.metric {
-                    MetricSource::Fixed(m) => {
-                        (score_col, ctx.catalog.get(m).map_err(|e| e.to_string())?)
-                    }
+                let spec = match &plan.metric {
+                    MetricSource::Fixed(m) => ctx.catalog.get(m).map_err(|e| e.to_string())?,
                     MetricSource::Column(i) => {
                         let text = match b.required(*i, r) {
                             Ok(c) => text_of(c),
@@ -507,14 +505,14 @@ pub(crate) fn validate<'a>(
                         };
                         let cached = by_text.iter().find(|(t, _)| *t == text).map(|(_, s)| *s);
                         match cached {
-                            Some(si) => (*i, specs[si as usize]),
+                            Some(si) => specs[si as usize],
                             None => match ctx.catalog.get(&text.to_lowercase()) {
                                 Ok(spec) => {
                                     let si = spec_index(spec, &mut specs);
                                     if by_text.len() < 64 {
                                         by_text.push((text.into_owned(), si));
                                     }
-                                    (*i, specs[si as usize])
+                                    specs[si as usize]
                                 }
                                 Err(e) => {
                                     let v = text.into_owned();
@@ -525,7 +523,6 @@ pub(crate) fn validate<'a>(
                         }
                     }
                 };
-                let _ = mcol;
                 let c = match b.required(score_col, r) {
                     Ok(c) => c,
                     Err(e) => {

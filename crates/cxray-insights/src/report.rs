@@ -789,7 +789,7 @@ struct Shift {
 }
 
 /// "Jul–Sep 2025" for months, "2025-W01–2025-W03" otherwise.
-fn span_words(p: Period, span: &[NaiveDate]) -> String {
+pub(crate) fn span_words(p: Period, span: &[NaiveDate]) -> String {
     match (span.first(), span.last()) {
         (Some(a), Some(b)) if a == b => period_words(p, *a),
         (Some(a), Some(b))

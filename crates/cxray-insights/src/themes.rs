@@ -27,7 +27,7 @@ use cxray_stats::{
 };
 use serde::Serialize;
 
-use crate::report::{Change, Highlight, adjust_family, fmt_pq, fmt_value, period_words};
+use crate::report::{Change, Highlight, adjust_family, fmt_pq, fmt_value, span_words};
 
 /// Segment label of answers whose comment has no theme.
 pub const NO_THEME: &str = "(no theme)";
@@ -560,19 +560,6 @@ fn fmt_units(kind: MetricKind, x: f64) -> String {
 fn short_pq(c: &Change) -> String {
     format!("p {}", fmt_pq(c))
 }
-
-pub(crate) fn span_words(p: Period, span: &[NaiveDate]) -> String {
-    match (span.first(), span.last()) {
-        (Some(a), Some(b)) if a == b => period_words(p, *a),
-        (Some(a), Some(b)) if p == Period::Month && a.year_ce() == b.year_ce() => {
-            format!("{}–{}", a.format("%b"), b.format("%b %Y"))
-        }
-        (Some(a), Some(b)) => format!("{}–{}", period_words(p, *a), period_words(p, *b)),
-        _ => String::new(),
-    }
-}
-
-use chrono::Datelike;
 
 /// Highlights from the themes section: the strongest emerging theme (a segment finding when
 /// there is one) and the theme that pulls the first metric down most.
