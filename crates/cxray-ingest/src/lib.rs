@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod enrich;
+pub mod entity;
 pub mod error;
 mod mapping;
 pub mod rejects;
@@ -41,6 +42,7 @@ use cxray_metrics::MetricCatalog;
 pub use config::{
     DuplicatePolicy, Format, Layout, ProjectConfig, QuestionConfig, SourceConfig, TextSettings,
 };
+pub use entity::{Entity, EntityTable, load_entity};
 pub use error::IngestError;
 pub use mapping::CANONICAL;
 pub use rejects::{Reject, write_rejects_csv};
@@ -158,14 +160,7 @@ pub fn load_responses(
         .filter(|s| s.entity.as_deref().is_none_or(|e| e == "responses"))
     {
         let path = cfg.resolve(&src.path);
-        let source_tz = match &src.timezone {
-            Some(t) => parse_tz(t).map_err(|m| IngestError::Config {
-                path: path.clone(),
-                message: m,
-            })?,
-            None => project_tz,
-        };
-        let time = TimeParser::new(src.timestamp_format.clone(), source_tz, project_tz);
+        let time = source_time(src, &path, project_tz)?;
         let t0 = std::time::Instant::now();
         let (outputs, plan, report) = load_source(&path, src, catalog, time, opts)?;
         timing("read and validate", t0);
@@ -243,6 +238,38 @@ pub fn load_responses(
         sources,
         totals,
         attributes,
+    })
+}
+
+/// The timestamp parser of a source: its format and timezone (the project's by default).
+fn source_time(
+    src: &SourceConfig,
+    path: &Path,
+    project_tz: chrono_tz::Tz,
+) -> Result<TimeParser, IngestError> {
+    let source_tz = match &src.timezone {
+        Some(t) => parse_tz(t).map_err(|m| IngestError::Config {
+            path: path.to_path_buf(),
+            message: m,
+        })?,
+        None => project_tz,
+    };
+    Ok(TimeParser::new(
+        src.timestamp_format.clone(),
+        source_tz,
+        project_tz,
+    ))
+}
+
+/// Opens an input file, saying plainly when it does not exist.
+fn open_file(path: &Path) -> Result<std::fs::File, IngestError> {
+    std::fs::File::open(path).map_err(|e| IngestError::Io {
+        path: path.to_path_buf(),
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            "file not found".into()
+        } else {
+            e.to_string()
+        },
     })
 }
 
@@ -405,16 +432,16 @@ fn csv_chunk(
     raw
 }
 
-#[allow(clippy::too_many_arguments)]
-fn load_csv(
-    path: &Path,
-    file: &str,
-    id_prefix: &str,
-    src: &SourceConfig,
-    catalog: &MetricCatalog,
-    time: TimeParser,
-    opts: &LoadOptions,
-) -> Result<Outputs, IngestError> {
+/// A CSV file read into memory, its delimiter and header, and where its rows begin.
+struct CsvStart {
+    text: text::Text,
+    delimiter: u8,
+    header: Vec<String>,
+    body_start: usize,
+    body_line: u64,
+}
+
+fn csv_start(path: &Path, src: &SourceConfig) -> Result<CsvStart, IngestError> {
     let text = text::read_text(path, src.encoding.as_deref())?;
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty {
@@ -466,6 +493,32 @@ fn load_csv(
     }
     let body_start = rdr.position().byte() as usize;
     let body_line = rdr.position().line();
+    Ok(CsvStart {
+        text,
+        delimiter,
+        header,
+        body_start,
+        body_line,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn load_csv(
+    path: &Path,
+    file: &str,
+    id_prefix: &str,
+    src: &SourceConfig,
+    catalog: &MetricCatalog,
+    time: TimeParser,
+    opts: &LoadOptions,
+) -> Result<Outputs, IngestError> {
+    let CsvStart {
+        text,
+        delimiter,
+        header,
+        body_start,
+        body_line,
+    } = csv_start(path, src)?;
     let plan = mapping::plan(&header, src, catalog, Some(delimiter)).map_err(|m| {
         IngestError::Columns {
             path: path.to_path_buf(),
@@ -504,6 +557,37 @@ fn load_ndjson(
     mut time: TimeParser,
     opts: &LoadOptions,
 ) -> Result<Outputs, IngestError> {
+    let (header, rows, unreadable) = ndjson_rows(path, src)?;
+    let plan = mapping::plan(&header, src, catalog, None).map_err(|m| IngestError::Columns {
+        path: path.to_path_buf(),
+        message: m,
+    })?;
+    let plan = project(plan, opts);
+    let columns = ndjson_columns(&header, &rows);
+    let raw = RawBatch {
+        columns,
+        lines: rows.iter().map(|(l, _)| *l).collect(),
+        field_counts: None,
+        overlong: vec![],
+        bad_utf8: vec![],
+        unreadable,
+    };
+    let ctx = rows::Context {
+        plan: &plan,
+        catalog,
+        header: &header,
+        file,
+        id_prefix,
+    };
+    let out = rows::validate(&ctx, &raw, &mut time).map_err(|e| invalid_batch(path, e))?;
+    Ok((vec![out], plan, (Format::Ndjson, None)))
+}
+
+/// The objects of an NDJSON file with their line numbers, the union of their keys in order of
+/// first appearance, and the lines that are not JSON objects.
+type NdjsonRows = (Vec<String>, Vec<(u64, JsonObject)>, Vec<(u64, String)>);
+
+fn ndjson_rows(path: &Path, src: &SourceConfig) -> Result<NdjsonRows, IngestError> {
     let text = text::read_text(path, src.encoding.as_deref())?;
     let text = String::from_utf8_lossy(&text);
     let mut header: Vec<String> = Vec::new();
@@ -533,16 +617,16 @@ fn load_ndjson(
             path: path.to_path_buf(),
         });
     }
-    let plan = mapping::plan(&header, src, catalog, None).map_err(|m| IngestError::Columns {
-        path: path.to_path_buf(),
-        message: m,
-    })?;
-    let plan = project(plan, opts);
-    let columns: Vec<ArrayRef> = header
+    Ok((header, rows, unreadable))
+}
+
+/// Text columns of NDJSON objects, one per header key (non-string values as JSON text).
+fn ndjson_columns(header: &[String], rows: &[(u64, JsonObject)]) -> Vec<ArrayRef> {
+    header
         .iter()
         .map(|h| {
             let mut b = arrow::array::StringBuilder::new();
-            for (_, m) in &rows {
+            for (_, m) in rows {
                 match m.get(h) {
                     None | Some(serde_json::Value::Null) => b.append_null(),
                     Some(serde_json::Value::String(s)) => b.append_value(s),
@@ -551,24 +635,7 @@ fn load_ndjson(
             }
             Arc::new(b.finish()) as ArrayRef
         })
-        .collect();
-    let raw = RawBatch {
-        columns,
-        lines: rows.iter().map(|(l, _)| *l).collect(),
-        field_counts: None,
-        overlong: vec![],
-        bad_utf8: vec![],
-        unreadable,
-    };
-    let ctx = rows::Context {
-        plan: &plan,
-        catalog,
-        header: &header,
-        file,
-        id_prefix,
-    };
-    let out = rows::validate(&ctx, &raw, &mut time).map_err(|e| invalid_batch(path, e))?;
-    Ok((vec![out], plan, (Format::Ndjson, None)))
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -582,16 +649,7 @@ fn load_parquet(
     opts: &LoadOptions,
 ) -> Result<Outputs, IngestError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let open = || {
-        std::fs::File::open(path).map_err(|e| IngestError::Io {
-            path: path.to_path_buf(),
-            message: if e.kind() == std::io::ErrorKind::NotFound {
-                "file not found".into()
-            } else {
-                e.to_string()
-            },
-        })
-    };
+    let open = || open_file(path);
     let perr = |e: String| IngestError::Format {
         path: path.to_path_buf(),
         message: format!("not a readable Parquet file: {e}"),

@@ -49,7 +49,7 @@ impl RawBatch {
 
 /// One cell of a raw batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     /// The row has fewer fields than the header.
     Missing,
     BadUtf8,
@@ -63,7 +63,7 @@ enum Cell<'a> {
 }
 
 /// Typed access to one raw column.
-enum Reader {
+pub(crate) enum Reader {
     Text(StringArray),
     /// Dictionary-encoded text (Parquet): keys into the values.
     Dict(Int32Array, StringArray),
@@ -73,7 +73,7 @@ enum Reader {
 }
 
 impl Reader {
-    fn new(col: &ArrayRef) -> Result<Reader, String> {
+    pub(crate) fn new(col: &ArrayRef) -> Result<Reader, String> {
         use DataType as D;
         let c = |t: &D| cast(col, t).map_err(|e| e.to_string());
         Ok(match col.data_type() {
@@ -110,7 +110,7 @@ impl Reader {
         })
     }
 
-    fn cell(&self, r: usize) -> Cell<'_> {
+    pub(crate) fn cell(&self, r: usize) -> Cell<'_> {
         match self {
             Reader::Text(a) if a.is_null(r) => Cell::Blank,
             Reader::Text(a) => {
@@ -141,7 +141,7 @@ impl Reader {
 }
 
 /// Text of a cell: borrowed for text, formatted for typed values.
-fn text_of(c: Cell<'_>) -> Cow<'_, str> {
+pub(crate) fn text_of(c: Cell<'_>) -> Cow<'_, str> {
     match c {
         Cell::Text(s) => Cow::Borrowed(s.trim()),
         Cell::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => {

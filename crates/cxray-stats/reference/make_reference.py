@@ -390,6 +390,20 @@ for k in [3, 5, 2, 8, 4]:
                "mix": ((w2 - w1) * (r1 + r2) / 2).tolist(), "rate": ((r2 - r1) * (w1 + w2) / 2).tolist()})
 out["mix_rate"] = {"source": "symmetric Kitagawa (1955) formula in numpy (== DasGuptR on r_reference.json)", "cases": mr}
 
+# ---------------------------------------------------------------- quantile intervals
+# Distribution-free (order-statistic) interval of a quantile. With x = 0..n-1 the bounds scipy
+# returns are the 0-based ranks of the order statistics; null where scipy gives nan (the bound
+# falls outside the sample).
+qci = []
+for n, p, conf in [(10, 0.5, 0.95), (20, 0.5, 0.95), (101, 0.9, 0.95), (1000, 0.5, 0.9), (1000, 0.9, 0.95),
+                   (5, 0.9, 0.95), (3, 0.5, 0.95), (250_000, 0.9, 0.99), (37, 0.25, 0.8)]:
+    ci = stats.quantile_test(np.arange(n, dtype=float), q=0, p=p).confidence_interval(conf)
+    qci.append({"n": n, "p": p, "confidence": conf,
+                "low_rank": None if np.isnan(ci.low) else int(ci.low),
+                "high_rank": None if np.isnan(ci.high) else int(ci.high)})
+out["quantile_interval"] = {"source": "scipy.stats.quantile_test(...).confidence_interval (exact binomial)",
+                            "cases": qci}
+
 with open(OUT, "w") as fh:
     json.dump(out, fh, indent=1)
 print("wrote", os.path.relpath(OUT))

@@ -9,12 +9,19 @@
 //!   α of the exact order statistic x₍⌊q(n-1)⌋₎ (the "lower" quantile). Because the bucket index is
 //!   a plain arithmetic expression, a query engine can compute the sketch as a GROUP BY on
 //!   `ceil(ln(x) / ln(γ))` and send back one row per bucket.
+//! - **Interval** ([`quantile_rank_interval`]): the distribution-free interval of a quantile
+//!   between two order statistics, their ranks from the exact binomial distribution of the number
+//!   of values below the quantile (Conover 1999, §3.2; scipy's `quantile_test(...)
+//!   .confidence_interval`): low = x₍k₎ with k = F⁻¹(a/2) − 1 and high = x₍j₎ with j the smallest
+//!   rank whose upper tail is at most a/2 (0-based ranks, F the Binomial(n, q) CDF, a = 1 −
+//!   confidence). A bound whose rank falls outside the sample is undefined.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::error::{Result, StatsError, check_finite, invalid};
+use crate::estimate::{Confidence, Estimate, Interval};
 
 /// Type-7 quantile of already sorted values, q in [0, 1].
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> Result<f64> {
@@ -40,6 +47,44 @@ pub fn quantiles(values: &[f64], qs: &[f64]) -> Result<Vec<f64>> {
     }
     v.sort_by(f64::total_cmp);
     qs.iter().map(|&q| quantile_sorted(&v, q)).collect()
+}
+
+/// 0-based ranks of the order statistics bounding the `q`-quantile at `confidence`; `None` for
+/// a bound outside the sample (small n or extreme q).
+pub fn quantile_rank_interval(
+    n: u64,
+    q: f64,
+    confidence: Confidence,
+) -> Result<(Option<u64>, Option<u64>)> {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+    if !(q > 0.0 && q < 1.0) {
+        return Err(invalid(format!(
+            "quantile level for an interval must be in (0, 1), got {q}"
+        )));
+    }
+    if n == 0 {
+        return Err(StatsError::NoObservations { what: "a quantile" });
+    }
+    let b = Binomial::new(q, n).map_err(|e| invalid(e.to_string()))?;
+    let tail = confidence.alpha() / 2.0;
+    // Smallest k in [0, n] with pred(k) true (pred monotone).
+    let search = |pred: &dyn Fn(u64) -> bool| {
+        let (mut lo, mut hi) = (0u64, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
+    };
+    let ppf = search(&|k| b.cdf(k) >= tail);
+    let isf = search(&|k| b.sf(k) <= tail);
+    let low = ppf.checked_sub(1);
+    let high = (isf < n).then_some(isf);
+    Ok((low, high))
 }
 
 /// A DDSketch over non-negative values.
@@ -129,17 +174,14 @@ impl DdSketch {
         self.count
     }
 
-    /// The q-quantile, within relative error α of x₍⌊q(n-1)⌋₎.
-    pub fn quantile(&self, q: f64) -> Result<f64> {
-        if !(0.0..=1.0).contains(&q) {
+    /// The value of the order statistic of 0-based `rank`, within relative error α.
+    pub fn value_at_rank(&self, rank: u64) -> Result<f64> {
+        if rank >= self.count {
             return Err(invalid(format!(
-                "quantile level must be in [0, 1], got {q}"
+                "rank {rank} is outside a sketch of {} values",
+                self.count
             )));
         }
-        if self.count == 0 {
-            return Err(StatsError::NoObservations { what: "a quantile" });
-        }
-        let rank = (q * (self.count - 1) as f64).floor() as u64;
         if rank < self.zeros {
             return Ok(0.0);
         }
@@ -152,5 +194,52 @@ impl DdSketch {
             }
         }
         unreachable!("rank is below the total count")
+    }
+
+    /// The q-quantile with its distribution-free interval ([`quantile_rank_interval`]); the
+    /// interval is absent, with a note, when the sample is too small for the confidence asked.
+    pub fn estimate(&self, q: f64, confidence: Confidence) -> Result<Estimate> {
+        let value = self.quantile(q)?;
+        let (low, high) = quantile_rank_interval(self.count, q, confidence)?;
+        let (interval, note) = match (low, high) {
+            (Some(l), Some(h)) => (
+                Some(Interval::new(
+                    self.value_at_rank(l)?,
+                    self.value_at_rank(h)?,
+                    confidence,
+                )),
+                None,
+            ),
+            _ => (
+                None,
+                Some(format!(
+                    "too few values ({}) for a {:.0}% interval of this quantile",
+                    self.count,
+                    confidence.level() * 100.0
+                )),
+            ),
+        };
+        Ok(Estimate {
+            value,
+            n: self.count,
+            n_effective: self.count as f64,
+            se: None,
+            interval,
+            method: "order-statistic",
+            note,
+        })
+    }
+
+    /// The q-quantile, within relative error α of x₍⌊q(n-1)⌋₎.
+    pub fn quantile(&self, q: f64) -> Result<f64> {
+        if !(0.0..=1.0).contains(&q) {
+            return Err(invalid(format!(
+                "quantile level must be in [0, 1], got {q}"
+            )));
+        }
+        if self.count == 0 {
+            return Err(StatsError::NoObservations { what: "a quantile" });
+        }
+        self.value_at_rank((q * (self.count - 1) as f64).floor() as u64)
     }
 }

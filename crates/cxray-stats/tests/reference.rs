@@ -9,7 +9,7 @@ use cxray_stats::decompose::{SegmentPeriods, mix_rate};
 use cxray_stats::mean::{Moments, bayesian_average, star_sort_score, welch_test};
 use cxray_stats::nps::{nps_sample_size, nps_sample_size_per_group};
 use cxray_stats::proportion::wilson_lower_bound;
-use cxray_stats::quantile::quantiles;
+use cxray_stats::quantile::{DdSketch, quantile_rank_interval, quantiles};
 use cxray_stats::raking::{Margin, RakeControl, RakingCell, rake};
 use cxray_stats::regression::{
     BinomialRow, CrossProducts, logistic, logistic_shapley, ols, relative_weights, shapley_r2,
@@ -1093,4 +1093,39 @@ fn quantiles_match_numpy() {
             close(*g, w, 1e-12, "type-7 quantile");
         }
     }
+}
+
+#[test]
+fn quantile_intervals_match_scipy_quantile_test() {
+    let r = load("reference.json");
+    for c in r["quantile_interval"]["cases"].as_array().unwrap() {
+        let n = c["n"].as_u64().unwrap();
+        let conf = Confidence::new(f(&c["confidence"])).unwrap();
+        let got = quantile_rank_interval(n, f(&c["p"]), conf).unwrap();
+        assert_eq!(got.0, c["low_rank"].as_u64(), "low rank of {c}");
+        assert_eq!(got.1, c["high_rank"].as_u64(), "high rank of {c}");
+    }
+}
+
+#[test]
+fn sketch_interval_brackets_the_exact_order_statistics() {
+    // 1000 response times 1..=1000 s: exact order statistics are rank + 1.
+    let mut s = DdSketch::new(0.01).unwrap();
+    for x in 1..=1000 {
+        s.add(x as f64).unwrap();
+    }
+    let conf = Confidence::new(0.9).unwrap();
+    let e = s.estimate(0.5, conf).unwrap();
+    let i = e.interval.unwrap();
+    // scipy ranks 473 and 526 (fixture case n=1000, p=0.5, 90%) → values 474 and 527 (±1%).
+    close(i.low, 474.0, 0.01, "low");
+    close(i.high, 527.0, 0.01, "high");
+    close(e.value, 500.0, 0.01, "median");
+    let tiny = {
+        let mut t = DdSketch::new(0.01).unwrap();
+        t.add(3.0).unwrap();
+        t
+    };
+    let e = tiny.estimate(0.5, conf).unwrap();
+    assert!(e.interval.is_none() && e.note.is_some());
 }

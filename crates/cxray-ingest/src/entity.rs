@@ -1,0 +1,1341 @@
+//! Operational entities beside survey responses: invitations, customers, tickets, lifecycle
+//! events, contact-centre queue, journey events, referrals and social mentions.
+//!
+//! Each entity has a fixed set of canonical columns with a type (text, timestamp, number, count,
+//! yes/no) and row rules that tie them together — a ticket cannot be resolved before it was
+//! created, a handle time cannot be negative. A source is read the same way as responses (CSV
+//! with any delimiter and encoding, NDJSON, Parquet), columns are mapped by `[sources.columns]`
+//! or by their canonical names, every other column is kept as a segment attribute, and every row
+//! that breaks a rule becomes a [`Reject`] with file, line, column, value and reason. For every
+//! source `read = accepted + rejected`.
+//!
+//! The table holds the canonical columns in the order of [`Entity::fields`], then `local_date`
+//! (the project-timezone date of the entity's main timestamp, for periods), `source_line` and
+//! `source_file` (where each row came from, for timelines and later rejections), then the
+//! attributes as text.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, UInt16Builder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+
+use crate::config::{Format, ProjectConfig, SourceConfig};
+use crate::error::IngestError;
+use crate::rejects::{Reject, clip_value};
+use crate::rows::{Cell, Counts, RawBatch, Reader, text_of};
+use crate::timestamp::{TimeParser, parse_tz};
+use crate::{CsvStart, SourceReport};
+use IngestError as E;
+
+/// The kinds of operational data cxray reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entity {
+    Invitations,
+    Customers,
+    Tickets,
+    Lifecycle,
+    Contacts,
+    Journey,
+    Referrals,
+    Mentions,
+}
+
+/// The type of a canonical column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Text,
+    /// An instant, stored as UTC microseconds.
+    Time,
+    /// A number not below `min`.
+    Number {
+        min: f64,
+    },
+    /// A whole number not below `min`.
+    Count {
+        min: i64,
+    },
+    /// Yes/no: true/false, yes/no, y/n, 1/0, t/f.
+    Flag,
+}
+
+/// A canonical column of an entity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// What the column means, for error messages and docs.
+    pub about: &'static str,
+}
+
+const fn f(name: &'static str, kind: Kind, required: bool, about: &'static str) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        required,
+        about,
+    }
+}
+
+const SECONDS: Kind = Kind::Number { min: 0.0 };
+
+impl Entity {
+    pub const ALL: [Entity; 8] = [
+        Entity::Invitations,
+        Entity::Customers,
+        Entity::Tickets,
+        Entity::Lifecycle,
+        Entity::Contacts,
+        Entity::Journey,
+        Entity::Referrals,
+        Entity::Mentions,
+    ];
+
+    /// The entity named in `entity = "…"` of a source (singular forms accepted).
+    pub fn parse(s: &str) -> Option<Entity> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "invitations" | "invitation" | "invites" => Entity::Invitations,
+            "customers" | "customer" => Entity::Customers,
+            "tickets" | "ticket" => Entity::Tickets,
+            "lifecycle" | "lifecycle_events" => Entity::Lifecycle,
+            "contacts" | "contact" | "calls" | "queue" => Entity::Contacts,
+            "journey" | "journeys" | "journey_events" => Entity::Journey,
+            "referrals" | "referral" => Entity::Referrals,
+            "mentions" | "mention" => Entity::Mentions,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::Invitations => "invitations",
+            Entity::Customers => "customers",
+            Entity::Tickets => "tickets",
+            Entity::Lifecycle => "lifecycle",
+            Entity::Contacts => "contacts",
+            Entity::Journey => "journey",
+            Entity::Referrals => "referrals",
+            Entity::Mentions => "mentions",
+        }
+    }
+
+    /// Canonical columns, in table order.
+    pub fn fields(self) -> &'static [FieldDef] {
+        use Kind::*;
+        match self {
+            Entity::Invitations => {
+                const {
+                    &[
+                        f("customer_id", Text, true, "who was invited"),
+                        f("survey", Text, false, "which survey"),
+                        f("sent_at", Time, true, "when the invitation was sent"),
+                    ]
+                }
+            }
+            Entity::Customers => {
+                const {
+                    &[
+                        f("customer_id", Text, true, "the customer"),
+                        f("signup_at", Time, false, "when they became a customer"),
+                        f(
+                            "revenue",
+                            Number {
+                                min: f64::NEG_INFINITY,
+                            },
+                            false,
+                            "revenue from the customer",
+                        ),
+                    ]
+                }
+            }
+            Entity::Tickets => {
+                const {
+                    &[
+                        f("ticket_id", Text, true, "the ticket"),
+                        f("customer_id", Text, false, "who raised it"),
+                        f("created_at", Time, true, "when it was opened"),
+                        f("first_response_at", Time, false, "first agent reply"),
+                        f(
+                            "resolved_at",
+                            Time,
+                            false,
+                            "when it was resolved (blank: open)",
+                        ),
+                        f(
+                            "contacts",
+                            Count { min: 1 },
+                            false,
+                            "contacts needed (1 = one touch)",
+                        ),
+                        f("reopened", Flag, false, "reopened after resolution"),
+                        f("channel", Text, false, "email, chat, phone…"),
+                        f("category", Text, false, "what it is about"),
+                        f("agent", Text, false, "who handled it"),
+                        f("handle_seconds", SECONDS, false, "agent working time"),
+                        f("text", Text, false, "the customer's description"),
+                    ]
+                }
+            }
+            Entity::Lifecycle => {
+                const {
+                    &[
+                        f("customer_id", Text, true, "the customer"),
+                        f(
+                            "event",
+                            Text,
+                            true,
+                            "start, cancel, renew or an activity (order, booking, visit…)",
+                        ),
+                        f("at", Time, true, "when it happened"),
+                    ]
+                }
+            }
+            Entity::Contacts => {
+                const {
+                    &[
+                        f(
+                            "offered_at",
+                            Time,
+                            true,
+                            "when the call or chat entered the queue",
+                        ),
+                        f(
+                            "answered_at",
+                            Time,
+                            false,
+                            "when an agent answered (blank: not answered)",
+                        ),
+                        f(
+                            "abandoned",
+                            Flag,
+                            false,
+                            "the caller hung up before an answer",
+                        ),
+                        f("wait_seconds", SECONDS, false, "time in the queue"),
+                        f("channel", Text, false, "phone, chat…"),
+                    ]
+                }
+            }
+            Entity::Journey => {
+                const {
+                    &[
+                        f("session_id", Text, false, "the visit (or use customer_id)"),
+                        f(
+                            "customer_id",
+                            Text,
+                            false,
+                            "the customer (or use session_id)",
+                        ),
+                        f(
+                            "step",
+                            Text,
+                            true,
+                            "the step reached: visit, cart, checkout…",
+                        ),
+                        f("at", Time, true, "when"),
+                    ]
+                }
+            }
+            Entity::Referrals => {
+                const {
+                    &[
+                        f("referrer_id", Text, true, "the customer who invited"),
+                        f("invited_at", Time, true, "when the invitation was sent"),
+                        f(
+                            "converted_at",
+                            Time,
+                            false,
+                            "when the invitee became a customer",
+                        ),
+                    ]
+                }
+            }
+            Entity::Mentions => {
+                const {
+                    &[
+                        f("mention_id", Text, false, "the post"),
+                        f("platform", Text, false, "x, instagram, trustpilot…"),
+                        f("text", Text, true, "what was said"),
+                        f("at", Time, true, "when"),
+                        f("author", Text, false, "who said it"),
+                    ]
+                }
+            }
+        }
+    }
+
+    /// The timestamp that places a row in a period.
+    pub fn time_field(self) -> &'static str {
+        match self {
+            Entity::Invitations => "sent_at",
+            Entity::Customers => "signup_at",
+            Entity::Tickets => "created_at",
+            Entity::Lifecycle | Entity::Journey | Entity::Mentions => "at",
+            Entity::Contacts => "offered_at",
+            Entity::Referrals => "invited_at",
+        }
+    }
+
+    /// The column whose values must be unique, if any.
+    pub fn id_field(self) -> Option<&'static str> {
+        match self {
+            Entity::Tickets => Some("ticket_id"),
+            Entity::Mentions => Some("mention_id"),
+            Entity::Customers => Some("customer_id"),
+            _ => None,
+        }
+    }
+}
+
+/// The Arrow schema of an entity table with the given attribute columns.
+pub fn entity_schema(entity: Entity, attributes: &[String]) -> Arc<Schema> {
+    let mut fields: Vec<Field> = entity
+        .fields()
+        .iter()
+        .map(|d| Field::new(d.name, data_type(d.kind), !d.required))
+        .collect();
+    fields.push(Field::new(
+        "local_date",
+        DataType::Date32,
+        entity == Entity::Customers,
+    ));
+    fields.push(Field::new("source_line", DataType::UInt64, false));
+    fields.push(Field::new("source_file", DataType::UInt16, false));
+    for a in attributes {
+        fields.push(Field::new(a, DataType::Utf8, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+fn data_type(k: Kind) -> DataType {
+    match k {
+        Kind::Text => DataType::Utf8,
+        Kind::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Kind::Number { .. } => DataType::Float64,
+        Kind::Count { .. } => DataType::Int64,
+        Kind::Flag => DataType::Boolean,
+    }
+}
+
+/// All rows of one entity over its sources.
+#[derive(Debug, Clone)]
+pub struct EntityTable {
+    pub entity: Entity,
+    pub schema: Arc<Schema>,
+    pub batches: Vec<RecordBatch>,
+    pub rejects: Vec<Reject>,
+    pub sources: Vec<SourceReport>,
+    pub totals: Counts,
+    /// Attribute columns, in schema order.
+    pub attributes: Vec<String>,
+    /// File names; `source_file` indexes into this.
+    pub files: Vec<String>,
+}
+
+impl EntityTable {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Loads every source of `entity` in the project; `None` when the project has none.
+pub fn load_entity(
+    cfg: &ProjectConfig,
+    entity: Entity,
+    threads: usize,
+) -> Result<Option<EntityTable>, IngestError> {
+    let project_tz = parse_tz(&cfg.project.timezone).map_err(|m| E::Config {
+        path: cfg.base_dir.join("cxray.toml"),
+        message: m,
+    })?;
+    let srcs: Vec<&SourceConfig> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.entity.as_deref().and_then(Entity::parse) == Some(entity))
+        .collect();
+    if srcs.is_empty() {
+        return Ok(None);
+    }
+    let mut parts: Vec<(Vec<RecordBatch>, Vec<String>)> = Vec::new();
+    let mut table = EntityTable {
+        entity,
+        schema: entity_schema(entity, &[]),
+        batches: vec![],
+        rejects: vec![],
+        sources: vec![],
+        totals: Counts::default(),
+        attributes: vec![],
+        files: vec![],
+    };
+    for src in srcs {
+        let path = cfg.resolve(&src.path);
+        let time = crate::source_time(src, &path, project_tz)?;
+        let file_index = table.files.len() as u16;
+        let file = path.display().to_string();
+        table.files.push(file.clone());
+        let (raws, header, format, delimiter) = read_raw(&path, src, threads)?;
+        let plan = plan(entity, &header, src).map_err(|m| E::Columns {
+            path: path.clone(),
+            message: m,
+        })?;
+        let outs = crate::parallel(raws.len(), threads, |k| {
+            validate(&plan, &raws[k], &file, file_index, &mut time.clone())
+        });
+        let mut counts = Counts::default();
+        let mut batches = Vec::new();
+        let mut first: Option<i32> = None;
+        let mut last: Option<i32> = None;
+        for o in outs {
+            let o = o.map_err(|m| crate::invalid_batch(&path, m))?;
+            counts.add(&o.counts);
+            table.rejects.extend(o.rejects);
+            if let Some((a, b)) = o.dates {
+                first = Some(first.map_or(a, |f| f.min(a)));
+                last = Some(last.map_or(b, |l| l.max(b)));
+            }
+            if o.batch.num_rows() > 0 {
+                batches.push(o.batch);
+            }
+        }
+        if counts.records == 0 {
+            return Err(E::NoRows { path });
+        }
+        if let Some(id) = entity.id_field() {
+            let dups = reject_duplicates(&mut batches, id, &plan, &file);
+            counts.accepted -= dups.len() as u64;
+            counts.rejected += dups.len() as u64;
+            table.rejects.extend(dups);
+        }
+        debug_assert_eq!(counts.read, counts.accepted + counts.rejected);
+        table.totals.add(&counts);
+        table.sources.push(SourceReport {
+            file,
+            format,
+            layout: crate::Layout::Long,
+            delimiter: delimiter.map(|d| (d as char).to_string()),
+            counts,
+            duplicates: 0,
+            notes: plan.notes.clone(),
+            first_date: first.map(|d| crate::timestamp::days_to_date(d).to_string()),
+            last_date: last.map(|d| crate::timestamp::days_to_date(d).to_string()),
+        });
+        parts.push((
+            batches,
+            plan.attributes.iter().map(|(_, n)| n.clone()).collect(),
+        ));
+    }
+    for (_, names) in &parts {
+        for n in names {
+            if !table.attributes.contains(n) {
+                table.attributes.push(n.clone());
+            }
+        }
+    }
+    table.schema = entity_schema(entity, &table.attributes);
+    let fixed = entity.fields().len() + 3;
+    for (batches, names) in parts {
+        for b in batches {
+            let mut cols: Vec<ArrayRef> = b.columns()[..fixed].to_vec();
+            for a in &table.attributes {
+                cols.push(match names.iter().position(|n| n == a) {
+                    Some(i) => b.column(fixed + i).clone(),
+                    None => arrow::array::new_null_array(&DataType::Utf8, b.num_rows()),
+                });
+            }
+            table.batches.push(
+                RecordBatch::try_new(table.schema.clone(), cols).map_err(|e| E::Format {
+                    path: Path::new(&table.files[0]).to_path_buf(),
+                    message: e.to_string(),
+                })?,
+            );
+        }
+    }
+    Ok(Some(table))
+}
+
+/// Which file column holds each canonical column, and which are attributes.
+struct EntityPlan {
+    entity: Entity,
+    /// File column of each canonical field (None: absent, all null).
+    fields: Vec<Option<usize>>,
+    /// Attribute columns: (file column, name).
+    attributes: Vec<(usize, String)>,
+    column_names: Vec<String>,
+    notes: Vec<String>,
+}
+
+fn plan(entity: Entity, header: &[String], src: &SourceConfig) -> Result<EntityPlan, String> {
+    let canon: Vec<&str> = entity.fields().iter().map(|d| d.name).collect();
+    for k in src.columns.keys() {
+        if !canon.contains(&k.as_str()) {
+            return Err(format!(
+                "[sources.columns] maps '{k}', which is not a column of {}; its columns are: {}",
+                entity.name(),
+                canon.join(", ")
+            ));
+        }
+    }
+    let find = |name: &str| -> Option<usize> {
+        header
+            .iter()
+            .position(|h| h == name)
+            .or_else(|| header.iter().position(|h| h.eq_ignore_ascii_case(name)))
+    };
+    let mut fields = Vec::new();
+    let mut used = vec![false; header.len()];
+    let mut missing = Vec::new();
+    for d in entity.fields() {
+        let col = match src.columns.get(d.name) {
+            Some(c) => Some(find(c).ok_or_else(|| {
+                format!(
+                    "[sources.columns] maps {} to '{c}', which is not in the header ({})",
+                    d.name,
+                    header.join(", ")
+                )
+            })?),
+            None => find(d.name),
+        };
+        if let Some(c) = col {
+            used[c] = true;
+        } else if d.required {
+            missing.push(format!("{} ({})", d.name, d.about));
+        }
+        fields.push(col);
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} needs the column(s) {}; the header has: {}. Rename them or map them in \
+             [sources.columns] of cxray.toml",
+            entity.name(),
+            missing.join(", "),
+            header.join(", ")
+        ));
+    }
+    let reserved = ["local_date", "source_line", "source_file"];
+    let attributes = header
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !used[*i] && !h.is_empty() && !reserved.contains(&h.as_str()))
+        .map(|(i, h)| (i, h.clone()))
+        .collect();
+    Ok(EntityPlan {
+        entity,
+        fields,
+        attributes,
+        column_names: header.to_vec(),
+        notes: vec![],
+    })
+}
+
+/// Reads any supported file into raw batches of its columns.
+type Raw = (Vec<RawBatch>, Vec<String>, Format, Option<u8>);
+
+fn read_raw(path: &Path, src: &SourceConfig, threads: usize) -> Result<Raw, IngestError> {
+    let format = src.format.unwrap_or_else(|| Format::from_path(path));
+    match format {
+        Format::Csv => {
+            let CsvStart {
+                text,
+                delimiter,
+                header,
+                body_start,
+                body_line,
+            } = crate::csv_start(path, src)?;
+            let all: Vec<usize> = (0..header.len()).collect();
+            let chunks =
+                crate::text::split_chunks(&text, body_start, body_line, threads.max(1) * 4);
+            let raws = crate::parallel(chunks.len(), threads, |k| {
+                crate::csv_chunk(&text, &chunks[k], delimiter, header.len(), &all)
+            });
+            Ok((raws, header, format, Some(delimiter)))
+        }
+        Format::Ndjson => {
+            let (header, rows, unreadable) = crate::ndjson_rows(path, src)?;
+            let raw = RawBatch {
+                columns: crate::ndjson_columns(&header, &rows),
+                lines: rows.iter().map(|(l, _)| *l).collect(),
+                field_counts: None,
+                overlong: vec![],
+                bad_utf8: vec![],
+                unreadable,
+            };
+            Ok((vec![raw], header, format, None))
+        }
+        Format::Parquet => {
+            use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+            let file = crate::open_file(path)?;
+            let perr = |e: String| E::Format {
+                path: path.to_path_buf(),
+                message: format!("not a readable Parquet file: {e}"),
+            };
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(e.to_string()))?;
+            let header: Vec<String> = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let reader = builder
+                .with_batch_size(128 * 1024)
+                .build()
+                .map_err(|e| perr(e.to_string()))?;
+            let mut raws = Vec::new();
+            let mut row = 1u64;
+            for b in reader {
+                let b = b.map_err(|e| perr(e.to_string()))?;
+                let n = b.num_rows() as u64;
+                raws.push(RawBatch {
+                    columns: b.columns().to_vec(),
+                    lines: (row..row + n).collect(),
+                    field_counts: None,
+                    overlong: vec![],
+                    bad_utf8: vec![],
+                    unreadable: vec![],
+                });
+                row += n;
+            }
+            Ok((raws, header, format, None))
+        }
+    }
+}
+
+/// The accepted rows of one raw batch.
+struct Output {
+    batch: RecordBatch,
+    rejects: Vec<Reject>,
+    counts: Counts,
+    /// First and last local date of accepted rows.
+    dates: Option<(i32, i32)>,
+}
+
+/// One canonical value of a row.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Null,
+    Text(String),
+    Time(i64, i32),
+    Number(f64),
+    Count(i64),
+    Flag(bool),
+}
+
+/// Column builders of a table being built.
+enum Builder {
+    Text(StringBuilder),
+    Time(TimestampMicrosecondBuilder),
+    Number(Float64Builder),
+    Count(Int64Builder),
+    Flag(BooleanBuilder),
+}
+
+impl Builder {
+    fn new(k: Kind) -> Builder {
+        match k {
+            Kind::Text => Builder::Text(StringBuilder::new()),
+            Kind::Time => Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            Kind::Number { .. } => Builder::Number(Float64Builder::new()),
+            Kind::Count { .. } => Builder::Count(Int64Builder::new()),
+            Kind::Flag => Builder::Flag(BooleanBuilder::new()),
+        }
+    }
+
+    fn push(&mut self, v: &Value) {
+        match (self, v) {
+            (Builder::Text(b), Value::Text(s)) => b.append_value(s),
+            (Builder::Time(b), Value::Time(t, _)) => b.append_value(*t),
+            (Builder::Number(b), Value::Number(x)) => b.append_value(*x),
+            (Builder::Count(b), Value::Count(x)) => b.append_value(*x),
+            (Builder::Flag(b), Value::Flag(x)) => b.append_value(*x),
+            (Builder::Text(b), _) => b.append_null(),
+            (Builder::Time(b), _) => b.append_null(),
+            (Builder::Number(b), _) => b.append_null(),
+            (Builder::Count(b), _) => b.append_null(),
+            (Builder::Flag(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Text(mut b) => Arc::new(b.finish()),
+            Builder::Time(mut b) => Arc::new(b.finish()),
+            Builder::Number(mut b) => Arc::new(b.finish()),
+            Builder::Count(mut b) => Arc::new(b.finish()),
+            Builder::Flag(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Parses a yes/no value.
+pub fn parse_flag(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" | "ja" | "oui" | "si" | "sí" | "da" => Some(true),
+        "false" | "f" | "no" | "n" | "0" | "nee" | "nein" | "non" | "ne" => Some(false),
+        _ => None,
+    }
+}
+
+/// A row-level problem: (file column, value, reason).
+type Problem = (Option<usize>, String, String);
+
+fn parse_cell(d: &FieldDef, cell: Cell<'_>, time: &mut TimeParser) -> Result<Value, String> {
+    if matches!(cell, Cell::Blank | Cell::Missing) {
+        return if d.required {
+            Err(format!("{} is empty; it is required ({})", d.name, d.about))
+        } else {
+            Ok(Value::Null)
+        };
+    }
+    if cell == Cell::BadUtf8 {
+        return Err("not valid UTF-8 (set encoding in the source's config)".into());
+    }
+    match d.kind {
+        Kind::Text => Ok(Value::Text(text_of(cell).into_owned())),
+        Kind::Time => {
+            let p = match cell {
+                Cell::Instant(m) => time.from_utc_micros(m),
+                Cell::Wall(m) => {
+                    let w = chrono::DateTime::from_timestamp_micros(m)
+                        .map(|d| d.naive_utc())
+                        .ok_or("timestamp out of range")?;
+                    time.from_wall(w)?
+                }
+                Cell::Text(s) => time.parse(s)?,
+                _ => return Err("not a timestamp".into()),
+            };
+            Ok(Value::Time(p.utc_micros, p.local_days))
+        }
+        Kind::Number { min } => {
+            let x = match cell {
+                Cell::Number(x) => x,
+                Cell::Text(s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("{} must be a number", d.name))?,
+                _ => return Err(format!("{} must be a number", d.name)),
+            };
+            if !x.is_finite() {
+                return Err(format!("{} must be a finite number", d.name));
+            }
+            if x < min {
+                return Err(if min == 0.0 {
+                    format!("negative {}: must be 0 or more", d.name.replace('_', " "))
+                } else {
+                    format!("{} must be at least {min}", d.name)
+                });
+            }
+            Ok(Value::Number(x))
+        }
+        Kind::Count { min } => {
+            let x = match cell {
+                Cell::Number(x) if x.fract() == 0.0 && x.abs() < 9e15 => x as i64,
+                Cell::Text(s) => s
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("{} must be a whole number", d.name))?,
+                _ => return Err(format!("{} must be a whole number", d.name)),
+            };
+            if x < min {
+                return Err(format!("{} must be at least {min}", d.name));
+            }
+            Ok(Value::Count(x))
+        }
+        Kind::Flag => {
+            let s = text_of(cell);
+            parse_flag(&s)
+                .map(Value::Flag)
+                .ok_or_else(|| format!("{} must be yes/no (true/false, 1/0, yes/no)", d.name))
+        }
+    }
+}
+
+fn index_of(entity: Entity, name: &str) -> usize {
+    entity
+        .fields()
+        .iter()
+        .position(|d| d.name == name)
+        .expect("a canonical field")
+}
+
+fn time_of(v: &[Value], entity: Entity, name: &str) -> Option<i64> {
+    match v[index_of(entity, name)] {
+        Value::Time(t, _) => Some(t),
+        _ => None,
+    }
+}
+
+/// Rules across the columns of one row.
+fn check_row(plan: &EntityPlan, v: &mut [Value]) -> Result<(), Problem> {
+    let e = plan.entity;
+    let col = |name: &str| plan.fields[index_of(e, name)];
+    let shown = |name: &str, v: &[Value]| match &v[index_of(e, name)] {
+        Value::Time(t, _) => chrono::DateTime::from_timestamp_micros(*t)
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_default(),
+        other => format!("{other:?}"),
+    };
+    let before = |later: &str, earlier: &str, v: &[Value], reason: &str| -> Result<(), Problem> {
+        if let (Some(a), Some(b)) = (time_of(v, e, later), time_of(v, e, earlier))
+            && a < b
+        {
+            return Err((col(later), shown(later, v), reason.to_string()));
+        }
+        Ok(())
+    };
+    match e {
+        Entity::Tickets => {
+            before(
+                "resolved_at",
+                "created_at",
+                v,
+                "ticket resolved before it was created",
+            )?;
+            before(
+                "first_response_at",
+                "created_at",
+                v,
+                "first response before the ticket was created",
+            )?;
+            before(
+                "resolved_at",
+                "first_response_at",
+                v,
+                "ticket resolved before its first response",
+            )?;
+        }
+        Entity::Contacts => {
+            before(
+                "answered_at",
+                "offered_at",
+                v,
+                "answered before it was offered",
+            )?;
+            let answered = time_of(v, e, "answered_at").is_some();
+            let i = index_of(e, "abandoned");
+            match v[i] {
+                Value::Flag(true) if answered => {
+                    return Err((
+                        col("abandoned"),
+                        "true".into(),
+                        "marked abandoned but has an answered_at time".into(),
+                    ));
+                }
+                // Without the column, a contact without an answer time was abandoned.
+                Value::Null if col("abandoned").is_none() || !answered => {
+                    v[i] = Value::Flag(!answered)
+                }
+                _ => {}
+            }
+        }
+        Entity::Referrals => before(
+            "converted_at",
+            "invited_at",
+            v,
+            "converted before the invitation was sent",
+        )?,
+        Entity::Journey
+            if v[index_of(e, "session_id")] == Value::Null
+                && v[index_of(e, "customer_id")] == Value::Null =>
+        {
+            return Err((
+                col("session_id").or(col("customer_id")),
+                String::new(),
+                "a journey event needs a session_id or a customer_id".into(),
+            ));
+        }
+        Entity::Lifecycle => {
+            let i = index_of(e, "event");
+            if let Value::Text(s) = &v[i]
+                && cxray_metrics::churn::LifecycleEvent::parse(s).is_none()
+            {
+                return Err((
+                    col("event"),
+                    s.clone(),
+                    "unknown lifecycle event; use start, cancel, renew or an activity (activity, \
+                     order, purchase, booking, visit, login)"
+                        .into(),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn validate(
+    plan: &EntityPlan,
+    raw: &RawBatch,
+    file: &str,
+    file_index: u16,
+    time: &mut TimeParser,
+) -> Result<Output, String> {
+    let e = plan.entity;
+    let defs = e.fields();
+    let readers: Vec<Option<Reader>> = plan
+        .fields
+        .iter()
+        .map(|c| c.map(|c| Reader::new(&raw.columns[c])).transpose())
+        .collect::<Result<_, _>>()?;
+    let attr_readers: Vec<Reader> = plan
+        .attributes
+        .iter()
+        .map(|(c, _)| Reader::new(&raw.columns[*c]))
+        .collect::<Result<_, _>>()?;
+    let mut builders: Vec<Builder> = defs.iter().map(|d| Builder::new(d.kind)).collect();
+    let mut dates = Date32Builder::new();
+    let mut lines = UInt64Builder::new();
+    let mut files = UInt16Builder::new();
+    let mut attrs: Vec<StringBuilder> = plan
+        .attributes
+        .iter()
+        .map(|_| StringBuilder::new())
+        .collect();
+    let mut rejects = Vec::new();
+    let mut counts = Counts::default();
+    let mut range: Option<(i32, i32)> = None;
+    let time_idx = index_of(e, e.time_field());
+    let bad: std::collections::HashSet<(usize, usize)> = raw.bad_utf8.iter().copied().collect();
+    let reject = |rejects: &mut Vec<Reject>, line: u64, col: Option<usize>, value: &str, reason| {
+        rejects.push(Reject {
+            file: file.to_string(),
+            line,
+            column: col
+                .map(|c| plan.column_names[c].clone())
+                .unwrap_or_default(),
+            value: clip_value(value),
+            reason,
+            answers: 1,
+        })
+    };
+    for (line, reason) in &raw.unreadable {
+        counts.records += 1;
+        counts.read += 1;
+        counts.rejected += 1;
+        reject(&mut rejects, *line, None, "", reason.clone());
+    }
+    let mut values: Vec<Value> = vec![Value::Null; defs.len()];
+    'rows: for r in 0..raw.len() {
+        counts.records += 1;
+        counts.read += 1;
+        let line = raw.lines[r];
+        if let Some((_, extra)) = raw.overlong.iter().find(|(row, _)| *row == r) {
+            counts.rejected += 1;
+            reject(
+                &mut rejects,
+                line,
+                None,
+                extra,
+                "row has more fields than the header (a delimiter inside an unquoted value?)"
+                    .into(),
+            );
+            continue;
+        }
+        for (k, d) in defs.iter().enumerate() {
+            values[k] = match (&readers[k], plan.fields[k]) {
+                (Some(reader), Some(c)) => {
+                    let cl = raw_cell(raw, &bad, r, c, reader);
+                    match parse_cell(d, cl, time) {
+                        Ok(v) => v,
+                        Err(reason) => {
+                            counts.rejected += 1;
+                            reject(&mut rejects, line, Some(c), &text_of(cl), reason);
+                            continue 'rows;
+                        }
+                    }
+                }
+                _ => Value::Null,
+            };
+        }
+        if let Err((c, value, reason)) = check_row(plan, &mut values) {
+            counts.rejected += 1;
+            reject(&mut rejects, line, c, &value, reason);
+            continue;
+        }
+        counts.accepted += 1;
+        for (b, v) in builders.iter_mut().zip(&values) {
+            b.push(v);
+        }
+        match values[time_idx] {
+            Value::Time(_, d) => {
+                dates.append_value(d);
+                range = Some(range.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
+            }
+            _ => dates.append_null(),
+        }
+        lines.append_value(line);
+        files.append_value(file_index);
+        for ((c, _), (reader, b)) in plan
+            .attributes
+            .iter()
+            .zip(attr_readers.iter().zip(attrs.iter_mut()))
+        {
+            match raw_cell(raw, &bad, r, *c, reader) {
+                Cell::Blank | Cell::Missing | Cell::BadUtf8 => b.append_null(),
+                other => b.append_value(text_of(other)),
+            }
+        }
+    }
+    let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
+    let schema = entity_schema(e, &names);
+    let mut cols: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
+    cols.push(Arc::new(dates.finish()));
+    cols.push(Arc::new(lines.finish()));
+    cols.push(Arc::new(files.finish()));
+    for mut b in attrs {
+        cols.push(Arc::new(b.finish()));
+    }
+    let batch = RecordBatch::try_new(schema, cols).map_err(|e| e.to_string())?;
+    Ok(Output {
+        batch,
+        rejects,
+        counts,
+        dates: range,
+    })
+}
+
+fn raw_cell<'a>(
+    raw: &RawBatch,
+    bad: &std::collections::HashSet<(usize, usize)>,
+    r: usize,
+    c: usize,
+    reader: &'a Reader,
+) -> Cell<'a> {
+    if let Some(fc) = &raw.field_counts
+        && c >= fc[r] as usize
+    {
+        return Cell::Missing;
+    }
+    if bad.contains(&(r, c)) {
+        return Cell::BadUtf8;
+    }
+    reader.cell(r)
+}
+
+/// Keeps the first row of each id (in file order) and rejects the rest.
+fn reject_duplicates(
+    batches: &mut [RecordBatch],
+    id: &str,
+    plan: &EntityPlan,
+    file: &str,
+) -> Vec<Reject> {
+    use arrow::array::{Array, AsArray, BooleanArray};
+    let idx = index_of(plan.entity, id);
+    let column = plan.fields[idx]
+        .map(|c| plan.column_names[c].clone())
+        .unwrap_or_else(|| id.to_string());
+    let line_idx = plan.entity.fields().len() + 1;
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut rejects = Vec::new();
+    for b in batches.iter_mut() {
+        let ids = b.column(idx).as_string::<i32>().clone();
+        let lines = b
+            .column(line_idx)
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .clone();
+        let mut keep = Vec::with_capacity(b.num_rows());
+        for r in 0..b.num_rows() {
+            if ids.is_null(r) {
+                keep.push(true);
+                continue;
+            }
+            let v = ids.value(r);
+            match seen.get(v) {
+                Some(first) => {
+                    keep.push(false);
+                    rejects.push(Reject {
+                        file: file.to_string(),
+                        line: lines.value(r),
+                        column: column.clone(),
+                        value: clip_value(v),
+                        reason: format!(
+                            "duplicate {id} (first seen on line {first}); the first is kept"
+                        ),
+                        answers: 1,
+                    });
+                }
+                None => {
+                    seen.insert(v.to_string(), lines.value(r));
+                    keep.push(true);
+                }
+            }
+        }
+        if keep.iter().any(|k| !k) {
+            *b = arrow::compute::filter_record_batch(b, &BooleanArray::from(keep))
+                .expect("mask length matches");
+        }
+    }
+    rejects
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    fn project(dir: &Path, files: &[(&str, &str, &str)]) -> ProjectConfig {
+        let mut toml = String::from("[project]\ntimezone = \"Europe/Amsterdam\"\n");
+        for (name, entity, body) in files {
+            std::fs::write(dir.join(name), body).unwrap();
+            toml.push_str(&format!(
+                "[[sources]]\npath = \"{name}\"\nentity = \"{entity}\"\n"
+            ));
+        }
+        let p = dir.join("cxray.toml");
+        std::fs::write(&p, toml).unwrap();
+        ProjectConfig::load(&p).unwrap()
+    }
+
+    const TICKETS: &str = "\
+ticket_id,created_at,first_response_at,resolved_at,contacts,reopened,handle_seconds,category
+T1,2025-03-01 10:00,2025-03-01 10:30,2025-03-02 09:00,1,false,300,billing
+T2,2025-03-01 10:00,,2025-03-01 09:00,1,false,300,billing
+T3,2025-03-01 10:00,2025-03-01 10:05,,2,no,-20,delivery
+T4,2025-03-02 23:30,2025-03-03 08:00,2025-03-03 09:00,0,false,100,delivery
+T5,2025-03-03 08:00,2025-03-03 08:10,2025-03-03 09:00,1,maybe,100,delivery
+T1,2025-03-04 08:00,,,1,false,50,billing
+T6,,,,1,false,50,billing
+T7,2025-03-31 23:30,2025-03-03 08:10,,1,1,,
+";
+
+    #[test]
+    fn tickets_are_checked_row_by_row_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = project(dir.path(), &[("tickets.csv", "tickets", TICKETS)]);
+        let t = load_entity(&cfg, Entity::Tickets, 2).unwrap().unwrap();
+        assert_eq!(t.totals.read, 8);
+        assert_eq!(t.totals.accepted, 1);
+        assert_eq!(t.totals.rejected, 7);
+        let mut reasons: Vec<(u64, String, String)> = t
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.column.clone(), r.reason.clone()))
+            .collect();
+        reasons.sort();
+        let want = [
+            (3, "resolved_at", "ticket resolved before it was created"),
+            (
+                4,
+                "handle_seconds",
+                "negative handle seconds: must be 0 or more",
+            ),
+            (5, "contacts", "contacts must be at least 1"),
+            (
+                6,
+                "reopened",
+                "reopened must be yes/no (true/false, 1/0, yes/no)",
+            ),
+            (
+                7,
+                "ticket_id",
+                "duplicate ticket_id (first seen on line 2); the first is kept",
+            ),
+            (
+                8,
+                "created_at",
+                "created_at is empty; it is required (when it was opened)",
+            ),
+            (
+                9,
+                "first_response_at",
+                "first response before the ticket was created",
+            ),
+        ];
+        assert_eq!(reasons.len(), want.len());
+        for (got, want) in reasons.iter().zip(want) {
+            assert_eq!((got.0, got.1.as_str(), got.2.as_str()), want);
+        }
+        // The accepted row: typed columns, local date in Amsterdam, its line and attributes.
+        let b = &t.batches[0];
+        assert_eq!(b.num_rows(), 1);
+        assert!(
+            t.attributes.is_empty(),
+            "category is a canonical ticket column"
+        );
+        assert_eq!(b.column(8).as_string::<i32>().value(0), "billing");
+        let created = b
+            .column(2)
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        // 2025-03-01 10:00 CET = 09:00 UTC.
+        assert_eq!(created.value(0), 1_740_819_600_000_000);
+        assert!(!b.column(6).as_boolean().value(0));
+        assert_eq!(
+            b.column(5)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .value(0),
+            1
+        );
+        assert!(b.column(1).is_null(0), "customer_id absent");
+        let line = b.column_by_name("source_line").unwrap();
+        assert_eq!(
+            line.as_primitive::<arrow::datatypes::UInt64Type>().value(0),
+            2
+        );
+    }
+
+    #[test]
+    fn contacts_without_the_abandoned_column_are_derived_from_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "offered_at;answered_at;wait_seconds\n\
+                    2025-03-01T10:00:00Z;2025-03-01T10:01:00Z;60\n\
+                    2025-03-01T10:00:00Z;;45\n\
+                    2025-03-01T10:00:00Z;2025-03-01T09:59:00Z;0\n";
+        let cfg = project(dir.path(), &[("q.csv", "contacts", body)]);
+        let t = load_entity(&cfg, Entity::Contacts, 1).unwrap().unwrap();
+        assert_eq!((t.totals.accepted, t.totals.rejected), (2, 1));
+        assert_eq!(t.rejects[0].reason, "answered before it was offered");
+        let ab = t.batches[0].column(2).as_boolean();
+        assert_eq!((ab.value(0), ab.value(1)), (false, true));
+    }
+
+    #[test]
+    fn contradictory_abandon_flag_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "offered_at,answered_at,abandoned\n\
+                    2025-03-01T10:00:00Z,2025-03-01T10:01:00Z,true\n\
+                    2025-03-01T10:00:00Z,,\n";
+        let cfg = project(dir.path(), &[("q.csv", "contacts", body)]);
+        let t = load_entity(&cfg, Entity::Contacts, 1).unwrap().unwrap();
+        assert_eq!((t.totals.accepted, t.totals.rejected), (1, 1));
+        assert_eq!(
+            t.rejects[0].reason,
+            "marked abandoned but has an answered_at time"
+        );
+        assert!(t.batches[0].column(2).as_boolean().value(0));
+    }
+
+    #[test]
+    fn lifecycle_journey_and_referral_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = project(
+            dir.path(),
+            &[
+                (
+                    "l.csv",
+                    "lifecycle",
+                    "customer_id,event,at\nC1,start,2025-01-01\nC1,teleport,2025-01-02\n",
+                ),
+                (
+                    "j.ndjson",
+                    "journey",
+                    "{\"session_id\":\"S1\",\"step\":\"visit\",\"at\":\"2025-01-01T10:00:00Z\"}\n\
+                     {\"step\":\"cart\",\"at\":\"2025-01-01T10:00:00Z\"}\n\
+                     not json\n",
+                ),
+                (
+                    "r.csv",
+                    "referrals",
+                    "referrer_id,invited_at,converted_at\nC1,2025-01-05,2025-01-04\nC1,2025-01-05,\n",
+                ),
+            ],
+        );
+        let l = load_entity(&cfg, Entity::Lifecycle, 1).unwrap().unwrap();
+        assert_eq!((l.totals.accepted, l.totals.rejected), (1, 1));
+        assert!(l.rejects[0].reason.starts_with("unknown lifecycle event"));
+        let j = load_entity(&cfg, Entity::Journey, 1).unwrap().unwrap();
+        assert_eq!(
+            (j.totals.read, j.totals.accepted, j.totals.rejected),
+            (3, 1, 2)
+        );
+        let mut rs: Vec<(u64, &str)> = j
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        rs.sort();
+        assert_eq!(
+            rs[0],
+            (2, "a journey event needs a session_id or a customer_id")
+        );
+        assert_eq!(rs[1].0, 3);
+        assert!(rs[1].1.starts_with("not valid JSON"));
+        let r = load_entity(&cfg, Entity::Referrals, 1).unwrap().unwrap();
+        assert_eq!((r.totals.accepted, r.totals.rejected), (1, 1));
+        assert_eq!(
+            r.rejects[0].reason,
+            "converted before the invitation was sent"
+        );
+        assert!(load_entity(&cfg, Entity::Tickets, 1).unwrap().is_none());
+    }
+
+    #[test]
+    fn missing_required_columns_name_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = project(
+            dir.path(),
+            &[("t.csv", "tickets", "id,opened\nT1,2025-01-01\n")],
+        );
+        let e = load_entity(&cfg, Entity::Tickets, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ticket_id (the ticket)"), "{e}");
+        assert!(e.contains("created_at (when it was opened)"), "{e}");
+        assert!(e.contains("[sources.columns]"), "{e}");
+    }
+
+    #[test]
+    fn parquet_typed_columns_are_read_natively() {
+        use arrow::array::{BooleanArray, Int64Array, StringArray, TimestampMicrosecondArray};
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ticket_id", DataType::Utf8, false),
+            Field::new(
+                "created_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new(
+                "resolved_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("contacts", DataType::Int64, false),
+            Field::new("reopened", DataType::Boolean, false),
+        ]));
+        let h = 3_600_000_000i64;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["A", "B"])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![10 * h, 10 * h]).with_timezone("UTC"),
+                ),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(12 * h), Some(9 * h)])
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(Int64Array::from(vec![2, 1])),
+                Arc::new(BooleanArray::from(vec![true, false])),
+            ],
+        )
+        .unwrap();
+        let f = std::fs::File::create(dir.path().join("t.parquet")).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        std::fs::write(
+            dir.path().join("cxray.toml"),
+            "[[sources]]\npath = \"t.parquet\"\nentity = \"tickets\"\n",
+        )
+        .unwrap();
+        let cfg = ProjectConfig::load(&dir.path().join("cxray.toml")).unwrap();
+        let t = load_entity(&cfg, Entity::Tickets, 1).unwrap().unwrap();
+        assert_eq!((t.totals.accepted, t.totals.rejected), (1, 1));
+        assert_eq!(t.rejects[0].line, 2);
+        assert_eq!(t.rejects[0].reason, "ticket resolved before it was created");
+        let b = &t.batches[0];
+        assert!(b.column(6).as_boolean().value(0));
+        assert_eq!(
+            b.column(4)
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(0),
+            12 * h
+        );
+    }
+}
