@@ -12,10 +12,12 @@
 //! - **Segments** compare each segment with the rest of the answers over the latest
 //!   `segment_window` periods; groups with fewer than `min_n` answers are shown but flagged "too
 //!   few answers" and not tested. BH q-values are computed over all segment tests of the report.
-//! - **Segment shifts** test, for every segment, the latest `segment_window` periods pooled
-//!   against the same number of periods before them (BH over all segments), which is how a drop
-//!   that started two months ago in one region is found even when the latest month is stable;
-//!   the sentence names the largest single-period step, descriptively.
+//! - **Segment shifts** compare, for every segment, the latest `segment_window` periods pooled
+//!   with the same number of periods before them, against the same change in the rest of the
+//!   dimension (difference in differences, z-test on the two changes' standard errors; BH over
+//!   all segments). That is how a drop that started two months ago in one region is found even
+//!   when the latest month is stable, while a segment that merely moves with everyone else is
+//!   not reported; the sentence names the largest single-period step, descriptively.
 //! - **Highlights** are drawn only from tests significant after correction: whole-metric changes
 //!   first, then dated shifts within segments, then gaps between segments, each tier ranked by
 //!   effect size relative to the metric's scale; one finding per segment, no gap in a dimension
@@ -232,6 +234,29 @@ fn row_for(
     metric_rows(std::slice::from_ref(&g), by, catalog, &t, &[])
         .into_iter()
         .next()
+}
+
+/// A segment's change from `before` to `after` against the change in the rest of its
+/// dimension over the same periods: the difference in differences (Δ segment − Δ rest) with a
+/// z-test on the two independent changes' standard errors. A segment that only moves with
+/// everyone else is not a finding about the segment.
+fn shift_vs_rest(
+    spec: &MetricSpec,
+    (before, after): (&ScoreHistogram, &ScoreHistogram),
+    (rest_before, rest_after): (&ScoreHistogram, &ScoreHistogram),
+    opts: &EstimateOptions,
+) -> Option<Change> {
+    let seg = spec.compare(after, before, opts).ok()?;
+    let rest = spec.compare(rest_after, rest_before, opts).ok()?;
+    let did = cxray_stats::z_test_from_se(
+        seg.difference,
+        seg.se,
+        rest.difference,
+        rest.se,
+        opts.confidence,
+    )
+    .ok()?;
+    Some(Change::untested(&did, 1.0, "difference_in_differences"))
 }
 
 fn change(
@@ -616,10 +641,20 @@ pub fn build_report(
                                 && g.key.period_start.is_some_and(|p| ps.contains(&p))
                         })
                     };
+                    let rest_in = |ps: &[NaiveDate]| {
+                        merge_where(groups.iter(), |g| {
+                            &g.key.metric == m
+                                && g.key.segment[0] != *v
+                                && g.key.period_start.is_some_and(|p| ps.contains(&p))
+                        })
+                    };
                     let (a, b) = (seg_in(&before), seg_in(&window));
+                    let (ra, rb) = (rest_in(&before), rest_in(&window));
                     if a.n() >= opts.table.min_n
                         && b.n() >= opts.table.min_n
-                        && let Some(c) = change(spec, &b, &a, &eo)
+                        && ra.n() >= opts.table.min_n
+                        && rb.n() >= opts.table.min_n
+                        && let Some(c) = shift_vs_rest(spec, (&a, &b), (&ra, &rb), &eo)
                     {
                         // The largest single step in the direction of the change (descriptive).
                         let span: Vec<(NaiveDate, f64)> = periods
@@ -644,6 +679,8 @@ pub fn build_report(
                             segment: v.clone().unwrap_or_default(),
                             before: a,
                             after: b,
+                            rest_before: ra,
+                            rest_after: rb,
                             change: c,
                             step,
                         });
@@ -783,6 +820,9 @@ struct Shift {
     segment: String,
     before: ScoreHistogram,
     after: ScoreHistogram,
+    rest_before: ScoreHistogram,
+    rest_after: ScoreHistogram,
+    /// The segment's change minus the change in the rest of the dimension, tested.
     change: Change,
     /// The largest single-period step in the direction of the change.
     step: Option<(NaiveDate, NaiveDate)>,
@@ -972,6 +1012,18 @@ fn highlights(
         let (Some(va), Some(vb)) = (ra.value, rb.value) else {
             continue;
         };
+        let value = |h: &ScoreHistogram| {
+            row_for(m, None, vec![], &[], h.clone(), catalog, &opts.table).and_then(|r| r.value)
+        };
+        let rest = match (value(&sh.rest_before), value(&sh.rest_after)) {
+            (Some(x), Some(y)) => format!(
+                " (the rest of {}: {} → {})",
+                sh.dimension,
+                fmt_value(spec.kind, x),
+                fmt_value(spec.kind, y)
+            ),
+            _ => String::new(),
+        };
         let step = sh
             .step
             .map(|(a, b)| {
@@ -989,11 +1041,12 @@ fn highlights(
             segment: Some(sh.segment.clone()),
             direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
             text: format!(
-                "{} for {} {} {} from {}{} in {} to {}{} in {}{step}; significant (p {}).",
+                "{} for {} {} {} from {}{} in {} to {}{} in {}{rest}{step}; significant against \
+                 the rest (p {}).",
                 spec.display_name,
                 sh.dimension,
                 sh.segment,
-                if c.difference > 0.0 { "rose" } else { "fell" },
+                if vb > va { "rose" } else { "fell" },
                 fmt_value(spec.kind, va),
                 pm(&ra),
                 before_label,
@@ -1023,10 +1076,22 @@ fn highlights(
     // One finding per segment (a shift says more than a gap); no gap in a dimension that already
     // has a finding for the metric (the other segments differ from "the rest" because the rest
     // holds the segment that moved); at most two of a kind per metric.
+    //
+    // A shift against the rest has a mirror image: when one segment falls, the others rise
+    // against a rest that holds it, so no shift opposite to an earlier one in its dimension.
     let mut seen_segment: BTreeMap<(String, Option<String>, Option<String>), ()> = BTreeMap::new();
     let mut seen_dimension: BTreeMap<(String, Option<String>), ()> = BTreeMap::new();
+    let mut shift_direction: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
     let mut per_kind: BTreeMap<(String, String), usize> = BTreeMap::new();
     out.retain(|h| {
+        if h.kind == "segment_shift" {
+            let d = shift_direction
+                .entry((h.metric.clone(), h.dimension.clone()))
+                .or_insert_with(|| h.direction.clone());
+            if *d != h.direction {
+                return false;
+            }
+        }
         if seen_segment
             .insert(
                 (h.metric.clone(), h.dimension.clone(), h.segment.clone()),
@@ -1161,6 +1226,42 @@ mod tests {
         // Segment rows are sorted by gap: C first (lowest).
         let seg = &r.segments[0];
         assert_eq!(seg.rows[0].row.segment["region"].as_deref(), Some("C"));
+    }
+
+    /// Every region drops alike: the drop is a whole-metric finding, not a finding about any
+    /// region (each region's change equals the change in the rest).
+    #[test]
+    fn a_drop_shared_by_every_segment_is_not_a_segment_shift() {
+        let mut by_region = Vec::new();
+        let mut overall = Vec::new();
+        for month in 1..=6 {
+            let h = if month <= 3 {
+                nps(120, 105, 75)
+            } else {
+                nps(60, 90, 150)
+            };
+            let mut all = ScoreHistogram::default();
+            for name in ["A", "B", "C"] {
+                all.merge(&h);
+                by_region.push(g(month, Some(name), h.clone()));
+            }
+            overall.push(g(month, None, all));
+        }
+        let input = ReportInput {
+            overall: &overall,
+            by_dimension: vec![("region".into(), &by_region)],
+        };
+        let r = build_report(&input, &MetricCatalog::builtin(), &opts());
+        assert!(
+            r.highlights.iter().all(|h| h.kind != "segment_shift"),
+            "{:#?}",
+            r.highlights
+        );
+        assert!(
+            r.highlights.iter().any(|h| h.dimension.is_none()),
+            "the overall drop is reported: {:#?}",
+            r.highlights
+        );
     }
 
     #[test]
