@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use cxray_ingest::enrich::{TextOptions, TextSummary, enrich_comments};
 use cxray_ingest::{
-    DuplicatePolicy, Layout, LoadOptions, Loaded, ProjectConfig, QuestionConfig, SourceConfig,
-    load_responses,
+    DuplicatePolicy, Entity, EntityTable, Layout, LoadOptions, Loaded, ProjectConfig,
+    QuestionConfig, SourceConfig, load_responses,
 };
 use cxray_metrics::MetricCatalog;
 
@@ -173,7 +173,12 @@ pub fn load(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, F
     if let Some(path) = &a.rejects {
         write_rejects(path, &loaded).map_err(Failure::runtime)?;
     }
-    report_input(&loaded, a.rejects.as_deref());
+    report_input(
+        &loaded.sources,
+        &loaded.rejects,
+        "answers",
+        a.rejects.as_deref(),
+    );
     Ok(Project {
         config,
         catalog,
@@ -183,10 +188,67 @@ pub fn load(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, F
 }
 
 fn write_rejects(path: &Path, loaded: &Loaded) -> anyhow::Result<()> {
+    write_rejects_list(path, &loaded.rejects)
+}
+
+pub fn write_rejects_list(path: &Path, rejects: &[cxray_ingest::Reject]) -> anyhow::Result<()> {
     let f = std::fs::File::create(path)
         .with_context(|| format!("cannot write the rejects file {}", path.display()))?;
-    cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &loaded.rejects)?;
+    cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), rejects)?;
     Ok(())
+}
+
+/// Loads the sources of one operational entity (tickets, lifecycle, …). Data files given on
+/// the command line are read as that entity.
+pub fn load_entity(a: &InputArgs, entity: Entity) -> Result<(ProjectConfig, EntityTable), Failure> {
+    load_entity_checked(a, entity, |_, _| vec![])
+}
+
+/// Rows to reject after loading: (row, column, value, reason).
+pub type LateRejects = Vec<(usize, String, String, String)>;
+
+/// [`load_entity`] with a check across rows (run before anything is reported).
+pub fn load_entity_checked(
+    a: &InputArgs,
+    entity: Entity,
+    check: impl FnOnce(&ProjectConfig, &EntityTable) -> LateRejects,
+) -> Result<(ProjectConfig, EntityTable), Failure> {
+    let mut config = project_config(a)?;
+    if !a.files.is_empty() {
+        for s in &mut config.sources {
+            s.entity = Some(entity.name().to_string());
+        }
+    }
+    let pb = spinner(format!("reading {}", entity.name()));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let table = cxray_ingest::load_entity(&config, entity, threads);
+    pb.finish_and_clear();
+    let mut table = table.map_err(Failure::input)?.ok_or_else(|| {
+        Failure::input(anyhow!(
+            "no {0} data: add a source with entity = \"{0}\" to cxray.toml, or pass {0} files \
+             alone on the command line",
+            entity.name()
+        ))
+    })?;
+    let late = check(&config, &table);
+    table.reject_rows(&late);
+    if a.strict && !table.rejects.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "{} row(s) rejected and --strict is set; first: {}",
+            table.totals.rejected,
+            table.rejects[0]
+        )));
+    }
+    if let Some(path) = &a.rejects {
+        write_rejects_list(path, &table.rejects).map_err(Failure::runtime)?;
+    }
+    report_input(
+        &table.sources,
+        &table.rejects,
+        entity.noun(),
+        a.rejects.as_deref(),
+    );
+    Ok((config, table))
 }
 
 /// Thousands separators for counts in messages.
@@ -202,14 +264,19 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-fn report_input(loaded: &Loaded, rejects_file: Option<&Path>) {
-    for s in &loaded.sources {
+fn report_input(
+    sources: &[cxray_ingest::SourceReport],
+    rejects: &[cxray_ingest::Reject],
+    noun: &str,
+    rejects_file: Option<&Path>,
+) {
+    for s in sources {
         for n in &s.notes {
             eprintln!("note: {}: {n}", s.file);
         }
         let c = &s.counts;
         let mut line = format!(
-            "{}: read {} answers: {} accepted, {} rejected",
+            "{}: read {} {noun}: {} accepted, {} rejected",
             s.file,
             thousands(c.read),
             thousands(c.accepted),
@@ -231,17 +298,17 @@ fn report_input(loaded: &Loaded, rejects_file: Option<&Path>) {
         }
         eprintln!("{line}");
     }
-    if !loaded.rejects.is_empty() {
+    if !rejects.is_empty() {
         match rejects_file {
             Some(p) => eprintln!("rejected rows written to {}", p.display()),
             None => {
-                for r in loaded.rejects.iter().take(5) {
+                for r in rejects.iter().take(5) {
                     eprintln!("  rejected {r}");
                 }
-                if loaded.rejects.len() > 5 {
+                if rejects.len() > 5 {
                     eprintln!(
                         "  … and {} more; write them all with --rejects FILE",
-                        thousands(loaded.rejects.len() as u64 - 5)
+                        thousands(rejects.len() as u64 - 5)
                     );
                 }
             }

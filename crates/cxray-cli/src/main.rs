@@ -5,9 +5,11 @@
 //! Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 an alert fired (`cxray alerts`).
 
 mod args;
+mod churn;
 mod demo;
 mod input;
 mod metrics;
+mod operational;
 mod output;
 mod progress;
 mod report;

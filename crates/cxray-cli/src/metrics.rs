@@ -10,7 +10,7 @@ use cxray_stats::Confidence;
 use crate::Failure;
 use crate::args::{MetricsArgs, PeriodArg};
 use crate::input;
-use crate::output::{MetricsOutput, write_metrics};
+use crate::output::{InputSummary, MetricsOutput, write_metrics};
 use crate::progress::spinner;
 
 pub(crate) fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
@@ -60,6 +60,10 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
         .map(|m| m.trim().to_lowercase())
         .filter(|m| !m.is_empty())
         .collect();
+    let (metrics, operational) = crate::operational::split(metrics);
+    if metrics.is_empty() && !operational.is_empty() {
+        return run_operational(&a, &operational, confidence, interval, since, until);
+    }
     let t0 = std::time::Instant::now();
     let by: Vec<String> =
         a.by.iter()
@@ -159,14 +163,93 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
     } else {
         metrics.clone()
     };
-    let rows = metric_rows(&groups, &by, &project.catalog, &opts, &order);
+    let mut rows = metric_rows(&groups, &by, &project.catalog, &opts, &order);
+    let mut input = InputSummary::of_responses(&project.loaded);
+    if !operational.is_empty() {
+        let req = crate::operational::Request {
+            input: &a.input,
+            by: &by,
+            opts,
+            since,
+            until,
+        };
+        let more = crate::operational::compute(&req, &operational)?;
+        rows.extend(more.rows);
+        if let Some(i) = more.input {
+            input = input.and(i);
+        }
+        if let Some(path) = &a.input.rejects {
+            let all: Vec<_> = project
+                .loaded
+                .rejects
+                .iter()
+                .chain(&more.rejects)
+                .cloned()
+                .collect();
+            input::write_rejects_list(path, &all).map_err(Failure::runtime)?;
+        }
+    }
     let out = MetricsOutput::new(
         rows,
-        &project.loaded,
+        input,
         &query,
         confidence,
         opts.min_n,
         &project.catalog,
+    );
+    write_metrics(&out, a.format, a.output.as_deref()).map_err(Failure::runtime)
+}
+
+/// Only operational metrics: no survey responses are read.
+fn run_operational(
+    a: &MetricsArgs,
+    asked: &crate::operational::Asked,
+    confidence: Confidence,
+    interval: IntervalChoice,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Result<(), Failure> {
+    let config = input::project_config(&a.input)?;
+    let opts = TableOptions {
+        estimate: EstimateOptions {
+            confidence,
+            interval,
+            weighted: false,
+            rating_prior: None,
+        },
+        period: period(a.period),
+        min_n: a.min_n.unwrap_or(config.project.min_n),
+    };
+    let by: Vec<String> =
+        a.by.iter()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+    let req = crate::operational::Request {
+        input: &a.input,
+        by: &by,
+        opts,
+        since,
+        until,
+    };
+    let computed = crate::operational::compute(&req, asked)?;
+    if let Some(path) = &a.input.rejects {
+        input::write_rejects_list(path, &computed.rejects).map_err(Failure::runtime)?;
+    }
+    let query = HistogramQuery {
+        metrics: asked.values().flatten().cloned().collect(),
+        by,
+        period: opts.period,
+        since,
+        until,
+    };
+    let out = MetricsOutput::new(
+        computed.rows,
+        computed.input.expect("at least one entity was read"),
+        &query,
+        confidence,
+        opts.min_n,
+        &cxray_metrics::MetricCatalog::builtin(),
     );
     write_metrics(&out, a.format, a.output.as_deref()).map_err(Failure::runtime)
 }

@@ -44,23 +44,66 @@ pub struct MetricsOutput {
     labels: Vec<(String, String, String)>,
 }
 
+impl InputSummary {
+    /// Counts of loaded responses.
+    pub fn of_responses(loaded: &Loaded) -> Self {
+        InputSummary {
+            rows_read: loaded.totals.read,
+            rows_accepted: loaded.totals.accepted,
+            rows_rejected: loaded.totals.rejected,
+            sources: loaded.sources.clone(),
+        }
+    }
+
+    /// Counts of a loaded entity table.
+    pub fn of_entity(t: &cxray_ingest::EntityTable) -> Self {
+        InputSummary {
+            rows_read: t.totals.read,
+            rows_accepted: t.totals.accepted,
+            rows_rejected: t.totals.rejected,
+            sources: t.sources.clone(),
+        }
+    }
+
+    /// Both inputs together.
+    pub fn and(mut self, o: InputSummary) -> Self {
+        self.rows_read += o.rows_read;
+        self.rows_accepted += o.rows_accepted;
+        self.rows_rejected += o.rows_rejected;
+        self.sources.extend(o.sources);
+        self
+    }
+}
+
 impl MetricsOutput {
     pub fn new(
         rows: Vec<MetricRow>,
-        loaded: &Loaded,
+        input: InputSummary,
         q: &HistogramQuery,
         confidence: Confidence,
         min_n: u64,
         catalog: &MetricCatalog,
     ) -> Self {
+        let mut labels: Vec<(String, String, String)> = catalog
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.display_name.clone(),
+                    s.value_label.clone(),
+                )
+            })
+            .collect();
+        for d in cxray_metrics::operational::OPERATIONAL_METRICS {
+            labels.push((
+                d.name.to_string(),
+                d.display_name.to_string(),
+                d.value_label.to_string(),
+            ));
+        }
         MetricsOutput {
             rows,
-            input: InputSummary {
-                rows_read: loaded.totals.read,
-                rows_accepted: loaded.totals.accepted,
-                rows_rejected: loaded.totals.rejected,
-                sources: loaded.sources.clone(),
-            },
+            input,
             settings: Settings {
                 confidence: confidence.level(),
                 by: q.by.clone(),
@@ -69,16 +112,7 @@ impl MetricsOutput {
                 until: q.until,
                 min_n,
             },
-            labels: catalog
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        s.display_name.clone(),
-                        s.value_label.clone(),
-                    )
-                })
-                .collect(),
+            labels,
         }
     }
 }

@@ -531,7 +531,8 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
                     None => 1.2,
                 };
             if rng.chance(hazard) {
-                let d = day_in(&mut rng);
+                // Not before the signup day (a cancel before the start would be rejected).
+                let d = day_in(&mut rng).max(c.signup);
                 lifecycle_f.row(&[&c.id, "cancel", &ts(at(&mut rng, d))])?;
                 c.active = false;
                 c.cancelled_on = Some(d);

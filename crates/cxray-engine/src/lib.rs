@@ -27,8 +27,17 @@
 //! # Ok(()) }
 //! ```
 
+mod journey;
+mod plan;
+mod queue;
+mod referrals;
+mod tickets;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub use journey::MAX_DEFAULT_STEPS;
+pub use plan::GroupQuery;
 
 use chrono::{Datelike, NaiveDate};
 pub use cxray_metrics::period::{GroupHistogram, GroupKey, Period};
@@ -113,6 +122,16 @@ impl Engine {
         schema: Arc<Schema>,
         batches: Vec<RecordBatch>,
     ) -> Result<(), EngineError> {
+        self.register_table("responses", schema, batches)
+    }
+
+    /// Registers a canonical table (`tickets`, `lifecycle`, …) under `name`.
+    pub fn register_table(
+        &self,
+        name: &str,
+        schema: Arc<Schema>,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), EngineError> {
         let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.partitions];
         // Split large batches so every partition gets work.
         let mut k = 0;
@@ -127,8 +146,8 @@ impl Engine {
             }
         }
         let table = MemTable::try_new(schema, parts)?;
-        self.ctx.deregister_table("responses")?;
-        self.ctx.register_table("responses", Arc::new(table))?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
 

@@ -26,6 +26,21 @@
 //! enabled = true                       # language, sentiment and theme columns for comments
 //! discover = 6                         # themes found automatically beyond the taxonomy
 //!
+//! [churn]
+//! definition = "inactivity"            # auto (default) | subscription | inactivity
+//! window_days = 365                    # inactivity window
+//!
+//! [tickets]
+//! reopen_window_days = 7               # a reopen within this undoes first contact resolution
+//!
+//! [queue]
+//! short_abandon_seconds = 5            # abandons after a shorter wait are not counted
+//! service_level_seconds = 20           # "answered within" threshold of the service level
+//!
+//! [journey]
+//! steps = ["visit", "cart", "checkout", "purchase"]   # funnel order (default: most frequent first)
+//! cart_window_hours = 24               # a purchase this soon after the cart rescues it
+//!
 //! [metrics.ces]                        # adjust a built-in metric or declare a custom one
 //! scale = [1, 5]
 //! good_from = 4
@@ -56,6 +71,18 @@ pub struct ProjectConfig {
     /// Text analysis of comments.
     #[serde(default)]
     pub text: TextSettings,
+    /// How churn is defined from lifecycle events.
+    #[serde(default)]
+    pub churn: ChurnSettings,
+    /// Ticket metric definitions.
+    #[serde(default)]
+    pub tickets: TicketConfig,
+    /// Contact-centre queue thresholds.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Funnel steps and the cart window.
+    #[serde(default)]
+    pub journey: JourneyConfig,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -86,6 +113,125 @@ impl Default for TextSettings {
         TextSettings {
             enabled: true,
             discover: default_discover(),
+        }
+    }
+}
+
+/// `[churn]`: the churn definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnSettings {
+    /// `auto` (subscription when the data has cancel events, else inactivity), `subscription`
+    /// or `inactivity`.
+    #[serde(default)]
+    pub definition: ChurnMode,
+    /// Days without activity after which a customer counts as churned (inactivity definition).
+    #[serde(default = "default_window")]
+    pub window_days: i64,
+}
+
+fn default_window() -> i64 {
+    365
+}
+
+impl Default for ChurnSettings {
+    fn default() -> Self {
+        ChurnSettings {
+            definition: ChurnMode::Auto,
+            window_days: default_window(),
+        }
+    }
+}
+
+/// Which churn definition to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChurnMode {
+    #[default]
+    Auto,
+    Subscription,
+    Inactivity,
+}
+
+/// `[tickets]`: ticket metric definitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketConfig {
+    /// A reopen within this many days of resolution undoes first contact resolution.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window_days: u32,
+}
+
+fn default_reopen_window() -> u32 {
+    7
+}
+
+impl Default for TicketConfig {
+    fn default() -> Self {
+        TicketConfig {
+            reopen_window_days: default_reopen_window(),
+        }
+    }
+}
+
+/// `[queue]`: contact-centre queue thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Abandons after a shorter wait are left out of the abandonment rate.
+    #[serde(default = "default_short_abandon")]
+    pub short_abandon_seconds: f64,
+    /// Answered within this many seconds counts towards the service level.
+    #[serde(default = "default_service_level")]
+    pub service_level_seconds: f64,
+}
+
+fn default_short_abandon() -> f64 {
+    5.0
+}
+
+fn default_service_level() -> f64 {
+    20.0
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            short_abandon_seconds: default_short_abandon(),
+            service_level_seconds: default_service_level(),
+        }
+    }
+}
+
+/// `[journey]`: funnel steps and the cart window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyConfig {
+    /// Funnel steps in order (default: the steps in the data, most frequent first).
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// The step that adds to the cart (default: cart, add_to_cart, basket… when present).
+    #[serde(default)]
+    pub cart_step: Option<String>,
+    /// The step that buys (default: purchase, order, buy… when present).
+    #[serde(default)]
+    pub purchase_step: Option<String>,
+    /// A purchase later than this after the first cart does not rescue the cart.
+    #[serde(default = "default_cart_window")]
+    pub cart_window_hours: f64,
+}
+
+fn default_cart_window() -> f64 {
+    24.0
+}
+
+impl Default for JourneyConfig {
+    fn default() -> Self {
+        JourneyConfig {
+            steps: vec![],
+            cart_step: None,
+            purchase_step: None,
+            cart_window_hours: default_cart_window(),
         }
     }
 }
@@ -248,6 +394,44 @@ impl ProjectConfig {
             message,
         };
         crate::timestamp::parse_tz(&self.project.timezone).map_err(bad)?;
+        for (name, v) in [
+            (
+                "[queue] short_abandon_seconds",
+                self.queue.short_abandon_seconds,
+            ),
+            (
+                "[queue] service_level_seconds",
+                self.queue.service_level_seconds,
+            ),
+            (
+                "[journey] cart_window_hours",
+                self.journey.cart_window_hours,
+            ),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(format!(
+                    "{name} must be a number of at least 0, got {v}"
+                )));
+            }
+        }
+        if self.churn.window_days < 1 {
+            return Err(bad(format!(
+                "[churn] window_days must be at least 1, got {}",
+                self.churn.window_days
+            )));
+        }
+        for s in &self.sources {
+            if let Some(e) = &s.entity
+                && e != "responses"
+                && crate::entity::Entity::parse(e).is_none()
+            {
+                return Err(bad(format!(
+                    "source {}: unknown entity {e:?}; use responses, invitations, customers, \
+                     tickets, lifecycle, contacts, journey, referrals or mentions",
+                    s.path.display()
+                )));
+            }
+        }
         for s in &self.sources {
             if let Some(tz) = &s.timezone {
                 crate::timestamp::parse_tz(tz).map_err(bad)?;

@@ -126,6 +126,20 @@ impl Entity {
         }
     }
 
+    /// What one row is, in plural, for messages ("read 1,200 tickets").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Entity::Invitations => "invitations",
+            Entity::Customers => "customers",
+            Entity::Tickets => "tickets",
+            Entity::Lifecycle => "lifecycle events",
+            Entity::Contacts => "queued contacts",
+            Entity::Journey => "journey events",
+            Entity::Referrals => "referrals",
+            Entity::Mentions => "mentions",
+        }
+    }
+
     /// Canonical columns, in table order.
     pub fn fields(self) -> &'static [FieldDef] {
         use Kind::*;
@@ -180,6 +194,12 @@ impl Entity {
                         f("agent", Text, false, "who handled it"),
                         f("handle_seconds", SECONDS, false, "agent working time"),
                         f("text", Text, false, "the customer's description"),
+                        f(
+                            "reopened_at",
+                            Time,
+                            false,
+                            "when it was reopened (for the FCR window)",
+                        ),
                     ]
                 }
             }
@@ -342,6 +362,95 @@ pub struct EntityTable {
 impl EntityTable {
     pub fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// Values of a text column (canonical or attribute) over all rows, in table order.
+    pub fn text_column(&self, name: &str) -> Option<Vec<Option<String>>> {
+        use arrow::array::{Array, AsArray};
+        let i = self.schema.index_of(name).ok()?;
+        let mut out = Vec::with_capacity(self.rows());
+        for b in &self.batches {
+            let c = arrow::compute::cast(b.column(i), &DataType::Utf8).ok()?;
+            let c = c.as_string::<i32>();
+            out.extend((0..c.len()).map(|r| (!c.is_null(r)).then(|| c.value(r).to_string())));
+        }
+        Some(out)
+    }
+
+    /// `local_date` of every row (None where the entity's time is blank).
+    pub fn local_dates(&self) -> Vec<Option<chrono::NaiveDate>> {
+        use arrow::array::{Array, AsArray};
+        let i = self
+            .schema
+            .index_of("local_date")
+            .expect("entity tables have local_date");
+        let mut out = Vec::with_capacity(self.rows());
+        for b in &self.batches {
+            let c = b.column(i).as_primitive::<arrow::datatypes::Date32Type>();
+            out.extend(
+                (0..c.len())
+                    .map(|r| (!c.is_null(r)).then(|| crate::timestamp::days_to_date(c.value(r)))),
+            );
+        }
+        out
+    }
+
+    /// (file, line) of every row.
+    pub fn origins(&self) -> Vec<(String, u64)> {
+        use arrow::array::AsArray;
+        let li = self.schema.index_of("source_line").expect("source_line");
+        let fi = self.schema.index_of("source_file").expect("source_file");
+        let mut out = Vec::with_capacity(self.rows());
+        for b in &self.batches {
+            let l = b.column(li).as_primitive::<arrow::datatypes::UInt64Type>();
+            let f = b.column(fi).as_primitive::<arrow::datatypes::UInt16Type>();
+            out.extend(
+                l.values()
+                    .iter()
+                    .zip(f.values().iter())
+                    .map(|(&l, &f)| (self.files[f as usize].clone(), l)),
+            );
+        }
+        out
+    }
+
+    /// Rejects rows after loading (for problems only visible across rows, such as a cancel
+    /// before any start): `drop` holds (row index in table order, column, value, reason). The
+    /// rows leave the table and join the rejects; the counts stay balanced.
+    pub fn reject_rows(&mut self, drop: &[(usize, String, String, String)]) {
+        use arrow::array::BooleanArray;
+        if drop.is_empty() {
+            return;
+        }
+        let origins = self.origins();
+        let gone: std::collections::HashSet<usize> = drop.iter().map(|d| d.0).collect();
+        for (row, column, value, reason) in drop {
+            let (file, line) = origins[*row].clone();
+            self.rejects.push(Reject {
+                file: file.clone(),
+                line,
+                column: column.clone(),
+                value: clip_value(value),
+                reason: reason.clone(),
+                answers: 1,
+            });
+            if let Some(s) = self.sources.iter_mut().find(|s| s.file == file) {
+                s.counts.accepted -= 1;
+                s.counts.rejected += 1;
+            }
+        }
+        self.totals.accepted -= gone.len() as u64;
+        self.totals.rejected += gone.len() as u64;
+        let mut start = 0;
+        for b in &mut self.batches {
+            let n = b.num_rows();
+            let keep: Vec<bool> = (start..start + n).map(|r| !gone.contains(&r)).collect();
+            if keep.iter().any(|k| !k) {
+                *b = arrow::compute::filter_record_batch(b, &BooleanArray::from(keep))
+                    .expect("mask length matches");
+            }
+            start += n;
+        }
     }
 }
 
@@ -809,6 +918,27 @@ fn check_row(plan: &EntityPlan, v: &mut [Value]) -> Result<(), Problem> {
                 v,
                 "ticket resolved before its first response",
             )?;
+            before(
+                "reopened_at",
+                "resolved_at",
+                v,
+                "ticket reopened before it was resolved",
+            )?;
+            let at = index_of(e, "reopened_at");
+            let flag = index_of(e, "reopened");
+            if v[at] != Value::Null {
+                if v[flag] == Value::Flag(false) {
+                    return Err((
+                        col("reopened"),
+                        "false".into(),
+                        "reopened is false but reopened_at has a time".into(),
+                    ));
+                }
+                v[flag] = Value::Flag(true);
+            } else if v[flag] == Value::Null && col("reopened_at").is_some() {
+                // A reopen time column without a time: not reopened.
+                v[flag] = Value::Flag(false);
+            }
         }
         Entity::Contacts => {
             before(
@@ -827,10 +957,9 @@ fn check_row(plan: &EntityPlan, v: &mut [Value]) -> Result<(), Problem> {
                         "marked abandoned but has an answered_at time".into(),
                     ));
                 }
-                // Without the column, a contact without an answer time was abandoned.
-                Value::Null if col("abandoned").is_none() || !answered => {
-                    v[i] = Value::Flag(!answered)
-                }
+                // Without a flag, a contact without an answer time was abandoned: the column
+                // is complete after ingestion.
+                Value::Null => v[i] = Value::Flag(!answered),
                 _ => {}
             }
         }

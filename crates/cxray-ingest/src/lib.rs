@@ -40,7 +40,8 @@ use arrow::record_batch::RecordBatch;
 use cxray_metrics::MetricCatalog;
 
 pub use config::{
-    DuplicatePolicy, Format, Layout, ProjectConfig, QuestionConfig, SourceConfig, TextSettings,
+    ChurnMode, ChurnSettings, DuplicatePolicy, Format, JourneyConfig, Layout, ProjectConfig,
+    QuestionConfig, QueueConfig, SourceConfig, TextSettings, TicketConfig,
 };
 pub use entity::{Entity, EntityTable, load_entity};
 pub use error::IngestError;

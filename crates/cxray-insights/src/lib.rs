@@ -10,6 +10,6 @@ pub mod metrics;
 pub mod report;
 pub mod themes;
 
-pub use metrics::{MetricRow, TableOptions, metric_rows};
+pub use metrics::{MetricRow, TableOptions, metric_rows, operational_rows};
 pub use report::{Report, ReportInput, ReportOptions, build_report};
 pub use themes::{ThemeInput, ThemeOptions, ThemesSection, build_themes, explode_themes};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use cxray_metrics::operational::{Estimation, Grouped, OperationalStats};
 use cxray_metrics::period::{GroupHistogram, Period};
 use cxray_metrics::{EstimateOptions, MetricCatalog, MetricKind, ScoreHistogram};
 use serde::Serialize;
@@ -130,6 +131,70 @@ pub fn metric_rows(
             &b.segment,
         ))
     });
+    rows
+}
+
+/// Rows of operational metrics (tickets, queue, referrals, journeys, churn), one per group and
+/// metric, in the same shape as survey metrics. `n` is each metric's own base (resolved tickets
+/// for FCR, offered contacts for abandonment); plain counts are never flagged as too few.
+pub fn operational_rows<S: OperationalStats>(
+    groups: &[Grouped<S>],
+    by: &[String],
+    metrics: &[String],
+    settings: &S::Settings,
+    opts: &TableOptions,
+) -> Vec<MetricRow> {
+    let how = Estimation {
+        confidence: opts.estimate.confidence,
+        proportion: opts
+            .estimate
+            .interval
+            .for_proportion()
+            .unwrap_or(cxray_stats::ProportionInterval::Wilson),
+    };
+    let mut rows = Vec::new();
+    for m in metrics {
+        for g in groups {
+            let Some(v) = g.stats.metric(m, settings, &how) else {
+                continue;
+            };
+            let mut row = MetricRow {
+                metric: m.clone(),
+                period: match (opts.period, g.key.period_start) {
+                    (Some(p), Some(d)) => Some(p.label(d)),
+                    _ => None,
+                },
+                period_start: g.key.period_start,
+                segment: by
+                    .iter()
+                    .cloned()
+                    .zip(g.key.segment.iter().cloned())
+                    .collect(),
+                n: v.n,
+                n_effective: v.n as f64,
+                value: None,
+                se: None,
+                ci_low: None,
+                ci_high: None,
+                interval_method: None,
+                small_sample: v.sampled && v.n < opts.min_n,
+                note: None,
+                detail: v.detail,
+            };
+            match v.estimate {
+                Ok(e) => {
+                    row.value = Some(e.value);
+                    row.se = e.se;
+                    row.ci_low = e.interval.map(|i| i.low);
+                    row.ci_high = e.interval.map(|i| i.high);
+                    row.interval_method = Some(e.method.to_string());
+                    row.note = e.note;
+                }
+                Err(e) => row.note = Some(e.to_string()),
+            }
+            rows.push(row);
+        }
+    }
     rows
 }
 

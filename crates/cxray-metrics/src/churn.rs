@@ -26,11 +26,16 @@
 //! subscription cancelled within it) is counted in `new_churned`, not in the rate.
 
 use chrono::{Duration, NaiveDate};
-use cxray_stats::{Confidence, Estimate, Proportion, ProportionInterval, StatsError};
+use cxray_stats::{Estimate, Proportion, StatsError};
 use serde::Serialize;
+
+use crate::operational::{
+    Estimation, Grouped, OperationalStats, OperationalValue, defined, percent,
+};
 
 /// How churn is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChurnDefinition {
     /// Explicit start and cancel events.
     Subscription,
@@ -248,16 +253,128 @@ impl PeriodCounts {
         self.active_at_end += o.active_at_end;
     }
 
-    /// Churn rate (0..1) with its Wilson interval.
-    pub fn churn_rate(&self, confidence: Confidence) -> Result<Estimate, StatsError> {
+    /// Churn rate (0..1): churned during the period ÷ active at its start.
+    pub fn churn_rate(&self, how: &Estimation) -> Result<Estimate, StatsError> {
         Proportion::new(self.churned, self.active_at_start)?
-            .estimate(confidence, ProportionInterval::Wilson)
+            .estimate(how.confidence, how.proportion)
     }
 
-    /// Reactivation rate (0..1) with its Wilson interval.
-    pub fn reactivation_rate(&self, confidence: Confidence) -> Result<Estimate, StatsError> {
+    /// Reactivation rate (0..1): lapsed customers who started again ÷ lapsed at the start.
+    pub fn reactivation_rate(&self, how: &Estimation) -> Result<Estimate, StatsError> {
         Proportion::new(self.reactivated, self.lapsed_at_start)?
-            .estimate(confidence, ProportionInterval::Wilson)
+            .estimate(how.confidence, how.proportion)
+    }
+}
+
+/// Churn metrics: `churn` (% of customers active at the start of the period who churned in it)
+/// and `reactivation` (% of lapsed customers who came back).
+impl OperationalStats for PeriodCounts {
+    type Settings = ChurnDefinition;
+
+    fn metric(
+        &self,
+        name: &str,
+        definition: &ChurnDefinition,
+        how: &Estimation,
+    ) -> Option<OperationalValue> {
+        let (estimate, n) = match name {
+            "churn" => (self.churn_rate(how), self.active_at_start),
+            "reactivation" => (self.reactivation_rate(how), self.lapsed_at_start),
+            _ => return None,
+        };
+        let mut detail = defined(definition.describe());
+        for (k, v) in [
+            ("active_at_start", self.active_at_start),
+            ("churned", self.churned),
+            ("new", self.new),
+            ("new_churned", self.new_churned),
+            ("lapsed_at_start", self.lapsed_at_start),
+            ("reactivated", self.reactivated),
+            ("active_at_end", self.active_at_end),
+        ] {
+            detail.insert(k.into(), serde_json::Value::from(v));
+        }
+        Some(OperationalValue {
+            n,
+            estimate: percent(estimate),
+            detail,
+            sampled: true,
+        })
+    }
+}
+
+/// One customer's events: (date, event, index of the event's row in the input).
+pub type History = Vec<(NaiveDate, LifecycleEvent, usize)>;
+
+/// Period counts of every (segment, period) group, and the events that could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChurnTable {
+    pub groups: Vec<Grouped<PeriodCounts>>,
+    /// (input row, reason) of events left out (e.g. a cancel before any start).
+    pub problems: Vec<(usize, String)>,
+    pub definition: ChurnDefinition,
+    pub data_end: NaiveDate,
+}
+
+/// The definition to use when the project does not say: subscription when any cancel event
+/// exists, otherwise an inactivity window of `window_days`.
+pub fn auto_definition<'a>(
+    events: impl IntoIterator<Item = &'a LifecycleEvent>,
+    window_days: i64,
+) -> ChurnDefinition {
+    if events.into_iter().any(|e| *e == LifecycleEvent::Cancel) {
+        ChurnDefinition::Subscription
+    } else {
+        ChurnDefinition::Inactivity { window_days }
+    }
+}
+
+/// Churn, new and reactivation counts of each customer in each period `[start, end)`, summed
+/// per segment. `customers` yields each customer's segment values and events.
+pub fn churn_table(
+    customers: impl IntoIterator<Item = (Vec<Option<String>>, History)>,
+    definition: ChurnDefinition,
+    data_end: NaiveDate,
+    periods: &[(Option<NaiveDate>, NaiveDate, NaiveDate)],
+) -> ChurnTable {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<(Vec<Option<String>>, Option<NaiveDate>), PeriodCounts> =
+        BTreeMap::new();
+    let mut problems = Vec::new();
+    for (segment, history) in customers {
+        let events: Vec<(NaiveDate, LifecycleEvent)> =
+            history.iter().map(|(d, e, _)| (*d, *e)).collect();
+        let (sp, probs) = spells(&events, definition, data_end);
+        for p in probs {
+            problems.push((history[p.index].2, p.reason));
+        }
+        for &(label, start, end) in periods {
+            let mut c = PeriodCounts::default();
+            c.add(&sp, start, end);
+            if c != PeriodCounts::default() {
+                groups
+                    .entry((segment.clone(), label))
+                    .or_default()
+                    .merge(&c);
+            }
+        }
+    }
+    problems.sort();
+    ChurnTable {
+        groups: groups
+            .into_iter()
+            .map(|((segment, period_start), stats)| Grouped {
+                key: crate::period::GroupKey {
+                    metric: "churn".into(),
+                    period_start,
+                    segment,
+                },
+                stats,
+            })
+            .collect(),
+        problems,
+        definition,
+        data_end,
     }
 }
 
@@ -440,11 +557,22 @@ mod tests {
                 active_at_end: 3,   // B, C, D
             }
         );
-        let conf = Confidence::new(0.95).unwrap();
-        assert_eq!(c.churn_rate(conf).unwrap().value, 0.5);
-        assert_eq!(c.reactivation_rate(conf).unwrap().value, 0.5);
+        let how = Estimation::default();
+        assert_eq!(c.churn_rate(&how).unwrap().value, 0.5);
+        assert_eq!(c.reactivation_rate(&how).unwrap().value, 0.5);
         // Nobody at the start: no rate, a clear error.
-        assert!(PeriodCounts::default().churn_rate(conf).is_err());
+        assert!(PeriodCounts::default().churn_rate(&how).is_err());
+        // As a metric: percent, with the counts and the definition stated.
+        let m = c.metric("churn", &YEAR, &how).unwrap();
+        assert_eq!(m.estimate.unwrap().value, 50.0);
+        assert_eq!((m.n, m.detail["reactivated"].as_u64()), (2, Some(1)));
+        assert!(
+            m.detail["definition"]
+                .as_str()
+                .unwrap()
+                .contains("365 days")
+        );
+        assert!(c.metric("nps", &YEAR, &how).is_none());
     }
 
     #[test]
@@ -453,5 +581,51 @@ mod tests {
         assert_eq!(LifecycleEvent::parse("order"), Some(Activity));
         assert_eq!(LifecycleEvent::parse("pause"), None);
         assert!(YEAR.describe().contains("365 days"));
+    }
+
+    #[test]
+    fn churn_table_sums_customers_per_segment_and_reports_problems() {
+        let feb = (Some(d("2025-02-01")), d("2025-02-01"), d("2025-03-01"));
+        let customers = vec![
+            (
+                vec![Some("North".to_string())],
+                vec![(d("2025-01-05"), Start, 0), (d("2025-02-10"), Cancel, 1)],
+            ),
+            (
+                vec![Some("North".to_string())],
+                vec![(d("2025-01-01"), Start, 2)],
+            ),
+            (
+                vec![Some("South".to_string())],
+                vec![(d("2025-01-03"), Cancel, 3), (d("2025-02-03"), Start, 4)],
+            ),
+        ];
+        let t = churn_table(
+            customers,
+            ChurnDefinition::Subscription,
+            d("2025-02-28"),
+            &[feb],
+        );
+        assert_eq!(t.problems, vec![(3, "cancel before any start".to_string())]);
+        assert_eq!(t.groups.len(), 2);
+        let (north, c) = (&t.groups[0].key, &t.groups[0].stats);
+        assert_eq!(north.segment, vec![Some("North".to_string())]);
+        assert_eq!((c.active_at_start, c.churned, c.new), (2, 1, 0));
+        let r = c.churn_rate(&Estimation::default()).unwrap();
+        assert_eq!(r.value, 0.5);
+        let s = &t.groups[1].stats;
+        assert_eq!((s.active_at_start, s.new, s.active_at_end), (0, 1, 1));
+    }
+
+    #[test]
+    fn auto_definition_follows_the_events() {
+        assert_eq!(
+            auto_definition(&[Start, Cancel], 365),
+            ChurnDefinition::Subscription
+        );
+        assert_eq!(
+            auto_definition(&[Activity, Start], 200),
+            ChurnDefinition::Inactivity { window_days: 200 }
+        );
     }
 }

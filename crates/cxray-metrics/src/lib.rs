@@ -27,7 +27,12 @@
 //! ```
 
 pub mod churn;
+pub mod journey;
+pub mod operational;
 pub mod period;
+pub mod queue;
+pub mod referrals;
+pub mod tickets;
 
 use std::collections::BTreeMap;
 
@@ -595,7 +600,7 @@ impl IntervalChoice {
         })
     }
 
-    fn for_proportion(self) -> Result<ProportionInterval, StatsError> {
+    pub fn for_proportion(self) -> Result<ProportionInterval, StatsError> {
         Ok(match self {
             IntervalChoice::Default | IntervalChoice::Score => ProportionInterval::Wilson,
             IntervalChoice::Wald => ProportionInterval::Wald,

@@ -114,8 +114,9 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// Multiplies value, standard error and interval by a positive factor.
-    pub(crate) fn scaled(mut self, factor: f64) -> Self {
+    /// Multiplies value, standard error and interval by a positive factor (e.g. a proportion
+    /// to percent).
+    pub fn scaled(mut self, factor: f64) -> Self {
         self.value *= factor;
         self.se = self.se.map(|s| s * factor);
         self.interval = self.interval.map(|i| i.scaled(factor));

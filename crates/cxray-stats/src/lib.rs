@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Modules: [`nps`], [`proportion`], [`mean`], [`weighted`], [`raking`], [`multiple`],
-//! [`control`], [`survival`], [`regression`], [`decompose`], [`quantile`].
+//! [`control`], [`survival`], [`regression`], [`decompose`], [`quantile`], [`ratio`].
 
 pub mod control;
 pub mod decompose;
@@ -32,6 +32,7 @@ pub mod nps;
 pub mod proportion;
 pub mod quantile;
 pub mod raking;
+pub mod ratio;
 pub mod regression;
 pub mod survival;
 pub mod weighted;

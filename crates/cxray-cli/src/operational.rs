@@ -1,0 +1,249 @@
+//! Operational metrics in `cxray metrics`: each family (tickets, queue, referrals, journey,
+//! churn) reads its entity, runs its engine plan and turns the per-group statistics into rows
+//! of the same table as survey metrics.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use chrono::NaiveDate;
+use cxray_engine::{Engine, EngineError, GroupQuery};
+use cxray_ingest::{Entity, EntityTable, ProjectConfig, Reject};
+use cxray_insights::{MetricRow, TableOptions, operational_rows};
+use cxray_metrics::journey::JourneySettings;
+use cxray_metrics::operational::{Family, operational_metric};
+use cxray_metrics::queue::QueueSettings;
+use cxray_metrics::tickets::TicketSettings;
+
+use crate::Failure;
+use crate::args::InputArgs;
+use crate::input;
+use crate::metrics::runtime;
+use crate::output::InputSummary;
+use crate::progress::spinner;
+
+/// Operational metric names asked for, by family.
+pub type Asked = BTreeMap<Family, Vec<String>>;
+
+/// Splits metric names into survey metrics and operational ones by family.
+pub fn split(metrics: Vec<String>) -> (Vec<String>, Asked) {
+    let mut survey = Vec::new();
+    let mut asked = Asked::new();
+    for m in metrics {
+        match operational_metric(&m) {
+            Some(d) => asked.entry(d.family).or_default().push(m),
+            None => survey.push(m),
+        }
+    }
+    (survey, asked)
+}
+
+/// What every family needs to know.
+pub struct Request<'a> {
+    pub input: &'a InputArgs,
+    pub by: &'a [String],
+    pub opts: TableOptions,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+impl Request<'_> {
+    fn query(&self) -> GroupQuery {
+        GroupQuery {
+            by: self.by.to_vec(),
+            period: self.opts.period,
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// Rows of every operational metric asked for, with the input counts and rejects of the
+/// entities read.
+pub struct Computed {
+    pub rows: Vec<MetricRow>,
+    pub input: Option<InputSummary>,
+    pub rejects: Vec<Reject>,
+}
+
+pub fn compute(req: &Request, asked: &Asked) -> Result<Computed, Failure> {
+    if asked.len() > 1 && !req.input.files.is_empty() {
+        let kinds: Vec<&str> = asked.keys().map(|f| entity_of(*f).name()).collect();
+        return Err(Failure::input(anyhow!(
+            "these metrics come from different kinds of data ({}); use a cxray.toml with one \
+             source per entity, or ask for one kind at a time",
+            kinds.join(", ")
+        )));
+    }
+    let mut out = Computed {
+        rows: Vec::new(),
+        input: None,
+        rejects: Vec::new(),
+    };
+    for (family, metrics) in asked {
+        let (rows, tables) = match family {
+            Family::Tickets => tickets(req, metrics)?,
+            Family::Queue => queue(req, metrics)?,
+            Family::Referrals => referrals(req, metrics)?,
+            Family::Journey => journey(req, metrics)?,
+            Family::Churn => {
+                let (rows, t) = crate::churn::churn_part(
+                    req.input, req.by, metrics, &req.opts, req.since, req.until,
+                )?;
+                (rows, vec![t])
+            }
+        };
+        out.rows.extend(rows);
+        for t in &tables {
+            let s = InputSummary::of_entity(t);
+            out.input = Some(match out.input.take() {
+                Some(i) => i.and(s),
+                None => s,
+            });
+            out.rejects.extend(t.rejects.iter().cloned());
+        }
+    }
+    Ok(out)
+}
+
+/// The entity a family reads.
+fn entity_of(f: Family) -> Entity {
+    match f {
+        Family::Tickets => Entity::Tickets,
+        Family::Churn => Entity::Lifecycle,
+        Family::Queue => Entity::Contacts,
+        Family::Referrals => Entity::Referrals,
+        Family::Journey => Entity::Journey,
+    }
+}
+
+/// An engine holding the given tables.
+fn engine_with(tables: &[(&str, &EntityTable)]) -> Result<Engine, Failure> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let engine = Engine::new(threads);
+    for (name, t) in tables {
+        engine
+            .register_table(name, t.schema.clone(), t.batches.clone())
+            .map_err(Failure::runtime)?;
+    }
+    Ok(engine)
+}
+
+/// Runs an engine plan with a spinner; unknown `--by` columns are input errors.
+fn run_plan<T>(
+    what: &str,
+    plan: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<T, Failure> {
+    let pb = spinner(format!("computing {what}"));
+    let r = runtime()?.block_on(plan);
+    pb.finish_and_clear();
+    r.map_err(|e| match e {
+        EngineError::UnknownColumn { .. } => Failure::input(e),
+        other => Failure::runtime(other),
+    })
+}
+
+type FamilyRows = (Vec<MetricRow>, Vec<EntityTable>);
+
+fn tickets(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
+    let (config, table) = input::load_entity(req.input, Entity::Tickets)?;
+    let settings = TicketSettings {
+        reopen_window_days: config.tickets.reopen_window_days,
+    };
+    let engine = engine_with(&[("tickets", &table)])?;
+    let groups = run_plan(
+        "ticket metrics",
+        engine.ticket_stats(&req.query(), &settings),
+    )?;
+    let rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
+    Ok((rows, vec![table]))
+}
+
+fn queue(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
+    let (config, table) = input::load_entity(req.input, Entity::Contacts)?;
+    let settings = queue_settings(&config);
+    let engine = engine_with(&[("contacts", &table)])?;
+    let groups = run_plan("queue metrics", engine.queue_stats(&req.query(), &settings))?;
+    let rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
+    Ok((rows, vec![table]))
+}
+
+pub fn queue_settings(config: &ProjectConfig) -> QueueSettings {
+    QueueSettings {
+        short_abandon_seconds: config.queue.short_abandon_seconds,
+        service_level_seconds: config.queue.service_level_seconds,
+    }
+}
+
+pub fn journey_settings(config: &ProjectConfig) -> JourneySettings {
+    JourneySettings {
+        steps: config.journey.steps.clone(),
+        cart_step: config.journey.cart_step.clone(),
+        purchase_step: config.journey.purchase_step.clone(),
+        cart_window_hours: config.journey.cart_window_hours,
+    }
+}
+
+fn referrals(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
+    let (_, table) = input::load_entity(req.input, Entity::Referrals)?;
+    let (_, customers) = input::load_entity(req.input, Entity::Customers).map_err(|e| {
+        Failure::input(anyhow!(
+            "the K-factor needs the customer base (invitations per customer): add a source \
+             with entity = \"customers\" to cxray.toml ({})",
+            e.error
+        ))
+    })?;
+    let engine = engine_with(&[("referrals", &table), ("customers", &customers)])?;
+    let groups = run_plan("referral metrics", engine.referral_stats(&req.query()))?;
+    let rows = operational_rows(&groups, req.by, metrics, &(), &req.opts);
+    Ok((rows, vec![table, customers]))
+}
+
+fn journey(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
+    let (config, table) = input::load_entity(req.input, Entity::Journey)?;
+    let settings = journey_settings(&config);
+    let engine = engine_with(&[("journey", &table)])?;
+    let groups = run_plan(
+        "journey metrics",
+        engine.journey_stats(&req.query(), &settings),
+    )?;
+    let mut by_step = req.by.to_vec();
+    by_step.push("step".into());
+    let mut rows = Vec::new();
+    for m in metrics {
+        if m == "cart_abandonment" {
+            if groups.cart_steps.is_none() {
+                return Err(Failure::input(anyhow!(
+                    "cart abandonment needs a cart step and a purchase step; the journey has {} \
+                     — name them with [journey] cart_step and purchase_step in cxray.toml",
+                    groups.steps.join(", ")
+                )));
+            }
+            rows.extend(operational_rows(
+                &groups.carts,
+                req.by,
+                std::slice::from_ref(m),
+                &settings.cart_window_hours,
+                &req.opts,
+            ));
+        } else {
+            rows.extend(operational_rows(
+                &groups.funnel,
+                &by_step,
+                std::slice::from_ref(m),
+                &(),
+                &req.opts,
+            ));
+        }
+    }
+    for r in &mut rows {
+        r.detail
+            .insert("unit".into(), serde_json::Value::from(groups.unit));
+    }
+    if settings.steps.is_empty() && metrics.iter().any(|m| m != "cart_abandonment") {
+        eprintln!(
+            "note: funnel steps in data order by frequency: {} (set [journey] steps to fix the order)",
+            groups.steps.join(" → ")
+        );
+    }
+    Ok((rows, vec![table]))
+}

@@ -1,0 +1,279 @@
+//! Journey statistics: one pass groups events by unit (session, else customer) into the first
+//! time of each funnel step — a pivot of conditional minima — and the unit table is then
+//! aggregated per (segment, period of the unit's first event): units reaching each step, the
+//! DDSketch buckets of the time between steps, carts and carts purchased within the window.
+
+use std::collections::BTreeMap;
+
+use cxray_metrics::journey::{
+    CART_STEPS, CartStats, JourneyGroups, JourneySettings, PURCHASE_STEPS, StepStats,
+};
+use cxray_metrics::operational::Grouped;
+use cxray_metrics::tickets::DURATION_ACCURACY;
+use cxray_stats::quantile::DdSketch;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Column;
+use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::functions_aggregate::expr_fn::{count, min, sum};
+use datafusion::logical_expr::{Expr, cast, col, lit, when};
+
+use crate::plan::{
+    GroupQuery, MICROS, SegmentPeriod, column_i64, column_u64, indicator, period_of, sketch_bucket,
+};
+use crate::{Engine, EngineError, GroupKey, as_utf8};
+
+/// Most steps taken into a funnel when none are configured.
+pub const MAX_DEFAULT_STEPS: usize = 10;
+
+impl Engine {
+    /// Funnel, step-time and cart statistics per (segment, period). Needs the table `journey`.
+    pub async fn journey_stats(
+        &self,
+        q: &GroupQuery,
+        settings: &JourneySettings,
+    ) -> Result<JourneyGroups, EngineError> {
+        let ctx = self.context();
+        let events = q.table(ctx, "journey").await?;
+        // Steps by number of events, for the default order and to find cart and purchase.
+        let mut by_count: Vec<(String, u64)> = Vec::new();
+        for b in events
+            .clone()
+            .aggregate(vec![col("step")], vec![count(lit(1)).alias("n")])?
+            .collect()
+            .await?
+        {
+            let s = as_utf8(&b, "step")?;
+            let n = column_u64(&b, "n")?;
+            by_count.extend(s.into_iter().zip(n).filter_map(|(s, n)| Some((s?, n))));
+        }
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let present = |s: &str| by_count.iter().any(|(x, _)| x == s);
+        let steps: Vec<String> = if settings.steps.is_empty() {
+            by_count
+                .iter()
+                .take(MAX_DEFAULT_STEPS)
+                .map(|(s, _)| s.clone())
+                .collect()
+        } else {
+            settings.steps.clone()
+        };
+        let find = |configured: &Option<String>, names: &[&str]| {
+            configured
+                .clone()
+                .or_else(|| names.iter().find(|n| present(n)).map(|n| n.to_string()))
+        };
+        let cart_steps = match (
+            find(&settings.cart_step, CART_STEPS),
+            find(&settings.purchase_step, PURCHASE_STEPS),
+        ) {
+            (Some(c), Some(p)) => Some((c, p)),
+            _ => None,
+        };
+        let has_sessions = events
+            .clone()
+            .filter(col("session_id").is_not_null())?
+            .limit(0, Some(1))?
+            .count()
+            .await?
+            > 0;
+        let unit = if has_sessions {
+            "session_id"
+        } else {
+            "customer_id"
+        };
+        let first_of = |step: &str| {
+            min(when(
+                col("step").eq(lit(step.to_string())),
+                cast(col("at"), DataType::Int64),
+            )
+            .end()
+            .expect("a CASE"))
+        };
+        // One row per unit: its segment, first date and the first time of every step.
+        let mut unit_group = vec![col(unit).alias("unit")];
+        unit_group.extend(q.by.iter().enumerate().map(|(i, b)| {
+            Expr::Column(Column::from_name(b.clone())).alias(format!("by_{}", i + 1))
+        }));
+        let mut firsts = vec![min(col("local_date")).alias("first_date")];
+        firsts.extend(
+            steps
+                .iter()
+                .enumerate()
+                .map(|(k, s)| first_of(s).alias(format!("f{k}"))),
+        );
+        if let Some((c, p)) = &cart_steps {
+            firsts.push(first_of(c).alias("cart_at"));
+            // The first purchase at or after the first cart cannot be a plain minimum; the
+            // latest purchase is kept and compared with the window below, together with the
+            // first one: a unit buys within the window when its first purchase is inside it,
+            // or its first is earlier and its last is not after the window.
+            firsts.push(first_of(p).alias("buy_first"));
+            firsts.push(
+                datafusion::functions_aggregate::expr_fn::max(
+                    when(
+                        col("step").eq(lit(p.clone())),
+                        cast(col("at"), DataType::Int64),
+                    )
+                    .end()
+                    .expect("a CASE"),
+                )
+                .alias("buy_last"),
+            );
+        }
+        let units = events
+            .filter(col(unit).is_not_null())?
+            .aggregate(unit_group, firsts)?
+            .cache()
+            .await?;
+        let reached: Vec<Expr> = {
+            let mut v: Vec<Expr> = Vec::new();
+            for k in 0..steps.len() {
+                let fk = col(format!("f{k}"));
+                let r = if k == 0 {
+                    fk.is_not_null()
+                } else {
+                    v[k - 1]
+                        .clone()
+                        .and(fk.clone().is_not_null())
+                        .and(fk.gt_eq(col(format!("f{}", k - 1))))
+                };
+                v.push(r);
+            }
+            v
+        };
+        let mut group: Vec<Expr> = (1..=q.by.len()).map(|i| col(format!("by_{i}"))).collect();
+        if let Some(p) = q.period {
+            group.push(period_of(p, col("first_date")).alias("period"));
+        }
+        let key_query = GroupQuery {
+            by: q.by.clone(),
+            ..q.clone()
+        };
+        let mut aggs: Vec<Expr> = reached
+            .iter()
+            .enumerate()
+            .map(|(k, r)| sum(indicator(r.clone())).alias(format!("r{k}")))
+            .collect();
+        if cart_steps.is_some() {
+            let window = (settings.cart_window_hours * 3600.0 * MICROS as f64) as i64;
+            let cart = col("cart_at");
+            let in_window = |t: Expr| {
+                t.clone()
+                    .gt_eq(cart.clone())
+                    .and(t.lt_eq(cart.clone() + lit(window)))
+            };
+            let bought = cart.clone().is_not_null().and(
+                in_window(col("buy_first")).or(col("buy_first")
+                    .lt(cart.clone())
+                    .and(col("buy_last").gt_eq(cart.clone()))
+                    .and(col("buy_last").lt_eq(cart.clone() + lit(window)))),
+            );
+            aggs.push(count(cart).alias("carts"));
+            aggs.push(sum(indicator(coalesce(vec![bought, lit(false)]))).alias("bought"));
+        }
+        if aggs.is_empty() {
+            aggs.push(count(lit(1)).alias("units"));
+        }
+        let mut counts: BTreeMap<SegmentPeriod, (Vec<u64>, CartStats)> = BTreeMap::new();
+        for b in units
+            .clone()
+            .aggregate(group.clone(), aggs)?
+            .collect()
+            .await?
+        {
+            let keys = key_query.keys(&b)?;
+            let r: Vec<Vec<u64>> = (0..steps.len())
+                .map(|k| column_u64(&b, &format!("r{k}")))
+                .collect::<Result<_, _>>()?;
+            let carts = cart_steps
+                .as_ref()
+                .map(|_| {
+                    Ok::<_, EngineError>((column_u64(&b, "carts")?, column_u64(&b, "bought")?))
+                })
+                .transpose()?;
+            for (i, key) in keys.into_iter().enumerate() {
+                let e = counts
+                    .entry(key)
+                    .or_insert_with(|| (vec![0; steps.len()], CartStats::default()));
+                for (total, step) in e.0.iter_mut().zip(&r) {
+                    *total += step[i];
+                }
+                if let Some((c, p)) = &carts {
+                    e.1.carts += c[i];
+                    e.1.purchased += p[i];
+                }
+            }
+        }
+        // Time from each step to the next, of the units reaching it.
+        let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
+        let mut times: BTreeMap<(SegmentPeriod, usize), DdSketch> = BTreeMap::new();
+        for (k, reached_k) in reached.iter().enumerate().skip(1) {
+            let secs = cast(
+                col(format!("f{k}")) - col(format!("f{}", k - 1)),
+                DataType::Float64,
+            ) / lit(MICROS as f64);
+            let mut g = group.clone();
+            g.push(sketch_bucket(secs, ln_gamma).alias("bucket"));
+            for b in units
+                .clone()
+                .filter(reached_k.clone())?
+                .aggregate(g, vec![count(lit(1)).alias("n")])?
+                .collect()
+                .await?
+            {
+                let keys = key_query.keys(&b)?;
+                let bucket = column_i64(&b, "bucket")?;
+                let n = column_u64(&b, "n")?;
+                for (i, key) in keys.into_iter().enumerate() {
+                    times
+                        .entry((key, k))
+                        .or_insert_with(|| DdSketch::new(DURATION_ACCURACY).expect("valid"))
+                        .add_bucket(bucket[i].map(|x| x as i32), n[i]);
+                }
+            }
+        }
+        let mut funnel = Vec::new();
+        let mut carts = Vec::new();
+        for ((segment, period_start), (reached, cart)) in counts {
+            let started = reached.first().copied().unwrap_or(0);
+            if started > 0 {
+                for (k, step) in steps.iter().enumerate() {
+                    let mut s = StepStats::new(k + 1, step);
+                    s.started = started;
+                    s.previous = if k == 0 { started } else { reached[k - 1] };
+                    s.reached = reached[k];
+                    if let Some(t) = times.remove(&((segment.clone(), period_start), k)) {
+                        s.time = t;
+                    }
+                    let mut seg = segment.clone();
+                    seg.push(Some(step.clone()));
+                    funnel.push(Grouped {
+                        key: GroupKey {
+                            metric: "funnel".into(),
+                            period_start,
+                            segment: seg,
+                        },
+                        stats: s,
+                    });
+                }
+            }
+            if cart.carts > 0 {
+                carts.push(Grouped {
+                    key: GroupKey {
+                        metric: "cart_abandonment".into(),
+                        period_start,
+                        segment,
+                    },
+                    stats: cart,
+                });
+            }
+        }
+        Ok(JourneyGroups {
+            steps,
+            funnel,
+            carts,
+            unit,
+            cart_steps,
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Ticket statistics per (segment, period of creation): one aggregation for counts and
+//! handle-time sums, and one per duration for its DDSketch buckets.
+
+use std::collections::BTreeMap;
+
+use cxray_metrics::operational::Grouped;
+use cxray_metrics::tickets::{DURATION_ACCURACY, TicketGroup, TicketSettings, TicketStats};
+use cxray_stats::quantile::DdSketch;
+use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::logical_expr::{col, lit, when};
+
+use crate::plan::{
+    GroupQuery, MICROS, SegmentPeriod, column_f64, column_i64, column_u64, indicator, micros,
+    seconds_between, sketch_bucket,
+};
+use crate::{Engine, EngineError, GroupKey};
+
+impl Engine {
+    /// Ticket statistics per (segment, period of creation): counts for volume, FCR and reopen,
+    /// handle-time sums, and DDSketch buckets of first response time and time to resolution
+    /// (`ceil(ln(seconds) / ln γ)`, grouped and counted). Needs the table `tickets`.
+    pub async fn ticket_stats(
+        &self,
+        q: &GroupQuery,
+        settings: &TicketSettings,
+    ) -> Result<Vec<TicketGroup>, EngineError> {
+        let resolved = col("resolved_at").is_not_null();
+        let window = settings.reopen_window_days as i64 * 86_400 * MICROS;
+        let reopened_in_window = when(
+            col("reopened_at").is_not_null(),
+            (micros("reopened_at") - micros("resolved_at")).lt_eq(lit(window)),
+        )
+        .otherwise(coalesce(vec![col("reopened"), lit(false)]))
+        .expect("a complete CASE");
+        let one_touch = resolved
+            .clone()
+            .and(col("contacts").eq(lit(1i64)))
+            .and(!reopened_in_window);
+        let df = q.table(self.context(), "tickets").await?.aggregate(
+            q.group(),
+            vec![
+                count(lit(1)).alias("n"),
+                sum(indicator(resolved.clone())).alias("resolved"),
+                sum(indicator(
+                    resolved.clone().and(col("contacts").is_not_null()),
+                ))
+                .alias("fcr_eligible"),
+                sum(indicator(one_touch)).alias("fcr"),
+                sum(indicator(
+                    resolved.clone().and(col("reopened").is_not_null()),
+                ))
+                .alias("reopen_eligible"),
+                sum(indicator(resolved.and(col("reopened").is_true()))).alias("reopened"),
+                count(col("handle_seconds")).alias("handle_n"),
+                sum(col("handle_seconds")).alias("handle_sum"),
+                sum(col("handle_seconds") * col("handle_seconds")).alias("handle_sum_sq"),
+            ],
+        )?;
+        let mut groups: BTreeMap<SegmentPeriod, TicketStats> = BTreeMap::new();
+        for b in df.collect().await? {
+            let keys = q.keys(&b)?;
+            let get = |n: &str| column_u64(&b, n);
+            let (n, res, fe, f, re, r, hn) = (
+                get("n")?,
+                get("resolved")?,
+                get("fcr_eligible")?,
+                get("fcr")?,
+                get("reopen_eligible")?,
+                get("reopened")?,
+                get("handle_n")?,
+            );
+            let hs = column_f64(&b, "handle_sum")?;
+            let hs2 = column_f64(&b, "handle_sum_sq")?;
+            for (i, key) in keys.into_iter().enumerate() {
+                let s = groups.entry(key).or_default();
+                s.tickets += n[i];
+                s.resolved += res[i];
+                s.fcr_eligible += fe[i];
+                s.fcr += f[i];
+                s.reopen_eligible += re[i];
+                s.reopened += r[i];
+                s.handle_n += hn[i];
+                s.handle_sum += hs[i];
+                s.handle_sum_sq += hs2[i];
+            }
+        }
+        let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
+        for (end, is_frt) in [("first_response_at", true), ("resolved_at", false)] {
+            let mut group = q.group();
+            group.push(sketch_bucket(seconds_between("created_at", end), ln_gamma).alias("bucket"));
+            let df = q
+                .table(self.context(), "tickets")
+                .await?
+                .filter(col(end).is_not_null())?
+                .aggregate(group, vec![count(lit(1)).alias("n")])?;
+            for b in df.collect().await? {
+                let keys = q.keys(&b)?;
+                let bucket = column_i64(&b, "bucket")?;
+                let n = column_u64(&b, "n")?;
+                for (i, key) in keys.into_iter().enumerate() {
+                    let s = groups.entry(key).or_default();
+                    let sketch = if is_frt { &mut s.frt } else { &mut s.ttr };
+                    sketch.add_bucket(bucket[i].map(|x| x as i32), n[i]);
+                }
+            }
+        }
+        Ok(grouped(groups, "tickets"))
+    }
+}
+
+/// Groups keyed by (segment, period) as [`Grouped`] statistics of `metric`.
+pub(crate) fn grouped<S>(groups: BTreeMap<SegmentPeriod, S>, metric: &str) -> Vec<Grouped<S>> {
+    groups
+        .into_iter()
+        .map(|((segment, period_start), stats)| Grouped {
+            key: GroupKey {
+                metric: metric.into(),
+                period_start,
+                segment,
+            },
+            stats,
+        })
+        .collect()
+}

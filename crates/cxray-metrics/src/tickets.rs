@@ -1,0 +1,275 @@
+//! Support-ticket metrics from per-group sufficient statistics.
+//!
+//! | metric | value | definition |
+//! |---|---|---|
+//! | `tickets` | count | tickets created in the group (volume) |
+//! | `fcr` | % | first contact resolution: resolved tickets with exactly one contact that were not reopened within the window (default 7 days), ÷ resolved tickets whose contact count is known |
+//! | `frt` | seconds | first response time `first_response_at − created_at`: median, p90 in detail |
+//! | `ttr` | seconds | time to resolution `resolved_at − created_at`: median, p90 in detail |
+//! | `aht` | seconds | average handle time: mean of `handle_seconds` |
+//! | `reopen` | % | reopened ÷ resolved tickets (reopened at any time) |
+//!
+//! Everything is a count, a sum or a histogram, so groups merge and the engine computes them
+//! with GROUP BY. Durations use a DDSketch (relative accuracy [`DURATION_ACCURACY`]); their
+//! intervals are distribution-free order-statistic intervals.
+
+use cxray_stats::mean::Moments;
+use cxray_stats::quantile::DdSketch;
+use cxray_stats::{Confidence, Proportion};
+use serde_json::json;
+
+use crate::operational::{
+    Estimation, Grouped, OperationalStats, OperationalValue, count_estimate, defined, percent,
+};
+
+/// Relative accuracy of duration quantiles (±0.5%).
+pub const DURATION_ACCURACY: f64 = 0.005;
+
+/// Sufficient statistics of a group of tickets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketStats {
+    pub tickets: u64,
+    pub resolved: u64,
+    /// Resolved tickets whose contact count is known (the FCR denominator).
+    pub fcr_eligible: u64,
+    /// Of those, one contact and not reopened within the window.
+    pub fcr: u64,
+    /// Resolved tickets whose reopened flag is known (the reopen denominator).
+    pub reopen_eligible: u64,
+    pub reopened: u64,
+    /// Tickets with a handle time, its sum and sum of squares.
+    pub handle_n: u64,
+    pub handle_sum: f64,
+    pub handle_sum_sq: f64,
+    /// First response time and time to resolution, seconds.
+    pub frt: DdSketch,
+    pub ttr: DdSketch,
+}
+
+impl Default for TicketStats {
+    fn default() -> Self {
+        TicketStats {
+            tickets: 0,
+            resolved: 0,
+            fcr_eligible: 0,
+            fcr: 0,
+            reopen_eligible: 0,
+            reopened: 0,
+            handle_n: 0,
+            handle_sum: 0.0,
+            handle_sum_sq: 0.0,
+            frt: DdSketch::new(DURATION_ACCURACY).expect("valid accuracy"),
+            ttr: DdSketch::new(DURATION_ACCURACY).expect("valid accuracy"),
+        }
+    }
+}
+
+/// Ticket statistics of one (segment, period) group; `key.metric` is `"tickets"`.
+pub type TicketGroup = Grouped<TicketStats>;
+
+/// Settings of the ticket definitions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TicketSettings {
+    /// A reopen later than this after resolution does not undo first contact resolution.
+    pub reopen_window_days: u32,
+}
+
+impl Default for TicketSettings {
+    fn default() -> Self {
+        TicketSettings {
+            reopen_window_days: 7,
+        }
+    }
+}
+
+impl TicketStats {
+    pub fn merge(&mut self, o: &TicketStats) {
+        self.tickets += o.tickets;
+        self.resolved += o.resolved;
+        self.fcr_eligible += o.fcr_eligible;
+        self.fcr += o.fcr;
+        self.reopen_eligible += o.reopen_eligible;
+        self.reopened += o.reopened;
+        self.handle_n += o.handle_n;
+        self.handle_sum += o.handle_sum;
+        self.handle_sum_sq += o.handle_sum_sq;
+        self.frt.merge(&o.frt).expect("same accuracy");
+        self.ttr.merge(&o.ttr).expect("same accuracy");
+    }
+}
+
+/// Median (p90 in detail) of a duration sketch.
+pub fn duration_metric(
+    sketch: &DdSketch,
+    definition: &str,
+    confidence: Confidence,
+) -> OperationalValue {
+    let mut detail = defined(definition);
+    if let Ok(p90) = sketch.estimate(0.9, confidence) {
+        detail.insert("p90".into(), json!(p90.value));
+        detail.insert("p90_ci_low".into(), json!(p90.interval.map(|i| i.low)));
+        detail.insert("p90_ci_high".into(), json!(p90.interval.map(|i| i.high)));
+    }
+    detail.insert("relative_accuracy".into(), json!(sketch.alpha()));
+    OperationalValue {
+        n: sketch.count(),
+        estimate: sketch.estimate(0.5, confidence),
+        detail,
+        sampled: true,
+    }
+}
+
+impl OperationalStats for TicketStats {
+    type Settings = TicketSettings;
+
+    fn metric(
+        &self,
+        name: &str,
+        settings: &TicketSettings,
+        how: &Estimation,
+    ) -> Option<OperationalValue> {
+        let proportion = |k: u64, n: u64| {
+            percent(Proportion::new(k, n).and_then(|p| p.estimate(how.confidence, how.proportion)))
+        };
+        Some(match name {
+            "tickets" => {
+                let mut detail = defined("tickets created in the period (volume)");
+                detail.insert("resolved".into(), json!(self.resolved));
+                detail.insert("open".into(), json!(self.tickets - self.resolved));
+                OperationalValue {
+                    n: self.tickets,
+                    estimate: Ok(count_estimate(self.tickets)),
+                    detail,
+                    sampled: false,
+                }
+            }
+            "fcr" => {
+                let mut detail = defined(format!(
+                    "resolved with one contact and not reopened within {} days, of resolved \
+                     tickets whose number of contacts is known",
+                    settings.reopen_window_days
+                ));
+                detail.insert("resolved_first_contact".into(), json!(self.fcr));
+                detail.insert("resolved_with_contacts".into(), json!(self.fcr_eligible));
+                OperationalValue {
+                    n: self.fcr_eligible,
+                    estimate: proportion(self.fcr, self.fcr_eligible),
+                    detail,
+                    sampled: true,
+                }
+            }
+            "reopen" => {
+                let mut detail = defined("reopened tickets of resolved tickets");
+                detail.insert("reopened".into(), json!(self.reopened));
+                detail.insert("resolved".into(), json!(self.reopen_eligible));
+                OperationalValue {
+                    n: self.reopen_eligible,
+                    estimate: proportion(self.reopened, self.reopen_eligible),
+                    detail,
+                    sampled: true,
+                }
+            }
+            "aht" => OperationalValue {
+                n: self.handle_n,
+                estimate: Moments::from_sums(self.handle_n, self.handle_sum, self.handle_sum_sq)
+                    .and_then(|m| m.estimate(how.confidence)),
+                detail: defined("mean handle time in seconds (handle_seconds)"),
+                sampled: true,
+            },
+            "frt" => duration_metric(
+                &self.frt,
+                "median seconds from created_at to first_response_at (tickets with a response)",
+                how.confidence,
+            ),
+            "ttr" => duration_metric(
+                &self.ttr,
+                "median seconds from created_at to resolved_at (resolved tickets)",
+                how.confidence,
+            ),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Five hand-checked tickets:
+    /// | id | resolved | contacts | reopened | handle | frt s | ttr s |
+    /// | 1 | yes | 1 | no  | 300 | 60   | 3600 |
+    /// | 2 | yes | 1 | yes | 200 | 120  | 7200 |
+    /// | 3 | yes | 2 | no  | 400 | 0    | 600  |
+    /// | 4 | yes | –  | no  | –   | 30   | 60   |
+    /// | 5 | no  | 1 | –   | 100 | –    | –    |
+    /// FCR = 1 of 3 resolved with known contacts (ticket 1); reopen = 1 of 4; AHT = 250 s.
+    fn five() -> TicketStats {
+        let mut s = TicketStats {
+            tickets: 5,
+            resolved: 4,
+            fcr_eligible: 3,
+            fcr: 1,
+            reopen_eligible: 4,
+            reopened: 1,
+            handle_n: 4,
+            handle_sum: 1000.0,
+            handle_sum_sq: 300f64.powi(2) + 200f64.powi(2) + 400f64.powi(2) + 100f64.powi(2),
+            ..Default::default()
+        };
+        for x in [60.0, 120.0, 0.0, 30.0] {
+            s.frt.add(x).unwrap();
+        }
+        for x in [3600.0, 7200.0, 600.0, 60.0] {
+            s.ttr.add(x).unwrap();
+        }
+        s
+    }
+
+    fn get(s: &TicketStats, m: &str) -> OperationalValue {
+        s.metric(m, &TicketSettings::default(), &Estimation::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn hand_computed_ticket_metrics() {
+        let s = five();
+        let fcr = get(&s, "fcr").estimate.unwrap();
+        assert!((fcr.value - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(fcr.n, 3);
+        let reopen = get(&s, "reopen").estimate.unwrap();
+        assert!((reopen.value - 25.0).abs() < 1e-9);
+        let aht = get(&s, "aht").estimate.unwrap();
+        assert!((aht.value - 250.0).abs() < 1e-9);
+        // scipy: t.ppf(.975, 3) * std([300, 200, 400, 100], ddof=1) / 2 = 205.42602567605.
+        let i = aht.interval.unwrap();
+        assert!((i.high - 250.0 - 205.426_025_676_05).abs() < 1e-9, "{i:?}");
+        // DDSketch lower median of {0, 30, 60, 120}: x(⌊0.5·3⌋) = x(1) = 30 (±0.5%).
+        let frt = get(&s, "frt").estimate.unwrap();
+        assert!((frt.value - 30.0).abs() <= 30.0 * DURATION_ACCURACY);
+        let ttr = get(&s, "ttr").estimate.unwrap();
+        assert!((ttr.value - 600.0).abs() <= 600.0 * DURATION_ACCURACY);
+        assert!(
+            ttr.interval.is_none(),
+            "4 values are too few for a 95% median interval"
+        );
+        assert_eq!(get(&s, "tickets").estimate.unwrap().value, 5.0);
+        assert_eq!(get(&s, "tickets").detail["open"], json!(1));
+        assert!(
+            s.metric("nps", &TicketSettings::default(), &Estimation::default())
+                .is_none()
+        );
+        assert!(!get(&s, "tickets").sampled && get(&s, "fcr").sampled);
+        assert_eq!(get(&s, "frt").n, 4);
+    }
+
+    #[test]
+    fn merging_groups_equals_one_group() {
+        let mut a = five();
+        a.merge(&five());
+        assert_eq!(a.tickets, 10);
+        assert_eq!(a.frt.count(), 8);
+        let fcr = get(&a, "fcr").estimate.unwrap();
+        assert!((fcr.value - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(fcr.n, 6);
+    }
+}
