@@ -1,9 +1,10 @@
 //! Sentiment lexicons (word → valence in [-1, 1]) and the rule words (negations, intensifiers,
 //! contrast) per language. The large lexicons for en, nl, fr and de come from registry packages
-//! (provenance and licences in DATA.md); es, hr and zh, the customer-experience additions, the
-//! rule words and the emoji/emoticon table are written for cxray.
+//! (provenance and licences in DATA.md); es, hr and zh, the customer-experience additions and
+//! neutral overrides, the multi-word expressions, the rule words and the emoji/emoticon table
+//! are written for cxray.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -16,6 +17,7 @@ const ES: &str = include_str!("../data/es.tsv");
 const HR: &str = include_str!("../data/hr.tsv");
 const ZH: &str = include_str!("../data/zh.tsv");
 const CX: &str = include_str!("../data/cx.tsv");
+const PHRASES: &str = include_str!("../data/phrases.tsv");
 
 fn raw(lang: &str) -> &'static str {
     match lang {
@@ -48,7 +50,17 @@ pub fn entries(lang: &str) -> impl Iterator<Item = (&'static str, f32)> {
 
 /// Customer-experience words per language: `lang<TAB>word<TAB>score` in data/cx.tsv.
 fn cx_entries(lang: &str) -> impl Iterator<Item = (&'static str, f32)> + '_ {
-    CX.lines()
+    tagged(CX, lang)
+}
+
+/// Multi-word expressions per language: `lang<TAB>phrase<TAB>score` in data/phrases.tsv, words
+/// separated by one space (Chinese phrases are written without spaces in zh.tsv instead).
+fn phrase_entries(lang: &str) -> impl Iterator<Item = (&'static str, f32)> + '_ {
+    tagged(PHRASES, lang)
+}
+
+fn tagged<'a>(text: &'static str, lang: &'a str) -> impl Iterator<Item = (&'static str, f32)> + 'a {
+    text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(move |l| {
             let mut it = l.split('\t');
@@ -65,7 +77,13 @@ pub struct RuleWords {
     pub negations: Vec<&'static str>,
     pub boosters: Vec<&'static str>,
     pub dampeners: Vec<&'static str>,
+    /// "but": what follows in the sentence outweighs what precedes it.
     pub contrast: Vec<&'static str>,
+    /// "although": the clause it opens is conceded, so it counts less.
+    pub concessive: Vec<&'static str>,
+    /// Words between a negation and a sentiment word that cancel the negation ("not only",
+    /// "ne … que").
+    pub negation_blockers: Vec<&'static str>,
 }
 
 /// Rule words of a language (written for cxray).
@@ -80,29 +98,41 @@ pub fn rule_words(lang: &str) -> RuleWords {
                 "very really extremely so too totally absolutely super incredibly completely highly especially truly utterly most",
             ),
             dampeners: s("slightly somewhat barely partly fairly quite"),
-            contrast: s("but however though although yet"),
+            contrast: s("but however yet"),
+            concessive: s("although though"),
+            negation_blockers: s("only just"),
         },
         "nl" => RuleWords {
-            negations: s("niet geen nooit niets niemand zonder nergens"),
-            boosters: s("heel erg zeer echt super ontzettend enorm hartstikke zo te uiterst"),
+            negations: s("niet geen nooit niets niks niemand zonder nergens nauwelijks amper"),
+            boosters: s(
+                "heel héél erg zeer echt super ontzettend enorm hartstikke zo te uiterst totaal volkomen absoluut bijzonder",
+            ),
             dampeners: s("beetje redelijk vrij nogal enigszins"),
-            contrast: s("maar echter hoewel"),
+            contrast: s("maar echter"),
+            concessive: s("hoewel ofschoon alhoewel"),
+            negation_blockers: s("alleen enkel"),
         },
         "de" => RuleWords {
-            negations: s("nicht kein keine keinen keinem keiner nie niemals nichts niemand ohne"),
+            negations: s(
+                "nicht kein keine keinen keinem keiner keinerlei keineswegs nie niemals nichts niemand ohne kaum weder nirgends",
+            ),
             boosters: s(
                 "sehr wirklich extrem total absolut super echt zu so äußerst besonders richtig",
             ),
             dampeners: s("etwas ziemlich eher bisschen"),
-            contrast: s("aber jedoch doch obwohl allerdings"),
+            contrast: s("aber jedoch doch allerdings"),
+            concessive: s("obwohl obgleich obschon zwar"),
+            negation_blockers: s("nur sondern"),
         },
         "fr" => RuleWords {
-            negations: s("ne pas jamais rien personne sans aucun aucune n'"),
+            negations: s("ne pas jamais rien personne sans aucun aucune ni guère nullement"),
             boosters: s(
                 "très vraiment extrêmement trop super tellement absolument hyper si totalement",
             ),
             dampeners: s("assez peu plutôt"),
             contrast: s("mais cependant pourtant toutefois"),
+            concessive: s("quoique malgré"),
+            negation_blockers: s("que qu' seulement"),
         },
         "es" => RuleWords {
             negations: s("no nunca nada nadie sin ni tampoco jamás"),
@@ -110,20 +140,31 @@ pub fn rule_words(lang: &str) -> RuleWords {
                 "muy realmente super extremadamente demasiado tan totalmente súper bastante",
             ),
             dampeners: s("poco algo"),
-            contrast: s("pero aunque sin_embargo"),
+            contrast: s("pero"),
+            concessive: s("aunque"),
+            negation_blockers: s("solo sólo solamente"),
         },
         "hr" => RuleWords {
             negations: s("ne nije nisu nisam nismo nikad nikada ništa nitko bez nema nemam"),
             boosters: s("jako vrlo baš stvarno previše izuzetno super posebno"),
             dampeners: s("malo donekle prilično"),
-            contrast: s("ali međutim iako"),
+            contrast: s("ali međutim"),
+            concessive: s("iako premda"),
+            negation_blockers: s("samo"),
         },
         "zh" => RuleWords {
-            negations: s("不 没 没有 别 无 未 不是 不太 并不"),
-            // 很 is the default degree word of Chinese adjectives, not an intensifier.
-            boosters: s("非常 太 特别 十分 超 真 极其 超级 最 相当"),
-            dampeners: s("有点 稍微 比较 有些"),
+            negations: s(
+                "不 没 没有 别 无 未 不是 不太 并不 不怎么 没什么 没啥 不够 没法 无法 从不 从没 从来不 毫不 绝不 木有 不算 谈不上 算不上 不再",
+            ),
+            // 很 is the default degree word of Chinese adjectives, not an intensifier; 好 before
+            // an adjective is one (好慢), handled in sentiment.rs.
+            boosters: s(
+                "非常 太 特别 十分 超 真 真的 极其 超级 最 相当 巨 贼 实在 极 太过 越来越 更 更加",
+            ),
+            dampeners: s("有点 有点儿 稍微 稍 略 略微 比较 有些 偏 还算"),
             contrast: s("但是 但 可是 不过 然而"),
+            concessive: s("虽然 虽说 尽管"),
+            negation_blockers: s(""),
         },
         _ => RuleWords::default(),
     }
@@ -199,8 +240,15 @@ pub const EMOJI: &[(&str, f32)] = &[
 /// A language's lookup tables.
 pub struct Lexicon {
     pub words: HashMap<String, f32>,
+    /// Multi-word expressions, words joined by one space.
+    pub phrases: HashMap<String, f32>,
+    /// Beginnings of multi-word expressions (space-joined words; for Chinese, the leading
+    /// characters of lexicon words, so that words jieba splits are joined again).
+    pub prefixes: HashSet<String>,
     /// Stem → mean valence of the lexicon words with that stem (inflection fallback).
     pub stems: HashMap<String, f32>,
+    /// Words written without their accents ("decu", "losa") → valence of the accented word.
+    pub folded: HashMap<String, f32>,
     pub stemmer: Option<Stemmer>,
     pub rules: RuleWords,
 }
@@ -241,18 +289,61 @@ impl Lexicon {
             .into_iter()
             .map(|(k, (s, n))| (k, s / n as f32))
             .collect();
+        let mut folded = HashMap::new();
+        if lang != "zh" {
+            for (w, v) in &words {
+                let f = fold(w);
+                if f != *w && !words.contains_key(&f) {
+                    folded.entry(f).or_insert(*v);
+                }
+            }
+        }
+        let phrases: HashMap<String, f32> = phrase_entries(lang)
+            .map(|(w, v)| (w.to_lowercase(), v))
+            .collect();
+        let mut prefixes = HashSet::new();
+        for p in phrases.keys() {
+            let parts: Vec<&str> = p.split(' ').collect();
+            for k in 1..parts.len() {
+                prefixes.insert(parts[..k].join(" "));
+            }
+        }
+        if lang == "zh" {
+            for w in words.keys() {
+                let ends: Vec<usize> = w.char_indices().map(|(i, _)| i).skip(1).collect();
+                for e in ends {
+                    prefixes.insert(w[..e].to_string());
+                }
+            }
+        }
         Lexicon {
             words,
+            phrases,
+            prefixes,
             stems,
+            folded,
             stemmer,
             rules: rule_words(lang),
         }
     }
 
-    /// Valence of a lower-case token: exact, then by stem.
+    /// Valence of a lower-case token: exact, then without accents, then by stem.
     pub fn valence(&self, token: &str) -> Option<f32> {
         if let Some(v) = self.words.get(token) {
             return Some(*v);
+        }
+        if !self.folded.is_empty()
+            && token.chars().count() >= 4
+            && !crate::lang::is_function_word(token)
+        {
+            let hit = if token.is_ascii() {
+                self.folded.get(token)
+            } else {
+                self.folded.get(&fold(token))
+            };
+            if let Some(v) = hit {
+                return Some(*v);
+            }
         }
         let st = self.stemmer.as_ref()?;
         if token.chars().count() < 4 {
@@ -260,6 +351,29 @@ impl Lexicon {
         }
         self.stems.get(st.stem(token).as_ref()).copied()
     }
+}
+
+/// A lower-case word without its diacritics (é → e, č → c, œ → oe).
+pub fn fold(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    for c in w.chars() {
+        match c {
+            'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => out.push('a'),
+            'è' | 'é' | 'ê' | 'ë' => out.push('e'),
+            'ì' | 'í' | 'î' | 'ï' => out.push('i'),
+            'ò' | 'ó' | 'ô' | 'ö' | 'õ' => out.push('o'),
+            'ù' | 'ú' | 'û' | 'ü' => out.push('u'),
+            'ç' | 'č' | 'ć' => out.push('c'),
+            'ñ' => out.push('n'),
+            'š' => out.push('s'),
+            'ž' => out.push('z'),
+            'đ' => out.push('d'),
+            'œ' => out.push_str("oe"),
+            'æ' => out.push_str("ae"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The lexicon of a language ("unknown" uses English plus emoji).

@@ -233,3 +233,81 @@ fn discovery_skips_everyday_words_and_facets_of_known_themes() {
     }
     assert!(labels.contains(&"stamps"), "{labels:?}");
 }
+
+#[test]
+fn review_language_rules() {
+    use Label::*;
+    for (text, want) in [
+        // Expressions, matched before their words.
+        ("Een aanrader!", Positive),
+        ("Niet aan te raden.", Negative),
+        ("Het boek viel tegen.", Negative),
+        ("Finger weg von diesem Händler.", Negative),
+        ("Absolut zu empfehlen.", Positive),
+        ("Nicht zu empfehlen.", Negative),
+        ("Produit à éviter.", Negative),
+        ("Une perte de temps.", Negative),
+        ("Waste of money.", Negative),
+        ("No lo recomiendo.", Negative),
+        ("Ne preporučujem ovu trgovinu.", Negative),
+        // Star ratings.
+        ("Ik geef het boek 1 ster.", Negative),
+        ("Je donne cinq étoiles à ce livre.", Positive),
+        ("Nur zwei Sterne.", Negative),
+        // A negation after the word it negates (nl, de, fr).
+        ("Das Buch gefällt mir nicht.", Negative),
+        ("Het product beviel me niet.", Negative),
+        // French elision; "ne … que" is "only", not a negation.
+        ("Je n'aime pas ce produit.", Negative),
+        ("On ne peut que le recommander.", Positive),
+        // "Not only … but also".
+        ("Nicht nur schnell, sondern auch freundlich.", Positive),
+        // Words typed without their accents.
+        ("Tres decu par la livraison.", Negative),
+        ("Losa usluga i spora dostava.", Negative),
+        // Spanish and Croatian review words.
+        ("Pésimo servicio, nunca más.", Negative),
+        ("Vrhunska usluga, svima preporučujem.", Positive),
+        // Criticism weighs more than the same amount of praise.
+        ("The food was good, the service was bad.", Negative),
+    ] {
+        let r = a().analyze(text);
+        assert_eq!(r.label, want, "{text}: {r:?}");
+    }
+}
+
+#[test]
+fn contrast_stays_in_its_sentence() {
+    // "but" in the second sentence does not halve the praise of the first.
+    let two = score("Excellent hotel. The room was small but clean.");
+    let one = score("Excellent hotel, the room was small but clean.");
+    assert!(two > one, "{two} vs {one}");
+    // A concession counts less than the main clause.
+    assert_eq!(
+        label("Although the staff were friendly, the room was dirty."),
+        Label::Negative
+    );
+}
+
+#[test]
+fn chinese_words_jieba_keeps_whole_or_splits() {
+    use Label::*;
+    for (text, want) in [
+        ("挺不错的", Positive),
+        ("太好了！", Positive),
+        ("送得好慢", Negative),
+        ("不好吃", Negative),
+        ("再也不吃了", Negative),
+        ("差评", Negative),
+        ("没问题", Positive),
+        ("味道一般般", Negative),
+        ("服务周到，下次还来", Positive),
+        ("房间很脏，隔音也差", Negative),
+        ("虽然价格便宜，但是菜太难吃了", Negative),
+    ] {
+        let r = a().analyze(text);
+        assert_eq!((r.language, r.label), ("zh", want), "{text}: {r:?}");
+    }
+    // 快 before a number is "almost", not "fast".
+    assert!(score("快一个小时才送到") < 0.0);
+}
