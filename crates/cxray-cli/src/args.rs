@@ -27,6 +27,69 @@ pub enum Command {
     Demo(DemoArgs),
     /// Language, sentiment and themes of a text column (`cxray text eval` measures accuracy).
     Text(TextArgs),
+    /// Retention curves (Kaplan-Meier) by signup cohort and segment, with log-rank tests.
+    Retention(RetentionArgs),
+    /// Every interaction of one customer in time order, across all data.
+    Customer(CustomerArgs),
+}
+
+/// Settings of `cxray retention`.
+#[derive(Debug, Args, Clone)]
+pub struct RetentionArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Segment columns (of lifecycle or customers) to compare, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub by: Vec<String>,
+
+    /// Group customers by the period their first spell started (signup cohort).
+    #[arg(long, value_enum)]
+    pub cohort: Option<PeriodArg>,
+
+    /// Horizons in days at which retention is reported.
+    #[arg(long, value_delimiter = ',', value_name = "DAYS", default_values_t = [30.0, 90.0, 180.0, 365.0])]
+    pub at: Vec<f64>,
+
+    /// Last day of data used (YYYY-MM-DD); default: the last event.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// Significance level of the log-rank verdict.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Output format: a summary table, JSON with full curves, or CSV (one row per group and
+    /// horizon).
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Settings of `cxray customer`.
+#[derive(Debug, Args, Clone)]
+pub struct CustomerArgs {
+    /// The customer id.
+    pub id: String,
+
+    /// Project configuration (sources of every entity).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format: a timeline (table) or JSON/CSV rows.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Settings of `cxray text`.

@@ -1,5 +1,5 @@
 //! Churn and reactivation rates from lifecycle events, by segment and period, for `cxray
-//! metrics --metric churn,reactivation`.
+//! metrics --metric churn,reactivation`, and retention curves for `cxray retention`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,9 +11,13 @@ use cxray_metrics::churn::{
     ChurnDefinition, History, LifecycleEvent, auto_definition, churn_table,
 };
 
+use cxray_insights::retention::{Lifetime, Retention, RetentionOptions, retention};
+use cxray_stats::Confidence;
+
 use crate::Failure;
-use crate::args::InputArgs;
+use crate::args::{FormatArg, InputArgs, RetentionArgs};
 use crate::input;
+use crate::output::InputSummary;
 
 /// Each customer's events (in table order) and the row index of each event.
 struct Events {
@@ -88,26 +92,36 @@ pub fn load_lifecycle(a: &InputArgs) -> Result<(ProjectConfig, EntityTable), Fai
     })
 }
 
+/// The customers table, loaded when a `--by` column is not a lifecycle column (or `always`
+/// and the project has customers, e.g. for revenue).
+fn customers_for(
+    a: &InputArgs,
+    cfg: &ProjectConfig,
+    lifecycle: &EntityTable,
+    by: &[String],
+    always: bool,
+) -> Result<Option<EntityTable>, Failure> {
+    let needed = by.iter().any(|b| lifecycle.schema.index_of(b).is_err());
+    if needed || (always && input::has_source(cfg, Entity::Customers)) {
+        Ok(Some(input::load_entity(a, Entity::Customers)?.1))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Segment values per customer for the `--by` columns: from the lifecycle table's own
 /// attributes, or else from the customers table.
 fn segments(
-    a: &InputArgs,
     lifecycle: &EntityTable,
+    customers: Option<&EntityTable>,
     by: &[String],
 ) -> Result<HashMap<String, Vec<Option<String>>>, Failure> {
     let mut out: HashMap<String, Vec<Option<String>>> = HashMap::new();
-    if by.is_empty() {
-        return Ok(out);
-    }
-    let customers = if by.iter().all(|b| lifecycle.schema.index_of(b).is_ok()) {
-        None
-    } else {
-        Some(input::load_entity(a, Entity::Customers)?.1)
-    };
     for (k, b) in by.iter().enumerate() {
-        let source = match lifecycle.schema.index_of(b) {
-            Ok(_) => lifecycle,
-            Err(_) => customers.as_ref().expect("loaded above"),
+        let source = match (lifecycle.schema.index_of(b), customers) {
+            (Ok(_), _) => lifecycle,
+            (Err(_), Some(c)) => c,
+            (Err(_), None) => unreachable!("customers_for loads customers for such columns"),
         };
         let Some(values) = source.text_column(b) else {
             return Err(Failure::input(anyhow!(
@@ -128,7 +142,8 @@ fn segments(
     Ok(out)
 }
 
-/// Churn rows for the selected metrics, and the lifecycle table (for the input summary).
+/// Churn rows for the selected metrics, and the tables read (lifecycle, and customers when
+/// segments come from there), for the input summary.
 pub fn churn_part(
     a: &InputArgs,
     by: &[String],
@@ -136,12 +151,12 @@ pub fn churn_part(
     opts: &TableOptions,
     since: Option<NaiveDate>,
     until: Option<NaiveDate>,
-) -> Result<(Vec<MetricRow>, EntityTable), Failure> {
+) -> Result<(Vec<MetricRow>, Vec<EntityTable>), Failure> {
     let (cfg, table) = load_lifecycle(a)?;
     let ev = events(&table);
     let def = definition(&cfg, &ev);
     let (Some(first), Some(last)) = (ev.first, ev.last) else {
-        return Ok((vec![], table));
+        return Ok((vec![], vec![table]));
     };
     let data_end = until.map_or(last, |u| u.min(last));
     let from = since.map_or(first, |s| s.max(first));
@@ -158,7 +173,8 @@ pub fn churn_part(
         }
         None => vec![(None, from, data_end + Duration::days(1))],
     };
-    let seg = segments(a, &table, by)?;
+    let customers_table = customers_for(a, &cfg, &table, by, false)?;
+    let seg = segments(&table, customers_table.as_ref(), by)?;
     let none = vec![None; by.len()];
     let customers = ev.by_customer.into_iter().map(|(id, h)| {
         let s = seg.get(&id).unwrap_or(&none).clone();
@@ -166,8 +182,217 @@ pub fn churn_part(
         (s, h)
     });
     let result = churn_table(customers, def, data_end, &periods);
+    let rows =
+        cxray_insights::operational_rows(&result.groups, by, metrics, &result.definition, opts);
     Ok((
-        cxray_insights::operational_rows(&result.groups, by, metrics, &result.definition, opts),
-        table,
+        rows,
+        std::iter::once(table).chain(customers_table).collect(),
     ))
+}
+
+/// Revenue per customer from the customers table, when it has a revenue column.
+fn revenues(customers: &EntityTable) -> HashMap<String, f64> {
+    let (Some(ids), Some(revenue)) = (
+        customers.text_column("customer_id"),
+        customers.text_column("revenue"),
+    ) else {
+        return HashMap::new();
+    };
+    ids.into_iter()
+        .zip(revenue)
+        .filter_map(|(id, r)| Some((id?, r?.parse::<f64>().ok()?)))
+        .collect()
+}
+
+/// `cxray retention`: Kaplan-Meier retention by cohort and segment.
+pub fn run_retention(a: RetentionArgs) -> Result<(), Failure> {
+    let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| crate::metrics::parse_date(s, "--until"))
+        .transpose()?;
+    if let Some(h) = a.at.iter().find(|h| !(h.is_finite() && **h >= 0.0)) {
+        return Err(Failure::input(anyhow!(
+            "--at takes days of 0 or more, got {h}"
+        )));
+    }
+    let (cfg, table) = load_lifecycle(&a.input)?;
+    let ev = events(&table);
+    let def = definition(&cfg, &ev);
+    let Some(last) = ev.last else {
+        return Err(Failure::input(anyhow!(
+            "the lifecycle data has no usable events"
+        )));
+    };
+    let data_end = until.map_or(last, |u| u.min(last));
+    let by: Vec<String> =
+        a.by.iter()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+    let customers = customers_for(&a.input, &cfg, &table, &by, true)?;
+    let seg = segments(&table, customers.as_ref(), &by)?;
+    let revenue = customers.as_ref().map(revenues).unwrap_or_default();
+    let none = vec![None; by.len()];
+    let mut lifetimes = Vec::new();
+    for (id, h) in &ev.by_customer {
+        let evs: Vec<(NaiveDate, LifecycleEvent)> = h
+            .iter()
+            .filter(|(d, _, _)| *d <= data_end)
+            .map(|(d, e, _)| (*d, *e))
+            .collect();
+        let (sp, _) = cxray_metrics::churn::spells(&evs, def, data_end);
+        let (Some(first), Some((days, churned))) = (
+            sp.first(),
+            cxray_metrics::churn::first_spell_duration(&sp, data_end),
+        ) else {
+            continue;
+        };
+        lifetimes.push(Lifetime {
+            segment: seg.get(id).unwrap_or(&none).clone(),
+            start: first.from,
+            days,
+            churned,
+            revenue: revenue.get(id).copied(),
+        });
+    }
+    let opts = RetentionOptions {
+        by,
+        cohort: crate::metrics::period(a.cohort),
+        horizons: a.at.clone(),
+        confidence,
+        alpha: a.alpha,
+    };
+    let r = retention(&lifetimes, def.describe(), data_end, &opts);
+    let mut input = InputSummary::of_entity(&table);
+    if let Some(c) = &customers {
+        input = input.and(InputSummary::of_entity(c));
+    }
+    let out = RetentionOutput {
+        retention: r,
+        input,
+    };
+    let mut buf = Vec::new();
+    match a.format {
+        FormatArg::Json => {
+            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
+            buf.push(b'\n');
+        }
+        FormatArg::Csv => {
+            write_retention_csv(&mut buf, &out.retention).map_err(Failure::runtime)?
+        }
+        FormatArg::Table => {
+            write_retention_table(&mut buf, &out.retention).map_err(Failure::runtime)?
+        }
+    }
+    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
+}
+
+#[derive(serde::Serialize)]
+struct RetentionOutput {
+    retention: Retention,
+    input: InputSummary,
+}
+
+fn group_label(g: &cxray_insights::retention::RetentionGroup) -> String {
+    let mut parts: Vec<String> = g.cohort.iter().map(|c| format!("cohort={c}")).collect();
+    parts.extend(
+        g.segment
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(missing)"))),
+    );
+    if parts.is_empty() {
+        "(all)".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn write_retention_csv(w: &mut Vec<u8>, r: &Retention) -> anyhow::Result<()> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record([
+        "cohort",
+        "segment",
+        "customers",
+        "churned",
+        "median_days",
+        "days",
+        "retained",
+        "ci_low",
+        "ci_high",
+        "at_risk",
+    ])?;
+    let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for g in &r.groups {
+        let seg = g
+            .segment
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(";");
+        for h in &g.horizons {
+            c.write_record([
+                g.cohort.clone().unwrap_or_default(),
+                seg.clone(),
+                g.customers.to_string(),
+                g.churned.to_string(),
+                f(g.median_days),
+                h.days.to_string(),
+                f(h.retained),
+                f(h.ci_low),
+                f(h.ci_high),
+                h.at_risk.to_string(),
+            ])?;
+        }
+    }
+    c.flush()?;
+    Ok(())
+}
+
+fn write_retention_table(w: &mut Vec<u8>, r: &Retention) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(w, "Retention (Kaplan-Meier, first spell of each customer)")?;
+    writeln!(w, "definition: {}", r.definition)?;
+    writeln!(
+        w,
+        "data end: {}; {:.0}% intervals (log-log)",
+        r.data_end,
+        r.confidence * 100.0
+    )?;
+    writeln!(w)?;
+    let horizons: Vec<f64> = r
+        .groups
+        .first()
+        .map(|g| g.horizons.iter().map(|h| h.days).collect())
+        .unwrap_or_default();
+    let mut head = format!("{:<30} {:>7} {:>7}", "group", "n", "median");
+    for h in &horizons {
+        head.push_str(&format!(" {:>8}", format!("{h}d")));
+    }
+    writeln!(w, "{head}")?;
+    for g in &r.groups {
+        let mut line = format!(
+            "{:<30} {:>7} {:>7}",
+            crate::output::truncate(&group_label(g), 30),
+            g.customers,
+            g.median_days
+                .map(|m| format!("{m:.0}d"))
+                .unwrap_or_else(|| "—".into())
+        );
+        for h in &g.horizons {
+            line.push_str(&format!(
+                " {:>8}",
+                h.retained
+                    .map(|s| format!("{:.1}%", 100.0 * s))
+                    .unwrap_or_else(|| "—".into())
+            ));
+        }
+        writeln!(w, "{line}")?;
+    }
+    if let Some(t) = &r.log_rank {
+        writeln!(w)?;
+        writeln!(w, "{}", t.verdict)?;
+    }
+    Ok(())
 }

@@ -198,6 +198,13 @@ pub fn write_rejects_list(path: &Path, rejects: &[cxray_ingest::Reject]) -> anyh
     Ok(())
 }
 
+/// Whether the project has a source of `entity`.
+pub fn has_source(cfg: &ProjectConfig, entity: Entity) -> bool {
+    cfg.sources
+        .iter()
+        .any(|s| s.entity.as_deref().and_then(Entity::parse) == Some(entity))
+}
+
 /// Loads the sources of one operational entity (tickets, lifecycle, …). Data files given on
 /// the command line are read as that entity.
 pub fn load_entity(a: &InputArgs, entity: Entity) -> Result<(ProjectConfig, EntityTable), Failure> {

@@ -6,6 +6,7 @@
 
 mod args;
 mod churn;
+mod customer;
 mod demo;
 mod input;
 mod metrics;
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Text(a) => text::run(a),
+        Command::Retention(a) => churn::run_retention(a),
+        Command::Customer(a) => customer::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -85,12 +85,9 @@ pub fn compute(req: &Request, asked: &Asked) -> Result<Computed, Failure> {
             Family::Queue => queue(req, metrics)?,
             Family::Referrals => referrals(req, metrics)?,
             Family::Journey => journey(req, metrics)?,
-            Family::Churn => {
-                let (rows, t) = crate::churn::churn_part(
-                    req.input, req.by, metrics, &req.opts, req.since, req.until,
-                )?;
-                (rows, vec![t])
-            }
+            Family::Churn => crate::churn::churn_part(
+                req.input, req.by, metrics, &req.opts, req.since, req.until,
+            )?,
         };
         out.rows.extend(rows);
         for t in &tables {

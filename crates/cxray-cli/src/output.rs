@@ -132,13 +132,18 @@ pub fn write_metrics(
         FormatArg::Csv => write_csv(&mut buf, out)?,
         FormatArg::Table => write_table(&mut buf, out)?,
     }
+    emit(&buf, path)
+}
+
+/// Writes finished output to a file or standard output.
+pub fn emit(buf: &[u8], path: Option<&Path>) -> anyhow::Result<()> {
     match path {
         Some(p) => {
-            std::fs::write(p, &buf).with_context(|| format!("cannot write {}", p.display()))?
+            std::fs::write(p, buf).with_context(|| format!("cannot write {}", p.display()))?
         }
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&buf)?;
+            stdout.write_all(buf)?;
             stdout.flush()?;
         }
     }
@@ -187,7 +192,7 @@ fn write_csv(w: &mut Vec<u8>, out: &MetricsOutput) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn truncate(s: &str, width: usize) -> String {
+pub fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         s.to_string()
     } else {

@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod report;
+pub mod retention;
 pub mod themes;
 
 pub use metrics::{MetricRow, TableOptions, metric_rows, operational_rows};
