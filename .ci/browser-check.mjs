@@ -26,7 +26,7 @@ for (const [name, viewport] of [['desktop', { width: 1100, height: 900 }], ['pho
              shapes: e.querySelectorAll('circle,rect,polyline,polygon,line').length };
   }));
   if (charts.length === 0) problems.push(`${name}: no charts`);
-  for (const kind of ['trend', 'segments', 'distribution', 'themes']) {
+  for (const kind of ['trend', 'segments', 'distribution', 'themes', 'funnel', 'retention']) {
     if (!charts.some((c) => c.kind === kind)) problems.push(`${name}: no ${kind} chart`);
   }
   for (const c of charts) {

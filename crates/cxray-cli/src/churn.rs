@@ -70,9 +70,10 @@ pub fn load_lifecycle(a: &InputArgs) -> Result<(ProjectConfig, EntityTable), Fai
     input::load_entity_checked(a, Entity::Lifecycle, |cfg, t| {
         let ev = events(t);
         let Some(end) = ev.last else { return vec![] };
+        let def = definition(cfg, &ev);
         let table = churn_table(
             ev.by_customer.into_values().map(|h| (vec![], h)),
-            definition(cfg, &events(t)),
+            def,
             end,
             &[],
         );
@@ -142,6 +143,158 @@ fn segments(
     Ok(out)
 }
 
+/// A first cancel or activity this many days after the first start means the history before it
+/// is missing (see [`Lifecycle::retention`]).
+const TRUNCATION_GAP_DAYS: i64 = 90;
+
+/// Lifecycle events loaded once, with what churn and retention need: the definition, the end
+/// of the data, and the customers table when segments or revenue come from there.
+pub struct Lifecycle {
+    table: EntityTable,
+    customers: Option<EntityTable>,
+    events: Events,
+    definition: ChurnDefinition,
+    by: Vec<String>,
+    segments: HashMap<String, Vec<Option<String>>>,
+}
+
+impl Lifecycle {
+    /// Loads lifecycle events and, when `by` names customers columns or `with_customers` is set
+    /// and the project has customers, the customers table.
+    pub fn load(a: &InputArgs, by: &[String], with_customers: bool) -> Result<Self, Failure> {
+        let (cfg, table) = load_lifecycle(a)?;
+        let events = events(&table);
+        let definition = definition(&cfg, &events);
+        let customers = customers_for(a, &cfg, &table, by, with_customers)?;
+        let segments = segments(&table, customers.as_ref(), by)?;
+        Ok(Lifecycle {
+            table,
+            customers,
+            events,
+            definition,
+            by: by.to_vec(),
+            segments,
+        })
+    }
+
+    /// The tables read, for input summaries and data quality.
+    pub fn tables(self) -> Vec<EntityTable> {
+        std::iter::once(self.table).chain(self.customers).collect()
+    }
+
+    /// The last day of data used: the last event, or `until` when earlier.
+    fn data_end(&self, until: Option<NaiveDate>) -> Option<NaiveDate> {
+        self.events.last.map(|l| until.map_or(l, |u| u.min(l)))
+    }
+
+    /// Churn and reactivation rows per segment and period.
+    pub fn churn_rows(
+        &self,
+        metrics: &[String],
+        opts: &TableOptions,
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+    ) -> Vec<MetricRow> {
+        let (Some(first), Some(data_end)) = (self.events.first, self.data_end(until)) else {
+            return vec![];
+        };
+        let from = since.map_or(first, |s| s.max(first));
+        let periods: Vec<(Option<NaiveDate>, NaiveDate, NaiveDate)> = match opts.period {
+            Some(p) => {
+                let mut v = Vec::new();
+                let mut start = p.start_of(from);
+                while start <= data_end {
+                    let next = p.next(start);
+                    v.push((Some(start), start, next));
+                    start = next;
+                }
+                v
+            }
+            None => vec![(None, from, data_end + Duration::days(1))],
+        };
+        let none = vec![None; self.by.len()];
+        let customers = self.events.by_customer.iter().map(|(id, h)| {
+            let s = self.segments.get(id).unwrap_or(&none).clone();
+            let h: History = h
+                .iter()
+                .filter(|(d, _, _)| *d <= data_end)
+                .copied()
+                .collect();
+            (s, h)
+        });
+        let result = churn_table(customers, self.definition, data_end, &periods);
+        cxray_insights::operational_rows(
+            &result.groups,
+            &self.by,
+            metrics,
+            &result.definition,
+            opts,
+        )
+    }
+
+    /// Kaplan-Meier retention of first spells by cohort and segment.
+    pub fn retention(
+        &self,
+        opts: &RetentionOptions,
+        until: Option<NaiveDate>,
+    ) -> Result<Retention, Failure> {
+        let Some(data_end) = self.data_end(until) else {
+            return Err(Failure::input(anyhow!(
+                "the lifecycle data has no usable events"
+            )));
+        };
+        let revenue = self.customers.as_ref().map(revenues).unwrap_or_default();
+        let none = vec![None; self.by.len()];
+        // Churn is observable from the first event that is not a start. When that comes long
+        // after the first starts (history of cancels not exported, only signup dates), spells
+        // that started earlier would look immortal for those months: they are left out.
+        let first_other = self
+            .events
+            .by_customer
+            .values()
+            .flatten()
+            .filter(|(_, e, _)| *e != LifecycleEvent::Start)
+            .map(|(d, _, _)| *d)
+            .min();
+        let observed_from = first_other.filter(|o| {
+            self.events
+                .first
+                .is_some_and(|f| (*o - f).num_days() > TRUNCATION_GAP_DAYS)
+        });
+        let mut left_out = 0;
+        let mut lifetimes = Vec::new();
+        for (id, h) in &self.events.by_customer {
+            let evs: Vec<(NaiveDate, LifecycleEvent)> = h
+                .iter()
+                .filter(|(d, _, _)| *d <= data_end)
+                .map(|(d, e, _)| (*d, *e))
+                .collect();
+            let (sp, _) = cxray_metrics::churn::spells(&evs, self.definition, data_end);
+            let (Some(first), Some((days, churned))) = (
+                sp.first(),
+                cxray_metrics::churn::first_spell_duration(&sp, data_end),
+            ) else {
+                continue;
+            };
+            if observed_from.is_some_and(|o| first.from < o) {
+                left_out += 1;
+                continue;
+            }
+            lifetimes.push(Lifetime {
+                segment: self.segments.get(id).unwrap_or(&none).clone(),
+                start: first.from,
+                days,
+                churned,
+                revenue: revenue.get(id).copied(),
+            });
+        }
+        let mut r = retention(&lifetimes, self.definition.describe(), data_end, opts);
+        r.observed_from = observed_from;
+        r.left_out = left_out;
+        Ok(r)
+    }
+}
+
 /// Churn rows for the selected metrics, and the tables read (lifecycle, and customers when
 /// segments come from there), for the input summary.
 pub fn churn_part(
@@ -152,42 +305,9 @@ pub fn churn_part(
     since: Option<NaiveDate>,
     until: Option<NaiveDate>,
 ) -> Result<(Vec<MetricRow>, Vec<EntityTable>), Failure> {
-    let (cfg, table) = load_lifecycle(a)?;
-    let ev = events(&table);
-    let def = definition(&cfg, &ev);
-    let (Some(first), Some(last)) = (ev.first, ev.last) else {
-        return Ok((vec![], vec![table]));
-    };
-    let data_end = until.map_or(last, |u| u.min(last));
-    let from = since.map_or(first, |s| s.max(first));
-    let periods: Vec<(Option<NaiveDate>, NaiveDate, NaiveDate)> = match opts.period {
-        Some(p) => {
-            let mut v = Vec::new();
-            let mut start = p.start_of(from);
-            while start <= data_end {
-                let next = p.next(start);
-                v.push((Some(start), start, next));
-                start = next;
-            }
-            v
-        }
-        None => vec![(None, from, data_end + Duration::days(1))],
-    };
-    let customers_table = customers_for(a, &cfg, &table, by, false)?;
-    let seg = segments(&table, customers_table.as_ref(), by)?;
-    let none = vec![None; by.len()];
-    let customers = ev.by_customer.into_iter().map(|(id, h)| {
-        let s = seg.get(&id).unwrap_or(&none).clone();
-        let h: History = h.into_iter().filter(|(d, _, _)| *d <= data_end).collect();
-        (s, h)
-    });
-    let result = churn_table(customers, def, data_end, &periods);
-    let rows =
-        cxray_insights::operational_rows(&result.groups, by, metrics, &result.definition, opts);
-    Ok((
-        rows,
-        std::iter::once(table).chain(customers_table).collect(),
-    ))
+    let l = Lifecycle::load(a, by, false)?;
+    let rows = l.churn_rows(metrics, opts, since, until);
+    Ok((rows, l.tables()))
 }
 
 /// Revenue per customer from the customers table, when it has a revenue column.
@@ -217,46 +337,12 @@ pub fn run_retention(a: RetentionArgs) -> Result<(), Failure> {
             "--at takes days of 0 or more, got {h}"
         )));
     }
-    let (cfg, table) = load_lifecycle(&a.input)?;
-    let ev = events(&table);
-    let def = definition(&cfg, &ev);
-    let Some(last) = ev.last else {
-        return Err(Failure::input(anyhow!(
-            "the lifecycle data has no usable events"
-        )));
-    };
-    let data_end = until.map_or(last, |u| u.min(last));
     let by: Vec<String> =
         a.by.iter()
             .map(|b| b.trim().to_string())
             .filter(|b| !b.is_empty())
             .collect();
-    let customers = customers_for(&a.input, &cfg, &table, &by, true)?;
-    let seg = segments(&table, customers.as_ref(), &by)?;
-    let revenue = customers.as_ref().map(revenues).unwrap_or_default();
-    let none = vec![None; by.len()];
-    let mut lifetimes = Vec::new();
-    for (id, h) in &ev.by_customer {
-        let evs: Vec<(NaiveDate, LifecycleEvent)> = h
-            .iter()
-            .filter(|(d, _, _)| *d <= data_end)
-            .map(|(d, e, _)| (*d, *e))
-            .collect();
-        let (sp, _) = cxray_metrics::churn::spells(&evs, def, data_end);
-        let (Some(first), Some((days, churned))) = (
-            sp.first(),
-            cxray_metrics::churn::first_spell_duration(&sp, data_end),
-        ) else {
-            continue;
-        };
-        lifetimes.push(Lifetime {
-            segment: seg.get(id).unwrap_or(&none).clone(),
-            start: first.from,
-            days,
-            churned,
-            revenue: revenue.get(id).copied(),
-        });
-    }
+    let lifecycle = Lifecycle::load(&a.input, &by, true)?;
     let opts = RetentionOptions {
         by,
         cohort: crate::metrics::period(a.cohort),
@@ -264,11 +350,13 @@ pub fn run_retention(a: RetentionArgs) -> Result<(), Failure> {
         confidence,
         alpha: a.alpha,
     };
-    let r = retention(&lifetimes, def.describe(), data_end, &opts);
-    let mut input = InputSummary::of_entity(&table);
-    if let Some(c) = &customers {
-        input = input.and(InputSummary::of_entity(c));
-    }
+    let r = lifecycle.retention(&opts, until)?;
+    let tables = lifecycle.tables();
+    let input = tables
+        .iter()
+        .map(InputSummary::of_entity)
+        .reduce(InputSummary::and)
+        .expect("the lifecycle table");
     let out = RetentionOutput {
         retention: r,
         input,
@@ -360,6 +448,15 @@ fn write_retention_table(w: &mut Vec<u8>, r: &Retention) -> std::io::Result<()> 
         r.data_end,
         r.confidence * 100.0
     )?;
+    if r.left_out > 0 {
+        writeln!(
+            w,
+            "{} customers who started before {} (the first recorded cancel or activity) are left \
+             out: their early months are not in the data",
+            r.left_out,
+            r.observed_from.map(|d| d.to_string()).unwrap_or_default()
+        )?;
+    }
     writeln!(w)?;
     let horizons: Vec<f64> = r
         .groups

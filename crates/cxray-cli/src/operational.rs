@@ -8,6 +8,7 @@ use anyhow::anyhow;
 use chrono::NaiveDate;
 use cxray_engine::{Engine, EngineError, GroupQuery};
 use cxray_ingest::{Entity, EntityTable, ProjectConfig, Reject};
+use cxray_insights::operations::OperationsInput;
 use cxray_insights::{MetricRow, TableOptions, operational_rows};
 use cxray_metrics::journey::JourneySettings;
 use cxray_metrics::operational::{Family, operational_metric};
@@ -196,6 +197,12 @@ fn referrals(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
 }
 
 fn journey(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
+    journey_rows(req, metrics, true)
+}
+
+/// Journey rows; without `strict`, cart abandonment is left out (not an error) when the journey
+/// has no cart and purchase steps.
+fn journey_rows(req: &Request, metrics: &[String], strict: bool) -> Result<FamilyRows, Failure> {
     let (config, table) = input::load_entity(req.input, Entity::Journey)?;
     let settings = journey_settings(&config);
     let engine = engine_with(&[("journey", &table)])?;
@@ -208,6 +215,9 @@ fn journey(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
     let mut rows = Vec::new();
     for m in metrics {
         if m == "cart_abandonment" {
+            if groups.cart_steps.is_none() && !strict {
+                continue;
+            }
             if groups.cart_steps.is_none() {
                 return Err(Failure::input(anyhow!(
                     "cart abandonment needs a cart step and a purchase step; the journey has {} \
@@ -243,4 +253,76 @@ fn journey(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
         );
     }
     Ok((rows, vec![table]))
+}
+
+/// The operational part of `cxray report`: every family with a source in the project, per
+/// period without segments; ticket volume per category for recurring issues; retention by
+/// signup quarter. Returns the tables read, for data quality.
+pub fn report_input(
+    req: &Request,
+    config: &ProjectConfig,
+) -> Result<(OperationsInput, Vec<EntityTable>), Failure> {
+    use cxray_metrics::operational::OPERATIONAL_METRICS;
+    let names = |f: Family| -> Vec<String> {
+        OPERATIONAL_METRICS
+            .iter()
+            .filter(|d| d.family == f)
+            .map(|d| d.name.to_string())
+            .collect()
+    };
+    let has = |e: Entity| input::has_source(config, e);
+    let mut out = OperationsInput::default();
+    let mut tables = Vec::new();
+    if has(Entity::Tickets) {
+        let (rows, t) = tickets(req, &names(Family::Tickets))?;
+        out.rows.extend(rows);
+        if t[0].schema.index_of("category").is_ok() {
+            let by = vec!["category".to_string()];
+            let engine = engine_with(&[("tickets", &t[0])])?;
+            let q = GroupQuery {
+                by: by.clone(),
+                ..req.query()
+            };
+            let settings = TicketSettings {
+                reopen_window_days: config.tickets.reopen_window_days,
+            };
+            let groups = run_plan("ticket categories", engine.ticket_stats(&q, &settings))?;
+            out.ticket_categories =
+                operational_rows(&groups, &by, &["tickets".into()], &settings, &req.opts);
+        }
+        tables.extend(t);
+    }
+    if has(Entity::Contacts) {
+        let (rows, t) = queue(req, &names(Family::Queue))?;
+        out.rows.extend(rows);
+        tables.extend(t);
+    }
+    if has(Entity::Referrals) && has(Entity::Customers) {
+        let (rows, t) = referrals(req, &names(Family::Referrals))?;
+        out.rows.extend(rows);
+        tables.extend(t);
+    }
+    if has(Entity::Journey) {
+        let (rows, t) = journey_rows(req, &names(Family::Journey), false)?;
+        out.rows.extend(rows);
+        tables.extend(t);
+    }
+    if has(Entity::Lifecycle) {
+        let l = crate::churn::Lifecycle::load(req.input, &[], true)?;
+        out.rows
+            .extend(l.churn_rows(&names(Family::Churn), &req.opts, req.since, req.until));
+        let opts = cxray_insights::retention::RetentionOptions {
+            by: vec![],
+            cohort: Some(cxray_metrics::period::Period::Quarter),
+            horizons: vec![30.0, 90.0, 180.0, 365.0],
+            confidence: req.opts.estimate.confidence,
+            alpha: 0.05,
+        };
+        out.retention = Some(l.retention(&opts, req.until)?);
+        tables.extend(l.tables());
+    }
+    // Customers are read by more than one family; count each entity's sources once.
+    let mut seen = std::collections::BTreeSet::new();
+    tables.retain(|t| seen.insert(t.entity));
+    Ok((out, tables))
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use arrow::array::{Array, AsArray};
 use cxray_engine::{Engine, HistogramQuery};
-use cxray_ingest::Loaded;
+use cxray_ingest::{EntityTable, Loaded};
+use cxray_insights::operations::{OperationsOptions, build_operations};
 use cxray_insights::{
     ReportInput, ReportOptions, TableOptions, ThemeInput, ThemeOptions, ThemesSection,
     build_report, build_themes,
@@ -47,10 +48,11 @@ pub fn default_dimensions(loaded: &Loaded) -> Vec<String> {
     out
 }
 
-fn data_quality(loaded: &Loaded, dims: &[String]) -> DataQuality {
+fn data_quality(loaded: &Loaded, dims: &[String], tables: &[EntityTable]) -> DataQuality {
     let sources = loaded
         .sources
         .iter()
+        .chain(tables.iter().flat_map(|t| &t.sources))
         .map(|s| SourceQuality {
             file: s.file.clone(),
             rows_read: s.counts.read,
@@ -63,7 +65,11 @@ fn data_quality(loaded: &Loaded, dims: &[String]) -> DataQuality {
         })
         .collect();
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    for r in &loaded.rejects {
+    for r in loaded
+        .rejects
+        .iter()
+        .chain(tables.iter().flat_map(|t| &t.rejects))
+    {
         // Group reasons that differ only in the offending value.
         let generic: String = r
             .reason
@@ -233,6 +239,33 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         }
         pb.finish_and_clear();
     }
+    // What happened to customers: every operational entity the project has.
+    let req = crate::operational::Request {
+        input: &a.input,
+        by: &[],
+        opts: opts.table,
+        since,
+        until,
+    };
+    let (ops, tables) = crate::operational::report_input(&req, &project.config)?;
+    if !ops.rows.is_empty() || ops.retention.is_some() {
+        let current = report
+            .trends
+            .iter()
+            .filter_map(|t| t.points.last().and_then(|p| p.row.period_start))
+            .max();
+        let section = build_operations(
+            &ops,
+            &OperationsOptions {
+                period: p,
+                current,
+                alpha: a.alpha,
+                confidence,
+                window: opts.segment_window,
+            },
+        );
+        report.attach_operations(section);
+    }
     let title = a
         .title
         .clone()
@@ -242,7 +275,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
     Ok(ReportDocument {
         title,
         report,
-        data_quality: data_quality(&project.loaded, &dims),
+        data_quality: data_quality(&project.loaded, &dims, &tables),
     })
 }
 

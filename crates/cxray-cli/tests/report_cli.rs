@@ -135,6 +135,59 @@ fn demo_report_finds_the_planted_effects_and_not_the_null_effect() {
             "quoted verbatim: {q}"
         );
     }
+    // Operations: every operational family of the demo, the delivery tickets as a recurring
+    // issue (a highlight with its evidence), the funnel in order, retention by signup quarter
+    // without the customers whose early months are not in the data.
+    let ops = &doc["report"]["operations"];
+    let items: Vec<&str> = ops["items"]
+        .as_array()
+        .expect("operations section")
+        .iter()
+        .map(|i| i["metric"].as_str().unwrap())
+        .collect();
+    for m in [
+        "tickets",
+        "fcr",
+        "frt",
+        "ttr",
+        "aht",
+        "reopen",
+        "churn",
+        "reactivation",
+        "abandonment",
+        "asa",
+        "service_level",
+        "kfactor",
+        "referral_conversion",
+        "cart_abandonment",
+    ] {
+        assert!(items.contains(&m), "{m} in operations: {items:?}");
+    }
+    let issues = ops["recurring_issues"].as_array().unwrap();
+    assert_eq!(issues[0]["category"], "delivery", "{issues:#?}");
+    assert_eq!(issues[0]["change"]["significant"], true);
+    assert!(
+        hs.iter()
+            .any(|h| h["kind"] == "recurring_issue" && h["segment"] == "delivery"),
+        "recurring issue highlight: {hs:#?}"
+    );
+    let steps: Vec<&str> = ops["funnel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["segment"]["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["visit", "cart", "checkout", "purchase"]);
+    let retention = &ops["retention"];
+    assert!(retention["left_out"].as_u64().unwrap() > 0);
+    assert_eq!(retention["observed_from"], "2024-01-01");
+    assert!(
+        retention["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["cohort"].as_str().unwrap() >= "2024-Q1")
+    );
     // The device breakdown exists (the null effect is analysed, just not reported).
     let segs = doc["report"]["segments"].as_array().unwrap();
     assert!(segs.iter().any(|s| s["dimension"] == "device"));
@@ -196,13 +249,19 @@ fn report_formats_render_every_section() {
         "trends",
         "segments",
         "themes",
+        "operations",
         "distributions",
         "data-quality",
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
     }
-    // One trend and one distribution chart per metric, one segment chart per metric and dimension.
-    assert_eq!(html.matches("data-chart=\"trend\"").count(), 3);
+    // One trend and one distribution chart per metric, one segment chart per metric and dimension
+    // (the operations section has trends of its own, a funnel and retention curves).
+    let (survey, operations) = html.split_once("id=\"operations\"").unwrap();
+    assert_eq!(survey.matches("data-chart=\"trend\"").count(), 3);
+    assert!(operations.matches("data-chart=\"trend\"").count() >= 10);
+    assert_eq!(operations.matches("data-chart=\"funnel\"").count(), 1);
+    assert_eq!(operations.matches("data-chart=\"retention\"").count(), 1);
     assert_eq!(html.matches("data-chart=\"distribution\"").count(), 3);
     assert_eq!(html.matches("data-chart=\"segments\"").count(), 6);
     assert_eq!(html.matches("data-chart=\"themes\"").count(), 1);
@@ -212,6 +271,7 @@ fn report_formats_render_every_section() {
     ));
     assert!(md.starts_with("# Demo retailer"));
     assert!(md.contains("## Scorecard") && md.contains("| metric | current |"));
+    assert!(md.contains("## Operations") && md.contains("### Retention by signup quarter"));
     let text = ok(&cxray(&["report", "-c", cfg, "--by", "region"], tmp.path()));
     // Lines fit 80 columns, except unbreakable file paths.
     assert!(

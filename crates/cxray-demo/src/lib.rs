@@ -626,6 +626,9 @@ name = "Demo retailer"
 timezone = "UTC"
 min_n = 30
 
+[journey]
+steps = ["visit", "cart", "checkout", "purchase"]
+
 [[sources]]
 path = "data/responses.csv"
 entity = "responses"

@@ -7,6 +7,7 @@
 //! plain data that outputs render.
 
 pub mod metrics;
+pub mod operations;
 pub mod report;
 pub mod retention;
 pub mod themes;

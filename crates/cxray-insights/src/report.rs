@@ -176,6 +176,9 @@ pub struct Report {
     pub highlights: Vec<Highlight>,
     /// What the comments talk about (when the responses have comments).
     pub themes: Option<crate::themes::ThemesSection>,
+    /// What happened to customers: tickets, queue, referrals, journeys, churn and retention
+    /// (when the project has such data).
+    pub operations: Option<crate::operations::OperationsSection>,
 }
 
 impl Report {
@@ -193,6 +196,23 @@ impl Report {
         }
         self.highlights.truncate(9);
         self.themes = Some(section);
+    }
+
+    /// Adds the operations section and at most two of its findings (recurring ticket issues
+    /// first, then significant changes), placed before the gaps between segments.
+    pub fn attach_operations(&mut self, section: crate::operations::OperationsSection) {
+        let mut extra = crate::operations::operations_highlights(&section);
+        extra.truncate(2);
+        let at = self
+            .highlights
+            .iter()
+            .position(|h| h.kind == "segment_gap")
+            .unwrap_or(self.highlights.len());
+        for (k, h) in extra.into_iter().enumerate() {
+            self.highlights.insert(at + k, h);
+        }
+        self.highlights.truncate(9);
+        self.operations = Some(section);
     }
 }
 
@@ -334,7 +354,7 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
-fn fmt_abs(x: f64) -> String {
+pub(crate) fn fmt_abs(x: f64) -> String {
     let a = x.abs();
     if a >= 10.0 {
         format!("{a:.0}")
@@ -796,6 +816,7 @@ pub fn build_report(
         distributions,
         highlights,
         themes: None,
+        operations: None,
     }
 }
 

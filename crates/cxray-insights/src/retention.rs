@@ -3,6 +3,10 @@
 //! retention at chosen horizons with log-log intervals (lifelines' default), the median
 //! lifetime, and the log-rank test of whether the groups' curves differ.
 //!
+//! Customers whose first spell started before churn could be observed are left out by the
+//! caller (see [`Retention::observed_from`]): counting them would make cohorts look immortal
+//! during the months before the data (left truncation).
+//!
 //! Customer lifetime value, when customers carry revenue, is reported per group as the mean
 //! revenue per customer with its t-interval beside the retention figures — observed value to
 //! date, not a forecast.
@@ -98,6 +102,12 @@ pub struct Retention {
     pub groups: Vec<RetentionGroup>,
     /// Whether the curves differ (null with one group).
     pub log_rank: Option<GroupTest>,
+    /// The first day churn could be observed (the first cancel, renewal or activity); customers
+    /// whose first spell started earlier are left out, because their early months — when they
+    /// could have churned unseen — are not in the data (they would look immortal).
+    pub observed_from: Option<NaiveDate>,
+    /// Customers left out for that reason.
+    pub left_out: u64,
 }
 
 /// Settings of a retention analysis.
@@ -186,6 +196,8 @@ pub fn retention(
         cohort_period: opts.cohort,
         groups: out,
         log_rank,
+        observed_from: None,
+        left_out: 0,
     }
 }
 

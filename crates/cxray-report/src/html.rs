@@ -6,8 +6,10 @@ use std::fmt::Write;
 use cxray_insights::MetricRow;
 use cxray_insights::report::Change;
 
-use crate::svg::{distribution_chart, segment_chart, theme_chart, trend_chart};
-use crate::{ReportDocument, esc, num};
+use crate::svg::{
+    distribution_chart, funnel_chart, retention_chart, segment_chart, theme_chart, trend_chart,
+};
+use crate::{ReportDocument, esc, num, value_of};
 
 const CSS: &str = r#"
 :root { --ink:#222; --muted:#666; --line:#e3e3e3; --bg:#fafafa; --up:#0072B2; --down:#D55E00; }
@@ -114,7 +116,7 @@ pub fn render_html(doc: &ReportDocument) -> String {
             esc(p)
         );
     }
-    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#themes">Themes</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
+    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#themes">Themes</a><a href="#operations">Operations</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
 
     o.push_str(r#"<section id="highlights"><h2>Highlights</h2>"#);
     if r.highlights.is_empty() {
@@ -258,6 +260,9 @@ pub fn render_html(doc: &ReportDocument) -> String {
     if let Some(t) = &r.themes {
         themes_html(&mut o, t);
     }
+    if let Some(ops) = &r.operations {
+        operations_html(&mut o, ops, r.confidence, r.period.unit());
+    }
 
     o.push_str(r#"<section id="distributions"><h2>Distributions</h2>"#);
     for d in &r.distributions {
@@ -371,6 +376,166 @@ fn themes_html(o: &mut String, t: &cxray_insights::ThemesSection) {
                 let _ = write!(o, "<blockquote>{}</blockquote>", esc(e));
             }
         }
+    }
+    o.push_str("</section>");
+}
+
+/// The y-axis label of an operational trend: the value label up to its first parenthesis.
+fn short_unit(label: &str) -> &str {
+    label.split(" (").next().unwrap_or(label)
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn operations_html(
+    o: &mut String,
+    ops: &cxray_insights::operations::OperationsSection,
+    confidence: f64,
+    period_unit: &str,
+) {
+    let _ = write!(
+        o,
+        r#"<section id="operations"><h2>Operations</h2><p>What happened to customers in {}, compared with {}: tickets, the contact centre, referrals, journeys and churn. Definitions and formulas: docs/metrics.md.</p><div class="tiles">"#,
+        esc(ops.current_period.as_deref().unwrap_or("the latest period")),
+        esc(ops
+            .previous_period
+            .as_deref()
+            .unwrap_or("the period before"))
+    );
+    for i in &ops.items {
+        let cur = i.current.as_ref();
+        let v = |x: f64| value_of(&i.value_label, x);
+        let change = match (&i.vs_previous, cur, &i.previous) {
+            (Some(_), _, _) => verdict_html(&i.vs_previous, "vs previous"),
+            (None, Some(c), Some(p)) => match (c.value, p.value) {
+                (Some(a), Some(b)) => format!(
+                    r#"<div class="verdict ns">vs previous: {} {} (a median: not tested)</div>"#,
+                    if a >= b { "up" } else { "down" },
+                    esc(&v((a - b).abs()))
+                ),
+                _ => String::new(),
+            },
+            _ => verdict_html(&None, "vs previous"),
+        };
+        let interval = match cur.map(|c| (c.ci_low, c.ci_high)) {
+            Some((Some(l), Some(h))) => format!("[{}, {}]", v(l), v(h)),
+            _ => "—".into(),
+        };
+        let _ = write!(
+            o,
+            r#"<div class="tile"><div class="name">{}</div><div class="label">{}</div><div class="value">{}</div><div class="ci">{} · n = {}</div>{}</div>"#,
+            esc(&i.display_name),
+            esc(&i.value_label),
+            esc(&cur
+                .and_then(|c| c.value)
+                .map(v)
+                .unwrap_or_else(|| "—".into())),
+            esc(&interval),
+            cur.map(|c| c.n).unwrap_or(0),
+            change
+        );
+    }
+    o.push_str("</div>");
+    if !ops.recurring_issues.is_empty() {
+        let _ = write!(
+            o,
+            r#"<h3 id="operations-issues">Ticket categories that changed</h3><p class="ns">Share of all tickets in {} against {}; a category that only grows with all tickets is not listed.</p><ul>"#,
+            esc(ops.issues_window.as_deref().unwrap_or("")),
+            esc(ops.issues_before.as_deref().unwrap_or(""))
+        );
+        for c in &ops.recurring_issues {
+            let _ = write!(o, "<li>{}</li>", esc(&c.text));
+        }
+        o.push_str("</ul>");
+    }
+    if !ops.funnel.is_empty() {
+        let _ = write!(
+            o,
+            r#"<figure class="chart" id="operations-funnel"><h3>Funnel, {}</h3><div class="chart-scroll">{}</div><figcaption>Share of units (sessions, or customers without sessions) starting the funnel that reached each step in order, with its {:.0}% interval; right: conversion from the step before.</figcaption></figure>"#,
+            esc(ops.current_period.as_deref().unwrap_or("")),
+            funnel_chart(&ops.funnel),
+            confidence * 100.0
+        );
+    }
+    for t in &ops.trends {
+        let Some(i) = ops.items.iter().find(|i| i.metric == t.metric) else {
+            continue;
+        };
+        let _ = write!(
+            o,
+            r#"<figure class="chart" id="operations-trend-{}"><h3>{}</h3><div class="chart-scroll">{}</div><figcaption>{} per {} with its {:.0}% interval (band).</figcaption></figure>"#,
+            esc(&t.metric),
+            esc(&i.display_name),
+            trend_chart(t, &i.display_name, short_unit(&i.value_label), confidence),
+            esc(&i.display_name),
+            esc(period_unit),
+            confidence * 100.0
+        );
+    }
+    if let Some(rt) = &ops.retention {
+        let _ = write!(
+            o,
+            r#"<figure class="chart" id="operations-retention"><h3>Retention by signup quarter</h3><div class="chart-scroll">{}</div><figcaption>Kaplan-Meier: share of each cohort's customers still active by days since their first start (latest six cohorts). {}. {}{}</figcaption></figure>"#,
+            retention_chart(rt),
+            esc(&rt.definition),
+            if rt.left_out > 0 {
+                format!(
+                    "{} customers who started before {} (the first recorded cancel or activity) are left out: their early months are not in the data. ",
+                    rt.left_out,
+                    rt.observed_from.map(|d| d.to_string()).unwrap_or_default()
+                )
+            } else {
+                String::new()
+            },
+            esc(&capitalised(
+                rt.log_rank
+                    .as_ref()
+                    .map(|t| t.verdict.as_str())
+                    .unwrap_or("")
+            ))
+        );
+        let hs: Vec<f64> = rt
+            .groups
+            .first()
+            .map(|g| g.horizons.iter().map(|h| h.days).collect())
+            .unwrap_or_default();
+        o.push_str(r#"<div class="table-wrap"><table><thead><tr><th>cohort</th><th class="num">customers</th><th class="num">churned</th>"#);
+        for h in &hs {
+            let _ = write!(o, r#"<th class="num">{h} days</th>"#);
+        }
+        o.push_str("</tr></thead><tbody>");
+        for g in &rt.groups {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td>"#,
+                esc(g.cohort.as_deref().unwrap_or("all")),
+                g.customers,
+                g.churned
+            );
+            for h in &g.horizons {
+                let _ = write!(
+                    o,
+                    r#"<td class="num">{}</td>"#,
+                    match (h.retained, h.ci_low, h.ci_high) {
+                        (Some(s), Some(l), Some(u)) => format!(
+                            "{:.1}% <span class=\"ns\">[{:.1}, {:.1}]</span>",
+                            100.0 * s,
+                            100.0 * l,
+                            100.0 * u
+                        ),
+                        _ => "—".into(),
+                    }
+                );
+            }
+            o.push_str("</tr>");
+        }
+        o.push_str("</tbody></table></div>");
     }
     o.push_str("</section>");
 }

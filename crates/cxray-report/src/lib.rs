@@ -79,7 +79,59 @@ pub(crate) fn num(x: f64) -> String {
         format!("{x:.0}")
     } else if a >= 10.0 {
         format!("{x:.1}")
-    } else {
+    } else if a >= 0.1 || a == 0.0 {
         format!("{x:.2}")
+    } else {
+        // Two significant digits for small rates such as a K-factor of 0.0024.
+        let decimals = (1 - a.log10().floor() as i64).clamp(2, 12) as usize;
+        format!("{x:.decimals$}")
+    }
+}
+
+/// A duration in seconds in the unit a reader thinks in: "45 s", "12 min", "5.3 h", "2.1 days".
+pub(crate) fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "—".into();
+    }
+    let a = seconds.abs();
+    if a < 120.0 {
+        format!("{seconds:.0} s")
+    } else if a < 600.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else if a < 7200.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else if a < 172_800.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.1} days", seconds / 86_400.0)
+    }
+}
+
+/// A value of a metric whose label says what it is: durations for seconds, else [`num`].
+pub(crate) fn value_of(label: &str, x: f64) -> String {
+    if label.contains("seconds") {
+        duration(x)
+    } else {
+        num(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_durations_read_well() {
+        assert_eq!(num(0.0024), "0.0024");
+        assert_eq!(num(0.5), "0.50");
+        assert_eq!(num(0.0), "0.00");
+        assert_eq!(num(-0.031), "-0.031");
+        assert_eq!(duration(45.0), "45 s");
+        assert_eq!(duration(5090.0), "85 min");
+        assert_eq!(duration(557.0), "9.3 min");
+        assert_eq!(duration(65846.0), "18.3 h");
+        assert_eq!(duration(3.0 * 86_400.0), "3.0 days");
+        assert_eq!(value_of("median seconds", 90.0), "90 s");
+        assert_eq!(value_of("% resolved", 90.0), "90.0");
     }
 }

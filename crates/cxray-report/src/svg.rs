@@ -5,8 +5,9 @@
 
 use std::fmt::Write;
 
-use cxray_insights::ThemesSection;
 use cxray_insights::report::{Distribution, SegmentBreakdown, Trend};
+use cxray_insights::retention::Retention;
+use cxray_insights::{MetricRow, ThemesSection};
 
 use crate::{esc, num};
 
@@ -314,17 +315,12 @@ pub fn trend_chart(t: &Trend, title: &str, unit: &str, confidence: f64) -> Strin
         w - mr,
         h - mb
     );
-    legend(
-        &mut o,
-        ml,
-        16.0,
-        &[
-            ("line", "value"),
-            ("band", &format!("{:.0}% interval", confidence * 100.0)),
-            ("dash", "control limits"),
-            ("signal", "outside limits"),
-        ],
-    );
+    let band_label = format!("{:.0}% interval", confidence * 100.0);
+    let mut items = vec![("line", "value"), ("band", band_label.as_str())];
+    if pts.iter().any(|p| p.control_low.is_some()) {
+        items.extend([("dash", "control limits"), ("signal", "outside limits")]);
+    }
+    legend(&mut o, ml, 16.0, &items);
     o.push_str("</svg>");
     o
 }
@@ -667,6 +663,199 @@ pub fn theme_chart(s: &ThemesSection) -> String {
         h - 6.0,
         esc(&s.before)
     );
+    o.push_str("</svg>");
+    o
+}
+
+/// Funnel of one period: a bar per step with the share of units that reached it, its interval
+/// as a whisker, and the step conversion from the step before.
+pub fn funnel_chart(rows: &[MetricRow]) -> String {
+    let w = 720.0;
+    let (ml, mr, mt, mb) = (120.0, 120.0, 14.0, 40.0);
+    let row_h = 30.0;
+    let h = mt + mb + row_h * rows.len().max(1) as f64;
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        "Funnel: share of units starting the funnel that reached each step",
+        "funnel",
+    );
+    let x = Scale {
+        d0: 0.0,
+        d1: 100.0,
+        r0: ml,
+        r1: w - mr,
+    };
+    for tv in ticks(0.0, 100.0, 5) {
+        let xx = x.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{xx:.1}" y1="{mt}" x2="{xx:.1}" y2="{}" stroke="#e5e5e5"/><text x="{xx:.1}" y="{}" text-anchor="middle" fill="{INK}">{}%</text>"##,
+            h - mb,
+            h - mb + 16.0,
+            tv as u64
+        );
+    }
+    let mut prev: Option<f64> = None;
+    for (i, r) in rows.iter().enumerate() {
+        let y0 = mt + row_h * i as f64;
+        let step = r.segment.get("step").cloned().flatten().unwrap_or_default();
+        let v = r.value.unwrap_or(0.0);
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text><rect x="{ml}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{BLUE}" fill-opacity="0.8"><title>{}: {:.1}% of {} units</title></rect>"#,
+            ml - 8.0,
+            y0 + row_h * 0.62,
+            esc(&step),
+            y0 + 5.0,
+            (x.at(v) - ml).max(0.0),
+            row_h - 10.0,
+            esc(&step),
+            v,
+            r.n
+        );
+        if let (Some(l), Some(hh)) = (r.ci_low, r.ci_high) {
+            let _ = write!(
+                o,
+                r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{INK}" stroke-width="1.5"/>"#,
+                x.at(l),
+                y0 + row_h / 2.0,
+                x.at(hh),
+                y0 + row_h / 2.0
+            );
+        }
+        let conv = prev
+            .filter(|p| *p > 0.0)
+            .map(|p| format!("{:.0}% of previous", 100.0 * v / p))
+            .unwrap_or_default();
+        let label_at = r.ci_high.unwrap_or(v).max(v);
+        let _ = write!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" fill="{INK}">{:.1}%</text><text x="{}" y="{:.1}" fill="{GREY}" font-size="11">{}</text>"#,
+            x.at(label_at) + 6.0,
+            y0 + row_h * 0.62,
+            v,
+            w - mr + 10.0,
+            y0 + row_h * 0.62,
+            esc(&conv)
+        );
+        prev = Some(v);
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">% of units starting the funnel</text>"#,
+        (ml + w - mr) / 2.0,
+        h - 6.0
+    );
+    o.push_str("</svg>");
+    o
+}
+
+/// Retention curves (Kaplan-Meier steps) of up to six groups, latest cohorts first.
+pub fn retention_chart(r: &Retention) -> String {
+    let (w, h) = (720.0, 300.0);
+    let (ml, mr, mt, mb) = (58.0, 16.0, 36.0, 44.0);
+    let groups: Vec<_> = r.groups.iter().rev().take(6).collect();
+    let max_days = groups
+        .iter()
+        .flat_map(|g| g.curve.last().map(|p| p.days))
+        .fold(365.0f64, f64::max);
+    let lo = groups
+        .iter()
+        .flat_map(|g| g.curve.iter().map(|p| p.retained))
+        .fold(1.0f64, f64::min);
+    let lo = (lo - 0.05).max(0.0);
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        "Retention: share of customers still active by days since their first start",
+        "retention",
+    );
+    let x = Scale {
+        d0: 0.0,
+        d1: max_days,
+        r0: ml,
+        r1: w - mr,
+    };
+    let y = Scale {
+        d0: lo,
+        d1: 1.0,
+        r0: h - mb,
+        r1: mt,
+    };
+    for tv in ticks(lo, 1.0, 5) {
+        let yy = y.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{:.0}%</text>"##,
+            w - mr,
+            ml - 6.0,
+            yy + 4.0,
+            100.0 * tv
+        );
+    }
+    for tv in ticks(0.0, max_days, 6) {
+        let xx = x.at(tv);
+        let _ = write!(
+            o,
+            r#"<text x="{xx:.1}" y="{}" text-anchor="middle" fill="{INK}">{}</text>"#,
+            h - mb + 16.0,
+            tv as u64
+        );
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">days since the first start</text>"#,
+        (ml + w - mr) / 2.0,
+        h - 6.0
+    );
+    let colors = [BLUE, VERMILLION, GREEN, SKY, GREY, INK];
+    let mut items: Vec<(String, &str)> = Vec::new();
+    for (g, color) in groups.iter().zip(colors) {
+        let mut path = format!("M{:.1},{:.1}", x.at(0.0), y.at(1.0));
+        let mut last = 1.0;
+        for p in &g.curve {
+            let _ = write!(path, " H{:.1} V{:.1}", x.at(p.days), y.at(p.retained));
+            last = p.retained;
+        }
+        let end = g
+            .horizons
+            .iter()
+            .filter(|h| h.retained.is_some())
+            .map(|h| h.days)
+            .fold(g.curve.last().map_or(0.0, |p| p.days), f64::max);
+        let _ = write!(path, " H{:.1}", x.at(end.min(max_days)));
+        let label = g.cohort.clone().unwrap_or_else(|| {
+            g.segment
+                .values()
+                .map(|v| v.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let _ = write!(
+            o,
+            r#"<path class="series" d="{path}" fill="none" stroke="{color}" stroke-width="2"><title>{}: {} customers, {:.1}% at the last step</title></path>"#,
+            esc(&label),
+            g.customers,
+            100.0 * last
+        );
+        items.push((label, color));
+    }
+    let mut cx = ml;
+    for (label, color) in &items {
+        let _ = write!(
+            o,
+            r#"<line x1="{cx}" y1="16" x2="{}" y2="16" stroke="{color}" stroke-width="2"/><text x="{}" y="20" fill="{INK}">{}</text>"#,
+            cx + 18.0,
+            cx + 24.0,
+            esc(label)
+        );
+        cx += 34.0 + 6.5 * label.chars().count() as f64;
+    }
     o.push_str("</svg>");
     o
 }

@@ -3,8 +3,9 @@
 use std::fmt::Write;
 
 use cxray_insights::MetricRow;
+use cxray_insights::operations::OperationalItem;
 
-use crate::{ReportDocument, num};
+use crate::{ReportDocument, num, value_of};
 
 fn value_ci(r: &MetricRow) -> String {
     match (r.value, r.ci_low, r.ci_high) {
@@ -94,6 +95,50 @@ pub fn render_text(doc: &ReportDocument) -> String {
             );
         }
     }
+    if let Some(ops) = &r.operations {
+        let _ = writeln!(
+            o,
+            "\nOperations{}",
+            ops.current_period
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            o,
+            "  {:<24} {:>8} {:>19} {:>6}  vs previous",
+            "metric", "current", "interval", "n"
+        );
+        for i in &ops.items {
+            let _ = writeln!(o, "  {}", operation_line(i));
+        }
+        let _ = writeln!(
+            o,
+            "  (* significant after Benjamini-Hochberg; † a median: change not tested)"
+        );
+        for c in ops
+            .recurring_issues
+            .iter()
+            .filter(|c| c.change.difference > 0.0)
+        {
+            let _ = writeln!(
+                o,
+                "{}",
+                wrap(&format!("  Recurring: {}", c.text), 78, "    ")
+            );
+        }
+        if let Some(t) = ops.retention.as_ref().and_then(|r| r.log_rank.as_ref()) {
+            let _ = writeln!(
+                o,
+                "{}",
+                wrap(
+                    &format!("  Retention by signup quarter: {}", t.verdict),
+                    78,
+                    "    "
+                )
+            );
+        }
+    }
     let dq = &doc.data_quality;
     let _ = writeln!(o, "\nData");
     for s in &dq.sources {
@@ -116,6 +161,43 @@ pub fn render_text(doc: &ReportDocument) -> String {
         );
     }
     o
+}
+
+/// One operational metric: name, current value with interval, n, change vs previous.
+fn operation_line(i: &OperationalItem) -> String {
+    let v = |x: f64| value_of(&i.value_label, x);
+    let (value, ci, n) = match &i.current {
+        Some(c) => (
+            c.value.map(v).unwrap_or_else(|| "—".into()),
+            match (c.ci_low, c.ci_high) {
+                (Some(l), Some(h)) => format!("[{}, {}]", v(l), v(h)),
+                _ => "—".into(),
+            },
+            c.n.to_string(),
+        ),
+        None => ("—".into(), "—".into(), "0".into()),
+    };
+    let signed = |d: f64| {
+        if i.value_label.contains("seconds") {
+            format!("{}{}", if d < 0.0 { "-" } else { "+" }, v(d.abs()))
+        } else {
+            format!("{d:+.1}")
+        }
+    };
+    let verdict = match (&i.vs_previous, &i.current, &i.previous) {
+        (Some(c), _, _) => format!(
+            "{}{}",
+            if c.significant { "* " } else { "" },
+            signed(c.difference)
+        ),
+        (None, Some(c), Some(p)) => match (c.value, p.value) {
+            (Some(a), Some(b)) => format!("{} †", signed(a - b)),
+            _ => "—".into(),
+        },
+        _ => "—".into(),
+    };
+    let name: String = i.display_name.chars().take(24).collect();
+    format!("{name:<24} {value:>8} {ci:>19} {n:>6}  {verdict}")
 }
 
 fn wrap(s: &str, width: usize, indent: &str) -> String {
@@ -304,6 +386,107 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             let _ = writeln!(o, "\n**{}**\n", x.theme);
             for e in &x.examples {
                 let _ = writeln!(o, "> {}\n", e.replace('\n', " "));
+            }
+        }
+        let _ = writeln!(o);
+    }
+    if let Some(ops) = &r.operations {
+        let _ = writeln!(
+            o,
+            "<a id=\"operations\"></a>\n## Operations\n\nCurrent period {}, compared with {}. Definitions: docs/metrics.md.\n",
+            ops.current_period.as_deref().unwrap_or("—"),
+            ops.previous_period.as_deref().unwrap_or("—")
+        );
+        let _ = writeln!(
+            o,
+            "| metric | value | current [interval] | n | vs previous |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        for i in &ops.items {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                i.display_name,
+                i.value_label,
+                i.current
+                    .as_ref()
+                    .map(value_ci)
+                    .unwrap_or_else(|| "—".into()),
+                i.current.as_ref().map(|c| c.n).unwrap_or(0),
+                i.vs_previous
+                    .as_ref()
+                    .map(|c| c.verdict.clone())
+                    .unwrap_or_else(|| "not tested".into())
+            );
+        }
+        if !ops.recurring_issues.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n<a id=\"operations-issues\"></a>\n### Ticket categories that changed\n"
+            );
+            for c in &ops.recurring_issues {
+                let _ = writeln!(o, "- {}", c.text);
+            }
+        }
+        if !ops.funnel.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n### Funnel, {}\n",
+                ops.current_period.as_deref().unwrap_or("")
+            );
+            let _ = writeln!(o, "| step | reached [interval] | units |");
+            let _ = writeln!(o, "|---|---|---|");
+            for f in &ops.funnel {
+                let _ = writeln!(
+                    o,
+                    "| {} | {}% | {} |",
+                    f.segment.get("step").cloned().flatten().unwrap_or_default(),
+                    value_ci(f),
+                    f.detail
+                        .get("reached")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
+                );
+            }
+        }
+        if let Some(rt) = &ops.retention {
+            let _ = writeln!(
+                o,
+                "\n### Retention by signup quarter\n\n{}\n",
+                rt.definition
+            );
+            let hs: Vec<f64> = rt
+                .groups
+                .first()
+                .map(|g| g.horizons.iter().map(|h| h.days).collect())
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "| cohort | customers | {} |",
+                hs.iter()
+                    .map(|h| format!("{h} days"))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+            let _ = writeln!(o, "|---|---|{}", "---|".repeat(hs.len()));
+            for g in &rt.groups {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} |",
+                    g.cohort.as_deref().unwrap_or("all"),
+                    g.customers,
+                    g.horizons
+                        .iter()
+                        .map(|h| h
+                            .retained
+                            .map(|s| format!("{:.1}%", 100.0 * s))
+                            .unwrap_or_else(|| "—".into()))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
+            }
+            if let Some(t) = &rt.log_rank {
+                let _ = writeln!(o, "\n{}", t.verdict);
             }
         }
         let _ = writeln!(o);
