@@ -228,7 +228,9 @@ pub fn load_entity_checked(
     }
     let pb = spinner(format!("reading {}", entity.name()));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t0 = std::time::Instant::now();
     let table = cxray_ingest::load_entity(&config, entity, threads);
+    crate::progress::timing(&format!("read and validate {}", entity.name()), t0);
     pb.finish_and_clear();
     let mut table = table.map_err(Failure::input)?.ok_or_else(|| {
         Failure::input(anyhow!(

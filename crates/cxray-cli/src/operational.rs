@@ -132,7 +132,9 @@ fn run_plan<T>(
     plan: impl std::future::Future<Output = Result<T, EngineError>>,
 ) -> Result<T, Failure> {
     let pb = spinner(format!("computing {what}"));
+    let t0 = std::time::Instant::now();
     let r = runtime()?.block_on(plan);
+    crate::progress::timing(&format!("engine: {what}"), t0);
     pb.finish_and_clear();
     r.map_err(|e| match e {
         EngineError::UnknownColumn { .. } => Failure::input(e),
@@ -142,11 +144,30 @@ fn run_plan<T>(
 
 type FamilyRows = (Vec<MetricRow>, Vec<EntityTable>);
 
-fn tickets(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
-    let (config, table) = input::load_entity(req.input, Entity::Tickets)?;
-    let settings = TicketSettings {
+/// Ticket settings from the project, and business durations added to the table when the
+/// project sets business hours.
+fn ticket_settings(
+    config: &ProjectConfig,
+    table: &mut EntityTable,
+) -> Result<TicketSettings, Failure> {
+    let calendar = config
+        .tickets
+        .calendar()
+        .map_err(|m| Failure::input(anyhow!("[tickets] {m}")))?;
+    if let Some(c) = &calendar {
+        table
+            .add_business_durations(c, &config.project.timezone)
+            .map_err(|m| Failure::input(anyhow!(m)))?;
+    }
+    Ok(TicketSettings {
         reopen_window_days: config.tickets.reopen_window_days,
-    };
+        business_hours: calendar.map(|c| c.describe()),
+    })
+}
+
+fn tickets(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
+    let (config, mut table) = input::load_entity(req.input, Entity::Tickets)?;
+    let settings = ticket_settings(&config, &mut table)?;
     let engine = engine_with(&[("tickets", &table)])?;
     let groups = run_plan(
         "ticket metrics",
@@ -285,7 +306,9 @@ pub fn report_input(
             };
             let settings = TicketSettings {
                 reopen_window_days: config.tickets.reopen_window_days,
+                business_hours: None,
             };
+            // Volume only: the durations (and their business hours) are not needed here.
             let groups = run_plan("ticket categories", engine.ticket_stats(&q, &settings))?;
             out.ticket_categories =
                 operational_rows(&groups, &by, &["tickets".into()], &settings, &req.opts);

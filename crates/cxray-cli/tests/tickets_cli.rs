@@ -277,3 +277,65 @@ fn a_reopen_after_the_window_keeps_first_contact_resolution() {
         String::from_utf8_lossy(&out.stderr).contains("ticket reopened before it was resolved")
     );
 }
+
+#[test]
+fn business_hours_measure_response_and_resolution_in_open_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    // Amsterdam local times (UTC+1 in March): created Friday 16:00, answered Monday 10:00,
+    // resolved Tuesday 10:00. Monday is a holiday: the answer took 1 business hour (Friday
+    // 16-17), the resolution 2 (Friday 16-17 and Tuesday 9-10).
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "ticket_id,created_at,first_response_at,resolved_at\n\
+         A,2024-03-01T15:00:00Z,2024-03-04T09:00:00Z,2024-03-05T09:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cxray.toml"),
+        "[project]\ntimezone = \"Europe/Amsterdam\"\n\
+         [tickets]\nbusiness_hours = \"Mon-Fri 09:00-17:00\"\nholidays = [\"2024-03-04\"]\n\
+         [[sources]]\npath = \"t.csv\"\nentity = \"tickets\"\n",
+    )
+    .unwrap();
+    let out = cxray(
+        &[
+            "metrics",
+            "-c",
+            "cxray.toml",
+            "--metric",
+            "frt,ttr",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows(&v);
+    let frt = rows[0]["value"].as_f64().unwrap();
+    assert!((frt - 3600.0).abs() <= 3600.0 * 0.005, "{frt}");
+    let ttr = rows[1]["value"].as_f64().unwrap();
+    assert!((ttr - 2.0 * 3600.0).abs() <= 7200.0 * 0.005, "{ttr}");
+    assert!(
+        rows[0]["detail"]["definition"]
+            .as_str()
+            .unwrap()
+            .contains("business seconds (Mon,Tue,Wed,Thu,Fri 09:00-17:00, 1 holidays)")
+    );
+    // A bad calendar is a clear input error.
+    std::fs::write(
+        dir.path().join("cxray.toml"),
+        "[tickets]\nbusiness_hours = \"weekdays\"\n[[sources]]\npath = \"t.csv\"\nentity = \"tickets\"\n",
+    )
+    .unwrap();
+    let out = cxray(
+        &["metrics", "-c", "cxray.toml", "--metric", "frt"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Mon-Fri 09:00-17:00"));
+}

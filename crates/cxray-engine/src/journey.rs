@@ -34,19 +34,24 @@ impl Engine {
     ) -> Result<JourneyGroups, EngineError> {
         let ctx = self.context();
         let events = q.table(ctx, "journey").await?;
-        // Steps by number of events, for the default order and to find cart and purchase.
+        // Steps by number of events, for the default order and to find cart and purchase;
+        // with configured steps, those are the steps (no pass over the events).
         let mut by_count: Vec<(String, u64)> = Vec::new();
-        for b in events
-            .clone()
-            .aggregate(vec![col("step")], vec![count(lit(1)).alias("n")])?
-            .collect()
-            .await?
-        {
-            let s = as_utf8(&b, "step")?;
-            let n = column_u64(&b, "n")?;
-            by_count.extend(s.into_iter().zip(n).filter_map(|(s, n)| Some((s?, n))));
+        if settings.steps.is_empty() {
+            for b in events
+                .clone()
+                .aggregate(vec![col("step")], vec![count(lit(1)).alias("n")])?
+                .collect()
+                .await?
+            {
+                let s = as_utf8(&b, "step")?;
+                let n = column_u64(&b, "n")?;
+                by_count.extend(s.into_iter().zip(n).filter_map(|(s, n)| Some((s?, n))));
+            }
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        } else {
+            by_count = settings.steps.iter().map(|s| (s.clone(), 0)).collect();
         }
-        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let present = |s: &str| by_count.iter().any(|(x, _)| x == s);
         let steps: Vec<String> = if settings.steps.is_empty() {
             by_count

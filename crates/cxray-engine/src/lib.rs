@@ -102,9 +102,17 @@ impl Engine {
     /// A session using `threads` partitions.
     pub fn new(threads: usize) -> Self {
         let threads = threads.max(1);
+        // Skip the partial (per-partition) aggregation when its first 100,000 rows leave more
+        // than 40% as many groups (default 80%): grouping journey events by session leaves
+        // ~50%, and repartitioning raw rows is cheaper than aggregating them twice (50M
+        // events: 8.9 s -> 6.5 s). Survey and ticket aggregations reduce far more and keep it.
         let config = SessionConfig::new()
             .with_target_partitions(threads)
-            .with_information_schema(false);
+            .with_information_schema(false)
+            .set_str(
+                "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
+                "0.4",
+            );
         Engine {
             ctx: SessionContext::new_with_config(config),
             partitions: threads,

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use cxray_metrics::operational::Grouped;
-use cxray_metrics::tickets::{DURATION_ACCURACY, TicketGroup, TicketSettings, TicketStats};
+use cxray_metrics::tickets::{
+    BUSINESS_FRT, BUSINESS_TTR, DURATION_ACCURACY, TicketGroup, TicketSettings, TicketStats,
+};
 use cxray_stats::quantile::DdSketch;
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
@@ -87,8 +89,14 @@ impl Engine {
         }
         let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
         for (end, is_frt) in [("first_response_at", true), ("resolved_at", false)] {
+            // Business time when business hours are set (columns added at ingestion).
+            let secs = match (&settings.business_hours, is_frt) {
+                (Some(_), true) => col(BUSINESS_FRT),
+                (Some(_), false) => col(BUSINESS_TTR),
+                (None, _) => seconds_between("created_at", end),
+            };
             let mut group = q.group();
-            group.push(sketch_bucket(seconds_between("created_at", end), ln_gamma).alias("bucket"));
+            group.push(sketch_bucket(secs, ln_gamma).alias("bucket"));
             let df = q
                 .table(self.context(), "tickets")
                 .await?

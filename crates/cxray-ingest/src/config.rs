@@ -32,6 +32,8 @@
 //!
 //! [tickets]
 //! reopen_window_days = 7               # a reopen within this undoes first contact resolution
+//! business_hours = "Mon-Fri 09:00-17:00"   # FRT/TTR in business time (default: calendar time)
+//! holidays = ["2025-12-25"]
 //!
 //! [queue]
 //! short_abandon_seconds = 5            # abandons after a shorter wait are not counted
@@ -160,6 +162,28 @@ pub struct TicketConfig {
     /// A reopen within this many days of resolution undoes first contact resolution.
     #[serde(default = "default_reopen_window")]
     pub reopen_window_days: u32,
+    /// Business hours of response and resolution times, e.g. "Mon-Fri 09:00-17:00" (local time
+    /// of the project); default: calendar time.
+    #[serde(default)]
+    pub business_hours: Option<String>,
+    /// Days without business hours (YYYY-MM-DD).
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+impl TicketConfig {
+    /// The business calendar, when business hours are set.
+    pub fn calendar(&self) -> Result<Option<cxray_metrics::tickets::BusinessCalendar>, String> {
+        match &self.business_hours {
+            Some(spec) => {
+                cxray_metrics::tickets::BusinessCalendar::parse(spec, &self.holidays).map(Some)
+            }
+            None if !self.holidays.is_empty() => {
+                Err("[tickets] holidays need business_hours as well".into())
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 fn default_reopen_window() -> u32 {
@@ -170,6 +194,8 @@ impl Default for TicketConfig {
     fn default() -> Self {
         TicketConfig {
             reopen_window_days: default_reopen_window(),
+            business_hours: None,
+            holidays: vec![],
         }
     }
 }
@@ -414,6 +440,9 @@ impl ProjectConfig {
                 )));
             }
         }
+        self.tickets
+            .calendar()
+            .map_err(|m| bad(format!("[tickets] {m}")))?;
         if self.churn.window_days < 1 {
             return Err(bad(format!(
                 "[churn] window_days must be at least 1, got {}",

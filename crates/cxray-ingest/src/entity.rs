@@ -14,7 +14,6 @@
 //! `source_file` (where each row came from, for timelines and later rejections), then the
 //! attributes as text.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -364,6 +363,65 @@ impl EntityTable {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
 
+    /// Adds first response time and time to resolution in business seconds (columns
+    /// [`cxray_metrics::tickets::BUSINESS_FRT`] and [`cxray_metrics::tickets::BUSINESS_TTR`])
+    /// to a tickets table, counting only the calendar's open hours in the local time of `tz`.
+    pub fn add_business_durations(
+        &mut self,
+        calendar: &cxray_metrics::tickets::BusinessCalendar,
+        tz: &str,
+    ) -> Result<(), String> {
+        use arrow::array::{Array, AsArray, Float64Array};
+        use cxray_metrics::tickets::{BUSINESS_FRT, BUSINESS_TTR};
+        let tz = parse_tz(tz)?;
+        let local = |micros: i64| {
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|d| d.with_timezone(&tz).naive_local())
+        };
+        let idx = |n: &str| self.schema.index_of(n).map_err(|e| e.to_string());
+        let (c, f, r) = (
+            idx("created_at")?,
+            idx("first_response_at")?,
+            idx("resolved_at")?,
+        );
+        let mut fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(BUSINESS_FRT, DataType::Float64, true));
+        fields.push(Field::new(BUSINESS_TTR, DataType::Float64, true));
+        let schema = Arc::new(Schema::new(fields));
+        for b in &mut self.batches {
+            let ts = |i: usize| {
+                b.column(i)
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .clone()
+            };
+            let (created, first, resolved) = (ts(c), ts(f), ts(r));
+            let between = |end: &arrow::array::TimestampMicrosecondArray| -> Float64Array {
+                (0..b.num_rows())
+                    .map(|i| {
+                        if created.is_null(i) || end.is_null(i) {
+                            return None;
+                        }
+                        Some(
+                            calendar
+                                .seconds_between(local(created.value(i))?, local(end.value(i))?),
+                        )
+                    })
+                    .collect()
+            };
+            let mut cols = b.columns().to_vec();
+            cols.push(Arc::new(between(&first)));
+            cols.push(Arc::new(between(&resolved)));
+            *b = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
+        }
+        self.schema = schema;
+        Ok(())
+    }
+
     /// Values of a text column (canonical or attribute) over all rows, in table order.
     pub fn text_column(&self, name: &str) -> Option<Vec<Option<String>>> {
         use arrow::array::{Array, AsArray};
@@ -517,7 +575,7 @@ pub fn load_entity(
             return Err(E::NoRows { path });
         }
         if let Some(id) = entity.id_field() {
-            let dups = reject_duplicates(&mut batches, id, &plan, &file);
+            let dups = reject_duplicates(&mut batches, id, &plan, &file, threads);
             counts.accepted -= dups.len() as u64;
             counts.rejected += dups.len() as u64;
             table.rejects.extend(dups);
@@ -725,11 +783,11 @@ struct Output {
     dates: Option<(i32, i32)>,
 }
 
-/// One canonical value of a row.
+/// One canonical value of a row; text borrows from the raw batch where it can.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+enum Value<'a> {
     Null,
-    Text(String),
+    Text(std::borrow::Cow<'a, str>),
     Time(i64, i32),
     Number(f64),
     Count(i64),
@@ -784,17 +842,27 @@ impl Builder {
 
 /// Parses a yes/no value.
 pub fn parse_flag(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "1" | "ja" | "oui" | "si" | "sí" | "da" => Some(true),
-        "false" | "f" | "no" | "n" | "0" | "nee" | "nein" | "non" | "ne" => Some(false),
-        _ => None,
+    const YES: [&str; 10] = ["true", "t", "yes", "y", "1", "ja", "oui", "si", "sí", "da"];
+    const NO: [&str; 9] = ["false", "f", "no", "n", "0", "nee", "nein", "non", "ne"];
+    let s = crate::rows::trimmed(s);
+    // No allocation: this runs once per flag cell.
+    if YES.iter().any(|y| y.eq_ignore_ascii_case(s)) || s.eq_ignore_ascii_case("SÍ") {
+        Some(true)
+    } else if NO.iter().any(|n| n.eq_ignore_ascii_case(s)) {
+        Some(false)
+    } else {
+        None
     }
 }
 
 /// A row-level problem: (file column, value, reason).
 type Problem = (Option<usize>, String, String);
 
-fn parse_cell(d: &FieldDef, cell: Cell<'_>, time: &mut TimeParser) -> Result<Value, String> {
+fn parse_cell<'a>(
+    d: &FieldDef,
+    cell: Cell<'a>,
+    time: &mut TimeParser,
+) -> Result<Value<'a>, String> {
     if matches!(cell, Cell::Blank | Cell::Missing) {
         return if d.required {
             Err(format!("{} is empty; it is required ({})", d.name, d.about))
@@ -806,7 +874,7 @@ fn parse_cell(d: &FieldDef, cell: Cell<'_>, time: &mut TimeParser) -> Result<Val
         return Err("not valid UTF-8 (set encoding in the source's config)".into());
     }
     match d.kind {
-        Kind::Text => Ok(Value::Text(text_of(cell).into_owned())),
+        Kind::Text => Ok(Value::Text(text_of(cell))),
         Kind::Time => {
             let p = match cell {
                 Cell::Instant(m) => time.from_utc_micros(m),
@@ -824,8 +892,7 @@ fn parse_cell(d: &FieldDef, cell: Cell<'_>, time: &mut TimeParser) -> Result<Val
         Kind::Number { min } => {
             let x = match cell {
                 Cell::Number(x) => x,
-                Cell::Text(s) => s
-                    .trim()
+                Cell::Text(s) => crate::rows::trimmed(s)
                     .parse::<f64>()
                     .map_err(|_| format!("{} must be a number", d.name))?,
                 _ => return Err(format!("{} must be a number", d.name)),
@@ -845,8 +912,7 @@ fn parse_cell(d: &FieldDef, cell: Cell<'_>, time: &mut TimeParser) -> Result<Val
         Kind::Count { min } => {
             let x = match cell {
                 Cell::Number(x) if x.fract() == 0.0 && x.abs() < 9e15 => x as i64,
-                Cell::Text(s) => s
-                    .trim()
+                Cell::Text(s) => crate::rows::trimmed(s)
                     .parse::<i64>()
                     .map_err(|_| format!("{} must be a whole number", d.name))?,
                 _ => return Err(format!("{} must be a whole number", d.name)),
@@ -986,7 +1052,7 @@ fn check_row(plan: &EntityPlan, v: &mut [Value]) -> Result<(), Problem> {
             {
                 return Err((
                     col("event"),
-                    s.clone(),
+                    s.to_string(),
                     "unknown lifecycle event; use start, cancel, renew or an activity (activity, \
                      order, purchase, booking, visit, login)"
                         .into(),
@@ -1141,7 +1207,7 @@ fn raw_cell<'a>(
     {
         return Cell::Missing;
     }
-    if bad.contains(&(r, c)) {
+    if !bad.is_empty() && bad.contains(&(r, c)) {
         return Cell::BadUtf8;
     }
     reader.cell(r)
@@ -1153,50 +1219,63 @@ fn reject_duplicates(
     id: &str,
     plan: &EntityPlan,
     file: &str,
+    threads: usize,
 ) -> Vec<Reject> {
-    use arrow::array::{Array, AsArray, BooleanArray};
+    use arrow::array::{Array, AsArray, BooleanArray, StringArray};
     let idx = index_of(plan.entity, id);
     let column = plan.fields[idx]
         .map(|c| plan.column_names[c].clone())
         .unwrap_or_else(|| id.to_string());
     let line_idx = plan.entity.fields().len() + 1;
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rejects = Vec::new();
-    for b in batches.iter_mut() {
-        let ids = b.column(idx).as_string::<i32>().clone();
-        let lines = b
+    let ids: Vec<StringArray> = batches
+        .iter()
+        .map(|b| b.column(idx).as_string::<i32>().clone())
+        .collect();
+    let hashes: Vec<Vec<u64>> = crate::parallel(ids.len(), threads, |k| {
+        let a = &ids[k];
+        (0..a.len())
+            .map(|r| {
+                if a.is_null(r) {
+                    0
+                } else {
+                    crate::hash_id(a.value(r))
+                }
+            })
+            .collect()
+    });
+    let id_refs: Vec<&StringArray> = ids.iter().collect();
+    let hash_refs: Vec<&[u64]> = hashes.iter().map(|h| h.as_slice()).collect();
+    let dups = crate::find_duplicates(&id_refs, &hash_refs, threads);
+    if dups.is_empty() {
+        return vec![];
+    }
+    let line = |k: usize, r: usize| {
+        batches[k]
             .column(line_idx)
             .as_primitive::<arrow::datatypes::UInt64Type>()
-            .clone();
-        let mut keep = Vec::with_capacity(b.num_rows());
-        for r in 0..b.num_rows() {
-            if ids.is_null(r) {
-                keep.push(true);
-                continue;
-            }
-            let v = ids.value(r);
-            match seen.get(v) {
-                Some(first) => {
-                    keep.push(false);
-                    rejects.push(Reject {
-                        file: file.to_string(),
-                        line: lines.value(r),
-                        column: column.clone(),
-                        value: clip_value(v),
-                        reason: format!(
-                            "duplicate {id} (first seen on line {first}); the first is kept"
-                        ),
-                        answers: 1,
-                    });
-                }
-                None => {
-                    seen.insert(v.to_string(), lines.value(r));
-                    keep.push(true);
-                }
-            }
-        }
-        if keep.iter().any(|k| !k) {
-            *b = arrow::compute::filter_record_batch(b, &BooleanArray::from(keep))
+            .value(r)
+    };
+    let rejects: Vec<Reject> = dups
+        .iter()
+        .map(|&(k, r, k0, r0)| Reject {
+            file: file.to_string(),
+            line: line(k, r),
+            column: column.clone(),
+            value: clip_value(ids[k].value(r)),
+            reason: format!(
+                "duplicate {id} (first seen on line {}); the first is kept",
+                line(k0, r0)
+            ),
+            answers: 1,
+        })
+        .collect();
+    let mut masks: Vec<Vec<bool>> = batches.iter().map(|b| vec![true; b.num_rows()]).collect();
+    for &(k, r, _, _) in &dups {
+        masks[k][r] = false;
+    }
+    for (b, m) in batches.iter_mut().zip(masks) {
+        if m.iter().any(|k| !k) {
+            *b = arrow::compute::filter_record_batch(b, &BooleanArray::from(m))
                 .expect("mask length matches");
         }
     }

@@ -854,10 +854,68 @@ impl Hasher for Prehashed {
     }
 }
 
-/// Keeps the first row of each response id (in file order) and rejects the others, or fails.
+/// Repeated ids across batches, in file order: (batch, row) of each repeat with (batch, row)
+/// of the id's first row. `hashes[k][r]` is [`hash_id`] of `ids[k].value(r)`; null ids are
+/// never repeats.
 ///
 /// The ids are split by hash into one partition per thread; each thread walks all rows in file
-/// order and keeps the ids of its own partition, so "first" is the same as in one pass.
+/// order and keeps the ids of its own partition, so "first" is the same as in one pass. Equal
+/// hashes are confirmed on the text; a collision between different ids is tracked by text.
+pub(crate) fn find_duplicates(
+    ids: &[&StringArray],
+    hashes: &[&[u64]],
+    threads: usize,
+) -> Vec<(usize, usize, usize, usize)> {
+    let total: usize = ids.iter().map(|a| a.len()).sum();
+    let parts = threads.clamp(1, 16) as u64;
+    let find = |part: u64| -> Vec<(usize, usize, usize, usize)> {
+        let mut seen: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>> =
+            HashMap::with_capacity_and_hasher(total / parts as usize + 16, Default::default());
+        let mut collided: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut dups = Vec::new();
+        for (k, hs) in hashes.iter().enumerate() {
+            for (r, &h) in hs.iter().enumerate() {
+                if (h >> 58) % parts != part || ids[k].is_null(r) {
+                    continue;
+                }
+                match seen.entry(h) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert((k as u32, r as u32));
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        let (k0, r0) = (e.get().0 as usize, e.get().1 as usize);
+                        let id = ids[k].value(r);
+                        if ids[k0].value(r0) == id {
+                            dups.push((k, r, k0, r0));
+                        } else {
+                            match collided.entry(id) {
+                                std::collections::hash_map::Entry::Vacant(v) => {
+                                    v.insert((k, r));
+                                }
+                                std::collections::hash_map::Entry::Occupied(first) => {
+                                    let (k0, r0) = *first.get();
+                                    dups.push((k, r, k0, r0))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dups
+    };
+    let mut dups: Vec<(usize, usize, usize, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..parts).map(|p| s.spawn(move || find(p))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("dedup thread"))
+            .collect()
+    });
+    dups.sort_unstable();
+    dups
+}
+
+/// Keeps the first row of each response id (in file order) and rejects the others, or fails.
 fn deduplicate(
     outputs: Vec<ChunkOutput>,
     plan: &Plan,
@@ -878,52 +936,11 @@ fn deduplicate(
                 .expect("ids are Utf8")
         })
         .collect();
-    let total: usize = outputs.iter().map(|o| o.batch.num_rows()).sum();
-    let parts = threads.clamp(1, 16) as u64;
-    let find = |part: u64| -> Vec<(usize, usize, u64)> {
-        let mut seen: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>> =
-            HashMap::with_capacity_and_hasher(total / parts as usize + 16, Default::default());
-        let mut collided: HashMap<&str, u64> = HashMap::new();
-        let mut dups = Vec::new();
-        for (k, o) in outputs.iter().enumerate() {
-            for (r, &h) in o.id_hashes.iter().enumerate() {
-                if (h >> 58) % parts != part {
-                    continue;
-                }
-                match seen.entry(h) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert((k as u32, r as u32));
-                    }
-                    std::collections::hash_map::Entry::Occupied(e) => {
-                        let (k0, r0) = *e.get();
-                        let id = ids[k].value(r);
-                        if ids[k0 as usize].value(r0 as usize) == id {
-                            dups.push((k, r, outputs[k0 as usize].lines[r0 as usize]));
-                        } else {
-                            // A hash collision between different ids: track them by text.
-                            match collided.entry(id) {
-                                std::collections::hash_map::Entry::Vacant(v) => {
-                                    v.insert(o.lines[r]);
-                                }
-                                std::collections::hash_map::Entry::Occupied(first) => {
-                                    dups.push((k, r, *first.get()))
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        dups
-    };
-    let mut dups: Vec<(usize, usize, u64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..parts).map(|p| s.spawn(move || find(p))).collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("dedup thread"))
-            .collect()
-    });
-    dups.sort_unstable();
+    let hashes: Vec<&[u64]> = outputs.iter().map(|o| o.id_hashes.as_slice()).collect();
+    let dups: Vec<(usize, usize, u64)> = find_duplicates(&ids, &hashes, threads)
+        .into_iter()
+        .map(|(k, r, k0, r0)| (k, r, outputs[k0].lines[r0]))
+        .collect();
     if dups.is_empty() {
         return Ok((outputs, vec![]));
     }

@@ -68,19 +68,29 @@ impl Default for TicketStats {
 pub type TicketGroup = Grouped<TicketStats>;
 
 /// Settings of the ticket definitions.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TicketSettings {
     /// A reopen later than this after resolution does not undo first contact resolution.
     pub reopen_window_days: u32,
+    /// Business hours of response and resolution times, described; `None`: calendar time.
+    /// The durations themselves are the columns [`BUSINESS_FRT`] and [`BUSINESS_TTR`], added
+    /// at ingestion.
+    pub business_hours: Option<String>,
 }
 
 impl Default for TicketSettings {
     fn default() -> Self {
         TicketSettings {
             reopen_window_days: 7,
+            business_hours: None,
         }
     }
 }
+
+/// Column of first response time in business seconds (when business hours are set).
+pub const BUSINESS_FRT: &str = "frt_business_seconds";
+/// Column of time to resolution in business seconds (when business hours are set).
+pub const BUSINESS_TTR: &str = "ttr_business_seconds";
 
 impl TicketStats {
     pub fn merge(&mut self, o: &TicketStats) {
@@ -176,16 +186,24 @@ impl OperationalStats for TicketStats {
                 detail: defined("mean handle time in seconds (handle_seconds)"),
                 sampled: true,
             },
-            "frt" => duration_metric(
-                &self.frt,
-                "median seconds from created_at to first_response_at (tickets with a response)",
-                how.confidence,
-            ),
-            "ttr" => duration_metric(
-                &self.ttr,
-                "median seconds from created_at to resolved_at (resolved tickets)",
-                how.confidence,
-            ),
+            "frt" | "ttr" => {
+                let (sketch, what) = if name == "frt" {
+                    (
+                        &self.frt,
+                        "from created_at to first_response_at (tickets with a response)",
+                    )
+                } else {
+                    (
+                        &self.ttr,
+                        "from created_at to resolved_at (resolved tickets)",
+                    )
+                };
+                let definition = match &settings.business_hours {
+                    Some(b) => format!("median business seconds ({b}) {what}"),
+                    None => format!("median seconds {what}"),
+                };
+                duration_metric(sketch, &definition, how.confidence)
+            }
             _ => return None,
         })
     }
@@ -271,5 +289,189 @@ mod tests {
         let fcr = get(&a, "fcr").estimate.unwrap();
         assert!((fcr.value - 100.0 / 3.0).abs() < 1e-9);
         assert_eq!(fcr.n, 6);
+    }
+}
+
+/// Business hours for response and resolution times: the open days of the week, opening and
+/// closing time (local time of the project), and holidays. Elapsed business time counts only
+/// the open hours of open days that are not holidays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessCalendar {
+    /// Monday first.
+    pub open_days: [bool; 7],
+    pub open: chrono::NaiveTime,
+    pub close: chrono::NaiveTime,
+    pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
+}
+
+impl BusinessCalendar {
+    /// Parses `"Mon-Fri 09:00-17:00"` (days as a range or a comma list, English three-letter
+    /// names) with a list of holidays as `YYYY-MM-DD`.
+    pub fn parse(spec: &str, holidays: &[String]) -> Result<Self, String> {
+        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let bad = || {
+            format!(
+                "business_hours {spec:?}: expected days and hours such as \"Mon-Fri 09:00-17:00\""
+            )
+        };
+        let (days, hours) = spec.trim().split_once(' ').ok_or_else(bad)?;
+        let day = |d: &str| {
+            let d = d.trim().to_ascii_lowercase();
+            DAYS.iter().position(|x| d.starts_with(x)).ok_or_else(bad)
+        };
+        let mut open_days = [false; 7];
+        for part in days.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a)?, day(b)?);
+                    if a > b {
+                        return Err(bad());
+                    }
+                    open_days[a..=b].iter_mut().for_each(|d| *d = true);
+                }
+                None => open_days[day(part)?] = true,
+            }
+        }
+        let (open, close) = hours.trim().split_once('-').ok_or_else(bad)?;
+        let time =
+            |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| bad());
+        let (open, close) = (time(open)?, time(close)?);
+        if close <= open {
+            return Err(format!(
+                "business_hours {spec:?}: closing must be after opening"
+            ));
+        }
+        let holidays = holidays
+            .iter()
+            .map(|h| {
+                chrono::NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d")
+                    .map_err(|_| format!("holiday {h:?} is not a date as YYYY-MM-DD"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(BusinessCalendar {
+            open_days,
+            open,
+            close,
+            holidays,
+        })
+    }
+
+    /// "Mon-Fri 09:00-17:00, 3 holidays" style description for definitions.
+    pub fn describe(&self) -> String {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let days: Vec<&str> = DAYS
+            .iter()
+            .zip(self.open_days)
+            .filter(|(_, o)| *o)
+            .map(|(d, _)| *d)
+            .collect();
+        format!(
+            "{} {}-{}{}",
+            days.join(","),
+            self.open.format("%H:%M"),
+            self.close.format("%H:%M"),
+            match self.holidays.len() {
+                0 => String::new(),
+                n => format!(", {n} holidays"),
+            }
+        )
+    }
+
+    /// Seconds of business time between two local times (0 when `to` is not after `from`).
+    /// Reference: shared/reference/04_contact_center_growth.py, Mon-Fri 09:00-17:00: Friday
+    /// 16:00 to Monday 10:00 is 2 business hours.
+    pub fn seconds_between(&self, from: chrono::NaiveDateTime, to: chrono::NaiveDateTime) -> f64 {
+        use chrono::Datelike;
+        if to <= from || self.close <= self.open {
+            return 0.0;
+        }
+        let mut total = 0i64;
+        let mut day = from.date();
+        while day <= to.date() {
+            let weekday = day.weekday().num_days_from_monday() as usize;
+            if self.open_days[weekday] && !self.holidays.contains(&day) {
+                let start = from.max(day.and_time(self.open));
+                let end = to.min(day.and_time(self.close));
+                if end > start {
+                    total += (end - start).num_seconds();
+                }
+            }
+            day = day.succ_opt().expect("a date before the end of time");
+        }
+        total as f64
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+    use chrono::{NaiveDate, NaiveTime};
+
+    fn cal(holidays: &[&str]) -> BusinessCalendar {
+        BusinessCalendar {
+            open_days: [true, true, true, true, true, false, false],
+            open: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            close: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+            holidays: holidays
+                .iter()
+                .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap())
+                .collect(),
+        }
+    }
+
+    fn t(s: &str) -> chrono::NaiveDateTime {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn parses_the_config_form() {
+        let c = BusinessCalendar::parse("Mon-Fri 09:00-17:00", &["2024-03-04".into()]).unwrap();
+        assert_eq!(c, cal(&["2024-03-04"]));
+        assert_eq!(c.describe(), "Mon,Tue,Wed,Thu,Fri 09:00-17:00, 1 holidays");
+        let w = BusinessCalendar::parse("sat,sun 10:00-14:00", &[]).unwrap();
+        assert_eq!(w.open_days, [false, false, false, false, false, true, true]);
+        for bad in [
+            "Mon-Fri",
+            "Fri-Mon 09:00-17:00",
+            "Mon 17:00-09:00",
+            "Xyz 09:00-10:00",
+        ] {
+            assert!(BusinessCalendar::parse(bad, &[]).is_err(), "{bad}");
+        }
+        assert!(BusinessCalendar::parse("Mon 09:00-10:00", &["25/12/2025".into()]).is_err());
+    }
+
+    #[test]
+    fn business_seconds_skip_nights_weekends_and_holidays() {
+        // shared/reference/04_contact_center_growth.py: Friday 16:00 -> Monday 10:00 is 2 h.
+        let c = cal(&[]);
+        assert_eq!(
+            c.seconds_between(t("2024-03-01 16:00"), t("2024-03-04 10:00")),
+            2.0 * 3600.0
+        );
+        // Within one day, and before opening to after closing.
+        assert_eq!(
+            c.seconds_between(t("2024-03-04 10:15"), t("2024-03-04 11:00")),
+            45.0 * 60.0
+        );
+        assert_eq!(
+            c.seconds_between(t("2024-03-04 07:00"), t("2024-03-04 20:00")),
+            8.0 * 3600.0
+        );
+        // Monday a holiday: Friday 16:00 -> Tuesday 10:00 is still 2 h.
+        let h = cal(&["2024-03-04"]);
+        assert_eq!(
+            h.seconds_between(t("2024-03-01 16:00"), t("2024-03-05 10:00")),
+            2.0 * 3600.0
+        );
+        // A ticket answered over the weekend takes no business time.
+        assert_eq!(
+            c.seconds_between(t("2024-03-02 10:00"), t("2024-03-03 12:00")),
+            0.0
+        );
+        assert_eq!(
+            c.seconds_between(t("2024-03-04 12:00"), t("2024-03-04 11:00")),
+            0.0
+        );
     }
 }
