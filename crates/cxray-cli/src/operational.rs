@@ -168,12 +168,61 @@ fn ticket_settings(
 fn tickets(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
     let (config, mut table) = input::load_entity(req.input, Entity::Tickets)?;
     let settings = ticket_settings(&config, &mut table)?;
+    let wants_backlog = metrics.iter().any(|m| m == "backlog");
+    if wants_backlog && req.opts.period.is_some() {
+        table
+            .add_local_date(
+                "resolved_at",
+                cxray_engine::RESOLVED_DATE,
+                &config.project.timezone,
+            )
+            .map_err(|m| Failure::input(anyhow!(m)))?;
+    }
     let engine = engine_with(&[("tickets", &table)])?;
     let groups = run_plan(
         "ticket metrics",
         engine.ticket_stats(&req.query(), &settings),
     )?;
-    let rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
+    let mut rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
+    if wants_backlog {
+        let backlog = match req.opts.period {
+            Some(p) => {
+                let flows = run_plan("ticket backlog", engine.ticket_flows(&req.query(), p))?;
+                let first = req
+                    .since
+                    .or(flows.iter().map(|f| f.created).min())
+                    .map(|d| p.start_of(d));
+                let last = flows.iter().map(|f| f.created).max();
+                let last = req
+                    .until
+                    .map_or(last, |u| last.map(|l| l.min(p.start_of(u))));
+                match (first, last) {
+                    (Some(a), Some(b)) => cxray_metrics::tickets::backlog(&flows, p, a, b),
+                    _ => vec![],
+                }
+            }
+            // Without periods: the tickets still open at the end of the data.
+            None => groups
+                .iter()
+                .map(|g| cxray_metrics::operational::Grouped {
+                    key: g.key.clone(),
+                    stats: cxray_metrics::tickets::BacklogStats {
+                        open_at_start: 0,
+                        created: g.stats.tickets,
+                        resolved: g.stats.resolved,
+                        open_at_end: g.stats.tickets - g.stats.resolved,
+                    },
+                })
+                .collect(),
+        };
+        rows.extend(operational_rows(
+            &backlog,
+            req.by,
+            &["backlog".into()],
+            &(),
+            &req.opts,
+        ));
+    }
     Ok((rows, vec![table]))
 }
 

@@ -339,3 +339,72 @@ fn business_hours_measure_response_and_resolution_in_open_hours() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Mon-Fri 09:00-17:00"));
 }
+
+#[test]
+fn backlog_counts_tickets_open_at_the_end_of_each_period() {
+    let dir = tempfile::tempdir().unwrap();
+    // Open at the end of January: B, C; February: C, D (F opened and closed in February);
+    // March: C, E, G (D resolved on 1 March).
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "ticket_id,created_at,resolved_at\n\
+         A,2025-01-10T10:00:00Z,2025-01-20T10:00:00Z\n\
+         B,2025-01-15T10:00:00Z,2025-02-05T10:00:00Z\n\
+         C,2025-01-20T10:00:00Z,\n\
+         D,2025-02-10T10:00:00Z,2025-03-01T10:00:00Z\n\
+         F,2025-02-12T10:00:00Z,2025-02-13T10:00:00Z\n\
+         E,2025-03-05T10:00:00Z,\n\
+         G,2025-03-06T10:00:00Z,\n",
+    )
+    .unwrap();
+    let backlog = |extra: &[&str]| -> Vec<(Option<String>, u64, Value)> {
+        let mut args = vec![
+            "metrics", "t.csv", "--metric", "backlog", "--format", "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = cxray(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        rows(&v)
+            .into_iter()
+            .map(|r| {
+                (
+                    r["period"].as_str().map(String::from),
+                    r["value"].as_f64().unwrap() as u64,
+                    r["detail"].clone(),
+                )
+            })
+            .collect()
+    };
+    let monthly = backlog(&["--period", "month"]);
+    let values: Vec<(Option<&str>, u64)> =
+        monthly.iter().map(|(p, v, _)| (p.as_deref(), *v)).collect();
+    assert_eq!(
+        values,
+        [
+            (Some("2025-01"), 2),
+            (Some("2025-02"), 2),
+            (Some("2025-03"), 3)
+        ]
+    );
+    let feb = &monthly[1].2;
+    assert_eq!(
+        (
+            feb["open_at_start"].as_u64(),
+            feb["created"].as_u64(),
+            feb["resolved"].as_u64()
+        ),
+        (Some(2), Some(2), Some(2))
+    );
+    // From February on, January's open tickets still count at the start of February.
+    let since = backlog(&["--period", "month", "--since", "2025-02-01"]);
+    assert_eq!(since[0].0.as_deref(), Some("2025-02"));
+    assert_eq!(since[0].2["open_at_start"], 2);
+    // Without periods: open at the end of the data.
+    let all = backlog(&[]);
+    assert_eq!((all[0].0.as_deref(), all[0].1), (None, 3));
+}

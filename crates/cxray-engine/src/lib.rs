@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 pub use journey::MAX_DEFAULT_STEPS;
 pub use plan::GroupQuery;
+pub use tickets::RESOLVED_DATE;
 
 use chrono::{Datelike, NaiveDate};
 pub use cxray_metrics::period::{GroupHistogram, GroupKey, Period};
@@ -106,13 +107,13 @@ impl Engine {
         // than 40% as many groups (default 80%): grouping journey events by session leaves
         // ~50%, and repartitioning raw rows is cheaper than aggregating them twice (50M
         // events: 8.9 s -> 6.5 s). Survey and ticket aggregations reduce far more and keep it.
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_target_partitions(threads)
-            .with_information_schema(false)
-            .set_str(
-                "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
-                "0.4",
-            );
+            .with_information_schema(false);
+        config
+            .options_mut()
+            .execution
+            .skip_partial_aggregation_probe_ratio_threshold = 0.4;
         Engine {
             ctx: SessionContext::new_with_config(config),
             partitions: threads,

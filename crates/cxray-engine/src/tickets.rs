@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use cxray_metrics::operational::Grouped;
 use cxray_metrics::tickets::{
-    BUSINESS_FRT, BUSINESS_TTR, DURATION_ACCURACY, TicketGroup, TicketSettings, TicketStats,
+    BUSINESS_FRT, BUSINESS_TTR, DURATION_ACCURACY, TicketFlow, TicketGroup, TicketSettings,
+    TicketStats,
 };
 use cxray_stats::quantile::DdSketch;
 use datafusion::functions::core::expr_fn::coalesce;
@@ -13,10 +14,10 @@ use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{col, lit, when};
 
 use crate::plan::{
-    GroupQuery, MICROS, SegmentPeriod, column_f64, column_i64, column_u64, indicator, micros,
-    seconds_between, sketch_bucket,
+    GroupQuery, MICROS, SegmentPeriod, column_f64, column_i64, column_u64, dates, indicator,
+    micros, period_of, seconds_between, sketch_bucket,
 };
-use crate::{Engine, EngineError, GroupKey};
+use crate::{Engine, EngineError, GroupKey, Period};
 
 impl Engine {
     /// Ticket statistics per (segment, period of creation): counts for volume, FCR and reopen,
@@ -130,4 +131,47 @@ pub(crate) fn grouped<S>(groups: BTreeMap<SegmentPeriod, S>, metric: &str) -> Ve
             stats,
         })
         .collect()
+}
+
+/// Local date of resolution (added at load, see `EntityTable::add_local_date`), for the backlog.
+pub const RESOLVED_DATE: &str = "resolved_local_date";
+
+impl Engine {
+    /// Tickets per (segment, creation period, resolution period), the flow the backlog is
+    /// computed from (`cxray_metrics::tickets::backlog`). Needs the table `tickets` with
+    /// [`RESOLVED_DATE`] and a period. Only `until` limits the tickets: a ticket created before
+    /// `since` can still be open in the periods reported.
+    pub async fn ticket_flows(
+        &self,
+        q: &GroupQuery,
+        period: Period,
+    ) -> Result<Vec<TicketFlow>, EngineError> {
+        let q = GroupQuery {
+            since: None,
+            period: Some(period),
+            ..q.clone()
+        };
+        let mut group = q.group();
+        group.push(period_of(period, col(RESOLVED_DATE)).alias("resolved_period"));
+        let df = q
+            .table(self.context(), "tickets")
+            .await?
+            .aggregate(group, vec![count(lit(1)).alias("n")])?;
+        let mut out = Vec::new();
+        for b in df.collect().await? {
+            let keys = q.keys(&b)?;
+            let resolved = dates(&b, "resolved_period")?;
+            let n = column_u64(&b, "n")?;
+            for (i, (segment, created)) in keys.into_iter().enumerate() {
+                let Some(created) = created else { continue };
+                out.push(TicketFlow {
+                    segment,
+                    created,
+                    resolved: resolved[i],
+                    tickets: n[i],
+                });
+            }
+        }
+        Ok(out)
+    }
 }

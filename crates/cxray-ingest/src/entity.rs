@@ -422,6 +422,43 @@ impl EntityTable {
         Ok(())
     }
 
+    /// Adds `name`, the local date in `tz` of the timestamp column `column` (null where the
+    /// time is null), e.g. the resolution date of tickets for the backlog.
+    pub fn add_local_date(&mut self, column: &str, name: &str, tz: &str) -> Result<(), String> {
+        use arrow::array::{Array, AsArray, Date32Array};
+        let tz = parse_tz(tz)?;
+        let i = self.schema.index_of(column).map_err(|e| e.to_string())?;
+        let mut fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(name, DataType::Date32, true));
+        let schema = Arc::new(Schema::new(fields));
+        for b in &mut self.batches {
+            let t = b
+                .column(i)
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+            let d: Date32Array = (0..t.len())
+                .map(|r| {
+                    if t.is_null(r) {
+                        return None;
+                    }
+                    let local = chrono::DateTime::from_timestamp_micros(t.value(r))?
+                        .with_timezone(&tz)
+                        .date_naive();
+                    Some(crate::timestamp::date_to_days(local))
+                })
+                .collect();
+            let mut cols = b.columns().to_vec();
+            cols.push(Arc::new(d));
+            *b = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
+        }
+        self.schema = schema;
+        Ok(())
+    }
+
     /// Values of a text column (canonical or attribute) over all rows, in table order.
     pub fn text_column(&self, name: &str) -> Option<Vec<Option<String>>> {
         use arrow::array::{Array, AsArray};
@@ -547,14 +584,18 @@ pub fn load_entity(
         let file_index = table.files.len() as u16;
         let file = path.display().to_string();
         table.files.push(file.clone());
-        let (raws, header, format, delimiter) = read_raw(&path, src, threads)?;
-        let plan = plan(entity, &header, src).map_err(|m| E::Columns {
-            path: path.clone(),
-            message: m,
-        })?;
-        let outs = crate::parallel(raws.len(), threads, |k| {
-            validate(&plan, &raws[k], &file, file_index, &mut time.clone())
-        });
+        let (outs, plan, format, delimiter) = read_validated(
+            &path,
+            src,
+            threads,
+            |header| {
+                plan(entity, header, src).map_err(|m| E::Columns {
+                    path: path.clone(),
+                    message: m,
+                })
+            },
+            |plan, raw| validate(plan, raw, &file, file_index, &mut time.clone()),
+        )?;
         let mut counts = Counts::default();
         let mut batches = Vec::new();
         let mut first: Option<i32> = None;
@@ -701,10 +742,21 @@ fn plan(entity: Entity, header: &[String], src: &SourceConfig) -> Result<EntityP
     })
 }
 
-/// Reads any supported file into raw batches of its columns.
-type Raw = (Vec<RawBatch>, Vec<String>, Format, Option<u8>);
+/// Validated output of every chunk or row group of a file, the plan, the format and the
+/// delimiter.
+type Validated = (Vec<Result<Output, String>>, EntityPlan, Format, Option<u8>);
 
-fn read_raw(path: &Path, src: &SourceConfig, threads: usize) -> Result<Raw, IngestError> {
+/// Reads any supported file and validates it piece by piece in parallel: each CSV chunk or
+/// Parquet row group is parsed and validated by the same task and its raw columns dropped
+/// right after, so memory holds one copy of the data (not raw and validated both) and Parquet
+/// is decoded on every core.
+fn read_validated(
+    path: &Path,
+    src: &SourceConfig,
+    threads: usize,
+    make_plan: impl FnOnce(&[String]) -> Result<EntityPlan, IngestError>,
+    check: impl Fn(&EntityPlan, &RawBatch) -> Result<Output, String> + Sync,
+) -> Result<Validated, IngestError> {
     let format = src.format.unwrap_or_else(|| Format::from_path(path));
     match format {
         Format::Csv => {
@@ -715,16 +767,19 @@ fn read_raw(path: &Path, src: &SourceConfig, threads: usize) -> Result<Raw, Inge
                 body_start,
                 body_line,
             } = crate::csv_start(path, src)?;
+            let plan = make_plan(&header)?;
             let all: Vec<usize> = (0..header.len()).collect();
             let chunks =
                 crate::text::split_chunks(&text, body_start, body_line, threads.max(1) * 4);
-            let raws = crate::parallel(chunks.len(), threads, |k| {
-                crate::csv_chunk(&text, &chunks[k], delimiter, header.len(), &all)
+            let outs = crate::parallel(chunks.len(), threads, |k| {
+                let raw = crate::csv_chunk(&text, &chunks[k], delimiter, header.len(), &all);
+                check(&plan, &raw)
             });
-            Ok((raws, header, format, Some(delimiter)))
+            Ok((outs, plan, format, Some(delimiter)))
         }
         Format::Ndjson => {
             let (header, rows, unreadable) = crate::ndjson_rows(path, src)?;
+            let plan = make_plan(&header)?;
             let raw = RawBatch {
                 columns: crate::ndjson_columns(&header, &rows),
                 lines: rows.iter().map(|(l, _)| *l).collect(),
@@ -733,43 +788,67 @@ fn read_raw(path: &Path, src: &SourceConfig, threads: usize) -> Result<Raw, Inge
                 bad_utf8: vec![],
                 unreadable,
             };
-            Ok((vec![raw], header, format, None))
+            Ok((vec![check(&plan, &raw)], plan, format, None))
         }
         Format::Parquet => {
             use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-            let file = crate::open_file(path)?;
             let perr = |e: String| E::Format {
                 path: path.to_path_buf(),
                 message: format!("not a readable Parquet file: {e}"),
             };
-            let builder =
-                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(e.to_string()))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(crate::open_file(path)?)
+                .map_err(|e| perr(e.to_string()))?;
             let header: Vec<String> = builder
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
-            let reader = builder
-                .with_batch_size(128 * 1024)
-                .build()
-                .map_err(|e| perr(e.to_string()))?;
-            let mut raws = Vec::new();
-            let mut row = 1u64;
-            for b in reader {
-                let b = b.map_err(|e| perr(e.to_string()))?;
-                let n = b.num_rows() as u64;
-                raws.push(RawBatch {
-                    columns: b.columns().to_vec(),
-                    lines: (row..row + n).collect(),
-                    field_counts: None,
-                    overlong: vec![],
-                    bad_utf8: vec![],
-                    unreadable: vec![],
-                });
-                row += n;
+            let plan = make_plan(&header)?;
+            // Row groups in order with the number of their first row.
+            let mut groups = Vec::new();
+            let mut first = 1u64;
+            for (i, rg) in builder.metadata().row_groups().iter().enumerate() {
+                groups.push((i, first));
+                first += rg.num_rows() as u64;
             }
-            Ok((raws, header, format, None))
+            let per_group = crate::parallel(groups.len(), threads, |k| {
+                let (group, first_row) = groups[k];
+                let reader = ParquetRecordBatchReaderBuilder::try_new(
+                    crate::open_file(path).map_err(|e| e.to_string())?,
+                )
+                .and_then(|b| {
+                    b.with_row_groups(vec![group])
+                        .with_batch_size(128 * 1024)
+                        .build()
+                })
+                .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+                let mut row = first_row;
+                let mut outs = Vec::new();
+                for b in reader {
+                    let b = b.map_err(|e| format!("not a readable Parquet file: {e}"))?;
+                    let n = b.num_rows() as u64;
+                    let raw = RawBatch {
+                        columns: b.columns().to_vec(),
+                        lines: (row..row + n).collect(),
+                        field_counts: None,
+                        overlong: vec![],
+                        bad_utf8: vec![],
+                        unreadable: vec![],
+                    };
+                    row += n;
+                    outs.push(check(&plan, &raw));
+                }
+                Ok::<_, String>(outs)
+            });
+            let mut outs = Vec::new();
+            for g in per_group {
+                match g {
+                    Ok(v) => outs.extend(v),
+                    Err(m) => return Err(perr(m)),
+                }
+            }
+            Ok((outs, plan, format, None))
         }
     }
 }

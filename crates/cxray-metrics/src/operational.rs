@@ -159,6 +159,12 @@ pub const OPERATIONAL_METRICS: &[OperationalMetricDef] = &[
         "% of resolved tickets reopened",
     ),
     def(
+        "backlog",
+        Family::Tickets,
+        "Ticket backlog",
+        "tickets open at the end of the period",
+    ),
+    def(
         "churn",
         Family::Churn,
         "Customer churn rate",
