@@ -12,7 +12,6 @@ use cxray_metrics::operational::Grouped;
 use cxray_metrics::tickets::DURATION_ACCURACY;
 use cxray_stats::quantile::DdSketch;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Column;
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::{count, min, sum};
 use datafusion::logical_expr::{Expr, cast, col, lit, when};
@@ -96,9 +95,11 @@ impl Engine {
         };
         // One row per unit: its segment, first date and the first time of every step.
         let mut unit_group = vec![col(unit).alias("unit")];
-        unit_group.extend(q.by.iter().enumerate().map(|(i, b)| {
-            Expr::Column(Column::from_name(b.clone())).alias(format!("by_{}", i + 1))
-        }));
+        unit_group.extend(
+            q.by.iter()
+                .enumerate()
+                .map(|(i, b)| crate::plan::segment_key(b).alias(format!("by_{}", i + 1))),
+        );
         let mut firsts = vec![min(col("local_date")).alias("first_date")];
         firsts.extend(
             steps

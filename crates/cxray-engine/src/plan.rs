@@ -53,7 +53,7 @@ impl GroupQuery {
             .by
             .iter()
             .enumerate()
-            .map(|(i, b)| Expr::Column(Column::from_name(b.clone())).alias(format!("by_{}", i + 1)))
+            .map(|(i, b)| segment_key(b).alias(format!("by_{}", i + 1)))
             .collect();
         if let Some(p) = self.period {
             group.push(period_of(p, col("local_date")).alias("period"));
@@ -80,6 +80,17 @@ impl GroupQuery {
             })
             .collect())
     }
+}
+
+/// A segment column as a group key. Text columns are grouped as `Utf8View`: a view holds short
+/// values (≤ 12 bytes, as segment values are) inline, so grouping compares them without a
+/// string comparison (10M tickets by channel and category: the engine's largest cost was
+/// `memcmp`).
+pub(crate) fn segment_key(name: &str) -> Expr {
+    datafusion::logical_expr::cast(
+        Expr::Column(Column::from_name(name.to_string())),
+        DataType::Utf8View,
+    )
 }
 
 /// The first day of the period of a Date32 expression.

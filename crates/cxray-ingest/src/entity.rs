@@ -1018,129 +1018,132 @@ fn index_of(entity: Entity, name: &str) -> usize {
         .expect("a canonical field")
 }
 
-fn time_of(v: &[Value], entity: Entity, name: &str) -> Option<i64> {
-    match v[index_of(entity, name)] {
-        Value::Time(t, _) => Some(t),
-        _ => None,
-    }
-}
-
-/// Rules across the columns of one row.
-fn check_row(plan: &EntityPlan, v: &mut [Value]) -> Result<(), Problem> {
+/// Rules across the columns of one row, with the positions of the columns they use looked up
+/// once (this runs for every row).
+fn row_rules(plan: &EntityPlan) -> impl Fn(&mut [Value]) -> Result<(), Problem> + '_ {
     let e = plan.entity;
-    let col = |name: &str| plan.fields[index_of(e, name)];
-    let shown = |name: &str, v: &[Value]| match &v[index_of(e, name)] {
-        Value::Time(t, _) => chrono::DateTime::from_timestamp_micros(*t)
-            .map(|d| d.to_rfc3339())
-            .unwrap_or_default(),
-        other => format!("{other:?}"),
-    };
-    let before = |later: &str, earlier: &str, v: &[Value], reason: &str| -> Result<(), Problem> {
-        if let (Some(a), Some(b)) = (time_of(v, e, later), time_of(v, e, earlier))
-            && a < b
-        {
-            return Err((col(later), shown(later, v), reason.to_string()));
-        }
-        Ok(())
-    };
-    match e {
-        Entity::Tickets => {
-            before(
+    let pos = |name: &str| e.fields().iter().position(|d| d.name == name);
+    // (later, earlier, reason) pairs of times that must be in order.
+    let order: Vec<(usize, usize, &'static str)> = match e {
+        Entity::Tickets => vec![
+            (
                 "resolved_at",
                 "created_at",
-                v,
                 "ticket resolved before it was created",
-            )?;
-            before(
+            ),
+            (
                 "first_response_at",
                 "created_at",
-                v,
                 "first response before the ticket was created",
-            )?;
-            before(
+            ),
+            (
                 "resolved_at",
                 "first_response_at",
-                v,
                 "ticket resolved before its first response",
-            )?;
-            before(
+            ),
+            (
                 "reopened_at",
                 "resolved_at",
-                v,
                 "ticket reopened before it was resolved",
-            )?;
-            let at = index_of(e, "reopened_at");
-            let flag = index_of(e, "reopened");
-            if v[at] != Value::Null {
-                if v[flag] == Value::Flag(false) {
-                    return Err((
-                        col("reopened"),
-                        "false".into(),
-                        "reopened is false but reopened_at has a time".into(),
-                    ));
-                }
-                v[flag] = Value::Flag(true);
-            } else if v[flag] == Value::Null && col("reopened_at").is_some() {
-                // A reopen time column without a time: not reopened.
-                v[flag] = Value::Flag(false);
-            }
-        }
-        Entity::Contacts => {
-            before(
-                "answered_at",
-                "offered_at",
-                v,
-                "answered before it was offered",
-            )?;
-            let answered = time_of(v, e, "answered_at").is_some();
-            let i = index_of(e, "abandoned");
-            match v[i] {
-                Value::Flag(true) if answered => {
-                    return Err((
-                        col("abandoned"),
-                        "true".into(),
-                        "marked abandoned but has an answered_at time".into(),
-                    ));
-                }
-                // Without a flag, a contact without an answer time was abandoned: the column
-                // is complete after ingestion.
-                Value::Null => v[i] = Value::Flag(!answered),
-                _ => {}
-            }
-        }
-        Entity::Referrals => before(
+            ),
+        ],
+        Entity::Contacts => vec![(
+            "answered_at",
+            "offered_at",
+            "answered before it was offered",
+        )],
+        Entity::Referrals => vec![(
             "converted_at",
             "invited_at",
-            v,
             "converted before the invitation was sent",
-        )?,
-        Entity::Journey
-            if v[index_of(e, "session_id")] == Value::Null
-                && v[index_of(e, "customer_id")] == Value::Null =>
-        {
-            return Err((
-                col("session_id").or(col("customer_id")),
-                String::new(),
-                "a journey event needs a session_id or a customer_id".into(),
-            ));
-        }
-        Entity::Lifecycle => {
-            let i = index_of(e, "event");
-            if let Value::Text(s) = &v[i]
-                && cxray_metrics::churn::LifecycleEvent::parse(s).is_none()
+        )],
+        _ => vec![],
+    }
+    .into_iter()
+    .map(|(a, b, r)| {
+        (
+            pos(a).expect("a canonical field"),
+            pos(b).expect("a canonical field"),
+            r,
+        )
+    })
+    .collect();
+    let at = |name| pos(name).unwrap_or(usize::MAX);
+    let (reopened_at, reopened) = (at("reopened_at"), at("reopened"));
+    let (answered_at, abandoned) = (at("answered_at"), at("abandoned"));
+    let (session, customer, event) = (at("session_id"), at("customer_id"), at("event"));
+    let col = move |k: usize| plan.fields.get(k).copied().flatten();
+    let time = |v: &[Value], k: usize| match v[k] {
+        Value::Time(t, _) => Some(t),
+        _ => None,
+    };
+    move |v: &mut [Value]| {
+        for &(later, earlier, reason) in &order {
+            if let (Some(a), Some(b)) = (time(v, later), time(v, earlier))
+                && a < b
             {
-                return Err((
-                    col("event"),
-                    s.to_string(),
-                    "unknown lifecycle event; use start, cancel, renew or an activity (activity, \
-                     order, purchase, booking, visit, login)"
-                        .into(),
-                ));
+                let shown = chrono::DateTime::from_timestamp_micros(a)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default();
+                return Err((col(later), shown, reason.to_string()));
             }
         }
-        _ => {}
+        match e {
+            Entity::Tickets => {
+                if v[reopened_at] != Value::Null {
+                    if v[reopened] == Value::Flag(false) {
+                        return Err((
+                            col(reopened),
+                            "false".into(),
+                            "reopened is false but reopened_at has a time".into(),
+                        ));
+                    }
+                    v[reopened] = Value::Flag(true);
+                } else if v[reopened] == Value::Null && col(reopened_at).is_some() {
+                    // A reopen time column without a time: not reopened.
+                    v[reopened] = Value::Flag(false);
+                }
+            }
+            Entity::Contacts => {
+                let answered = time(v, answered_at).is_some();
+                match v[abandoned] {
+                    Value::Flag(true) if answered => {
+                        return Err((
+                            col(abandoned),
+                            "true".into(),
+                            "marked abandoned but has an answered_at time".into(),
+                        ));
+                    }
+                    // Without a flag, a contact without an answer time was abandoned: the
+                    // column is complete after ingestion.
+                    Value::Null => v[abandoned] = Value::Flag(!answered),
+                    _ => {}
+                }
+            }
+            Entity::Journey if v[session] == Value::Null && v[customer] == Value::Null => {
+                return Err((
+                    col(session).or(col(customer)),
+                    String::new(),
+                    "a journey event needs a session_id or a customer_id".into(),
+                ));
+            }
+            Entity::Lifecycle => {
+                if let Value::Text(s) = &v[event]
+                    && cxray_metrics::churn::LifecycleEvent::parse(s).is_none()
+                {
+                    return Err((
+                        col(event),
+                        s.to_string(),
+                        "unknown lifecycle event; use start, cancel, renew or an activity \
+                         (activity, order, purchase, booking, visit, login)"
+                            .into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn validate(
@@ -1175,6 +1178,7 @@ fn validate(
     let mut counts = Counts::default();
     let mut range: Option<(i32, i32)> = None;
     let time_idx = index_of(e, e.time_field());
+    let rules = row_rules(plan);
     let bad: std::collections::HashSet<(usize, usize)> = raw.bad_utf8.iter().copied().collect();
     let reject = |rejects: &mut Vec<Reject>, line: u64, col: Option<usize>, value: &str, reason| {
         rejects.push(Reject {
@@ -1227,7 +1231,7 @@ fn validate(
                 _ => Value::Null,
             };
         }
-        if let Err((c, value, reason)) = check_row(plan, &mut values) {
+        if let Err((c, value, reason)) = rules(&mut values) {
             counts.rejected += 1;
             reject(&mut rejects, line, c, &value, reason);
             continue;

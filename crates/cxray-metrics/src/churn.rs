@@ -73,15 +73,32 @@ pub enum LifecycleEvent {
 impl LifecycleEvent {
     /// Parses an event name (case-insensitive); `None` for names cxray does not know.
     pub fn parse(s: &str) -> Option<LifecycleEvent> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "start" | "signup" | "subscribe" | "join" => LifecycleEvent::Start,
-            "renew" | "renewal" => LifecycleEvent::Renew,
-            "activity" | "order" | "purchase" | "booking" | "visit" | "login" => {
-                LifecycleEvent::Activity
-            }
-            "cancel" | "cancellation" | "churn" | "unsubscribe" => LifecycleEvent::Cancel,
-            _ => return None,
-        })
+        const NAMES: [(&str, LifecycleEvent); 14] = [
+            ("start", LifecycleEvent::Start),
+            ("signup", LifecycleEvent::Start),
+            ("subscribe", LifecycleEvent::Start),
+            ("join", LifecycleEvent::Start),
+            ("renew", LifecycleEvent::Renew),
+            ("renewal", LifecycleEvent::Renew),
+            ("activity", LifecycleEvent::Activity),
+            ("order", LifecycleEvent::Activity),
+            ("purchase", LifecycleEvent::Activity),
+            ("booking", LifecycleEvent::Activity),
+            ("visit", LifecycleEvent::Activity),
+            ("login", LifecycleEvent::Activity),
+            ("cancel", LifecycleEvent::Cancel),
+            ("cancellation", LifecycleEvent::Cancel),
+        ];
+        let s = s.trim();
+        // No allocation: this runs for every lifecycle event.
+        NAMES
+            .iter()
+            .chain(&[
+                ("churn", LifecycleEvent::Cancel),
+                ("unsubscribe", LifecycleEvent::Cancel),
+            ])
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, e)| *e)
     }
 }
 
