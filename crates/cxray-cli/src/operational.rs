@@ -272,65 +272,115 @@ fn journey(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
 
 /// Journey rows; without `strict`, cart abandonment is left out (not an error) when the journey
 /// has no cart and purchase steps.
-fn journey_rows(req: &Request, metrics: &[String], strict: bool) -> Result<FamilyRows, Failure> {
+/// Journey events (and customers, when `with_customers` and the project has them) loaded in an
+/// engine, with the journey settings.
+struct JourneyData {
+    engine: Engine,
+    settings: JourneySettings,
+    tables: Vec<EntityTable>,
+}
+
+fn load_journey(req: &Request, with_customers: bool) -> Result<JourneyData, Failure> {
     let (config, table) = input::load_entity(req.input, Entity::Journey)?;
     let settings = journey_settings(&config);
-    let engine = engine_with(&[("journey", &table)])?;
-    let groups = run_plan(
-        "journey metrics",
-        engine.journey_stats(&req.query(), &settings),
-    )?;
-    let mut by_step = req.by.to_vec();
-    by_step.push("step".into());
-    let mut rows = Vec::new();
-    for m in metrics {
-        if m == "cart_abandonment" {
-            if groups.cart_steps.is_none() && !strict {
-                continue;
+    // Segments that are not journey columns come from the customer.
+    let needed = with_customers || req.by.iter().any(|b| table.schema.index_of(b).is_err());
+    let customers = if needed && input::has_source(&config, Entity::Customers) {
+        Some(input::load_entity(req.input, Entity::Customers)?.1)
+    } else {
+        None
+    };
+    let mut named = vec![("journey", &table)];
+    if let Some(c) = &customers {
+        named.push(("customers", c));
+    }
+    let engine = engine_with(&named)?;
+    Ok(JourneyData {
+        engine,
+        settings,
+        tables: std::iter::once(table).chain(customers).collect(),
+    })
+}
+
+impl JourneyData {
+    /// Rows of the journey metrics by `by`; without `strict`, cart abandonment is left out (not
+    /// an error) when the journey has no cart and purchase steps.
+    fn rows(
+        &self,
+        req: &Request,
+        by: &[String],
+        metrics: &[String],
+        strict: bool,
+    ) -> Result<Vec<MetricRow>, Failure> {
+        let q = GroupQuery {
+            by: by.to_vec(),
+            ..req.query()
+        };
+        let groups = run_plan(
+            "journey metrics",
+            self.engine.journey_stats(&q, &self.settings),
+        )?;
+        let mut by_step = by.to_vec();
+        by_step.push("step".into());
+        let mut rows = Vec::new();
+        for m in metrics {
+            if m == "cart_abandonment" {
+                if groups.cart_steps.is_none() && !strict {
+                    continue;
+                }
+                if groups.cart_steps.is_none() {
+                    return Err(Failure::input(anyhow!(
+                        "cart abandonment needs a cart step and a purchase step; the journey has \
+                         {} — name them with [journey] cart_step and purchase_step in cxray.toml",
+                        groups.steps.join(", ")
+                    )));
+                }
+                rows.extend(operational_rows(
+                    &groups.carts,
+                    by,
+                    std::slice::from_ref(m),
+                    &self.settings.cart_window_hours,
+                    &req.opts,
+                ));
+            } else {
+                rows.extend(operational_rows(
+                    &groups.funnel,
+                    &by_step,
+                    std::slice::from_ref(m),
+                    &(),
+                    &req.opts,
+                ));
             }
-            if groups.cart_steps.is_none() {
-                return Err(Failure::input(anyhow!(
-                    "cart abandonment needs a cart step and a purchase step; the journey has {} \
-                     — name them with [journey] cart_step and purchase_step in cxray.toml",
-                    groups.steps.join(", ")
-                )));
-            }
-            rows.extend(operational_rows(
-                &groups.carts,
-                req.by,
-                std::slice::from_ref(m),
-                &settings.cart_window_hours,
-                &req.opts,
-            ));
-        } else {
-            rows.extend(operational_rows(
-                &groups.funnel,
-                &by_step,
-                std::slice::from_ref(m),
-                &(),
-                &req.opts,
-            ));
         }
+        for r in &mut rows {
+            r.detail
+                .insert("unit".into(), serde_json::Value::from(groups.unit));
+        }
+        if self.settings.steps.is_empty() && metrics.iter().any(|m| m != "cart_abandonment") {
+            eprintln!(
+                "note: funnel steps in data order by frequency: {} (set [journey] steps to fix \
+                 the order)",
+                groups.steps.join(" → ")
+            );
+        }
+        Ok(rows)
     }
-    for r in &mut rows {
-        r.detail
-            .insert("unit".into(), serde_json::Value::from(groups.unit));
-    }
-    if settings.steps.is_empty() && metrics.iter().any(|m| m != "cart_abandonment") {
-        eprintln!(
-            "note: funnel steps in data order by frequency: {} (set [journey] steps to fix the order)",
-            groups.steps.join(" → ")
-        );
-    }
-    Ok((rows, vec![table]))
+}
+
+fn journey_rows(req: &Request, metrics: &[String], strict: bool) -> Result<FamilyRows, Failure> {
+    let j = load_journey(req, false)?;
+    let rows = j.rows(req, req.by, metrics, strict)?;
+    Ok((rows, j.tables))
 }
 
 /// The operational part of `cxray report`: every family with a source in the project, per
-/// period without segments; ticket volume per category for recurring issues; retention by
-/// signup quarter. Returns the tables read, for data quality.
+/// period without segments; ticket volume per category for recurring issues; the funnel by
+/// each of the report's dimensions for friction points; retention by signup quarter. Returns
+/// the tables read, for data quality.
 pub fn report_input(
     req: &Request,
     config: &ProjectConfig,
+    dims: &[String],
 ) -> Result<(OperationsInput, Vec<EntityTable>), Failure> {
     use cxray_metrics::operational::OPERATIONAL_METRICS;
     let names = |f: Family| -> Vec<String> {
@@ -375,9 +425,21 @@ pub fn report_input(
         tables.extend(t);
     }
     if has(Entity::Journey) {
-        let (rows, t) = journey_rows(req, &names(Family::Journey), false)?;
-        out.rows.extend(rows);
-        tables.extend(t);
+        let j = load_journey(req, true)?;
+        out.rows
+            .extend(j.rows(req, &[], &names(Family::Journey), false)?);
+        // Friction points: the funnel by every report dimension the journey or its customers
+        // have.
+        let steps = ["funnel".to_string(), "step_conversion".to_string()];
+        for d in dims {
+            if j.tables.iter().any(|t| t.schema.index_of(d).is_ok()) {
+                out.funnel_by.push((
+                    d.clone(),
+                    j.rows(req, std::slice::from_ref(d), &steps, false)?,
+                ));
+            }
+        }
+        tables.extend(j.tables);
     }
     if has(Entity::Lifecycle) {
         let l = crate::churn::Lifecycle::load(req.input, &[], true)?;

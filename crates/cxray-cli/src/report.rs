@@ -247,7 +247,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         since,
         until,
     };
-    let (ops, tables) = crate::operational::report_input(&req, &project.config)?;
+    let (ops, tables) = crate::operational::report_input(&req, &project.config, &dims)?;
     if !ops.rows.is_empty() || ops.retention.is_some() {
         let current = report
             .trends

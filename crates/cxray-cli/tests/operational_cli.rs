@@ -352,3 +352,75 @@ fn funnel_steps_in_order_and_cart_abandonment() {
         .collect();
     assert_eq!(order, steps);
 }
+
+#[test]
+fn funnel_segments_can_come_from_the_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two basic customers both reach the cart; of the two premium ones only one does.
+    std::fs::write(
+        dir.path().join("journey.csv"),
+        "session_id,customer_id,step,at\n\
+         S1,C1,visit,2025-01-03T10:00:00Z\nS1,C1,cart,2025-01-03T10:01:00Z\n\
+         S2,C2,visit,2025-01-03T11:00:00Z\nS2,C2,cart,2025-01-03T11:01:00Z\n\
+         S3,C3,visit,2025-01-04T10:00:00Z\nS3,C3,cart,2025-01-04T10:05:00Z\n\
+         S4,C4,visit,2025-01-04T12:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        "customer_id,plan\nC1,basic\nC2,basic\nC3,premium\nC4,premium\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cxray.toml"),
+        "[[sources]]\npath = \"journey.csv\"\nentity = \"journey\"\n\
+         [[sources]]\npath = \"customers.csv\"\nentity = \"customers\"\n\
+         [journey]\nsteps = [\"visit\", \"cart\"]\n",
+    )
+    .unwrap();
+    let (v, _) = run_json(
+        &[
+            "metrics",
+            "-c",
+            "cxray.toml",
+            "--metric",
+            "funnel",
+            "--by",
+            "plan",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    let cart: Vec<(String, f64)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["segment"]["step"] == "cart")
+        .map(|r| {
+            (
+                r["segment"]["plan"].as_str().unwrap().to_string(),
+                r["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cart,
+        [("basic".to_string(), 100.0), ("premium".to_string(), 50.0)]
+    );
+    // Neither a journey nor a customers column: an input error naming both.
+    let out = cxray(
+        &[
+            "metrics",
+            "-c",
+            "cxray.toml",
+            "--metric",
+            "funnel",
+            "--by",
+            "nope",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("customers.plan"));
+}

@@ -171,6 +171,13 @@ fn demo_report_finds_the_planted_effects_and_not_the_null_effect() {
             .any(|h| h["kind"] == "recurring_issue" && h["segment"] == "delivery"),
         "recurring issue highlight: {hs:#?}"
     );
+    // Friction points are computed by every dimension of the customers (the journey has none
+    // of its own) and the null effect, device, has none.
+    let friction = ops["friction_points"].as_array().expect("friction points");
+    assert!(
+        friction.iter().all(|f| f["dimension"] != "device"),
+        "{friction:#?}"
+    );
     let steps: Vec<&str> = ops["funnel"]
         .as_array()
         .unwrap()

@@ -21,6 +21,61 @@ use crate::plan::{
 };
 use crate::{Engine, EngineError, GroupKey, as_utf8};
 
+/// The journey events in the date range, with the `--by` columns that are not journey columns
+/// taken from the customer (table `customers`, joined on `customer_id`).
+async fn journey_events(
+    ctx: &datafusion::prelude::SessionContext,
+    q: &GroupQuery,
+) -> Result<datafusion::prelude::DataFrame, EngineError> {
+    let journey = ctx.table("journey").await?;
+    let has = |df: &datafusion::prelude::DataFrame, b: &str| {
+        df.schema().field_with_unqualified_name(b).is_ok()
+    };
+    let missing: Vec<String> = q.by.iter().filter(|b| !has(&journey, b)).cloned().collect();
+    if missing.is_empty() {
+        return q.table(ctx, "journey").await;
+    }
+    let names = |df: &datafusion::prelude::DataFrame| -> Vec<String> {
+        df.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| !matches!(n.as_str(), "source_line" | "source_file" | "local_date"))
+            .collect()
+    };
+    let customers = match ctx.table("customers").await {
+        Ok(c) if missing.iter().all(|b| has(&c, b)) => c,
+        other => {
+            let mut available = names(&journey);
+            if let Ok(c) = other {
+                available.extend(names(&c).into_iter().map(|n| format!("customers.{n}")));
+            }
+            return Err(EngineError::UnknownColumn {
+                name: missing[0].clone(),
+                available: available.join(", "),
+            });
+        }
+    };
+    let segments = customers.select(
+        std::iter::once(col("customer_id").alias("segment_customer_id"))
+            .chain(missing.iter().map(|b| col(b.as_str())))
+            .collect::<Vec<_>>(),
+    )?;
+    let events = GroupQuery {
+        by: vec![],
+        ..q.clone()
+    }
+    .table(ctx, "journey")
+    .await?;
+    Ok(events.join(
+        segments,
+        datafusion::common::JoinType::Left,
+        &["customer_id"],
+        &["segment_customer_id"],
+        None,
+    )?)
+}
+
 /// Most steps taken into a funnel when none are configured.
 pub const MAX_DEFAULT_STEPS: usize = 10;
 
@@ -32,7 +87,7 @@ impl Engine {
         settings: &JourneySettings,
     ) -> Result<JourneyGroups, EngineError> {
         let ctx = self.context();
-        let events = q.table(ctx, "journey").await?;
+        let events = journey_events(ctx, q).await?;
         // Steps by number of events, for the default order and to find cart and purchase;
         // with configured steps, those are the steps (no pass over the events).
         let mut by_count: Vec<(String, u64)> = Vec::new();

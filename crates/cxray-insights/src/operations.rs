@@ -51,6 +51,24 @@ pub struct CategoryShift {
     pub text: String,
 }
 
+/// A funnel step where one segment converts worse than the rest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrictionPoint {
+    pub dimension: String,
+    pub segment: String,
+    /// The step reached (from the step before it).
+    pub step: String,
+    pub from_step: String,
+    /// Units at the step before, and of those reaching the step, in the segment and the rest.
+    pub previous: u64,
+    pub reached: u64,
+    pub rest_previous: u64,
+    pub rest_reached: u64,
+    /// Segment minus rest, percentage points, tested.
+    pub change: Change,
+    pub text: String,
+}
+
 /// The operations section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OperationsSection {
@@ -65,6 +83,9 @@ pub struct OperationsSection {
     pub issues_before: Option<String>,
     /// The funnel of the current period, one row per step.
     pub funnel: Vec<MetricRow>,
+    /// Funnel steps where a segment converts significantly worse than the rest, over the
+    /// same window as recurring issues.
+    pub friction_points: Vec<FrictionPoint>,
     pub retention: Option<Retention>,
 }
 
@@ -75,6 +96,9 @@ pub struct OperationsInput {
     pub rows: Vec<MetricRow>,
     /// Ticket volume (`tickets` rows) per category and period.
     pub ticket_categories: Vec<MetricRow>,
+    /// Step conversion rows per period by each dimension (segment keys: the dimension and
+    /// `step`), for friction points.
+    pub funnel_by: Vec<(String, Vec<MetricRow>)>,
     pub retention: Option<Retention>,
 }
 
@@ -237,6 +261,7 @@ pub fn build_operations(input: &OperationsInput, opts: &OperationsOptions) -> Op
         .collect();
     let (recurring_issues, issues_window, issues_before) =
         recurring(&input.ticket_categories, current, opts);
+    let friction_points = friction(&input.funnel_by, current, opts);
     OperationsSection {
         current_period: current.map(|c| opts.period.label(c)),
         previous_period: previous.map(|p| opts.period.label(p)),
@@ -246,8 +271,110 @@ pub fn build_operations(input: &OperationsInput, opts: &OperationsOptions) -> Op
         issues_window,
         issues_before,
         funnel,
+        friction_points,
         retention: input.retention.clone(),
     }
+}
+
+/// Step conversions of each segment against the rest of its dimension over the latest
+/// `window` periods (two-proportion z-test, BH across all segments, steps and dimensions);
+/// the significantly worse ones, largest gap first.
+fn friction(
+    by: &[(String, Vec<MetricRow>)],
+    current: Option<NaiveDate>,
+    opts: &OperationsOptions,
+) -> Vec<FrictionPoint> {
+    let Some(current) = current else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for (dim, rows) in by {
+        let mut periods: Vec<NaiveDate> = rows
+            .iter()
+            .filter_map(|r| r.period_start)
+            .filter(|p| *p <= current)
+            .collect();
+        periods.sort();
+        periods.dedup();
+        let window = &periods[periods.len().saturating_sub(opts.window.max(1))..];
+        // (step index, step, segment) -> (previous, reached)
+        let mut counts: BTreeMap<(u64, String, String), (u64, u64)> = BTreeMap::new();
+        let mut names: BTreeMap<u64, String> = BTreeMap::new();
+        for r in rows {
+            if let (Some(k), Some(step)) = (
+                r.detail.get("step_index").and_then(|v| v.as_u64()),
+                r.segment.get("step").cloned().flatten(),
+            ) {
+                names.insert(k, step);
+            }
+        }
+        for r in rows.iter().filter(|r| {
+            r.metric == "step_conversion" && r.period_start.is_some_and(|p| window.contains(&p))
+        }) {
+            let (Some(k), Some(prev), Some(reached)) = (
+                r.detail.get("step_index").and_then(|v| v.as_u64()),
+                r.detail.get("previous").and_then(|v| v.as_u64()),
+                r.detail.get("reached").and_then(|v| v.as_u64()),
+            ) else {
+                continue;
+            };
+            let step = r.segment.get("step").cloned().flatten().unwrap_or_default();
+            let seg = r.segment.get(dim).cloned().flatten().unwrap_or_default();
+            let e = counts.entry((k, step, seg)).or_default();
+            e.0 += prev;
+            e.1 += reached;
+        }
+        let mut totals: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+        for ((k, _, _), (p, r)) in &counts {
+            let t = totals.entry(*k).or_default();
+            t.0 += p;
+            t.1 += r;
+        }
+        for ((k, step, seg), (p, r)) in &counts {
+            let (tp, tr) = totals[k];
+            let (rp, rr) = (tp - p, tr - r);
+            let (Ok(a), Ok(b)) = (Proportion::new(*r, *p), Proportion::new(rr, rp)) else {
+                continue;
+            };
+            let Ok(c) = two_proportion_test(a, b, opts.confidence, DifferenceInterval::Newcombe)
+            else {
+                continue;
+            };
+            out.push(FrictionPoint {
+                dimension: dim.clone(),
+                segment: seg.clone(),
+                step: step.clone(),
+                from_step: names.get(&(k - 1)).cloned().unwrap_or_default(),
+                previous: *p,
+                reached: *r,
+                rest_previous: rp,
+                rest_reached: rr,
+                change: Change::untested(&c, 100.0, c.method),
+                text: String::new(),
+            });
+        }
+    }
+    let mut fam: Vec<&mut Change> = out.iter_mut().map(|f| &mut f.change).collect();
+    adjust_family(&mut fam, opts.alpha);
+    out.retain(|f| f.change.significant && f.change.difference < 0.0);
+    for f in &mut out {
+        let pct = |k: u64, n: u64| 100.0 * k as f64 / n.max(1) as f64;
+        f.text = format!(
+            "From {} to {}, {:.0}% of units with {} {} go on, against {:.0}% of the rest \
+             ({:+.1} points; p {}).",
+            f.from_step,
+            f.step,
+            pct(f.reached, f.previous),
+            f.dimension,
+            f.segment,
+            pct(f.rest_reached, f.rest_previous),
+            f.change.difference,
+            fmt_pq(&f.change)
+        );
+        f.change.verdict = f.text.clone();
+    }
+    out.sort_by(|x, y| x.change.difference.total_cmp(&y.change.difference));
+    out
 }
 
 /// Findings of the section, each from a significant test: ticket categories whose share rose,
@@ -270,6 +397,20 @@ pub fn operations_highlights(s: &OperationsSection) -> Vec<Highlight> {
             n: c.after,
             section: "operations-issues".into(),
             importance: c.change.difference.abs() / 100.0,
+        });
+    }
+    for f in &s.friction_points {
+        out.push(Highlight {
+            kind: "friction_point".into(),
+            metric: "step_conversion".into(),
+            dimension: Some(f.dimension.clone()),
+            segment: Some(f.segment.clone()),
+            direction: "down".into(),
+            text: f.text.clone(),
+            change: f.change.clone(),
+            n: f.previous,
+            section: "operations-friction".into(),
+            importance: f.change.difference.abs() / 100.0,
         });
     }
     let mut changes: Vec<Highlight> = Vec::new();
@@ -507,6 +648,7 @@ mod tests {
             &OperationsInput {
                 rows,
                 ticket_categories: cats,
+                funnel_by: vec![],
                 retention: None,
             },
             &opts(),
@@ -535,6 +677,59 @@ mod tests {
         assert_eq!(s.trends.len(), 2);
     }
 
+    fn step_row(month: u32, device: &str, k: u64, previous: u64, reached: u64) -> MetricRow {
+        let mut r = row("step_conversion", month, None, 0.0, None);
+        r.segment = [
+            ("device".to_string(), Some(device.to_string())),
+            (
+                "step".to_string(),
+                Some(["visit", "cart", "checkout"][k as usize - 1].into()),
+            ),
+        ]
+        .into();
+        r.detail.insert("step_index".into(), k.into());
+        r.detail.insert("previous".into(), previous.into());
+        r.detail.insert("reached".into(), reached.into());
+        r
+    }
+
+    /// Android loses units from cart to checkout (50% go on vs 70% on iOS); the other step is
+    /// the same on both: one friction point, for android at checkout.
+    #[test]
+    fn friction_points_are_steps_where_a_segment_converts_worse() {
+        let mut rows = Vec::new();
+        for m in 4..=6 {
+            rows.push(step_row(m, "ios", 2, 400, 200));
+            rows.push(step_row(m, "android", 2, 400, 200));
+            rows.push(step_row(m, "ios", 3, 200, 140));
+            rows.push(step_row(m, "android", 3, 200, 100));
+        }
+        let s = build_operations(
+            &OperationsInput {
+                rows: vec![row("fcr", 6, None, 70.0, Some(1.5))],
+                ticket_categories: vec![],
+                funnel_by: vec![("device".into(), rows)],
+                retention: None,
+            },
+            &opts(),
+        );
+        assert_eq!(s.friction_points.len(), 1, "{:?}", s.friction_points);
+        let f = &s.friction_points[0];
+        assert_eq!(
+            (f.segment.as_str(), f.step.as_str(), f.from_step.as_str()),
+            ("android", "checkout", "cart")
+        );
+        assert!((f.change.difference + 20.0).abs() < 1e-9);
+        assert!(
+            f.text
+                .contains("50% of units with device android go on, against 70%"),
+            "{}",
+            f.text
+        );
+        let h = operations_highlights(&s);
+        assert_eq!(h[0].kind, "friction_point");
+    }
+
     /// Every category grows by half: no category is recurring.
     #[test]
     fn growth_of_all_tickets_is_not_a_recurring_issue() {
@@ -548,6 +743,7 @@ mod tests {
             &OperationsInput {
                 rows: vec![row("fcr", 6, None, 70.0, Some(1.5))],
                 ticket_categories: cats,
+                funnel_by: vec![],
                 retention: None,
             },
             &opts(),

@@ -415,7 +415,7 @@ fn operations_html(
             (Some(_), _, _) => verdict_html(&i.vs_previous, "vs previous"),
             (None, Some(c), Some(p)) => match (c.value, p.value) {
                 (Some(a), Some(b)) => format!(
-                    r#"<div class="verdict ns">vs previous: {} {} (a median: not tested)</div>"#,
+                    r#"<div class="verdict ns">vs previous: {} {} (not tested: a median or a stock)</div>"#,
                     if a >= b { "up" } else { "down" },
                     esc(&v((a - b).abs()))
                 ),
@@ -451,6 +451,17 @@ fn operations_html(
         );
         for c in &ops.recurring_issues {
             let _ = write!(o, "<li>{}</li>", esc(&c.text));
+        }
+        o.push_str("</ul>");
+    }
+    if !ops.friction_points.is_empty() {
+        let _ = write!(
+            o,
+            r#"<h3 id="operations-friction">Friction points</h3><p class="ns">Funnel steps where a segment goes on significantly less often than the rest of its dimension, {}.</p><ul>"#,
+            esc(ops.issues_window.as_deref().unwrap_or("latest periods"))
+        );
+        for f in &ops.friction_points {
+            let _ = write!(o, "<li>{}</li>", esc(&f.text));
         }
         o.push_str("</ul>");
     }

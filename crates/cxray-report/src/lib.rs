@@ -111,6 +111,8 @@ pub(crate) fn duration(seconds: f64) -> String {
 pub(crate) fn value_of(label: &str, x: f64) -> String {
     if label.contains("seconds") {
         duration(x)
+    } else if label.starts_with("tickets") {
+        format!("{x:.0}")
     } else {
         num(x)
     }
@@ -133,5 +135,6 @@ mod tests {
         assert_eq!(duration(3.0 * 86_400.0), "3.0 days");
         assert_eq!(value_of("median seconds", 90.0), "90 s");
         assert_eq!(value_of("% resolved", 90.0), "90.0");
+        assert_eq!(value_of("tickets open at the end of the period", 9.0), "9");
     }
 }

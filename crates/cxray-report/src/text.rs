@@ -114,7 +114,7 @@ pub fn render_text(doc: &ReportDocument) -> String {
         }
         let _ = writeln!(
             o,
-            "  (* significant after Benjamini-Hochberg; † a median: change not tested)"
+            "  (* significant after Benjamini-Hochberg; † not tested: a median or a stock)"
         );
         for c in ops
             .recurring_issues
@@ -125,6 +125,13 @@ pub fn render_text(doc: &ReportDocument) -> String {
                 o,
                 "{}",
                 wrap(&format!("  Recurring: {}", c.text), 78, "    ")
+            );
+        }
+        for f in &ops.friction_points {
+            let _ = writeln!(
+                o,
+                "{}",
+                wrap(&format!("  Friction: {}", f.text), 78, "    ")
             );
         }
         if let Some(t) = ops.retention.as_ref().and_then(|r| r.log_rank.as_ref()) {
@@ -426,6 +433,15 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             );
             for c in &ops.recurring_issues {
                 let _ = writeln!(o, "- {}", c.text);
+            }
+        }
+        if !ops.friction_points.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n<a id=\"operations-friction\"></a>\n### Friction points\n"
+            );
+            for f in &ops.friction_points {
+                let _ = writeln!(o, "- {}", f.text);
             }
         }
         if !ops.funnel.is_empty() {
