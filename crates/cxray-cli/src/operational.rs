@@ -320,6 +320,47 @@ impl JourneyData {
             "journey metrics",
             self.engine.journey_stats(&q, &self.settings),
         )?;
+        self.rows_of(&groups, req, by, metrics, strict)
+    }
+
+    /// The funnel rows of each single-column segmentation, from one pass over the events.
+    fn rows_by_each(
+        &self,
+        req: &Request,
+        dims: &[String],
+        metrics: &[String],
+    ) -> Result<Vec<(String, Vec<MetricRow>)>, Failure> {
+        if dims.is_empty() {
+            return Ok(vec![]);
+        }
+        let q = GroupQuery {
+            by: dims.to_vec(),
+            ..req.query()
+        };
+        let sets: Vec<Vec<String>> = dims.iter().map(|d| vec![d.clone()]).collect();
+        let all = run_plan(
+            "journey by segment",
+            self.engine.journey_stats_by(&q, &sets, &self.settings),
+        )?;
+        dims.iter()
+            .zip(all)
+            .map(|(d, g)| {
+                Ok((
+                    d.clone(),
+                    self.rows_of(&g, req, std::slice::from_ref(d), metrics, false)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn rows_of(
+        &self,
+        groups: &cxray_metrics::journey::JourneyGroups,
+        req: &Request,
+        by: &[String],
+        metrics: &[String],
+        strict: bool,
+    ) -> Result<Vec<MetricRow>, Failure> {
         let mut by_step = by.to_vec();
         by_step.push("step".into());
         let mut rows = Vec::new();
@@ -431,14 +472,12 @@ pub fn report_input(
         // Friction points: the funnel by every report dimension the journey or its customers
         // have.
         let steps = ["funnel".to_string(), "step_conversion".to_string()];
-        for d in dims {
-            if j.tables.iter().any(|t| t.schema.index_of(d).is_ok()) {
-                out.funnel_by.push((
-                    d.clone(),
-                    j.rows(req, std::slice::from_ref(d), &steps, false)?,
-                ));
-            }
-        }
+        let present: Vec<String> = dims
+            .iter()
+            .filter(|d| j.tables.iter().any(|t| t.schema.index_of(d).is_ok()))
+            .cloned()
+            .collect();
+        out.funnel_by = j.rows_by_each(req, &present, &steps)?;
         tables.extend(j.tables);
     }
     if has(Entity::Lifecycle) {

@@ -86,6 +86,21 @@ impl Engine {
         q: &GroupQuery,
         settings: &JourneySettings,
     ) -> Result<JourneyGroups, EngineError> {
+        let mut all = self
+            .journey_stats_by(q, std::slice::from_ref(&q.by), settings)
+            .await?;
+        Ok(all.remove(0))
+    }
+
+    /// Journey statistics for several segmentations at once: `q.by` names every column used,
+    /// `sets` the columns of each segmentation. The expensive part — grouping the events into
+    /// units — runs once; each segmentation then only groups the units.
+    pub async fn journey_stats_by(
+        &self,
+        q: &GroupQuery,
+        sets: &[Vec<String>],
+        settings: &JourneySettings,
+    ) -> Result<Vec<JourneyGroups>, EngineError> {
         let ctx = self.context();
         let events = journey_events(ctx, q).await?;
         // Steps by number of events, for the default order and to find cart and purchase;
@@ -202,139 +217,151 @@ impl Engine {
             }
             v
         };
-        let mut group: Vec<Expr> = (1..=q.by.len()).map(|i| col(format!("by_{i}"))).collect();
-        if let Some(p) = q.period {
-            group.push(period_of(p, col("first_date")).alias("period"));
-        }
-        let key_query = GroupQuery {
-            by: q.by.clone(),
-            ..q.clone()
-        };
-        let mut aggs: Vec<Expr> = reached
-            .iter()
-            .enumerate()
-            .map(|(k, r)| sum(indicator(r.clone())).alias(format!("r{k}")))
-            .collect();
-        if cart_steps.is_some() {
-            let window = (settings.cart_window_hours * 3600.0 * MICROS as f64) as i64;
-            let cart = col("cart_at");
-            let in_window = |t: Expr| {
-                t.clone()
-                    .gt_eq(cart.clone())
-                    .and(t.lt_eq(cart.clone() + lit(window)))
-            };
-            let bought = cart.clone().is_not_null().and(
-                in_window(col("buy_first")).or(col("buy_first")
-                    .lt(cart.clone())
-                    .and(col("buy_last").gt_eq(cart.clone()))
-                    .and(col("buy_last").lt_eq(cart.clone() + lit(window)))),
-            );
-            aggs.push(count(cart).alias("carts"));
-            aggs.push(sum(indicator(coalesce(vec![bought, lit(false)]))).alias("bought"));
-        }
-        if aggs.is_empty() {
-            aggs.push(count(lit(1)).alias("units"));
-        }
-        let mut counts: BTreeMap<SegmentPeriod, (Vec<u64>, CartStats)> = BTreeMap::new();
-        for b in units
-            .clone()
-            .aggregate(group.clone(), aggs)?
-            .collect()
-            .await?
-        {
-            let keys = key_query.keys(&b)?;
-            let r: Vec<Vec<u64>> = (0..steps.len())
-                .map(|k| column_u64(&b, &format!("r{k}")))
-                .collect::<Result<_, _>>()?;
-            let carts = cart_steps
-                .as_ref()
-                .map(|_| {
-                    Ok::<_, EngineError>((column_u64(&b, "carts")?, column_u64(&b, "bought")?))
+        let mut out = Vec::with_capacity(sets.len());
+        for set in sets {
+            let position = |name: &String| q.by.iter().position(|b| b == name).expect("in q.by");
+            // The set's columns, renamed by_1 … by_k in the set's order.
+            let mut group: Vec<Expr> = set
+                .iter()
+                .enumerate()
+                .map(|(j, name)| {
+                    col(format!("by_{}", position(name) + 1)).alias(format!("by_{}", j + 1))
                 })
-                .transpose()?;
-            for (i, key) in keys.into_iter().enumerate() {
-                let e = counts
-                    .entry(key)
-                    .or_insert_with(|| (vec![0; steps.len()], CartStats::default()));
-                for (total, step) in e.0.iter_mut().zip(&r) {
-                    *total += step[i];
-                }
-                if let Some((c, p)) = &carts {
-                    e.1.carts += c[i];
-                    e.1.purchased += p[i];
-                }
+                .collect();
+            if let Some(p) = q.period {
+                group.push(period_of(p, col("first_date")).alias("period"));
             }
-        }
-        // Time from each step to the next, of the units reaching it.
-        let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
-        let mut times: BTreeMap<(SegmentPeriod, usize), DdSketch> = BTreeMap::new();
-        for (k, reached_k) in reached.iter().enumerate().skip(1) {
-            let secs = cast(
-                col(format!("f{k}")) - col(format!("f{}", k - 1)),
-                DataType::Float64,
-            ) / lit(MICROS as f64);
-            let mut g = group.clone();
-            g.push(sketch_bucket(secs, ln_gamma).alias("bucket"));
+            let key_query = GroupQuery {
+                by: set.clone(),
+                ..q.clone()
+            };
+            let mut aggs: Vec<Expr> = reached
+                .iter()
+                .enumerate()
+                .map(|(k, r)| sum(indicator(r.clone())).alias(format!("r{k}")))
+                .collect();
+            if cart_steps.is_some() {
+                let window = (settings.cart_window_hours * 3600.0 * MICROS as f64) as i64;
+                let cart = col("cart_at");
+                let in_window = |t: Expr| {
+                    t.clone()
+                        .gt_eq(cart.clone())
+                        .and(t.lt_eq(cart.clone() + lit(window)))
+                };
+                let bought = cart.clone().is_not_null().and(
+                    in_window(col("buy_first")).or(col("buy_first")
+                        .lt(cart.clone())
+                        .and(col("buy_last").gt_eq(cart.clone()))
+                        .and(col("buy_last").lt_eq(cart.clone() + lit(window)))),
+                );
+                aggs.push(count(cart).alias("carts"));
+                aggs.push(sum(indicator(coalesce(vec![bought, lit(false)]))).alias("bought"));
+            }
+            if aggs.is_empty() {
+                aggs.push(count(lit(1)).alias("units"));
+            }
+            let mut counts: BTreeMap<SegmentPeriod, (Vec<u64>, CartStats)> = BTreeMap::new();
             for b in units
                 .clone()
-                .filter(reached_k.clone())?
-                .aggregate(g, vec![count(lit(1)).alias("n")])?
+                .aggregate(group.clone(), aggs)?
                 .collect()
                 .await?
             {
                 let keys = key_query.keys(&b)?;
-                let bucket = column_i64(&b, "bucket")?;
-                let n = column_u64(&b, "n")?;
+                let r: Vec<Vec<u64>> = (0..steps.len())
+                    .map(|k| column_u64(&b, &format!("r{k}")))
+                    .collect::<Result<_, _>>()?;
+                let carts = cart_steps
+                    .as_ref()
+                    .map(|_| {
+                        Ok::<_, EngineError>((column_u64(&b, "carts")?, column_u64(&b, "bought")?))
+                    })
+                    .transpose()?;
                 for (i, key) in keys.into_iter().enumerate() {
-                    times
-                        .entry((key, k))
-                        .or_insert_with(|| DdSketch::new(DURATION_ACCURACY).expect("valid"))
-                        .add_bucket(bucket[i].map(|x| x as i32), n[i]);
+                    let e = counts
+                        .entry(key)
+                        .or_insert_with(|| (vec![0; steps.len()], CartStats::default()));
+                    for (total, step) in e.0.iter_mut().zip(&r) {
+                        *total += step[i];
+                    }
+                    if let Some((c, p)) = &carts {
+                        e.1.carts += c[i];
+                        e.1.purchased += p[i];
+                    }
                 }
             }
-        }
-        let mut funnel = Vec::new();
-        let mut carts = Vec::new();
-        for ((segment, period_start), (reached, cart)) in counts {
-            let started = reached.first().copied().unwrap_or(0);
-            if started > 0 {
-                for (k, step) in steps.iter().enumerate() {
-                    let mut s = StepStats::new(k + 1, step);
-                    s.started = started;
-                    s.previous = if k == 0 { started } else { reached[k - 1] };
-                    s.reached = reached[k];
-                    if let Some(t) = times.remove(&((segment.clone(), period_start), k)) {
-                        s.time = t;
+            // Time from each step to the next, of the units reaching it.
+            let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
+            let mut times: BTreeMap<(SegmentPeriod, usize), DdSketch> = BTreeMap::new();
+            for (k, reached_k) in reached.iter().enumerate().skip(1) {
+                let secs = cast(
+                    col(format!("f{k}")) - col(format!("f{}", k - 1)),
+                    DataType::Float64,
+                ) / lit(MICROS as f64);
+                let mut g = group.clone();
+                g.push(sketch_bucket(secs, ln_gamma).alias("bucket"));
+                for b in units
+                    .clone()
+                    .filter(reached_k.clone())?
+                    .aggregate(g, vec![count(lit(1)).alias("n")])?
+                    .collect()
+                    .await?
+                {
+                    let keys = key_query.keys(&b)?;
+                    let bucket = column_i64(&b, "bucket")?;
+                    let n = column_u64(&b, "n")?;
+                    for (i, key) in keys.into_iter().enumerate() {
+                        times
+                            .entry((key, k))
+                            .or_insert_with(|| DdSketch::new(DURATION_ACCURACY).expect("valid"))
+                            .add_bucket(bucket[i].map(|x| x as i32), n[i]);
                     }
-                    let mut seg = segment.clone();
-                    seg.push(Some(step.clone()));
-                    funnel.push(Grouped {
+                }
+            }
+            let mut funnel = Vec::new();
+            let mut carts = Vec::new();
+            for ((segment, period_start), (reached, cart)) in counts {
+                let started = reached.first().copied().unwrap_or(0);
+                if started > 0 {
+                    for (k, step) in steps.iter().enumerate() {
+                        let mut s = StepStats::new(k + 1, step);
+                        s.started = started;
+                        s.previous = if k == 0 { started } else { reached[k - 1] };
+                        s.reached = reached[k];
+                        if let Some(t) = times.remove(&((segment.clone(), period_start), k)) {
+                            s.time = t;
+                        }
+                        let mut seg = segment.clone();
+                        seg.push(Some(step.clone()));
+                        funnel.push(Grouped {
+                            key: GroupKey {
+                                metric: "funnel".into(),
+                                period_start,
+                                segment: seg,
+                            },
+                            stats: s,
+                        });
+                    }
+                }
+                if cart.carts > 0 {
+                    carts.push(Grouped {
                         key: GroupKey {
-                            metric: "funnel".into(),
+                            metric: "cart_abandonment".into(),
                             period_start,
-                            segment: seg,
+                            segment,
                         },
-                        stats: s,
+                        stats: cart,
                     });
                 }
             }
-            if cart.carts > 0 {
-                carts.push(Grouped {
-                    key: GroupKey {
-                        metric: "cart_abandonment".into(),
-                        period_start,
-                        segment,
-                    },
-                    stats: cart,
-                });
-            }
+            out.push(JourneyGroups {
+                steps: steps.clone(),
+                funnel,
+                carts,
+                unit,
+                cart_steps: cart_steps.clone(),
+            });
         }
-        Ok(JourneyGroups {
-            steps,
-            funnel,
-            carts,
-            unit,
-            cart_steps,
-        })
+        Ok(out)
     }
 }
