@@ -84,11 +84,19 @@ pub struct RuleWords {
     /// Words between a negation and a sentiment word that cancel the negation ("not only",
     /// "ne … que").
     pub negation_blockers: Vec<&'static str>,
+    /// Markers of the overall verdict ("overall", "all in all", "insgesamt", "总的来说"): the
+    /// rest of their sentence sums up the review. Multi-word markers are space-separated words
+    /// (Chinese: jieba words written together).
+    pub verdict: Vec<&'static str>,
+    /// Markers of a minor reservation after praise (zh 就是, 只是, 美中不足: "good, it's just
+    /// that …"): the rest of their sentence counts less.
+    pub minimizers: Vec<&'static str>,
 }
 
 /// Rule words of a language (written for cxray).
 pub fn rule_words(lang: &str) -> RuleWords {
     let s = |x: &'static str| x.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>();
+    let p = |x: &'static str| x.split('|').filter(|w| !w.is_empty()).collect::<Vec<_>>();
     match lang {
         "en" => RuleWords {
             negations: s(
@@ -101,6 +109,10 @@ pub fn rule_words(lang: &str) -> RuleWords {
             contrast: s("but however yet"),
             concessive: s("although though"),
             negation_blockers: s("only just"),
+            verdict: p(
+                "overall|all in all|in summary|to sum up|in short|bottom line|in conclusion|all things considered|on the whole",
+            ),
+            minimizers: p("only downside|only complaint|only problem|only issue|only negative"),
         },
         "nl" => RuleWords {
             negations: s("niet geen nooit niets niks niemand zonder nergens nauwelijks amper"),
@@ -111,6 +123,10 @@ pub fn rule_words(lang: &str) -> RuleWords {
             contrast: s("maar echter"),
             concessive: s("hoewel ofschoon alhoewel"),
             negation_blockers: s("alleen enkel"),
+            verdict: p(
+                "al met al|al bij al|over het algemeen|kortom|alles bij elkaar|samengevat|conclusie|concluderend|eindoordeel",
+            ),
+            minimizers: p("enige minpunt|enige minpuntje|enige nadeel|enig nadeel"),
         },
         "de" => RuleWords {
             negations: s(
@@ -123,16 +139,26 @@ pub fn rule_words(lang: &str) -> RuleWords {
             contrast: s("aber jedoch doch allerdings"),
             concessive: s("obwohl obgleich obschon zwar"),
             negation_blockers: s("nur sondern"),
+            verdict: p(
+                "insgesamt|alles in allem|fazit|unterm strich|zusammenfassend|im großen und ganzen|summa summarum|gesamteindruck",
+            ),
+            minimizers: p(
+                "einziger kritikpunkt|einziges manko|einziger nachteil|einziges minus|kleines manko",
+            ),
         },
         "fr" => RuleWords {
             negations: s("ne pas jamais rien personne sans aucun aucune ni guère nullement"),
             boosters: s(
-                "très vraiment extrêmement trop super tellement absolument hyper si totalement",
+                "très vraiment extrêmement trop super tellement absolument hyper si totalement bien",
             ),
             dampeners: s("assez peu plutôt"),
-            contrast: s("mais cependant pourtant toutefois"),
+            contrast: s("mais cependant pourtant toutefois néanmoins or"),
             concessive: s("quoique malgré"),
             negation_blockers: s("que qu' seulement"),
+            verdict: p(
+                "dans le ensemble|globalement|en résumé|bref|en bref|en conclusion|au final|en somme|en définitive|pour conclure",
+            ),
+            minimizers: p("seul bémol|petit bémol|seul défaut|seul reproche|seul point négatif"),
         },
         "es" => RuleWords {
             negations: s("no nunca nada nadie sin ni tampoco jamás"),
@@ -143,6 +169,8 @@ pub fn rule_words(lang: &str) -> RuleWords {
             contrast: s("pero"),
             concessive: s("aunque"),
             negation_blockers: s("solo sólo solamente"),
+            verdict: p("en general|en resumen|en conclusión|en definitiva|en resumidas cuentas"),
+            minimizers: p("único pero|único inconveniente|única pega|único problema"),
         },
         "hr" => RuleWords {
             negations: s("ne nije nisu nisam nismo nikad nikada ništa nitko bez nema nemam"),
@@ -151,6 +179,8 @@ pub fn rule_words(lang: &str) -> RuleWords {
             contrast: s("ali međutim"),
             concessive: s("iako premda"),
             negation_blockers: s("samo"),
+            verdict: p("sve u svemu|ukratko|zaključno|sveukupno|općenito"),
+            minimizers: p("jedina zamjerka|jedini nedostatak|jedina mana"),
         },
         "zh" => RuleWords {
             negations: s(
@@ -165,6 +195,10 @@ pub fn rule_words(lang: &str) -> RuleWords {
             contrast: s("但是 但 可是 不过 然而"),
             concessive: s("虽然 虽说 尽管"),
             negation_blockers: s(""),
+            verdict: p(
+                "总体|整体|总的来说|总得来说|总的说来|总的来讲|总体来说|总而言之|综上所述|总体而言|总的来看|综合来看|综合考虑|总之|总评",
+            ),
+            minimizers: p("就是|只是|只不过|美中不足|唯一不足|不足之处|不足的是|唯一的缺点|缺点是"),
         },
         _ => RuleWords::default(),
     }

@@ -12,14 +12,21 @@
 //!   before it (`gefällt mir nicht`, `beviel me niet`, `j'aime pas`);
 //! - **intensifiers** just before it (`very`, `heel`, `sehr`, `très`, `muy`, `jako`, `非常`,
 //!   `好` before an adjective): |v| + 0.075 per word, and dampeners (`slightly`, `een beetje`,
-//!   `有点`): |v| - 0.075;
+//!   `有点`): |v| - 0.075. A degree word that is a sentiment word too (`super`, `bien`, `好`)
+//!   counts only as a degree word before another sentiment word;
 //! - **ALL CAPS** in text that is not all caps: |v| + 0.18;
 //! - **contrast** (`but`, `maar`, `aber`, `mais`, `pero`, `ali`, `但是`): in its sentence, words
 //!   before it count half, words after it one and a half times; a sentence that opens with it
 //!   halves the sentence before. A **concessive** clause (`although`, `hoewel`, `obwohl`,
 //!   `虽然`) counts half;
+//! - **verdicts**: after `overall`, `al met al`, `insgesamt`, `dans l'ensemble`, `总的来说` the
+//!   rest of the sentence counts twice; after a minor reservation (`the only downside`,
+//!   `seul bémol`, zh `就是`, `美中不足`) half;
 //! - **negative weighting**: a negative contribution counts 1.5 times (SO-CAL, Taboada et al.
-//!   2011), because reviews that end up negative still praise a lot on the way.
+//!   2011), because reviews that end up negative still praise a lot on the way. Not in Chinese,
+//!   where complaints without an evaluative word are scored instead: a negated verb of service
+//!   (没送筷子, 不给开发票: -0.4, whatever the verb's own valence), a neutral word after a degree
+//!   word of excess (太辣, 有点生: -0.3) and waits counted in hours (两个多小时: -0.4).
 //!
 //! Emoji and emoticons carry their own valence. Exclamation marks push the sum s away from 0 by
 //! 0.073 each (at most four), and s becomes the score s/√(s² + 0.9375) in (-1, 1) — VADER's
@@ -332,6 +339,8 @@ const MAX_PHRASE: usize = 4;
 
 /// Negative expressions count 1.5 times: reviewers soften criticism and praise freely, so an
 /// unweighted sum leans positive (the "negative weighting" of SO-CAL, Taboada et al. 2011).
+/// Not for Chinese: its lexicon and rules score complaints that carry no evaluative word (没送,
+/// 太辣, 两个小时), which is the criticism the weighting otherwise makes up for.
 const NEGATIVE_WEIGHT: f32 = 1.5;
 /// Weights of the words before and after "but" in its sentence (VADER's), and of the words of
 /// a concessive clause ("although …").
@@ -469,6 +478,146 @@ fn phrase_at(tokens: &[Token], i: usize, lex: &Lexicon, zh: bool) -> Option<(usi
     best
 }
 
+/// Chinese negations that, before a verb of delivery or service, report that something owed was
+/// not done (没送, 没有给, 不给开, 未收到).
+const ZH_UNMET_NEGATIONS: &[&str] = &["没", "没有", "未", "不", "还没", "还没有", "从没", "并没有"];
+/// Verbs of delivering, giving and handling: negated, they are a complaint whatever their own
+/// valence (没退钱 is worse than 退钱). 到, 来, 放 and 加 only with 没/未: 不到 means "less than",
+/// 不放/不加 are requests (不放辣).
+const ZH_PROVISION: &[&str] = &[
+    "送",
+    "送来",
+    "送到",
+    "送过来",
+    "送达",
+    "给",
+    "给我",
+    "放",
+    "带",
+    "加",
+    "配",
+    "退",
+    "退款",
+    "退钱",
+    "退还",
+    "开",
+    "收到",
+    "到",
+    "来",
+    "回复",
+    "回",
+    "回话",
+    "理",
+    "接",
+    "换",
+    "补",
+    "补上",
+    "熟",
+    "拿",
+    "发",
+    "找",
+    "赔",
+    "赔偿",
+    "提供",
+    "安排",
+    "处理",
+    "解决",
+];
+/// Degree words of excess: before a neutral word they make it a fault (太辣, 过于简单, 有点生,
+/// 偏硬). 有点(儿) is used mostly of undesirable things (Lü Shuxiang, 现代汉语八百词).
+const ZH_EXCESS: &[&str] = &["太", "太过", "过于", "有点", "有点儿", "偏"];
+/// Valence of an unmet service (没送筷子), an excess (太辣) and a long wait (两个小时).
+const ZH_UNMET: f32 = -0.4;
+const ZH_EXCESS_VALENCE: f32 = -0.3;
+const ZH_LONG_WAIT: f32 = -0.4;
+
+/// Valence that Chinese constructions give to a word without a valence of its own: a negated
+/// verb of service, a neutral word after a degree word of excess, and waits counted in hours.
+fn zh_implied(tokens: &[Token], i: usize, lex: &Lexicon, inside: &[bool]) -> Option<f32> {
+    let t = &tokens[i];
+    let w = t.lower.as_str();
+    let same = |j: usize| tokens[j].clause == t.clause && !inside[j];
+    if ZH_PROVISION.contains(&w) {
+        for j in (i.saturating_sub(NEGATION_REACH)..i).rev() {
+            let x = tokens[j].lower.as_str();
+            if !same(j)
+                || lex.valence(x).is_some_and(|v| v != 0.0) && !ZH_UNMET_NEGATIONS.contains(&x)
+            {
+                break;
+            }
+            if ZH_UNMET_NEGATIONS.contains(&x)
+                && !(x == "不" && matches!(w, "到" | "来" | "放" | "加"))
+            {
+                return Some(ZH_UNMET);
+            }
+        }
+    }
+    let excess = i > 0 && same(i - 1) && ZH_EXCESS.contains(&tokens[i - 1].lower.as_str());
+    let hours = matches!(w, "小时" | "钟头");
+    if !(excess || hours)
+        || !w.chars().all(crate::lang::is_han)
+        || w.chars().all(|c| ZH_PARTICLES.contains(&c))
+        || ZH_ADVERBS.contains(&w)
+        || is_rule_word(&lex.rules, w)
+        || lex.valence(w).is_some()
+    {
+        return None;
+    }
+    if excess {
+        return Some(ZH_EXCESS_VALENCE);
+    }
+    if i > 0 && same(i - 1) {
+        // 两个小时, 一个半小时, 2个多小时; not 半小时 or 24小时 (round the clock).
+        let mut k = i;
+        let mut count = String::new();
+        while k > 0 && i - k < 3 && same(k - 1) {
+            let p = tokens[k - 1].lower.as_str();
+            if !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || "一二两俩三四五六七八九十几个多半".contains(c))
+            {
+                break;
+            }
+            count.insert_str(0, p);
+            k -= 1;
+        }
+        if !count.is_empty() && count != "半" && count != "24" {
+            return Some(ZH_LONG_WAIT);
+        }
+    }
+    None
+}
+
+/// Weight of the rest of a sentence after a verdict marker, and after a minimizer.
+const VERDICT: f32 = 2.0;
+const MINIMIZED: f32 = 0.5;
+
+/// The length in tokens of the one of `markers` (space-separated words; Chinese words written
+/// together) that starts at token `c`, within its sentence.
+fn marker_at(tokens: &[Token], c: usize, markers: &[&str], zh: bool) -> Option<usize> {
+    let first = tokens[c].lower.as_str();
+    if !markers.iter().any(|m| m.starts_with(first)) {
+        return None;
+    }
+    let mut key = String::new();
+    for (k, t) in tokens.iter().enumerate().skip(c).take(4) {
+        if t.sentence != tokens[c].sentence {
+            break;
+        }
+        if k > c && !zh {
+            key.push(' ');
+        }
+        key.push_str(&t.lower);
+        if markers.contains(&key.as_str()) {
+            return Some(k + 1 - c);
+        }
+        if !markers.iter().any(|m| m.starts_with(key.as_str())) {
+            break;
+        }
+    }
+    None
+}
+
 /// Sentiment score in (-1, 1) of tokenised text in a language.
 pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
     let lex: &Lexicon = lexicon(lang);
@@ -509,7 +658,9 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
                     || is(&r.concessive, w)
                     || is_negation(i, &inside)
                     || is(&r.boosters, w) && lex.valence(w).is_none()
-                    || zh && w == "好" && tokens.get(i + 1).is_some_and(|x| {
+                    // A degree word that is also a sentiment word (super, bien, 好) is only a
+                    // degree word before another sentiment word (super bon, bien vide, 好慢).
+                    || (is(&r.boosters, w) || zh && w == "好") && tokens.get(i + 1).is_some_and(|x| {
                         x.clause == t.clause && lex.valence(&x.lower).is_some()
                     })
                     // 快 before a number means "almost" (快一个小时).
@@ -517,6 +668,11 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
                         x.lower.starts_with(|c: char| c.is_ascii_digit() || "一二两三四五六七八九十半几".contains(c))
                     })
                 {
+                    i += 1;
+                    continue;
+                }
+                if zh && let Some(v) = zh_implied(tokens, i, lex, &inside) {
+                    contributions.push((i, v, true));
                     i += 1;
                     continue;
                 }
@@ -533,6 +689,10 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
             *f = true;
         }
         if v == 0.0 {
+            // A neutral expression (zh 不是一般 "extraordinarily") does not negate what follows.
+            if span > 1 {
+                inside[i] = true;
+            }
             i += span;
             continue;
         }
@@ -624,11 +784,38 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
             }
         }
     }
+    // The overall verdict (总的来说, insgesamt) weighs more, a minor reservation after praise
+    // (就是, seul bémol) less, up to the end of the sentence; each once per sentence.
+    let mut done: [Option<u32>; 2] = [None, None];
+    let mut c = 0;
+    while c < n {
+        let s = tokens[c].sentence;
+        let hit = if inside[c] {
+            None
+        } else if let Some(len) = marker_at(tokens, c, &r.verdict, zh) {
+            Some((0, VERDICT, len))
+        } else {
+            marker_at(tokens, c, &r.minimizers, zh).map(|len| (1, MINIMIZED, len))
+        };
+        let Some((kind, f, len)) = hit.filter(|(kind, _, _)| done[*kind] != Some(s)) else {
+            c += 1;
+            continue;
+        };
+        done[kind] = Some(s);
+        for k in c + len..n {
+            if tokens[k].sentence != s {
+                break;
+            }
+            weight[k] *= f;
+        }
+        c += len;
+    }
+    let negative_weight = if zh { 1.0 } else { NEGATIVE_WEIGHT };
     let mut sum: f64 = contributions
         .iter()
         .map(|&(i, v, _)| {
             let x = v * weight[i];
-            (if x < 0.0 { x * NEGATIVE_WEIGHT } else { x }) as f64
+            (if x < 0.0 { x * negative_weight } else { x }) as f64
         })
         .sum();
     if sum != 0.0 {

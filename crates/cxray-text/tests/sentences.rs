@@ -311,3 +311,79 @@ fn chinese_words_jieba_keeps_whole_or_splits() {
     // 快 before a number is "almost", not "fast".
     assert!(score("快一个小时才送到") < 0.0);
 }
+
+#[test]
+fn chinese_complaints_without_an_evaluative_word() {
+    use Label::*;
+    for (text, want) in [
+        // Something owed was not done (negated verb of service), whatever the verb's own score.
+        ("点了两份饭，都没有送筷子", Negative),
+        ("发票不给开", Negative),
+        ("说好的赠品没给我", Negative),
+        ("东西坏了也没退钱", Negative),
+        // Excess: 太/过于/有点 before a neutral word.
+        ("这个菜太辣了", Negative),
+        ("米饭有点生", Negative),
+        ("包装过于简单", Negative),
+        // Waits counted in hours; not "half an hour" or "24 hours".
+        ("等了两个多小时", Negative),
+        ("送了一个半小时", Negative),
+        // Rhetorical questions, warnings, waste.
+        ("为什么不看备注？", Negative),
+        ("大家慎点", Negative),
+        ("吃了两口就扔了", Negative),
+        // 不是一般的 is "extraordinarily": it does not negate what follows.
+        ("不是一般的难吃", Negative),
+        // The verdict outweighs, a reservation after 就是 counts less.
+        ("总的来说还不错，就是有点贵", Positive),
+        ("菜挺好吃的，就是送得有点慢", Positive),
+    ] {
+        let r = a().analyze(text);
+        assert_eq!((r.language, r.label), ("zh", want), "{text}: {r:?}");
+    }
+    assert!(score("24小时热水") >= 0.0);
+    assert!(score("半小时就到了") >= 0.0);
+    assert!(score("离地铁不到两百米") >= 0.0);
+}
+
+#[test]
+fn verdict_markers_and_review_vocabulary() {
+    use Label::*;
+    for (text, want) in [
+        (
+            "Dans l'ensemble, un bon roman, malgré quelques longueurs.",
+            Positive,
+        ),
+        (
+            "Une intrigue convenue, des personnages stéréotypés, une fin prévisible.",
+            Negative,
+        ),
+        (
+            "Franchement, je m'attendais à mieux de la part de cet auteur.",
+            Negative,
+        ),
+        (
+            "Un récit passionnant et émouvant, je recommande vivement.",
+            Positive,
+        ),
+        (
+            "Der Anfang ist zäh und etwas langatmig. Insgesamt ein gelungenes Buch.",
+            Positive,
+        ),
+        (
+            "Kitschig, verworren und leider völlig überflüssig.",
+            Negative,
+        ),
+        ("Het einde is wat zwak. Al met al een prima boek.", Positive),
+    ] {
+        let r = a().analyze(text);
+        assert_eq!(r.label, want, "{text}: {r:?}");
+    }
+    // A verdict marker weighs its sentence more.
+    let marked = score("The room was small and the street was noisy. Overall, a good stay.");
+    let plain = score("The room was small and the street was noisy. A good stay.");
+    assert!(marked > plain, "{marked} vs {plain}");
+    // Frequent words that the general French lexicon or its stems scored wrongly are neutral
+    // (pourrait was read as pourri).
+    assert_eq!(score("Il pourrait venir demain."), 0.0);
+}
