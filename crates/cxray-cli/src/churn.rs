@@ -1,7 +1,7 @@
 //! Churn and reactivation rates from lifecycle events, by segment and period, for `cxray
 //! metrics --metric churn,reactivation`, and retention curves for `cxray retention`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use anyhow::anyhow;
 use chrono::{Duration, NaiveDate};
@@ -19,37 +19,90 @@ use crate::args::{FormatArg, InputArgs, RetentionArgs};
 use crate::input;
 use crate::output::InputSummary;
 
-/// Each customer's events (in table order) and the row index of each event.
+/// Each customer's events (customers in order of first appearance) with the row index of each
+/// event.
 struct Events {
-    by_customer: BTreeMap<String, History>,
+    by_customer: Vec<(String, History)>,
     last: Option<NaiveDate>,
     first: Option<NaiveDate>,
+    /// Spells of each customer (aligned with `by_customer`) up to the last event, computed once
+    /// when the events are checked.
+    spells: Vec<Vec<cxray_metrics::churn::Spell>>,
 }
 
+/// Groups the events by customer, reading the Arrow columns directly: one owned id per
+/// customer, not a string per event. Customers are split by id hash across the cores (the map
+/// lookups, mostly cache misses, are the cost); each part keeps the order of first appearance.
 fn events(t: &EntityTable) -> Events {
-    let ids = t
-        .text_column("customer_id")
-        .expect("lifecycle has customer_id");
-    let kinds = t.text_column("event").expect("lifecycle has event");
-    let dates = t.local_dates();
-    let mut by_customer: BTreeMap<String, History> = BTreeMap::new();
-    let (mut first, mut last) = (None::<NaiveDate>, None::<NaiveDate>);
-    for (row, ((id, kind), date)) in ids.into_iter().zip(kinds).zip(dates).enumerate() {
-        let (Some(id), Some(kind), Some(date)) = (id, kind, date) else {
-            continue;
+    use arrow::array::{Array, AsArray};
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    type Fast = BuildHasherDefault<cxray_ingest::IdHasher>;
+    let col = |n: &str| t.schema.index_of(n).expect("a lifecycle column");
+    let (ci, ei, di) = (col("customer_id"), col("event"), col("local_date"));
+    let parts = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let part = |p: usize| {
+        let mut index: HashMap<&str, usize, Fast> =
+            HashMap::with_capacity_and_hasher(t.rows() / (4 * parts), Fast::default());
+        let mut by_customer: Vec<(String, History)> = Vec::new();
+        let (mut first, mut last) = (None::<NaiveDate>, None::<NaiveDate>);
+        let mut row = 0;
+        for b in &t.batches {
+            let ids = b.column(ci).as_string::<i32>();
+            let kinds = b.column(ei).as_string::<i32>();
+            let dates = b.column(di).as_primitive::<arrow::datatypes::Date32Type>();
+            for r in 0..b.num_rows() {
+                let this = row;
+                row += 1;
+                if ids.is_null(r) || kinds.is_null(r) || dates.is_null(r) {
+                    continue;
+                }
+                let id = ids.value(r);
+                if parts > 1 && (Fast::default().hash_one(id) >> 59) as usize % parts != p {
+                    continue;
+                }
+                let Some(e) = LifecycleEvent::parse(kinds.value(r)) else {
+                    continue;
+                };
+                let date = NaiveDate::from_num_days_from_ce_opt(dates.value(r) + 719_163)
+                    .expect("a date in range");
+                first = Some(first.map_or(date, |f| f.min(date)));
+                last = Some(last.map_or(date, |l| l.max(date)));
+                let k = *index.entry(id).or_insert_with(|| {
+                    by_customer.push((id.to_string(), Vec::new()));
+                    by_customer.len() - 1
+                });
+                by_customer[k].1.push((date, e, this));
+            }
+        }
+        (by_customer, first, last)
+    };
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..parts).map(|p| s.spawn(move || part(p))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("events thread"))
+            .collect()
+    });
+    let mut out = Events {
+        by_customer: Vec::new(),
+        last: None,
+        first: None,
+        spells: vec![],
+    };
+    for (by_customer, first, last) in results {
+        out.by_customer.extend(by_customer);
+        out.first = match (out.first, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        let Some(e) = LifecycleEvent::parse(&kind) else {
-            continue;
+        out.last = match (out.last, last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
         };
-        first = Some(first.map_or(date, |f| f.min(date)));
-        last = Some(last.map_or(date, |l| l.max(date)));
-        by_customer.entry(id).or_default().push((date, e, row));
     }
-    Events {
-        by_customer,
-        last,
-        first,
-    }
+    out
 }
 
 fn definition(cfg: &ProjectConfig, ev: &Events) -> ChurnDefinition {
@@ -58,39 +111,98 @@ fn definition(cfg: &ProjectConfig, ev: &Events) -> ChurnDefinition {
         ChurnMode::Subscription => ChurnDefinition::Subscription,
         ChurnMode::Inactivity => ChurnDefinition::Inactivity { window_days },
         ChurnMode::Auto => auto_definition(
-            ev.by_customer.values().flatten().map(|(_, e, _)| e),
+            ev.by_customer
+                .iter()
+                .flat_map(|(_, h)| h)
+                .map(|(_, e, _)| e),
             window_days,
         ),
     }
 }
 
 /// Loads lifecycle events; events that contradict the history (a cancel before any start, a
-/// second cancel) are rejected with their reason.
-pub fn load_lifecycle(a: &InputArgs) -> Result<(ProjectConfig, EntityTable), Failure> {
-    input::load_entity_checked(a, Entity::Lifecycle, |cfg, t| {
-        let ev = events(t);
-        let Some(end) = ev.last else { return vec![] };
+/// second cancel) are rejected with their reason. Returns the events by customer too, without
+/// the rejected ones.
+fn load_lifecycle(a: &InputArgs) -> Result<(ProjectConfig, EntityTable, Events), Failure> {
+    let mut grouped: Option<Events> = None;
+    let mut rejected: std::collections::HashSet<usize> = Default::default();
+    let (cfg, table) = input::load_entity_checked(a, Entity::Lifecycle, |cfg, t| {
+        let mut ev = events(t);
+        let Some(end) = ev.last else {
+            grouped = Some(ev);
+            return vec![];
+        };
         let def = definition(cfg, &ev);
-        let table = churn_table(
-            ev.by_customer.into_values().map(|h| (vec![], h)),
-            def,
-            end,
-            &[],
-        );
-        let values = t.text_column("event").expect("event column");
-        table
-            .problems
+        // Spells of every customer, on every core.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = ev.by_customer.len().div_ceil(threads).max(1);
+        type Part = (Vec<Vec<cxray_metrics::churn::Spell>>, Vec<(usize, String)>);
+        let parts: Vec<Part> = std::thread::scope(|s| {
+            let handles: Vec<_> = ev
+                .by_customer
+                .chunks(chunk)
+                .map(|customers| {
+                    s.spawn(move || {
+                        let mut problems = Vec::new();
+                        let mut pairs: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
+                        let spells = customers
+                            .iter()
+                            .map(|(_, h)| {
+                                pairs.clear();
+                                pairs.extend(h.iter().map(|(d, e, _)| (*d, *e)));
+                                let (sp, probs) = cxray_metrics::churn::spells(&pairs, def, end);
+                                problems
+                                    .extend(probs.into_iter().map(|p| (h[p.index].2, p.reason)));
+                                sp
+                            })
+                            .collect();
+                        (spells, problems)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("spells thread"))
+                .collect()
+        });
+        let mut problems = Vec::new();
+        for (sp, probs) in parts {
+            ev.spells.extend(sp);
+            problems.extend(probs);
+        }
+        problems.sort();
+        grouped = Some(ev);
+        let value = |row: usize| {
+            use arrow::array::AsArray;
+            let ei = t.schema.index_of("event").expect("event column");
+            let mut start = 0;
+            for b in &t.batches {
+                if row < start + b.num_rows() {
+                    return b
+                        .column(ei)
+                        .as_string::<i32>()
+                        .value(row - start)
+                        .to_string();
+                }
+                start += b.num_rows();
+            }
+            String::new()
+        };
+        problems
             .into_iter()
             .map(|(row, reason)| {
-                (
-                    row,
-                    "event".to_string(),
-                    values[row].clone().unwrap_or_default(),
-                    reason,
-                )
+                rejected.insert(row);
+                (row, "event".to_string(), value(row), reason)
             })
             .collect()
-    })
+    })?;
+    let mut ev = grouped.expect("the check ran");
+    if !rejected.is_empty() {
+        for (_, h) in &mut ev.by_customer {
+            h.retain(|(_, _, row)| !rejected.contains(row));
+        }
+    }
+    Ok((cfg, table, ev))
 }
 
 /// The customers table, loaded when a `--by` column is not a lifecycle column (or `always`
@@ -162,8 +274,7 @@ impl Lifecycle {
     /// Loads lifecycle events and, when `by` names customers columns or `with_customers` is set
     /// and the project has customers, the customers table.
     pub fn load(a: &InputArgs, by: &[String], with_customers: bool) -> Result<Self, Failure> {
-        let (cfg, table) = load_lifecycle(a)?;
-        let events = events(&table);
+        let (cfg, table, events) = load_lifecycle(a)?;
         let definition = definition(&cfg, &events);
         let customers = customers_for(a, &cfg, &table, by, with_customers)?;
         let segments = segments(&table, customers.as_ref(), by)?;
@@ -213,23 +324,29 @@ impl Lifecycle {
             None => vec![(None, from, data_end + Duration::days(1))],
         };
         let none = vec![None; self.by.len()];
-        let customers = self.events.by_customer.iter().map(|(id, h)| {
-            let s = self.segments.get(id).unwrap_or(&none).clone();
-            let h: History = h
-                .iter()
-                .filter(|(d, _, _)| *d <= data_end)
-                .copied()
-                .collect();
-            (s, h)
-        });
-        let result = churn_table(customers, self.definition, data_end, &periods);
-        cxray_insights::operational_rows(
-            &result.groups,
-            &self.by,
-            metrics,
-            &result.definition,
-            opts,
-        )
+        let segment = |id: &String| self.segments.get(id).unwrap_or(&none);
+        let groups = if Some(data_end) == self.events.last {
+            // The spells computed when the events were checked.
+            cxray_metrics::churn::count_periods(
+                self.events
+                    .by_customer
+                    .iter()
+                    .zip(&self.events.spells)
+                    .map(|((id, _), sp)| (segment(id), sp.as_slice())),
+                &periods,
+            )
+        } else {
+            let customers = self.events.by_customer.iter().map(|(id, h)| {
+                let h: History = h
+                    .iter()
+                    .filter(|(d, _, _)| *d <= data_end)
+                    .copied()
+                    .collect();
+                (segment(id).clone(), h)
+            });
+            churn_table(customers, self.definition, data_end, &periods).groups
+        };
+        cxray_insights::operational_rows(&groups, &self.by, metrics, &self.definition, opts)
     }
 
     /// Kaplan-Meier retention of first spells by cohort and segment.
@@ -251,8 +368,8 @@ impl Lifecycle {
         let first_other = self
             .events
             .by_customer
-            .values()
-            .flatten()
+            .iter()
+            .flat_map(|(_, h)| h)
             .filter(|(_, e, _)| *e != LifecycleEvent::Start)
             .map(|(d, _, _)| *d)
             .min();
@@ -263,16 +380,22 @@ impl Lifecycle {
         });
         let mut left_out = 0;
         let mut lifetimes = Vec::new();
-        for (id, h) in &self.events.by_customer {
-            let evs: Vec<(NaiveDate, LifecycleEvent)> = h
-                .iter()
-                .filter(|(d, _, _)| *d <= data_end)
-                .map(|(d, e, _)| (*d, *e))
-                .collect();
-            let (sp, _) = cxray_metrics::churn::spells(&evs, self.definition, data_end);
+        for (k, (id, h)) in self.events.by_customer.iter().enumerate() {
+            let recomputed;
+            let sp: &[cxray_metrics::churn::Spell] = if Some(data_end) == self.events.last {
+                &self.events.spells[k]
+            } else {
+                let evs: Vec<(NaiveDate, LifecycleEvent)> = h
+                    .iter()
+                    .filter(|(d, _, _)| *d <= data_end)
+                    .map(|(d, e, _)| (*d, *e))
+                    .collect();
+                recomputed = cxray_metrics::churn::spells(&evs, self.definition, data_end).0;
+                &recomputed
+            };
             let (Some(first), Some((days, churned))) = (
                 sp.first(),
-                cxray_metrics::churn::first_spell_duration(&sp, data_end),
+                cxray_metrics::churn::first_spell_duration(sp, data_end),
             ) else {
                 continue;
             };

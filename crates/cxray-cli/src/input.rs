@@ -239,8 +239,10 @@ pub fn load_entity_checked(
             entity.name()
         ))
     })?;
+    let t0 = std::time::Instant::now();
     let late = check(&config, &table);
     table.reject_rows(&late);
+    crate::progress::timing(&format!("checks across rows of {}", entity.name()), t0);
     if a.strict && !table.rejects.is_empty() {
         return Err(Failure::input(anyhow!(
             "{} row(s) rejected and --strict is set; first: {}",

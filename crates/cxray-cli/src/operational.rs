@@ -323,33 +323,32 @@ impl JourneyData {
         self.rows_of(&groups, req, by, metrics, strict)
     }
 
-    /// The funnel rows of each single-column segmentation, from one pass over the events.
-    fn rows_by_each(
+    /// The rows of several segmentations (each a list of columns, possibly empty), from one
+    /// grouping of the events into units.
+    fn rows_by_sets(
         &self,
         req: &Request,
-        dims: &[String],
-        metrics: &[String],
-    ) -> Result<Vec<(String, Vec<MetricRow>)>, Failure> {
-        if dims.is_empty() {
-            return Ok(vec![]);
+        sets: &[Vec<String>],
+        metrics: &[&[String]],
+    ) -> Result<Vec<Vec<MetricRow>>, Failure> {
+        let mut all_columns: Vec<String> = Vec::new();
+        for c in sets.iter().flatten() {
+            if !all_columns.contains(c) {
+                all_columns.push(c.clone());
+            }
         }
         let q = GroupQuery {
-            by: dims.to_vec(),
+            by: all_columns,
             ..req.query()
         };
-        let sets: Vec<Vec<String>> = dims.iter().map(|d| vec![d.clone()]).collect();
-        let all = run_plan(
-            "journey by segment",
-            self.engine.journey_stats_by(&q, &sets, &self.settings),
+        let groups = run_plan(
+            "journey metrics",
+            self.engine.journey_stats_by(&q, sets, &self.settings),
         )?;
-        dims.iter()
-            .zip(all)
-            .map(|(d, g)| {
-                Ok((
-                    d.clone(),
-                    self.rows_of(&g, req, std::slice::from_ref(d), metrics, false)?,
-                ))
-            })
+        sets.iter()
+            .zip(groups)
+            .zip(metrics)
+            .map(|((set, g), m)| self.rows_of(&g, req, set, m, false))
             .collect()
     }
 
@@ -467,23 +466,33 @@ pub fn report_input(
     }
     if has(Entity::Journey) {
         let j = load_journey(req, true)?;
-        out.rows
-            .extend(j.rows(req, &[], &names(Family::Journey), false)?);
-        // Friction points: the funnel by every report dimension the journey or its customers
-        // have.
-        let steps = ["funnel".to_string(), "step_conversion".to_string()];
+        // Overall, and for friction points the funnel by every report dimension the journey or
+        // its customers have: one grouping of the events for all of them.
         let present: Vec<String> = dims
             .iter()
             .filter(|d| j.tables.iter().any(|t| t.schema.index_of(d).is_ok()))
             .cloned()
             .collect();
-        out.funnel_by = j.rows_by_each(req, &present, &steps)?;
+        let all = names(Family::Journey);
+        let steps = ["funnel".to_string(), "step_conversion".to_string()];
+        let sets: Vec<Vec<String>> = std::iter::once(vec![])
+            .chain(present.iter().map(|d| vec![d.clone()]))
+            .collect();
+        let metrics: Vec<&[String]> = std::iter::once(all.as_slice())
+            .chain(present.iter().map(|_| steps.as_slice()))
+            .collect();
+        let mut rows = j.rows_by_sets(req, &sets, &metrics)?.into_iter();
+        out.rows.extend(rows.next().unwrap_or_default());
+        out.funnel_by = present.into_iter().zip(rows).collect();
         tables.extend(j.tables);
     }
     if has(Entity::Lifecycle) {
         let l = crate::churn::Lifecycle::load(req.input, &[], true)?;
+        let t0 = std::time::Instant::now();
         out.rows
             .extend(l.churn_rows(&names(Family::Churn), &req.opts, req.since, req.until));
+        crate::progress::timing("churn", t0);
+        let t0 = std::time::Instant::now();
         let opts = cxray_insights::retention::RetentionOptions {
             by: vec![],
             cohort: Some(cxray_metrics::period::Period::Quarter),
@@ -492,6 +501,7 @@ pub fn report_input(
             alpha: 0.05,
         };
         out.retention = Some(l.retention(&opts, req.until)?);
+        crate::progress::timing("retention", t0);
         tables.extend(l.tables());
     }
     // Customers are read by more than one family; count each entity's sources once.

@@ -200,9 +200,12 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             .map(|(d, g)| (d.clone(), g.as_slice()))
             .collect(),
     };
+    let t_build = std::time::Instant::now();
     let mut report = build_report(&input, &project.catalog, &opts);
+    crate::progress::timing("report statistics", t_build);
     if let Some(text) = &project.text {
         let pb = spinner("summarising comment themes");
+        let t_themes = std::time::Instant::now();
         let themes_col = cxray_ingest::enrich::TEXT_COLUMNS[3].to_string();
         let t_overall = rt
             .block_on(engine.score_histograms(&q(vec![themes_col.clone()])))
@@ -237,6 +240,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             fill_examples(&mut section, &project.loaded, 3);
             report.attach_themes(section);
         }
+        crate::progress::timing("themes", t_themes);
         pb.finish_and_clear();
     }
     // What happened to customers: every operational entity the project has.

@@ -21,19 +21,32 @@ use crate::plan::{
 };
 use crate::{Engine, EngineError, GroupKey, as_utf8};
 
-/// The journey events in the date range, with the `--by` columns that are not journey columns
-/// taken from the customer (table `customers`, joined on `customer_id`).
-async fn journey_events(
+/// The journey events in the date range and, when some `--by` columns are not journey columns,
+/// the customers' values of those columns (table `customers`) keyed `segment_customer_id`, with
+/// the names of the columns taken from there.
+type JourneySources = (
+    datafusion::prelude::DataFrame,
+    Option<datafusion::prelude::DataFrame>,
+    Vec<String>,
+);
+
+async fn journey_sources(
     ctx: &datafusion::prelude::SessionContext,
     q: &GroupQuery,
-) -> Result<datafusion::prelude::DataFrame, EngineError> {
+) -> Result<JourneySources, EngineError> {
     let journey = ctx.table("journey").await?;
     let has = |df: &datafusion::prelude::DataFrame, b: &str| {
         df.schema().field_with_unqualified_name(b).is_ok()
     };
     let missing: Vec<String> = q.by.iter().filter(|b| !has(&journey, b)).cloned().collect();
+    let events = GroupQuery {
+        by: q.by.iter().filter(|b| has(&journey, b)).cloned().collect(),
+        ..q.clone()
+    }
+    .table(ctx, "journey")
+    .await?;
     if missing.is_empty() {
-        return q.table(ctx, "journey").await;
+        return Ok((events, None, missing));
     }
     let names = |df: &datafusion::prelude::DataFrame| -> Vec<String> {
         df.schema()
@@ -61,19 +74,7 @@ async fn journey_events(
             .chain(missing.iter().map(|b| col(b.as_str())))
             .collect::<Vec<_>>(),
     )?;
-    let events = GroupQuery {
-        by: vec![],
-        ..q.clone()
-    }
-    .table(ctx, "journey")
-    .await?;
-    Ok(events.join(
-        segments,
-        datafusion::common::JoinType::Left,
-        &["customer_id"],
-        &["segment_customer_id"],
-        None,
-    )?)
+    Ok((events, Some(segments), missing))
 }
 
 /// Most steps taken into a funnel when none are configured.
@@ -102,7 +103,7 @@ impl Engine {
         settings: &JourneySettings,
     ) -> Result<Vec<JourneyGroups>, EngineError> {
         let ctx = self.context();
-        let events = journey_events(ctx, q).await?;
+        let (events, segments, from_customers) = journey_sources(ctx, q).await?;
         // Steps by number of events, for the default order and to find cart and purchase;
         // with configured steps, those are the steps (no pass over the events).
         let mut by_count: Vec<(String, u64)> = Vec::new();
@@ -164,12 +165,18 @@ impl Engine {
             .expect("a CASE"))
         };
         // One row per unit: its segment, first date and the first time of every step.
+        // Segments from the journey are unit keys; those from the customer are joined to the
+        // units after grouping (far fewer rows than events).
         let mut unit_group = vec![col(unit).alias("unit")];
         unit_group.extend(
             q.by.iter()
                 .enumerate()
+                .filter(|(_, b)| !from_customers.contains(b))
                 .map(|(i, b)| crate::plan::segment_key(b).alias(format!("by_{}", i + 1))),
         );
+        if segments.is_some() {
+            unit_group.push(col("customer_id").alias("unit_customer"));
+        }
         let mut firsts = vec![min(col("local_date")).alias("first_date")];
         firsts.extend(
             steps
@@ -196,11 +203,25 @@ impl Engine {
                 .alias("buy_last"),
             );
         }
-        let units = events
+        let mut units = events
             .filter(col(unit).is_not_null())?
-            .aggregate(unit_group, firsts)?
-            .cache()
-            .await?;
+            .aggregate(unit_group, firsts)?;
+        if let Some(segments) = segments {
+            units = units.join(
+                segments,
+                datafusion::common::JoinType::Left,
+                &["unit_customer"],
+                &["segment_customer_id"],
+                None,
+            )?;
+            for (i, b) in q.by.iter().enumerate() {
+                if from_customers.contains(b) {
+                    units =
+                        units.with_column(&format!("by_{}", i + 1), crate::plan::segment_key(b))?;
+                }
+            }
+        }
+        let units = units.cache().await?;
         let reached: Vec<Expr> = {
             let mut v: Vec<Expr> = Vec::new();
             for k in 0..steps.len() {

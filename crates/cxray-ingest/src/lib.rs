@@ -773,11 +773,11 @@ fn load_parquet(
     Ok((outputs, plan, (Format::Parquet, None)))
 }
 
-/// FxHash-style hasher for short keys (dictionary values), finished with the MurmurHash3
+/// FxHash-style hasher for short keys (dictionary values, ids), finished with the MurmurHash3
 /// 64-bit finaliser so that every bit of the result depends on every input bit (hash tables use
 /// the low bits for buckets).
 #[derive(Default)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {

@@ -354,45 +354,65 @@ pub fn churn_table(
     data_end: NaiveDate,
     periods: &[(Option<NaiveDate>, NaiveDate, NaiveDate)],
 ) -> ChurnTable {
-    use std::collections::BTreeMap;
-    let mut groups: BTreeMap<(Vec<Option<String>>, Option<NaiveDate>), PeriodCounts> =
-        BTreeMap::new();
     let mut problems = Vec::new();
+    let mut events: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
+    let mut all: Vec<(Vec<Option<String>>, Vec<Spell>)> = Vec::new();
     for (segment, history) in customers {
-        let events: Vec<(NaiveDate, LifecycleEvent)> =
-            history.iter().map(|(d, e, _)| (*d, *e)).collect();
+        events.clear();
+        events.extend(history.iter().map(|(d, e, _)| (*d, *e)));
         let (sp, probs) = spells(&events, definition, data_end);
         for p in probs {
             problems.push((history[p.index].2, p.reason));
         }
-        for &(label, start, end) in periods {
-            let mut c = PeriodCounts::default();
-            c.add(&sp, start, end);
-            if c != PeriodCounts::default() {
-                groups
-                    .entry((segment.clone(), label))
-                    .or_default()
-                    .merge(&c);
-            }
+        if !periods.is_empty() {
+            all.push((segment, sp));
         }
     }
     problems.sort();
     ChurnTable {
-        groups: groups
-            .into_iter()
-            .map(|((segment, period_start), stats)| Grouped {
-                key: crate::period::GroupKey {
-                    metric: "churn".into(),
-                    period_start,
-                    segment,
-                },
-                stats,
-            })
-            .collect(),
+        groups: count_periods(all.iter().map(|(s, sp)| (s, sp.as_slice())), periods),
         problems,
         definition,
         data_end,
     }
+}
+
+/// Period counts of every (segment, period) group from each customer's spells.
+pub fn count_periods<'a>(
+    customers: impl IntoIterator<Item = (&'a Vec<Option<String>>, &'a [Spell])>,
+    periods: &[(Option<NaiveDate>, NaiveDate, NaiveDate)],
+) -> Vec<Grouped<PeriodCounts>> {
+    use std::collections::{BTreeMap, HashMap};
+    // Per segment, one row of counts per period (a map lookup per customer, not per period).
+    let mut by_segment: HashMap<&Vec<Option<String>>, Vec<PeriodCounts>> = HashMap::new();
+    for (segment, sp) in customers {
+        let row = by_segment
+            .entry(segment)
+            .or_insert_with(|| vec![PeriodCounts::default(); periods.len()]);
+        for (c, &(_, start, end)) in row.iter_mut().zip(periods) {
+            c.add(sp, start, end);
+        }
+    }
+    let mut groups: BTreeMap<(Vec<Option<String>>, Option<NaiveDate>), PeriodCounts> =
+        BTreeMap::new();
+    for (segment, row) in by_segment {
+        for (c, &(label, _, _)) in row.into_iter().zip(periods) {
+            if c != PeriodCounts::default() {
+                groups.insert((segment.clone(), label), c);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((segment, period_start), stats)| Grouped {
+            key: crate::period::GroupKey {
+                metric: "churn".into(),
+                period_start,
+                segment,
+            },
+            stats,
+        })
+        .collect()
 }
 
 /// Duration (days) and event flag of each customer's first spell, for Kaplan-Meier retention:
