@@ -19,9 +19,10 @@
 //! ```
 //!
 //! Modules: [`nps`], [`proportion`], [`mean`], [`weighted`], [`raking`], [`multiple`],
-//! [`control`], [`survival`], [`regression`], [`decompose`], [`quantile`], [`ratio`].
+//! [`control`], [`survival`], [`cox`], [`regression`], [`decompose`], [`quantile`], [`ratio`].
 
 pub mod control;
+pub mod cox;
 pub mod decompose;
 pub mod dist;
 pub mod error;
