@@ -31,6 +31,87 @@ pub enum Command {
     Retention(RetentionArgs),
     /// Every interaction of one customer in time order, across all data.
     Customer(CustomerArgs),
+    /// NPS linked to churn and revenue: churn rate and hazard ratio by NPS category.
+    Linkage(LinkageArgs),
+    /// Why a metric changed between two periods: segments (mix and rate) and themes.
+    Explain(ExplainArgs),
+}
+
+/// Settings of `cxray explain`.
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The metric whose change is explained.
+    #[arg(long, default_value = "nps")]
+    pub metric: String,
+
+    /// The earlier period, as a label: 2025-02 (month), 2025-Q1, 2025-W09, 2025, or a day
+    /// (default: the period before --to).
+    #[arg(long, value_name = "PERIOD")]
+    pub from: Option<String>,
+
+    /// The later period (default: the latest period with data, or the one before it when the
+    /// latest has less than half as many answers, i.e. is still in progress).
+    #[arg(long, value_name = "PERIOD")]
+    pub to: Option<String>,
+
+    /// Period of the defaults when --from and --to are not given.
+    #[arg(long, value_enum, default_value_t = PeriodArg::Month)]
+    pub period: PeriodArg,
+
+    /// Dimensions to split the change across, comma-separated (default: every attribute
+    /// column with 2 to 12 distinct values).
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub by: Vec<String>,
+
+    /// Leave comment themes out (skips the text analysis).
+    #[arg(long)]
+    pub no_themes: bool,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// False discovery rate of the segment and theme tests (Benjamini-Hochberg).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Segments with fewer answers in either period are not tested.
+    #[arg(long, value_name = "N")]
+    pub min_n: Option<u64>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Settings of `cxray linkage`.
+#[derive(Debug, Args, Clone)]
+pub struct LinkageArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// Significance level of the verdict.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Output format: a summary, or JSON with the retention curves.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Settings of `cxray retention`.

@@ -293,6 +293,32 @@ impl Lifecycle {
         std::iter::once(self.table).chain(self.customers).collect()
     }
 
+    /// Each customer's spells up to the last event.
+    pub fn spells_by_customer(
+        &self,
+    ) -> impl Iterator<Item = (&str, &[cxray_metrics::churn::Spell])> {
+        self.events
+            .by_customer
+            .iter()
+            .zip(&self.events.spells)
+            .map(|((id, _), sp)| (id.as_str(), sp.as_slice()))
+    }
+
+    /// The day of the last event.
+    pub fn last_day(&self) -> Option<NaiveDate> {
+        self.events.last
+    }
+
+    /// The churn definition in words.
+    pub fn definition_words(&self) -> String {
+        self.definition.describe()
+    }
+
+    /// Revenue per customer, when the customers table has it.
+    pub fn revenues(&self) -> HashMap<String, f64> {
+        self.customers.as_ref().map(revenues).unwrap_or_default()
+    }
+
     /// The last day of data used: the last event, or `until` when earlier.
     fn data_end(&self, until: Option<NaiveDate>) -> Option<NaiveDate> {
         self.events.last.map(|l| until.map_or(l, |u| u.min(l)))

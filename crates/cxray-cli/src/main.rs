@@ -8,7 +8,9 @@ mod args;
 mod churn;
 mod customer;
 mod demo;
+mod explain;
 mod input;
+mod linkage;
 mod metrics;
 mod operational;
 mod output;
@@ -55,6 +57,8 @@ fn main() -> ExitCode {
         Command::Text(a) => text::run(a),
         Command::Retention(a) => churn::run_retention(a),
         Command::Customer(a) => customer::run(a),
+        Command::Linkage(a) => linkage::run(a),
+        Command::Explain(a) => explain::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,8 @@
 //! files, query engines or output formats: it takes per-group sufficient statistics and returns
 //! plain data that outputs render.
 
+pub mod explain;
+pub mod linkage;
 pub mod metrics;
 pub mod operations;
 pub mod report;

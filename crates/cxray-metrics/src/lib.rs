@@ -174,6 +174,32 @@ impl MetricSpec {
         score >= self.good_from.unwrap_or(self.max)
     }
 
+    /// What one answer contributes to the (unweighted) metric, which is the mean of these over
+    /// the answers: NPS +100 (promoter), 0 (passive) or -100 (detractor); shares 100 or 0;
+    /// means the score itself. Sums of these over parts of the answers split the metric
+    /// exactly, as explain-the-change needs.
+    pub fn answer_value(&self, score: f64) -> f64 {
+        match self.kind {
+            MetricKind::Nps => {
+                if score >= 9.0 {
+                    100.0
+                } else if score >= 7.0 {
+                    0.0
+                } else {
+                    -100.0
+                }
+            }
+            MetricKind::TopBox | MetricKind::Binary => {
+                if self.good(score) {
+                    100.0
+                } else {
+                    0.0
+                }
+            }
+            MetricKind::MeanWithTopBox | MetricKind::Rating | MetricKind::Mean => score,
+        }
+    }
+
     /// Estimates the metric for one group from its score histogram.
     pub fn estimate(
         &self,

@@ -60,6 +60,43 @@ impl Period {
         }
     }
 
+    /// Reads a period label back: `2025-03-14` (day), `2025-W09` (ISO week), `2025-03`
+    /// (month), `2025-Q1` (quarter), `2025` (year). Returns the period and its first day.
+    pub fn parse_label(s: &str) -> Option<(Period, NaiveDate)> {
+        let s = s.trim();
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Some((Period::Day, d));
+        }
+        if let Some((y, w)) = s.split_once("-W") {
+            let d =
+                NaiveDate::from_isoywd_opt(y.parse().ok()?, w.parse().ok()?, chrono::Weekday::Mon)?;
+            return Some((Period::Week, d));
+        }
+        if let Some((y, q)) = s.split_once("-Q") {
+            let q: u32 = q.parse().ok()?;
+            if !(1..=4).contains(&q) {
+                return None;
+            }
+            return Some((
+                Period::Quarter,
+                NaiveDate::from_ymd_opt(y.parse().ok()?, 3 * q - 2, 1)?,
+            ));
+        }
+        if let Some((y, m)) = s.split_once('-') {
+            return Some((
+                Period::Month,
+                NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)?,
+            ));
+        }
+        if s.len() == 4 {
+            return Some((
+                Period::Year,
+                NaiveDate::from_ymd_opt(s.parse().ok()?, 1, 1)?,
+            ));
+        }
+        None
+    }
+
     /// The first day of the period containing `d`.
     pub fn start_of(self, d: NaiveDate) -> NaiveDate {
         match self {
@@ -112,6 +149,19 @@ mod tests {
         assert_eq!(Period::Month.label(d), "2025-03");
         assert_eq!(Period::Quarter.label(d), "2025-Q1");
         assert_eq!(Period::Year.label(d), "2025");
+        for p in [
+            Period::Day,
+            Period::Week,
+            Period::Month,
+            Period::Quarter,
+            Period::Year,
+        ] {
+            let start = p.start_of(d);
+            assert_eq!(Period::parse_label(&p.label(start)), Some((p, start)));
+        }
+        assert_eq!(Period::parse_label("2025-Q5"), None);
+        assert_eq!(Period::parse_label("2025-13"), None);
+        assert_eq!(Period::parse_label("March"), None);
         // ISO week of Monday 29 December 2025 belongs to 2026.
         let m = NaiveDate::from_ymd_opt(2025, 12, 29).unwrap();
         assert_eq!(Period::Week.label(m), "2026-W01");

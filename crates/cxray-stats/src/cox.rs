@@ -336,6 +336,13 @@ mod tests {
         let b = cox(&with_late, &["x".into()], Confidence::default()).unwrap();
         // The late subject is at risk only at the event at 7, where it enlarges the risk set.
         assert!(a.log_likelihood > b.log_likelihood);
-        assert!(cox(&[row(2.0, 2.0, true, 1.0)], &["x".into()], Confidence::default()).is_err());
+        assert!(
+            cox(
+                &[row(2.0, 2.0, true, 1.0)],
+                &["x".into()],
+                Confidence::default()
+            )
+            .is_err()
+        );
     }
 }

@@ -79,6 +79,13 @@ pub fn chi2_sf(x: f64, df: f64) -> f64 {
     ChiSquared::new(df).expect("df > 0").sf(x)
 }
 
+/// Quantile of the chi-square distribution with `df` degrees of freedom.
+pub fn chi2_quantile(p: f64, df: f64) -> f64 {
+    let d = ChiSquared::new(df).expect("df > 0");
+    let x0 = d.inverse_cdf(p);
+    polish(&d, p, x0, 0.0, f64::INFINITY)
+}
+
 /// Quantile of the Beta(a, b) distribution.
 pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
     let d = Beta::new(a, b).expect("beta shape parameters > 0");
@@ -99,5 +106,7 @@ mod tests {
         assert!((t_quantile(0.975, 3.0) - 3.182446305284263).abs() < 1e-10);
         assert!((chi2_sf(1.0404009753619559, 1.0) - 0.3077282339911786).abs() < 1e-12);
         assert!((beta_quantile(0.025, 65.0, 36.0) - 0.5481506381760306).abs() < 1e-10);
+        assert!((chi2_quantile(0.025, 20.0) - 9.590777392264868).abs() < 1e-9);
+        assert!((chi2_quantile(0.975, 22.0) - 36.78071208403556).abs() < 1e-9);
     }
 }

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Modules: [`nps`], [`proportion`], [`mean`], [`weighted`], [`raking`], [`multiple`],
-//! [`control`], [`survival`], [`cox`], [`regression`], [`decompose`], [`quantile`], [`ratio`].
+//! [`control`], [`survival`], [`cox`], [`regression`], [`decompose`], [`quantile`], [`ratio`], [`rate`].
 
 pub mod control;
 pub mod cox;
@@ -33,6 +33,7 @@ pub mod nps;
 pub mod proportion;
 pub mod quantile;
 pub mod raking;
+pub mod rate;
 pub mod ratio;
 pub mod regression;
 pub mod survival;

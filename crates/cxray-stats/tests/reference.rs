@@ -4,8 +4,8 @@
 //! lifelines, ipfn); `fixtures/r_reference.json` holds numbers from R packages (NPS, survival,
 //! relaimpo, survey, qcc, DasGuptR), each section naming its source.
 
-use cxray_stats::cox::{CoxRow, cox};
 use cxray_stats::control::{baseline, cusum, ewma_chart, individuals_chart, p_chart};
+use cxray_stats::cox::{CoxRow, cox};
 use cxray_stats::decompose::{SegmentPeriods, mix_rate};
 use cxray_stats::mean::{Moments, bayesian_average, star_sort_score, welch_test};
 use cxray_stats::nps::{nps_sample_size, nps_sample_size_per_group};
@@ -1155,10 +1155,25 @@ fn cox_matches_lifelines() {
             .collect();
         let fit = cox(&rows, &names, Confidence::default()).unwrap();
         for j in 0..names.len() {
-            close(fit.coefficients[j], f(&c["coef"][j]), 1e-6, &format!("{name} β{j}"));
-            close(fit.standard_errors[j], f(&c["se"][j]), 1e-5, &format!("{name} se{j}"));
+            close(
+                fit.coefficients[j],
+                f(&c["coef"][j]),
+                1e-6,
+                &format!("{name} β{j}"),
+            );
+            close(
+                fit.standard_errors[j],
+                f(&c["se"][j]),
+                1e-5,
+                &format!("{name} se{j}"),
+            );
         }
-        close(fit.log_likelihood, f(&c["log_likelihood"]), 1e-8, &format!("{name} ℓ"));
+        close(
+            fit.log_likelihood,
+            f(&c["log_likelihood"]),
+            1e-8,
+            &format!("{name} ℓ"),
+        );
         if let Some(ll0) = c.get("null_log_likelihood") {
             close(fit.null_log_likelihood, f(ll0), 1e-8, &format!("{name} ℓ₀"));
         }
