@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use chrono::NaiveDate;
-use cxray_engine::{Engine, HistogramQuery};
+use cxray_engine::HistogramQuery;
 use cxray_insights::explain::{
     ChangeExplanation, ExplainInput, ExplainOptions, drill_down, explain, focus_segment,
 };
@@ -108,26 +108,10 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
         )));
     }
     let spec = project.catalog.get(&a.metric).map_err(Failure::input)?;
-    let dims: Vec<String> = if a.by.is_empty() {
-        crate::report::default_dimensions(&project.loaded)
-    } else {
-        a.by.iter()
-            .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty())
-            .collect()
-    };
-    let engine = Engine::new(std::thread::available_parallelism().map_or(1, |n| n.get()));
-    engine
-        .register_responses(
-            project.loaded.schema.clone(),
-            project.loaded.batches.clone(),
-        )
-        .map_err(Failure::runtime)?;
+    let dims = crate::report::dimensions(project, &a.by);
+    let engine = crate::report::responses_engine(project)?;
     let rt = runtime()?;
-    let engine_err = |e: cxray_engine::EngineError| match e {
-        cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),
-        other => Failure::runtime(other),
-    };
+    let engine_err = crate::report::engine_err;
     let run = |p: Period, by: Vec<String>, since, until| {
         rt.block_on(engine.score_histograms(&HistogramQuery {
             metrics: vec![spec.name.clone()],
@@ -285,34 +269,33 @@ fn write_table(w: &mut Vec<u8>, e: &ChangeExplanation) -> std::io::Result<()> {
             "themes within {} {} (its change {:+.1}):",
             f.dimension, f.segment, f.change
         )?;
-        for t in f.themes.iter().take(8) {
-            writeln!(
-                w,
-                "  {:<28} {:>6} {:>6} {:>+7.1} {:>8}",
-                crate::output::truncate(&t.theme, 28),
-                t.n_before,
-                t.n_after,
-                t.change,
-                t.q_value
-                    .map_or("—".to_string(), cxray_insights::report::fmt_p)
-            )?;
-        }
+        theme_rows(w, &f.themes, 8)?;
     }
     if !e.themes.is_empty() {
         writeln!(w)?;
         writeln!(w, "themes (contribution to the change):")?;
-        for t in e.themes.iter().take(10) {
-            writeln!(
-                w,
-                "  {:<28} {:>6} {:>6} {:>+7.1} {:>8}",
-                crate::output::truncate(&t.theme, 28),
-                t.n_before,
-                t.n_after,
-                t.change,
-                t.q_value
-                    .map_or("—".to_string(), cxray_insights::report::fmt_p)
-            )?;
-        }
+        theme_rows(w, &e.themes, 10)?;
+    }
+    Ok(())
+}
+
+fn theme_rows(
+    w: &mut Vec<u8>,
+    themes: &[cxray_insights::explain::ThemePart],
+    k: usize,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    for t in themes.iter().take(k) {
+        writeln!(
+            w,
+            "  {:<28} {:>6} {:>6} {:>+7.1} {:>8}",
+            crate::output::truncate(&t.theme, 28),
+            t.n_before,
+            t.n_after,
+            t.change,
+            t.q_value
+                .map_or("—".to_string(), cxray_insights::report::fmt_p)
+        )?;
     }
     Ok(())
 }

@@ -108,6 +108,38 @@ fn data_quality(loaded: &Loaded, dims: &[String], tables: &[EntityTable]) -> Dat
     }
 }
 
+/// The `--by` columns, or by default every attribute with 2 to 12 distinct values.
+pub fn dimensions(project: &Project, by: &[String]) -> Vec<String> {
+    if by.is_empty() {
+        default_dimensions(&project.loaded)
+    } else {
+        by.iter()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect()
+    }
+}
+
+/// An engine with the project's responses registered.
+pub fn responses_engine(project: &Project) -> Result<Engine, Failure> {
+    let engine = Engine::new(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    engine
+        .register_responses(
+            project.loaded.schema.clone(),
+            project.loaded.batches.clone(),
+        )
+        .map_err(Failure::runtime)?;
+    Ok(engine)
+}
+
+/// Unknown columns are usage errors, anything else a runtime failure.
+pub fn engine_err(e: cxray_engine::EngineError) -> Failure {
+    match e {
+        cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),
+        other => Failure::runtime(other),
+    }
+}
+
 /// Computes the report document for a loaded project.
 pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failure> {
     let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
@@ -128,22 +160,8 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         .map(|s| parse_date(s, "--until"))
         .transpose()?;
     let p = period(Some(a.period)).expect("a period");
-    let dims: Vec<String> = if a.by.is_empty() {
-        default_dimensions(&project.loaded)
-    } else {
-        a.by.iter()
-            .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty())
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let engine = Engine::new(threads);
-    engine
-        .register_responses(
-            project.loaded.schema.clone(),
-            project.loaded.batches.clone(),
-        )
-        .map_err(Failure::runtime)?;
+    let dims = dimensions(project, &a.by);
+    let engine = responses_engine(project)?;
     let rt = runtime()?;
     let pb = spinner("computing the report");
     let q = |by: Vec<String>| HistogramQuery {
@@ -152,10 +170,6 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         period: Some(p),
         since,
         until,
-    };
-    let engine_err = |e: cxray_engine::EngineError| match e {
-        cxray_engine::EngineError::UnknownColumn { .. } => Failure::input(e),
-        other => Failure::runtime(other),
     };
     let overall = rt
         .block_on(engine.score_histograms(&q(vec![])))

@@ -3,22 +3,12 @@
 //! theme of the planted drop and nothing for the planted null effect (device).
 
 mod common;
-use common::cxray;
+use common::{cxray, ok};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
 
 fn demo(tmp: &Path) -> PathBuf {
     let dir = tmp.join("demo");

@@ -3,21 +3,10 @@
 //! output format renders.
 
 mod common;
-use common::cxray;
+use common::{cxray, ok};
 
-use std::process::Output;
 
 use serde_json::Value;
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
 
 fn highlights(doc: &Value) -> Vec<Value> {
     doc["report"]["highlights"].as_array().unwrap().clone()
