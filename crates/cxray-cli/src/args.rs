@@ -35,6 +35,45 @@ pub enum Command {
     Linkage(LinkageArgs),
     /// Why a metric changed between two periods: segments (mix and rate) and themes.
     Explain(ExplainArgs),
+    /// Response rates from invitations, whether respondents differ from the invited, and
+    /// metrics weighted back to the population (raking).
+    Nonresponse(NonResponseArgs),
+}
+
+/// Settings of `cxray nonresponse`.
+#[derive(Debug, Args, Clone)]
+pub struct NonResponseArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Segment columns (of invitations or customers) to compare, comma-separated (default:
+    /// the invitations' columns with 2 to 12 distinct values).
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub by: Vec<String>,
+
+    /// Rake on these columns (default: those whose response rates differ significantly).
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub rake_on: Vec<String>,
+
+    /// An answer belongs to the latest invitation sent at most this many days before it.
+    #[arg(long, default_value_t = 30)]
+    pub window_days: i64,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// False discovery rate of the tests (Benjamini-Hochberg).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Settings of `cxray explain`.

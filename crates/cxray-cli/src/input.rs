@@ -326,3 +326,33 @@ fn report_input(
         }
     }
 }
+
+/// The canonical columns of one batch of loaded answers, typed.
+pub struct AnswerColumns<'a> {
+    pub customer_id: &'a arrow::array::StringArray,
+    pub local_date: &'a arrow::array::Date32Array,
+    pub score: &'a arrow::array::Float64Array,
+    /// The metric name as plain text.
+    pub metric: arrow::array::StringArray,
+}
+
+impl<'a> AnswerColumns<'a> {
+    pub fn of(b: &'a arrow::record_batch::RecordBatch) -> Self {
+        use arrow::array::AsArray;
+        let col = |n: &str| b.column_by_name(n).expect("a canonical column");
+        let metric = arrow::compute::cast(col("metric"), &arrow::datatypes::DataType::Utf8)
+            .expect("metric as text");
+        AnswerColumns {
+            customer_id: col("customer_id").as_string::<i32>(),
+            local_date: col("local_date").as_primitive::<arrow::datatypes::Date32Type>(),
+            score: col("score").as_primitive::<arrow::datatypes::Float64Type>(),
+            metric: metric.as_string::<i32>().clone(),
+        }
+    }
+
+    /// The local day of row `r`.
+    pub fn day(&self, r: usize) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_num_days_from_ce_opt(self.local_date.value(r) + 719_163)
+            .expect("a date in range")
+    }
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::anyhow;
-use arrow::array::{Array, AsArray};
+use arrow::array::Array;
 use chrono::NaiveDate;
 use cxray_ingest::Loaded;
 use cxray_insights::linkage::{CustomerLink, Linkage, LinkageOptions, linkage};
@@ -19,29 +19,15 @@ use crate::output::InputSummary;
 /// NPS answers per customer: (day, score).
 pub fn nps_answers(loaded: &Loaded) -> HashMap<String, Vec<(NaiveDate, f64)>> {
     let mut out: HashMap<String, Vec<(NaiveDate, f64)>> = HashMap::new();
-    let col = |n: &str| loaded.schema.index_of(n).expect("a canonical column");
-    let (ci, di, mi, si) = (
-        col("customer_id"),
-        col("local_date"),
-        col("metric"),
-        col("score"),
-    );
     for b in &loaded.batches {
-        let ids = b.column(ci).as_string::<i32>();
-        let days = b.column(di).as_primitive::<arrow::datatypes::Date32Type>();
-        let scores = b.column(si).as_primitive::<arrow::datatypes::Float64Type>();
-        let metric = b.column(mi).as_dictionary::<arrow::datatypes::Int32Type>();
-        let names = metric.values().as_string::<i32>();
-        let nps: Vec<bool> = (0..names.len()).map(|k| names.value(k) == "nps").collect();
+        let c = crate::input::AnswerColumns::of(b);
         for r in 0..b.num_rows() {
-            if ids.is_null(r) || !nps[metric.keys().value(r) as usize] {
+            if c.customer_id.is_null(r) || c.metric.value(r) != "nps" {
                 continue;
             }
-            let day = NaiveDate::from_num_days_from_ce_opt(days.value(r) + 719_163)
-                .expect("a date in range");
-            out.entry(ids.value(r).to_string())
+            out.entry(c.customer_id.value(r).to_string())
                 .or_default()
-                .push((day, scores.value(r)));
+                .push((c.day(r), c.score.value(r)));
         }
     }
     out

@@ -12,6 +12,7 @@ mod explain;
 mod input;
 mod linkage;
 mod metrics;
+mod nonresponse;
 mod operational;
 mod output;
 mod progress;
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Customer(a) => customer::run(a),
         Command::Linkage(a) => linkage::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Nonresponse(a) => nonresponse::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -113,6 +113,109 @@ fn demo_insights_recover_the_planted_effects() {
     for x in ex {
         assert!(x["q_value"].as_f64().unwrap() <= 0.05, "{x}");
     }
+
+    // Planted: age band 18-34 is invited as often but answers ~4× less often, and is less
+    // satisfied, so the unweighted NPS is biased upwards; device makes no difference.
+    let n = json(&cxray(
+        &["nonresponse", "-c", "cxray.toml", "-f", "json"],
+        &dir,
+    ));
+    let dims = n["nonresponse"]["dimensions"].as_array().unwrap();
+    let dim = |name: &str| dims.iter().find(|d| d["dimension"] == name).unwrap();
+    assert_eq!(dim("age_band")["significant"], true);
+    assert_eq!(dim("device")["significant"], false);
+    let young = dim("age_band")["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"] == "18-34")
+        .unwrap()
+        .clone();
+    assert!(young["response_rate"].as_f64().unwrap() < 15.0, "{young}");
+    let w = &n["nonresponse"]["weighting"];
+    assert_eq!(w["raked_on"], serde_json::json!(["age_band"]));
+    let nps = &w["metrics"][0];
+    assert_eq!(nps["metric"], "nps");
+    assert!(nps["bias"].as_f64().unwrap() > 2.0, "{nps}");
+    assert!(nps["design_effect"].as_f64().unwrap() > 1.0);
+    assert!(nps["n_effective"].as_f64().unwrap() < nps["n"].as_f64().unwrap());
+    // Every invitation is counted.
+    let rows = std::fs::read_to_string(dir.join("data/invitations.csv"))
+        .unwrap()
+        .lines()
+        .count() as u64
+        - 1;
+    assert_eq!(n["nonresponse"]["invited"].as_u64().unwrap(), rows);
+}
+
+/// Answers are matched to the latest invitation of the same customer and survey sent within
+/// the window; other surveys' answers are not invitation answers.
+#[test]
+fn nonresponse_matches_answers_to_invitations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(
+        d.join("invitations.csv"),
+        "customer_id,survey,sent_at,tier
+C1,rel,2025-01-01T09:00:00Z,gold
+C1,rel,2025-03-01T09:00:00Z,gold
+C2,rel,2025-01-01T09:00:00Z,gold
+C3,rel,2025-01-01T09:00:00Z,basic
+C4,rel,2025-01-01T09:00:00Z,basic
+",
+    )
+    .unwrap();
+    // C1 answers the March invitation; C2 answers 40 days late (unmatched); C3 answers a
+    // different survey (not counted); C4 answers twice the same invitation.
+    std::fs::write(
+        d.join("responses.csv"),
+        "response_id,customer_id,submitted_at,metric,score,survey
+R1,C1,2025-03-02T09:00:00Z,nps,9,rel
+R2,C2,2025-02-10T09:00:00Z,nps,3,rel
+R3,C3,2025-01-02T09:00:00Z,nps,10,support
+R4,C4,2025-01-03T09:00:00Z,nps,7,rel
+R5,C4,2025-01-05T09:00:00Z,nps,8,rel
+",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("cxray.toml"),
+        "[[sources]]\npath = \"invitations.csv\"\nentity = \"invitations\"\n\
+         [[sources]]\npath = \"responses.csv\"\n",
+    )
+    .unwrap();
+    let n = json(&cxray(
+        &[
+            "nonresponse",
+            "-c",
+            "cxray.toml",
+            "--by",
+            "tier",
+            "-f",
+            "json",
+        ],
+        d,
+    ));
+    assert_eq!(n["unmatched_answers"], 1);
+    let r = &n["nonresponse"];
+    assert_eq!(
+        (r["invited"].as_u64(), r["answered"].as_u64()),
+        (Some(5), Some(2))
+    );
+    let seg = &r["dimensions"][0]["segments"];
+    // basic: C3 (other survey) and C4 (answered); gold: C1 twice (one answered), C2 (late).
+    assert_eq!(seg[0]["segment"], "basic");
+    assert_eq!(
+        (seg[0]["invited"].as_u64(), seg[0]["answered"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (seg[1]["invited"].as_u64(), seg[1]["answered"].as_u64()),
+        (Some(3), Some(1))
+    );
+    // Unknown columns are usage errors.
+    let out = cxray(&["nonresponse", "-c", "cxray.toml", "--by", "nope"], d);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// Hand-computed: North NPS +40 → -40 with 10 answers each month; South +20 → +20 with 30.

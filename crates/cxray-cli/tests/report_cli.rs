@@ -5,7 +5,6 @@
 mod common;
 use common::{cxray, ok};
 
-
 use serde_json::Value;
 
 fn highlights(doc: &Value) -> Vec<Value> {

@@ -9,6 +9,7 @@
 pub mod explain;
 pub mod linkage;
 pub mod metrics;
+pub mod nonresponse;
 pub mod operations;
 pub mod report;
 pub mod retention;
