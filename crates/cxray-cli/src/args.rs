@@ -38,6 +38,40 @@ pub enum Command {
     /// Response rates from invitations, whether respondents differ from the invited, and
     /// metrics weighted back to the population (raking).
     Nonresponse(NonResponseArgs),
+    /// Evaluates the [[alerts]] rules of cxray.toml (exit code 3 when any fires) and lists
+    /// unhappy customers to follow up with.
+    Alerts(AlertsArgs),
+}
+
+/// Settings of `cxray alerts`.
+#[derive(Debug, Args, Clone)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Evaluate this period (a label such as 2025-03) instead of the latest complete one.
+    #[arg(long, value_name = "PERIOD")]
+    pub at: Option<String>,
+
+    /// How many unhappy answers to list for follow-up.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub follow_up: usize,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// False discovery rate of the drop tests (Benjamini-Hochberg per rule).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Settings of `cxray nonresponse`.

@@ -26,6 +26,37 @@ fn label(s: &str, flag: &str) -> Result<(Period, NaiveDate), Failure> {
     })
 }
 
+/// Answers per period start of a metric, in time order.
+pub fn period_sizes(groups: &[GroupHistogram], metric: &str) -> Vec<(NaiveDate, u64)> {
+    let mut starts: Vec<(NaiveDate, u64)> = Vec::new();
+    for g in groups.iter().filter(|g| g.key.metric == metric) {
+        let Some(s) = g.key.period_start else {
+            continue;
+        };
+        match starts.iter_mut().find(|x| x.0 == s) {
+            Some(x) => x.1 += g.histogram.n(),
+            None => starts.push((s, g.histogram.n())),
+        }
+    }
+    starts.sort();
+    starts
+}
+
+/// The latest complete period and the one before: the latest period is left out when it has
+/// less than half the answers of the one before (still in progress).
+pub fn latest_two(starts: &[(NaiveDate, u64)]) -> Option<(NaiveDate, NaiveDate)> {
+    let n = starts.len();
+    if n < 2 {
+        return None;
+    }
+    let last = if n >= 3 && 2 * starts[n - 1].1 < starts[n - 2].1 {
+        n - 2
+    } else {
+        n - 1
+    };
+    Some((starts[last - 1].0, starts[last].0))
+}
+
 /// The two periods: from the flags, or the latest complete period and the one before.
 fn periods(
     a: &ExplainArgs,
@@ -54,17 +85,7 @@ fn periods(
                 .map(|s| label(s, if from.is_some() { "--from" } else { "--to" }).map(|x| x.0))
                 .transpose()?
                 .unwrap_or(period(Some(a.period)).expect("a period"));
-            let mut starts: Vec<(NaiveDate, u64)> = Vec::new();
-            for g in by_period.iter().filter(|g| g.key.metric == metric) {
-                let Some(s) = g.key.period_start else {
-                    continue;
-                };
-                match starts.iter_mut().find(|x| x.0 == s) {
-                    Some(x) => x.1 += g.histogram.n(),
-                    None => starts.push((s, g.histogram.n())),
-                }
-            }
-            starts.sort();
+            let starts = period_sizes(by_period, metric);
             if let Some(f) = from {
                 let d = label(f, "--from")?.1;
                 let next = starts.iter().find(|s| s.0 > d).ok_or_else(|| {
@@ -79,21 +100,13 @@ fn periods(
                 })?;
                 return Ok((p, prev.0, d));
             }
-            // The latest period is left out when it has less than half the answers of the one
-            // before (still in progress).
-            let n = starts.len();
-            if n < 2 {
-                return Err(Failure::input(anyhow!(
+            let (prev, last) = latest_two(&starts).ok_or_else(|| {
+                Failure::input(anyhow!(
                     "explain needs {metric} answers in at least two {}s",
                     p.unit()
-                )));
-            }
-            let last = if n >= 3 && 2 * starts[n - 1].1 < starts[n - 2].1 {
-                n - 2
-            } else {
-                n - 1
-            };
-            Ok((p, starts[last - 1].0, starts[last].0))
+                ))
+            })?;
+            Ok((p, prev, last))
         }
     }
 }

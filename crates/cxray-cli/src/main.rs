@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 an alert fired (`cxray alerts`).
 
+mod alerts;
 mod args;
 mod churn;
 mod customer;
@@ -52,6 +53,11 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Alerts(a) => match alerts::run(a) {
+            Ok(true) => return ExitCode::from(3),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
         Command::Metrics(a) => metrics::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),

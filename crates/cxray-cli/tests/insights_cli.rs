@@ -271,3 +271,84 @@ fn explain_splits_a_change_into_mix_and_rate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--from expects a period"));
 }
+
+/// Alerts: the demo's North region fires (exit code 3) with its evidence; follow-ups are the
+/// unhappy answers of the evaluated month; a config without rules is a usage error.
+#[test]
+fn alerts_fire_with_exit_code_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path());
+    let out = cxray(&["alerts", "-c", "cxray.toml", "-f", "json"], &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = a["results"].as_array().unwrap();
+    let fired: Vec<&Value> = results.iter().filter(|r| r["status"] == "fired").collect();
+    assert!(
+        fired
+            .iter()
+            .any(|r| r["segment"] == "North" && r["rule"] == "Region NPS below zero"),
+        "{fired:#?}"
+    );
+    for r in &fired {
+        assert!(r["ci_high"].as_f64().unwrap() < 0.0 || r["rule"] != "Region NPS below zero");
+        assert!(r["n"].as_u64().unwrap() >= 30);
+    }
+    let follow = a["follow_up"].as_array().unwrap();
+    assert!(!follow.is_empty());
+    for f in follow {
+        let s = f["score"].as_f64().unwrap();
+        match f["metric"].as_str().unwrap() {
+            "nps" => assert!(s <= 6.0),
+            _ => assert!(s <= 2.0),
+        }
+        assert!(
+            f["submitted"]
+                .as_str()
+                .unwrap()
+                .starts_with(a["results"][0]["period"].as_str().unwrap())
+        );
+    }
+
+    // A significant drop, and a quiet month that does not fire.
+    let d = tmp.path();
+    let mut csv = String::from("response_id,submitted_at,metric,score\n");
+    let mut id = 0;
+    for (month, promoters, detractors) in [("01", 70, 10), ("02", 68, 12), ("03", 30, 50)] {
+        for (score, k) in [(10, promoters), (8, 20), (2, detractors)] {
+            for _ in 0..k {
+                id += 1;
+                csv.push_str(&format!("R{id},2025-{month}-05T10:00:00Z,nps,{score}\n"));
+            }
+        }
+    }
+    std::fs::write(d.join("r.csv"), csv).unwrap();
+    std::fs::write(
+        d.join("a.toml"),
+        "[[sources]]\npath = \"r.csv\"\n[[alerts]]\nmetric = \"nps\"\nsignificant_drop = true\nmin_drop = 10\n",
+    )
+    .unwrap();
+    let out = cxray(&["alerts", "-c", "a.toml", "-f", "json"], d);
+    assert_eq!(out.status.code(), Some(3));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["results"][0]["period"], "2025-03");
+    assert!(
+        (a["results"][0]["change"].as_f64().unwrap() + 76.0).abs() < 1e-9,
+        "56 → -20"
+    );
+    let out = cxray(&["alerts", "-c", "a.toml", "--at", "2025-02"], d);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::write(d.join("b.toml"), "[[sources]]\npath = \"r.csv\"\n").unwrap();
+    let out = cxray(&["alerts", "-c", "b.toml"], d);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no alert rules"));
+}

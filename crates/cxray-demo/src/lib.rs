@@ -664,6 +664,25 @@ entity = "referrals"
 [[sources]]
 path = "data/mentions.csv"
 entity = "mentions"
+
+# `cxray alerts` evaluates these on the latest complete month (exit code 3 when one fires).
+[[alerts]]
+name = "Region NPS below zero"
+metric = "nps"
+by = "region"
+significantly_below = 0
+
+[[alerts]]
+name = "NPS fell in a region"
+metric = "nps"
+by = "region"
+significant_drop = true
+min_drop = 5
+
+[[alerts]]
+name = "Support CSAT under 60% satisfied"
+metric = "csat"
+significantly_below = 60
 "#,
         customers = opts.customers,
         months = opts.months,

@@ -85,9 +85,41 @@ pub struct ProjectConfig {
     /// Funnel steps and the cart window.
     #[serde(default)]
     pub journey: JourneyConfig,
+    /// Alert rules evaluated by `cxray alerts`.
+    #[serde(default)]
+    pub alerts: Vec<AlertRule>,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[[alerts]]`: a rule that fires on the latest complete period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// What the alert is called in the output (default: made from the rule).
+    pub name: Option<String>,
+    pub metric: String,
+    /// Evaluate every segment of this column (default: the metric overall).
+    pub by: Option<String>,
+    /// Only this segment of `by`.
+    pub segment: Option<String>,
+    /// Fires when the estimate is below this value.
+    pub below: Option<f64>,
+    /// Fires when the estimate is above this value.
+    pub above: Option<f64>,
+    /// Fires when the whole confidence interval is below this value.
+    pub significantly_below: Option<f64>,
+    /// Fires when the metric fell significantly from the previous period (segments of a rule
+    /// adjusted by Benjamini-Hochberg) by at least `min_drop` on the reporting scale.
+    #[serde(default)]
+    pub significant_drop: bool,
+    #[serde(default)]
+    pub min_drop: f64,
+    /// Groups with fewer answers are not evaluated (default: the project's min_n).
+    pub min_n: Option<u64>,
+    /// Period of the evaluation (default month).
+    pub period: Option<String>,
 }
 
 /// `[text]`: how comments are analysed.

@@ -6,6 +6,7 @@
 //! files, query engines or output formats: it takes per-group sufficient statistics and returns
 //! plain data that outputs render.
 
+pub mod alerts;
 pub mod explain;
 pub mod linkage;
 pub mod metrics;
