@@ -44,10 +44,6 @@ fn follow_ups(
     let mut out = Vec::new();
     for b in &project.loaded.batches {
         let c = AnswerColumns::of(b);
-        let ids = b
-            .column_by_name("response_id")
-            .expect("response_id")
-            .as_string::<i32>();
         let comments = b
             .column_by_name("comment")
             .expect("comment")
@@ -83,7 +79,7 @@ fn follow_ups(
             out.push(FollowUp {
                 customer_id: (!c.customer_id.is_null(r))
                     .then(|| c.customer_id.value(r).to_string()),
-                response_id: ids.value(r).to_string(),
+                response_id: c.response_id.value(r).to_string(),
                 submitted: text(&at, r).unwrap_or_else(|| day.to_string()),
                 metric: m.to_string(),
                 score,

@@ -41,6 +41,40 @@ pub enum Command {
     /// Evaluates the [[alerts]] rules of cxray.toml (exit code 3 when any fires) and lists
     /// unhappy customers to follow up with.
     Alerts(AlertsArgs),
+    /// Key driver analysis: which attribute ratings drive an outcome, and what to fix first.
+    Drivers(DriversArgs),
+}
+
+/// Settings of `cxray drivers`.
+#[derive(Debug, Args, Clone)]
+pub struct DriversArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The outcome metric.
+    #[arg(long, default_value = "nps")]
+    pub outcome: String,
+
+    /// Driver metrics, comma-separated (default: metrics declared with `driver = true`, else
+    /// every other metric in the data).
+    #[arg(long, value_delimiter = ',', value_name = "METRICS")]
+    pub drivers: Vec<String>,
+
+    /// Bootstrap replicates for the importance intervals.
+    #[arg(long, default_value_t = 200)]
+    pub replicates: usize,
+
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Settings of `cxray alerts`.

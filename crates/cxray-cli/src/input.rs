@@ -329,7 +329,10 @@ fn report_input(
 
 /// The canonical columns of one batch of loaded answers, typed.
 pub struct AnswerColumns<'a> {
+    pub response_id: &'a arrow::array::StringArray,
     pub customer_id: &'a arrow::array::StringArray,
+    /// Microseconds since the epoch, UTC.
+    pub submitted_at: &'a arrow::array::TimestampMicrosecondArray,
     pub local_date: &'a arrow::array::Date32Array,
     pub score: &'a arrow::array::Float64Array,
     /// The metric name as plain text.
@@ -343,7 +346,10 @@ impl<'a> AnswerColumns<'a> {
         let metric = arrow::compute::cast(col("metric"), &arrow::datatypes::DataType::Utf8)
             .expect("metric as text");
         AnswerColumns {
+            response_id: col("response_id").as_string::<i32>(),
             customer_id: col("customer_id").as_string::<i32>(),
+            submitted_at: col("submitted_at")
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>(),
             local_date: col("local_date").as_primitive::<arrow::datatypes::Date32Type>(),
             score: col("score").as_primitive::<arrow::datatypes::Float64Type>(),
             metric: metric.as_string::<i32>().clone(),

@@ -9,6 +9,7 @@ mod args;
 mod churn;
 mod customer;
 mod demo;
+mod drivers;
 mod explain;
 mod input;
 mod linkage;
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         Command::Customer(a) => customer::run(a),
         Command::Linkage(a) => linkage::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Drivers(a) => drivers::run(a),
         Command::Nonresponse(a) => nonresponse::run(a),
     };
     match result {

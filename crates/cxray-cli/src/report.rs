@@ -171,15 +171,29 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         since,
         until,
     };
-    let overall = rt
+    // Attribute ratings declared as drivers are analysed in the drivers section, not as
+    // scorecard metrics.
+    let drivers: Vec<&String> = project
+        .config
+        .metrics
+        .iter()
+        .filter(|(_, d)| d.driver)
+        .map(|(n, _)| n)
+        .collect();
+    let kpi = |mut g: Vec<cxray_metrics::period::GroupHistogram>| {
+        g.retain(|x| !drivers.contains(&&x.key.metric));
+        g
+    };
+    let overall = kpi(rt
         .block_on(engine.score_histograms(&q(vec![])))
-        .map_err(engine_err)?;
+        .map_err(engine_err)?);
     let mut per_dim = Vec::new();
     for d in &dims {
         per_dim.push((
             d.clone(),
-            rt.block_on(engine.score_histograms(&q(vec![d.clone()])))
-                .map_err(engine_err)?,
+            kpi(rt
+                .block_on(engine.score_histograms(&q(vec![d.clone()])))
+                .map_err(engine_err)?),
         ));
     }
     pb.finish_and_clear();
@@ -221,15 +235,16 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         let pb = spinner("summarising comment themes");
         let t_themes = std::time::Instant::now();
         let themes_col = cxray_ingest::enrich::TEXT_COLUMNS[3].to_string();
-        let t_overall = rt
+        let t_overall = kpi(rt
             .block_on(engine.score_histograms(&q(vec![themes_col.clone()])))
-            .map_err(engine_err)?;
+            .map_err(engine_err)?);
         let mut t_dims = Vec::new();
         for d in &dims {
             t_dims.push((
                 d.clone(),
-                rt.block_on(engine.score_histograms(&q(vec![d.clone(), themes_col.clone()])))
-                    .map_err(engine_err)?,
+                kpi(rt
+                    .block_on(engine.score_histograms(&q(vec![d.clone(), themes_col.clone()])))
+                    .map_err(engine_err)?),
             ));
         }
         let tin = ThemeInput {

@@ -134,11 +134,32 @@ fn demo_insights_recover_the_planted_effects() {
     assert!(young["response_rate"].as_f64().unwrap() < 15.0, "{young}");
     let w = &n["nonresponse"]["weighting"];
     assert_eq!(w["raked_on"], serde_json::json!(["age_band"]));
-    let nps = &w["metrics"][0];
-    assert_eq!(nps["metric"], "nps");
+    let nps = w["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "nps")
+        .unwrap();
     assert!(nps["bias"].as_f64().unwrap() > 2.0, "{nps}");
     assert!(nps["design_effect"].as_f64().unwrap() > 1.0);
     assert!(nps["n_effective"].as_f64().unwrap() < nps["n"].as_f64().unwrap());
+    // Planted key drivers: delivery > value > ordering > support, and delivery (rated lowest)
+    // is the one to fix first.
+    let d = json(&cxray(&["drivers", "-c", "cxray.toml", "-f", "json"], &dir));
+    let d = &d["drivers"];
+    let order: Vec<&str> = d["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["driver"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["delivery", "value", "ordering", "support"]);
+    assert_eq!(d["fix_first"], serde_json::json!(["delivery"]));
+    let top = &d["drivers"][0];
+    assert!(top["ahead_of_next"].as_f64().unwrap() > 0.95, "{top}");
+    assert!(top["ci_low"].as_f64().unwrap() < top["importance"].as_f64().unwrap());
+    assert!(top["promoter_odds_ratio"].as_f64().unwrap() > 1.0);
+
     // Every invitation is counted.
     let rows = std::fs::read_to_string(dir.join("data/invitations.csv"))
         .unwrap()

@@ -12,6 +12,7 @@
 //! | churn linkage | lifecycle | detractors cancel at ~3× the monthly rate of promoters |
 //! | non-response | age band `18-34` | invited as often, answers ~4× less often, and is less satisfied: unweighted NPS is biased upwards |
 //! | plan | `premium` vs `basic` | premium customers score higher |
+//! | key drivers | relationship survey ratings (1-5) | NPS depends most on `delivery`, then `value`, `ordering`, `support`; delivery rates lowest, so it is the first to fix |
 //! | **null** | `device` (`ios`/`android`) | no effect on anything: must not appear in highlights |
 //!
 //! The same seed, size and end date always produce byte-identical files.
@@ -178,6 +179,52 @@ fn at(rng: &mut Rng, day: NaiveDate) -> NaiveDateTime {
     .unwrap()
 }
 
+/// Attribute questions of the relationship survey: name, the average rating, how strongly the
+/// rating follows the overall score (per 2 NPS points), and the extra drop for delayed
+/// deliveries.
+const ATTRIBUTES: [(&str, f64, f64, f64); 4] = [
+    ("delivery", 3.2, 0.85, 1.3),
+    ("value", 3.6, 0.6, 0.0),
+    ("ordering", 4.0, 0.4, 0.0),
+    ("support", 3.6, 0.25, 0.0),
+];
+
+/// One answer of `c` in responses.csv: the next response id, the submission and the customer's
+/// segment columns.
+struct Answer<'a> {
+    at: NaiveDateTime,
+    metric: &'a str,
+    score: u8,
+    comment: &'a str,
+    survey: &'a str,
+    channel: usize,
+}
+
+fn write_answer(
+    f: &mut CsvFile,
+    seq: &mut u64,
+    c: &Customer,
+    a: Answer<'_>,
+) -> std::io::Result<()> {
+    *seq += 1;
+    f.row(&[
+        &format!("R{seq:08}"),
+        &c.id,
+        &ts(a.at),
+        a.metric,
+        &a.score.to_string(),
+        a.comment,
+        a.survey,
+        a.survey,
+        CHANNELS[a.channel],
+        c.language,
+        REGIONS[c.region].0,
+        PLANS[c.plan],
+        AGE_BANDS[c.age],
+        DEVICES[c.device],
+    ])
+}
+
 fn ts(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -318,6 +365,9 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
         lifecycle_f.row(&[&c.id, "start", &ts(at(&mut rng, c.signup))])?;
     }
 
+    // Attribute ratings draw from their own stream, so adding them left every other planted
+    // effect's random numbers unchanged.
+    let mut attr_rng = Rng::new(opts.seed ^ 0x5eed_a77b);
     let mut response_seq = 0u64;
     let mut ticket_seq = 0u64;
     let mut session_seq = 0u64;
@@ -390,23 +440,36 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
                     } else {
                         String::new()
                     };
-                    response_seq += 1;
-                    responses_f.row(&[
-                        &format!("R{response_seq:08}"),
-                        &c.id,
-                        &ts(answered),
-                        "nps",
-                        &score.to_string(),
-                        &comment,
-                        "relationship",
-                        "relationship",
-                        CHANNELS[c.channel],
-                        c.language,
-                        REGIONS[c.region].0,
-                        PLANS[c.plan],
-                        AGE_BANDS[c.age],
-                        DEVICES[c.device],
-                    ])?;
+                    let survey = "relationship";
+                    let nps = Answer {
+                        at: answered,
+                        metric: "nps",
+                        score,
+                        comment: &comment,
+                        survey,
+                        channel: c.channel,
+                    };
+                    write_answer(&mut responses_f, &mut response_seq, c, nps)?;
+                    // Attribute ratings (1-5) of the same submission: each follows the
+                    // customer's overall score with a planted strength (delivery strongest,
+                    // support weakest); delayed deliveries also rate delivery itself lower.
+                    let z = (score as f64 - 7.5) / 2.0;
+                    for (name, base, strength, penalty) in ATTRIBUTES {
+                        if !attr_rng.chance(0.9) {
+                            continue; // skipped question
+                        }
+                        let mu = base + strength * z - if delayed { penalty } else { 0.0 };
+                        let rating = (mu + 0.8 * attr_rng.normal()).round().clamp(1.0, 5.0) as u8;
+                        let rating = Answer {
+                            at: answered,
+                            metric: name,
+                            score: rating,
+                            comment: "",
+                            survey,
+                            channel: c.channel,
+                        };
+                        write_answer(&mut responses_f, &mut response_seq, c, rating)?;
+                    }
                 }
             }
             // Support contact with a transactional survey (CSAT and CES).
@@ -468,23 +531,15 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
                         .round()
                         .clamp(1.0, 7.0) as u8;
                     for (metric, score) in [("csat", sat), ("ces", ease)] {
-                        response_seq += 1;
-                        responses_f.row(&[
-                            &format!("R{response_seq:08}"),
-                            &c.id,
-                            &ts(answered),
+                        let a = Answer {
+                            at: answered,
                             metric,
-                            &score.to_string(),
-                            "",
-                            "support",
-                            "support",
-                            CHANNELS[channel],
-                            c.language,
-                            REGIONS[c.region].0,
-                            PLANS[c.plan],
-                            AGE_BANDS[c.age],
-                            DEVICES[c.device],
-                        ])?;
+                            score,
+                            comment: "",
+                            survey: "support",
+                            channel,
+                        };
+                        write_answer(&mut responses_f, &mut response_seq, c, a)?;
                     }
                 }
             }
@@ -628,6 +683,27 @@ min_n = 30
 
 [journey]
 steps = ["visit", "cart", "checkout", "purchase"]
+
+# Attribute ratings of the relationship survey, for key driver analysis (`cxray drivers`).
+[metrics.delivery]
+scale = [1, 5]
+name = "Delivery (1-5)"
+driver = true
+
+[metrics.value]
+scale = [1, 5]
+name = "Value for money (1-5)"
+driver = true
+
+[metrics.ordering]
+scale = [1, 5]
+name = "Ease of ordering (1-5)"
+driver = true
+
+[metrics.support]
+scale = [1, 5]
+name = "Customer service (1-5)"
+driver = true
 
 [[sources]]
 path = "data/responses.csv"

@@ -7,6 +7,7 @@
 //! plain data that outputs render.
 
 pub mod alerts;
+pub mod drivers;
 pub mod explain;
 pub mod linkage;
 pub mod metrics;

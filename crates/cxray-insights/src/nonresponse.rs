@@ -478,7 +478,17 @@ fn verdict(dims: &[DimensionRates], w: Option<&Weighting>, opts: &NonResponseOpt
         differing.join("; ")
     );
     if let Some(w) = w {
-        for m in &w.metrics {
+        // The metrics whose correction is largest against their own noise, at most two.
+        let mut ms: Vec<(&WeightedMetric, f64)> = w
+            .metrics
+            .iter()
+            .map(|m| {
+                let half = m.weighted_ci.map_or(f64::INFINITY, |(l, h)| (h - l) / 2.0);
+                (m, m.bias.abs() / half.max(f64::MIN_POSITIVE))
+            })
+            .collect();
+        ms.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (m, _) in ms.into_iter().take(2) {
             let ci = m
                 .weighted_ci
                 .map(|(l, h)| format!(", CI {l:.1} to {h:.1}"))

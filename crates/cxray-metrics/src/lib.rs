@@ -718,6 +718,10 @@ pub struct MetricDeclaration {
     pub name: Option<String>,
     /// Whether scores must be whole numbers (default true).
     pub integer: Option<bool>,
+    /// An attribute rating that drives an outcome (e.g. "delivery" or "value for money"):
+    /// analysed by `cxray drivers` and the report's key drivers, not on the scorecard.
+    #[serde(default)]
+    pub driver: bool,
 }
 
 impl MetricCatalog {

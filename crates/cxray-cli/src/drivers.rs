@@ -1,0 +1,217 @@
+//! `cxray drivers`: key driver analysis of an outcome (NPS by default) on attribute ratings
+//! answered in the same submission (see `cxray_insights::drivers`).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use anyhow::anyhow;
+use arrow::array::Array;
+use cxray_insights::drivers::{DriverInput, DriverOptions, Drivers, drivers};
+use cxray_metrics::MetricKind;
+use cxray_stats::Confidence;
+
+use crate::Failure;
+use crate::args::{DriversArgs, FormatArg};
+use crate::input::{self, AnswerColumns, Project};
+use crate::output::InputSummary;
+
+type Fast = BuildHasherDefault<cxray_ingest::IdHasher>;
+
+/// The key of a submission: the response id before `#` in wide exports (one row per
+/// respondent), else the customer and the submission time (long exports with one id per
+/// answer), else the response id.
+fn submission_key(response_id: &str, customer: Option<&str>, at: i64) -> u64 {
+    let mut h = cxray_ingest::IdHasher::default();
+    match (response_id.split_once('#'), customer) {
+        (Some((base, _)), _) => {
+            h.write_u8(0);
+            h.write(base.as_bytes());
+        }
+        (None, Some(c)) => {
+            h.write_u8(1);
+            h.write(c.as_bytes());
+            h.write_i64(at);
+        }
+        (None, None) => {
+            h.write_u8(2);
+            h.write(response_id.as_bytes());
+        }
+    }
+    h.finish()
+}
+
+/// Rows of (drivers…, outcome) per submission; a value not answered is NaN.
+fn submissions(project: &Project, metrics: &[String]) -> Vec<f64> {
+    let p = metrics.len();
+    let mut index: HashMap<u64, usize, Fast> = HashMap::with_hasher(Fast::default());
+    let mut rows: Vec<f64> = Vec::new();
+    for b in &project.loaded.batches {
+        let c = AnswerColumns::of(b);
+        let slot: Vec<Option<usize>> = (0..c.metric.len())
+            .map(|r| metrics.iter().position(|m| m == c.metric.value(r)))
+            .collect();
+        for (r, slot) in slot.into_iter().enumerate() {
+            let Some(j) = slot else { continue };
+            let customer = (!c.customer_id.is_null(r)).then(|| c.customer_id.value(r));
+            let key = submission_key(c.response_id.value(r), customer, c.submitted_at.value(r));
+            let k = *index.entry(key).or_insert_with(|| {
+                rows.extend(std::iter::repeat_n(f64::NAN, p));
+                rows.len() / p - 1
+            });
+            rows[k * p + j] = c.score.value(r);
+        }
+    }
+    rows
+}
+
+/// The drivers: given, or the declared ones, or every other metric answered with the outcome.
+fn driver_names(project: &Project, a: &DriversArgs) -> Result<Vec<String>, Failure> {
+    if !a.drivers.is_empty() {
+        return Ok(a.drivers.iter().map(|d| d.trim().to_string()).collect());
+    }
+    let declared: Vec<String> = project
+        .config
+        .metrics
+        .iter()
+        .filter(|(_, d)| d.driver)
+        .map(|(n, _)| n.clone())
+        .collect();
+    if !declared.is_empty() {
+        return Ok(declared);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for b in &project.loaded.batches {
+        let c = AnswerColumns::of(b);
+        for r in 0..c.metric.len() {
+            let m = c.metric.value(r);
+            if m != a.outcome && !seen.iter().any(|s| s == m) {
+                seen.push(m.to_string());
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The analysis for a loaded project.
+pub fn build(project: &Project, a: &DriversArgs) -> Result<Drivers, Failure> {
+    let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
+    let outcome = project.catalog.get(&a.outcome).map_err(Failure::input)?;
+    let names = driver_names(project, a)?;
+    if names.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "no drivers: give --drivers, or declare attribute ratings with `driver = true` in \
+             [metrics.NAME] of cxray.toml"
+        )));
+    }
+    if names.len() > cxray_stats::regression::MAX_SHAPLEY_DRIVERS {
+        return Err(Failure::input(anyhow!(
+            "{} drivers given; the exact Shapley decomposition takes at most {}",
+            names.len(),
+            cxray_stats::regression::MAX_SHAPLEY_DRIVERS
+        )));
+    }
+    let mut scales = Vec::new();
+    for n in &names {
+        let s = project.catalog.get(n).map_err(Failure::input)?;
+        scales.push((s.min, s.max));
+    }
+    let mut metrics = names.clone();
+    metrics.push(outcome.name.clone());
+    let t0 = std::time::Instant::now();
+    let rows = submissions(project, &metrics);
+    let p = metrics.len();
+    let complete: Vec<f64> = rows
+        .chunks_exact(p)
+        .filter(|r| r.iter().all(|x| !x.is_nan()))
+        .flatten()
+        .copied()
+        .collect();
+    let n = complete.len() / p;
+    if (n as u64) < (p as u64 + 10).max(project.config.project.min_n) {
+        return Err(Failure::input(anyhow!(
+            "only {n} submissions answer {} and every driver ({}): too few for a driver analysis",
+            outcome.name,
+            names.join(", ")
+        )));
+    }
+    crate::progress::timing("driver rows", t0);
+    let t0 = std::time::Instant::now();
+    let d = drivers(
+        &DriverInput {
+            outcome: outcome.name.clone(),
+            drivers: names,
+            rows: &complete,
+            scales,
+            nps_outcome: outcome.kind == MetricKind::Nps,
+        },
+        &DriverOptions {
+            confidence,
+            replicates: a.replicates,
+            ..Default::default()
+        },
+    )
+    .map_err(Failure::input)?;
+    crate::progress::timing("drivers", t0);
+    Ok(d)
+}
+
+#[derive(serde::Serialize)]
+struct DriversOutput {
+    drivers: Drivers,
+    input: InputSummary,
+}
+
+pub fn run(a: DriversArgs) -> Result<(), Failure> {
+    let project = input::load(&a.input, Some(vec![]))?;
+    let d = build(&project, &a)?;
+    let mut buf = Vec::new();
+    match a.format {
+        FormatArg::Json => {
+            let out = DriversOutput {
+                drivers: d,
+                input: InputSummary::of_responses(&project.loaded),
+            };
+            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
+            buf.push(b'\n');
+        }
+        FormatArg::Table | FormatArg::Csv => write_table(&mut buf, &d).map_err(Failure::runtime)?,
+    }
+    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
+}
+
+fn write_table(w: &mut Vec<u8>, d: &Drivers) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(
+        w,
+        "Key drivers of {} (n {}, R² {:.2}; {:.0}% bootstrap intervals, {} replicates)",
+        d.outcome,
+        d.n,
+        d.r_squared,
+        100.0 * d.confidence,
+        d.replicates
+    )?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "{:<3} {:<14} {:>10} {:>13} {:>7} {:>7} {:>6} {:>6}  quadrant",
+        "#", "driver", "importance", "interval", "weight", "coef", "mean", "perf%"
+    )?;
+    for r in &d.drivers {
+        writeln!(
+            w,
+            "{:<3} {:<14} {:>9.1}% {:>13} {:>6.1}% {:>7.2} {:>6.2} {:>5.0}%  {}",
+            r.rank,
+            crate::output::truncate(&r.driver, 14),
+            100.0 * r.importance,
+            format!("{:.1}–{:.1}%", 100.0 * r.ci_low, 100.0 * r.ci_high),
+            100.0 * r.relative_weight,
+            r.coefficient,
+            r.mean,
+            r.performance,
+            r.quadrant
+        )?;
+    }
+    writeln!(w)?;
+    writeln!(w, "{}", d.verdict)?;
+    Ok(())
+}
