@@ -65,17 +65,11 @@ fn submissions(project: &Project, metrics: &[String]) -> Vec<f64> {
 }
 
 /// The drivers: given, or the declared ones, or every other metric answered with the outcome.
-fn driver_names(project: &Project, a: &DriversArgs) -> Result<Vec<String>, Failure> {
+pub fn driver_names(project: &Project, a: &DriversArgs) -> Result<Vec<String>, Failure> {
     if !a.drivers.is_empty() {
         return Ok(a.drivers.iter().map(|d| d.trim().to_string()).collect());
     }
-    let declared: Vec<String> = project
-        .config
-        .metrics
-        .iter()
-        .filter(|(_, d)| d.driver)
-        .map(|(n, _)| n.clone())
-        .collect();
+    let declared: Vec<String> = crate::input::driver_metrics(&project.config);
     if !declared.is_empty() {
         return Ok(declared);
     }
@@ -95,8 +89,19 @@ fn driver_names(project: &Project, a: &DriversArgs) -> Result<Vec<String>, Failu
 /// The analysis for a loaded project.
 pub fn build(project: &Project, a: &DriversArgs) -> Result<Drivers, Failure> {
     let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
-    let outcome = project.catalog.get(&a.outcome).map_err(Failure::input)?;
     let names = driver_names(project, a)?;
+    analyse(project, &a.outcome, names, a.replicates, confidence)
+}
+
+/// Key drivers of `outcome` among the driver metrics `names`.
+pub fn analyse(
+    project: &Project,
+    outcome: &str,
+    names: Vec<String>,
+    replicates: usize,
+    confidence: Confidence,
+) -> Result<Drivers, Failure> {
+    let outcome = project.catalog.get(outcome).map_err(Failure::input)?;
     if names.is_empty() {
         return Err(Failure::input(anyhow!(
             "no drivers: give --drivers, or declare attribute ratings with `driver = true` in \
@@ -146,7 +151,7 @@ pub fn build(project: &Project, a: &DriversArgs) -> Result<Drivers, Failure> {
         },
         &DriverOptions {
             confidence,
-            replicates: a.replicates,
+            replicates,
             ..Default::default()
         },
     )

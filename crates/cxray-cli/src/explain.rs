@@ -170,8 +170,8 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
     let input = ExplainInput {
         spec,
         period: p,
-        before,
-        after,
+        before: vec![before],
+        after: vec![after],
         overall: &overall,
         by_dimension: per_dim
             .iter()
@@ -207,7 +207,7 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
             since,
             until,
         )?;
-        drill_down(&mut e, spec, p, &groups, &opts);
+        drill_down(&mut e, spec, &groups, &opts);
     }
     Ok(e)
 }

@@ -362,3 +362,12 @@ impl<'a> AnswerColumns<'a> {
             .expect("a date in range")
     }
 }
+
+/// The metrics declared with `driver = true` (attribute ratings, not headline metrics).
+pub fn driver_metrics(cfg: &ProjectConfig) -> Vec<String> {
+    cfg.metrics
+        .iter()
+        .filter(|(_, d)| d.driver)
+        .map(|(n, _)| n.clone())
+        .collect()
+}

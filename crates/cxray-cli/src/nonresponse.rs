@@ -229,7 +229,12 @@ pub fn build(
         e.1 += answered[row] as u64;
     }
     let mut hist: BTreeMap<(String, Vec<Option<String>>), ScoreHistogram> = BTreeMap::new();
+    // Attribute ratings declared as drivers are not headline metrics: left out here.
+    let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
     for (row, metric, score) in answers {
+        if drivers.contains(&metric) {
+            continue;
+        }
         hist.entry((metric, segments[row].clone()))
             .or_default()
             .add(score, 1);

@@ -421,7 +421,8 @@ pub fn report_input(
     req: &Request,
     config: &ProjectConfig,
     dims: &[String],
-) -> Result<(OperationsInput, Vec<EntityTable>), Failure> {
+    responses: &cxray_ingest::Loaded,
+) -> Result<ReportParts, Failure> {
     use cxray_metrics::operational::OPERATIONAL_METRICS;
     let names = |f: Family| -> Vec<String> {
         OPERATIONAL_METRICS
@@ -433,6 +434,7 @@ pub fn report_input(
     let has = |e: Entity| input::has_source(config, e);
     let mut out = OperationsInput::default();
     let mut tables = Vec::new();
+    let mut linkage = None;
     if has(Entity::Tickets) {
         let (rows, t) = tickets(req, &names(Family::Tickets))?;
         out.rows.extend(rows);
@@ -502,10 +504,31 @@ pub fn report_input(
         };
         out.retention = Some(l.retention(&opts, req.until)?);
         crate::progress::timing("retention", t0);
+        // NPS linked to churn, when answers name their customers.
+        let t0 = std::time::Instant::now();
+        let lopts = cxray_insights::linkage::LinkageOptions {
+            confidence: req.opts.estimate.confidence,
+            alpha: 0.05,
+        };
+        linkage = crate::linkage::link(&l, responses, &lopts).ok();
+        crate::progress::timing("linkage", t0);
         tables.extend(l.tables());
     }
     // Customers are read by more than one family; count each entity's sources once.
     let mut seen = std::collections::BTreeSet::new();
     tables.retain(|t| seen.insert(t.entity));
-    Ok((out, tables))
+    Ok(ReportParts {
+        operations: out,
+        tables,
+        linkage,
+    })
+}
+
+/// What the report takes from the operational data.
+pub struct ReportParts {
+    pub operations: OperationsInput,
+    /// The tables read, for data quality.
+    pub tables: Vec<EntityTable>,
+    /// NPS linked to churn (when there are lifecycle events and answers with customer ids).
+    pub linkage: Option<cxray_insights::linkage::Linkage>,
 }

@@ -173,15 +173,9 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
     };
     // Attribute ratings declared as drivers are analysed in the drivers section, not as
     // scorecard metrics.
-    let drivers: Vec<&String> = project
-        .config
-        .metrics
-        .iter()
-        .filter(|(_, d)| d.driver)
-        .map(|(n, _)| n)
-        .collect();
+    let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
     let kpi = |mut g: Vec<cxray_metrics::period::GroupHistogram>| {
-        g.retain(|x| !drivers.contains(&&x.key.metric));
+        g.retain(|x| !drivers.contains(&x.key.metric));
         g
     };
     let overall = kpi(rt
@@ -280,7 +274,8 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         since,
         until,
     };
-    let (ops, tables) = crate::operational::report_input(&req, &project.config, &dims)?;
+    let parts = crate::operational::report_input(&req, &project.config, &dims, &project.loaded)?;
+    let (ops, tables) = (parts.operations, parts.tables);
     if !ops.rows.is_empty() || ops.retention.is_some() {
         let current = report
             .trends
@@ -299,6 +294,60 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         );
         report.attach_operations(section);
     }
+    // Why: explain the headline change, key drivers, churn linkage, non-response bias.
+    let t_insights = std::time::Instant::now();
+    let mut insights = cxray_insights::report::InsightsSection {
+        linkage: parts.linkage,
+        ..Default::default()
+    };
+    if let Some(base) = opts
+        .order
+        .iter()
+        .find(|m| overall.iter().any(|g| &g.key.metric == *m))
+        && let Some(current) = report
+            .current_period
+            .as_deref()
+            .and_then(cxray_metrics::period::Period::parse_label)
+            .map(|x| x.1)
+    {
+        let starts: Vec<chrono::NaiveDate> = crate::explain::period_sizes(&overall, base)
+            .into_iter()
+            .map(|x| x.0)
+            .filter(|s| *s <= current)
+            .collect();
+        let w = opts.segment_window.max(1);
+        if starts.len() >= 2 * w {
+            let after = starts[starts.len() - w..].to_vec();
+            let before = starts[starts.len() - 2 * w..starts.len() - w].to_vec();
+            insights.change =
+                explain_window(project, &engine, &rt, base, p, before, after, &dims, a)?;
+        }
+    }
+    let driver_metrics = drivers.clone();
+    if !driver_metrics.is_empty()
+        && let Some(outcome) = opts
+            .order
+            .iter()
+            .find(|m| overall.iter().any(|g| &g.key.metric == *m))
+    {
+        insights.drivers =
+            crate::drivers::analyse(project, outcome, driver_metrics, 200, confidence).ok();
+    }
+    if input::has_source(&project.config, cxray_ingest::Entity::Invitations) {
+        let nargs = crate::args::NonResponseArgs {
+            input: a.input.clone(),
+            by: vec![],
+            rake_on: vec![],
+            window_days: 30,
+            confidence: a.confidence,
+            alpha: a.alpha,
+            format: crate::args::FormatArg::Json,
+            output: None,
+        };
+        insights.nonresponse = crate::nonresponse::build(project, &nargs).ok().map(|x| x.0);
+    }
+    report.attach_insights(insights);
+    crate::progress::timing("insights", t_insights);
     let title = a
         .title
         .clone()
@@ -310,6 +359,82 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         report,
         data_quality: data_quality(&project.loaded, &dims, &tables),
     })
+}
+
+/// Explains the change of `metric` from the `before` window to the `after` window across the
+/// report's dimensions and themes.
+#[allow(clippy::too_many_arguments)]
+fn explain_window(
+    project: &Project,
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    metric: &str,
+    p: cxray_metrics::period::Period,
+    before: Vec<chrono::NaiveDate>,
+    after: Vec<chrono::NaiveDate>,
+    dims: &[String],
+    a: &ReportArgs,
+) -> Result<Option<cxray_insights::explain::ChangeExplanation>, Failure> {
+    use cxray_insights::explain::{
+        ExplainInput, ExplainOptions, drill_down, explain, focus_segment,
+    };
+    let Some(spec) = project.catalog.get(metric).ok() else {
+        return Ok(None);
+    };
+    let since = before.first().copied();
+    let until = after.last().map(|l| p.next(*l) - chrono::Duration::days(1));
+    let run = |by: Vec<String>| {
+        rt.block_on(engine.score_histograms(&HistogramQuery {
+            metrics: vec![spec.name.clone()],
+            by,
+            period: Some(p),
+            since,
+            until,
+        }))
+        .map_err(engine_err)
+    };
+    let overall = run(vec![])?;
+    let mut per_dim = Vec::new();
+    for d in dims {
+        per_dim.push((d.clone(), run(vec![d.clone()])?));
+    }
+    let themes_col = cxray_ingest::enrich::TEXT_COLUMNS[3].to_string();
+    let themes = match &project.text {
+        Some(_) => Some(run(vec![themes_col.clone()])?),
+        None => None,
+    };
+    let opts = ExplainOptions {
+        estimate: EstimateOptions {
+            confidence: Confidence::new(a.confidence).map_err(Failure::input)?,
+            interval: IntervalChoice::Default,
+            weighted: false,
+            rating_prior: None,
+        },
+        alpha: a.alpha,
+        min_n: a.min_n.unwrap_or(project.config.project.min_n),
+    };
+    let input = ExplainInput {
+        spec,
+        period: p,
+        before,
+        after,
+        overall: &overall,
+        by_dimension: per_dim
+            .iter()
+            .map(|(d, g)| (d.clone(), g.as_slice()))
+            .collect(),
+        themes: themes.as_deref(),
+    };
+    let Some(mut e) = explain(&input, &opts) else {
+        return Ok(None);
+    };
+    if project.text.is_some()
+        && let Some((dim, _)) = focus_segment(&e)
+    {
+        let groups = run(vec![dim, themes_col])?;
+        drill_down(&mut e, spec, &groups, &opts);
+    }
+    Ok(Some(e))
 }
 
 /// Quotes up to `k` distinct comments per theme from the section's window, in the base metric:

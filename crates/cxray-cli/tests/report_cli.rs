@@ -72,6 +72,48 @@ fn demo_report_finds_the_planted_effects_and_not_the_null_effect() {
             "evidence section {section} exists"
         );
     }
+    // Why: every analysis finds its planted effect, names its evidence and links to it;
+    // the null effect (device) appears in none of them.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let ins = &doc["report"]["insights"];
+    let kinds: Vec<&str> = ins["findings"]
+        .as_array()
+        .expect("insights section")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["change", "drivers", "linkage", "nonresponse"]);
+    for f in ins["findings"].as_array().unwrap() {
+        let text = f["text"].as_str().unwrap();
+        // n, and an interval or a test.
+        assert!(
+            [" q ", " p ", " CI "].iter().any(|e| text.contains(e)) && text.contains(" n "),
+            "evidence in {text}"
+        );
+        assert!(!text.contains("device"), "{text}");
+        assert!(html.contains(&format!("id=\"{}\"", f["section"].as_str().unwrap())));
+    }
+    let change = &ins["change"];
+    assert_eq!(change["focus"]["segment"], "North");
+    assert!(
+        change["explanations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["kind"] == "segment_theme" && x["name"] == "delivery")
+    );
+    assert_eq!(ins["drivers"]["drivers"][0]["driver"], "delivery");
+    assert_eq!(ins["drivers"]["fix_first"], serde_json::json!(["delivery"]));
+    assert!(
+        ins["linkage"]["hazard_ratios"][1]["hazard_ratio"]
+            .as_f64()
+            .unwrap()
+            > 2.0
+    );
+    assert_eq!(
+        ins["nonresponse"]["weighting"]["raked_on"],
+        serde_json::json!(["age_band"])
+    );
     // Planted theme: comments about delivery rise in North and go with detractors.
     let themes = &doc["report"]["themes"];
     let emerging = themes["emerging"].as_array().expect("themes section");

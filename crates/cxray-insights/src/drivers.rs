@@ -183,7 +183,8 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
     // Logistic model of promoters, on rows grouped by their rating combination.
     let mut promoter = None;
     if input.nps_outcome {
-        let mut groups: std::collections::HashMap<Vec<i64>, (Vec<f64>, f64, f64)> =
+        // Ordered, so that the fit's sums (and the report) are the same on every run.
+        let mut groups: std::collections::BTreeMap<Vec<i64>, (Vec<f64>, f64, f64)> =
             Default::default();
         for row in input.rows.chunks_exact(p) {
             let key: Vec<i64> = row[..k]
@@ -273,7 +274,14 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
         .filter(|r| r.quadrant == "fix first")
         .map(|r| r.driver.clone())
         .collect();
-    let verdict = verdict(&sorted, &fix_first, shapley.r_squared, n, opts);
+    let verdict = verdict(
+        &input.outcome,
+        &sorted,
+        &fix_first,
+        shapley.r_squared,
+        n,
+        opts,
+    );
     Ok(Drivers {
         outcome: input.outcome.clone(),
         n: n as u64,
@@ -289,6 +297,7 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
 }
 
 fn verdict(
+    outcome: &str,
     rows: &[DriverRow],
     fix_first: &[String],
     r2: f64,
@@ -300,9 +309,10 @@ fn verdict(
         return "No drivers.".into();
     };
     let mut s = format!(
-        "{} explains the most of the outcome: {:.0}% of the explained variance ({pct:.0}% CI \
+        "{} is the strongest driver of {}: {:.0}% of the explained variance ({pct:.0}% CI \
          {:.0}–{:.0}%; R² {:.2}, n {n})",
         top.driver,
+        outcome.to_uppercase(),
         100.0 * top.importance,
         100.0 * top.ci_low,
         100.0 * top.ci_high,

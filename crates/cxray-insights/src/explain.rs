@@ -39,9 +39,10 @@ pub const NO_THEME: &str = crate::themes::NO_THEME;
 pub struct ExplainInput<'a> {
     pub spec: &'a MetricSpec,
     pub period: Period,
-    /// First days of the two periods compared.
-    pub before: NaiveDate,
-    pub after: NaiveDate,
+    /// First days of the periods compared: before, and after (one period each, or a window of
+    /// several, e.g. the last three months against the three before).
+    pub before: Vec<NaiveDate>,
+    pub after: Vec<NaiveDate>,
     /// The metric's histograms by period (no segment).
     pub overall: &'a [GroupHistogram],
     /// By period and one dimension's value.
@@ -128,6 +129,9 @@ pub struct ChangeExplanation {
     pub metric: String,
     pub before_period: String,
     pub after_period: String,
+    /// First days of the periods before and after.
+    #[serde(skip)]
+    pub starts: [Vec<NaiveDate>; 2],
     pub n_before: u64,
     pub n_after: u64,
     pub value_before: f64,
@@ -149,26 +153,35 @@ pub struct ChangeExplanation {
 
 fn hist_of<'a>(
     groups: &'a [GroupHistogram],
-    metric: &str,
-    start: NaiveDate,
+    metric: &'a str,
+    starts: &'a [NaiveDate],
 ) -> impl Iterator<Item = &'a GroupHistogram> {
-    groups
-        .iter()
-        .filter(move |g| g.key.metric == metric && g.key.period_start == Some(start))
+    groups.iter().filter(move |g| {
+        g.key.metric == metric && g.key.period_start.is_some_and(|s| starts.contains(&s))
+    })
+}
+
+/// The label of one period or a window of them.
+fn span_label(p: Period, starts: &[NaiveDate]) -> String {
+    match (starts.iter().min(), starts.iter().max()) {
+        (Some(a), Some(b)) if a == b => p.label(*a),
+        (Some(a), Some(b)) => format!("{}–{}", p.label(*a), p.label(*b)),
+        _ => String::new(),
+    }
 }
 
 /// Explains the change of a metric between two periods; `None` when either period has no
 /// answers.
 pub fn explain(input: &ExplainInput, opts: &ExplainOptions) -> Option<ChangeExplanation> {
     let spec = input.spec;
-    let merged = |start: NaiveDate| {
+    let merged = |starts: &[NaiveDate]| {
         let mut h = ScoreHistogram::default();
-        for g in hist_of(input.overall, &spec.name, start) {
+        for g in hist_of(input.overall, &spec.name, starts) {
             h.merge(&g.histogram);
         }
         h
     };
-    let (hb, ha) = (merged(input.before), merged(input.after));
+    let (hb, ha) = (merged(&input.before), merged(&input.after));
     let (nb, na) = (hb.n(), ha.n());
     let (vb, _) = spec.value_and_unit_variance(&hb)?;
     let (va, _) = spec.value_and_unit_variance(&ha)?;
@@ -184,8 +197,8 @@ pub fn explain(input: &ExplainInput, opts: &ExplainOptions) -> Option<ChangeExpl
     let mut dimensions = Vec::new();
     for (dim, groups) in &input.by_dimension {
         let mut seg: BTreeMap<String, [ScoreHistogram; 2]> = BTreeMap::new();
-        for (k, start) in [input.before, input.after].into_iter().enumerate() {
-            for g in hist_of(groups, &spec.name, start) {
+        for (k, starts) in [&input.before, &input.after].into_iter().enumerate() {
+            for g in hist_of(groups, &spec.name, starts) {
                 let name = g
                     .key
                     .segment
@@ -249,7 +262,7 @@ pub fn explain(input: &ExplainInput, opts: &ExplainOptions) -> Option<ChangeExpl
             spec,
             groups,
             |_| true,
-            [input.before, input.after],
+            [&input.before, &input.after],
             vb,
             [nb, na],
             opts.min_n,
@@ -258,8 +271,9 @@ pub fn explain(input: &ExplainInput, opts: &ExplainOptions) -> Option<ChangeExpl
     };
     let mut e = ChangeExplanation {
         metric: spec.name.clone(),
-        before_period: input.period.label(input.before),
-        after_period: input.period.label(input.after),
+        before_period: span_label(input.period, &input.before),
+        after_period: span_label(input.period, &input.after),
+        starts: [input.before.clone(), input.after.clone()],
         n_before: nb,
         n_after: na,
         value_before: vb,
@@ -323,7 +337,7 @@ fn theme_parts(
     spec: &MetricSpec,
     groups: &[GroupHistogram],
     keep: impl Fn(&[Option<String>]) -> bool,
-    starts: [NaiveDate; 2],
+    starts: [&[NaiveDate]; 2],
     base: f64,
     n: [u64; 2],
     min_n: u64,
@@ -428,7 +442,6 @@ pub struct FocusThemes {
 pub fn drill_down(
     e: &mut ChangeExplanation,
     spec: &MetricSpec,
-    period: Period,
     groups: &[GroupHistogram],
     opts: &ExplainOptions,
 ) {
@@ -446,15 +459,12 @@ pub fn drill_down(
     let (Some(vb), Some(va)) = (part.value_before, part.value_after) else {
         return;
     };
-    let starts = [
-        Period::parse_label(&e.before_period).map_or(period.start_of(NaiveDate::MIN), |x| x.1),
-        Period::parse_label(&e.after_period).map_or(period.start_of(NaiveDate::MIN), |x| x.1),
-    ];
+    let starts = e.starts.clone();
     let mut themes = theme_parts(
         spec,
         groups,
         |rest| rest.first().cloned().flatten().as_deref() == Some(seg.as_str()),
-        starts,
+        [&starts[0], &starts[1]],
         vb,
         [part.n_before, part.n_after],
         opts.min_n,
@@ -724,8 +734,8 @@ mod tests {
             &ExplainInput {
                 spec: &spec,
                 period: Period::Month,
-                before: d("2025-01-01"),
-                after: d("2025-02-01"),
+                before: vec![d("2025-01-01")],
+                after: vec![d("2025-02-01")],
                 overall: &overall,
                 by_dimension: vec![("region".into(), &region)],
                 themes: Some(&themes),
@@ -774,7 +784,7 @@ mod tests {
             seg("2025-02-01", "South", Some("delivery"), &[(3.0, 60)]),
         ];
         let mut e = e;
-        drill_down(&mut e, &spec, Period::Month, &by_region_theme, &opts());
+        drill_down(&mut e, &spec, &by_region_theme, &opts());
         let f = e.focus.as_ref().unwrap();
         assert_eq!(
             (f.dimension.as_str(), f.segment.as_str()),
@@ -802,8 +812,8 @@ mod tests {
             &ExplainInput {
                 spec: &spec,
                 period: Period::Month,
-                before: d("2025-01-01"),
-                after: d("2025-02-01"),
+                before: vec![d("2025-01-01")],
+                after: vec![d("2025-02-01")],
                 overall: &overall,
                 by_dimension: vec![("all".into(), &overall)],
                 themes: None,

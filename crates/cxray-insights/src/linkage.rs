@@ -299,7 +299,7 @@ pub fn linkage(
         },
     );
     let revenue = revenue_link(&revenue, linked, opts);
-    let verdict = verdict(&hazard_ratios, &categories, opts);
+    let verdict = verdict(&hazard_ratios, &categories, linked, opts);
     Linkage {
         metric: "nps".into(),
         definition,
@@ -352,7 +352,7 @@ fn revenue_link(m: &[Moments; 3], linked: u64, opts: &LinkageOptions) -> Option<
     })
 }
 
-fn verdict(hr: &[HazardRatio], cats: &[CategoryChurn], opts: &LinkageOptions) -> String {
+fn verdict(hr: &[HazardRatio], cats: &[CategoryChurn], n: u64, opts: &LinkageOptions) -> String {
     let rate = |c: &str| cats.iter().find(|x| x.category == c);
     match hr.iter().find(|h| h.category == "detractor") {
         Some(h) if h.significant => {
@@ -366,13 +366,14 @@ fn verdict(hr: &[HazardRatio], cats: &[CategoryChurn], opts: &LinkageOptions) ->
             };
             format!(
                 "Detractors churn at {:.1}× the rate of promoters{rates}: hazard ratio {:.2}, \
-                 {:.0}% CI {:.2}–{:.2}, p {}.",
+                 {:.0}% CI {:.2}–{:.2}, p {}, n {} customers.",
                 h.hazard_ratio,
                 h.hazard_ratio,
                 100.0 * opts.confidence.level(),
                 h.ci_low,
                 h.ci_high,
-                crate::report::fmt_p(h.p_value)
+                crate::report::fmt_p(h.p_value),
+                n
             )
         }
         Some(h) => format!(

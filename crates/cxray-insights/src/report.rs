@@ -179,6 +179,78 @@ pub struct Report {
     /// What happened to customers: tickets, queue, referrals, journeys, churn and retention
     /// (when the project has such data).
     pub operations: Option<crate::operations::OperationsSection>,
+    /// Why: explain-the-change, key drivers, CX linked to churn, non-response bias.
+    pub insights: Option<InsightsSection>,
+}
+
+/// The analyses that say why (each present when the data allows it).
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct InsightsSection {
+    /// The headline metric's change from the previous window to the current one.
+    pub change: Option<crate::explain::ChangeExplanation>,
+    pub drivers: Option<crate::drivers::Drivers>,
+    pub linkage: Option<crate::linkage::Linkage>,
+    pub nonresponse: Option<crate::nonresponse::NonResponse>,
+    /// One finding per analysis that found something significant, with the anchor of its
+    /// evidence; analyses that found nothing significant add none.
+    pub findings: Vec<Finding>,
+}
+
+/// A finding of the insights section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// "change", "drivers", "linkage" or "nonresponse".
+    pub kind: String,
+    pub text: String,
+    /// Anchor of the part of the section with the evidence (and chart).
+    pub section: String,
+}
+
+impl InsightsSection {
+    /// Writes the findings from the analyses present: only significant results become
+    /// findings.
+    pub fn settle(&mut self) {
+        let mut f = Vec::new();
+        if let Some(c) = &self.change
+            && !c.explanations.is_empty()
+        {
+            f.push(Finding {
+                kind: "change".into(),
+                text: c.summary.clone(),
+                section: "insights-change".into(),
+            });
+        }
+        if let Some(d) = &self.drivers
+            && d.drivers
+                .first()
+                .is_some_and(|t| t.ci_low > 1.0 / d.drivers.len() as f64)
+        {
+            f.push(Finding {
+                kind: "drivers".into(),
+                text: d.verdict.clone(),
+                section: "insights-drivers".into(),
+            });
+        }
+        if let Some(l) = &self.linkage
+            && l.hazard_ratios.iter().any(|h| h.significant)
+        {
+            f.push(Finding {
+                kind: "linkage".into(),
+                text: l.verdict.clone(),
+                section: "insights-linkage".into(),
+            });
+        }
+        if let Some(n) = &self.nonresponse
+            && n.dimensions.iter().any(|d| d.significant)
+        {
+            f.push(Finding {
+                kind: "nonresponse".into(),
+                text: n.verdict.clone(),
+                section: "insights-nonresponse".into(),
+            });
+        }
+        self.findings = f;
+    }
 }
 
 impl Report {
@@ -196,6 +268,12 @@ impl Report {
         }
         self.highlights.truncate(9);
         self.themes = Some(section);
+    }
+
+    /// Adds the insights section (its findings written).
+    pub fn attach_insights(&mut self, mut section: InsightsSection) {
+        section.settle();
+        self.insights = Some(section);
     }
 
     /// Adds the operations section and at most two of its findings (recurring ticket issues
@@ -817,6 +895,7 @@ pub fn build_report(
         highlights,
         themes: None,
         operations: None,
+        insights: None,
     }
 }
 

@@ -116,7 +116,7 @@ pub fn render_html(doc: &ReportDocument) -> String {
             esc(p)
         );
     }
-    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#themes">Themes</a><a href="#operations">Operations</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
+    o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#themes">Themes</a><a href="#insights">Why</a><a href="#operations">Operations</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
 
     o.push_str(r#"<section id="highlights"><h2>Highlights</h2>"#);
     if r.highlights.is_empty() {
@@ -259,6 +259,9 @@ pub fn render_html(doc: &ReportDocument) -> String {
 
     if let Some(t) = &r.themes {
         themes_html(&mut o, t);
+    }
+    if let Some(i) = &r.insights {
+        crate::insights::html(&mut o, i);
     }
     if let Some(ops) = &r.operations {
         operations_html(&mut o, ops, r.confidence, r.period.unit());

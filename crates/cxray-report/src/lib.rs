@@ -6,6 +6,7 @@
 //! itself.
 
 mod html;
+mod insights;
 mod svg;
 mod text;
 

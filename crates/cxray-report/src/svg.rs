@@ -755,6 +755,11 @@ pub fn funnel_chart(rows: &[MetricRow]) -> String {
 
 /// Retention curves (Kaplan-Meier steps) of up to six groups, latest cohorts first.
 pub fn retention_chart(r: &Retention) -> String {
+    retention_chart_from(r, "first start")
+}
+
+/// Retention curves with the time origin named (`first start`, `first answer`).
+pub fn retention_chart_from(r: &Retention, origin: &str) -> String {
     let (w, h) = (720.0, 300.0);
     let (ml, mr, mt, mb) = (58.0, 16.0, 36.0, 44.0);
     let groups: Vec<_> = r.groups.iter().rev().take(6).collect();
@@ -772,7 +777,7 @@ pub fn retention_chart(r: &Retention) -> String {
         &mut o,
         w,
         h,
-        "Retention: share of customers still active by days since their first start",
+        &format!("Retention: share of customers still active by days since their {origin}"),
         "retention",
     );
     let x = Scale {
@@ -809,7 +814,7 @@ pub fn retention_chart(r: &Retention) -> String {
     }
     let _ = write!(
         o,
-        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">days since the first start</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">days since the {origin}</text>"#,
         (ml + w - mr) / 2.0,
         h - 6.0
     );
@@ -855,6 +860,129 @@ pub fn retention_chart(r: &Retention) -> String {
             esc(label)
         );
         cx += 34.0 + 6.5 * label.chars().count() as f64;
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// The priority matrix of key drivers: importance (share of explained variance, with its
+/// bootstrap interval) against performance (mean rating in % of the scale); the dashed lines
+/// are the average importance and the average performance.
+pub fn priority_chart(d: &cxray_insights::drivers::Drivers) -> String {
+    let (w, h) = (720.0, 340.0);
+    let (ml, mr, mt, mb) = (58.0, 150.0, 20.0, 44.0);
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        &format!(
+            "Priority matrix of the drivers of {}: importance against performance",
+            d.outcome
+        ),
+        "priority",
+    );
+    let k = d.drivers.len().max(1) as f64;
+    let imp_hi = d
+        .drivers
+        .iter()
+        .map(|r| r.ci_high)
+        .fold(1.0 / k, f64::max)
+        .min(1.0);
+    let (p_lo, p_hi) = d
+        .drivers
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| {
+            (a.min(r.performance), b.max(r.performance))
+        });
+    let (p_lo, p_hi) = padded(p_lo.min(p_hi - 5.0), p_hi.max(p_lo + 5.0));
+    let x = Scale {
+        d0: p_lo,
+        d1: p_hi,
+        r0: ml,
+        r1: w - mr,
+    };
+    let y = Scale {
+        d0: 0.0,
+        d1: imp_hi * 1.1,
+        r0: h - mb,
+        r1: mt,
+    };
+    for tv in ticks(0.0, imp_hi * 1.1, 5) {
+        let yy = y.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{:.0}%</text>"##,
+            w - mr,
+            ml - 6.0,
+            yy + 4.0,
+            100.0 * tv
+        );
+    }
+    for tv in ticks(p_lo, p_hi, 6) {
+        let _ = write!(
+            o,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" fill="{INK}">{tv:.0}%</text>"#,
+            x.at(tv),
+            h - mb + 16.0
+        );
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">performance: mean rating, % of the scale</text><text x="14" y="{}" transform="rotate(-90 14 {})" text-anchor="middle" fill="{INK}">importance</text>"#,
+        (ml + w - mr) / 2.0,
+        h - 6.0,
+        (mt + h - mb) / 2.0,
+        (mt + h - mb) / 2.0
+    );
+    let mean_perf = d.drivers.iter().map(|r| r.performance).sum::<f64>() / k;
+    let _ = write!(
+        o,
+        r#"<line x1="{ml}" y1="{y1:.1}" x2="{x2}" y2="{y1:.1}" stroke="{GREY}" stroke-dasharray="4 3"/><line x1="{xm:.1}" y1="{mt}" x2="{xm:.1}" y2="{yb}" stroke="{GREY}" stroke-dasharray="4 3"/>"#,
+        y1 = y.at(1.0 / k),
+        x2 = w - mr,
+        xm = x.at(mean_perf),
+        yb = h - mb
+    );
+    for r in &d.drivers {
+        let color = match r.quadrant.as_str() {
+            "fix first" => VERMILLION,
+            "maintain" => BLUE,
+            _ => GREY,
+        };
+        let (cx, cy) = (x.at(r.performance), y.at(r.importance));
+        let _ = write!(
+            o,
+            r#"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"/><circle cx="{cx:.1}" cy="{cy:.1}" r="6" fill="{color}"><title>{}: importance {:.1}% ({:.1}–{:.1}%), performance {:.0}%, {}</title></circle><text x="{:.1}" y="{:.1}" fill="{INK}">{}</text>"#,
+            y.at(r.ci_low),
+            y.at(r.ci_high),
+            esc(&r.driver),
+            100.0 * r.importance,
+            100.0 * r.ci_low,
+            100.0 * r.ci_high,
+            r.performance,
+            esc(&r.quadrant),
+            cx + 9.0,
+            cy + 4.0,
+            esc(&r.driver)
+        );
+    }
+    let lx = w - mr + 16.0;
+    for (i, (color, label)) in [
+        (VERMILLION, "fix first"),
+        (BLUE, "maintain"),
+        (GREY, "monitor / other"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let yy = mt + 14.0 + 20.0 * i as f64;
+        let _ = write!(
+            o,
+            r#"<circle cx="{lx}" cy="{yy}" r="5" fill="{color}"/><text x="{}" y="{}" fill="{INK}">{label}</text>"#,
+            lx + 10.0,
+            yy + 4.0
+        );
     }
     o.push_str("</svg>");
     o

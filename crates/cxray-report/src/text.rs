@@ -44,6 +44,9 @@ pub fn render_text(doc: &ReportDocument) -> String {
     for (i, h) in r.highlights.iter().enumerate() {
         let _ = writeln!(o, "{}", wrap(&format!("{}. {}", i + 1, h.text), 78, "   "));
     }
+    if let Some(i) = &r.insights {
+        crate::insights::text(&mut o, i, &|s| wrap(s, 78, "  "));
+    }
     let _ = writeln!(o, "\nScorecard");
     let _ = writeln!(
         o,
@@ -396,6 +399,9 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             }
         }
         let _ = writeln!(o);
+    }
+    if let Some(i) = &r.insights {
+        crate::insights::markdown(&mut o, i);
     }
     if let Some(ops) = &r.operations {
         let _ = writeln!(
