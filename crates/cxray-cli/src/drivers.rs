@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use anyhow::anyhow;
-use arrow::array::Array;
+use arrow::array::{Array, AsArray};
 use cxray_insights::drivers::{DriverInput, DriverOptions, Drivers, drivers};
 use cxray_metrics::MetricKind;
 use cxray_stats::Confidence;
@@ -20,48 +20,106 @@ type Fast = BuildHasherDefault<cxray_ingest::IdHasher>;
 /// The key of a submission: the response id before `#` in wide exports (one row per
 /// respondent), else the customer and the submission time (long exports with one id per
 /// answer), else the response id.
-fn submission_key(response_id: &str, customer: Option<&str>, at: i64) -> u64 {
-    let mut h = cxray_ingest::IdHasher::default();
-    match (response_id.split_once('#'), customer) {
-        (Some((base, _)), _) => {
-            h.write_u8(0);
-            h.write(base.as_bytes());
-        }
-        (None, Some(c)) => {
-            h.write_u8(1);
-            h.write(c.as_bytes());
-            h.write_i64(at);
-        }
-        (None, None) => {
-            h.write_u8(2);
-            h.write(response_id.as_bytes());
-        }
+fn key_parts<'a>(c: &AnswerColumns<'a>, r: usize) -> (u8, &'a str, i64) {
+    let id = c.response_id.value(r);
+    match id.split_once('#') {
+        Some((base, _)) => (0, base, 0),
+        None if !c.customer_id.is_null(r) => (1, c.customer_id.value(r), c.submitted_at.value(r)),
+        None => (2, id, 0),
     }
+}
+
+fn submission_key((kind, text, at): (u8, &str, i64)) -> u64 {
+    let mut h = cxray_ingest::IdHasher::default();
+    h.write_u8(kind);
+    h.write(text.as_bytes());
+    h.write_i64(at);
     h.finish()
 }
 
-/// Rows of (drivers…, outcome) per submission; a value not answered is NaN.
+/// Rows of (drivers…, outcome) per submission; a value not answered is NaN. Answers of one
+/// submission usually follow each other, so a row's key is compared with the previous row's
+/// before it is hashed and looked up.
 fn submissions(project: &Project, metrics: &[String]) -> Vec<f64> {
     let p = metrics.len();
-    let mut index: HashMap<u64, usize, Fast> = HashMap::with_hasher(Fast::default());
-    let mut rows: Vec<f64> = Vec::new();
-    for b in &project.loaded.batches {
-        let c = AnswerColumns::of(b);
-        let slot: Vec<Option<usize>> = (0..c.metric.len())
-            .map(|r| metrics.iter().position(|m| m == c.metric.value(r)))
+    let batches = &project.loaded.batches;
+    let mi = project.loaded.schema.index_of("metric").expect("metric");
+    // Contiguous ranges of batches on every core, merged in order afterwards.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, 8)
+        .min(batches.len().max(1));
+    let per = batches.len().div_ceil(threads).max(1);
+    type Part = (HashMap<u64, usize, Fast>, Vec<f64>);
+    let parts: Vec<Part> = std::thread::scope(|s| {
+        let handles: Vec<_> = batches
+            .chunks(per)
+            .map(|chunk| s.spawn(move || submissions_of(chunk, mi, metrics)))
             .collect();
-        for (r, slot) in slot.into_iter().enumerate() {
-            let Some(j) = slot else { continue };
-            let customer = (!c.customer_id.is_null(r)).then(|| c.customer_id.value(r));
-            let key = submission_key(c.response_id.value(r), customer, c.submitted_at.value(r));
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("submissions thread"))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let Some((mut index, mut rows)) = parts.next() else {
+        return Vec::new();
+    };
+    for (idx, more) in parts {
+        let mut by_row: Vec<(usize, u64)> = idx.into_iter().map(|(k, r)| (r, k)).collect();
+        by_row.sort_unstable();
+        for (r, key) in by_row {
+            let src = &more[r * p..(r + 1) * p];
             let k = *index.entry(key).or_insert_with(|| {
                 rows.extend(std::iter::repeat_n(f64::NAN, p));
                 rows.len() / p - 1
             });
-            rows[k * p + j] = c.score.value(r);
+            for (j, v) in src.iter().enumerate() {
+                if !v.is_nan() {
+                    rows[k * p + j] = *v;
+                }
+            }
         }
     }
     rows
+}
+
+/// The submissions of some batches: their keys and rows.
+fn submissions_of(
+    batches: &[arrow::record_batch::RecordBatch],
+    mi: usize,
+    metrics: &[String],
+) -> (HashMap<u64, usize, Fast>, Vec<f64>) {
+    let p = metrics.len();
+    let mut index: HashMap<u64, usize, Fast> = HashMap::with_hasher(Fast::default());
+    let mut rows: Vec<f64> = Vec::new();
+    for b in batches {
+        let c = AnswerColumns::of_ids(b);
+        // The metric's slot per dictionary value (the column is dictionary encoded).
+        let dict = b.column(mi).as_dictionary::<arrow::datatypes::Int32Type>();
+        let values = dict.values().as_string::<i32>();
+        let slots: Vec<Option<usize>> = (0..values.len())
+            .map(|v| metrics.iter().position(|m| m == values.value(v)))
+            .collect();
+        let keys = dict.keys();
+        let mut last: Option<((u8, &str, i64), usize)> = None; // (key, submission)
+        for r in 0..b.num_rows() {
+            let Some(j) = slots[keys.value(r) as usize] else {
+                continue;
+            };
+            let parts = key_parts(&c, r);
+            let k = match last {
+                Some((q, k)) if q == parts => k,
+                _ => *index.entry(submission_key(parts)).or_insert_with(|| {
+                    rows.extend(std::iter::repeat_n(f64::NAN, p));
+                    rows.len() / p - 1
+                }),
+            };
+            last = Some((parts, k));
+            rows[k * p + j] = c.score.value(r);
+        }
+    }
+    (index, rows)
 }
 
 /// The drivers: given, or the declared ones, or every other metric answered with the outcome.

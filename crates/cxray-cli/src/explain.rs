@@ -223,7 +223,9 @@ pub fn run(a: ExplainArgs) -> Result<(), Failure> {
     if !a.no_themes {
         project.enrich_text();
     }
+    let t0 = std::time::Instant::now();
     let e = build(&project, &a)?;
+    crate::progress::timing("explain", t0);
     let mut buf = Vec::new();
     match a.format {
         FormatArg::Json => {

@@ -342,9 +342,26 @@ pub struct AnswerColumns<'a> {
 impl<'a> AnswerColumns<'a> {
     pub fn of(b: &'a arrow::record_batch::RecordBatch) -> Self {
         use arrow::array::AsArray;
+        let metric = arrow::compute::cast(
+            b.column_by_name("metric").expect("metric"),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .expect("metric as text");
+        Self::with_metric(b, metric.as_string::<i32>().clone())
+    }
+
+    /// The columns without the metric as text (left empty), for callers that read the
+    /// dictionary-encoded metric column themselves.
+    pub fn of_ids(b: &'a arrow::record_batch::RecordBatch) -> Self {
+        Self::with_metric(b, arrow::array::StringArray::new_null(0))
+    }
+
+    fn with_metric(
+        b: &'a arrow::record_batch::RecordBatch,
+        metric: arrow::array::StringArray,
+    ) -> Self {
+        use arrow::array::AsArray;
         let col = |n: &str| b.column_by_name(n).expect("a canonical column");
-        let metric = arrow::compute::cast(col("metric"), &arrow::datatypes::DataType::Utf8)
-            .expect("metric as text");
         AnswerColumns {
             response_id: col("response_id").as_string::<i32>(),
             customer_id: col("customer_id").as_string::<i32>(),
@@ -352,7 +369,7 @@ impl<'a> AnswerColumns<'a> {
                 .as_primitive::<arrow::datatypes::TimestampMicrosecondType>(),
             local_date: col("local_date").as_primitive::<arrow::datatypes::Date32Type>(),
             score: col("score").as_primitive::<arrow::datatypes::Float64Type>(),
-            metric: metric.as_string::<i32>().clone(),
+            metric,
         }
     }
 

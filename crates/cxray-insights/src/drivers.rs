@@ -13,11 +13,13 @@
 //!   Percentile intervals of each share, and for each driver the share of replicates in which
 //!   it ranks above the next driver (how settled the order is).
 //! - **Binary outcome**: when the outcome is NPS, a logistic model of promoter (9-10) vs not on
-//!   the drivers, grouped by distinct rating combinations, with odds ratios per rating point.
+//!   the drivers, grouped by distinct rating combinations, with odds ratios per rating point
+//!   (fitted on every m-th row when there are more than 200,000).
 //! - **Priority matrix**: importance against performance (the driver's mean as % of its scale).
 //!   A driver is *important* when the lower end of its importance interval is above the average
 //!   share 1/k, and performs *below* (or *above*) the others when its mean differs from the
-//!   drivers' average performance by more than z standard errors. Important and below: "fix
+//!   drivers' average performance by more than z standard errors and by at least 2.5 points of
+//!   the scale's percent (significant and material). Important and below: "fix
 //!   first"; important otherwise: "maintain"; not important and above: "possible
 //!   overinvestment"; the rest: "monitor". Differences within noise put nothing in "fix first".
 
@@ -94,6 +96,8 @@ pub struct Drivers {
     pub n: u64,
     pub r_squared: f64,
     pub promoter_pseudo_r2: Option<f64>,
+    /// Rows the promoter model was fitted on (every m-th row beyond 200,000).
+    pub promoter_rows: u64,
     pub confidence: f64,
     pub replicates: usize,
     pub method: String,
@@ -126,6 +130,103 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// Cross-products of the rows dealt into `blocks` groups (row i to group i mod blocks), summed
+/// on every core. Sums are of the values minus the first row (shift-invariant comoments, no
+/// loss of precision for values far from zero); only the upper triangle is accumulated.
+fn block_cross_products(
+    rows: &[f64],
+    p: usize,
+    blocks: usize,
+) -> Result<Vec<CrossProducts>, StatsError> {
+    let n = rows.len() / p;
+    if n == 0 {
+        return Ok(vec![CrossProducts::new(p); blocks]);
+    }
+    for &v in rows {
+        if !v.is_finite() {
+            return Err(StatsError::InvalidArgument(
+                "driver rows must be finite numbers".into(),
+            ));
+        }
+    }
+    let shift: Vec<f64> = rows[..p].to_vec();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, 8);
+    let chunk = n.div_ceil(threads);
+    // Per block: count, Σd (p), Σdd (p×p, upper triangle).
+    type Acc = Vec<(u64, Vec<f64>, Vec<f64>)>;
+    let partial: Vec<Acc> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let shift = &shift;
+                s.spawn(move || {
+                    let mut acc: Acc = vec![(0, vec![0.0; p], vec![0.0; p * p]); blocks];
+                    let mut d = vec![0.0; p];
+                    for i in (t * chunk)..((t + 1) * chunk).min(n) {
+                        let row = &rows[i * p..(i + 1) * p];
+                        for j in 0..p {
+                            d[j] = row[j] - shift[j];
+                        }
+                        let (c, sum, prod) = &mut acc[i % blocks];
+                        *c += 1;
+                        for a in 0..p {
+                            sum[a] += d[a];
+                            let da = d[a];
+                            let line = &mut prod[a * p..(a + 1) * p];
+                            for b in a..p {
+                                line[b] += da * d[b];
+                            }
+                        }
+                    }
+                    acc
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("cross-products thread"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(blocks);
+    for b in 0..blocks {
+        let mut c = 0u64;
+        let mut sum = vec![0.0; p];
+        let mut prod = vec![0.0; p * p];
+        for part in &partial {
+            c += part[b].0;
+            for (x, y) in sum.iter_mut().zip(&part[b].1) {
+                *x += y;
+            }
+            for (x, y) in prod.iter_mut().zip(&part[b].2) {
+                *x += y;
+            }
+        }
+        for a in 0..p {
+            for b2 in 0..a {
+                prod[a * p + b2] = prod[b2 * p + a];
+            }
+        }
+        let mut cp = CrossProducts::from_sums(c, &sum, &prod)?;
+        if c > 0 {
+            for (m, s) in cp.means.iter_mut().zip(&shift) {
+                *m += s;
+            }
+        }
+        out.push(cp);
+    }
+    Ok(out)
+}
+
+/// Smallest performance gap (points of % of scale) that counts as rating below or above the
+/// other drivers: with millions of answers a difference of 0.01 on a 5-point scale is
+/// significant but not a reason to act.
+const MIN_GAP: f64 = 2.5;
+
+/// Largest number of rows the promoter model is fitted on; larger samples are thinned evenly
+/// (every m-th row) and the fit says so.
+const LOGISTIC_ROWS: usize = 200_000;
+
 /// Runs the driver analysis.
 pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, StatsError> {
     let k = input.drivers.len();
@@ -134,10 +235,7 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
     names.push(input.outcome.clone());
     let n = input.rows.len() / p;
     let blocks = opts.blocks.clamp(1, n.max(1));
-    let mut parts: Vec<CrossProducts> = (0..blocks).map(|_| CrossProducts::new(p)).collect();
-    for (i, row) in input.rows.chunks_exact(p).enumerate() {
-        parts[i % blocks].push(row)?;
-    }
+    let parts = block_cross_products(input.rows, p, blocks)?;
     let mut all = CrossProducts::new(p);
     for c in &parts {
         all = all.merge(c)?;
@@ -182,11 +280,14 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
 
     // Logistic model of promoters, on rows grouped by their rating combination.
     let mut promoter = None;
+    let mut promoter_rows = 0u64;
     if input.nps_outcome {
         // Ordered, so that the fit's sums (and the report) are the same on every run.
         let mut groups: std::collections::BTreeMap<Vec<i64>, (Vec<f64>, f64, f64)> =
             Default::default();
-        for row in input.rows.chunks_exact(p) {
+        let step = n.div_ceil(LOGISTIC_ROWS).max(1);
+        for row in input.rows.chunks_exact(p).step_by(step) {
+            promoter_rows += 1;
             let key: Vec<i64> = row[..k]
                 .iter()
                 .map(|x| (x * 1000.0).round() as i64)
@@ -197,7 +298,7 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
             e.1 += (row[k] >= 9.0) as u8 as f64;
             e.2 += 1.0;
         }
-        if groups.len() <= 200_000 {
+        {
             let rows: Vec<BinomialRow> = groups
                 .into_values()
                 .map(|(x, successes, trials)| BinomialRow {
@@ -257,8 +358,10 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
         let r = &mut rows[j];
         r.rank = rank + 1;
         let important = r.ci_low > mean_imp;
-        let below = r.performance < mean_perf - z * se;
-        let above = r.performance > mean_perf + z * se;
+        // Significantly and materially (by at least MIN_GAP points of the scale) apart.
+        let gap = (z * se).max(MIN_GAP);
+        let below = r.performance < mean_perf - gap;
+        let above = r.performance > mean_perf + gap;
         r.quadrant = match (important, below, above) {
             (true, true, _) => "fix first",
             (true, false, _) => "maintain",
@@ -287,6 +390,7 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
         n: n as u64,
         r_squared: shapley.r_squared,
         promoter_pseudo_r2: promoter.as_ref().map(|f| f.mcfadden_r2),
+        promoter_rows,
         confidence: opts.confidence.level(),
         replicates: reps.len(),
         method: "Shapley/LMG decomposition of R² (relaimpo lmg), bootstrap of respondents".into(),

@@ -1,10 +1,12 @@
 //! # cxray-insights
 //!
 //! Composes the statistics core over many groups: the metrics table (an estimate per metric,
-//! period and segment), and — as they land — segment comparisons with false-discovery control,
-//! trends with change detection, key drivers and explain-the-change. It knows nothing about
-//! files, query engines or output formats: it takes per-group sufficient statistics and returns
-//! plain data that outputs render.
+//! period and segment), the report (segment comparisons with false-discovery control, trends
+//! with change detection, themes, operations), and the analyses that say why: explain-the-change
+//! ([`explain`]), key drivers ([`drivers`]), CX linked to churn ([`linkage`]), non-response
+//! bias ([`nonresponse`]) and alert rules ([`alerts`]). It knows nothing about files, query
+//! engines or output formats: it takes per-group sufficient statistics (or plain rows) and
+//! returns plain data that outputs render.
 
 pub mod alerts;
 pub mod drivers;

@@ -397,6 +397,13 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    fn opts() -> LinkageOptions {
+        LinkageOptions {
+            confidence: Confidence::default(),
+            alpha: 0.05,
+        }
+    }
+
     #[test]
     fn category_carries_the_latest_answer_and_exposure_is_split() {
         // Spell from Jan 1; answers 3 (detractor) on Jan 11 and 9 (promoter) on Jan 31; churn
@@ -421,15 +428,7 @@ mod tests {
                 revenue: None,
             },
         ];
-        let l = linkage(
-            &c,
-            "test".into(),
-            d("2025-06-30"),
-            &LinkageOptions {
-                confidence: Confidence::default(),
-                alpha: 0.05,
-            },
-        );
+        let l = linkage(&c, "test".into(), d("2025-06-30"), &opts());
         assert_eq!(l.customers, 2);
         // The second customer's December answer is before their spell.
         assert_eq!(l.answers_outside_spells, 1);
@@ -443,5 +442,33 @@ mod tests {
         // Retention starts at the first answer, with that answer's category.
         let groups: Vec<_> = l.retention.groups.iter().map(|g| g.customers).collect();
         assert_eq!(groups.iter().sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn revenue_per_nps_point() {
+        // 40 promoters with revenue 190-210, 40 detractors with 90-110, all active.
+        let spell = vec![Spell {
+            from: d("2025-01-01"),
+            churned: None,
+        }];
+        let mut c = Vec::new();
+        for i in 0..80 {
+            let promoter = i % 2 == 0;
+            c.push(CustomerLink {
+                spells: &spell,
+                answers: vec![(d("2025-02-01"), if promoter { 10.0 } else { 2.0 })],
+                revenue: Some(if promoter { 190.0 } else { 90.0 } + (i % 21) as f64),
+            });
+        }
+        let l = linkage(&c, "test".into(), d("2025-06-30"), &opts());
+        let r = l.revenue.unwrap();
+        assert!(r.p_value < 1e-6);
+        // Means differ by 100 (the offsets i % 21 are the same on average in both groups).
+        let diff = r.by_category[0].mean - r.by_category[1].mean;
+        assert!((r.difference - diff).abs() < 1e-9);
+        assert!((r.per_nps_point.unwrap() - 0.005 * 80.0 * diff).abs() < 1e-9);
+        // No churn at all: no hazard ratios, and the verdict says so.
+        assert!(l.hazard_ratios.is_empty());
+        assert!(l.model_note.is_some());
     }
 }
