@@ -19,38 +19,82 @@ use crate::args::{FormatArg, NonResponseArgs};
 use crate::input::{self, Project};
 use crate::output::InputSummary;
 
+/// A text column as codes into its distinct values (`None` for blanks), without a string per
+/// row.
+struct Coded {
+    codes: Vec<u32>,
+    labels: Vec<Option<String>>,
+}
+
+fn coded(t: &EntityTable, name: &str) -> Option<Coded> {
+    let i = t.schema.index_of(name).ok()?;
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut labels: Vec<Option<String>> = vec![None];
+    let mut codes = Vec::with_capacity(t.rows());
+    for b in &t.batches {
+        let c = arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8).ok()?;
+        let c = c.as_string::<i32>();
+        for r in 0..c.len() {
+            if c.is_null(r) {
+                codes.push(0);
+                continue;
+            }
+            let v = c.value(r);
+            let code = match index.get(v) {
+                Some(&k) => k,
+                None => {
+                    let k = labels.len() as u32;
+                    labels.push(Some(v.to_string()));
+                    index.insert(v.to_string(), k);
+                    k
+                }
+            };
+            codes.push(code);
+        }
+    }
+    Some(Coded { codes, labels })
+}
+
+/// A text column's values per row, borrowed from its batches cast to text.
+fn texts(t: &EntityTable, name: &str) -> Option<Vec<arrow::array::ArrayRef>> {
+    let i = t.schema.index_of(name).ok()?;
+    t.batches
+        .iter()
+        .map(|b| arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8).ok())
+        .collect()
+}
+
+fn values(arrays: &[arrow::array::ArrayRef]) -> Vec<Option<&str>> {
+    let mut out = Vec::new();
+    for a in arrays {
+        let s = a.as_string::<i32>();
+        out.extend((0..s.len()).map(|r| (!s.is_null(r)).then(|| s.value(r))));
+    }
+    out
+}
+
 /// Attribute columns of a table with 2 to 12 distinct values.
 fn small_dimensions(t: &EntityTable) -> Vec<String> {
     t.attributes
         .iter()
-        .filter(|a| {
-            let mut seen = std::collections::HashSet::new();
-            for v in t.text_column(a).unwrap_or_default().into_iter().flatten() {
-                seen.insert(v);
-                if seen.len() > 12 {
-                    return false;
-                }
-            }
-            seen.len() >= 2
-        })
+        .filter(|a| coded(t, a).is_some_and(|c| (3..=13).contains(&c.labels.len())))
         .cloned()
         .collect()
 }
 
-/// Segment values of every invitation for the dimensions: the invitation's own column, or the
-/// customer's.
+/// Segment codes of every invitation for each dimension (from the invitation's own column, or
+/// the customer's), with the labels of the codes.
 fn invitation_segments(
     inv: &EntityTable,
     customers: Option<&EntityTable>,
     dims: &[String],
-) -> Result<Vec<Vec<Option<String>>>, Failure> {
-    let ids = inv.text_column("customer_id").expect("customer_id");
-    let mut out = vec![vec![None; dims.len()]; inv.rows()];
-    for (k, d) in dims.iter().enumerate() {
-        if let Some(values) = inv.text_column(d) {
-            for (row, v) in values.into_iter().enumerate() {
-                out[row][k] = v;
-            }
+) -> Result<Vec<Coded>, Failure> {
+    let id_arrays = texts(inv, "customer_id").expect("customer_id");
+    let ids = values(&id_arrays);
+    let mut out = Vec::new();
+    for d in dims {
+        if let Some(c) = coded(inv, d) {
+            out.push(c);
             continue;
         }
         let Some(c) = customers else {
@@ -60,22 +104,27 @@ fn invitation_segments(
                 inv.attributes.join(", ")
             )));
         };
-        let Some(values) = c.text_column(d) else {
+        let Some(col) = coded(c, d) else {
             return Err(Failure::input(anyhow!(
                 "unknown column '{d}' in invitations and customers; customers have: {}",
                 c.attributes.join(", ")
             )));
         };
-        let by_id: HashMap<String, Option<String>> = c
-            .text_column("customer_id")
-            .expect("customer_id")
-            .into_iter()
-            .zip(values)
-            .filter_map(|(id, v)| Some((id?, v)))
-            .collect();
-        for (row, id) in ids.iter().enumerate() {
-            out[row][k] = id.as_ref().and_then(|i| by_id.get(i).cloned().flatten());
+        let cid_arrays = texts(c, "customer_id").expect("customer_id");
+        let mut by_id: HashMap<&str, u32> = HashMap::new();
+        for (id, code) in values(&cid_arrays).into_iter().zip(&col.codes) {
+            if let Some(id) = id {
+                by_id.entry(id).or_insert(*code);
+            }
         }
+        let codes = ids
+            .iter()
+            .map(|id| id.and_then(|i| by_id.get(i).copied()).unwrap_or(0))
+            .collect();
+        out.push(Coded {
+            codes,
+            labels: col.labels,
+        });
     }
     Ok(out)
 }
@@ -88,15 +137,26 @@ fn population(
     let c = customers?;
     let mut out = BTreeMap::new();
     for d in dims {
-        let Some(values) = c.text_column(d) else {
+        let Some(col) = coded(c, d) else {
             continue;
         };
-        let mut counts: BTreeMap<String, f64> = BTreeMap::new();
-        for v in values {
-            *counts
-                .entry(v.unwrap_or_else(|| cxray_insights::nonresponse::MISSING.into()))
-                .or_default() += 1.0;
+        let mut n = vec![0u64; col.labels.len()];
+        for &k in &col.codes {
+            n[k as usize] += 1;
         }
+        let counts: BTreeMap<String, f64> = col
+            .labels
+            .iter()
+            .zip(n)
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| {
+                (
+                    l.clone()
+                        .unwrap_or_else(|| cxray_insights::nonresponse::MISSING.into()),
+                    n as f64,
+                )
+            })
+            .collect();
         out.insert(d.clone(), counts);
     }
     (!out.is_empty()).then_some(out)
@@ -104,34 +164,35 @@ fn population(
 
 /// Matches every answer to the latest invitation of the same customer (and survey, when the
 /// responses name it) sent at most `window` days before; returns which invitations were
-/// answered, the answers by invitation, and the answers of invited surveys left unmatched.
+/// answered, the answers by invitation (row, metric, score), and the answers of invited surveys
+/// left unmatched.
 fn match_answers(
     inv: &EntityTable,
     loaded: &Loaded,
     window: i64,
 ) -> (Vec<bool>, Vec<(usize, String, f64)>, u64) {
-    let ids = inv.text_column("customer_id").expect("customer_id");
-    let surveys = inv
-        .text_column("survey")
-        .unwrap_or_else(|| vec![None; inv.rows()]);
+    let id_arrays = texts(inv, "customer_id").expect("customer_id");
+    let ids = values(&id_arrays);
+    let survey_arrays = texts(inv, "survey");
+    let surveys: Vec<Option<&str>> = match &survey_arrays {
+        Some(a) => values(a),
+        None => vec![None; inv.rows()],
+    };
     let dates = inv.local_dates();
     let by_survey = loaded.schema.index_of("survey").is_ok();
-    let invited_surveys: std::collections::HashSet<String> =
-        surveys.iter().flatten().cloned().collect();
-    let mut index: HashMap<(String, String), Vec<(NaiveDate, usize)>> = HashMap::new();
+    let invited_surveys: std::collections::HashSet<&str> =
+        surveys.iter().flatten().copied().collect();
+    let mut index: HashMap<(&str, &str), Vec<(NaiveDate, usize)>> = HashMap::new();
     for (row, id) in ids.iter().enumerate() {
         let (Some(id), Some(d)) = (id, dates[row]) else {
             continue;
         };
         let survey = if by_survey {
-            surveys[row].clone().unwrap_or_default()
+            surveys[row].unwrap_or_default()
         } else {
-            String::new()
+            ""
         };
-        index
-            .entry((id.clone(), survey))
-            .or_default()
-            .push((d, row));
+        index.entry((id, survey)).or_default().push((d, row));
     }
     for v in index.values_mut() {
         v.sort();
@@ -152,16 +213,16 @@ fn match_answers(
                     if c.is_null(r) || !invited_surveys.contains(c.value(r)) {
                         continue; // not an invited survey (e.g. transactional)
                     }
-                    c.value(r).to_string()
+                    c.value(r)
                 }
-                None => String::new(),
+                None => "",
             };
             if cids.is_null(r) {
                 unmatched += 1;
                 continue;
             }
             let day = c.day(r);
-            let found = index.get(&(cids.value(r).to_string(), s)).and_then(|v| {
+            let found = index.get(&(cids.value(r), s)).and_then(|v| {
                 let k = v.partition_point(|(d, _)| *d <= day);
                 (k > 0)
                     .then(|| v[k - 1])
@@ -222,20 +283,46 @@ pub fn build(
     }
     let segments = invitation_segments(&inv, customers.as_ref(), &dims)?;
     let (answered, answers, unmatched) = match_answers(&inv, &project.loaded, a.window_days);
-    let mut cells: BTreeMap<Vec<Option<String>>, (u64, u64)> = BTreeMap::new();
-    for (row, seg) in segments.iter().enumerate() {
-        let e = cells.entry(seg.clone()).or_default();
-        e.0 += 1;
-        e.1 += answered[row] as u64;
+    if segments
+        .iter()
+        .try_fold(1u64, |acc, c| acc.checked_mul(c.labels.len() as u64))
+        .is_none()
+    {
+        return Err(Failure::input(anyhow!(
+            "the columns {} have too many combinations of values to compare; give --by with \
+             fewer or coarser columns",
+            dims.join(", ")
+        )));
     }
-    let mut hist: BTreeMap<(String, Vec<Option<String>>), ScoreHistogram> = BTreeMap::new();
+    // Each invitation's cell as one number (mixed radix over the dimensions' codes).
+    let cell_of = |row: usize| -> u64 {
+        segments.iter().fold(0u64, |acc, c| {
+            acc * c.labels.len() as u64 + c.codes[row] as u64
+        })
+    };
+    let segment_of = |mut key: u64| -> Vec<Option<String>> {
+        let mut seg = vec![None; segments.len()];
+        for (k, c) in segments.iter().enumerate().rev() {
+            let n = c.labels.len() as u64;
+            seg[k] = c.labels[(key % n) as usize].clone();
+            key /= n;
+        }
+        seg
+    };
+    let mut cells: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for (row, &done) in answered.iter().enumerate() {
+        let e = cells.entry(cell_of(row)).or_default();
+        e.0 += 1;
+        e.1 += done as u64;
+    }
+    let mut hist: BTreeMap<(String, u64), ScoreHistogram> = BTreeMap::new();
     // Attribute ratings declared as drivers are not headline metrics: left out here.
     let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
     for (row, metric, score) in answers {
         if drivers.contains(&metric) {
             continue;
         }
-        hist.entry((metric, segments[row].clone()))
+        hist.entry((metric, cell_of(row)))
             .or_default()
             .add(score, 1);
     }
@@ -258,13 +345,16 @@ pub fn build(
         dims,
         cells: cells
             .into_iter()
-            .map(|(segment, (invited, answered))| InvitationCell {
-                segment,
+            .map(|(key, (invited, answered))| InvitationCell {
+                segment: segment_of(key),
                 invited,
                 answered,
             })
             .collect(),
-        answers: hist.into_iter().map(|((m, s), h)| (m, s, h)).collect(),
+        answers: hist
+            .into_iter()
+            .map(|((m, key), h)| (m, segment_of(key), h))
+            .collect(),
         catalog: &project.catalog,
     };
     let opts = NonResponseOptions {

@@ -12,6 +12,7 @@ use cxray_insights::{
     ReportInput, ReportOptions, TableOptions, ThemeInput, ThemeOptions, ThemesSection,
     build_report, build_themes,
 };
+use cxray_metrics::period::GroupHistogram;
 use cxray_metrics::{EstimateOptions, IntervalChoice};
 use cxray_report::{DataQuality, MissingSegment, ReportDocument, SourceQuality};
 use cxray_stats::Confidence;
@@ -174,7 +175,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
     // Attribute ratings declared as drivers are analysed in the drivers section, not as
     // scorecard metrics.
     let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
-    let kpi = |mut g: Vec<cxray_metrics::period::GroupHistogram>| {
+    let kpi = |mut g: Vec<GroupHistogram>| {
         g.retain(|x| !drivers.contains(&x.key.metric));
         g
     };
@@ -225,6 +226,8 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
     let t_build = std::time::Instant::now();
     let mut report = build_report(&input, &project.catalog, &opts);
     crate::progress::timing("report statistics", t_build);
+    // Histograms by comment theme (overall and with each dimension), kept for the Why section.
+    let mut theme_groups: Option<ThemeGroups> = None;
     if let Some(text) = &project.text {
         let pb = spinner("summarising comment themes");
         let t_themes = std::time::Instant::now();
@@ -265,6 +268,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         }
         crate::progress::timing("themes", t_themes);
         pb.finish_and_clear();
+        theme_groups = Some((t_overall, t_dims));
     }
     // What happened to customers: every operational entity the project has.
     let req = crate::operational::Request {
@@ -319,8 +323,16 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         if starts.len() >= 2 * w {
             let after = starts[starts.len() - w..].to_vec();
             let before = starts[starts.len() - 2 * w..starts.len() - w].to_vec();
-            insights.change =
-                explain_window(project, &engine, &rt, base, p, before, after, &dims, a)?;
+            insights.change = explain_window(
+                project,
+                base,
+                p,
+                [before, after],
+                &overall,
+                &per_dim,
+                theme_groups.as_ref(),
+                a,
+            )?;
         }
     }
     let driver_metrics = drivers.clone();
@@ -361,18 +373,20 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
     })
 }
 
+/// Histograms by theme combination: overall, and with each dimension.
+type ThemeGroups = (Vec<GroupHistogram>, Vec<(String, Vec<GroupHistogram>)>);
+
 /// Explains the change of `metric` from the `before` window to the `after` window across the
-/// report's dimensions and themes.
+/// report's dimensions and themes, from the histograms the report already computed.
 #[allow(clippy::too_many_arguments)]
 fn explain_window(
     project: &Project,
-    engine: &Engine,
-    rt: &tokio::runtime::Runtime,
     metric: &str,
     p: cxray_metrics::period::Period,
-    before: Vec<chrono::NaiveDate>,
-    after: Vec<chrono::NaiveDate>,
-    dims: &[String],
+    [before, after]: [Vec<chrono::NaiveDate>; 2],
+    overall: &[GroupHistogram],
+    per_dim: &[(String, Vec<GroupHistogram>)],
+    themes: Option<&ThemeGroups>,
     a: &ReportArgs,
 ) -> Result<Option<cxray_insights::explain::ChangeExplanation>, Failure> {
     use cxray_insights::explain::{
@@ -380,28 +394,6 @@ fn explain_window(
     };
     let Some(spec) = project.catalog.get(metric).ok() else {
         return Ok(None);
-    };
-    let since = before.first().copied();
-    let until = after.last().map(|l| p.next(*l) - chrono::Duration::days(1));
-    let run = |by: Vec<String>| {
-        rt.block_on(engine.score_histograms(&HistogramQuery {
-            metrics: vec![spec.name.clone()],
-            by,
-            period: Some(p),
-            since,
-            until,
-        }))
-        .map_err(engine_err)
-    };
-    let overall = run(vec![])?;
-    let mut per_dim = Vec::new();
-    for d in dims {
-        per_dim.push((d.clone(), run(vec![d.clone()])?));
-    }
-    let themes_col = cxray_ingest::enrich::TEXT_COLUMNS[3].to_string();
-    let themes = match &project.text {
-        Some(_) => Some(run(vec![themes_col.clone()])?),
-        None => None,
     };
     let opts = ExplainOptions {
         estimate: EstimateOptions {
@@ -418,21 +410,21 @@ fn explain_window(
         period: p,
         before,
         after,
-        overall: &overall,
+        overall,
         by_dimension: per_dim
             .iter()
             .map(|(d, g)| (d.clone(), g.as_slice()))
             .collect(),
-        themes: themes.as_deref(),
+        themes: themes.map(|t| t.0.as_slice()),
     };
     let Some(mut e) = explain(&input, &opts) else {
         return Ok(None);
     };
-    if project.text.is_some()
+    if let Some((_, by_dim)) = themes
         && let Some((dim, _)) = focus_segment(&e)
+        && let Some((_, groups)) = by_dim.iter().find(|(d, _)| *d == dim)
     {
-        let groups = run(vec![dim, themes_col])?;
-        drill_down(&mut e, spec, &groups, &opts);
+        drill_down(&mut e, spec, groups, &opts);
     }
     Ok(Some(e))
 }
