@@ -60,6 +60,14 @@ pub struct DriversArgs {
     #[arg(long, value_delimiter = ',', value_name = "METRICS")]
     pub drivers: Vec<String>,
 
+    /// Add the comment themes of the outcome's answers as 0/1 drivers (mentioned or not).
+    #[arg(long)]
+    pub with_themes: bool,
+
+    /// Add segment columns as 0/1 drivers (one per level but the largest), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub with_segments: Vec<String>,
+
     /// Bootstrap replicates for the importance intervals.
     #[arg(long, default_value_t = 200)]
     pub replicates: usize,

@@ -40,8 +40,8 @@ fn submission_key((kind, text, at): (u8, &str, i64)) -> u64 {
 /// Rows of (drivers…, outcome) per submission; a value not answered is NaN. Answers of one
 /// submission usually follow each other, so a row's key is compared with the previous row's
 /// before it is hashed and looked up.
-fn submissions(project: &Project, metrics: &[String]) -> Vec<f64> {
-    let p = metrics.len();
+fn submissions(project: &Project, metrics: &[String], extras: &[Extra]) -> Vec<f64> {
+    let p = metrics.len() + extras.len();
     let batches = &project.loaded.batches;
     let mi = project.loaded.schema.index_of("metric").expect("metric");
     // Contiguous ranges of batches on every core, merged in order afterwards.
@@ -54,7 +54,7 @@ fn submissions(project: &Project, metrics: &[String]) -> Vec<f64> {
     let parts: Vec<Part> = std::thread::scope(|s| {
         let handles: Vec<_> = batches
             .chunks(per)
-            .map(|chunk| s.spawn(move || submissions_of(chunk, mi, metrics)))
+            .map(|chunk| s.spawn(move || submissions_of(chunk, mi, metrics, extras)))
             .collect();
         handles
             .into_iter()
@@ -89,8 +89,11 @@ fn submissions_of(
     batches: &[arrow::record_batch::RecordBatch],
     mi: usize,
     metrics: &[String],
+    extras: &[Extra],
 ) -> (HashMap<u64, usize, Fast>, Vec<f64>) {
-    let p = metrics.len();
+    let p = metrics.len() + extras.len();
+    // Row layout: drivers, indicators, outcome (the last metric).
+    let outcome = metrics.len() - 1;
     let mut index: HashMap<u64, usize, Fast> = HashMap::with_hasher(Fast::default());
     let mut rows: Vec<f64> = Vec::new();
     for b in batches {
@@ -102,6 +105,13 @@ fn submissions_of(
             .map(|v| metrics.iter().position(|m| m == values.value(v)))
             .collect();
         let keys = dict.keys();
+        let extra_cols: Vec<Option<arrow::array::ArrayRef>> = extras
+            .iter()
+            .map(|e| {
+                b.column_by_name(e.column())
+                    .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok())
+            })
+            .collect();
         let mut last: Option<((u8, &str, i64), usize)> = None; // (key, submission)
         for r in 0..b.num_rows() {
             let Some(j) = slots[keys.value(r) as usize] else {
@@ -116,10 +126,132 @@ fn submissions_of(
                 }),
             };
             last = Some((parts, k));
-            rows[k * p + j] = c.score.value(r);
+            if j == outcome {
+                rows[k * p + p - 1] = c.score.value(r);
+                for (e, (x, col)) in extras.iter().zip(&extra_cols).enumerate() {
+                    let v = col.as_ref().and_then(|a| {
+                        let a = a.as_string::<i32>();
+                        (!a.is_null(r)).then(|| a.value(r))
+                    });
+                    rows[k * p + outcome + e] = x.value(v) as u8 as f64;
+                }
+            } else {
+                rows[k * p + j] = c.score.value(r);
+            }
         }
     }
     (index, rows)
+}
+
+/// A 0/1 driver read from the outcome answer's row: a comment theme is mentioned, or the
+/// answer belongs to a segment.
+#[derive(Debug, Clone)]
+pub enum Extra {
+    Theme(String),
+    Segment { column: String, level: String },
+}
+
+impl Extra {
+    fn column(&self) -> &str {
+        match self {
+            Extra::Theme(_) => cxray_ingest::enrich::TEXT_COLUMNS[3],
+            Extra::Segment { column, .. } => column,
+        }
+    }
+
+    fn value(&self, v: Option<&str>) -> bool {
+        match (self, v) {
+            (Extra::Theme(t), Some(combo)) => {
+                cxray_ingest::enrich::split_themes(combo).any(|x| x == t)
+            }
+            (Extra::Segment { level, .. }, Some(x)) => x == level,
+            _ => false,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Extra::Theme(t) => format!("theme: {t}"),
+            Extra::Segment { column, level } => format!("{column}={level}"),
+        }
+    }
+}
+
+/// The indicators to add: the themes mentioned with at least 1% of the outcome's answers and
+/// every level of each segment column but the largest, among those with at least 1%.
+fn extras_for(
+    project: &Project,
+    outcome: &str,
+    themes: bool,
+    segments: &[String],
+) -> Result<Vec<Extra>, Failure> {
+    let mut out = Vec::new();
+    let mut columns: Vec<&str> = segments.iter().map(|s| s.as_str()).collect();
+    if themes {
+        columns.push(cxray_ingest::enrich::TEXT_COLUMNS[3]);
+    }
+    for col in &columns {
+        if project.loaded.schema.index_of(col).is_err() {
+            return Err(Failure::input(anyhow!(
+                "unknown column '{col}' for the drivers (the responses have: {})",
+                project.loaded.attributes.join(", ")
+            )));
+        }
+    }
+    let mut counts: Vec<std::collections::BTreeMap<String, u64>> =
+        vec![Default::default(); columns.len()];
+    let mut n = 0u64;
+    for b in &project.loaded.batches {
+        let c = AnswerColumns::of(b);
+        let cols: Vec<arrow::array::ArrayRef> = columns
+            .iter()
+            .map(|name| {
+                arrow::compute::cast(
+                    b.column_by_name(name).expect("checked"),
+                    &arrow::datatypes::DataType::Utf8,
+                )
+                .expect("text")
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            if c.metric.value(r) != outcome {
+                continue;
+            }
+            n += 1;
+            for (k, a) in cols.iter().enumerate() {
+                let a = a.as_string::<i32>();
+                if a.is_null(r) {
+                    continue;
+                }
+                if themes && k == columns.len() - 1 {
+                    for t in cxray_ingest::enrich::split_themes(a.value(r)) {
+                        *counts[k].entry(t.to_string()).or_default() += 1;
+                    }
+                } else {
+                    *counts[k].entry(a.value(r).to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+    let min = (n / 100).max(1);
+    for (k, col) in columns.iter().enumerate() {
+        let theme_col = themes && k == columns.len() - 1;
+        let largest = counts[k].iter().max_by_key(|x| *x.1).map(|x| x.0.clone());
+        for (v, &c) in &counts[k] {
+            if c < min || (!theme_col && Some(v) == largest.as_ref()) {
+                continue;
+            }
+            out.push(if theme_col {
+                Extra::Theme(v.clone())
+            } else {
+                Extra::Segment {
+                    column: col.to_string(),
+                    level: v.clone(),
+                }
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The drivers: given, or the declared ones, or every other metric answered with the outcome.
@@ -148,7 +280,8 @@ pub fn driver_names(project: &Project, a: &DriversArgs) -> Result<Vec<String>, F
 pub fn build(project: &Project, a: &DriversArgs) -> Result<Drivers, Failure> {
     let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
     let names = driver_names(project, a)?;
-    analyse(project, &a.outcome, names, a.replicates, confidence)
+    let extras = extras_for(project, &a.outcome, a.with_themes, &a.with_segments)?;
+    analyse(project, &a.outcome, names, extras, a.replicates, confidence)
 }
 
 /// Key drivers of `outcome` among the driver metrics `names`.
@@ -156,6 +289,7 @@ pub fn analyse(
     project: &Project,
     outcome: &str,
     names: Vec<String>,
+    extras: Vec<Extra>,
     replicates: usize,
     confidence: Confidence,
 ) -> Result<Drivers, Failure> {
@@ -166,10 +300,11 @@ pub fn analyse(
              [metrics.NAME] of cxray.toml"
         )));
     }
-    if names.len() > cxray_stats::regression::MAX_SHAPLEY_DRIVERS {
+    if names.len() + extras.len() > cxray_stats::regression::MAX_SHAPLEY_DRIVERS {
         return Err(Failure::input(anyhow!(
-            "{} drivers given; the exact Shapley decomposition takes at most {}",
-            names.len(),
+            "{} drivers given (with themes and segment levels); the exact Shapley decomposition \
+             takes at most {}",
+            names.len() + extras.len(),
             cxray_stats::regression::MAX_SHAPLEY_DRIVERS
         )));
     }
@@ -181,8 +316,15 @@ pub fn analyse(
     let mut metrics = names.clone();
     metrics.push(outcome.name.clone());
     let t0 = std::time::Instant::now();
-    let rows = submissions(project, &metrics);
-    let p = metrics.len();
+    let rows = submissions(project, &metrics, &extras);
+    let p = metrics.len() + extras.len();
+    let mut indicators = vec![false; names.len()];
+    let mut all_names = names.clone();
+    for e in &extras {
+        scales.push((0.0, 1.0));
+        indicators.push(true);
+        all_names.push(e.name());
+    }
     let complete: Vec<f64> = rows
         .chunks_exact(p)
         .filter(|r| r.iter().all(|x| !x.is_nan()))
@@ -202,10 +344,11 @@ pub fn analyse(
     let d = drivers(
         &DriverInput {
             outcome: outcome.name.clone(),
-            drivers: names,
+            drivers: all_names,
             rows: &complete,
             scales,
             nps_outcome: outcome.kind == MetricKind::Nps,
+            indicators,
         },
         &DriverOptions {
             confidence,
@@ -225,7 +368,20 @@ struct DriversOutput {
 }
 
 pub fn run(a: DriversArgs) -> Result<(), Failure> {
-    let project = input::load(&a.input, Some(vec![]))?;
+    let segments: Vec<String> = a
+        .with_segments
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut project = input::load(&a.input, Some(segments))?;
+    if a.with_themes {
+        project.enrich_text();
+        if project.text.is_none() {
+            return Err(Failure::input(anyhow!(
+                "--with-themes needs responses with comments (and [text] enabled)"
+            )));
+        }
+    }
     let d = build(&project, &a)?;
     let mut buf = Vec::new();
     match a.format {
@@ -256,15 +412,15 @@ fn write_table(w: &mut Vec<u8>, d: &Drivers) -> std::io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "{:<3} {:<14} {:>10} {:>13} {:>7} {:>7} {:>6} {:>6}  quadrant",
+        "{:<3} {:<20} {:>10} {:>13} {:>7} {:>7} {:>6} {:>6}  quadrant",
         "#", "driver", "importance", "interval", "weight", "coef", "mean", "perf%"
     )?;
     for r in &d.drivers {
         writeln!(
             w,
-            "{:<3} {:<14} {:>9.1}% {:>13} {:>6.1}% {:>7.2} {:>6.2} {:>5.0}%  {}",
+            "{:<3} {:<20} {:>9.1}% {:>13} {:>6.1}% {:>7.2} {:>6.2} {:>5.0}%  {}",
             r.rank,
-            crate::output::truncate(&r.driver, 14),
+            crate::output::truncate(&r.driver, 20),
             100.0 * r.importance,
             format!("{:.1}–{:.1}%", 100.0 * r.ci_low, 100.0 * r.ci_high),
             100.0 * r.relative_weight,

@@ -343,7 +343,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             .find(|m| overall.iter().any(|g| &g.key.metric == *m))
     {
         insights.drivers =
-            crate::drivers::analyse(project, outcome, driver_metrics, 200, confidence).ok();
+            crate::drivers::analyse(project, outcome, driver_metrics, vec![], 200, confidence).ok();
     }
     if input::has_source(&project.config, cxray_ingest::Entity::Invitations) {
         let nargs = crate::args::NonResponseArgs {

@@ -160,6 +160,42 @@ fn demo_insights_recover_the_planted_effects() {
     assert!(top["ci_low"].as_f64().unwrap() < top["importance"].as_f64().unwrap());
     assert!(top["promoter_odds_ratio"].as_f64().unwrap() > 1.0);
 
+    // Themes and segments as 0/1 drivers beside the ratings: delivery complaints lower NPS,
+    // and they stay out of the priority matrix.
+    let d = json(&cxray(
+        &[
+            "drivers",
+            "-c",
+            "cxray.toml",
+            "--with-themes",
+            "--with-segments",
+            "region,device",
+            "-f",
+            "json",
+        ],
+        &dir,
+    ));
+    let rows = d["drivers"]["drivers"].as_array().unwrap();
+    let theme = rows
+        .iter()
+        .find(|r| r["driver"] == "theme: delivery")
+        .expect("the delivery theme as a driver");
+    assert!(theme["coefficient"].as_f64().unwrap() < 0.0, "{theme}");
+    assert_eq!(theme["quadrant"], "indicator");
+    assert!(
+        rows.iter()
+            .any(|r| r["driver"] == "region=North" || r["driver"] == "region=South")
+    );
+    assert_eq!(rows[0]["driver"], "delivery");
+    let device = rows
+        .iter()
+        .find(|r| r["driver"].as_str().unwrap().starts_with("device="))
+        .unwrap();
+    assert!(
+        device["ci_low"].as_f64().unwrap() < 0.01,
+        "device explains nothing: {device}"
+    );
+
     // Every invitation is counted.
     let rows = std::fs::read_to_string(dir.join("data/invitations.csv"))
         .unwrap()

@@ -15,6 +15,10 @@
 //! - **Binary outcome**: when the outcome is NPS, a logistic model of promoter (9-10) vs not on
 //!   the drivers, grouped by distinct rating combinations, with odds ratios per rating point
 //!   (fitted on every m-th row when there are more than 200,000).
+//! - **Indicators**: comment themes (mentioned or not) and segments (member or not, every
+//!   level but the largest) can join the ratings as 0/1 drivers; they get an importance and a
+//!   coefficient (the outcome difference, others held fixed) but no place in the priority
+//!   matrix, and their "performance" is the share of submissions with the indicator.
 //! - **Priority matrix**: importance against performance (the driver's mean as % of its scale).
 //!   A driver is *important* when the lower end of its importance interval is above the average
 //!   share 1/k, and performs *below* (or *above*) the others when its mean differs from the
@@ -39,6 +43,10 @@ pub struct DriverInput<'a> {
     pub scales: Vec<(f64, f64)>,
     /// Whether the outcome is an NPS score (adds the promoter logistic model).
     pub nps_outcome: bool,
+    /// Drivers that are 0/1 indicators (a comment theme mentioned, membership of a segment)
+    /// rather than ratings: their performance is the share of submissions with the indicator,
+    /// and they stay out of the priority matrix (quadrant "indicator").
+    pub indicators: Vec<bool>,
 }
 
 /// Settings of the analysis.
@@ -340,7 +348,10 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
             }
         })
         .collect();
-    let mean_perf = rows.iter().map(|r| r.performance).sum::<f64>() / k as f64;
+    let is_indicator = |j: usize| input.indicators.get(j).copied().unwrap_or(false);
+    let ratings: Vec<usize> = (0..k).filter(|&j| !is_indicator(j)).collect();
+    let mean_perf =
+        ratings.iter().map(|&j| rows[j].performance).sum::<f64>() / ratings.len().max(1) as f64;
     let mean_imp = 1.0 / k as f64;
     let z = opts.confidence.z();
     let mut order: Vec<usize> = (0..k).collect();
@@ -357,6 +368,10 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
         let se = 100.0 * (var / n as f64).sqrt() / (hi - lo).max(f64::MIN_POSITIVE);
         let r = &mut rows[j];
         r.rank = rank + 1;
+        if is_indicator(j) {
+            r.quadrant = "indicator".into();
+            continue;
+        }
         let important = r.ci_low > mean_imp;
         // Significantly and materially (by at least MIN_GAP points of the scale) apart.
         let gap = (z * se).max(MIN_GAP);
@@ -463,6 +478,7 @@ mod tests {
                 rows: &rows,
                 scales: vec![(1.0, 5.0); 3],
                 nps_outcome: false,
+                indicators: vec![false; 3],
             },
             &DriverOptions {
                 replicates: 100,
