@@ -488,10 +488,10 @@ fn verdict(c: &Change, metric: &str) -> String {
         )
     } else {
         format!(
-            "{dir} {size} {}: not significant, could be noise (p = {}, q = {})",
+            "{dir} {size} {}: not significant, could be noise (p {}, q {})",
             unit_of(metric),
-            crate::report::fmt_p(c.p_value),
-            crate::report::fmt_p(c.q_value.unwrap_or(c.p_value))
+            crate::report::with_op(c.p_value),
+            crate::report::with_op(c.q_value.unwrap_or(c.p_value))
         )
     }
 }

@@ -400,15 +400,15 @@ fn settle(changes: &mut [&mut Change], alpha: f64, unit: &[String]) {
     for (c, u) in changes.iter_mut().zip(unit) {
         c.verdict = if c.significant {
             format!(
-                "{} {} {u}: significant (p = {}, q = {})",
+                "{} {} {u}: significant (p {}, q {})",
                 if c.difference > 0.0 { "up" } else { "down" },
                 fmt_abs(c.difference),
-                fmt_p(c.p_value),
-                fmt_p(c.q_value.unwrap_or(c.p_value))
+                with_op(c.p_value),
+                with_op(c.q_value.unwrap_or(c.p_value))
             )
         } else {
             format!(
-                "{} {} {u}: not significant, could be noise (p = {})",
+                "{} {} {u}: not significant, could be noise (p {})",
                 if c.difference > 0.0 {
                     "up"
                 } else if c.difference < 0.0 {
@@ -417,7 +417,7 @@ fn settle(changes: &mut [&mut Change], alpha: f64, unit: &[String]) {
                     "unchanged,"
                 },
                 fmt_abs(c.difference),
-                fmt_p(c.p_value)
+                with_op(c.p_value)
             )
         };
     }
@@ -1224,7 +1224,8 @@ pub(crate) fn fmt_pq(c: &Change) -> String {
     }
 }
 
-fn with_op(p: f64) -> String {
+/// `= 0.012` or `< 0.001`: a p-value after its comparison sign.
+pub(crate) fn with_op(p: f64) -> String {
     let s = fmt_p(p);
     if s.starts_with('<') {
         s

@@ -173,18 +173,18 @@ pub fn retention(
             p_value: t.p_value,
             verdict: if t.p_value <= opts.alpha {
                 format!(
-                    "the {} groups retain customers differently (log-rank χ² = {:.1}, df = {}, p = {})",
+                    "the {} groups retain customers differently (log-rank χ² = {:.1}, df = {}, p {})",
                     data.len(),
                     t.chi2,
                     t.df,
-                    crate::report::fmt_p(t.p_value)
+                    crate::report::with_op(t.p_value)
                 )
             } else {
                 format!(
-                    "no significant difference between the {} groups' retention (p = {}); the \
+                    "no significant difference between the {} groups' retention (p {}); the \
                      gaps could be noise",
                     data.len(),
-                    crate::report::fmt_p(t.p_value)
+                    crate::report::with_op(t.p_value)
                 )
             },
         });
