@@ -39,7 +39,9 @@ pub fn link(
     loaded: &Loaded,
     opts: &LinkageOptions,
 ) -> Result<Linkage, Failure> {
+    let t0 = std::time::Instant::now();
     let mut answers = nps_answers(loaded);
+    crate::progress::timing("linkage: answers by customer", t0);
     if answers.is_empty() {
         return Err(Failure::input(anyhow!(
             "no NPS answers with a customer_id: linkage needs responses (metric nps) that name \
@@ -62,7 +64,9 @@ pub fn link(
             "the lifecycle data has no usable events"
         )));
     };
+    let t0 = std::time::Instant::now();
     let mut l = linkage(&customers, lifecycle.definition_words(), end, opts);
+    crate::progress::timing("linkage: model", t0);
     // Answers of customers without any lifecycle history are not linked either.
     l.answers_outside_spells += answers.values().map(|v| v.len() as u64).sum::<u64>();
     Ok(l)

@@ -171,6 +171,7 @@ fn match_answers(
     loaded: &Loaded,
     window: i64,
 ) -> (Vec<bool>, Vec<(usize, String, f64)>, u64) {
+    let t0 = std::time::Instant::now();
     let id_arrays = texts(inv, "customer_id").expect("customer_id");
     let ids = values(&id_arrays);
     let survey_arrays = texts(inv, "survey");
@@ -182,21 +183,46 @@ fn match_answers(
     let by_survey = loaded.schema.index_of("survey").is_ok();
     let invited_surveys: std::collections::HashSet<&str> =
         surveys.iter().flatten().copied().collect();
-    let mut index: HashMap<(&str, &str), Vec<(NaiveDate, usize)>> = HashMap::new();
+    // Invitations sorted by (hash of customer and survey, day): the invitations of one key
+    // are a run, found by binary search; the strings are compared to rule out collisions.
+    let key = |id: &str, survey: &str| -> u64 {
+        use std::hash::Hasher;
+        let mut h = cxray_ingest::IdHasher::default();
+        h.write(id.as_bytes());
+        h.write_u8(0xff);
+        h.write(survey.as_bytes());
+        h.finish()
+    };
+    let survey_of = |row: usize| {
+        if by_survey {
+            surveys[row].unwrap_or_default()
+        } else {
+            ""
+        }
+    };
+    let mut index: Vec<(u64, NaiveDate, u32)> = Vec::with_capacity(inv.rows());
     for (row, id) in ids.iter().enumerate() {
         let (Some(id), Some(d)) = (id, dates[row]) else {
             continue;
         };
-        let survey = if by_survey {
-            surveys[row].unwrap_or_default()
-        } else {
-            ""
-        };
-        index.entry((id, survey)).or_default().push((d, row));
+        index.push((key(id, survey_of(row)), d, row as u32));
     }
-    for v in index.values_mut() {
-        v.sort();
+    index.sort_unstable();
+    // Where each key's run starts and ends.
+    type Fast = std::hash::BuildHasherDefault<cxray_ingest::IdHasher>;
+    let mut runs: HashMap<u64, (u32, u32), Fast> =
+        HashMap::with_capacity_and_hasher(index.len() / 2, Fast::default());
+    let mut start = 0;
+    while start < index.len() {
+        let k = index[start].0;
+        let mut end = start + 1;
+        while end < index.len() && index[end].0 == k {
+            end += 1;
+        }
+        runs.insert(k, (start as u32, end as u32));
+        start = end;
     }
+    crate::progress::timing("non-response: invitation index", t0);
     let mut answered = vec![false; inv.rows()];
     let mut answers = Vec::new();
     let mut unmatched = 0u64;
@@ -222,14 +248,25 @@ fn match_answers(
                 continue;
             }
             let day = c.day(r);
-            let found = index.get(&(cids.value(r), s)).and_then(|v| {
-                let k = v.partition_point(|(d, _)| *d <= day);
-                (k > 0)
-                    .then(|| v[k - 1])
-                    .filter(|(d, _)| (day - *d).num_days() <= window)
-            });
+            let (id, h) = (cids.value(r), key(cids.value(r), s));
+            // The last invitation of this key sent on or before the day.
+            let Some(&(lo, hi)) = runs.get(&h) else {
+                unmatched += 1;
+                continue;
+            };
+            let run = &index[lo as usize..hi as usize];
+            let end = run.partition_point(|(_, d, _)| *d <= day);
+            let found = (end > 0)
+                .then(|| run[end - 1])
+                .filter(|(k, d, row)| {
+                    *k == h
+                        && (day - *d).num_days() <= window
+                        && ids[*row as usize] == Some(id)
+                        && survey_of(*row as usize) == s
+                })
+                .map(|(_, _, row)| row as usize);
             match found {
-                Some((_, row)) => {
+                Some(row) => {
                     answered[row] = true;
                     answers.push((row, metric.value(r).to_string(), scores.value(r)));
                 }
@@ -261,6 +298,7 @@ pub fn build(
     } else {
         None
     };
+    let t0 = std::time::Instant::now();
     let dims: Vec<String> = if a.by.is_empty() {
         let mut d = small_dimensions(&inv);
         if d.is_empty()
@@ -275,14 +313,19 @@ pub fn build(
             .filter(|b| !b.is_empty())
             .collect()
     };
+    crate::progress::timing("non-response: dimensions", t0);
     if dims.is_empty() {
         return Err(Failure::input(anyhow!(
             "no segment columns to compare: give --by, with columns of the invitations or the \
              customers"
         )));
     }
+    let t0 = std::time::Instant::now();
     let segments = invitation_segments(&inv, customers.as_ref(), &dims)?;
+    crate::progress::timing("non-response: segments", t0);
+    let t0 = std::time::Instant::now();
     let (answered, answers, unmatched) = match_answers(&inv, &project.loaded, a.window_days);
+    crate::progress::timing("non-response: matching", t0);
     if segments
         .iter()
         .try_fold(1u64, |acc, c| acc.checked_mul(c.labels.len() as u64))
@@ -368,7 +411,10 @@ pub fn build(
         rake_on,
     };
     let tables = std::iter::once(inv).chain(customers).collect();
-    Ok((nonresponse(&input, &opts), unmatched, tables))
+    let t0 = std::time::Instant::now();
+    let r = nonresponse(&input, &opts);
+    crate::progress::timing("non-response: analysis", t0);
+    Ok((r, unmatched, tables))
 }
 
 pub fn run(a: NonResponseArgs) -> Result<(), Failure> {

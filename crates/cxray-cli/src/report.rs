@@ -356,7 +356,9 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             format: crate::args::FormatArg::Json,
             output: None,
         };
+        let t0 = std::time::Instant::now();
         insights.nonresponse = crate::nonresponse::build(project, &nargs).ok().map(|x| x.0);
+        crate::progress::timing("non-response", t0);
     }
     report.attach_insights(insights);
     crate::progress::timing("insights", t_insights);
