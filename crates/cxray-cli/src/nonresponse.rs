@@ -383,8 +383,28 @@ pub fn build(
             dims.join(", ")
         )));
     }
+    // Margins from the config override the customers table's counts for their columns.
+    let mut pop = population(customers.as_ref(), &dims).unwrap_or_default();
+    let mut from_config = Vec::new();
+    for (col, levels) in &project.config.margins {
+        if !dims.contains(col) {
+            return Err(Failure::input(anyhow!(
+                "[margins] names '{col}', which is not one of the compared columns ({}); add it \
+                 with --by",
+                dims.join(", ")
+            )));
+        }
+        if let Some((l, v)) = levels.iter().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+            return Err(Failure::input(anyhow!(
+                "[margins.{col}] {l} = {v}: shares and counts must be 0 or more"
+            )));
+        }
+        pop.insert(col.clone(), levels.clone());
+        from_config.push(col.clone());
+    }
     let input = NonResponseInput {
-        population: population(customers.as_ref(), &dims),
+        population: (!pop.is_empty()).then_some(pop),
+        margins_from_config: from_config,
         dims,
         cells: cells
             .into_iter()

@@ -273,6 +273,46 @@ R5,C4,2025-01-05T09:00:00Z,nps,8,rel
     // Unknown columns are usage errors.
     let out = cxray(&["nonresponse", "-c", "cxray.toml", "--by", "nope"], d);
     assert_eq!(out.status.code(), Some(2));
+    // Population margins from the config: gold is 80% of the population, basic 20%; one
+    // respondent in each, so the gold respondent weighs 4× the basic one (weights relative to
+    // the mean: 1.6 and 0.4).
+    std::fs::write(
+        d.join("m.toml"),
+        "[[sources]]\npath = \"invitations.csv\"\nentity = \"invitations\"\n\
+         [[sources]]\npath = \"responses.csv\"\n[margins.tier]\ngold = 0.8\nbasic = 0.2\n",
+    )
+    .unwrap();
+    let n = json(&cxray(
+        &[
+            "nonresponse",
+            "-c",
+            "m.toml",
+            "--by",
+            "tier",
+            "--rake-on",
+            "tier",
+            "-f",
+            "json",
+        ],
+        d,
+    ));
+    let w = &n["nonresponse"]["weighting"];
+    assert_eq!(w["margins_from"], "config");
+    assert!(
+        (w["max_weight"].as_f64().unwrap() - 1.6).abs() < 1e-9,
+        "{w}"
+    );
+    assert!(
+        (w["min_weight"].as_f64().unwrap() - 0.4).abs() < 1e-9,
+        "{w}"
+    );
+    // C1 (gold) answered 9 (a promoter); C4 (basic) answered 7 and 8 to the same invitation
+    // (two passives, each weighing 0.4): weighted NPS = 1.6·100 / (1.6 + 0.4 + 0.4) = 66.7.
+    let nps = &w["metrics"][0];
+    assert!(
+        (nps["weighted"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-6,
+        "{nps}"
+    );
 }
 
 /// Hand-computed: North NPS +40 → -40 with 10 answers each month; South +20 → +20 with 30.

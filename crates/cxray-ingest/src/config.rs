@@ -88,6 +88,10 @@ pub struct ProjectConfig {
     /// Alert rules evaluated by `cxray alerts`.
     #[serde(default)]
     pub alerts: Vec<AlertRule>,
+    /// Population margins for non-response weighting: column → level → share or count (e.g.
+    /// from a census or the CRM), used instead of the customers table for those columns.
+    #[serde(default)]
+    pub margins: BTreeMap<String, BTreeMap<String, f64>>,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -43,9 +43,11 @@ pub struct InvitationCell {
 pub struct NonResponseInput<'a> {
     pub dims: Vec<String>,
     pub cells: Vec<InvitationCell>,
-    /// Population counts per dimension and level (from the customers table), when known; the
-    /// invited population is used otherwise.
+    /// Population counts (or shares) per dimension and level — from the customers table or
+    /// the config — when known; the invited population is used otherwise.
     pub population: Option<BTreeMap<String, BTreeMap<String, f64>>>,
+    /// The dimensions whose population margins come from the config.
+    pub margins_from_config: Vec<String>,
     /// Answers of the matched invitations: (metric, cell, histogram).
     pub answers: Vec<(String, Vec<Option<String>>, ScoreHistogram)>,
     pub catalog: &'a MetricCatalog,
@@ -100,7 +102,7 @@ pub struct WeightedMetric {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Weighting {
     pub raked_on: Vec<String>,
-    /// "customers" or "invitations".
+    /// "customers", "config", "config and customers" or "invitations".
     pub margins_from: String,
     pub iterations: usize,
     pub max_relative_error: f64,
@@ -424,12 +426,21 @@ fn weigh(
     let mean_w = 1.0;
     Ok(Weighting {
         raked_on: rake_on.to_vec(),
-        margins_from: if from_customers {
-            "customers"
+        margins_from: if !from_customers {
+            "invitations".to_string()
+        } else if rake_on
+            .iter()
+            .all(|r| input.margins_from_config.contains(r))
+        {
+            "config".to_string()
+        } else if rake_on
+            .iter()
+            .any(|r| input.margins_from_config.contains(r))
+        {
+            "config and customers".to_string()
         } else {
-            "invitations"
-        }
-        .into(),
+            "customers".to_string()
+        },
         iterations: r.iterations,
         max_relative_error: r.max_relative_error,
         min_weight: min_w / mean_w,
@@ -557,6 +568,7 @@ mod tests {
             dims: vec!["age".into()],
             cells: vec![cell("young", 1000, 100), cell("old", 1000, 400)],
             population: None,
+            margins_from_config: vec![],
             answers: vec![
                 (
                     "nps".into(),

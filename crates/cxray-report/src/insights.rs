@@ -153,6 +153,17 @@ pub fn html(o: &mut String, s: &InsightsSection) {
             }
         }
         o.push_str("</tbody></table></div><p class=\"ns\">Mix: the segment's share of answers changed; rate: the metric changed within the segment (Kitagawa decomposition; the parts of a dimension add up to the change). The three largest parts per dimension; q after Benjamini-Hochberg over all segments and themes.</p>");
+        if let Some(f) = &c.focus {
+            let _ = write!(
+                o,
+                r##"<p>The change is concentrated in {} {}: see <a href="#segments-{}-{}">its chart by {}</a>.</p>"##,
+                esc(&f.dimension),
+                esc(&f.segment),
+                esc(&c.metric),
+                esc(&f.dimension),
+                esc(&f.dimension)
+            );
+        }
     }
     if let Some(d) = &s.drivers {
         let _ = write!(
