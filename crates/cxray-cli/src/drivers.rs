@@ -300,6 +300,18 @@ pub fn analyse(
              [metrics.NAME] of cxray.toml"
         )));
     }
+    if let Some(n) = names.iter().find(|n| **n == outcome.name) {
+        return Err(Failure::input(anyhow!(
+            "'{n}' is the outcome; it cannot also be a driver"
+        )));
+    }
+    if let Some(n) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
+        return Err(Failure::input(anyhow!("driver '{}' is given twice", n.1)));
+    }
     if names.len() + extras.len() > cxray_stats::regression::MAX_SHAPLEY_DRIVERS {
         return Err(Failure::input(anyhow!(
             "{} drivers given (with themes and segment levels); the exact Shapley decomposition \

@@ -160,6 +160,12 @@ fn demo_insights_recover_the_planted_effects() {
     assert!(top["ci_low"].as_f64().unwrap() < top["importance"].as_f64().unwrap());
     assert!(top["promoter_odds_ratio"].as_f64().unwrap() > 1.0);
 
+    // Usage errors: the outcome as a driver, a driver twice.
+    for bad in ["nps,value", "value,value"] {
+        let out = cxray(&["drivers", "-c", "cxray.toml", "--drivers", bad], &dir);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+
     // Themes and segments as 0/1 drivers beside the ratings: delivery complaints lower NPS,
     // and they stay out of the priority matrix.
     let d = json(&cxray(
