@@ -12,7 +12,7 @@ use cxray_metrics::{EstimateOptions, IntervalChoice, MetricKind, MetricSpec};
 use cxray_stats::Confidence;
 
 use crate::Failure;
-use crate::args::{AlertsArgs, FormatArg};
+use crate::args::AlertsArgs;
 use crate::explain::{latest_two, period_sizes};
 use crate::input::{self, AnswerColumns, Project};
 use crate::metrics::runtime;
@@ -223,17 +223,7 @@ pub fn run(a: AlertsArgs) -> Result<bool, Failure> {
         results,
         follow_up,
     };
-    let mut buf = Vec::new();
-    match a.format {
-        FormatArg::Json => {
-            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
-            buf.push(b'\n');
-        }
-        FormatArg::Table | FormatArg::Csv => {
-            write_table(&mut buf, &out).map_err(Failure::runtime)?
-        }
-    }
-    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)?;
+    crate::output::emit_summary(&a.out, &out, |w| write_table(w, &out))?;
     Ok(fired > 0)
 }
 

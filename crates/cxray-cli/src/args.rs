@@ -45,6 +45,18 @@ pub enum Command {
     Drivers(DriversArgs),
 }
 
+/// Where an analysis command writes: its summary table or JSON with every figure.
+#[derive(Debug, Args, Clone)]
+pub struct SummaryOut {
+    /// Output format: a summary table, or JSON with every figure.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// Settings of `cxray drivers`.
 #[derive(Debug, Args, Clone)]
 pub struct DriversArgs {
@@ -76,13 +88,8 @@ pub struct DriversArgs {
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: SummaryOut,
 }
 
 /// Settings of `cxray alerts`.
@@ -107,13 +114,8 @@ pub struct AlertsArgs {
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: SummaryOut,
 }
 
 /// Settings of `cxray nonresponse`.
@@ -143,13 +145,8 @@ pub struct NonResponseArgs {
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: SummaryOut,
 }
 
 /// Settings of `cxray explain`.
@@ -197,13 +194,8 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "N")]
     pub min_n: Option<u64>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: SummaryOut,
 }
 
 /// Settings of `cxray linkage`.
@@ -220,13 +212,8 @@ pub struct LinkageArgs {
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
 
-    /// Output format: a summary, or JSON with the retention curves.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: SummaryOut,
 }
 
 /// Settings of `cxray retention`.

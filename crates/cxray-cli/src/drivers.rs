@@ -11,7 +11,7 @@ use cxray_metrics::MetricKind;
 use cxray_stats::Confidence;
 
 use crate::Failure;
-use crate::args::{DriversArgs, FormatArg};
+use crate::args::DriversArgs;
 use crate::input::{self, AnswerColumns, Project};
 use crate::output::InputSummary;
 
@@ -374,8 +374,8 @@ pub fn analyse(
 }
 
 #[derive(serde::Serialize)]
-struct DriversOutput {
-    drivers: Drivers,
+struct DriversOutput<'a> {
+    drivers: &'a Drivers,
     input: InputSummary,
 }
 
@@ -395,19 +395,11 @@ pub fn run(a: DriversArgs) -> Result<(), Failure> {
         }
     }
     let d = build(&project, &a)?;
-    let mut buf = Vec::new();
-    match a.format {
-        FormatArg::Json => {
-            let out = DriversOutput {
-                drivers: d,
-                input: InputSummary::of_responses(&project.loaded),
-            };
-            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
-            buf.push(b'\n');
-        }
-        FormatArg::Table | FormatArg::Csv => write_table(&mut buf, &d).map_err(Failure::runtime)?,
-    }
-    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
+    let json = DriversOutput {
+        drivers: &d,
+        input: InputSummary::of_responses(&project.loaded),
+    };
+    crate::output::emit_summary(&a.out, &json, |w| write_table(w, &d))
 }
 
 fn write_table(w: &mut Vec<u8>, d: &Drivers) -> std::io::Result<()> {

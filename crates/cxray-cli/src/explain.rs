@@ -12,7 +12,7 @@ use cxray_metrics::{EstimateOptions, IntervalChoice};
 use cxray_stats::Confidence;
 
 use crate::Failure;
-use crate::args::{ExplainArgs, FormatArg};
+use crate::args::ExplainArgs;
 use crate::input::{self, Project};
 use crate::metrics::{period, runtime};
 use crate::output::InputSummary;
@@ -213,8 +213,8 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
 }
 
 #[derive(serde::Serialize)]
-struct ExplainOutput {
-    explanation: ChangeExplanation,
+struct ExplainOutput<'a> {
+    explanation: &'a ChangeExplanation,
     input: InputSummary,
 }
 
@@ -226,19 +226,11 @@ pub fn run(a: ExplainArgs) -> Result<(), Failure> {
     let t0 = std::time::Instant::now();
     let e = build(&project, &a)?;
     crate::progress::timing("explain", t0);
-    let mut buf = Vec::new();
-    match a.format {
-        FormatArg::Json => {
-            let out = ExplainOutput {
-                explanation: e,
-                input: InputSummary::of_responses(&project.loaded),
-            };
-            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
-            buf.push(b'\n');
-        }
-        FormatArg::Table | FormatArg::Csv => write_table(&mut buf, &e).map_err(Failure::runtime)?,
-    }
-    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
+    let json = ExplainOutput {
+        explanation: &e,
+        input: InputSummary::of_responses(&project.loaded),
+    };
+    crate::output::emit_summary(&a.out, &json, |w| write_table(w, &e))
 }
 
 fn write_table(w: &mut Vec<u8>, e: &ChangeExplanation) -> std::io::Result<()> {

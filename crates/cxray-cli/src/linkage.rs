@@ -11,7 +11,7 @@ use cxray_insights::linkage::{CustomerLink, Linkage, LinkageOptions, linkage};
 use cxray_stats::Confidence;
 
 use crate::Failure;
-use crate::args::{FormatArg, LinkageArgs};
+use crate::args::LinkageArgs;
 use crate::churn::Lifecycle;
 use crate::input;
 use crate::output::InputSummary;
@@ -73,8 +73,8 @@ pub fn link(
 }
 
 #[derive(serde::Serialize)]
-struct LinkageOutput {
-    linkage: Linkage,
+struct LinkageOutput<'a> {
+    linkage: &'a Linkage,
     input: InputSummary,
 }
 
@@ -94,16 +94,8 @@ pub fn run(a: LinkageArgs) -> Result<(), Failure> {
         .chain(lifecycle.tables().iter().map(InputSummary::of_entity))
         .reduce(InputSummary::and)
         .expect("responses");
-    let mut buf = Vec::new();
-    match a.format {
-        FormatArg::Json => {
-            let out = LinkageOutput { linkage: l, input };
-            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
-            buf.push(b'\n');
-        }
-        FormatArg::Table | FormatArg::Csv => write_table(&mut buf, &l).map_err(Failure::runtime)?,
-    }
-    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
+    let json = LinkageOutput { linkage: &l, input };
+    crate::output::emit_summary(&a.out, &json, |w| write_table(w, &l))
 }
 
 fn write_table(w: &mut Vec<u8>, l: &Linkage) -> std::io::Result<()> {

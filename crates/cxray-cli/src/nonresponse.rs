@@ -15,7 +15,7 @@ use cxray_metrics::{EstimateOptions, IntervalChoice, ScoreHistogram};
 use cxray_stats::Confidence;
 
 use crate::Failure;
-use crate::args::{FormatArg, NonResponseArgs};
+use crate::args::NonResponseArgs;
 use crate::input::{self, Project};
 use crate::output::InputSummary;
 
@@ -278,8 +278,8 @@ fn match_answers(
 }
 
 #[derive(serde::Serialize)]
-struct NonResponseOutput {
-    nonresponse: NonResponse,
+struct NonResponseOutput<'a> {
+    nonresponse: &'a NonResponse,
     /// Answers of invited surveys that match no invitation within the window.
     unmatched_answers: u64,
     window_days: i64,
@@ -444,23 +444,15 @@ pub fn run(a: NonResponseArgs) -> Result<(), Failure> {
         .chain(tables.iter().map(InputSummary::of_entity))
         .reduce(InputSummary::and)
         .expect("responses");
-    let mut buf = Vec::new();
-    match a.format {
-        FormatArg::Json => {
-            let out = NonResponseOutput {
-                nonresponse: nr,
-                unmatched_answers: unmatched,
-                window_days: a.window_days,
-                input,
-            };
-            serde_json::to_writer_pretty(&mut buf, &out).map_err(Failure::runtime)?;
-            buf.push(b'\n');
-        }
-        FormatArg::Table | FormatArg::Csv => {
-            write_table(&mut buf, &nr, unmatched, a.window_days).map_err(Failure::runtime)?
-        }
-    }
-    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
+    let json = NonResponseOutput {
+        nonresponse: &nr,
+        unmatched_answers: unmatched,
+        window_days: a.window_days,
+        input,
+    };
+    crate::output::emit_summary(&a.out, &json, |w| {
+        write_table(w, &nr, unmatched, a.window_days)
+    })
 }
 
 fn write_table(

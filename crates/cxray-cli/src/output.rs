@@ -292,3 +292,23 @@ fn write_table(w: &mut Vec<u8>, out: &MetricsOutput) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// Writes an analysis as its summary table or as pretty JSON, to the file or standard output.
+pub fn emit_summary(
+    out: &crate::args::SummaryOut,
+    json: &impl serde::Serialize,
+    table: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> Result<(), crate::Failure> {
+    use crate::Failure;
+    let mut buf = Vec::new();
+    match out.format {
+        crate::args::FormatArg::Json => {
+            serde_json::to_writer_pretty(&mut buf, json).map_err(Failure::runtime)?;
+            buf.push(b'\n');
+        }
+        crate::args::FormatArg::Table | crate::args::FormatArg::Csv => {
+            table(&mut buf).map_err(Failure::runtime)?
+        }
+    }
+    emit(&buf, out.output.as_deref()).map_err(Failure::runtime)
+}

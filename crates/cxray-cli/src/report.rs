@@ -353,8 +353,10 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             window_days: 30,
             confidence: a.confidence,
             alpha: a.alpha,
-            format: crate::args::FormatArg::Json,
-            output: None,
+            out: crate::args::SummaryOut {
+                format: crate::args::FormatArg::Json,
+                output: None,
+            },
         };
         let t0 = std::time::Instant::now();
         insights.nonresponse = crate::nonresponse::build(project, &nargs).ok().map(|x| x.0);
