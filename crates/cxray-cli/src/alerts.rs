@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use cxray_engine::HistogramQuery;
 use cxray_insights::alerts::{AlertResult, FollowUp, Rule, evaluate};
 use cxray_metrics::period::Period;
-use cxray_metrics::{EstimateOptions, IntervalChoice, MetricKind, MetricSpec};
+use cxray_metrics::{EstimateOptions, MetricKind, MetricSpec};
 use cxray_stats::Confidence;
 
 use crate::Failure;
@@ -113,9 +113,7 @@ pub fn run(a: AlertsArgs) -> Result<bool, Failure> {
     let rt = runtime()?;
     let opts = EstimateOptions {
         confidence,
-        interval: IntervalChoice::Default,
-        weighted: false,
-        rating_prior: None,
+        ..Default::default()
     };
     let mut results = Vec::new();
     let mut window: Option<(NaiveDate, NaiveDate)> = None;

@@ -7,8 +7,8 @@ use cxray_engine::HistogramQuery;
 use cxray_insights::explain::{
     ChangeExplanation, ExplainInput, ExplainOptions, drill_down, explain, focus_segment,
 };
+use cxray_metrics::EstimateOptions;
 use cxray_metrics::period::{GroupHistogram, Period};
-use cxray_metrics::{EstimateOptions, IntervalChoice};
 use cxray_stats::Confidence;
 
 use crate::Failure;
@@ -135,19 +135,22 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
         }))
         .map_err(engine_err)
     };
-    let guess = a
+    // The period kind `periods` settles on: that of --from (or --to), else --period. The
+    // overall histograms by that period find the default periods and are the explanation's
+    // overall input too (it takes the two periods it needs from them).
+    let kind = a
         .from
         .as_deref()
         .or(a.to.as_deref())
         .and_then(Period::parse_label)
         .map_or(period(Some(a.period)).expect("a period"), |x| x.0);
-    let all = run(guess, vec![], None, None)?;
-    let (p, before, after) = periods(a, &all, &spec.name)?;
+    let overall = run(kind, vec![], None, None)?;
+    let (p, before, after) = periods(a, &overall, &spec.name)?;
+    debug_assert_eq!(p, kind);
     let (since, until) = (
         Some(before),
         Some(p.next(after) - chrono::Duration::days(1)),
     );
-    let overall = run(p, vec![], since, until)?;
     let mut per_dim = Vec::new();
     for d in &dims {
         per_dim.push((d.clone(), run(p, vec![d.clone()], since, until)?));
@@ -182,9 +185,8 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
     let opts = ExplainOptions {
         estimate: EstimateOptions {
             confidence,
-            interval: IntervalChoice::Default,
             weighted,
-            rating_prior: None,
+            ..Default::default()
         },
         alpha: a.alpha,
         min_n,

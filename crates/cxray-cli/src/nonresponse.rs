@@ -11,7 +11,7 @@ use cxray_ingest::{Entity, EntityTable, Loaded};
 use cxray_insights::nonresponse::{
     InvitationCell, NonResponse, NonResponseInput, NonResponseOptions, nonresponse,
 };
-use cxray_metrics::{EstimateOptions, IntervalChoice, ScoreHistogram};
+use cxray_metrics::{EstimateOptions, ScoreHistogram};
 use cxray_stats::Confidence;
 
 use crate::Failure;
@@ -423,9 +423,7 @@ pub fn build(
     let opts = NonResponseOptions {
         estimate: EstimateOptions {
             confidence,
-            interval: IntervalChoice::Default,
-            weighted: false,
-            rating_prior: None,
+            ..Default::default()
         },
         alpha: a.alpha,
         rake_on,

@@ -12,8 +12,8 @@ use cxray_insights::{
     ReportInput, ReportOptions, TableOptions, ThemeInput, ThemeOptions, ThemesSection,
     build_report, build_themes,
 };
+use cxray_metrics::EstimateOptions;
 use cxray_metrics::period::GroupHistogram;
-use cxray_metrics::{EstimateOptions, IntervalChoice};
 use cxray_report::{DataQuality, MissingSegment, ReportDocument, SourceQuality};
 use cxray_stats::Confidence;
 
@@ -202,9 +202,8 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         table: TableOptions {
             estimate: EstimateOptions {
                 confidence,
-                interval: IntervalChoice::Default,
                 weighted,
-                rating_prior: None,
+                ..Default::default()
             },
             period: Some(p),
             min_n,
@@ -402,9 +401,7 @@ fn explain_window(
     let opts = ExplainOptions {
         estimate: EstimateOptions {
             confidence: Confidence::new(a.confidence).map_err(Failure::input)?,
-            interval: IntervalChoice::Default,
-            weighted: false,
-            rating_prior: None,
+            ..Default::default()
         },
         alpha: a.alpha,
         min_n: a.min_n.unwrap_or(project.config.project.min_n),

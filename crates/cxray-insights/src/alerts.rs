@@ -200,7 +200,6 @@ pub struct FollowUp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxray_metrics::IntervalChoice;
     use cxray_metrics::period::{GroupKey, Period};
     use cxray_stats::Confidence;
 
@@ -248,9 +247,7 @@ mod tests {
         };
         let opts = EstimateOptions {
             confidence: Confidence::default(),
-            interval: IntervalChoice::Default,
-            weighted: false,
-            rating_prior: None,
+            ..Default::default()
         };
         let spec = MetricSpec::nps();
         let r = evaluate(

@@ -27,6 +27,7 @@
 //!   first"; important otherwise: "maintain"; not important and above: "possible
 //!   overinvestment"; the rest: "monitor". Differences within noise put nothing in "fix first".
 
+use cxray_stats::quantile::quantiles;
 use cxray_stats::regression::{
     BinomialRow, CrossProducts, logistic, ols, relative_weights, shapley_r2,
 };
@@ -127,15 +128,6 @@ impl SplitMix {
         z ^= z >> 31;
         ((z as u128 * n as u128) >> 64) as usize
     }
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 /// Cross-products of the rows dealt into `blocks` groups (row i to group i mod blocks), summed
@@ -321,16 +313,17 @@ pub fn drivers(input: &DriverInput, opts: &DriverOptions) -> Result<Drivers, Sta
 
     let mut rows: Vec<DriverRow> = (0..k)
         .map(|j| {
-            let mut shares: Vec<f64> = reps.iter().map(|r| r[j]).collect();
-            shares.sort_by(f64::total_cmp);
+            let shares: Vec<f64> = reps.iter().map(|r| r[j]).collect();
+            let ci = quantiles(&shares, &[alpha / 2.0, 1.0 - alpha / 2.0])
+                .unwrap_or_else(|_| vec![f64::NAN; 2]);
             let mean = all.means[j];
             let (lo, hi) = input.scales[j];
             DriverRow {
                 driver: input.drivers[j].clone(),
                 rank: 0,
                 importance: shapley.normalized[j],
-                ci_low: percentile(&shares, alpha / 2.0),
-                ci_high: percentile(&shares, 1.0 - alpha / 2.0),
+                ci_low: ci[0],
+                ci_high: ci[1],
                 ahead_of_next: None,
                 relative_weight: rw.normalized[j],
                 coefficient: fit.coefficients[j],

@@ -648,7 +648,6 @@ const THEME_SEPARATOR: char = '|';
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxray_metrics::IntervalChoice;
     use cxray_metrics::period::GroupKey;
     use cxray_stats::Confidence;
 
@@ -675,9 +674,7 @@ mod tests {
         ExplainOptions {
             estimate: EstimateOptions {
                 confidence: Confidence::default(),
-                interval: IntervalChoice::Default,
-                weighted: false,
-                rating_prior: None,
+                ..Default::default()
             },
             alpha: 0.05,
             min_n: 30,

@@ -540,7 +540,6 @@ fn verdict(dims: &[DimensionRates], w: Option<&Weighting>, opts: &NonResponseOpt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxray_metrics::IntervalChoice;
     use cxray_stats::Confidence;
 
     fn cell(age: &str, invited: u64, answered: u64) -> InvitationCell {
@@ -586,9 +585,7 @@ mod tests {
         let opts = NonResponseOptions {
             estimate: EstimateOptions {
                 confidence: Confidence::default(),
-                interval: IntervalChoice::Default,
-                weighted: false,
-                rating_prior: None,
+                ..Default::default()
             },
             alpha: 0.05,
             rake_on: None,
