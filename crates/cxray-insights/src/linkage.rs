@@ -463,9 +463,20 @@ mod tests {
         let l = linkage(&c, "test".into(), d("2025-06-30"), &opts());
         let r = l.revenue.unwrap();
         assert!(r.p_value < 1e-6);
-        // Means differ by 100 (the offsets i % 21 are the same on average in both groups).
-        let diff = r.by_category[0].mean - r.by_category[1].mean;
+        // The difference of the two groups' mean revenue, computed here from the inputs.
+        let mean = |even: bool| {
+            let v: Vec<f64> = (0..80)
+                .filter(|i| (i % 2 == 0) == even)
+                .map(|i| if even { 190.0 } else { 90.0 } + (i % 21) as f64)
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        let diff = mean(true) - mean(false);
         assert!((r.difference - diff).abs() < 1e-9);
+        assert_eq!(
+            (r.by_category[0].customers, r.by_category[1].customers),
+            (40, 40)
+        );
         assert!((r.per_nps_point.unwrap() - 0.005 * 80.0 * diff).abs() < 1e-9);
         // No churn at all: no hazard ratios, and the verdict says so.
         assert!(l.hazard_ratios.is_empty());
