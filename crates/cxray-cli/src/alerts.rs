@@ -116,6 +116,8 @@ pub fn run(a: AlertsArgs) -> Result<bool, Failure> {
         ..Default::default()
     };
     let mut results = Vec::new();
+    let mut cache: std::collections::HashMap<_, Vec<cxray_metrics::period::GroupHistogram>> =
+        std::collections::HashMap::new();
     let mut window: Option<(NaiveDate, NaiveDate)> = None;
     let mut metrics = Vec::new();
     for (i, rule) in cfg.alerts.iter().enumerate() {
@@ -141,16 +143,22 @@ pub fn run(a: AlertsArgs) -> Result<bool, Failure> {
                 rule.metric
             )));
         }
-        let groups = rt
-            .block_on(engine.score_histograms(&HistogramQuery {
-                metrics: vec![spec.name.clone()],
-                by: rule.by.iter().cloned().collect(),
-                period: Some(p),
-                since: None,
-                until: None,
-            }))
-            .map_err(crate::report::engine_err)?;
-        let sizes = period_sizes(&groups, &spec.name);
+        // Rules on the same metric, column and period share one query.
+        let key = (spec.name.clone(), rule.by.clone(), p);
+        if !cache.contains_key(&key) {
+            let g = rt
+                .block_on(engine.score_histograms(&HistogramQuery {
+                    metrics: vec![spec.name.clone()],
+                    by: rule.by.iter().cloned().collect(),
+                    period: Some(p),
+                    since: None,
+                    until: None,
+                }))
+                .map_err(crate::report::engine_err)?;
+            cache.insert(key.clone(), g);
+        }
+        let groups = &cache[&key];
+        let sizes = period_sizes(groups, &spec.name);
         let (current, previous) = match &a.at {
             Some(at) => {
                 let (ap, d) = Period::parse_label(at)
@@ -205,7 +213,7 @@ pub fn run(a: AlertsArgs) -> Result<bool, Failure> {
         results.extend(evaluate(
             &r,
             spec,
-            &groups,
+            groups,
             &|d| p.label(d),
             current,
             previous,
