@@ -165,7 +165,7 @@ pub struct ExplainArgs {
     pub from: Option<String>,
 
     /// The later period (default: the latest period with data, or the one before it when the
-    /// latest has less than half as many answers, i.e. is still in progress).
+    /// latest has less than half the usual answers, i.e. is still in progress).
     #[arg(long, value_name = "PERIOD")]
     pub to: Option<String>,
 

@@ -42,19 +42,12 @@ pub fn period_sizes(groups: &[GroupHistogram], metric: &str) -> Vec<(NaiveDate, 
     starts
 }
 
-/// The latest complete period and the one before: the latest period is left out when it has
-/// less than half the answers of the one before (still in progress).
+/// The latest complete period and the one before: a latest period still in progress is left
+/// out by the report's rule (`cxray_insights::report::last_is_partial`).
 pub fn latest_two(starts: &[(NaiveDate, u64)]) -> Option<(NaiveDate, NaiveDate)> {
-    let n = starts.len();
-    if n < 2 {
-        return None;
-    }
-    let last = if n >= 3 && 2 * starts[n - 1].1 < starts[n - 2].1 {
-        n - 2
-    } else {
-        n - 1
-    };
-    Some((starts[last - 1].0, starts[last].0))
+    let sizes: Vec<u64> = starts.iter().map(|s| s.1).collect();
+    let n = starts.len() - cxray_insights::report::last_is_partial(&sizes) as usize;
+    (n >= 2).then(|| (starts[n - 2].0, starts[n - 1].0))
 }
 
 /// The two periods: from the flags, or the latest complete period and the one before.

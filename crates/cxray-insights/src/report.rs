@@ -473,6 +473,20 @@ pub fn period_words(p: Period, start: NaiveDate) -> String {
     }
 }
 
+/// Whether the last of these per-period answer counts (in time order) is a period still in
+/// progress: at least three periods, and fewer than half the median answers of the up to six
+/// periods before it. The report, `cxray explain` and `cxray alerts` all skip such a period.
+pub fn last_is_partial(sizes: &[u64]) -> bool {
+    let n = sizes.len();
+    if n < 3 {
+        return false;
+    }
+    let mut before: Vec<u64> = sizes[n.saturating_sub(7)..n - 1].to_vec();
+    before.sort();
+    let median = before[before.len() / 2];
+    (sizes[n - 1] as f64) < 0.5 * median as f64
+}
+
 /// Builds the report.
 pub fn build_report(
     input: &ReportInput<'_>,
@@ -497,18 +511,10 @@ pub fn build_report(
             .sum()
     };
     let mut partial_period = None;
-    if periods.len() >= 3 {
-        let last = *periods.last().expect("non-empty");
-        let mut before: Vec<u64> = periods[periods.len().saturating_sub(7)..periods.len() - 1]
-            .iter()
-            .map(|&p| answers_in(p))
-            .collect();
-        before.sort();
-        let median = before[before.len() / 2];
-        if (answers_in(last) as f64) < 0.5 * median as f64 {
-            partial_period = Some(opts.period.label(last));
-            periods.pop();
-        }
+    let sizes: Vec<u64> = periods.iter().map(|&p| answers_in(p)).collect();
+    if last_is_partial(&sizes) {
+        let last = periods.pop().expect("non-empty");
+        partial_period = Some(opts.period.label(last));
     }
     let input_overall: Vec<GroupHistogram> = input
         .overall
@@ -1381,5 +1387,16 @@ mod tests {
         assert_eq!(r.current_period.as_deref(), Some("2025-05"));
         // Identical periods: nothing to report.
         assert!(r.highlights.is_empty(), "{:#?}", r.highlights);
+    }
+
+    #[test]
+    fn a_last_period_with_under_half_the_median_is_partial() {
+        assert!(!last_is_partial(&[100, 40]));
+        assert!(last_is_partial(&[100, 90, 110, 40]));
+        assert!(!last_is_partial(&[100, 90, 110, 50]));
+        // The median of the six periods before, not the one just before: after one unusually
+        // busy month a normal month is not taken for a partial one.
+        assert!(!last_is_partial(&[100, 100, 100, 100, 100, 250, 90]));
+        assert!(last_is_partial(&[100, 100, 100, 100, 100, 100, 49]));
     }
 }
