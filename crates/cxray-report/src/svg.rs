@@ -60,6 +60,26 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
+/// Horizontal grid lines at the tick values across [x0, x1], each labelled left of x0.
+fn y_grid(
+    o: &mut String,
+    y: &Scale,
+    ticks: Vec<f64>,
+    (x0, x1): (f64, f64),
+    label: impl Fn(f64) -> String,
+) {
+    for tv in ticks {
+        let yy = y.at(tv);
+        let _ = write!(
+            o,
+            r##"<line x1="{x0}" y1="{yy:.1}" x2="{x1}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text>"##,
+            x0 - 6.0,
+            yy + 4.0,
+            label(tv)
+        );
+    }
+}
+
 fn open(o: &mut String, w: f64, h: f64, label: &str, kind: &str) {
     let _ = write!(
         o,
@@ -212,18 +232,7 @@ pub fn trend_chart(t: &Trend, title: &str, unit: &str, confidence: f64) -> Strin
         r0: h - mb,
         r1: mt,
     };
-    // Grid and y axis.
-    for tv in ticks(lo, hi, 5) {
-        let yy = y.at(tv);
-        let _ = write!(
-            o,
-            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text>"##,
-            w - mr,
-            ml - 6.0,
-            yy + 4.0,
-            num(tv)
-        );
-    }
+    y_grid(&mut o, &y, ticks(lo, hi, 5), (ml, w - mr), num);
     let _ = write!(
         o,
         r#"<text transform="translate(14 {}) rotate(-90)" text-anchor="middle" fill="{INK}">{}</text>"#,
@@ -481,17 +490,9 @@ pub fn distribution_chart(d: &Distribution, title: &str) -> String {
         r0: h - mb,
         r1: mt,
     };
-    for tv in ticks(0.0, max * 1.08, 4) {
-        let yy = y.at(tv);
-        let _ = write!(
-            o,
-            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{}</text>"##,
-            w - mr,
-            ml - 6.0,
-            yy + 4.0,
-            tv as u64
-        );
-    }
+    y_grid(&mut o, &y, ticks(0.0, max * 1.08, 4), (ml, w - mr), |tv| {
+        (tv as u64).to_string()
+    });
     let n = d.bars.len().max(1) as f64;
     let slot = (w - ml - mr) / n;
     let total: u64 = d.bars.iter().map(|b| b.1).sum();
@@ -792,17 +793,9 @@ pub fn retention_chart_from(r: &Retention, origin: &str) -> String {
         r0: h - mb,
         r1: mt,
     };
-    for tv in ticks(lo, 1.0, 5) {
-        let yy = y.at(tv);
-        let _ = write!(
-            o,
-            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{:.0}%</text>"##,
-            w - mr,
-            ml - 6.0,
-            yy + 4.0,
-            100.0 * tv
-        );
-    }
+    y_grid(&mut o, &y, ticks(lo, 1.0, 5), (ml, w - mr), |tv| {
+        format!("{:.0}%", 100.0 * tv)
+    });
     for tv in ticks(0.0, max_days, 6) {
         let xx = x.at(tv);
         let _ = write!(
@@ -908,17 +901,13 @@ pub fn priority_chart(d: &cxray_insights::drivers::Drivers) -> String {
         r0: h - mb,
         r1: mt,
     };
-    for tv in ticks(0.0, imp_hi * 1.1, 5) {
-        let yy = y.at(tv);
-        let _ = write!(
-            o,
-            r##"<line x1="{ml}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="{INK}">{:.0}%</text>"##,
-            w - mr,
-            ml - 6.0,
-            yy + 4.0,
-            100.0 * tv
-        );
-    }
+    y_grid(
+        &mut o,
+        &y,
+        ticks(0.0, imp_hi * 1.1, 5),
+        (ml, w - mr),
+        |tv| format!("{:.0}%", 100.0 * tv),
+    );
     for tv in ticks(p_lo, p_hi, 6) {
         let _ = write!(
             o,
