@@ -73,26 +73,32 @@ fn values(arrays: &[arrow::array::ArrayRef]) -> Vec<Option<&str>> {
     out
 }
 
-/// Attribute columns of a table with 2 to 12 distinct values.
-fn small_dimensions(t: &EntityTable) -> Vec<String> {
+/// Attribute columns of a table with 2 to 12 distinct values, coded.
+fn small_dimensions(t: &EntityTable) -> Vec<(String, Coded)> {
     t.attributes
         .iter()
-        .filter(|a| coded(t, a).is_some_and(|c| (3..=13).contains(&c.labels.len())))
-        .cloned()
+        .filter_map(|a| Some((a.clone(), coded(t, a)?)))
+        .filter(|(_, c)| (3..=13).contains(&c.labels.len()))
         .collect()
 }
 
 /// Segment codes of every invitation for each dimension (from the invitation's own column, or
 /// the customer's), with the labels of the codes.
+/// `known` are invitation columns already coded (they are not coded again).
 fn invitation_segments(
     inv: &EntityTable,
     customers: Option<&EntityTable>,
     dims: &[String],
+    mut known: Vec<(String, Coded)>,
 ) -> Result<Vec<Coded>, Failure> {
     let id_arrays = texts(inv, "customer_id").expect("customer_id");
     let ids = values(&id_arrays);
     let mut out = Vec::new();
     for d in dims {
+        if let Some(k) = known.iter().position(|(n, _)| n == d) {
+            out.push(known.swap_remove(k).1);
+            continue;
+        }
         if let Some(c) = coded(inv, d) {
             out.push(c);
             continue;
@@ -299,12 +305,14 @@ pub fn build(
         None
     };
     let t0 = std::time::Instant::now();
+    let mut known = Vec::new();
     let dims: Vec<String> = if a.by.is_empty() {
-        let mut d = small_dimensions(&inv);
+        known = small_dimensions(&inv);
+        let mut d: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
         if d.is_empty()
             && let Some(c) = &customers
         {
-            d = small_dimensions(c);
+            d = small_dimensions(c).into_iter().map(|(n, _)| n).collect();
         }
         d
     } else {
@@ -321,7 +329,7 @@ pub fn build(
         )));
     }
     let t0 = std::time::Instant::now();
-    let segments = invitation_segments(&inv, customers.as_ref(), &dims)?;
+    let segments = invitation_segments(&inv, customers.as_ref(), &dims, known)?;
     crate::progress::timing("non-response: segments", t0);
     let t0 = std::time::Instant::now();
     let (answered, answers, unmatched) = match_answers(&inv, &project.loaded, a.window_days);
