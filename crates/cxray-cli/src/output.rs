@@ -306,8 +306,11 @@ pub fn emit_summary(
             serde_json::to_writer_pretty(&mut buf, json).map_err(Failure::runtime)?;
             buf.push(b'\n');
         }
-        crate::args::FormatArg::Table | crate::args::FormatArg::Csv => {
-            table(&mut buf).map_err(Failure::runtime)?
+        crate::args::FormatArg::Table => table(&mut buf).map_err(Failure::runtime)?,
+        crate::args::FormatArg::Csv => {
+            return Err(Failure::input(anyhow::anyhow!(
+                "this command writes a summary table or JSON: use --format table or --format json"
+            )));
         }
     }
     emit(&buf, out.output.as_deref()).map_err(Failure::runtime)

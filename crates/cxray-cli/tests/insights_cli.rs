@@ -160,6 +160,11 @@ fn demo_insights_recover_the_planted_effects() {
     assert!(top["ci_low"].as_f64().unwrap() < top["importance"].as_f64().unwrap());
     assert!(top["promoter_odds_ratio"].as_f64().unwrap() > 1.0);
 
+    // CSV is not a format of the analyses: a usage error, not a table in disguise.
+    let out = cxray(&["drivers", "-c", "cxray.toml", "-f", "csv"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format json"));
+
     // Usage errors: the outcome as a driver, a driver twice.
     for bad in ["nps,value", "value,value"] {
         let out = cxray(&["drivers", "-c", "cxray.toml", "--drivers", bad], &dir);
