@@ -209,6 +209,11 @@ pub fn explain(input: &ExplainInput, opts: &ExplainOptions) -> Option<ChangeExpl
                 seg.entry(name).or_default()[k].merge(&g.histogram);
             }
         }
+        // A dimension with one value for this metric (say, the survey that asks it) splits
+        // nothing: its one segment would "explain" the whole change.
+        if seg.len() < 2 {
+            continue;
+        }
         let names: Vec<&String> = seg.keys().collect();
         let periods: Vec<SegmentPeriods> = seg
             .values()
@@ -726,6 +731,11 @@ mod tests {
             g("2025-02-01", Some("delivery"), &[(3.0, 50)]),
             g("2025-02-01", Some("delivery|price"), &[(3.0, 10)]),
         ];
+        // Every answer comes from one survey: that dimension explains nothing.
+        let mut survey = overall.clone();
+        for x in &mut survey {
+            x.key.segment = vec![Some("relationship".into())];
+        }
         let spec = MetricSpec::nps();
         let e = explain(
             &ExplainInput {
@@ -734,12 +744,13 @@ mod tests {
                 before: vec![d("2025-01-01")],
                 after: vec![d("2025-02-01")],
                 overall: &overall,
-                by_dimension: vec![("region".into(), &region)],
+                by_dimension: vec![("survey".into(), &survey), ("region".into(), &region)],
                 themes: Some(&themes),
             },
             &opts(),
         )
         .unwrap();
+        assert!(e.dimensions.iter().all(|d| d.dimension != "survey"));
         // Overall: (40 + 60)/400 → +25 before; (-40 + 60)/400 → +5 after.
         assert!((e.value_before - 25.0).abs() < 1e-9);
         assert!((e.value_after - 5.0).abs() < 1e-9);
