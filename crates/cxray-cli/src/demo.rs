@@ -44,6 +44,7 @@ pub fn run(a: DemoArgs) -> Result<(), Failure> {
     };
     let mut project = crate::input::load(&report_args.input, None)?;
     project.enrich_text();
+    project.join_touchpoints(&report_args.input)?;
     let doc = crate::report::build(&project, &report_args)?;
     let html_path = a.dir.join("report.html");
     let json_path = a.dir.join("report.json");

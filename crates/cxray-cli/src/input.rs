@@ -21,9 +21,46 @@ pub struct Project {
     pub loaded: Loaded,
     /// Text enrichment of comments, when it ran.
     pub text: Option<TextSummary>,
+    /// The journey, when answers were joined to the touchpoints they follow.
+    pub journey: Option<EntityTable>,
+    pub touchpoints: Option<cxray_ingest::touchpoints::TouchpointSummary>,
 }
 
 impl Project {
+    /// Joins every answer to the journey step it follows (column
+    /// [`cxray_ingest::touchpoints::TOUCHPOINT_COLUMN`]) when the project has a journey source
+    /// with customer ids, and keeps the journey for the commands that also need it. Returns
+    /// whether the answers have the column.
+    pub fn join_touchpoints(&mut self, a: &InputArgs) -> Result<bool, Failure> {
+        use cxray_ingest::touchpoints::{TOUCHPOINT_COLUMN, join_touchpoints};
+        if self.journey.is_some() || !has_source(&self.config, Entity::Journey) {
+            return Ok(self.loaded.schema.index_of(TOUCHPOINT_COLUMN).is_ok());
+        }
+        let (config, table) = load_entity(a, Entity::Journey)?;
+        let t0 = std::time::Instant::now();
+        let j = &config.journey;
+        self.touchpoints = join_touchpoints(
+            &mut self.loaded,
+            &table,
+            j.touchpoint_window_hours,
+            &j.steps,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        );
+        crate::progress::timing("touchpoints", t0);
+        if let Some(s) = &self.touchpoints {
+            eprintln!(
+                "touchpoints: {} answers follow a journey step within {} h, {} have none, {} name \
+                 no customer",
+                thousands(s.matched),
+                s.window_hours,
+                thousands(s.without_step),
+                thousands(s.without_customer)
+            );
+        }
+        self.journey = Some(table);
+        Ok(self.touchpoints.is_some())
+    }
+
     /// Adds language, sentiment and theme columns for comments (unless `[text] enabled =
     /// false`); a no-op when already done or when there are no comments.
     pub fn enrich_text(&mut self) {
@@ -184,6 +221,8 @@ pub fn load(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, F
         catalog,
         loaded,
         text: None,
+        journey: None,
+        touchpoints: None,
     })
 }
 

@@ -97,6 +97,13 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
             )));
         }
     }
+    let tp = cxray_ingest::touchpoints::TOUCHPOINT_COLUMN;
+    if by.iter().any(|b| b == tp) && !project.join_touchpoints(&a.input)? {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--by {tp} joins answers to the journey step they follow, and needs a journey source \
+             (entity = \"journey\") with a customer_id column in cxray.toml"
+        )));
+    }
     crate::progress::timing("load", t0);
     for m in &metrics {
         project.catalog.get(m).map_err(Failure::input)?;

@@ -280,8 +280,15 @@ struct JourneyData {
     tables: Vec<EntityTable>,
 }
 
-fn load_journey(req: &Request, with_customers: bool) -> Result<JourneyData, Failure> {
-    let (config, table) = input::load_entity(req.input, Entity::Journey)?;
+fn load_journey(
+    req: &Request,
+    with_customers: bool,
+    loaded: Option<(&ProjectConfig, &EntityTable)>,
+) -> Result<JourneyData, Failure> {
+    let (config, table) = match loaded {
+        Some((c, t)) => (c.clone(), t.clone()),
+        None => input::load_entity(req.input, Entity::Journey)?,
+    };
     let settings = journey_settings(&config);
     // Segments that are not journey columns come from the customer.
     let needed = with_customers || req.by.iter().any(|b| table.schema.index_of(b).is_err());
@@ -408,7 +415,7 @@ impl JourneyData {
 }
 
 fn journey_rows(req: &Request, metrics: &[String], strict: bool) -> Result<FamilyRows, Failure> {
-    let j = load_journey(req, false)?;
+    let j = load_journey(req, false, None)?;
     let rows = j.rows(req, req.by, metrics, strict)?;
     Ok((rows, j.tables))
 }
@@ -419,10 +426,10 @@ fn journey_rows(req: &Request, metrics: &[String], strict: bool) -> Result<Famil
 /// the tables read, for data quality.
 pub fn report_input(
     req: &Request,
-    config: &ProjectConfig,
+    project: &crate::input::Project,
     dims: &[String],
-    responses: &cxray_ingest::Loaded,
 ) -> Result<ReportParts, Failure> {
+    let (config, responses) = (&project.config, &project.loaded);
     use cxray_metrics::operational::OPERATIONAL_METRICS;
     let names = |f: Family| -> Vec<String> {
         OPERATIONAL_METRICS
@@ -467,7 +474,8 @@ pub fn report_input(
         tables.extend(t);
     }
     if has(Entity::Journey) {
-        let j = load_journey(req, true)?;
+        // The journey read to join answers to their touchpoints is not read again.
+        let j = load_journey(req, true, project.journey.as_ref().map(|t| (config, t)))?;
         // Overall, and for friction points the funnel by every report dimension the journey or
         // its customers have: one grouping of the events for all of them.
         let present: Vec<String> = dims

@@ -109,10 +109,16 @@ fn data_quality(loaded: &Loaded, dims: &[String], tables: &[EntityTable]) -> Dat
     }
 }
 
-/// The `--by` columns, or by default every attribute with 2 to 12 distinct values.
+/// The `--by` columns, or by default every attribute with 2 to 12 distinct values and the
+/// journey touchpoint the answers follow (when they were joined to the journey).
 pub fn dimensions(project: &Project, by: &[String]) -> Vec<String> {
     if by.is_empty() {
-        default_dimensions(&project.loaded)
+        let mut dims = default_dimensions(&project.loaded);
+        let tp = cxray_ingest::touchpoints::TOUCHPOINT_COLUMN;
+        if project.touchpoints.is_some() && !dims.iter().any(|d| d == tp) {
+            dims.push(tp.to_string());
+        }
+        dims
     } else {
         by.iter()
             .map(|b| b.trim().to_string())
@@ -277,7 +283,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         since,
         until,
     };
-    let parts = crate::operational::report_input(&req, &project.config, &dims, &project.loaded)?;
+    let parts = crate::operational::report_input(&req, project, &dims)?;
     let (ops, tables) = (parts.operations, parts.tables);
     if !ops.rows.is_empty() || ops.retention.is_some() {
         let current = report
@@ -585,6 +591,7 @@ pub fn write_out(text: &str, path: Option<&Path>) -> Result<(), Failure> {
 pub fn run(a: ReportArgs) -> Result<(), Failure> {
     let mut project = input::load(&a.input, None)?;
     project.enrich_text();
+    project.join_touchpoints(&a.input)?;
     let doc = build(&project, &a)?;
     let text = render(&doc, a.format).map_err(Failure::runtime)?;
     write_out(&text, a.output.as_deref())

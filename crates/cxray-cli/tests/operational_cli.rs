@@ -424,3 +424,110 @@ fn funnel_segments_can_come_from_the_customers() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("customers.plan"));
 }
+
+/// Answers joined to the journey step they follow: NPS by `journey_touchpoint` equals an
+/// independent as-of join over the same generated rows (latest event of the customer at or
+/// before the answer, within the configured 24 h), including the `none` group.
+#[test]
+fn nps_by_the_journey_touchpoint_an_answer_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x70c4_5eed);
+    let steps = ["visit", "cart", "checkout", "purchase"];
+    let mut journey = String::from("session_id,customer_id,step,at\n");
+    let mut events: BTreeMap<u64, Vec<(i64, &str)>> = BTreeMap::new();
+    for c in 0..300u64 {
+        for s in 0..rng.below(4) {
+            let mut t = rng.below(58 * 86_400) as i64;
+            for step in &steps[..1 + rng.below(4) as usize] {
+                journey.push_str(&format!("S{c}-{s},C{c},{step},{}\n", ts(t)));
+                events.entry(c).or_default().push((t, step));
+                t += 60 + rng.below(600) as i64;
+            }
+        }
+    }
+    // Events of no customer are not joined.
+    journey.push_str(&format!("X1,,checkout,{}\n", ts(100)));
+    let mut responses = String::from("response_id,customer_id,submitted_at,metric,score\n");
+    // step -> (promoters, detractors, n)
+    let mut expected: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for k in 0..900u64 {
+        let c = rng.below(300);
+        let t = rng.below(59 * 86_400) as i64;
+        let score = rng.below(11) as i64;
+        responses.push_str(&format!("R{k},C{c},{},nps,{score}\n", ts(t)));
+        let step = events
+            .get(&c)
+            .and_then(|ev| {
+                ev.iter()
+                    .filter(|(at, _)| *at <= t && t - at <= 24 * 3600)
+                    .max_by_key(|(at, s)| (*at, steps.iter().position(|x| x == s)))
+            })
+            .map_or("none", |(_, s)| s);
+        let e = expected.entry(step.to_string()).or_default();
+        e.0 += (score >= 9) as i64;
+        e.1 += (score <= 6) as i64;
+        e.2 += 1;
+    }
+    std::fs::write(dir.path().join("journey.csv"), journey).unwrap();
+    std::fs::write(dir.path().join("responses.csv"), responses).unwrap();
+    std::fs::write(
+        dir.path().join("cxray.toml"),
+        "[[sources]]\npath = \"responses.csv\"\n\
+         [[sources]]\npath = \"journey.csv\"\nentity = \"journey\"\n\
+         [journey]\nsteps = [\"visit\", \"cart\", \"checkout\", \"purchase\"]\n\
+         touchpoint_window_hours = 24\n",
+    )
+    .unwrap();
+    let (v, err) = run_json(
+        &[
+            "metrics",
+            "-c",
+            "cxray.toml",
+            "--metric",
+            "nps",
+            "--by",
+            "journey_touchpoint",
+            "-f",
+            "json",
+        ],
+        dir.path(),
+    );
+    let none = expected["none"].2;
+    assert!(
+        err.contains(&format!(
+            "{} answers follow a journey step within 24 h, {none} have none",
+            900 - none
+        )),
+        "{err}"
+    );
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), expected.len(), "{rows:#?}");
+    for r in rows {
+        let step = r["segment"]["journey_touchpoint"].as_str().unwrap();
+        let (p, d, n) = expected[step];
+        assert_eq!(r["n"], n, "{step}");
+        let value = r["value"].as_f64().unwrap();
+        assert!(
+            close(value, 100.0 * (p - d) as f64 / n as f64),
+            "{step}: {value}"
+        );
+    }
+    assert!(
+        expected.len() >= 4,
+        "the fixture covers several steps: {expected:?}"
+    );
+
+    // Without a journey source the column cannot exist: a usage error that says what is needed.
+    std::fs::write(
+        dir.path().join("cxray.toml"),
+        "[[sources]]\npath = \"responses.csv\"\n",
+    )
+    .unwrap();
+    let out = cxray(
+        &["metrics", "-c", "cxray.toml", "--by", "journey_touchpoint"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a journey source"), "{err}");
+}

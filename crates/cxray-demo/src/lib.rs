@@ -7,12 +7,13 @@
 //!
 //! | effect | where | what the analysis should show |
 //! |---|---|---|
-//! | delivery delays | region `North`, from the third-last month | NPS in North drops by ~25 points; detractor comments mention late deliveries |
+//! | delivery delays | region `North`, from the third-last month | NPS in North drops by ~50 points (70% of its answers 2.6 points lower); detractor comments mention late deliveries |
 //! | phone effort | channel `phone` | CES about one point lower (worse) than web and app |
 //! | churn linkage | lifecycle | detractors cancel at ~3× the monthly rate of promoters |
 //! | non-response | age band `18-34` | invited as often, answers ~4× less often, and is less satisfied: unweighted NPS is biased upwards |
 //! | plan | `premium` vs `basic` | premium customers score higher |
 //! | key drivers | relationship survey ratings (1-5) | NPS depends most on `delivery`, then `value`, `ordering`, `support`; delivery rates lowest, so it is the first to fix |
+//! | failed checkout | journey sessions shortly before an NPS answer | answers whose latest journey step is a `checkout` without purchase score ~2.5 points lower: `checkout` is the worst touchpoint |
 //! | **null** | `device` (`ios`/`android`) | no effect on anything: must not appear in highlights |
 //!
 //! The same seed, size and end date always produce byte-identical files.
@@ -225,6 +226,30 @@ fn write_answer(
     ])
 }
 
+/// Writes one web session visit → cart → checkout → purchase from `start`, going on from each
+/// step with the chance `p_next` of that step (0 for the last); returns the last step reached.
+fn write_session(
+    f: &mut CsvFile,
+    rng: &mut Rng,
+    seq: u64,
+    customer: &str,
+    start: NaiveDateTime,
+    p_next: [f64; 4],
+) -> std::io::Result<&'static str> {
+    let mut t = start;
+    for (step, p) in ["visit", "cart", "checkout", "purchase"]
+        .into_iter()
+        .zip(p_next)
+    {
+        f.row(&[&format!("S{seq:08}"), customer, step, &ts(t)])?;
+        if !rng.chance(p) {
+            return Ok(step);
+        }
+        t += Duration::seconds(20 + rng.exponential(240.0) as i64);
+    }
+    Ok("purchase")
+}
+
 fn ts(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -368,6 +393,8 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
     // Attribute ratings draw from their own stream, so adding them left every other planted
     // effect's random numbers unchanged.
     let mut attr_rng = Rng::new(opts.seed ^ 0x5eed_a77b);
+    // So do the web sessions just before an NPS answer (the failed-checkout touchpoint).
+    let mut tp_rng = Rng::new(opts.seed ^ 0x70c4_9011);
     let mut response_seq = 0u64;
     let mut ticket_seq = 0u64;
     let mut session_seq = 0u64;
@@ -417,6 +444,24 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
                 let answered = sent_at + Duration::minutes(5 + rng.below(60 * 48) as i64);
                 if rng.chance(rate) && answered.date() <= opts.end {
                     let mut mu = 8.1 + [-0.5, 0.0, 0.6][c.plan] + [-0.7, 0.0, 0.3][c.age];
+                    // Almost half of the answers come within 36 h of a web session; a
+                    // session that stopped at checkout (payment failed, or gave up) costs
+                    // 2.5 points.
+                    if tp_rng.chance(0.45) {
+                        session_seq += 1;
+                        let start = answered - Duration::minutes(60 + tp_rng.below(35 * 60) as i64);
+                        let last = write_session(
+                            &mut journey_f,
+                            &mut tp_rng,
+                            session_seq,
+                            &c.id,
+                            start,
+                            [0.6, 0.7, 0.75, 0.0],
+                        )?;
+                        if last == "checkout" {
+                            mu -= 2.5;
+                        }
+                    }
                     let delayed = c.region == 0 && after_drop && rng.chance(0.7);
                     if delayed {
                         mu -= 2.6;
@@ -547,19 +592,15 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
             if rng.chance(0.3) {
                 session_seq += 1;
                 let d = day_in(&mut rng);
-                let mut t = at(&mut rng, d);
-                for (step, p_next) in [
-                    ("visit", 0.45),
-                    ("cart", 0.6),
-                    ("checkout", 0.8),
-                    ("purchase", 0.0),
-                ] {
-                    journey_f.row(&[&format!("S{session_seq:08}"), &c.id, step, &ts(t)])?;
-                    if !rng.chance(p_next) {
-                        break;
-                    }
-                    t += Duration::seconds(20 + rng.exponential(240.0) as i64);
-                }
+                let start = at(&mut rng, d);
+                write_session(
+                    &mut journey_f,
+                    &mut rng,
+                    session_seq,
+                    &c.id,
+                    start,
+                    [0.45, 0.6, 0.8, 0.0],
+                )?;
             }
             // Referrals, more often from promoters.
             let p_ref = match c.last_category {

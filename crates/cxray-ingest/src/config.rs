@@ -42,6 +42,7 @@
 //! [journey]
 //! steps = ["visit", "cart", "checkout", "purchase"]   # funnel order (default: most frequent first)
 //! cart_window_hours = 24               # a purchase this soon after the cart rescues it
+//! touchpoint_window_hours = 48         # an answer follows a step this recent (journey_touchpoint)
 //!
 //! [metrics.ces]                        # adjust a built-in metric or declare a custom one
 //! scale = [1, 5]
@@ -281,10 +282,18 @@ pub struct JourneyConfig {
     /// A purchase later than this after the first cart does not rescue the cart.
     #[serde(default = "default_cart_window")]
     pub cart_window_hours: f64,
+    /// An answer follows the customer's latest journey step at most this long before it
+    /// (the `journey_touchpoint` column of the answers).
+    #[serde(default = "default_touchpoint_window")]
+    pub touchpoint_window_hours: f64,
 }
 
 fn default_cart_window() -> f64 {
     24.0
+}
+
+fn default_touchpoint_window() -> f64 {
+    48.0
 }
 
 impl Default for JourneyConfig {
@@ -294,6 +303,7 @@ impl Default for JourneyConfig {
             cart_step: None,
             purchase_step: None,
             cart_window_hours: default_cart_window(),
+            touchpoint_window_hours: default_touchpoint_window(),
         }
     }
 }
@@ -468,6 +478,10 @@ impl ProjectConfig {
             (
                 "[journey] cart_window_hours",
                 self.journey.cart_window_hours,
+            ),
+            (
+                "[journey] touchpoint_window_hours",
+                self.journey.touchpoint_window_hours,
             ),
         ] {
             if !(v.is_finite() && v >= 0.0) {

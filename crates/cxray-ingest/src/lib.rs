@@ -27,6 +27,7 @@ pub mod rejects;
 mod rows;
 mod text;
 pub mod timestamp;
+pub mod touchpoints;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -21,7 +21,8 @@
 //! - **Highlights** are drawn only from tests significant after correction: whole-metric changes
 //!   first, then dated shifts within segments, then gaps between segments, each tier ranked by
 //!   effect size relative to the metric's scale; one finding per segment, no gap in a dimension
-//!   that already has a finding for the metric, at most two of a kind per metric, seven in all.
+//!   that already has a finding for the metric, at most two of a kind per metric; among the
+//!   gaps, each metric's strongest before any metric's next one; seven in all.
 
 use std::collections::BTreeMap;
 
@@ -424,6 +425,17 @@ fn settle(changes: &mut [&mut Change], alpha: f64, unit: &[String]) {
 }
 
 /// A p-value for sentences.
+/// A segment in a sentence: "for region North"; answers by the journey step they follow read
+/// "after the journey step checkout" (or "with no journey step shortly before").
+pub fn segment_words(dimension: &str, segment: &str) -> String {
+    use cxray_metrics::journey::{NO_TOUCHPOINT, TOUCHPOINT_COLUMN};
+    match (dimension, segment) {
+        (TOUCHPOINT_COLUMN, NO_TOUCHPOINT) => "with no journey step shortly before".into(),
+        (TOUCHPOINT_COLUMN, s) => format!("after the journey step {s}"),
+        (d, s) => format!("for {d} {s}"),
+    }
+}
+
 pub fn fmt_p(p: f64) -> String {
     if p < 0.001 {
         "< 0.001".into()
@@ -1067,10 +1079,9 @@ fn highlights(
                 segment: Some(seg.clone()),
                 direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
                 text: format!(
-                    "{} for {} {} is {}{} in {}, {}{} {} than the rest ({}); significant (p {}).",
+                    "{} {} is {}{} in {}, {}{} {} than the rest ({}); significant (p {}).",
                     spec.display_name,
-                    s.dimension,
-                    seg,
+                    segment_words(&s.dimension, &seg),
                     fmt_value(spec.kind, v),
                     pm(&r.row),
                     window_words,
@@ -1147,11 +1158,10 @@ fn highlights(
             segment: Some(sh.segment.clone()),
             direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
             text: format!(
-                "{} for {} {} {} from {}{} in {} to {}{} in {}{rest}{step}; significant against \
+                "{} {} {} from {}{} in {} to {}{} in {}{rest}{step}; significant against \
                  the rest (p {}).",
                 spec.display_name,
-                sh.dimension,
-                sh.segment,
+                segment_words(&sh.dimension, &sh.segment),
                 if vb > va { "rose" } else { "fell" },
                 fmt_value(spec.kind, va),
                 pm(&ra),
@@ -1219,6 +1229,19 @@ fn highlights(
         *k += 1;
         *k <= 2
     });
+    // Among the gaps, every metric's strongest before any metric's next one, so that one
+    // metric with many segments apart does not crowd out the only finding of another.
+    let mut findings: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rank: Vec<usize> = Vec::with_capacity(out.len());
+    for h in &out {
+        let n = findings.entry(h.metric.clone()).or_default();
+        rank.push(if tier(&h.kind) == 2 { *n } else { 0 });
+        *n += 1;
+    }
+    let mut ranked: Vec<(usize, Highlight)> = rank.into_iter().zip(out).collect();
+    // Stable: tiers stay in order, and within a rank the effect size decides as before.
+    ranked.sort_by_key(|(r, h)| (tier(&h.kind), *r));
+    let mut out: Vec<Highlight> = ranked.into_iter().map(|(_, h)| h).collect();
     out.truncate(7);
     out
 }
