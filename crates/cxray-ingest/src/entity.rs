@@ -18,8 +18,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder, UInt16Builder, UInt64Builder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -1146,6 +1146,11 @@ fn row_rules(plan: &EntityPlan) -> impl Fn(&mut [Value]) -> Result<(), Problem> 
     }
 }
 
+/// Validates one raw batch column by column: each canonical field is parsed in its own loop
+/// into its typed column (text columns from the file are kept as they are when no value needs
+/// trimming or blanking), problems are collected sparsely, and each rejected row is reported
+/// with its first problem in field order, as a row-by-row check would. The rules across
+/// columns then run on the rows without a problem, and one filter keeps the accepted rows.
 fn validate(
     plan: &EntityPlan,
     raw: &RawBatch,
@@ -1155,31 +1160,16 @@ fn validate(
 ) -> Result<Output, String> {
     let e = plan.entity;
     let defs = e.fields();
+    let n = raw.len();
     let readers: Vec<Option<Reader>> = plan
         .fields
         .iter()
         .map(|c| c.map(|c| Reader::new(&raw.columns[c])).transpose())
         .collect::<Result<_, _>>()?;
-    let attr_readers: Vec<Reader> = plan
-        .attributes
-        .iter()
-        .map(|(c, _)| Reader::new(&raw.columns[*c]))
-        .collect::<Result<_, _>>()?;
-    let mut builders: Vec<Builder> = defs.iter().map(|d| Builder::new(d.kind)).collect();
-    let mut dates = Date32Builder::new();
-    let mut lines = UInt64Builder::new();
-    let mut files = UInt16Builder::new();
-    let mut attrs: Vec<StringBuilder> = plan
-        .attributes
-        .iter()
-        .map(|_| StringBuilder::new())
-        .collect();
-    let mut rejects = Vec::new();
-    let mut counts = Counts::default();
-    let mut range: Option<(i32, i32)> = None;
-    let time_idx = index_of(e, e.time_field());
-    let rules = row_rules(plan);
     let bad: std::collections::HashSet<(usize, usize)> = raw.bad_utf8.iter().copied().collect();
+    let time_idx = index_of(e, e.time_field());
+    let mut counts = Counts::default();
+    let mut rejects = Vec::new();
     let reject = |rejects: &mut Vec<Reject>, line: u64, col: Option<usize>, value: &str, reason| {
         rejects.push(Reject {
             file: file.to_string(),
@@ -1198,84 +1188,251 @@ fn validate(
         counts.rejected += 1;
         reject(&mut rejects, *line, None, "", reason.clone());
     }
+    // (row, order, file column, value, reason); order 0 is the row itself, k + 1 field k.
+    type Found = (usize, usize, Option<usize>, String, String);
+    let mut problems: Vec<Found> = Vec::new();
+    for (r, extra) in &raw.overlong {
+        problems.push((
+            *r,
+            0,
+            None,
+            extra.clone(),
+            "row has more fields than the header (a delimiter inside an unquoted value?)".into(),
+        ));
+    }
+    let mut columns: Vec<Option<ArrayRef>> = vec![None; defs.len()];
+    // Flags stay values until the row rules have completed them.
+    let mut flags: Vec<Option<Vec<Option<bool>>>> = vec![None; defs.len()];
+    let mut local_days: Vec<Option<i32>> = Vec::new();
+    for (k, d) in defs.iter().enumerate() {
+        let (Some(reader), Some(c)) = (&readers[k], plan.fields[k]) else {
+            match d.kind {
+                Kind::Flag => flags[k] = Some(vec![None; n]),
+                kind => columns[k] = Some(arrow::array::new_null_array(&data_type(kind), n)),
+            }
+            if k == time_idx {
+                local_days = vec![None; n];
+            }
+            continue;
+        };
+        let mut fail = |r: usize, cl: Cell<'_>, reason: String| {
+            problems.push((r, k + 1, Some(c), text_of(cl).into_owned(), reason));
+        };
+        match d.kind {
+            Kind::Text => {
+                let col = text_column(raw, &bad, c, reader, |r, cl| match cl {
+                    Cell::BadUtf8 => fail(
+                        r,
+                        cl,
+                        "not valid UTF-8 (set encoding in the source's config)".into(),
+                    ),
+                    _ if d.required => fail(
+                        r,
+                        cl,
+                        format!("{} is empty; it is required ({})", d.name, d.about),
+                    ),
+                    _ => {}
+                });
+                columns[k] = Some(col);
+            }
+            Kind::Flag => {
+                let mut out = Vec::with_capacity(n);
+                for r in 0..n {
+                    let cl = raw_cell(raw, &bad, r, c, reader);
+                    out.push(match parse_cell(d, cl, time) {
+                        Ok(Value::Flag(x)) => Some(x),
+                        Ok(_) => None,
+                        Err(reason) => {
+                            fail(r, cl, reason);
+                            None
+                        }
+                    });
+                }
+                flags[k] = Some(out);
+            }
+            kind => {
+                let mut b = Builder::new(kind);
+                let days = k == time_idx;
+                if days {
+                    local_days.reserve(n);
+                }
+                for r in 0..n {
+                    let cl = raw_cell(raw, &bad, r, c, reader);
+                    let v = parse_cell(d, cl, time).unwrap_or_else(|reason| {
+                        fail(r, cl, reason);
+                        Value::Null
+                    });
+                    if days {
+                        local_days.push(match v {
+                            Value::Time(_, d) => Some(d),
+                            _ => None,
+                        });
+                    }
+                    b.push(&v);
+                }
+                columns[k] = Some(b.finish());
+            }
+        }
+    }
+    // The first problem of each row, in field order.
+    problems.sort_by_key(|p| (p.0, p.1));
+    problems.dedup_by_key(|p| p.0);
+    let mut problems = problems.into_iter().peekable();
+    // Row rules on the rows without a problem. They read times, flags and the ids and event
+    // they check; the other fields stay null for them.
+    enum Src<'c> {
+        Text(&'c arrow::array::StringArray),
+        Time(&'c arrow::array::TimestampMicrosecondArray),
+        Flag(&'c [Option<bool>]),
+        None,
+    }
+    let srcs: Vec<Src> = defs
+        .iter()
+        .enumerate()
+        .map(|(k, d)| match (d.kind, &columns[k], &flags[k]) {
+            (Kind::Flag, _, Some(f)) => Src::Flag(f),
+            (Kind::Time, Some(c), _) => Src::Time(c.as_primitive()),
+            (Kind::Text, Some(c), _)
+                if matches!(d.name, "session_id" | "customer_id" | "event") =>
+            {
+                Src::Text(c.as_string::<i32>())
+            }
+            _ => Src::None,
+        })
+        .collect();
+    let rules = row_rules(plan);
+    let mut keep = BooleanBuilder::with_capacity(n);
+    let mut flag_out: Vec<(usize, BooleanBuilder)> = defs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.kind == Kind::Flag)
+        .map(|(k, _)| (k, BooleanBuilder::with_capacity(n)))
+        .collect();
     let mut values: Vec<Value> = vec![Value::Null; defs.len()];
-    'rows: for r in 0..raw.len() {
+    for r in 0..n {
         counts.records += 1;
         counts.read += 1;
-        let line = raw.lines[r];
-        if let Some((_, extra)) = raw.overlong.iter().find(|(row, _)| *row == r) {
-            counts.rejected += 1;
-            reject(
-                &mut rejects,
-                line,
-                None,
-                extra,
-                "row has more fields than the header (a delimiter inside an unquoted value?)"
-                    .into(),
-            );
-            continue;
-        }
-        for (k, d) in defs.iter().enumerate() {
-            values[k] = match (&readers[k], plan.fields[k]) {
-                (Some(reader), Some(c)) => {
-                    let cl = raw_cell(raw, &bad, r, c, reader);
-                    match parse_cell(d, cl, time) {
-                        Ok(v) => v,
-                        Err(reason) => {
-                            counts.rejected += 1;
-                            reject(&mut rejects, line, Some(c), &text_of(cl), reason);
-                            continue 'rows;
-                        }
+        let mut ok = true;
+        if problems.peek().is_some_and(|p| p.0 == r) {
+            let (_, _, c, v, reason) = problems.next().expect("peeked");
+            reject(&mut rejects, raw.lines[r], c, &v, reason);
+            ok = false;
+        } else {
+            for (v, src) in values.iter_mut().zip(&srcs) {
+                *v = match src {
+                    Src::Text(a) if !a.is_null(r) => {
+                        Value::Text(std::borrow::Cow::Borrowed(a.value(r)))
                     }
-                }
-                _ => Value::Null,
-            };
+                    Src::Time(a) if !a.is_null(r) => Value::Time(a.value(r), 0),
+                    Src::Flag(f) => f[r].map_or(Value::Null, Value::Flag),
+                    _ => Value::Null,
+                };
+            }
+            if let Err((c, value, reason)) = rules(&mut values) {
+                reject(&mut rejects, raw.lines[r], c, &value, reason);
+                ok = false;
+            }
         }
-        if let Err((c, value, reason)) = rules(&mut values) {
+        for (k, b) in &mut flag_out {
+            match (ok, &values[*k]) {
+                (true, Value::Flag(x)) => b.append_value(*x),
+                _ => b.append_null(),
+            }
+        }
+        keep.append_value(ok);
+        if ok {
+            counts.accepted += 1;
+        } else {
             counts.rejected += 1;
-            reject(&mut rejects, line, c, &value, reason);
-            continue;
-        }
-        counts.accepted += 1;
-        for (b, v) in builders.iter_mut().zip(&values) {
-            b.push(v);
-        }
-        match values[time_idx] {
-            Value::Time(_, d) => {
-                dates.append_value(d);
-                range = Some(range.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
-            }
-            _ => dates.append_null(),
-        }
-        lines.append_value(line);
-        files.append_value(file_index);
-        for ((c, _), (reader, b)) in plan
-            .attributes
-            .iter()
-            .zip(attr_readers.iter().zip(attrs.iter_mut()))
-        {
-            match raw_cell(raw, &bad, r, *c, reader) {
-                Cell::Blank | Cell::Missing | Cell::BadUtf8 => b.append_null(),
-                other => b.append_value(text_of(other)),
-            }
         }
     }
+    drop(values);
+    drop(srcs);
+    for (k, mut b) in flag_out {
+        columns[k] = Some(Arc::new(b.finish()));
+    }
+    let keep = keep.finish();
     let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
     let schema = entity_schema(e, &names);
-    let mut cols: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
-    cols.push(Arc::new(dates.finish()));
-    cols.push(Arc::new(lines.finish()));
-    cols.push(Arc::new(files.finish()));
-    for mut b in attrs {
-        cols.push(Arc::new(b.finish()));
+    let mut cols: Vec<ArrayRef> = columns
+        .into_iter()
+        .map(|c| c.expect("every field has a column"))
+        .collect();
+    cols.push(Arc::new(arrow::array::Date32Array::from(local_days)));
+    cols.push(Arc::new(arrow::array::UInt64Array::from(raw.lines.clone())));
+    cols.push(Arc::new(arrow::array::UInt16Array::from(vec![
+        file_index;
+        n
+    ])));
+    for (c, _) in &plan.attributes {
+        let reader = Reader::new(&raw.columns[*c])?;
+        cols.push(text_column(raw, &bad, *c, &reader, |_, _| {}));
     }
+    // Rejected rows may hold nulls in required columns: filter first, then check the schema.
+    let cols = if keep.true_count() == n {
+        cols
+    } else {
+        cols.iter()
+            .map(|c| arrow::compute::filter(c, &keep))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?
+    };
     let batch = RecordBatch::try_new(schema, cols).map_err(|e| e.to_string())?;
+    let days = batch
+        .column(defs.len())
+        .as_primitive::<arrow::datatypes::Date32Type>();
+    let dates = arrow::compute::min(days).zip(arrow::compute::max(days));
     Ok(Output {
         batch,
         rejects,
         counts,
-        dates: range,
+        dates,
     })
+}
+
+/// A text column: blank, missing and unreadable cells become null and values are trimmed;
+/// `cell` sees every blank, missing or unreadable cell (for the required check). The file's
+/// own column is returned as it is when nothing needed changing.
+fn text_column(
+    raw: &RawBatch,
+    bad: &std::collections::HashSet<(usize, usize)>,
+    c: usize,
+    reader: &Reader,
+    mut cell: impl FnMut(usize, Cell<'_>),
+) -> ArrayRef {
+    let n = raw.len();
+    if let Reader::Text(a) = reader {
+        let mut clean = true;
+        for r in 0..n {
+            let cl = raw_cell(raw, bad, r, c, reader);
+            match cl {
+                Cell::Text(s) => clean &= crate::rows::trimmed(s).len() == s.len(),
+                Cell::Blank if a.is_null(r) => cell(r, cl),
+                other => {
+                    clean = false;
+                    cell(r, other);
+                }
+            }
+        }
+        if clean {
+            return Arc::new(a.clone());
+        }
+    } else {
+        for r in 0..n {
+            let cl = raw_cell(raw, bad, r, c, reader);
+            if matches!(cl, Cell::Blank | Cell::Missing | Cell::BadUtf8) {
+                cell(r, cl);
+            }
+        }
+    }
+    let mut b = StringBuilder::with_capacity(n, 0);
+    for r in 0..n {
+        match raw_cell(raw, bad, r, c, reader) {
+            Cell::Blank | Cell::Missing | Cell::BadUtf8 => b.append_null(),
+            other => b.append_value(text_of(other)),
+        }
+    }
+    Arc::new(b.finish())
 }
 
 fn raw_cell<'a>(
