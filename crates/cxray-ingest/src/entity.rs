@@ -883,13 +883,15 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(k: Kind) -> Builder {
+    fn with_capacity(k: Kind, n: usize) -> Builder {
         match k {
-            Kind::Text => Builder::Text(StringBuilder::new()),
-            Kind::Time => Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
-            Kind::Number { .. } => Builder::Number(Float64Builder::new()),
-            Kind::Count { .. } => Builder::Count(Int64Builder::new()),
-            Kind::Flag => Builder::Flag(BooleanBuilder::new()),
+            Kind::Text => Builder::Text(StringBuilder::with_capacity(n, 0)),
+            Kind::Time => {
+                Builder::Time(TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
+            }
+            Kind::Number { .. } => Builder::Number(Float64Builder::with_capacity(n)),
+            Kind::Count { .. } => Builder::Count(Int64Builder::with_capacity(n)),
+            Kind::Flag => Builder::Flag(BooleanBuilder::with_capacity(n)),
         }
     }
 
@@ -1161,10 +1163,18 @@ fn validate(
     let e = plan.entity;
     let defs = e.fields();
     let n = raw.len();
+    // Typed access to each mapped column (Parquet booleans of flags are read directly).
     let readers: Vec<Option<Reader>> = plan
         .fields
         .iter()
-        .map(|c| c.map(|c| Reader::new(&raw.columns[c])).transpose())
+        .zip(defs)
+        .map(|(c, d)| {
+            c.filter(|c| {
+                !(d.kind == Kind::Flag && raw.columns[*c].data_type() == &DataType::Boolean)
+            })
+            .map(|c| Reader::new(&raw.columns[c]))
+            .transpose()
+        })
         .collect::<Result<_, _>>()?;
     let bad: std::collections::HashSet<(usize, usize)> = raw.bad_utf8.iter().copied().collect();
     let time_idx = index_of(e, e.time_field());
@@ -1205,7 +1215,7 @@ fn validate(
     let mut flags: Vec<Option<Vec<Option<bool>>>> = vec![None; defs.len()];
     let mut local_days: Vec<Option<i32>> = Vec::new();
     for (k, d) in defs.iter().enumerate() {
-        let (Some(reader), Some(c)) = (&readers[k], plan.fields[k]) else {
+        let Some(c) = plan.fields[k] else {
             match d.kind {
                 Kind::Flag => flags[k] = Some(vec![None; n]),
                 kind => columns[k] = Some(arrow::array::new_null_array(&data_type(kind), n)),
@@ -1218,9 +1228,14 @@ fn validate(
         let mut fail = |r: usize, cl: Cell<'_>, reason: String| {
             problems.push((r, k + 1, Some(c), text_of(cl).into_owned(), reason));
         };
+        let reader = || {
+            readers[k]
+                .as_ref()
+                .expect("a reader for every mapped column")
+        };
         match d.kind {
             Kind::Text => {
-                let col = text_column(raw, &bad, c, reader, |r, cl| match cl {
+                let col = text_column(raw, &bad, c, reader(), |r, cl| match cl {
                     Cell::BadUtf8 => fail(
                         r,
                         cl,
@@ -1235,7 +1250,22 @@ fn validate(
                 });
                 columns[k] = Some(col);
             }
+            // Parquet booleans are read as they are (not formatted as text and parsed back).
+            Kind::Flag if raw.columns[c].data_type() == &DataType::Boolean => {
+                let a = raw.columns[c].as_boolean();
+                if d.required {
+                    for r in (0..n).filter(|r| a.is_null(*r)) {
+                        fail(
+                            r,
+                            Cell::Blank,
+                            format!("{} is empty; it is required ({})", d.name, d.about),
+                        );
+                    }
+                }
+                flags[k] = Some(a.iter().collect());
+            }
             Kind::Flag => {
+                let reader = reader();
                 let mut out = Vec::with_capacity(n);
                 for r in 0..n {
                     let cl = raw_cell(raw, &bad, r, c, reader);
@@ -1251,7 +1281,8 @@ fn validate(
                 flags[k] = Some(out);
             }
             kind => {
-                let mut b = Builder::new(kind);
+                let reader = reader();
+                let mut b = Builder::with_capacity(kind, n);
                 let days = k == time_idx;
                 if days {
                     local_days.reserve(n);
@@ -1284,20 +1315,27 @@ fn validate(
         Text(&'c arrow::array::StringArray),
         Time(&'c arrow::array::TimestampMicrosecondArray),
         Flag(&'c [Option<bool>]),
-        None,
     }
-    let srcs: Vec<Src> = defs
+    // Only the fields the entity's rules read, each with its column.
+    let srcs: Vec<(usize, Src)> = defs
         .iter()
         .enumerate()
-        .map(|(k, d)| match (d.kind, &columns[k], &flags[k]) {
-            (Kind::Flag, _, Some(f)) => Src::Flag(f),
-            (Kind::Time, Some(c), _) => Src::Time(c.as_primitive()),
-            (Kind::Text, Some(c), _)
-                if matches!(d.name, "session_id" | "customer_id" | "event") =>
-            {
-                Src::Text(c.as_string::<i32>())
-            }
-            _ => Src::None,
+        .filter_map(|(k, d)| {
+            let src = match (d.kind, &columns[k], &flags[k]) {
+                (Kind::Flag, _, Some(f)) => Src::Flag(f),
+                (Kind::Time, Some(c), _) => Src::Time(c.as_primitive()),
+                (Kind::Text, Some(c), _)
+                    if matches!(
+                        (e, d.name),
+                        (Entity::Journey, "session_id" | "customer_id")
+                            | (Entity::Lifecycle, "event")
+                    ) =>
+                {
+                    Src::Text(c.as_string::<i32>())
+                }
+                _ => return None,
+            };
+            Some((k, src))
         })
         .collect();
     let rules = row_rules(plan);
@@ -1318,8 +1356,8 @@ fn validate(
             reject(&mut rejects, raw.lines[r], c, &v, reason);
             ok = false;
         } else {
-            for (v, src) in values.iter_mut().zip(&srcs) {
-                *v = match src {
+            for (k, src) in &srcs {
+                values[*k] = match src {
                     Src::Text(a) if !a.is_null(r) => {
                         Value::Text(std::borrow::Cow::Borrowed(a.value(r)))
                     }
