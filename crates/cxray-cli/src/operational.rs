@@ -428,6 +428,7 @@ pub fn report_input(
     req: &Request,
     project: &crate::input::Project,
     dims: &[String],
+    alpha: f64,
 ) -> Result<ReportParts, Failure> {
     let (config, responses) = (&project.config, &project.loaded);
     use cxray_metrics::operational::OPERATIONAL_METRICS;
@@ -508,7 +509,7 @@ pub fn report_input(
             cohort: Some(cxray_metrics::period::Period::Quarter),
             horizons: vec![30.0, 90.0, 180.0, 365.0],
             confidence: req.opts.estimate.confidence,
-            alpha: 0.05,
+            alpha,
         };
         out.retention = Some(l.retention(&opts, req.until)?);
         crate::progress::timing("retention", t0);
@@ -516,7 +517,7 @@ pub fn report_input(
         let t0 = std::time::Instant::now();
         let lopts = cxray_insights::linkage::LinkageOptions {
             confidence: req.opts.estimate.confidence,
-            alpha: 0.05,
+            alpha,
         };
         linkage = crate::linkage::link(&l, responses, &lopts).ok();
         crate::progress::timing("linkage", t0);

@@ -283,7 +283,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         since,
         until,
     };
-    let parts = crate::operational::report_input(&req, project, &dims)?;
+    let parts = crate::operational::report_input(&req, project, &dims, a.alpha)?;
     let (ops, tables) = (parts.operations, parts.tables);
     if !ops.rows.is_empty() || ops.retention.is_some() {
         let current = report
