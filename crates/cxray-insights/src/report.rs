@@ -425,6 +425,15 @@ fn settle(changes: &mut [&mut Change], alpha: f64, unit: &[String]) {
 }
 
 /// A p-value for sentences.
+/// A dimension as a heading: its column name, except the journey touchpoint joined to answers.
+pub fn dimension_label(dimension: &str) -> &str {
+    if dimension == cxray_metrics::journey::TOUCHPOINT_COLUMN {
+        "journey step before the answer"
+    } else {
+        dimension
+    }
+}
+
 /// A segment in a sentence: "for region North"; answers by the journey step they follow read
 /// "after the journey step checkout" (or "with no journey step shortly before").
 pub fn segment_words(dimension: &str, segment: &str) -> String {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use cxray_insights::MetricRow;
-use cxray_insights::report::Change;
+use cxray_insights::report::{Change, dimension_label};
 
 use crate::svg::{
     distribution_chart, funnel_chart, retention_chart, segment_chart, theme_chart, trend_chart,
@@ -217,14 +217,14 @@ pub fn render_html(doc: &ReportDocument) -> String {
             esc(&s.metric),
             esc(&s.dimension),
             esc(name),
-            esc(&s.dimension),
+            esc(dimension_label(&s.dimension)),
             segment_chart(s, unit),
             r.confidence * 100.0
         );
         let _ = write!(
             o,
             r#"<div class="table-wrap"><table><thead><tr><th>{}</th><th class="num">n</th><th class="num">value</th><th>interval</th><th class="num">gap</th><th>vs rest</th></tr></thead><tbody>"#,
-            esc(&s.dimension)
+            esc(dimension_label(&s.dimension))
         );
         for row in &s.rows {
             let _ = write!(

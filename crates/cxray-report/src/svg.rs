@@ -348,7 +348,9 @@ pub fn segment_chart(s: &SegmentBreakdown, unit: &str) -> String {
         h,
         &format!(
             "{} by {} ({}): value and interval per segment",
-            s.metric, s.dimension, s.window
+            s.metric,
+            cxray_insights::report::dimension_label(&s.dimension),
+            s.window
         ),
         "segments",
     );

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use cxray_insights::MetricRow;
 use cxray_insights::operations::OperationalItem;
+use cxray_insights::report::dimension_label;
 
 use crate::{ReportDocument, num, value_of};
 
@@ -322,12 +323,16 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
         let _ = writeln!(
             o,
             "<a id=\"segments-{}-{}\"></a>\n### {} by {} ({})\n",
-            s.metric, s.dimension, s.metric, s.dimension, s.window
+            s.metric,
+            s.dimension,
+            s.metric,
+            dimension_label(&s.dimension),
+            s.window
         );
         let _ = writeln!(
             o,
             "| {} | n | value [interval] | gap | vs rest |",
-            s.dimension
+            dimension_label(&s.dimension)
         );
         let _ = writeln!(o, "|---|---|---|---|---|");
         for row in &s.rows {
