@@ -463,9 +463,9 @@ pub(crate) fn validate<'a>(
     let width = ctx.header.len();
     for r in 0..n {
         b.counts.records += 1;
-        // Which answers does this row hold?
+        // Which answers does this row hold? (The long layout: one; no list allocated per row.)
         let answered: Vec<usize> = match plan.layout {
-            Layout::Long => vec![0],
+            Layout::Long => Vec::new(),
             Layout::Wide => {
                 let a: Vec<usize> = plan
                     .questions
@@ -482,7 +482,10 @@ pub(crate) fn validate<'a>(
                 a
             }
         };
-        let k = answered.len() as u64;
+        let k = match plan.layout {
+            Layout::Long => 1,
+            Layout::Wide => answered.len() as u64,
+        };
         b.counts.read += k;
         if let Some(extra) = overlong.get(&r) {
             let fields = raw.field_counts.as_ref().map_or(0, |f| f[r]);
