@@ -246,8 +246,31 @@ pub fn has_source(cfg: &ProjectConfig, entity: Entity) -> bool {
 
 /// Loads the sources of one operational entity (tickets, lifecycle, …). Data files given on
 /// the command line are read as that entity.
+///
+/// Customers are read once per run and shared (the report needs them for referrals, the journey,
+/// churn and non-response): the file is read, validated and reported on standard error once.
 pub fn load_entity(a: &InputArgs, entity: Entity) -> Result<(ProjectConfig, EntityTable), Failure> {
-    load_entity_checked(a, entity, |_, _| vec![])
+    if entity != Entity::Customers {
+        return load_entity_checked(a, entity, |_, _| vec![]);
+    }
+    type Cache = std::sync::Mutex<Vec<(String, (ProjectConfig, EntityTable))>>;
+    static CUSTOMERS: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let key = format!("{a:?}");
+    let cache = CUSTOMERS.get_or_init(Default::default);
+    if let Some((_, hit)) = cache
+        .lock()
+        .expect("no panics while locked")
+        .iter()
+        .find(|(k, _)| *k == key)
+    {
+        return Ok(hit.clone());
+    }
+    let loaded = load_entity_checked(a, entity, |_, _| vec![])?;
+    cache
+        .lock()
+        .expect("no panics while locked")
+        .push((key, loaded.clone()));
+    Ok(loaded)
 }
 
 /// Rows to reject after loading: (row, column, value, reason).
