@@ -61,7 +61,7 @@ impl<'a> Timeline<'a> {
             .map(|(k, s)| (s.clone(), k as u32))
             .collect();
         let mut customers: HashMap<&'a str, u32, Fast> = HashMap::default();
-        // Pass 1: per event its customer and step (u32::MAX: not usable), and counts.
+        // Pass 1: per usable event (customer, time, step), and the events per customer.
         let mut rows: Vec<(u32, i64, u32)> = Vec::with_capacity(journey.rows());
         let mut counts: Vec<usize> = Vec::new();
         for b in &journey.batches {
