@@ -41,8 +41,8 @@ pub struct TouchpointSummary {
     pub without_customer: u64,
 }
 
-/// Every journey event of every customer, time-ordered per customer: customer `c`'s events
-/// are `events[offsets[c]..offsets[c + 1]]`, as (time in µs, step index).
+/// The journey events of the customers of one hash partition, time-ordered per customer:
+/// customer `c`'s events are `events[offsets[c]..offsets[c + 1]]`, as (time in µs, step index).
 struct Timeline<'a> {
     customers: HashMap<&'a str, u32, Fast>,
     offsets: Vec<usize>,
@@ -51,65 +51,96 @@ struct Timeline<'a> {
 
 type Fast = BuildHasherDefault<crate::IdHasher>;
 
+/// The hash partition of a customer id.
+fn part_of(id: &str, parts: usize) -> usize {
+    use std::hash::BuildHasher;
+    (Fast::default().hash_one(id) >> 59) as usize % parts
+}
+
+/// Step index of every event (`u32::MAX` for an event without a step), per batch. Steps are
+/// interned into `names` after the funnel's, so that ties in time go to the later funnel step.
+fn step_codes(journey: &EntityTable, names: &mut Vec<String>) -> Vec<Vec<u32>> {
+    let mut index: HashMap<String, u32, Fast> = names
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (s.clone(), k as u32))
+        .collect();
+    journey
+        .batches
+        .iter()
+        .map(|b| {
+            let Some(step) = b
+                .column_by_name("step")
+                .and_then(|c| c.as_string_opt::<i32>())
+            else {
+                return vec![u32::MAX; b.num_rows()];
+            };
+            let mut last: Option<(&str, u32)> = None;
+            (0..b.num_rows())
+                .map(|r| {
+                    if step.is_null(r) {
+                        return u32::MAX;
+                    }
+                    let name = step.value(r);
+                    match last {
+                        Some((n, k)) if n == name => k,
+                        _ => {
+                            let k = match index.get(name) {
+                                Some(k) => *k,
+                                None => {
+                                    names.push(name.to_string());
+                                    let k = names.len() as u32 - 1;
+                                    index.insert(name.to_string(), k);
+                                    k
+                                }
+                            };
+                            last = Some((name, k));
+                            k
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 impl<'a> Timeline<'a> {
-    /// Steps are interned into `names` (the funnel first), so that ties in time go to the
-    /// later funnel step.
-    fn of(journey: &'a EntityTable, names: &mut Vec<String>) -> Timeline<'a> {
-        let mut index: HashMap<String, u32, Fast> = names
-            .iter()
-            .enumerate()
-            .map(|(k, s)| (s.clone(), k as u32))
-            .collect();
+    /// The timeline of the customers in hash partition `part` of `parts`.
+    fn of(journey: &'a EntityTable, codes: &[Vec<u32>], part: usize, parts: usize) -> Self {
         let mut customers: HashMap<&'a str, u32, Fast> = HashMap::default();
-        // Pass 1: per usable event (customer, time, step), and the events per customer.
-        let mut rows: Vec<(u32, i64, u32)> = Vec::with_capacity(journey.rows());
+        // Pass 1: per usable event of the partition (customer, time, step), and the events
+        // per customer.
+        let mut rows: Vec<(u32, i64, u32)> = Vec::with_capacity(journey.rows() / parts + 16);
         let mut counts: Vec<usize> = Vec::new();
-        for b in &journey.batches {
-            let (Some(customer), Some(step), Some(at)) = (
+        for (b, codes) in journey.batches.iter().zip(codes) {
+            let (Some(customer), Some(at)) = (
                 b.column_by_name("customer_id")
-                    .and_then(|c| c.as_string_opt::<i32>()),
-                b.column_by_name("step")
                     .and_then(|c| c.as_string_opt::<i32>()),
                 b.column_by_name("at")
                     .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>()),
             ) else {
                 continue;
             };
-            let mut last: Option<(&str, u32)> = None;
-            let mut last_customer: Option<(&'a str, u32)> = None;
-            for r in 0..b.num_rows() {
-                if customer.is_null(r) || step.is_null(r) || at.is_null(r) {
+            // Events of one session come together: the customer of the row before is checked
+            // before the hash (None: another partition's customer).
+            let mut last: Option<(&'a str, Option<u32>)> = None;
+            for (r, &k) in codes.iter().enumerate() {
+                if customer.is_null(r) || k == u32::MAX || at.is_null(r) {
                     continue;
                 }
-                let name = step.value(r);
-                let k = match last {
-                    Some((n, k)) if n == name => k,
-                    _ => {
-                        let k = match index.get(name) {
-                            Some(k) => *k,
-                            None => {
-                                let k = names.len() as u32;
-                                names.push(name.to_string());
-                                index.insert(name.to_string(), k);
-                                k
-                            }
-                        };
-                        last = Some((name, k));
-                        k
-                    }
-                };
-                // Events of one session come together: the customer of the row before is
-                // checked before the hash table.
                 let id = customer.value(r);
-                let c = match last_customer {
+                let c = match last {
                     Some((n, c)) if n == id => c,
                     _ => {
-                        let next = customers.len() as u32;
-                        let c = *customers.entry(id).or_insert(next);
-                        last_customer = Some((id, c));
+                        let c = (parts == 1 || part_of(id, parts) == part).then(|| {
+                            let next = customers.len() as u32;
+                            *customers.entry(id).or_insert(next)
+                        });
+                        last = Some((id, c));
                         c
                     }
                 };
+                let Some(c) = c else { continue };
                 if c as usize == counts.len() {
                     counts.push(0);
                 }
@@ -141,10 +172,6 @@ impl<'a> Timeline<'a> {
         }
     }
 
-    fn customer(&self, id: &str) -> Option<u32> {
-        self.customers.get(id).copied()
-    }
-
     /// The step of customer `c`'s latest event at or before `t`, no more than `window` before.
     fn step_before(&self, c: u32, t: i64, window: i64) -> Option<u32> {
         let c = c as usize;
@@ -152,6 +179,45 @@ impl<'a> Timeline<'a> {
         let k = ev.partition_point(|(at, _)| *at <= t);
         let (at, s) = *ev.get(k.checked_sub(1)?)?;
         (t - at <= window).then_some(s)
+    }
+}
+
+/// The timelines of all customers, one per hash partition, built in parallel.
+struct Timelines<'a> {
+    parts: Vec<Timeline<'a>>,
+}
+
+impl<'a> Timelines<'a> {
+    fn of(journey: &'a EntityTable, names: &mut Vec<String>, threads: usize) -> Self {
+        let codes = step_codes(journey, names);
+        let parts = threads.clamp(1, 8);
+        let parts = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..parts)
+                .map(|p| {
+                    let codes = &codes;
+                    s.spawn(move || Timeline::of(journey, codes, p, parts))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("timeline thread"))
+                .collect()
+        });
+        Timelines { parts }
+    }
+
+    /// Where a customer's events are: (partition, customer index).
+    fn customer(&self, id: &str) -> Option<(usize, u32)> {
+        let p = if self.parts.len() == 1 {
+            0
+        } else {
+            part_of(id, self.parts.len())
+        };
+        self.parts[p].customers.get(id).map(|c| (p, *c))
+    }
+
+    fn step_before(&self, (p, c): (usize, u32), t: i64, window: i64) -> Option<u32> {
+        self.parts[p].step_before(c, t, window)
     }
 }
 
@@ -169,7 +235,7 @@ pub fn join_touchpoints(
     }
     journey.schema.index_of("customer_id").ok()?;
     let mut names: Vec<String> = steps.to_vec();
-    let timeline = Timeline::of(journey, &mut names);
+    let timeline = Timelines::of(journey, &mut names, threads);
     let window = (window_hours * 3_600_000_000.0).round() as i64;
     let schema = with_column(&loaded.schema);
     let batches = std::mem::take(&mut loaded.batches);
@@ -211,7 +277,7 @@ pub fn join_touchpoints(
 
 fn join_batch(
     b: &RecordBatch,
-    timeline: &Timeline<'_>,
+    timeline: &Timelines<'_>,
     names: &[String],
     window: i64,
     schema: &Arc<Schema>,
@@ -226,7 +292,7 @@ fn join_batch(
     // Keys into the dictionary [steps…, none]; null without a customer.
     let none = names.len() as i32;
     let mut keys = Int32Builder::with_capacity(b.num_rows());
-    let mut last: Option<(&str, Option<u32>)> = None;
+    let mut last: Option<(&str, Option<(usize, u32)>)> = None;
     for r in 0..b.num_rows() {
         let (Some(c), Some(t)) = (customer, at) else {
             keys.append_null();
