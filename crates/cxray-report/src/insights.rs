@@ -8,6 +8,7 @@ use cxray_insights::report::{InsightsSection, fmt_p};
 
 use crate::esc;
 use crate::svg::{priority_chart, retention_chart_from};
+use crate::text::md_head;
 
 /// The findings for the terminal summary.
 pub fn text(o: &mut String, s: &InsightsSection, wrap: &dyn Fn(&str) -> String) {
@@ -35,11 +36,18 @@ pub fn markdown(o: &mut String, s: &InsightsSection) {
             "\n<a id=\"insights-change\"></a>\n### What changed {} → {}\n\n{}\n",
             c.before_period, c.after_period, c.summary
         );
-        let _ = writeln!(
+        md_head(
             o,
-            "| dimension | segment | before | after | mix | rate | q |"
+            &[
+                "dimension",
+                "segment",
+                "before",
+                "after",
+                "mix",
+                "rate",
+                "q",
+            ],
         );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|");
         for d in &c.dimensions {
             for p in d.segments.iter().take(3) {
                 let _ = writeln!(
@@ -62,11 +70,10 @@ pub fn markdown(o: &mut String, s: &InsightsSection) {
             "\n<a id=\"insights-drivers\"></a>\n### Key drivers of {}\n\n{}\n",
             d.outcome, d.verdict
         );
-        let _ = writeln!(
+        md_head(
             o,
-            "| # | driver | importance [interval] | mean | quadrant |"
+            &["#", "driver", "importance [interval]", "mean", "quadrant"],
         );
-        let _ = writeln!(o, "|---|---|---|---|---|");
         for r in &d.drivers {
             let _ = writeln!(
                 o,
@@ -87,11 +94,15 @@ pub fn markdown(o: &mut String, s: &InsightsSection) {
             "\n<a id=\"insights-linkage\"></a>\n### NPS and churn\n\n{}\n",
             l.verdict
         );
-        let _ = writeln!(
+        md_head(
             o,
-            "| category | customers | churned | churn per month [interval] |"
+            &[
+                "category",
+                "customers",
+                "churned",
+                "churn per month [interval]",
+            ],
         );
-        let _ = writeln!(o, "|---|---|---|---|");
         for c in &l.categories {
             let _ = writeln!(
                 o,

@@ -259,11 +259,12 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
         let _ = writeln!(o, "- {} ([evidence](#{}))", h.text, h.section);
     }
     let _ = writeln!(o, "\n## Scorecard\n");
-    let _ = writeln!(
-        o,
-        "| metric | current | n | previous | change | year ago | change |"
+    md_head(
+        &mut o,
+        &[
+            "metric", "current", "n", "previous", "change", "year ago", "change",
+        ],
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
     for s in &r.scorecard {
         let cell = |x: &Option<MetricRow>| x.as_ref().map(value_ci).unwrap_or_else(|| "—".into());
         let ch = |c: &Option<cxray_insights::report::Change>| {
@@ -286,11 +287,16 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
     let _ = writeln!(o, "\n## Trends\n");
     for t in &r.trends {
         let _ = writeln!(o, "<a id=\"trend-{}\"></a>\n### {}\n", t.metric, t.metric);
-        let _ = writeln!(
-            o,
-            "| period | n | value [interval] | control limits | vs previous |"
+        md_head(
+            &mut o,
+            &[
+                "period",
+                "n",
+                "value [interval]",
+                "control limits",
+                "vs previous",
+            ],
         );
-        let _ = writeln!(o, "|---|---|---|---|---|");
         for p in &t.points {
             let _ = writeln!(
                 o,
@@ -329,12 +335,16 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             dimension_label(&s.dimension),
             s.window
         );
-        let _ = writeln!(
-            o,
-            "| {} | n | value [interval] | gap | vs rest |",
-            dimension_label(&s.dimension)
+        md_head(
+            &mut o,
+            &[
+                dimension_label(&s.dimension),
+                "n",
+                "value [interval]",
+                "gap",
+                "vs rest",
+            ],
         );
-        let _ = writeln!(o, "|---|---|---|---|---|");
         for row in &s.rows {
             let _ = writeln!(
                 o,
@@ -368,8 +378,10 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             "<a id=\"themes\"></a>\n## Themes\n\n{} comments over {}, compared with {}.\n",
             t.comments, t.window, t.before
         );
-        let _ = writeln!(o, "| theme | mentions | share [interval] | share before |");
-        let _ = writeln!(o, "|---|---|---|---|");
+        md_head(
+            &mut o,
+            &["theme", "mentions", "share [interval]", "share before"],
+        );
         for x in &t.themes {
             let _ = writeln!(
                 o,
@@ -415,11 +427,10 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             ops.current_period.as_deref().unwrap_or("—"),
             ops.previous_period.as_deref().unwrap_or("—")
         );
-        let _ = writeln!(
-            o,
-            "| metric | value | current [interval] | n | vs previous |"
+        md_head(
+            &mut o,
+            &["metric", "value", "current [interval]", "n", "vs previous"],
         );
-        let _ = writeln!(o, "|---|---|---|---|---|");
         for i in &ops.items {
             let _ = writeln!(
                 o,
@@ -461,8 +472,7 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
                 "\n### Funnel, {}\n",
                 ops.current_period.as_deref().unwrap_or("")
             );
-            let _ = writeln!(o, "| step | reached [interval] | units |");
-            let _ = writeln!(o, "|---|---|---|");
+            md_head(&mut o, &["step", "reached [interval]", "units"]);
             for f in &ops.funnel {
                 let _ = writeln!(
                     o,
@@ -487,15 +497,10 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
                 .first()
                 .map(|g| g.horizons.iter().map(|h| h.days).collect())
                 .unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "| cohort | customers | {} |",
-                hs.iter()
-                    .map(|h| format!("{h} days"))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            );
-            let _ = writeln!(o, "|---|---|{}", "---|".repeat(hs.len()));
+            let days: Vec<String> = hs.iter().map(|h| format!("{h} days")).collect();
+            let mut head = vec!["cohort", "customers"];
+            head.extend(days.iter().map(String::as_str));
+            md_head(&mut o, &head);
             for g in &rt.groups {
                 let _ = writeln!(
                     o,
@@ -519,8 +524,10 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
         let _ = writeln!(o);
     }
     let _ = writeln!(o, "## Data quality\n");
-    let _ = writeln!(o, "| source | read | accepted | rejected | from | to |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    md_head(
+        &mut o,
+        &["source", "read", "accepted", "rejected", "from", "to"],
+    );
     for s in &doc.data_quality.sources {
         let _ = writeln!(
             o,
@@ -540,4 +547,10 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
         }
     }
     o
+}
+
+/// The header row of a Markdown table and its separator, one column per name.
+pub(crate) fn md_head(o: &mut String, columns: &[&str]) {
+    let _ = writeln!(o, "| {} |", columns.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(columns.len()));
 }
