@@ -254,20 +254,14 @@ impl InsightsSection {
     }
 }
 
+/// Most highlights of a report, with those of the themes and operations sections.
+const MAX_HIGHLIGHTS: usize = 9;
+
 impl Report {
     /// Adds the themes section and its highlights (placed after the dated shifts, before the
     /// gaps between segments).
     pub fn attach_themes(&mut self, section: crate::themes::ThemesSection) {
-        let extra = crate::themes::theme_highlights(&section);
-        let at = self
-            .highlights
-            .iter()
-            .position(|h| h.kind == "segment_gap")
-            .unwrap_or(self.highlights.len());
-        for (k, h) in extra.into_iter().enumerate() {
-            self.highlights.insert(at + k, h);
-        }
-        self.highlights.truncate(9);
+        self.insert_before_gaps(crate::themes::theme_highlights(&section));
         self.themes = Some(section);
     }
 
@@ -282,16 +276,20 @@ impl Report {
     pub fn attach_operations(&mut self, section: crate::operations::OperationsSection) {
         let mut extra = crate::operations::operations_highlights(&section);
         extra.truncate(2);
+        self.insert_before_gaps(extra);
+        self.operations = Some(section);
+    }
+
+    /// Adds findings of another section before the gaps between segments (which rank last),
+    /// keeping at most [`MAX_HIGHLIGHTS`].
+    fn insert_before_gaps(&mut self, extra: Vec<Highlight>) {
         let at = self
             .highlights
             .iter()
             .position(|h| h.kind == "segment_gap")
             .unwrap_or(self.highlights.len());
-        for (k, h) in extra.into_iter().enumerate() {
-            self.highlights.insert(at + k, h);
-        }
-        self.highlights.truncate(9);
-        self.operations = Some(section);
+        self.highlights.splice(at..at, extra);
+        self.highlights.truncate(MAX_HIGHLIGHTS);
     }
 }
 
