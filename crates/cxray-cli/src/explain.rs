@@ -158,11 +158,7 @@ pub fn build(project: &Project, a: &ExplainArgs) -> Result<ChangeExplanation, Fa
         None => None,
     };
     let min_n = a.min_n.unwrap_or(project.config.project.min_n);
-    let weighted = project
-        .config
-        .sources
-        .iter()
-        .any(|s| s.columns.contains_key("weight"));
+    let weighted = project.weighted();
     let input = ExplainInput {
         spec,
         period: p,

@@ -27,6 +27,15 @@ pub struct Project {
 }
 
 impl Project {
+    /// Whether answers carry a weight column (from `[sources.columns] weight` or `--weight`,
+    /// which `project_config` puts into every source).
+    pub fn weighted(&self) -> bool {
+        self.config
+            .sources
+            .iter()
+            .any(|s| s.columns.contains_key("weight"))
+    }
+
     /// Joins every answer to the journey step it follows (column
     /// [`cxray_ingest::touchpoints::TOUCHPOINT_COLUMN`]) when the project has a journey source
     /// with customer ids, and keeps the journey for the commands that also need it. Returns

@@ -108,12 +108,7 @@ pub fn run(a: MetricsArgs) -> Result<(), Failure> {
     for m in &metrics {
         project.catalog.get(m).map_err(Failure::input)?;
     }
-    let weighted = a.input.weight.is_some()
-        || project
-            .config
-            .sources
-            .iter()
-            .any(|s| s.columns.contains_key("weight"));
+    let weighted = project.weighted();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = Engine::new(threads);
     engine

@@ -198,11 +198,7 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         ));
     }
     pb.finish_and_clear();
-    let weighted = project
-        .config
-        .sources
-        .iter()
-        .any(|s| s.columns.contains_key("weight"));
+    let weighted = project.weighted();
     let min_n = a.min_n.unwrap_or(project.config.project.min_n);
     let opts = ReportOptions {
         table: TableOptions {
@@ -309,10 +305,12 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
         linkage: parts.linkage,
         ..Default::default()
     };
-    if let Some(base) = opts
+    // The headline metric: the first of the display order that has answers.
+    let headline = opts
         .order
         .iter()
-        .find(|m| overall.iter().any(|g| &g.key.metric == *m))
+        .find(|m| overall.iter().any(|g| &g.key.metric == *m));
+    if let Some(base) = headline
         && let Some(current) = report
             .current_period
             .as_deref()
@@ -340,15 +338,11 @@ pub fn build(project: &Project, a: &ReportArgs) -> Result<ReportDocument, Failur
             )?;
         }
     }
-    let driver_metrics = drivers.clone();
-    if !driver_metrics.is_empty()
-        && let Some(outcome) = opts
-            .order
-            .iter()
-            .find(|m| overall.iter().any(|g| &g.key.metric == *m))
+    if !drivers.is_empty()
+        && let Some(outcome) = headline
     {
         insights.drivers =
-            crate::drivers::analyse(project, outcome, driver_metrics, vec![], 200, confidence).ok();
+            crate::drivers::analyse(project, outcome, drivers, vec![], 200, confidence).ok();
     }
     if input::has_source(&project.config, cxray_ingest::Entity::Invitations) {
         let nargs = crate::args::NonResponseArgs {
