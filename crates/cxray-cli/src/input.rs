@@ -21,8 +21,7 @@ pub struct Project {
     pub loaded: Loaded,
     /// Text enrichment of comments, when it ran.
     pub text: Option<TextSummary>,
-    /// The journey, when answers were joined to the touchpoints they follow.
-    pub journey: Option<EntityTable>,
+    /// What joining the answers to the journey steps they follow did, when it ran.
     pub touchpoints: Option<cxray_ingest::touchpoints::TouchpointSummary>,
 }
 
@@ -38,11 +37,11 @@ impl Project {
 
     /// Joins every answer to the journey step it follows (column
     /// [`cxray_ingest::touchpoints::TOUCHPOINT_COLUMN`]) when the project has a journey source
-    /// with customer ids, and keeps the journey for the commands that also need it. Returns
-    /// whether the answers have the column.
+    /// with customer ids (the journey read stays in [`load_entity`]'s cache for the journey
+    /// metrics). Returns whether the answers have the column.
     pub fn join_touchpoints(&mut self, a: &InputArgs) -> Result<bool, Failure> {
         use cxray_ingest::touchpoints::{TOUCHPOINT_COLUMN, join_touchpoints};
-        if self.journey.is_some() || !has_source(&self.config, Entity::Journey) {
+        if self.touchpoints.is_some() || !has_source(&self.config, Entity::Journey) {
             return Ok(self.loaded.schema.index_of(TOUCHPOINT_COLUMN).is_ok());
         }
         let (config, table) = load_entity(a, Entity::Journey)?;
@@ -66,7 +65,6 @@ impl Project {
                 thousands(s.without_customer)
             );
         }
-        self.journey = Some(table);
         Ok(self.touchpoints.is_some())
     }
 
@@ -230,7 +228,6 @@ pub fn load(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, F
         catalog,
         loaded,
         text: None,
-        journey: None,
         touchpoints: None,
     })
 }
@@ -256,16 +253,14 @@ pub fn has_source(cfg: &ProjectConfig, entity: Entity) -> bool {
 /// Loads the sources of one operational entity (tickets, lifecycle, …). Data files given on
 /// the command line are read as that entity.
 ///
-/// Customers are read once per run and shared (the report needs them for referrals, the journey,
-/// churn and non-response): the file is read, validated and reported on standard error once.
+/// Each entity is read once per run and shared (the report needs customers for referrals, the
+/// journey, churn and non-response, and the journey for touchpoints and its metrics): a file is
+/// read, validated and reported on standard error once.
 pub fn load_entity(a: &InputArgs, entity: Entity) -> Result<(ProjectConfig, EntityTable), Failure> {
-    if entity != Entity::Customers {
-        return load_entity_checked(a, entity, |_, _| vec![]);
-    }
     type Cache = std::sync::Mutex<Vec<(String, (ProjectConfig, EntityTable))>>;
-    static CUSTOMERS: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-    let key = format!("{a:?}");
-    let cache = CUSTOMERS.get_or_init(Default::default);
+    static LOADED: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let key = format!("{entity:?} {a:?}");
+    let cache = LOADED.get_or_init(Default::default);
     if let Some((_, hit)) = cache
         .lock()
         .expect("no panics while locked")

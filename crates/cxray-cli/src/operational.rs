@@ -280,15 +280,8 @@ struct JourneyData {
     tables: Vec<EntityTable>,
 }
 
-fn load_journey(
-    req: &Request,
-    with_customers: bool,
-    loaded: Option<(&ProjectConfig, &EntityTable)>,
-) -> Result<JourneyData, Failure> {
-    let (config, table) = match loaded {
-        Some((c, t)) => (c.clone(), t.clone()),
-        None => input::load_entity(req.input, Entity::Journey)?,
-    };
+fn load_journey(req: &Request, with_customers: bool) -> Result<JourneyData, Failure> {
+    let (config, table) = input::load_entity(req.input, Entity::Journey)?;
     let settings = journey_settings(&config);
     // Segments that are not journey columns come from the customer.
     let needed = with_customers || req.by.iter().any(|b| table.schema.index_of(b).is_err());
@@ -415,7 +408,7 @@ impl JourneyData {
 }
 
 fn journey_rows(req: &Request, metrics: &[String], strict: bool) -> Result<FamilyRows, Failure> {
-    let j = load_journey(req, false, None)?;
+    let j = load_journey(req, false)?;
     let rows = j.rows(req, req.by, metrics, strict)?;
     Ok((rows, j.tables))
 }
@@ -475,8 +468,7 @@ pub fn report_input(
         tables.extend(t);
     }
     if has(Entity::Journey) {
-        // The journey read to join answers to their touchpoints is not read again.
-        let j = load_journey(req, true, project.journey.as_ref().map(|t| (config, t)))?;
+        let j = load_journey(req, true)?;
         // Overall, and for friction points the funnel by every report dimension the journey or
         // its customers have: one grouping of the events for all of them.
         let present: Vec<String> = dims
