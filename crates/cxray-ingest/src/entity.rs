@@ -1397,7 +1397,10 @@ fn validate(
         .map(|c| c.expect("every field has a column"))
         .collect();
     cols.push(Arc::new(arrow::array::Date32Array::from(local_days)));
-    cols.push(Arc::new(arrow::array::UInt64Array::from(raw.lines.clone())));
+    cols.push(Arc::new(arrow::array::UInt64Array::new(
+        raw.lines.clone(),
+        None,
+    )));
     cols.push(Arc::new(arrow::array::UInt16Array::from(vec![
         file_index;
         n
@@ -1499,7 +1502,7 @@ fn reject_duplicates(
     file: &str,
     threads: usize,
 ) -> Vec<Reject> {
-    use arrow::array::{Array, AsArray, BooleanArray, StringArray};
+    use arrow::array::{AsArray, BooleanArray, StringArray};
     let idx = index_of(plan.entity, id);
     let column = plan.fields[idx]
         .map(|c| plan.column_names[c].clone())
@@ -1509,21 +1512,8 @@ fn reject_duplicates(
         .iter()
         .map(|b| b.column(idx).as_string::<i32>().clone())
         .collect();
-    let hashes: Vec<Vec<u64>> = crate::parallel(ids.len(), threads, |k| {
-        let a = &ids[k];
-        (0..a.len())
-            .map(|r| {
-                if a.is_null(r) {
-                    0
-                } else {
-                    crate::hash_id(a.value(r))
-                }
-            })
-            .collect()
-    });
     let id_refs: Vec<&StringArray> = ids.iter().collect();
-    let hash_refs: Vec<&[u64]> = hashes.iter().map(|h| h.as_slice()).collect();
-    let dups = crate::find_duplicates(&id_refs, &hash_refs, threads);
+    let dups = crate::find_duplicates(&id_refs, threads);
     if dups.is_empty() {
         return vec![];
     }

@@ -35,6 +35,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, StringArray, new_null_array};
+use arrow::buffer::ScalarBuffer;
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
@@ -379,9 +380,10 @@ fn csv_chunk(
         .iter()
         .map(|_| arrow::array::StringBuilder::with_capacity(rows_guess, rows_guess * 6))
         .collect();
+    let mut lines: Vec<u64> = Vec::with_capacity(rows_guess);
     let mut raw = RawBatch {
         columns: vec![],
-        lines: Vec::with_capacity(rows_guess),
+        lines: ScalarBuffer::from(Vec::new()),
         field_counts: Some(Vec::with_capacity(rows_guess)),
         overlong: vec![],
         bad_utf8: vec![],
@@ -396,9 +398,8 @@ fn csv_chunk(
         if rec.len() == 1 && rec[0].iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let r = raw.lines.len();
-        raw.lines
-            .push(chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1);
+        let r = lines.len();
+        lines.push(chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1);
         counts.push(rec.len() as u32);
         for (&i, b) in needed.iter().zip(cols.iter_mut()) {
             match rec.get(i) {
@@ -426,7 +427,8 @@ fn csv_chunk(
                 .push((r, String::from_utf8_lossy(extra).into_owned()));
         }
     }
-    let n = raw.lines.len();
+    let n = lines.len();
+    raw.lines = lines.into();
     let mut built = cols.into_iter();
     raw.columns = (0..width)
         .map(|i| match needed.binary_search(&i) {
@@ -864,47 +866,114 @@ impl Hasher for Prehashed {
 }
 
 /// Repeated ids across batches, in file order: (batch, row) of each repeat with (batch, row)
-/// of the id's first row. `hashes[k][r]` is [`hash_id`] of `ids[k].value(r)`; null ids are
-/// never repeats.
-///
-/// The ids are split by hash into one partition per thread; each thread walks all rows in file
-/// order and keeps the ids of its own partition, so "first" is the same as in one pass. Equal
-/// hashes are confirmed on the text; a collision between different ids is tracked by text.
+/// of the id's first row. Null ids are never repeats.
 pub(crate) fn find_duplicates(
     ids: &[&StringArray],
-    hashes: &[&[u64]],
     threads: usize,
 ) -> Vec<(usize, usize, usize, usize)> {
-    let total: usize = ids.iter().map(|a| a.len()).sum();
-    let parts = threads.clamp(1, 16) as u64;
-    let find = |part: u64| -> Vec<(usize, usize, usize, usize)> {
-        let mut seen: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>> =
-            HashMap::with_capacity_and_hasher(total / parts as usize + 16, Default::default());
-        let mut collided: HashMap<&str, (usize, usize)> = HashMap::new();
-        let mut dups = Vec::new();
-        for (k, hs) in hashes.iter().enumerate() {
-            for (r, &h) in hs.iter().enumerate() {
-                if (h >> 58) % parts != part || ids[k].is_null(r) {
-                    continue;
-                }
-                match seen.entry(h) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert((k as u32, r as u32));
+    repeats(ids, hash_id, threads)
+}
+
+/// [`find_duplicates`] with the hash of the ids given.
+///
+/// The rows are first scattered by hash into buckets of a few ten thousand rows each (in file
+/// order within a bucket), and each bucket is then checked with a hash table small enough to
+/// stay in the cache: one table for all rows missed the cache on almost every row (10M ids:
+/// 0.35 s of a 2 s run). Equal hashes are confirmed on the text; a collision between
+/// different ids is tracked by text.
+fn repeats(
+    ids: &[&StringArray],
+    hash: impl Fn(&str) -> u64 + Sync,
+    threads: usize,
+) -> Vec<(usize, usize, usize, usize)> {
+    let total: usize = ids.iter().map(|h| h.len()).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let threads = threads.clamp(1, 16);
+    // First global row number of each batch; rows are numbered in file order.
+    let mut starts = Vec::with_capacity(ids.len() + 1);
+    let mut acc = 0u64;
+    for h in ids {
+        starts.push(acc);
+        acc += h.len() as u64;
+    }
+    starts.push(acc);
+    let locate = |g: u64| -> (usize, usize) {
+        let k = starts.partition_point(|&s| s <= g) - 1;
+        (k, (g - starts[k]) as usize)
+    };
+    // Bucket by bits 20.. of the hash: the table inside a bucket uses the low bits for the slot
+    // and the top bits as its tag, so those must still vary within a bucket.
+    let bits = (total / 32_768)
+        .max(1)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(12);
+    let bucket = |h: u64| ((h >> 20) & ((1u64 << bits) - 1)) as usize;
+    let nb = 1usize << bits;
+    // Each thread scatters a contiguous range of batches, so reading the threads' parts of a
+    // bucket one after the other keeps file order.
+    let per = ids.len().div_ceil(threads);
+    type Part = Vec<Vec<(u64, u64)>>;
+    let parts: Vec<Part> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (starts, bucket, hash) = (&starts, &bucket, &hash);
+                s.spawn(move || {
+                    let lo = (t * per).min(ids.len());
+                    let hi = ((t + 1) * per).min(ids.len());
+                    let rows: usize = ids[lo..hi].iter().map(|h| h.len()).sum();
+                    let mut out: Part = (0..nb)
+                        .map(|_| Vec::with_capacity(rows / nb + rows / nb / 8 + 8))
+                        .collect();
+                    for k in lo..hi {
+                        let a = ids[k];
+                        let nulls = a.null_count() > 0;
+                        for r in 0..a.len() {
+                            if nulls && a.is_null(r) {
+                                continue;
+                            }
+                            let h = hash(a.value(r));
+                            out[bucket(h)].push((h, starts[k] + r as u64));
+                        }
                     }
-                    std::collections::hash_map::Entry::Occupied(e) => {
-                        let (k0, r0) = (e.get().0 as usize, e.get().1 as usize);
-                        let id = ids[k].value(r);
-                        if ids[k0].value(r0) == id {
-                            dups.push((k, r, k0, r0));
-                        } else {
-                            match collided.entry(id) {
-                                std::collections::hash_map::Entry::Vacant(v) => {
-                                    v.insert((k, r));
-                                }
-                                std::collections::hash_map::Entry::Occupied(first) => {
-                                    let (k0, r0) = *first.get();
-                                    dups.push((k, r, k0, r0))
-                                }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("dedup thread"))
+            .collect()
+    });
+    let text = |g: u64| {
+        let (k, r) = locate(g);
+        ids[k].value(r)
+    };
+    let check = |b: usize| -> Vec<(u64, u64)> {
+        let n: usize = parts.iter().map(|p| p[b].len()).sum();
+        let mut seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>> =
+            HashMap::with_capacity_and_hasher(n, Default::default());
+        let mut collided: HashMap<&str, u64> = HashMap::new();
+        let mut dups = Vec::new();
+        for &(h, g) in parts.iter().flat_map(|p| p[b].iter()) {
+            match seen.entry(h) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(g);
+                }
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let first = *e.get();
+                    let id = text(g);
+                    if text(first) == id {
+                        dups.push((g, first));
+                    } else {
+                        match collided.entry(id) {
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(g);
+                            }
+                            std::collections::hash_map::Entry::Occupied(f) => {
+                                dups.push((g, *f.get()))
                             }
                         }
                     }
@@ -913,15 +982,100 @@ pub(crate) fn find_duplicates(
         }
         dups
     };
-    let mut dups: Vec<(usize, usize, usize, usize)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..parts).map(|p| s.spawn(move || find(p))).collect();
+    let found: Vec<Vec<(u64, u64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let check = &check;
+                s.spawn(move || (t..nb).step_by(threads).flat_map(check).collect::<Vec<_>>())
+            })
+            .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("dedup thread"))
+            .map(|h| h.join().expect("dedup thread"))
             .collect()
     });
+    let mut dups: Vec<(usize, usize, usize, usize)> = found
+        .into_iter()
+        .flatten()
+        .map(|(g, first)| {
+            let ((k, r), (k0, r0)) = (locate(g), locate(first));
+            (k, r, k0, r0)
+        })
+        .collect();
     dups.sort_unstable();
     dups
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+
+    /// The same answer as one pass over all rows in file order with a map by text.
+    fn naive(ids: &[&StringArray]) -> Vec<(usize, usize, usize, usize)> {
+        let mut first: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut out = Vec::new();
+        for (k, a) in ids.iter().enumerate() {
+            for r in 0..a.len() {
+                if a.is_null(r) {
+                    continue;
+                }
+                match first.entry(a.value(r)) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert((k, r));
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        out.push((k, r, e.get().0, e.get().1))
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn repeats_match_a_single_pass_with_real_and_colliding_hashes() {
+        // 300k ids in uneven batches (several buckets), about 3% repeated, some null.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut batches: Vec<StringArray> = Vec::new();
+        let mut i = 0u64;
+        for len in [1usize, 70_000, 0, 130_000, 99_999] {
+            let v: Vec<Option<String>> = (0..len)
+                .map(|_| {
+                    i += 1;
+                    match next() % 100 {
+                        0 => None,
+                        1..=3 => Some(format!("r{}", next() % i.max(1))),
+                        _ => Some(format!("r{i}")),
+                    }
+                })
+                .collect();
+            batches.push(StringArray::from(v));
+        }
+        let ids: Vec<&StringArray> = batches.iter().collect();
+        let expected = naive(&ids);
+        assert!(expected.len() > 5_000, "{} repeats", expected.len());
+        for threads in [1, 2, 3] {
+            assert_eq!(
+                find_duplicates(&ids, threads),
+                expected,
+                "{threads} threads"
+            );
+            // A weak hash: many different ids share a hash and must be told apart by their text.
+            let weak = |id: &str| hash_id(id) & 0x0000_0000_fff0_0000;
+            assert_eq!(
+                repeats(&ids, weak, threads),
+                expected,
+                "weak, {threads} threads"
+            );
+        }
+    }
 }
 
 /// Keeps the first row of each response id (in file order) and rejects the others, or fails.
@@ -945,8 +1099,7 @@ fn deduplicate(
                 .expect("ids are Utf8")
         })
         .collect();
-    let hashes: Vec<&[u64]> = outputs.iter().map(|o| o.id_hashes.as_slice()).collect();
-    let dups: Vec<(usize, usize, u64)> = find_duplicates(&ids, &hashes, threads)
+    let dups: Vec<(usize, usize, u64)> = find_duplicates(&ids, threads)
         .into_iter()
         .map(|(k, r, k0, r0)| (k, r, outputs[k0].lines[r0]))
         .collect();
@@ -999,13 +1152,6 @@ fn deduplicate(
                 .zip(&m)
                 .filter(|(_, k)| **k)
                 .map(|(l, _)| *l)
-                .collect();
-            o.id_hashes = o
-                .id_hashes
-                .iter()
-                .zip(&m)
-                .filter(|(_, k)| **k)
-                .map(|(h, _)| *h)
                 .collect();
             o
         })

@@ -15,6 +15,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, Int32Array, StringArray, StringBuilder,
     TimestampMicrosecondArray, UInt32Array,
 };
+use arrow::buffer::ScalarBuffer;
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -29,8 +30,9 @@ use crate::timestamp::{Parsed, TimeParser};
 pub(crate) struct RawBatch {
     /// One array per header column (text, or native types from Parquet).
     pub columns: Vec<ArrayRef>,
-    /// Line (CSV, NDJSON) or row number (Parquet) of each row, 1-based.
-    pub lines: Vec<u64>,
+    /// Line (CSV, NDJSON) or row number (Parquet) of each row, 1-based (shared with the output
+    /// when every row is accepted).
+    pub lines: ScalarBuffer<u64>,
     /// CSV: number of fields of each row (to find short and overlong rows).
     pub field_counts: Option<Vec<u32>>,
     /// CSV: the first extra field of rows with more non-empty fields than the header.
@@ -242,9 +244,7 @@ pub fn responses_schema(attributes: &[String]) -> Arc<Schema> {
 pub(crate) struct ChunkOutput {
     pub batch: RecordBatch,
     /// Input line of each output row.
-    pub lines: Vec<u64>,
-    /// Hash of each output row's response id (when the source has ids).
-    pub id_hashes: Vec<u64>,
+    pub lines: ScalarBuffer<u64>,
     pub rejects: Vec<Reject>,
     pub counts: Counts,
 }
@@ -263,19 +263,25 @@ struct Batch<'b, 'a> {
     ctx: &'b Context<'a>,
     raw: &'b RawBatch,
     readers: Vec<Option<Reader>>,
+    /// Whether some row is shorter than the header or some field is not UTF-8 (only then does
+    /// a cell need more than its column to be read).
+    exceptions: bool,
     rejects: Vec<Reject>,
     counts: Counts,
 }
 
 impl<'b, 'a> Batch<'b, 'a> {
+    #[inline]
     fn cell(&self, col: usize, r: usize) -> Cell<'_> {
-        if let Some(fc) = &self.raw.field_counts
-            && col >= fc[r] as usize
-        {
-            return Cell::Missing;
-        }
-        if !self.raw.bad_utf8.is_empty() && self.raw.bad_utf8.contains(&(r, col)) {
-            return Cell::BadUtf8;
+        if self.exceptions {
+            if let Some(fc) = &self.raw.field_counts
+                && col >= fc[r] as usize
+            {
+                return Cell::Missing;
+            }
+            if self.raw.bad_utf8.contains(&(r, col)) {
+                return Cell::BadUtf8;
+            }
         }
         match &self.readers[col] {
             Some(rd) => rd.cell(r),
@@ -304,6 +310,7 @@ impl<'b, 'a> Batch<'b, 'a> {
     }
 
     /// A cell that must be present and readable; otherwise the reason.
+    #[inline]
     fn required(&self, col: usize, r: usize) -> Result<Cell<'_>, String> {
         match self.cell(col, r) {
             Cell::Missing => Err(format!(
@@ -330,41 +337,13 @@ fn row_fields<'c>(
 ) -> Result<RowFields<'c>, RowProblem> {
     let p = b.ctx.plan;
     let tcol = p.submitted_at;
-    let ts = match b.required(tcol, r).map_err(|e| (tcol, String::new(), e))? {
-        Cell::Instant(m) => time.from_utc_micros(m),
-        Cell::Wall(m) => {
-            let w = chrono::DateTime::from_timestamp_micros(m)
-                .map(|d| d.naive_utc())
-                .ok_or_else(|| (tcol, m.to_string(), "timestamp out of range".to_string()))?;
-            time.from_wall(w).map_err(|e| (tcol, w.to_string(), e))?
-        }
-        Cell::Text(s) => time.parse(s).map_err(|e| (tcol, s.to_string(), e))?,
-        Cell::Blank => return Err((tcol, String::new(), "timestamp is empty".into())),
-        other => return Err((tcol, text_of(other).into_owned(), "not a timestamp".into())),
-    };
+    let c = b.required(tcol, r).map_err(|e| (tcol, String::new(), e))?;
+    let ts = time_of(c, time).map_err(|(v, e)| (tcol, v, e))?;
     let weight = match p.weight {
         None => 1.0,
         Some(i) => {
             let c = b.required(i, r).map_err(|e| (i, String::new(), e))?;
-            let w = match c {
-                Cell::Number(x) => Some(x),
-                Cell::Text(t) => parse_number(t),
-                _ => None,
-            };
-            match w {
-                Some(w) if w.is_finite() && w >= 0.0 => w,
-                Some(_) => {
-                    return Err((
-                        i,
-                        text_of(c).into_owned(),
-                        "weight must be a non-negative number".into(),
-                    ));
-                }
-                None if c == Cell::Blank => {
-                    return Err((i, String::new(), "weight is empty".into()));
-                }
-                None => return Err((i, text_of(c).into_owned(), "weight is not a number".into())),
-            }
+            weight_of(c).map_err(|(v, e)| (i, v, e))?
         }
     };
     let id = match p.response_id {
@@ -375,6 +354,40 @@ fn row_fields<'c>(
         },
     };
     Ok((ts, weight, id))
+}
+
+/// The timestamp of a present cell, or (value, reason).
+fn time_of(c: Cell<'_>, time: &mut TimeParser) -> Result<Parsed, (String, String)> {
+    match c {
+        Cell::Instant(m) => Ok(time.from_utc_micros(m)),
+        Cell::Wall(m) => {
+            let w = chrono::DateTime::from_timestamp_micros(m)
+                .map(|d| d.naive_utc())
+                .ok_or_else(|| (m.to_string(), "timestamp out of range".to_string()))?;
+            time.from_wall(w).map_err(|e| (w.to_string(), e))
+        }
+        Cell::Text(s) => time.parse(s).map_err(|e| (s.to_string(), e)),
+        Cell::Blank => Err((String::new(), "timestamp is empty".into())),
+        other => Err((text_of(other).into_owned(), "not a timestamp".into())),
+    }
+}
+
+/// The weight of a present cell, or (value, reason).
+fn weight_of(c: Cell<'_>) -> Result<f64, (String, String)> {
+    let w = match c {
+        Cell::Number(x) => Some(x),
+        Cell::Text(t) => parse_number(t),
+        _ => None,
+    };
+    match w {
+        Some(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        Some(_) => Err((
+            text_of(c).into_owned(),
+            "weight must be a non-negative number".into(),
+        )),
+        None if c == Cell::Blank => Err((String::new(), "weight is empty".into())),
+        None => Err((text_of(c).into_owned(), "weight is not a number".into())),
+    }
 }
 
 /// Score of a cell on the metric's scale, or (value, reason).
@@ -400,10 +413,37 @@ struct Answer {
     metric: u16,
     score: f64,
     weight: f64,
-    /// Question number in the wide layout (for the response id), 0 in the long layout.
+    /// Question number (from 1), part of the response id.
     question: u16,
     /// Column of the comment for this answer.
     comment_col: Option<u32>,
+}
+
+/// Metric specs by index, as the metric column's dictionary is built.
+struct Specs<'a> {
+    catalog: &'a MetricCatalog,
+    specs: Vec<&'a MetricSpec>,
+}
+
+impl<'a> Specs<'a> {
+    fn index(&mut self, spec: &MetricSpec) -> u16 {
+        match self.specs.iter().position(|s| s.name == spec.name) {
+            Some(i) => i as u16,
+            None => {
+                self.specs
+                    .push(self.catalog.get(&spec.name).expect("known metric"));
+                (self.specs.len() - 1) as u16
+            }
+        }
+    }
+
+    /// The index of the metric named in a cell's text, or the reason it is unknown.
+    fn named(&mut self, text: &str) -> Result<u16, String> {
+        match self.catalog.get(&text.to_lowercase()) {
+            Ok(spec) => Ok(self.index(spec)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 /// Validates a raw batch into canonical rows.
@@ -424,27 +464,20 @@ pub(crate) fn validate<'a>(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let width = ctx.header.len();
+    let exceptions = !raw.bad_utf8.is_empty()
+        || raw
+            .field_counts
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|&k| (k as usize) < width));
     let mut b = Batch {
         ctx,
         raw,
         readers,
+        exceptions,
         rejects: Vec::new(),
         counts: Counts::default(),
     };
-    let n = raw.len();
-    // Metric specs by index (metric names of this batch), and a cache by raw text.
-    let mut specs: Vec<&'a MetricSpec> = Vec::new();
-    let mut by_text: Vec<(String, u16)> = Vec::new();
-    let spec_index = |spec: &MetricSpec, specs: &mut Vec<&'a MetricSpec>| -> u16 {
-        match specs.iter().position(|s| s.name == spec.name) {
-            Some(i) => i as u16,
-            None => {
-                specs.push(ctx.catalog.get(&spec.name).expect("known metric"));
-                (specs.len() - 1) as u16
-            }
-        }
-    };
-    let mut answers: Vec<Answer> = Vec::with_capacity(n);
     for (line, reason) in &raw.unreadable {
         b.counts.records += 1;
         b.counts.read += 1;
@@ -458,47 +491,51 @@ pub(crate) fn validate<'a>(
             answers: 1,
         });
     }
+    match plan.layout {
+        Layout::Long => validate_long(b, time),
+        Layout::Wide => validate_wide(b, time),
+    }
+}
+
+/// The reason for a row with more fields than the header.
+fn overlong_reason(fields: u32, width: usize) -> String {
+    format!(
+        "row has {fields} fields but the header has {width}; a text field probably contains the \
+         delimiter without quotes"
+    )
+}
+
+/// The wide layout, row by row: each answered question of a row is one answer.
+fn validate_wide(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOutput, String> {
+    let (ctx, raw) = (b.ctx, b.raw);
+    let plan = ctx.plan;
+    let width = ctx.header.len();
+    let mut specs = Specs {
+        catalog: ctx.catalog,
+        specs: Vec::new(),
+    };
+    let mut answers: Vec<Answer> = Vec::with_capacity(raw.len());
     let overlong: std::collections::HashMap<usize, &String> =
         raw.overlong.iter().map(|(r, v)| (*r, v)).collect();
-    let width = ctx.header.len();
-    for r in 0..n {
+    for r in 0..raw.len() {
         b.counts.records += 1;
-        // Which answers does this row hold? (The long layout: one; no list allocated per row.)
-        let answered: Vec<usize> = match plan.layout {
-            Layout::Long => Vec::new(),
-            Layout::Wide => {
-                let a: Vec<usize> = plan
-                    .questions
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, q)| !matches!(b.cell(q.column, r), Cell::Blank | Cell::Missing))
-                    .map(|(k, _)| k)
-                    .collect();
-                b.counts.blank += (plan.questions.len() - a.len()) as u64;
-                if a.is_empty() {
-                    b.counts.empty_records += 1;
-                    continue;
-                }
-                a
-            }
-        };
-        let k = match plan.layout {
-            Layout::Long => 1,
-            Layout::Wide => answered.len() as u64,
-        };
+        let answered: Vec<usize> = plan
+            .questions
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| !matches!(b.cell(q.column, r), Cell::Blank | Cell::Missing))
+            .map(|(k, _)| k)
+            .collect();
+        b.counts.blank += (plan.questions.len() - answered.len()) as u64;
+        if answered.is_empty() {
+            b.counts.empty_records += 1;
+            continue;
+        }
+        let k = answered.len() as u64;
         b.counts.read += k;
         if let Some(extra) = overlong.get(&r) {
             let fields = raw.field_counts.as_ref().map_or(0, |f| f[r]);
-            b.reject(
-                r,
-                width,
-                extra,
-                format!(
-                    "row has {fields} fields but the header has {width}; a text field probably \
-                     contains the delimiter without quotes"
-                ),
-                k,
-            );
+            b.reject(r, width, extra, overlong_reason(fields, width), k);
             continue;
         }
         let (ts, weight, _) = match row_fields(&b, time, r) {
@@ -508,92 +545,292 @@ pub(crate) fn validate<'a>(
                 continue;
             }
         };
-        match plan.layout {
-            Layout::Long => {
-                let score_col = plan.score.expect("long layout has a score column");
-                let spec = match &plan.metric {
-                    MetricSource::Fixed(m) => ctx.catalog.get(m).map_err(|e| e.to_string())?,
-                    MetricSource::Column(i) => {
-                        let text = match b.required(*i, r) {
-                            Ok(c) => text_of(c),
-                            Err(e) => {
-                                b.reject(r, *i, "", e, 1);
-                                continue;
-                            }
-                        };
-                        let cached = by_text.iter().find(|(t, _)| *t == text).map(|(_, s)| *s);
-                        match cached {
-                            Some(si) => specs[si as usize],
-                            None => match ctx.catalog.get(&text.to_lowercase()) {
-                                Ok(spec) => {
-                                    let si = spec_index(spec, &mut specs);
-                                    if by_text.len() < 64 {
-                                        by_text.push((text.into_owned(), si));
-                                    }
-                                    specs[si as usize]
-                                }
-                                Err(e) => {
-                                    let v = text.into_owned();
-                                    b.reject(r, *i, &v, e.to_string(), 1);
-                                    continue;
-                                }
-                            },
-                        }
-                    }
-                };
-                let c = match b.required(score_col, r) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        b.reject(r, score_col, "", e, 1);
-                        continue;
-                    }
-                };
-                match score_of(c, spec) {
-                    Ok(score) => {
-                        let metric = spec_index(spec, &mut specs);
-                        answers.push(Answer {
-                            row: r as u32,
-                            ts,
-                            metric,
-                            score,
-                            weight,
-                            question: 0,
-                            comment_col: plan.comment.map(|c| c as u32),
-                        });
-                    }
-                    Err((v, reason)) => b.reject(r, score_col, &v, reason, 1),
-                }
+        for q in answered {
+            let qp = &plan.questions[q];
+            let spec = ctx.catalog.get(&qp.metric).expect("checked in the plan");
+            let c = b.cell(qp.column, r);
+            if c == Cell::BadUtf8 {
+                b.reject(r, qp.column, "", "not valid UTF-8".into(), 1);
+                continue;
             }
-            Layout::Wide => {
-                for q in answered {
-                    let qp = &plan.questions[q];
-                    let spec = ctx.catalog.get(&qp.metric).expect("checked in the plan");
-                    let c = b.cell(qp.column, r);
-                    if c == Cell::BadUtf8 {
-                        b.reject(r, qp.column, "", "not valid UTF-8".into(), 1);
-                        continue;
-                    }
-                    match score_of(c, spec) {
-                        Ok(score) => {
-                            let metric = spec_index(spec, &mut specs);
-                            answers.push(Answer {
-                                row: r as u32,
-                                ts,
-                                metric,
-                                score,
-                                weight,
-                                question: q as u16 + 1,
-                                comment_col: qp.comment.map(|c| c as u32),
-                            });
-                        }
-                        Err((v, reason)) => b.reject(r, qp.column, &v, reason, 1),
-                    }
-                }
+            match score_of(c, spec) {
+                Ok(score) => answers.push(Answer {
+                    row: r as u32,
+                    ts,
+                    metric: specs.index(spec),
+                    score,
+                    weight,
+                    question: q as u16 + 1,
+                    comment_col: qp.comment.map(|c| c as u32),
+                }),
+                Err((v, reason)) => b.reject(r, qp.column, &v, reason, 1),
             }
         }
     }
     b.counts.accepted = answers.len() as u64;
-    build(b, answers, &specs)
+    build(b, answers, &specs.specs)
+}
+
+/// The long layout, field by field: each checked column is read in its own loop into its
+/// canonical column, problems are collected sparsely, and a rejected row is reported with its
+/// first problem in the order a row is checked (field count, timestamp, weight, id, metric,
+/// score). The accepted rows are then one filter of every column (none when all are kept).
+fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOutput, String> {
+    let (ctx, raw) = (b.ctx, b.raw);
+    let plan = ctx.plan;
+    let n = raw.len();
+    let width = ctx.header.len();
+    // (row, order of the check, column, value, reason)
+    let mut problems: Vec<(usize, u8, usize, String, String)> = Vec::new();
+    for (r, extra) in &raw.overlong {
+        let fields = raw.field_counts.as_ref().map_or(0, |f| f[*r]);
+        problems.push((*r, 0, width, extra.clone(), overlong_reason(fields, width)));
+    }
+    let tcol = plan.submitted_at;
+    let mut utc: Vec<i64> = Vec::with_capacity(n);
+    let mut days: Vec<i32> = Vec::with_capacity(n);
+    for r in 0..n {
+        let p = match b.required(tcol, r) {
+            Ok(c) => time_of(c, time),
+            Err(e) => Err((String::new(), e)),
+        };
+        let p = p.unwrap_or_else(|(v, e)| {
+            problems.push((r, 1, tcol, v, e));
+            Parsed {
+                utc_micros: 0,
+                local_days: 0,
+            }
+        });
+        utc.push(p.utc_micros);
+        days.push(p.local_days);
+    }
+    let weights: Option<Vec<f64>> = plan.weight.map(|i| {
+        (0..n)
+            .map(|r| {
+                match b.required(i, r) {
+                    Ok(c) => weight_of(c),
+                    Err(e) => Err((String::new(), e)),
+                }
+                .unwrap_or_else(|(v, e)| {
+                    problems.push((r, 2, i, v, e));
+                    0.0
+                })
+            })
+            .collect()
+    });
+    if let Some(i) = plan.response_id {
+        for r in 0..n {
+            match b.required(i, r) {
+                Ok(Cell::Blank) => {
+                    problems.push((r, 3, i, String::new(), "response_id is empty".into()))
+                }
+                Ok(_) => {}
+                Err(e) => problems.push((r, 3, i, String::new(), e)),
+            }
+        }
+    }
+    // The metric of each row as an index into `specs` (-1: none).
+    let mut specs = Specs {
+        catalog: ctx.catalog,
+        specs: Vec::new(),
+    };
+    let keys: Vec<i32> = match &plan.metric {
+        MetricSource::Fixed(m) => {
+            let spec = ctx.catalog.get(m).map_err(|e| e.to_string())?;
+            vec![specs.index(spec) as i32; n]
+        }
+        MetricSource::Column(i) => {
+            let i = *i;
+            let mut keys = Vec::with_capacity(n);
+            match &b.readers[i] {
+                // Parquet dictionaries: each distinct value is looked up once.
+                Some(Reader::Dict(k, v)) if !b.exceptions => {
+                    let by_value: Vec<Result<u16, String>> = (0..v.len())
+                        .map(|j| {
+                            let t = if v.is_null(j) {
+                                ""
+                            } else {
+                                trimmed(v.value(j))
+                            };
+                            specs.named(t)
+                        })
+                        .collect();
+                    for r in 0..n {
+                        let named = if k.is_null(r) {
+                            specs.named("")
+                        } else {
+                            by_value[k.value(r) as usize].clone()
+                        };
+                        match named {
+                            Ok(si) => keys.push(si as i32),
+                            Err(e) => {
+                                let t = text_of(b.cell(i, r)).into_owned();
+                                problems.push((r, 4, i, t, e));
+                                keys.push(-1);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    // The last few texts seen and their metric.
+                    let mut by_text: Vec<(String, u16)> = Vec::new();
+                    for r in 0..n {
+                        let text = match b.required(i, r) {
+                            Ok(c) => text_of(c),
+                            Err(e) => {
+                                problems.push((r, 4, i, String::new(), e));
+                                keys.push(-1);
+                                continue;
+                            }
+                        };
+                        if let Some((_, si)) = by_text.iter().find(|(t, _)| *t == text) {
+                            keys.push(*si as i32);
+                            continue;
+                        }
+                        match specs.named(&text) {
+                            Ok(si) => {
+                                if by_text.len() < 64 {
+                                    by_text.push((text.into_owned(), si));
+                                }
+                                keys.push(si as i32);
+                            }
+                            Err(e) => {
+                                problems.push((r, 4, i, text.into_owned(), e));
+                                keys.push(-1);
+                            }
+                        }
+                    }
+                }
+            }
+            keys
+        }
+    };
+    let scol = plan.score.expect("long layout has a score column");
+    // Scores read as numbers (Parquet) are already the output column; text is parsed into one.
+    let typed = match &b.readers[scol] {
+        Some(Reader::Number(a)) => Some(a.clone()),
+        _ => None,
+    };
+    let mut parsed: Vec<f64> = Vec::with_capacity(if typed.is_some() { 0 } else { n });
+    for (r, &key) in keys.iter().enumerate() {
+        let score = match usize::try_from(key) {
+            Ok(k) => match b.required(scol, r) {
+                Ok(c) => score_of(c, specs.specs[k]),
+                Err(e) => Err((String::new(), e)),
+            },
+            Err(_) => Ok(0.0),
+        };
+        let score = score.unwrap_or_else(|(v, e)| {
+            problems.push((r, 5, scol, v, e));
+            0.0
+        });
+        if typed.is_none() {
+            parsed.push(score);
+        }
+    }
+    let scores: ArrayRef = match typed {
+        Some(a) => Arc::new(a),
+        None => Arc::new(Float64Array::from(parsed)),
+    };
+    // The first problem of each row rejects it.
+    problems.sort_by_key(|p| (p.0, p.1));
+    problems.dedup_by_key(|p| p.0);
+    let accepted = n - problems.len();
+    b.counts.records += n as u64;
+    b.counts.read += n as u64;
+    b.counts.accepted = accepted as u64;
+    let keep: Option<arrow::array::BooleanArray> = if problems.is_empty() {
+        None
+    } else {
+        let mut keep = vec![true; n];
+        for (r, _, col, value, reason) in problems {
+            keep[r] = false;
+            b.reject(r, col, &value, reason, 1);
+        }
+        Some(keep.into())
+    };
+    let kept = |a: ArrayRef| -> Result<ArrayRef, String> {
+        match &keep {
+            None => Ok(a),
+            Some(m) => arrow::compute::filter(&a, m).map_err(|e| e.to_string()),
+        }
+    };
+    let rows: Vec<usize> = match &keep {
+        None => Vec::new(),
+        Some(m) => (0..n).filter(|&r| m.value(r)).collect(),
+    };
+    let each_row = || -> Box<dyn Iterator<Item = usize> + '_> {
+        match &keep {
+            None => Box::new(0..n),
+            Some(_) => Box::new(rows.iter().copied()),
+        }
+    };
+    // Response ids: the id column, or file:line when the source has none.
+    let ids: StringArray = match plan.response_id {
+        Some(col) if matches!(b.readers[col], Some(Reader::Text(_))) => {
+            trimmed_text(&kept(raw.columns[col].clone())?)?
+        }
+        Some(col) => each_row().map(|r| Some(text_of(b.cell(col, r)))).collect(),
+        None => each_row()
+            .map(|r| Some(format!("{}:{}", ctx.id_prefix, raw.lines[r])))
+            .collect(),
+    };
+    let text_or_null = |col: Option<usize>| -> Result<ArrayRef, String> {
+        match col {
+            Some(c) if matches!(b.readers[c], Some(Reader::Text(_)) | None) => Ok(Arc::new(
+                blank_to_null(&trimmed_text(&kept(raw.columns[c].clone())?)?),
+            )),
+            Some(c) => Ok(Arc::new(
+                each_row()
+                    .map(|r| match b.cell(c, r) {
+                        Cell::Blank | Cell::Missing | Cell::BadUtf8 => None,
+                        cell => Some(text_of(cell)),
+                    })
+                    .collect::<StringArray>(),
+            )),
+            None => Ok(arrow::array::new_null_array(&DataType::Utf8, accepted)),
+        }
+    };
+    let customers = text_or_null(plan.customer_id)?;
+    let comments = text_or_null(plan.comment)?;
+    let metric_values = StringArray::from_iter_values(specs.specs.iter().map(|s| s.name.as_str()));
+    let metric_keys = kept(Arc::new(Int32Array::from(keys)))?;
+    let metrics = arrow::array::DictionaryArray::<Int32Type>::try_new(
+        metric_keys.as_primitive::<Int32Type>().clone(),
+        Arc::new(metric_values),
+    )
+    .map_err(|e| e.to_string())?;
+    let weight: ArrayRef = match weights {
+        Some(w) => kept(Arc::new(Float64Array::from(w)))?,
+        None => Arc::new(Float64Array::from(vec![1.0; accepted])),
+    };
+    let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(ids),
+        customers,
+        kept(Arc::new(
+            TimestampMicrosecondArray::from(utc).with_timezone("UTC"),
+        ))?,
+        kept(Arc::new(Date32Array::from(days)))?,
+        Arc::new(metrics),
+        kept(scores)?,
+        weight,
+        comments,
+    ];
+    for (col, _) in &plan.attributes {
+        cols.push(attribute(&kept(raw.columns[*col].clone())?)?);
+    }
+    let batch = RecordBatch::try_new(responses_schema(&names), cols).map_err(|e| e.to_string())?;
+    let lines = match &keep {
+        None => raw.lines.clone(),
+        Some(_) => rows.iter().map(|&r| raw.lines[r]).collect(),
+    };
+    Ok(ChunkOutput {
+        batch,
+        lines,
+        rejects: b.rejects,
+        counts: b.counts,
+    })
 }
 
 /// The canonical columns of the accepted answers.
@@ -616,36 +853,17 @@ fn build(
     };
     // Response ids: the id column (plus the question number in the wide layout), or
     // file:line[#question] when the source has none.
-    let mut id_hashes = Vec::new();
-    let ids: ArrayRef = match (plan.response_id, plan.layout) {
-        (Some(col), Layout::Long)
-            if matches!(b.readers[col], Some(Reader::Text(_)))
-                && b.raw.columns[col].data_type() == &DataType::Utf8 =>
-        {
-            let t = trimmed_text(&take_col(col)?)?;
-            id_hashes = (0..t.len()).map(|i| crate::hash_id(t.value(i))).collect();
-            Arc::new(t)
+    let ids: ArrayRef = {
+        let mut sb = StringBuilder::with_capacity(answers.len(), answers.len() * 12);
+        for a in &answers {
+            let r = a.row as usize;
+            let base: Cow<'_, str> = match plan.response_id {
+                Some(col) => text_of(b.cell(col, r)),
+                None => Cow::Owned(format!("{}:{}", ctx.id_prefix, b.raw.lines[r])),
+            };
+            sb.append_value(format!("{base}#{}", a.question));
         }
-        _ => {
-            let mut sb = StringBuilder::with_capacity(answers.len(), answers.len() * 12);
-            for a in &answers {
-                let r = a.row as usize;
-                let base: Cow<'_, str> = match plan.response_id {
-                    Some(col) => text_of(b.cell(col, r)),
-                    None => Cow::Owned(format!("{}:{}", ctx.id_prefix, b.raw.lines[r])),
-                };
-                let id = if a.question > 0 {
-                    format!("{base}#{}", a.question)
-                } else {
-                    base.into_owned()
-                };
-                if plan.response_id.is_some() {
-                    id_hashes.push(crate::hash_id(&id));
-                }
-                sb.append_value(&id);
-            }
-            Arc::new(sb.finish())
-        }
+        Arc::new(sb.finish())
     };
     let text_or_null = |col: Option<usize>| -> Result<ArrayRef, String> {
         match col {
@@ -705,7 +923,6 @@ fn build(
             .iter()
             .map(|a| b.raw.lines[a.row as usize])
             .collect(),
-        id_hashes,
         batch,
         rejects: b.rejects,
         counts: b.counts,

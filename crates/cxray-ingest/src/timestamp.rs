@@ -115,7 +115,7 @@ impl TimeParser {
         {
             return None;
         }
-        let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+        let secs = civil_days(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
         Some(Parsed {
             utc_micros: secs * MICROS_PER_SEC,
             local_days: self.local_days(secs),
@@ -246,6 +246,24 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// First year of [`MONTH_STARTS`].
+const TABLE_FROM: i64 = 1900;
+/// Days since 1970-01-01 of the first of every month from 1900 to 2199.
+static MONTH_STARTS: std::sync::LazyLock<Vec<i32>> = std::sync::LazyLock::new(|| {
+    (0..300 * 12)
+        .map(|k| days_from_civil(TABLE_FROM + k / 12, k % 12 + 1, 1) as i32)
+        .collect()
+});
+
+/// [`days_from_civil`] by table lookup for the years of real data.
+#[inline]
+fn civil_days(y: i64, m: i64, d: i64) -> i64 {
+    match MONTH_STARTS.get(((y - TABLE_FROM) * 12 + m - 1) as usize) {
+        Some(&start) if y >= TABLE_FROM => start as i64 + d - 1,
+        _ => days_from_civil(y, m, d),
+    }
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -444,6 +462,18 @@ mod tests {
             "2024-01-01T00:00:00+1",
         ] {
             assert!(fast.fast_iso(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn month_table_agrees_with_chrono() {
+        for y in [1, 1600, 1899, 1900, 1970, 2024, 2100, 2199, 2200, 9999] {
+            for m in 1..=12 {
+                for d in [1, days_in_month(y, m)] {
+                    let want = NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32).unwrap();
+                    assert_eq!(civil_days(y, m, d), date_to_days(want) as i64, "{want}");
+                }
+            }
         }
     }
 
