@@ -594,6 +594,13 @@ fn weights_and_ndjson_and_parquet_agree() {
     assert!((r["value"].as_f64().unwrap() - 50.0).abs() < 1e-12);
     // Kish: (40)^2 / (10*9 + 10*1) = 16.
     assert!((r["n_effective"].as_f64().unwrap() - 16.0).abs() < 1e-12);
+    // Without the weights (the engine then counts instead of summing weights): 10 promoters and
+    // 10 detractors, NPS 0, every answer a full one.
+    let doc = json(&cxray(&["metrics", "w.csv", "-f", "json"], d));
+    let r = &doc["rows"][0];
+    assert_eq!(r["value"].as_f64().unwrap(), 0.0);
+    assert_eq!(r["n_effective"].as_f64().unwrap(), 20.0);
+    assert_eq!(r["n"], 20);
     let doc = json(&cxray(
         &["metrics", "w.ndjson", "--weight", "w", "-f", "json"],
         d,

@@ -89,6 +89,9 @@ pub struct HistogramQuery {
 pub struct Engine {
     ctx: SessionContext,
     partitions: usize,
+    /// Whether every registered answer has weight 1 (no weight column): the weight sums of a
+    /// histogram are then its counts and are not computed.
+    unit_weights: std::sync::atomic::AtomicBool,
 }
 
 fn days_to_date(days: i32) -> NaiveDate {
@@ -117,6 +120,7 @@ impl Engine {
         Engine {
             ctx: SessionContext::new_with_config(config),
             partitions: threads,
+            unit_weights: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -131,6 +135,13 @@ impl Engine {
         schema: Arc<Schema>,
         batches: Vec<RecordBatch>,
     ) -> Result<(), EngineError> {
+        let unit = batches.iter().all(|b| {
+            b.column_by_name("weight")
+                .and_then(|w| w.as_primitive_opt::<Float64Type>())
+                .is_some_and(|w| w.null_count() == 0 && w.values().iter().all(|&x| x == 1.0))
+        });
+        self.unit_weights
+            .store(unit, std::sync::atomic::Ordering::Relaxed);
         self.register_table("responses", schema, batches)
     }
 
@@ -229,14 +240,12 @@ impl Engine {
             );
         }
         group.push(col("score"));
-        let df = df.aggregate(
-            group,
-            vec![
-                count(lit(1)).alias("n"),
-                sum(col("weight")).alias("sum_w"),
-                sum(col("weight") * col("weight")).alias("sum_w2"),
-            ],
-        )?;
+        let mut aggregates = vec![count(lit(1)).alias("n")];
+        if !self.unit_weights.load(std::sync::atomic::Ordering::Relaxed) {
+            aggregates.push(sum(col("weight")).alias("sum_w"));
+            aggregates.push(sum(col("weight") * col("weight")).alias("sum_w2"));
+        }
+        let df = df.aggregate(group, aggregates)?;
         let batches = df.collect().await?;
         let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
         for b in &batches {
@@ -284,9 +293,14 @@ fn read_histogram_batch(
     let score = score.as_primitive::<Float64Type>();
     let n = cast(b.column_by_name("n").unwrap(), &DataType::Int64).map_err(shape)?;
     let n = n.as_primitive::<Int64Type>();
-    let sw = cast(b.column_by_name("sum_w").unwrap(), &DataType::Float64).map_err(shape)?;
+    // Weight sums (absent when every weight is 1: they equal the count).
+    let sums = |name: &str| match b.column_by_name(name) {
+        Some(c) => cast(c, &DataType::Float64).map_err(shape),
+        None => cast(n, &DataType::Float64).map_err(shape),
+    };
+    let sw = sums("sum_w")?;
     let sw = sw.as_primitive::<Float64Type>();
-    let sw2 = cast(b.column_by_name("sum_w2").unwrap(), &DataType::Float64).map_err(shape)?;
+    let sw2 = sums("sum_w2")?;
     let sw2 = sw2.as_primitive::<Float64Type>();
     for i in 0..b.num_rows() {
         let key = GroupKey {

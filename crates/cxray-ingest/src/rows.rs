@@ -289,6 +289,15 @@ impl<'b, 'a> Batch<'b, 'a> {
         }
     }
 
+    /// The column as plain text when every cell is what the array holds (no short rows, no bad
+    /// bytes): the loops over the common columns read it directly.
+    fn plain_text(&self, col: usize) -> Option<&StringArray> {
+        match &self.readers[col] {
+            Some(Reader::Text(a)) if !self.exceptions => Some(a),
+            _ => None,
+        }
+    }
+
     fn column_name(&self, i: usize) -> String {
         self.ctx
             .header
@@ -589,10 +598,17 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
     let tcol = plan.submitted_at;
     let mut utc: Vec<i64> = Vec::with_capacity(n);
     let mut days: Vec<i32> = Vec::with_capacity(n);
+    let text = b.plain_text(tcol);
     for r in 0..n {
-        let p = match b.required(tcol, r) {
-            Ok(c) => time_of(c, time),
-            Err(e) => Err((String::new(), e)),
+        let p = match text {
+            Some(a) => match a.is_valid(r).then(|| a.value(r)).filter(|v| !is_blank(v)) {
+                Some(v) => time.parse(v).map_err(|e| (v.to_string(), e)),
+                None => Err((String::new(), "timestamp is empty".into())),
+            },
+            None => match b.required(tcol, r) {
+                Ok(c) => time_of(c, time),
+                Err(e) => Err((String::new(), e)),
+            },
         };
         let p = p.unwrap_or_else(|(v, e)| {
             problems.push((r, 1, tcol, v, e));
@@ -619,7 +635,14 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
             .collect()
     });
     if let Some(i) = plan.response_id {
+        let text = b.plain_text(i);
         for r in 0..n {
+            if let Some(a) = text {
+                if a.is_null(r) || is_blank(a.value(r)) {
+                    problems.push((r, 3, i, String::new(), "response_id is empty".into()));
+                }
+                continue;
+            }
             match b.required(i, r) {
                 Ok(Cell::Blank) => {
                     problems.push((r, 3, i, String::new(), "response_id is empty".into()))
@@ -713,12 +736,20 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
     };
     let mut parsed: Vec<f64> = Vec::with_capacity(if typed.is_some() { 0 } else { n });
     for (r, &key) in keys.iter().enumerate() {
-        let score = match usize::try_from(key) {
-            Ok(k) => match b.required(scol, r) {
+        let score = match (usize::try_from(key), &typed) {
+            (Ok(k), Some(a)) if !b.exceptions => {
+                let c = if a.is_null(r) {
+                    Cell::Blank
+                } else {
+                    Cell::Number(a.value(r))
+                };
+                score_of(c, specs.specs[k])
+            }
+            (Ok(k), _) => match b.required(scol, r) {
                 Ok(c) => score_of(c, specs.specs[k]),
                 Err(e) => Err((String::new(), e)),
             },
-            Err(_) => Ok(0.0),
+            (Err(_), _) => Ok(0.0),
         };
         let score = score.unwrap_or_else(|(v, e)| {
             problems.push((r, 5, scol, v, e));

@@ -59,7 +59,7 @@ impl TimeParser {
 
     /// Parses one value; the error is the reason shown in the rejects report.
     pub fn parse(&mut self, s: &str) -> Result<Parsed, String> {
-        let s = s.trim();
+        let s = crate::rows::trimmed(s);
         if s.is_empty() {
             return Err("timestamp is empty".into());
         }
