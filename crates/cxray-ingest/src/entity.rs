@@ -939,6 +939,11 @@ pub fn parse_flag(s: &str) -> Option<bool> {
 /// A row-level problem: (file column, value, reason).
 type Problem = (Option<usize>, String, String);
 
+/// The reason for an empty required field.
+fn required_reason(d: &FieldDef) -> String {
+    format!("{} is empty; it is required ({})", d.name, d.about)
+}
+
 fn parse_cell<'a>(
     d: &FieldDef,
     cell: Cell<'a>,
@@ -946,7 +951,7 @@ fn parse_cell<'a>(
 ) -> Result<Value<'a>, String> {
     if matches!(cell, Cell::Blank | Cell::Missing) {
         return if d.required {
-            Err(format!("{} is empty; it is required ({})", d.name, d.about))
+            Err(required_reason(d))
         } else {
             Ok(Value::Null)
         };
@@ -1163,20 +1168,29 @@ fn validate(
     let e = plan.entity;
     let defs = e.fields();
     let n = raw.len();
-    // Typed access to each mapped column (Parquet booleans of flags are read directly).
+    // Typed access to each mapped column (Parquet booleans of flags and integers of counts are
+    // read directly).
     let readers: Vec<Option<Reader>> = plan
         .fields
         .iter()
         .zip(defs)
         .map(|(c, d)| {
             c.filter(|c| {
-                !(d.kind == Kind::Flag && raw.columns[*c].data_type() == &DataType::Boolean)
+                let t = raw.columns[*c].data_type();
+                !(d.kind == Kind::Flag && t == &DataType::Boolean
+                    || matches!(d.kind, Kind::Count { .. }) && t.is_integer())
             })
             .map(|c| Reader::new(&raw.columns[c]))
             .transpose()
         })
         .collect::<Result<_, _>>()?;
     let bad: std::collections::HashSet<(usize, usize)> = raw.bad_utf8.iter().copied().collect();
+    // No short rows and no bad bytes: every cell is what its column's array holds.
+    let plain = bad.is_empty()
+        && raw
+            .field_counts
+            .as_ref()
+            .is_none_or(|f| f.iter().all(|&k| k as usize >= raw.columns.len()));
     let time_idx = index_of(e, e.time_field());
     let mut counts = Counts::default();
     let mut rejects = Vec::new();
@@ -1241,11 +1255,7 @@ fn validate(
                         cl,
                         "not valid UTF-8 (set encoding in the source's config)".into(),
                     ),
-                    _ if d.required => fail(
-                        r,
-                        cl,
-                        format!("{} is empty; it is required ({})", d.name, d.about),
-                    ),
+                    _ if d.required => fail(r, cl, required_reason(d)),
                     _ => {}
                 });
                 columns[k] = Some(col);
@@ -1255,11 +1265,7 @@ fn validate(
                 let a = raw.columns[c].as_boolean();
                 if d.required {
                     for r in (0..n).filter(|r| a.is_null(*r)) {
-                        fail(
-                            r,
-                            Cell::Blank,
-                            format!("{} is empty; it is required ({})", d.name, d.about),
-                        );
+                        fail(r, Cell::Blank, required_reason(d));
                     }
                 }
                 flags[k] = Some(a.iter().collect());
@@ -1279,6 +1285,84 @@ fn validate(
                     });
                 }
                 flags[k] = Some(out);
+            }
+            // Typed numbers (Parquet) are checked where they are and kept as read: the values
+            // of rejected rows leave with their rows.
+            Kind::Count { min } if raw.columns[c].data_type().is_integer() => {
+                let a = arrow::compute::cast(&raw.columns[c], &DataType::Int64)
+                    .map_err(|e| e.to_string())?;
+                let ints = a.as_primitive::<arrow::datatypes::Int64Type>();
+                for r in 0..n {
+                    if ints.is_null(r) {
+                        if d.required {
+                            fail(r, Cell::Blank, required_reason(d));
+                        }
+                        continue;
+                    }
+                    let v = ints.value(r);
+                    if (v as f64).abs() >= 9e15 {
+                        fail(
+                            r,
+                            Cell::Number(v as f64),
+                            format!("{} must be a whole number", d.name),
+                        );
+                    } else if v < min {
+                        fail(
+                            r,
+                            Cell::Number(v as f64),
+                            format!("{} must be at least {min}", d.name),
+                        );
+                    }
+                }
+                columns[k] = Some(a);
+            }
+            Kind::Number { .. } if matches!(reader(), Reader::Number(_)) => {
+                let Reader::Number(a) = reader() else {
+                    unreachable!("matched above")
+                };
+                for r in 0..n {
+                    if a.is_null(r) {
+                        if d.required {
+                            fail(r, Cell::Blank, required_reason(d));
+                        }
+                    } else if let Err(reason) = parse_cell(d, Cell::Number(a.value(r)), time) {
+                        fail(r, Cell::Number(a.value(r)), reason);
+                    }
+                }
+                columns[k] = Some(Arc::new(a.clone()));
+            }
+            // Timestamps as text in a batch where every cell is what its array holds.
+            Kind::Time if plain && matches!(reader(), Reader::Text(_)) => {
+                let Reader::Text(a) = reader() else {
+                    unreachable!("matched above")
+                };
+                let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+                let days = k == time_idx;
+                if days {
+                    local_days.reserve(n);
+                }
+                for r in 0..n {
+                    let s = if a.is_valid(r) { a.value(r) } else { "" };
+                    let parsed = if crate::rows::is_blank(s) {
+                        if d.required {
+                            fail(r, Cell::Blank, required_reason(d));
+                        }
+                        None
+                    } else {
+                        match time.parse(s) {
+                            Ok(p) => Some(p),
+                            Err(reason) => {
+                                fail(r, Cell::Text(s), reason);
+                                None
+                            }
+                        }
+                    };
+                    b.append_option(parsed.map(|p| p.utc_micros));
+                    if days {
+                        local_days.push(parsed.map(|p| p.local_days));
+                    }
+                }
+                columns[k] = Some(Arc::new(b.finish()));
             }
             kind => {
                 let reader = reader();
@@ -1757,37 +1841,69 @@ T7,2025-03-31 23:30,2025-03-03 08:10,,1,1,,
 
     #[test]
     fn parquet_typed_columns_are_read_natively() {
-        use arrow::array::{BooleanArray, Int64Array, StringArray, TimestampMicrosecondArray};
+        use arrow::array::{
+            BooleanArray, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+        };
         let dir = tempfile::tempdir().unwrap();
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
         let schema = Arc::new(Schema::new(vec![
             Field::new("ticket_id", DataType::Utf8, false),
-            Field::new(
-                "created_at",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                false,
-            ),
-            Field::new(
-                "resolved_at",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                true,
-            ),
-            Field::new("contacts", DataType::Int64, false),
+            Field::new("created_at", ts.clone(), false),
+            Field::new("resolved_at", ts, true),
+            Field::new("contacts", DataType::Int64, true),
             Field::new("reopened", DataType::Boolean, false),
+            Field::new("handle_seconds", DataType::Float64, false),
+            Field::new("first_response_at", DataType::Utf8, true),
         ]));
         let h = 3_600_000_000i64;
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
-                Arc::new(StringArray::from(vec!["A", "B"])),
+                Arc::new(StringArray::from(vec![
+                    "A", "B", "C", "D", "E", "F", "G", "H",
+                ])),
+                Arc::new(TimestampMicrosecondArray::from(vec![10 * h; 8]).with_timezone("UTC")),
                 Arc::new(
-                    TimestampMicrosecondArray::from(vec![10 * h, 10 * h]).with_timezone("UTC"),
+                    TimestampMicrosecondArray::from(
+                        [12, 9, 12, 12, 12, 12, 12, 12]
+                            .map(|x| Some(x * h))
+                            .to_vec(),
+                    )
+                    .with_timezone("UTC"),
                 ),
-                Arc::new(
-                    TimestampMicrosecondArray::from(vec![Some(12 * h), Some(9 * h)])
-                        .with_timezone("UTC"),
-                ),
-                Arc::new(Int64Array::from(vec![2, 1])),
-                Arc::new(BooleanArray::from(vec![true, false])),
+                Arc::new(Int64Array::from(vec![
+                    Some(2),
+                    Some(1),
+                    Some(0),
+                    Some(1),
+                    Some(1),
+                    Some(1),
+                    Some(1),
+                    None,
+                ])),
+                Arc::new(BooleanArray::from(vec![
+                    true, false, false, false, false, false, false, false,
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    30.0,
+                    1.0,
+                    1.0,
+                    -5.0,
+                    f64::NAN,
+                    1.0,
+                    1.0,
+                    1.0,
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("1970-01-01T11:00:00Z"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some("yesterday"),
+                    Some("  "),
+                    None,
+                ])),
             ],
         )
         .unwrap();
@@ -1802,16 +1918,46 @@ T7,2025-03-31 23:30,2025-03-03 08:10,,1,1,,
         .unwrap();
         let cfg = ProjectConfig::load(&dir.path().join("cxray.toml")).unwrap();
         let t = load_entity(&cfg, Entity::Tickets, 1).unwrap().unwrap();
-        assert_eq!((t.totals.accepted, t.totals.rejected), (1, 1));
-        assert_eq!(t.rejects[0].line, 2);
-        assert_eq!(t.rejects[0].reason, "ticket resolved before it was created");
+        assert_eq!((t.totals.accepted, t.totals.rejected), (3, 5));
+        let got: Vec<(u64, &str, &str)> = t
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.value.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(got[0].2, "ticket resolved before it was created");
+        assert_eq!(got[1], (3, "0", "contacts must be at least 1"));
+        assert_eq!(
+            got[2],
+            (4, "-5", "negative handle seconds: must be 0 or more")
+        );
+        assert_eq!(got[3], (5, "NaN", "handle_seconds must be a finite number"));
+        assert_eq!((got[4].0, got[4].1), (6, "yesterday"));
+        assert!(
+            got[4].2.starts_with("not an ISO 8601 timestamp"),
+            "{}",
+            got[4].2
+        );
         let b = &t.batches[0];
+        assert_eq!(b.num_rows(), 3);
         assert!(b.column(6).as_boolean().value(0));
         assert_eq!(
             b.column(4)
                 .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
                 .value(0),
             12 * h
+        );
+        // Contacts of A and H (none given), first responses of A and G (blank).
+        let contacts = b.column(5).as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!((contacts.value(0), contacts.is_null(2)), (2, true));
+        let frt = b
+            .column(3)
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!((frt.value(0), frt.is_null(1)), (11 * h, true));
+        assert_eq!(
+            b.column(10)
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(0),
+            30.0
         );
     }
 }

@@ -43,6 +43,8 @@ pub struct TimeParser {
     local_offsets: HashMap<i32, Option<i32>>,
     /// Offset (seconds) of the project timezone per UTC hour.
     project_offsets: HashMap<i64, i32>,
+    /// The date part of the last ISO timestamp read and its days since 1970-01-01.
+    last_date: Option<([u8; 10], i64)>,
 }
 
 impl TimeParser {
@@ -54,6 +56,7 @@ impl TimeParser {
             project_tz,
             local_offsets: HashMap::new(),
             project_offsets: HashMap::new(),
+            last_date: None,
         }
     }
 
@@ -103,19 +106,34 @@ impl TimeParser {
             }
             _ => return None,
         };
-        let n = |i: usize, len: usize| digits(b, i, len).map(|v| v as i64);
-        let (y, mo, d) = (n(0, 4)?, n(5, 2)?, n(8, 2)?);
-        let (h, mi, sec) = (n(11, 2)?, n(14, 2)?, n(17, 2)?);
-        if !(1..=12).contains(&mo)
-            || d < 1
-            || d > days_in_month(y, mo)
-            || h > 23
-            || mi > 59
-            || sec > 59
-        {
+        // Digits as values, checked all at once (a non-digit wraps to more than 9).
+        let d = |i: usize| b[i].wrapping_sub(b'0') as i64;
+        let pair = |i: usize| d(i) * 10 + d(i + 1);
+        let date: [u8; 10] = b[..10].try_into().expect("length checked");
+        let days = match self.last_date {
+            // Exports are often sorted by time: most rows repeat the previous row's date.
+            Some((prev, days)) if prev == date => days,
+            _ => {
+                if [0, 1, 2, 3, 5, 6, 8, 9].iter().any(|&i| d(i) > 9) {
+                    return None;
+                }
+                let (y, mo, day) = (pair(0) * 100 + pair(2), pair(5), pair(8));
+                if !(1..=12).contains(&mo) || day < 1 || day > days_in_month(y, mo) {
+                    return None;
+                }
+                let days = civil_days(y, mo, day);
+                self.last_date = Some((date, days));
+                days
+            }
+        };
+        if [11, 12, 14, 15, 17, 18].iter().any(|&i| d(i) > 9) {
             return None;
         }
-        let secs = civil_days(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+        let (h, mi, sec) = (pair(11), pair(14), pair(17));
+        if h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
         Some(Parsed {
             utc_micros: secs * MICROS_PER_SEC,
             local_days: self.local_days(secs),
@@ -460,9 +478,21 @@ mod tests {
             "2024-13-01T00:00:00Z",
             "2024-01-01T24:00:00Z",
             "2024-01-01T00:00:00+1",
+            "2024-01-01T0a:00:00Z",
+            "2024-01-0/T00:00:00Z",
         ] {
             assert!(fast.fast_iso(s).is_none(), "{s}");
         }
+        // A repeated date reuses the previous row's day; the time is still checked.
+        let a = fast.fast_iso("2024-03-31T23:59:59Z").unwrap();
+        let b = fast.fast_iso("2024-03-31T00:00:01Z").unwrap();
+        assert_eq!(a.utc_micros - b.utc_micros, 86_398 * MICROS_PER_SEC);
+        assert!(fast.fast_iso("2024-03-31T00:60:00Z").is_none());
+        assert!(fast.fast_iso("2024-03-31T0:000:00Z").is_none());
+        assert_eq!(
+            fast.fast_iso("2024-04-01T00:00:00Z").unwrap().utc_micros,
+            a.utc_micros + MICROS_PER_SEC
+        );
     }
 
     #[test]
