@@ -114,13 +114,13 @@ fn entity_of(f: Family) -> Entity {
     }
 }
 
-/// An engine holding the given tables.
-fn engine_with(tables: &[(&str, &EntityTable)]) -> Result<Engine, Failure> {
+/// An engine holding the given tables, which plans group by `by`.
+fn engine_with(tables: &[(&str, &EntityTable)], by: &[String]) -> Result<Engine, Failure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = Engine::new(threads);
     for (name, t) in tables {
         engine
-            .register_table(name, t.schema.clone(), t.batches.clone())
+            .register_grouped_table(name, t.schema.clone(), t.batches.clone(), by)
             .map_err(Failure::runtime)?;
     }
     Ok(engine)
@@ -178,7 +178,7 @@ fn tickets(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
             )
             .map_err(|m| Failure::input(anyhow!(m)))?;
     }
-    let engine = engine_with(&[("tickets", &table)])?;
+    let engine = engine_with(&[("tickets", &table)], req.by)?;
     let groups = run_plan(
         "ticket metrics",
         engine.ticket_stats(&req.query(), &settings),
@@ -229,7 +229,7 @@ fn tickets(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
 fn queue(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
     let (config, table) = input::load_entity(req.input, Entity::Contacts)?;
     let settings = queue_settings(&config);
-    let engine = engine_with(&[("contacts", &table)])?;
+    let engine = engine_with(&[("contacts", &table)], req.by)?;
     let groups = run_plan("queue metrics", engine.queue_stats(&req.query(), &settings))?;
     let rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
     Ok((rows, vec![table]))
@@ -260,7 +260,7 @@ fn referrals(req: &Request, metrics: &[String]) -> Result<FamilyRows, Failure> {
             e.error
         ))
     })?;
-    let engine = engine_with(&[("referrals", &table), ("customers", &customers)])?;
+    let engine = engine_with(&[("referrals", &table), ("customers", &customers)], req.by)?;
     let groups = run_plan("referral metrics", engine.referral_stats(&req.query()))?;
     let rows = operational_rows(&groups, req.by, metrics, &(), &req.opts);
     Ok((rows, vec![table, customers]))
@@ -294,7 +294,7 @@ fn load_journey(req: &Request, with_customers: bool) -> Result<JourneyData, Fail
     if let Some(c) = &customers {
         named.push(("customers", c));
     }
-    let engine = engine_with(&named)?;
+    let engine = engine_with(&named, req.by)?;
     Ok(JourneyData {
         engine,
         settings,
@@ -441,7 +441,7 @@ pub fn report_input(
         out.rows.extend(rows);
         if t[0].schema.index_of("category").is_ok() {
             let by = vec!["category".to_string()];
-            let engine = engine_with(&[("tickets", &t[0])])?;
+            let engine = engine_with(&[("tickets", &t[0])], &by)?;
             let q = GroupQuery {
                 by: by.clone(),
                 ..req.query()
