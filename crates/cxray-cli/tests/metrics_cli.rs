@@ -678,6 +678,91 @@ fn weights_and_ndjson_and_parquet_agree() {
 }
 
 #[test]
+fn parquet_text_columns_with_bad_rows_are_reported_like_csv() {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let schema = Arc::new(Schema::new(vec![
+        text("response_id"),
+        text("submitted_at"),
+        text("metric"),
+        Field::new("score", DataType::Int64, true),
+        text("region"),
+    ]));
+    let t = "2025-01-07T00:00:00Z";
+    let rows: [(Option<&str>, &str, &str, Option<i64>); 9] = [
+        (Some("r1"), "2025-01-05T10:00:00Z", "nps", Some(10)),
+        (Some("r2"), "2025-01-06", "csat", Some(4)),
+        (Some("r3"), "yesterday", "nps", Some(9)),
+        (Some("r4"), " ", "nps", Some(9)),
+        (Some("r5"), t, "loyalty", Some(5)),
+        (Some("r6"), t, "nps", Some(11)),
+        (Some("r7"), t, "nps", None),
+        (Some("r1"), t, "nps", Some(3)),
+        (None, t, "nps", Some(3)),
+    ];
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(rows.map(|r| r.0).to_vec())),
+            Arc::new(StringArray::from(rows.map(|r| r.1).to_vec())),
+            Arc::new(StringArray::from(rows.map(|r| r.2).to_vec())),
+            Arc::new(Int64Array::from(rows.map(|r| r.3).to_vec())),
+            Arc::new(StringArray::from(vec!["North"; 9])),
+        ],
+    )
+    .unwrap();
+    let f = std::fs::File::create(dir.path().join("r.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let out = cxray(
+        &[
+            "metrics",
+            "r.parquet",
+            "--rejects",
+            "rejects.csv",
+            "-f",
+            "json",
+        ],
+        dir.path(),
+    );
+    let doc = json(&out);
+    assert_eq!(doc["input"]["rows_read"], 9);
+    assert_eq!(doc["input"]["rows_accepted"], 2, "r1 and r2");
+    assert_eq!(doc["input"]["rows_rejected"], 7);
+    let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
+    let expect = [
+        (3, "submitted_at", "yesterday", "not an ISO 8601 timestamp"),
+        (4, "submitted_at", "", "timestamp is empty"),
+        (5, "metric", "loyalty", "unknown metric 'loyalty'"),
+        (6, "score", "11", "outside the scale 0-10"),
+        (7, "score", "", "score is empty"),
+        (
+            8,
+            "response_id",
+            "r1",
+            "duplicate response_id (first seen on line 1)",
+        ),
+        (9, "response_id", "", "response_id is empty"),
+    ];
+    for (line, col, value, reason) in expect {
+        let row = rejects
+            .lines()
+            .find(|l| l.contains(&format!("r.parquet,{line},")))
+            .unwrap_or_else(|| panic!("no reject for row {line}: {rejects}"));
+        assert!(row.contains(&format!(",{col},")), "{row}");
+        assert!(row.contains(reason), "row {line}: {row}");
+        if !value.is_empty() {
+            assert!(row.contains(&format!(",{value},")), "{row}");
+        }
+    }
+    assert_eq!(rejects.lines().count(), 1 + 7, "{rejects}");
+}
+
+#[test]
 fn nps_by_theme_counts_every_comment_under_each_of_its_themes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");

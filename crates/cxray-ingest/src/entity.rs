@@ -812,10 +812,25 @@ fn read_validated(
                 groups.push((i, first));
                 first += rg.num_rows() as u64;
             }
+            // Text timestamps are read as views into the pages: they are parsed, not kept, so
+            // copying them into string arrays first is wasted.
+            let time_columns: Vec<usize> = plan
+                .fields
+                .iter()
+                .zip(plan.entity.fields())
+                .filter(|(_, d)| d.kind == Kind::Time)
+                .filter_map(|(c, _)| *c)
+                .collect();
+            let read_schema = crate::text_read_as(builder.schema(), |i| {
+                time_columns.contains(&i).then_some(DataType::Utf8View)
+            });
             let per_group = crate::parallel(groups.len(), threads, |k| {
                 let (group, first_row) = groups[k];
-                let reader = ParquetRecordBatchReaderBuilder::try_new(
+                let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+                    .with_schema(read_schema.clone());
+                let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
                     crate::open_file(path).map_err(|e| e.to_string())?,
+                    options,
                 )
                 .and_then(|b| {
                     b.with_row_groups(vec![group])
@@ -1332,9 +1347,11 @@ fn validate(
                 columns[k] = Some(Arc::new(a.clone()));
             }
             // Timestamps as text in a batch where every cell is what its array holds.
-            Kind::Time if plain && matches!(reader(), Reader::Text(_)) => {
-                let Reader::Text(a) = reader() else {
-                    unreachable!("matched above")
+            Kind::Time if plain && matches!(reader(), Reader::Text(_) | Reader::View(_)) => {
+                let text = |r: usize| match reader() {
+                    Reader::Text(a) if a.is_valid(r) => a.value(r),
+                    Reader::View(a) if a.is_valid(r) => a.value(r),
+                    _ => "",
                 };
                 let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
                 let days = k == time_idx;
@@ -1342,7 +1359,7 @@ fn validate(
                     local_days.reserve(n);
                 }
                 for r in 0..n {
-                    let s = if a.is_valid(r) { a.value(r) } else { "" };
+                    let s = text(r);
                     let parsed = if crate::rows::is_blank(s) {
                         if d.required {
                             fail(r, Cell::Blank, required_reason(d));

@@ -704,25 +704,17 @@ fn load_parquet(
         })
         .collect();
     use arrow::datatypes::DataType as D;
-    let read_schema = Arc::new(arrow::datatypes::Schema::new(
-        builder
-            .schema()
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                if low_card.contains(&i) && f.data_type() == &D::Utf8 {
-                    Arc::new(
-                        f.as_ref()
-                            .clone()
-                            .with_data_type(D::Dictionary(Box::new(D::Int32), Box::new(D::Utf8))),
-                    )
-                } else {
-                    f.clone()
-                }
-            })
-            .collect::<Vec<_>>(),
-    ));
+    let dict = D::Dictionary(Box::new(D::Int32), Box::new(D::Utf8));
+    let read_schema = text_read_as(builder.schema(), |i| {
+        if low_card.contains(&i) {
+            Some(dict.clone())
+        } else if i == plan.submitted_at {
+            // Parsed, not kept: read as views into the pages instead of copied.
+            Some(D::Utf8View)
+        } else {
+            None
+        }
+    });
     let ctx = rows::Context {
         plan: &plan,
         catalog,
@@ -782,6 +774,26 @@ fn load_parquet(
         outputs.extend(g?);
     }
     Ok((outputs, plan, (Format::Parquet, None)))
+}
+
+/// The schema to read a Parquet file with: text column `i` as `as_type(i)` where that is given
+/// (dictionaries for low-cardinality columns, views for columns that are only parsed).
+pub(crate) fn text_read_as(
+    schema: &Schema,
+    as_type: impl Fn(usize) -> Option<arrow::datatypes::DataType>,
+) -> Arc<Schema> {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match as_type(i) {
+            Some(t) if f.data_type() == &arrow::datatypes::DataType::Utf8 => {
+                Arc::new(f.as_ref().clone().with_data_type(t))
+            }
+            _ => f.clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// FxHash-style hasher for short keys (dictionary values, ids), finished with the MurmurHash3

@@ -67,6 +67,8 @@ pub(crate) enum Cell<'a> {
 /// Typed access to one raw column.
 pub(crate) enum Reader {
     Text(StringArray),
+    /// Text read from Parquet as views into its pages (columns that are parsed, not kept).
+    View(arrow::array::StringViewArray),
     /// Dictionary-encoded text (Parquet): keys into the values.
     Dict(Int32Array, StringArray),
     Number(Float64Array),
@@ -80,6 +82,7 @@ impl Reader {
         let c = |t: &D| cast(col, t).map_err(|e| e.to_string());
         Ok(match col.data_type() {
             D::Utf8 => Reader::Text(col.as_string::<i32>().clone()),
+            D::Utf8View => Reader::View(col.as_string_view().clone()),
             D::Dictionary(_, v) if **v == D::Utf8 => {
                 let d = c(&D::Dictionary(Box::new(D::Int32), Box::new(D::Utf8)))?;
                 let d = d.as_dictionary::<Int32Type>();
@@ -114,24 +117,9 @@ impl Reader {
 
     pub(crate) fn cell(&self, r: usize) -> Cell<'_> {
         match self {
-            Reader::Text(a) if a.is_null(r) => Cell::Blank,
-            Reader::Text(a) => {
-                let v = a.value(r);
-                if is_blank(v) {
-                    Cell::Blank
-                } else {
-                    Cell::Text(v)
-                }
-            }
-            Reader::Dict(k, _) if k.is_null(r) => Cell::Blank,
-            Reader::Dict(k, v) => {
-                let s = v.value(k.value(r) as usize);
-                if is_blank(s) {
-                    Cell::Blank
-                } else {
-                    Cell::Text(s)
-                }
-            }
+            Reader::Text(a) => text_cell(a.is_valid(r).then(|| a.value(r))),
+            Reader::View(a) => text_cell(a.is_valid(r).then(|| a.value(r))),
+            Reader::Dict(k, v) => text_cell(k.is_valid(r).then(|| v.value(k.value(r) as usize))),
             Reader::Number(a) if a.is_null(r) => Cell::Blank,
             Reader::Number(a) => Cell::Number(a.value(r)),
             Reader::Instant(a) if a.is_null(r) => Cell::Blank,
@@ -139,6 +127,15 @@ impl Reader {
             Reader::Wall(a) if a.is_null(r) => Cell::Blank,
             Reader::Wall(a) => Cell::Wall(a.value(r)),
         }
+    }
+}
+
+/// The cell of a text value (`None`: null).
+#[inline]
+fn text_cell(v: Option<&str>) -> Cell<'_> {
+    match v {
+        Some(v) if !is_blank(v) => Cell::Text(v),
+        _ => Cell::Blank,
     }
 }
 
@@ -258,6 +255,24 @@ pub(crate) struct Context<'a> {
     pub id_prefix: &'a str,
 }
 
+/// A text column whose cells are exactly its array's values.
+#[derive(Clone, Copy)]
+enum Plain<'c> {
+    Text(&'c StringArray),
+    View(&'c arrow::array::StringViewArray),
+}
+
+impl<'c> Plain<'c> {
+    /// The value of row `r`, `None` when null.
+    #[inline]
+    fn get(self, r: usize) -> Option<&'c str> {
+        match self {
+            Plain::Text(a) => a.is_valid(r).then(|| a.value(r)),
+            Plain::View(a) => a.is_valid(r).then(|| a.value(r)),
+        }
+    }
+}
+
 /// Validation state of one batch.
 struct Batch<'b, 'a> {
     ctx: &'b Context<'a>,
@@ -291,9 +306,10 @@ impl<'b, 'a> Batch<'b, 'a> {
 
     /// The column as plain text when every cell is what the array holds (no short rows, no bad
     /// bytes): the loops over the common columns read it directly.
-    fn plain_text(&self, col: usize) -> Option<&StringArray> {
+    fn plain_text(&self, col: usize) -> Option<Plain<'_>> {
         match &self.readers[col] {
-            Some(Reader::Text(a)) if !self.exceptions => Some(a),
+            Some(Reader::Text(a)) if !self.exceptions => Some(Plain::Text(a)),
+            Some(Reader::View(a)) if !self.exceptions => Some(Plain::View(a)),
             _ => None,
         }
     }
@@ -601,7 +617,7 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
     let text = b.plain_text(tcol);
     for r in 0..n {
         let p = match text {
-            Some(a) => match a.is_valid(r).then(|| a.value(r)).filter(|v| !is_blank(v)) {
+            Some(a) => match a.get(r).filter(|v| !is_blank(v)) {
                 Some(v) => time.parse(v).map_err(|e| (v.to_string(), e)),
                 None => Err((String::new(), "timestamp is empty".into())),
             },
@@ -638,7 +654,7 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
         let text = b.plain_text(i);
         for r in 0..n {
             if let Some(a) = text {
-                if a.is_null(r) || is_blank(a.value(r)) {
+                if a.get(r).is_none_or(is_blank) {
                     problems.push((r, 3, i, String::new(), "response_id is empty".into()));
                 }
                 continue;

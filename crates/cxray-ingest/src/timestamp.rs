@@ -114,7 +114,7 @@ impl TimeParser {
             // Exports are often sorted by time: most rows repeat the previous row's date.
             Some((prev, days)) if prev == date => days,
             _ => {
-                if [0, 1, 2, 3, 5, 6, 8, 9].iter().any(|&i| d(i) > 9) {
+                if !all_digits(b, &[0, 1, 2, 3, 5, 6, 8, 9]) {
                     return None;
                 }
                 let (y, mo, day) = (pair(0) * 100 + pair(2), pair(5), pair(8));
@@ -126,7 +126,7 @@ impl TimeParser {
                 days
             }
         };
-        if [11, 12, 14, 15, 17, 18].iter().any(|&i| d(i) > 9) {
+        if !all_digits(b, &[11, 12, 14, 15, 17, 18]) {
             return None;
         }
         let (h, mi, sec) = (pair(11), pair(14), pair(17));
@@ -291,6 +291,16 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
+}
+
+/// Whether the bytes at `at` are all ASCII digits, without a branch per byte.
+#[inline(always)]
+fn all_digits<const N: usize>(b: &[u8], at: &[usize; N]) -> bool {
+    let mut bad = 0u8;
+    for &i in at {
+        bad |= (b[i].wrapping_sub(b'0') > 9) as u8;
+    }
+    bad == 0
 }
 
 fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
