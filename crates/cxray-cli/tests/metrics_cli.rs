@@ -112,6 +112,21 @@ fn survey_export(rs: &[Respondent]) -> String {
     s
 }
 
+/// Each (line, column, value, reason) has its row in the rejects CSV (an empty value: any).
+fn assert_rejects(rejects: &str, file: &str, expect: &[(u64, &str, &str, &str)]) {
+    for (line, col, value, reason) in expect {
+        let row = rejects
+            .lines()
+            .find(|l| l.contains(&format!("{file},{line},")))
+            .unwrap_or_else(|| panic!("no reject for line {line}: {rejects}"));
+        assert!(row.contains(&format!(",{col},")), "{row}");
+        assert!(row.contains(reason), "line {line}: {row}");
+        if !value.is_empty() {
+            assert!(row.contains(&format!(",{value},")), "{row}");
+        }
+    }
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -381,17 +396,7 @@ fn bad_rows_are_counted_and_reported_with_reasons() {
             "duplicate response_id (first seen on line 3)",
         ),
     ];
-    for (line, col, value, reason) in expect {
-        let row = lines
-            .iter()
-            .find(|l| l.contains(&format!("responses.csv,{line},")))
-            .unwrap_or_else(|| panic!("no reject for line {line}: {rejects}"));
-        assert!(row.contains(&format!(",{col},")), "{row}");
-        assert!(row.contains(reason), "line {line}: {row}");
-        if !value.is_empty() {
-            assert!(row.contains(&format!(",{value},")), "{row}");
-        }
-    }
+    assert_rejects(&rejects, "responses.csv", &expect);
     // Accepted rows give the expected NPS: r1 (10) and r2 (3): one promoter, one detractor.
     let nps = doc["rows"]
         .as_array()
@@ -748,17 +753,7 @@ fn parquet_text_columns_with_bad_rows_are_reported_like_csv() {
         ),
         (9, "response_id", "", "response_id is empty"),
     ];
-    for (line, col, value, reason) in expect {
-        let row = rejects
-            .lines()
-            .find(|l| l.contains(&format!("r.parquet,{line},")))
-            .unwrap_or_else(|| panic!("no reject for row {line}: {rejects}"));
-        assert!(row.contains(&format!(",{col},")), "{row}");
-        assert!(row.contains(reason), "row {line}: {row}");
-        if !value.is_empty() {
-            assert!(row.contains(&format!(",{value},")), "{row}");
-        }
-    }
+    assert_rejects(&rejects, "r.parquet", &expect);
     assert_eq!(rejects.lines().count(), 1 + 7, "{rejects}");
 }
 
