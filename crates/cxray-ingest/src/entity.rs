@@ -977,17 +977,7 @@ fn parse_cell<'a>(
     match d.kind {
         Kind::Text => Ok(Value::Text(text_of(cell))),
         Kind::Time => {
-            let p = match cell {
-                Cell::Instant(m) => time.from_utc_micros(m),
-                Cell::Wall(m) => {
-                    let w = chrono::DateTime::from_timestamp_micros(m)
-                        .map(|d| d.naive_utc())
-                        .ok_or("timestamp out of range")?;
-                    time.from_wall(w)?
-                }
-                Cell::Text(s) => time.parse(s)?,
-                _ => return Err("not a timestamp".into()),
-            };
+            let p = crate::rows::time_of(cell, time).map_err(|(_, reason)| reason)?;
             Ok(Value::Time(p.utc_micros, p.local_days))
         }
         Kind::Number { min } => {
@@ -1303,30 +1293,18 @@ fn validate(
             }
             // Typed numbers (Parquet) are checked where they are and kept as read: the values
             // of rejected rows leave with their rows.
-            Kind::Count { min } if raw.columns[c].data_type().is_integer() => {
+            Kind::Count { .. } if raw.columns[c].data_type().is_integer() => {
                 let a = arrow::compute::cast(&raw.columns[c], &DataType::Int64)
                     .map_err(|e| e.to_string())?;
                 let ints = a.as_primitive::<arrow::datatypes::Int64Type>();
                 for r in 0..n {
-                    if ints.is_null(r) {
-                        if d.required {
-                            fail(r, Cell::Blank, required_reason(d));
-                        }
-                        continue;
-                    }
-                    let v = ints.value(r);
-                    if (v as f64).abs() >= 9e15 {
-                        fail(
-                            r,
-                            Cell::Number(v as f64),
-                            format!("{} must be a whole number", d.name),
-                        );
-                    } else if v < min {
-                        fail(
-                            r,
-                            Cell::Number(v as f64),
-                            format!("{} must be at least {min}", d.name),
-                        );
+                    let cl = if ints.is_null(r) {
+                        Cell::Blank
+                    } else {
+                        Cell::Number(ints.value(r) as f64)
+                    };
+                    if let Err(reason) = parse_cell(d, cl, time) {
+                        fail(r, cl, reason);
                     }
                 }
                 columns[k] = Some(a);
@@ -1336,22 +1314,24 @@ fn validate(
                     unreachable!("matched above")
                 };
                 for r in 0..n {
-                    if a.is_null(r) {
-                        if d.required {
-                            fail(r, Cell::Blank, required_reason(d));
-                        }
-                    } else if let Err(reason) = parse_cell(d, Cell::Number(a.value(r)), time) {
-                        fail(r, Cell::Number(a.value(r)), reason);
+                    let cl = if a.is_null(r) {
+                        Cell::Blank
+                    } else {
+                        Cell::Number(a.value(r))
+                    };
+                    if let Err(reason) = parse_cell(d, cl, time) {
+                        fail(r, cl, reason);
                     }
                 }
                 columns[k] = Some(Arc::new(a.clone()));
             }
-            // Timestamps as text in a batch where every cell is what its array holds.
+            // Timestamps as text in a batch where every cell is what its array holds: built
+            // straight into their column, without the general builder.
             Kind::Time if plain && matches!(reader(), Reader::Text(_) | Reader::View(_)) => {
                 let text = |r: usize| match reader() {
-                    Reader::Text(a) if a.is_valid(r) => a.value(r),
-                    Reader::View(a) if a.is_valid(r) => a.value(r),
-                    _ => "",
+                    Reader::Text(a) => a.is_valid(r).then(|| a.value(r)),
+                    Reader::View(a) => a.is_valid(r).then(|| a.value(r)),
+                    _ => None,
                 };
                 let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
                 let days = k == time_idx;
@@ -1359,24 +1339,18 @@ fn validate(
                     local_days.reserve(n);
                 }
                 for r in 0..n {
-                    let s = text(r);
-                    let parsed = if crate::rows::is_blank(s) {
-                        if d.required {
-                            fail(r, Cell::Blank, required_reason(d));
-                        }
-                        None
-                    } else {
-                        match time.parse(s) {
-                            Ok(p) => Some(p),
-                            Err(reason) => {
-                                fail(r, Cell::Text(s), reason);
-                                None
-                            }
+                    let cl = crate::rows::text_cell(text(r));
+                    let parsed = match parse_cell(d, cl, time) {
+                        Ok(Value::Time(t, day)) => Some((t, day)),
+                        Ok(_) => None,
+                        Err(reason) => {
+                            fail(r, cl, reason);
+                            None
                         }
                     };
-                    b.append_option(parsed.map(|p| p.utc_micros));
+                    b.append_option(parsed.map(|p| p.0));
                     if days {
-                        local_days.push(parsed.map(|p| p.local_days));
+                        local_days.push(parsed.map(|p| p.1));
                     }
                 }
                 columns[k] = Some(Arc::new(b.finish()));

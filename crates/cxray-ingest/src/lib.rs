@@ -182,9 +182,9 @@ pub fn load_responses(
                 .as_any()
                 .downcast_ref::<arrow::array::Date32Array>()
                 .expect("local_date is Date32");
-            for d in days.iter().flatten() {
-                first = Some(first.map_or(d, |f| f.min(d)));
-                last = Some(last.map_or(d, |l| l.max(d)));
+            if let (Some(lo), Some(hi)) = (arrow::compute::min(days), arrow::compute::max(days)) {
+                first = Some(first.map_or(lo, |f| f.min(lo)));
+                last = Some(last.map_or(hi, |l| l.max(hi)));
             }
         }
         let dups = dup_rejects.len() as u64;

@@ -132,7 +132,7 @@ impl Reader {
 
 /// The cell of a text value (`None`: null).
 #[inline]
-fn text_cell(v: Option<&str>) -> Cell<'_> {
+pub(crate) fn text_cell(v: Option<&str>) -> Cell<'_> {
     match v {
         Some(v) if !is_blank(v) => Cell::Text(v),
         _ => Cell::Blank,
@@ -382,7 +382,7 @@ fn row_fields<'c>(
 }
 
 /// The timestamp of a present cell, or (value, reason).
-fn time_of(c: Cell<'_>, time: &mut TimeParser) -> Result<Parsed, (String, String)> {
+pub(crate) fn time_of(c: Cell<'_>, time: &mut TimeParser) -> Result<Parsed, (String, String)> {
     match c {
         Cell::Instant(m) => Ok(time.from_utc_micros(m)),
         Cell::Wall(m) => {
@@ -802,16 +802,8 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
             Some(m) => arrow::compute::filter(&a, m).map_err(|e| e.to_string()),
         }
     };
-    let rows: Vec<usize> = match &keep {
-        None => Vec::new(),
-        Some(m) => (0..n).filter(|&r| m.value(r)).collect(),
-    };
-    let each_row = || -> Box<dyn Iterator<Item = usize> + '_> {
-        match &keep {
-            None => Box::new(0..n),
-            Some(_) => Box::new(rows.iter().copied()),
-        }
-    };
+    // The accepted rows, for the columns built value by value.
+    let each_row = || (0..n).filter(|&r| keep.as_ref().is_none_or(|m| m.value(r)));
     // Response ids: the id column, or file:line when the source has none.
     let ids: StringArray = match plan.response_id {
         Some(col) if matches!(b.readers[col], Some(Reader::Text(_))) => {
@@ -870,7 +862,7 @@ fn validate_long(mut b: Batch<'_, '_>, time: &mut TimeParser) -> Result<ChunkOut
     let batch = RecordBatch::try_new(responses_schema(&names), cols).map_err(|e| e.to_string())?;
     let lines = match &keep {
         None => raw.lines.clone(),
-        Some(_) => rows.iter().map(|&r| raw.lines[r]).collect(),
+        Some(_) => each_row().map(|r| raw.lines[r]).collect(),
     };
     Ok(ChunkOutput {
         batch,
