@@ -112,6 +112,19 @@ fn survey_export(rs: &[Respondent]) -> String {
     s
 }
 
+/// `cxray metrics FILE --rejects rejects.csv -f json` in `dir`: the JSON and the rejects CSV.
+fn metrics_with_rejects(dir: &Path, file: &str) -> (Value, String) {
+    let out = cxray(
+        &["metrics", file, "--rejects", "rejects.csv", "-f", "json"],
+        dir,
+    );
+    let doc = json(&out);
+    (
+        doc,
+        std::fs::read_to_string(dir.join("rejects.csv")).unwrap(),
+    )
+}
+
 /// Each (line, column, value, reason) has its row in the rejects CSV (an empty value: any).
 fn assert_rejects(rejects: &str, file: &str, expect: &[(u64, &str, &str, &str)]) {
     for (line, col, value, reason) in expect {
@@ -357,23 +370,11 @@ fn bad_rows_are_counted_and_reported_with_reasons() {
     // A row with bytes that are not UTF-8 in the comment... and in the score.
     bytes.extend_from_slice(b"r17,2025-02-07,nps,\xff9,East,\n");
     write(dir.path(), "responses.csv", &bytes);
-    let out = cxray(
-        &[
-            "metrics",
-            "responses.csv",
-            "--rejects",
-            "rejects.csv",
-            "-f",
-            "json",
-        ],
-        dir.path(),
-    );
-    let doc = json(&out);
+    let (doc, rejects) = metrics_with_rejects(dir.path(), "responses.csv");
     let input = &doc["input"];
     assert_eq!(input["rows_read"], 18);
     assert_eq!(input["rows_accepted"], 6, "r1 r2 r9 r11 r13 r15");
     assert_eq!(input["rows_rejected"], 12);
-    let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
     let lines: Vec<&str> = rejects.lines().collect();
     assert_eq!(lines[0], "file,line,column,value,reason,answers");
     assert_eq!(lines.len(), 1 + 12, "{rejects}");
@@ -723,22 +724,10 @@ fn parquet_text_columns_with_bad_rows_are_reported_like_csv() {
     let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-    let out = cxray(
-        &[
-            "metrics",
-            "r.parquet",
-            "--rejects",
-            "rejects.csv",
-            "-f",
-            "json",
-        ],
-        dir.path(),
-    );
-    let doc = json(&out);
+    let (doc, rejects) = metrics_with_rejects(dir.path(), "r.parquet");
     assert_eq!(doc["input"]["rows_read"], 9);
     assert_eq!(doc["input"]["rows_accepted"], 2, "r1 and r2");
     assert_eq!(doc["input"]["rows_rejected"], 7);
-    let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
     let expect = [
         (3, "submitted_at", "yesterday", "not an ISO 8601 timestamp"),
         (4, "submitted_at", "", "timestamp is empty"),
