@@ -1340,17 +1340,20 @@ fn validate(
                 }
                 for r in 0..n {
                     let cl = crate::rows::text_cell(text(r));
-                    let parsed = match parse_cell(d, cl, time) {
-                        Ok(Value::Time(t, day)) => Some((t, day)),
-                        Ok(_) => None,
-                        Err(reason) => {
-                            fail(r, cl, reason);
+                    let parsed = match cl {
+                        Cell::Blank => {
+                            if d.required {
+                                fail(r, cl, required_reason(d));
+                            }
                             None
                         }
+                        _ => crate::rows::time_of(cl, time)
+                            .map_err(|(_, reason)| fail(r, cl, reason))
+                            .ok(),
                     };
-                    b.append_option(parsed.map(|p| p.0));
+                    b.append_option(parsed.map(|p| p.utc_micros));
                     if days {
-                        local_days.push(parsed.map(|p| p.1));
+                        local_days.push(parsed.map(|p| p.local_days));
                     }
                 }
                 columns[k] = Some(Arc::new(b.finish()));
