@@ -4,6 +4,7 @@ labelled public data in ../shared/data (not redistributed; see its README), plus
 
     pip install vaderSentiment
     cargo build --release -p cxray-cli
+    python3 bench/fetch_es_eval.py   # optional: Spanish test tweets from PyPI (EvoMSA)
     python3 bench/text_eval.py [--data ../shared/data]
 
 Macro-F1 over the classes present; for 2-class data both tools predict positive when their
@@ -63,6 +64,9 @@ def main():
         ("de amazon reviews (2-class)", f"{d}/multilingual-reviews-nl-fr-de/polarity-de-amazon.csv", ["--no-header", "--text", "2", "--label", "1", "--delimiter", ","], False),
         ("zh waimai reviews (2-class)", f"{d}/chinese-reviews/waimai_10k.csv", ["--text", "review", "--label", "label"], False),
         ("zh hotel reviews (2-class)", f"{d}/chinese-reviews/ChnSentiCorp_htl_all.csv", ["--text", "review", "--label", "label"], False),
+        # From PyPI via bench/fetch_es_eval.py; noisy labels, a smoke test.
+        ("es EvoMSA test tweets (2-class)", f"{HERE}/data/es-evomsa-2class.csv", ["--text", "text", "--label", "label"], False),
+        ("es EvoMSA test tweets (3-class)", f"{HERE}/data/es-evomsa-3class.csv", ["--text", "text", "--label", "label"], False),
     ]
     print("| data | n | cxray accuracy | cxray macro-F1 | VADER accuracy | VADER macro-F1 | cxray texts/s | VADER texts/s |")
     print("|---|---|---|---|---|---|---|---|")

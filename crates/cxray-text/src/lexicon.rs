@@ -119,7 +119,7 @@ pub fn rule_words(lang: &str) -> RuleWords {
             boosters: s(
                 "heel héél erg zeer echt super ontzettend enorm hartstikke zo te uiterst totaal volkomen absoluut bijzonder",
             ),
-            dampeners: s("beetje redelijk vrij nogal enigszins"),
+            dampeners: s("beetje weinig redelijk vrij nogal enigszins"),
             contrast: s("maar echter"),
             concessive: s("hoewel ofschoon alhoewel"),
             negation_blockers: s("alleen enkel"),
@@ -135,7 +135,7 @@ pub fn rule_words(lang: &str) -> RuleWords {
             boosters: s(
                 "sehr wirklich extrem total absolut super echt zu so äußerst besonders richtig",
             ),
-            dampeners: s("etwas ziemlich eher bisschen"),
+            dampeners: s("etwas ziemlich eher bisschen wenig"),
             contrast: s("aber jedoch doch allerdings"),
             concessive: s("obwohl obgleich obschon zwar"),
             negation_blockers: s("nur sondern"),
@@ -252,6 +252,34 @@ pub const EMOJI: &[(&str, f32)] = &[
     ("😑", -0.3),
     ("😐", -0.1),
     ("🤦", -0.5),
+    ("😆", 0.5),
+    ("😅", 0.2),
+    ("😉", 0.4),
+    ("🥳", 0.7),
+    ("🔥", 0.4),
+    ("😌", 0.3),
+    ("💕", 0.7),
+    ("💖", 0.7),
+    ("♥", 0.7),
+    ("🙌", 0.6),
+    ("🤗", 0.6),
+    ("😋", 0.6),
+    ("✅", 0.3),
+    ("😓", -0.5),
+    ("🙁", -0.4),
+    ("☹", -0.5),
+    ("☹️", -0.5),
+    ("😟", -0.4),
+    ("😥", -0.4),
+    ("😰", -0.5),
+    ("😱", -0.4),
+    ("🤢", -0.7),
+    ("❌", -0.4),
+    ("😣", -0.5),
+    ("😪", -0.4),
+    ("🥺", -0.3),
+    ("😨", -0.5),
+    ("😬", -0.3),
     (":)", 0.5),
     (":-)", 0.5),
     (":d", 0.6),
@@ -379,12 +407,52 @@ impl Lexicon {
                 return Some(*v);
             }
         }
-        let st = self.stemmer.as_ref()?;
-        if token.chars().count() < 4 {
-            return None;
+        if let Some(v) = self
+            .stemmer
+            .as_ref()
+            .filter(|_| token.chars().count() >= 4)
+            .and_then(|st| self.stems.get(st.stem(token).as_ref()))
+        {
+            return Some(*v);
         }
-        self.stems.get(st.stem(token).as_ref()).copied()
+        // Letters drawn out for emphasis ("goooood", "odiooo", "nooooo"): runs of three or
+        // more read as two, then as one.
+        if has_run(token) {
+            return [2, 1]
+                .into_iter()
+                .find_map(|keep| self.valence(&squeeze(token, keep)));
+        }
+        None
     }
+}
+
+/// Whether a word has a letter three or more times in a row.
+fn has_run(w: &str) -> bool {
+    let mut prev = None;
+    let mut run = 0;
+    for c in w.chars() {
+        run = if Some(c) == prev { run + 1 } else { 1 };
+        if run >= 3 && c.is_alphabetic() {
+            return true;
+        }
+        prev = Some(c);
+    }
+    false
+}
+
+/// Shortens every run of a repeated letter to at most `keep` letters.
+fn squeeze(w: &str, keep: usize) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut prev = None;
+    let mut run = 0;
+    for c in w.chars() {
+        run = if Some(c) == prev { run + 1 } else { 1 };
+        if run <= keep || !c.is_alphabetic() {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
 }
 
 /// A lower-case word without its diacritics (é → e, č → c, œ → oe).
