@@ -2,12 +2,15 @@
 //! filter, segment and period group expressions, conditional counts, and reading keys and
 //! values back from result batches.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::Column;
+use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions::datetime::expr_fn::date_trunc;
 use datafusion::functions::math::expr_fn::{ceil, ln};
 use datafusion::logical_expr::{Expr, col, lit, when};
@@ -80,6 +83,137 @@ impl GroupQuery {
             })
             .collect())
     }
+}
+
+/// Statistics per (segment, period), filled from aggregation results batch by batch. Rows are
+/// matched to their group by the borrowed values of the batch, so each group's key is copied
+/// once, not once per row (a 10M-ticket run has ~650k result rows of duration buckets: keys
+/// built per row and looked up in a `BTreeMap` took 0.8 s).
+pub(crate) struct Groups<S> {
+    index: HashMap<SegmentPeriod, usize>,
+    keys: Vec<SegmentPeriod>,
+    items: Vec<S>,
+}
+
+impl<S> Groups<S> {
+    pub(crate) fn new() -> Self {
+        Groups {
+            index: HashMap::new(),
+            keys: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// The group of every row of a result batch: its `by_i` columns of `q` and its period,
+    /// from `periods` when given (one per row) or else the batch's `period` column. A group
+    /// seen for the first time starts as `init()`.
+    pub(crate) fn rows(
+        &mut self,
+        q: &GroupQuery,
+        b: &RecordBatch,
+        periods: Option<&[Option<NaiveDate>]>,
+        init: impl Fn() -> S,
+    ) -> Result<Vec<usize>, EngineError> {
+        let segs = (0..q.by.len())
+            .map(|i| {
+                let name = format!("by_{}", i + 1);
+                let c = b
+                    .column_by_name(&name)
+                    .ok_or_else(|| EngineError::Shape(format!("missing column {name}")))?;
+                cast(c, &DataType::Utf8View).map_err(|e| EngineError::Shape(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let segs: Vec<_> = segs.iter().map(|c| c.as_string_view()).collect();
+        let own;
+        let periods = match periods {
+            Some(p) => p,
+            None if q.period.is_some() => {
+                own = dates(b, "period")?;
+                &own[..]
+            }
+            None => {
+                own = vec![None; b.num_rows()];
+                &own[..]
+            }
+        };
+        let mut seen: HashMap<(Vec<Option<&str>>, Option<NaiveDate>), usize> = HashMap::new();
+        let mut out = Vec::with_capacity(b.num_rows());
+        for (r, period) in periods.iter().enumerate().take(b.num_rows()) {
+            let key = (
+                segs.iter()
+                    .map(|a| a.is_valid(r).then(|| a.value(r)))
+                    .collect::<Vec<_>>(),
+                *period,
+            );
+            let g = match seen.get(&key) {
+                Some(g) => *g,
+                None => {
+                    let owned: SegmentPeriod =
+                        (key.0.iter().map(|s| s.map(str::to_string)).collect(), key.1);
+                    let g = match self.index.get(&owned) {
+                        Some(g) => *g,
+                        None => {
+                            self.index.insert(owned.clone(), self.items.len());
+                            self.keys.push(owned);
+                            self.items.push(init());
+                            self.items.len() - 1
+                        }
+                    };
+                    seen.insert(key, g);
+                    g
+                }
+            };
+            out.push(g);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn at(&mut self, g: usize) -> &mut S {
+        &mut self.items[g]
+    }
+
+    pub(crate) fn into_map(self) -> BTreeMap<SegmentPeriod, S> {
+        self.keys.into_iter().zip(self.items).collect()
+    }
+}
+
+/// A period start and a DDSketch bucket as one whole number, so that bucket aggregations group
+/// by one integer column instead of a timestamp and a float (10M tickets: the two duration
+/// aggregations 3.0 -> 2.4 s): `seconds of the period start × 2^16 + bucket + 2^15`, with 0 in
+/// the low part for the zero bucket (null) and [`NO_PERIOD`] seconds without a period. Plain
+/// arithmetic, so the plan stays portable SQL. Read back with [`split_period_bucket`].
+pub(crate) fn period_bucket(period: Option<Period>, bucket: Expr) -> Expr {
+    let code = coalesce(vec![
+        datafusion::logical_expr::cast(bucket, DataType::Int64) + lit(BUCKET_OFFSET),
+        lit(0i64),
+    ]);
+    let start = match period {
+        Some(p) => coalesce(vec![
+            datafusion::logical_expr::cast(period_of(p, col("local_date")), DataType::Int64),
+            lit(NO_PERIOD),
+        ]),
+        None => lit(NO_PERIOD),
+    };
+    start * lit(BUCKET_SPAN) + code
+}
+
+const BUCKET_SPAN: i64 = 1 << 16;
+/// Buckets of durations from a microsecond to 300,000 years at 0.1% accuracy lie within ±2^15.
+const BUCKET_OFFSET: i64 = 1 << 15;
+/// Period start, in seconds, that stands for "no period": 2^40 s before 1970, no real date.
+const NO_PERIOD: i64 = -(1 << 40);
+
+/// The period start and bucket of each [`period_bucket`] value.
+pub(crate) fn split_period_bucket(code: Option<i64>) -> (Option<NaiveDate>, Option<i32>) {
+    let Some(code) = code else {
+        return (None, None);
+    };
+    let (start, low) = (code.div_euclid(BUCKET_SPAN), code.rem_euclid(BUCKET_SPAN));
+    let bucket = (low != 0).then(|| (low - BUCKET_OFFSET) as i32);
+    let period = (start != NO_PERIOD)
+        .then(|| chrono::DateTime::from_timestamp(start, 0).map(|t| t.date_naive()))
+        .flatten();
+    (period, bucket)
 }
 
 /// A segment column as a group key. Text columns are grouped as `Utf8View`: a view holds short
@@ -209,4 +343,97 @@ pub(crate) fn dates(b: &RecordBatch, name: &str) -> Result<Vec<Option<NaiveDate>
     Ok((0..d.len())
         .map(|i| (!d.is_null(i)).then(|| days_to_date(d.value(i))))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    /// The packed key computed by DataFusion reads back as the period and bucket it packed,
+    /// for periods before and after 1970, no period, and zero, negative and large buckets.
+    #[tokio::test]
+    async fn period_bucket_round_trips() {
+        let days = [-40_000, -1, 0, 19_700, 100_000];
+        let buckets: [Option<i64>; 5] = [None, Some(-20_000), Some(0), Some(1), Some(30_000)];
+        let mut d = Vec::new();
+        let mut b = Vec::new();
+        for x in days.iter().map(|x| Some(*x)).chain([None]) {
+            for y in buckets {
+                d.push(x);
+                b.push(y);
+            }
+        }
+        let batch = RecordBatch::try_from_iter([
+            (
+                "local_date",
+                Arc::new(Date32Array::from(d.clone())) as ArrayRef,
+            ),
+            ("bucket", Arc::new(Int64Array::from(b.clone())) as ArrayRef),
+        ])
+        .unwrap();
+        let ctx = SessionContext::new();
+        for period in [Some(Period::Month), Some(Period::Day), None] {
+            let out = ctx
+                .read_batch(batch.clone())
+                .unwrap()
+                .select(vec![period_bucket(period, col("bucket")).alias("k")])
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let k = column_i64(&out[0], "k").unwrap();
+            for (i, code) in k.into_iter().enumerate() {
+                let want_period = match (period, d[i]) {
+                    (Some(p), Some(x)) => Some(p.start_of(days_to_date(x))),
+                    _ => None,
+                };
+                let want = (want_period, b[i].map(|x| x as i32));
+                assert_eq!(split_period_bucket(code), want, "row {i}, {period:?}");
+            }
+        }
+    }
+
+    /// Rows of several batches land in one group per (segment, period), nulls included, and
+    /// the groups read back with their keys.
+    #[test]
+    fn groups_match_rows_by_segment_and_period() {
+        let q = GroupQuery {
+            by: vec!["channel".into()],
+            period: Some(Period::Month),
+            ..GroupQuery::default()
+        };
+        let batch = |seg: Vec<Option<&str>>, days: Vec<Option<i32>>| {
+            RecordBatch::try_from_iter([
+                ("by_1", Arc::new(StringArray::from(seg)) as ArrayRef),
+                ("period", Arc::new(Date32Array::from(days)) as ArrayRef),
+            ])
+            .unwrap()
+        };
+        let mut g: Groups<u32> = Groups::new();
+        let a = batch(
+            vec![Some("mail"), Some("chat"), Some("mail"), None],
+            vec![Some(0), Some(0), Some(0), Some(31)],
+        );
+        let rows = g.rows(&q, &a, None, || 0).unwrap();
+        assert_eq!(rows, [0, 1, 0, 2]);
+        let b = batch(
+            vec![None, Some("mail"), Some("mail")],
+            vec![Some(31), Some(31), None],
+        );
+        let rows_b = g.rows(&q, &b, None, || 0).unwrap();
+        assert_eq!(rows_b, [2, 3, 4]);
+        for r in rows.into_iter().chain(rows_b) {
+            *g.at(r) += 1;
+        }
+        let m = g.into_map();
+        let day = |x| Some(days_to_date(x));
+        assert_eq!(m[&(vec![Some("mail".into())], day(0))], 2);
+        assert_eq!(m[&(vec![Some("chat".into())], day(0))], 1);
+        assert_eq!(m[&(vec![None], day(31))], 2);
+        assert_eq!(m[&(vec![Some("mail".into())], day(31))], 1);
+        assert_eq!(m[&(vec![Some("mail".into())], None)], 1);
+        assert_eq!(m.len(), 5);
+    }
 }

@@ -14,8 +14,9 @@ use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{col, lit, when};
 
 use crate::plan::{
-    GroupQuery, MICROS, SegmentPeriod, column_f64, column_i64, column_u64, dates, indicator,
-    micros, period_of, seconds_between, sketch_bucket,
+    GroupQuery, Groups, MICROS, SegmentPeriod, column_f64, column_i64, column_u64, dates,
+    indicator, micros, period_bucket, period_of, seconds_between, sketch_bucket,
+    split_period_bucket,
 };
 use crate::{Engine, EngineError, GroupKey, Period};
 
@@ -60,9 +61,9 @@ impl Engine {
                 sum(col("handle_seconds") * col("handle_seconds")).alias("handle_sum_sq"),
             ],
         )?;
-        let mut groups: BTreeMap<SegmentPeriod, TicketStats> = BTreeMap::new();
+        let mut groups: Groups<TicketStats> = Groups::new();
         for b in df.collect().await? {
-            let keys = q.keys(&b)?;
+            let rows = groups.rows(q, &b, None, TicketStats::default)?;
             let get = |n: &str| column_u64(&b, n);
             let (n, res, fe, f, re, r, hn) = (
                 get("n")?,
@@ -75,8 +76,8 @@ impl Engine {
             );
             let hs = column_f64(&b, "handle_sum")?;
             let hs2 = column_f64(&b, "handle_sum_sq")?;
-            for (i, key) in keys.into_iter().enumerate() {
-                let s = groups.entry(key).or_default();
+            for (i, g) in rows.into_iter().enumerate() {
+                let s = groups.at(g);
                 s.tickets += n[i];
                 s.resolved += res[i];
                 s.fcr_eligible += fe[i];
@@ -96,25 +97,33 @@ impl Engine {
                 (Some(_), false) => col(BUSINESS_TTR),
                 (None, _) => seconds_between("created_at", end),
             };
-            let mut group = q.group();
-            group.push(sketch_bucket(secs, ln_gamma).alias("bucket"));
+            let segments = GroupQuery {
+                period: None,
+                ..q.clone()
+            };
+            let mut group = segments.group();
+            let bucket = sketch_bucket(secs, ln_gamma);
+            group.push(period_bucket(q.period, bucket).alias("period_bucket"));
             let df = q
                 .table(self.context(), "tickets")
                 .await?
                 .filter(col(end).is_not_null())?
                 .aggregate(group, vec![count(lit(1)).alias("n")])?;
             for b in df.collect().await? {
-                let keys = q.keys(&b)?;
-                let bucket = column_i64(&b, "bucket")?;
+                let (periods, buckets): (Vec<_>, Vec<_>) = column_i64(&b, "period_bucket")?
+                    .into_iter()
+                    .map(split_period_bucket)
+                    .unzip();
+                let rows = groups.rows(&segments, &b, Some(&periods), TicketStats::default)?;
                 let n = column_u64(&b, "n")?;
-                for (i, key) in keys.into_iter().enumerate() {
-                    let s = groups.entry(key).or_default();
+                for (i, g) in rows.into_iter().enumerate() {
+                    let s = groups.at(g);
                     let sketch = if is_frt { &mut s.frt } else { &mut s.ttr };
-                    sketch.add_bucket(bucket[i].map(|x| x as i32), n[i]);
+                    sketch.add_bucket(buckets[i], n[i]);
                 }
             }
         }
-        Ok(grouped(groups, "tickets"))
+        Ok(grouped(groups.into_map(), "tickets"))
     }
 }
 
