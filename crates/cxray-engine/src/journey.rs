@@ -17,7 +17,8 @@ use datafusion::functions_aggregate::expr_fn::{count, min, sum};
 use datafusion::logical_expr::{Expr, cast, col, lit, when};
 
 use crate::plan::{
-    GroupQuery, MICROS, SegmentPeriod, column_i64, column_u64, indicator, period_of, sketch_bucket,
+    GroupQuery, Groups, MICROS, SegmentPeriod, column_i64, column_u64, indicator, period_bucket,
+    period_of, sketch_bucket, split_period_bucket,
 };
 use crate::{Engine, EngineError, GroupKey, as_utf8};
 
@@ -249,12 +250,19 @@ impl Engine {
                     col(format!("by_{}", position(name) + 1)).alias(format!("by_{}", j + 1))
                 })
                 .collect();
-            if let Some(p) = q.period {
-                group.push(period_of(p, col("first_date")).alias("period"));
+            // Without the period: the step-time aggregations pack it with their bucket.
+            let segments_only = group.clone();
+            let period = q.period.map(|p| period_of(p, col("first_date")));
+            if let Some(p) = &period {
+                group.push(p.clone().alias("period"));
             }
             let key_query = GroupQuery {
                 by: set.clone(),
                 ..q.clone()
+            };
+            let segments = GroupQuery {
+                period: None,
+                ..key_query.clone()
             };
             let mut aggs: Vec<Expr> = reached
                 .iter()
@@ -281,14 +289,16 @@ impl Engine {
             if aggs.is_empty() {
                 aggs.push(count(lit(1)).alias("units"));
             }
-            let mut counts: BTreeMap<SegmentPeriod, (Vec<u64>, CartStats)> = BTreeMap::new();
+            let mut counts: Groups<(Vec<u64>, CartStats)> = Groups::new();
             for b in units
                 .clone()
                 .aggregate(group.clone(), aggs)?
                 .collect()
                 .await?
             {
-                let keys = key_query.keys(&b)?;
+                let rows = counts.rows(&key_query, &b, None, || {
+                    (vec![0; steps.len()], CartStats::default())
+                })?;
                 let r: Vec<Vec<u64>> = (0..steps.len())
                     .map(|k| column_u64(&b, &format!("r{k}")))
                     .collect::<Result<_, _>>()?;
@@ -298,10 +308,8 @@ impl Engine {
                         Ok::<_, EngineError>((column_u64(&b, "carts")?, column_u64(&b, "bought")?))
                     })
                     .transpose()?;
-                for (i, key) in keys.into_iter().enumerate() {
-                    let e = counts
-                        .entry(key)
-                        .or_insert_with(|| (vec![0; steps.len()], CartStats::default()));
+                for (i, g) in rows.into_iter().enumerate() {
+                    let e = counts.at(g);
                     for (total, step) in e.0.iter_mut().zip(&r) {
                         *total += step[i];
                     }
@@ -313,14 +321,16 @@ impl Engine {
             }
             // Time from each step to the next, of the units reaching it.
             let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
-            let mut times: BTreeMap<(SegmentPeriod, usize), DdSketch> = BTreeMap::new();
+            let mut times: Vec<BTreeMap<SegmentPeriod, DdSketch>> = vec![BTreeMap::new()];
             for (k, reached_k) in reached.iter().enumerate().skip(1) {
                 let secs = cast(
                     col(format!("f{k}")) - col(format!("f{}", k - 1)),
                     DataType::Float64,
                 ) / lit(MICROS as f64);
-                let mut g = group.clone();
-                g.push(sketch_bucket(secs, ln_gamma).alias("bucket"));
+                let mut g = segments_only.clone();
+                let bucket = sketch_bucket(secs, ln_gamma);
+                g.push(period_bucket(period.clone(), bucket).alias("period_bucket"));
+                let mut sketches: Groups<DdSketch> = Groups::new();
                 for b in units
                     .clone()
                     .filter(reached_k.clone())?
@@ -328,20 +338,23 @@ impl Engine {
                     .collect()
                     .await?
                 {
-                    let keys = key_query.keys(&b)?;
-                    let bucket = column_i64(&b, "bucket")?;
+                    let (periods, buckets): (Vec<_>, Vec<_>) = column_i64(&b, "period_bucket")?
+                        .into_iter()
+                        .map(split_period_bucket)
+                        .unzip();
+                    let rows = sketches.rows(&segments, &b, Some(&periods), || {
+                        DdSketch::new(DURATION_ACCURACY).expect("valid")
+                    })?;
                     let n = column_u64(&b, "n")?;
-                    for (i, key) in keys.into_iter().enumerate() {
-                        times
-                            .entry((key, k))
-                            .or_insert_with(|| DdSketch::new(DURATION_ACCURACY).expect("valid"))
-                            .add_bucket(bucket[i].map(|x| x as i32), n[i]);
+                    for (i, g) in rows.into_iter().enumerate() {
+                        sketches.at(g).add_bucket(buckets[i], n[i]);
                     }
                 }
+                times.push(sketches.into_map());
             }
             let mut funnel = Vec::new();
             let mut carts = Vec::new();
-            for ((segment, period_start), (reached, cart)) in counts {
+            for ((segment, period_start), (reached, cart)) in counts.into_map() {
                 let started = reached.first().copied().unwrap_or(0);
                 if started > 0 {
                     for (k, step) in steps.iter().enumerate() {
@@ -349,7 +362,7 @@ impl Engine {
                         s.started = started;
                         s.previous = if k == 0 { started } else { reached[k - 1] };
                         s.reached = reached[k];
-                        if let Some(t) = times.remove(&((segment.clone(), period_start), k)) {
+                        if let Some(t) = times[k].remove(&(segment.clone(), period_start)) {
                             s.time = t;
                         }
                         let mut seg = segment.clone();

@@ -16,7 +16,7 @@ use datafusion::functions::math::expr_fn::{ceil, ln};
 use datafusion::logical_expr::{Expr, col, lit, when};
 use datafusion::prelude::{DataFrame, SessionContext};
 
-use crate::{EngineError, Period, as_utf8, date_to_days, days_to_date};
+use crate::{EngineError, Period, date_to_days, days_to_date};
 
 /// Microseconds per second.
 pub(crate) const MICROS: i64 = 1_000_000;
@@ -63,26 +63,6 @@ impl GroupQuery {
         }
         group
     }
-
-    /// The (segment, period) of every row of a result batch.
-    pub(crate) fn keys(&self, b: &RecordBatch) -> Result<Vec<SegmentPeriod>, EngineError> {
-        let segs: Vec<Vec<Option<String>>> = (0..self.by.len())
-            .map(|i| as_utf8(b, &format!("by_{}", i + 1)))
-            .collect::<Result<_, _>>()?;
-        let period = if self.period.is_some() {
-            Some(dates(b, "period")?)
-        } else {
-            None
-        };
-        Ok((0..b.num_rows())
-            .map(|i| {
-                (
-                    segs.iter().map(|s| s[i].clone()).collect(),
-                    period.as_ref().and_then(|p| p[i]),
-                )
-            })
-            .collect())
-    }
 }
 
 /// Statistics per (segment, period), filled from aggregation results batch by batch. Rows are
@@ -124,26 +104,19 @@ impl<S> Groups<S> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let segs: Vec<_> = segs.iter().map(|c| c.as_string_view()).collect();
-        let own;
-        let periods = match periods {
-            Some(p) => p,
-            None if q.period.is_some() => {
-                own = dates(b, "period")?;
-                &own[..]
-            }
-            None => {
-                own = vec![None; b.num_rows()];
-                &own[..]
-            }
+        let own = match periods {
+            None if q.period.is_some() => Some(dates(b, "period")?),
+            _ => None,
         };
+        let periods = periods.or(own.as_deref());
         let mut seen: HashMap<(Vec<Option<&str>>, Option<NaiveDate>), usize> = HashMap::new();
         let mut out = Vec::with_capacity(b.num_rows());
-        for (r, period) in periods.iter().enumerate().take(b.num_rows()) {
+        for r in 0..b.num_rows() {
             let key = (
                 segs.iter()
                     .map(|a| a.is_valid(r).then(|| a.value(r)))
                     .collect::<Vec<_>>(),
-                *period,
+                periods.and_then(|p| p[r]),
             );
             let g = match seen.get(&key) {
                 Some(g) => *g,
@@ -172,6 +145,10 @@ impl<S> Groups<S> {
         &mut self.items[g]
     }
 
+    pub(crate) fn key(&self, g: usize) -> &SegmentPeriod {
+        &self.keys[g]
+    }
+
     pub(crate) fn into_map(self) -> BTreeMap<SegmentPeriod, S> {
         self.keys.into_iter().zip(self.items).collect()
     }
@@ -181,15 +158,16 @@ impl<S> Groups<S> {
 /// by one integer column instead of a timestamp and a float (10M tickets: the two duration
 /// aggregations 3.0 -> 2.4 s): `seconds of the period start × 2^16 + bucket + 2^15`, with 0 in
 /// the low part for the zero bucket (null) and [`NO_PERIOD`] seconds without a period. Plain
-/// arithmetic, so the plan stays portable SQL. Read back with [`split_period_bucket`].
-pub(crate) fn period_bucket(period: Option<Period>, bucket: Expr) -> Expr {
+/// arithmetic, so the plan stays portable SQL. `period` is the period-start expression (a
+/// [`period_of`]) or none. Read back with [`split_period_bucket`].
+pub(crate) fn period_bucket(period: Option<Expr>, bucket: Expr) -> Expr {
     let code = coalesce(vec![
         datafusion::logical_expr::cast(bucket, DataType::Int64) + lit(BUCKET_OFFSET),
         lit(0i64),
     ]);
     let start = match period {
         Some(p) => coalesce(vec![
-            datafusion::logical_expr::cast(period_of(p, col("local_date")), DataType::Int64),
+            datafusion::logical_expr::cast(p, DataType::Int64),
             lit(NO_PERIOD),
         ]),
         None => lit(NO_PERIOD),
@@ -378,7 +356,13 @@ mod tests {
             let out = ctx
                 .read_batch(batch.clone())
                 .unwrap()
-                .select(vec![period_bucket(period, col("bucket")).alias("k")])
+                .select(vec![
+                    period_bucket(
+                        period.map(|p| period_of(p, col("local_date"))),
+                        col("bucket"),
+                    )
+                    .alias("k"),
+                ])
                 .unwrap()
                 .collect()
                 .await

@@ -1,14 +1,12 @@
 //! Contact-centre queue statistics per (segment, period offered): one aggregation of counts and
 //! wait sums over the table `contacts`.
 
-use std::collections::BTreeMap;
-
 use cxray_metrics::queue::{QueueGroup, QueueSettings, QueueStats};
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{col, lit, when};
 
-use crate::plan::{GroupQuery, SegmentPeriod, column_f64, column_u64, indicator, seconds_between};
+use crate::plan::{GroupQuery, Groups, column_f64, column_u64, indicator, seconds_between};
 use crate::tickets::grouped;
 use crate::{Engine, EngineError};
 
@@ -52,9 +50,9 @@ impl Engine {
                 .alias("within"),
             ],
         )?;
-        let mut groups: BTreeMap<SegmentPeriod, QueueStats> = BTreeMap::new();
+        let mut groups: Groups<QueueStats> = Groups::new();
         for b in df.collect().await? {
-            let keys = q.keys(&b)?;
+            let rows = groups.rows(q, &b, None, QueueStats::default)?;
             let get = |n: &str| column_u64(&b, n);
             let (o, a, ab, sh, wn, w) = (
                 get("offered")?,
@@ -66,8 +64,8 @@ impl Engine {
             );
             let ws = column_f64(&b, "wait_sum")?;
             let ws2 = column_f64(&b, "wait_sum_sq")?;
-            for (i, key) in keys.into_iter().enumerate() {
-                groups.entry(key).or_default().merge(&QueueStats {
+            for (i, g) in rows.into_iter().enumerate() {
+                groups.at(g).merge(&QueueStats {
                     offered: o[i],
                     answered: a[i],
                     abandoned: ab[i],
@@ -79,6 +77,6 @@ impl Engine {
                 });
             }
         }
-        Ok(grouped(groups, "queue"))
+        Ok(grouped(groups.into_map(), "queue"))
     }
 }

@@ -11,7 +11,7 @@ use datafusion::common::{Column, JoinType};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{Expr, col, lit};
 
-use crate::plan::{GroupQuery, SegmentPeriod, column_f64, column_u64, dates, day, period_of};
+use crate::plan::{GroupQuery, Groups, column_f64, column_u64, dates, day, period_of};
 use crate::tickets::grouped;
 use crate::{Engine, EngineError, as_utf8};
 
@@ -106,15 +106,15 @@ impl Engine {
                 sum(x() * y()).alias("sxy"),
             ],
         )?;
-        let mut groups: BTreeMap<SegmentPeriod, ReferralStats> = BTreeMap::new();
+        let mut groups: Groups<ReferralStats> = Groups::new();
         for b in df.collect().await? {
-            let keys = q.keys(&b)?;
+            let rows = groups.rows(q, &b, None, ReferralStats::default)?;
             let n = column_u64(&b, "referrers")?;
             let [sx, sy, sxx, syy, sxy] =
                 ["sx", "sy", "sxx", "syy", "sxy"].map(|c| column_f64(&b, c));
             let (sx, sy, sxx, syy, sxy) = (sx?, sy?, sxx?, syy?, sxy?);
-            for (i, key) in keys.into_iter().enumerate() {
-                let r = &mut groups.entry(key).or_default().referrers;
+            for (i, g) in rows.into_iter().enumerate() {
+                let r = &mut groups.at(g).referrers;
                 r.clusters += n[i];
                 r.sum_x += sx[i];
                 r.sum_y += sy[i];
@@ -123,6 +123,7 @@ impl Engine {
                 r.sum_xy += sxy[i];
             }
         }
+        let mut groups = groups.into_map();
         // The customer base: customers by segment and signup date.
         let mut base_group = by_cols("by_");
         base_group.push(col("local_date").alias("signup_date"));

@@ -103,7 +103,8 @@ impl Engine {
             };
             let mut group = segments.group();
             let bucket = sketch_bucket(secs, ln_gamma);
-            group.push(period_bucket(q.period, bucket).alias("period_bucket"));
+            let period = q.period.map(|p| period_of(p, col("local_date")));
+            group.push(period_bucket(period, bucket).alias("period_bucket"));
             let df = q
                 .table(self.context(), "tickets")
                 .await?
@@ -167,14 +168,16 @@ impl Engine {
             .await?
             .aggregate(group, vec![count(lit(1)).alias("n")])?;
         let mut out = Vec::new();
+        let mut groups: Groups<()> = Groups::new();
         for b in df.collect().await? {
-            let keys = q.keys(&b)?;
+            let rows = groups.rows(&q, &b, None, || ())?;
             let resolved = dates(&b, "resolved_period")?;
             let n = column_u64(&b, "n")?;
-            for (i, (segment, created)) in keys.into_iter().enumerate() {
-                let Some(created) = created else { continue };
+            for (i, g) in rows.into_iter().enumerate() {
+                let (segment, created) = groups.key(g);
+                let Some(created) = *created else { continue };
                 out.push(TicketFlow {
-                    segment,
+                    segment: segment.clone(),
                     created,
                     resolved: resolved[i],
                     tickets: n[i],
