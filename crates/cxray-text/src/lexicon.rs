@@ -91,6 +91,14 @@ pub struct RuleWords {
     /// Markers of a minor reservation after praise (zh 就是, 只是, 美中不足: "good, it's just
     /// that …"): the rest of their sentence counts less.
     pub minimizers: Vec<&'static str>,
+    /// A word of scarcity and its article: without the article before it the word denies the
+    /// word after it ("peu fiable" is unreliable, "wenig überzeugend" unconvincing); after it,
+    /// it is a dampener ("un peu long").
+    pub scant: Option<(&'static str, &'static str)>,
+    /// Verb forms whose clause is not asserted (irrealis, as in SO-CAL's irrealis blocking,
+    /// Taboada et al. 2011): the French conditionals of what reviewers had hoped for or what
+    /// the thing could have been ("j'aurais aimé un livre captivant", "il serait parfait").
+    pub irrealis: Vec<&'static str>,
 }
 
 /// Rule words of a language (written for cxray).
@@ -113,6 +121,7 @@ pub fn rule_words(lang: &str) -> RuleWords {
                 "overall|all in all|in summary|to sum up|in short|bottom line|in conclusion|all things considered|on the whole",
             ),
             minimizers: p("only downside|only complaint|only problem|only issue|only negative"),
+            ..RuleWords::default()
         },
         "nl" => RuleWords {
             negations: s("niet geen nooit niets niks niemand zonder nergens nauwelijks amper"),
@@ -127,6 +136,8 @@ pub fn rule_words(lang: &str) -> RuleWords {
                 "al met al|al bij al|over het algemeen|kortom|alles bij elkaar|samengevat|conclusie|concluderend|eindoordeel",
             ),
             minimizers: p("enige minpunt|enige minpuntje|enige nadeel|enig nadeel"),
+            scant: Some(("weinig", "een")),
+            ..RuleWords::default()
         },
         "de" => RuleWords {
             negations: s(
@@ -145,6 +156,8 @@ pub fn rule_words(lang: &str) -> RuleWords {
             minimizers: p(
                 "einziger kritikpunkt|einziges manko|einziger nachteil|einziges minus|kleines manko",
             ),
+            scant: Some(("wenig", "ein")),
+            ..RuleWords::default()
         },
         "fr" => RuleWords {
             negations: s("ne pas jamais rien personne sans aucun aucune ni guère nullement"),
@@ -159,6 +172,10 @@ pub fn rule_words(lang: &str) -> RuleWords {
                 "dans le ensemble|globalement|en résumé|bref|en bref|en conclusion|au final|en somme|en définitive|pour conclure",
             ),
             minimizers: p("seul bémol|petit bémol|seul défaut|seul reproche|seul point négatif"),
+            scant: Some(("peu", "un")),
+            irrealis: s(
+                "aurais aurait aurions auriez auraient serais serait serions seriez seraient pourrais pourrait pourrions pourriez pourraient devrais devrait devrions devriez devraient voudrais voudrait voudrions voudraient aimerais aimerait aimerions aimeraient faudrait",
+            ),
         },
         "es" => RuleWords {
             negations: s("no nunca nada nadie sin ni tampoco jamás"),
@@ -171,6 +188,8 @@ pub fn rule_words(lang: &str) -> RuleWords {
             negation_blockers: s("solo sólo solamente"),
             verdict: p("en general|en resumen|en conclusión|en definitiva|en resumidas cuentas"),
             minimizers: p("único pero|único inconveniente|única pega|único problema"),
+            scant: Some(("poco", "un")),
+            ..RuleWords::default()
         },
         "hr" => RuleWords {
             negations: s("ne nije nisu nisam nismo nikad nikada ništa nitko bez nema nemam"),
@@ -181,6 +200,7 @@ pub fn rule_words(lang: &str) -> RuleWords {
             negation_blockers: s("samo"),
             verdict: p("sve u svemu|ukratko|zaključno|sveukupno|općenito"),
             minimizers: p("jedina zamjerka|jedini nedostatak|jedina mana"),
+            ..RuleWords::default()
         },
         "zh" => RuleWords {
             negations: s(
@@ -199,6 +219,7 @@ pub fn rule_words(lang: &str) -> RuleWords {
                 "总体|整体|总的来说|总得来说|总的说来|总的来讲|总体来说|总而言之|综上所述|总体而言|总的来看|综合来看|综合考虑|总之|总评",
             ),
             minimizers: p("就是|只是|只不过|美中不足|唯一不足|不足之处|不足的是|唯一的缺点|缺点是"),
+            ..RuleWords::default()
         },
         _ => RuleWords::default(),
     }

@@ -359,48 +359,6 @@ fn negative_weight(lang: &str) -> f32 {
     }
 }
 
-/// Words of scarcity that deny the word after them unless an article comes first ("peu
-/// fiable" vs "un peu long"): language, word, article.
-const SCANT: &[(&str, &str, &str)] = &[
-    ("fr", "peu", "un"),
-    ("es", "poco", "un"),
-    ("de", "wenig", "ein"),
-    ("nl", "weinig", "een"),
-];
-
-/// French conditional forms of the verbs reviewers use for what they had hoped for or what
-/// the book could have been (irrealis, as in SO-CAL's irrealis blocking, Taboada et al. 2011).
-const FR_CONDITIONALS: &[&str] = &[
-    "aurais",
-    "aurait",
-    "aurions",
-    "auriez",
-    "auraient",
-    "serais",
-    "serait",
-    "serions",
-    "seriez",
-    "seraient",
-    "pourrais",
-    "pourrait",
-    "pourrions",
-    "pourriez",
-    "pourraient",
-    "devrais",
-    "devrait",
-    "devrions",
-    "devriez",
-    "devraient",
-    "voudrais",
-    "voudrait",
-    "voudrions",
-    "voudraient",
-    "aimerais",
-    "aimerait",
-    "aimerions",
-    "aimeraient",
-    "faudrait",
-];
 /// Weights of the words before and after "but" in its sentence (VADER's), and of the words of
 /// a concessive clause ("although …").
 const BEFORE_CONTRAST: f32 = 0.5;
@@ -699,11 +657,9 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
     let mut inside = vec![false; n];
     // (token, valence, negated)
     let mut contributions: Vec<(usize, f32, bool)> = Vec::new();
-    // "peu", "poco", "wenig", "weinig" without an article before them deny the word they
-    // qualify ("peu fiable" is unreliable, "wenig überzeugend" unconvincing); after one ("un
-    // peu long", "ein wenig") they only dampen it.
+    // The language's word of scarcity without its article ("peu fiable") is a negation.
     let scant = |j: usize| {
-        let Some(&(_, word, article)) = SCANT.iter().find(|(l, _, _)| *l == lang) else {
+        let Some((word, article)) = r.scant else {
             return false;
         };
         tokens[j].lower == word
@@ -884,17 +840,15 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
         }
         c += len;
     }
-    // What a French conditional verb governs is not asserted ("j'aurais aimé un livre
-    // captivant", "il aurait pu être drôle"): the rest of its clause does not count.
-    if lang == "fr" {
-        for c in 0..n {
-            if !inside[c] && FR_CONDITIONALS.contains(&tokens[c].lower.as_str()) {
-                for k in c + 1..n {
-                    if tokens[k].clause != tokens[c].clause {
-                        break;
-                    }
-                    weight[k] = 0.0;
+    // What an irrealis verb governs is not asserted ("j'aurais aimé un livre captivant", "il
+    // aurait pu être drôle"): the rest of its clause does not count.
+    for c in 0..n {
+        if !inside[c] && is(&r.irrealis, &tokens[c].lower) {
+            for k in c + 1..n {
+                if tokens[k].clause != tokens[c].clause {
+                    break;
                 }
+                weight[k] = 0.0;
             }
         }
     }

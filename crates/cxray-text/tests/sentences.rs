@@ -133,7 +133,7 @@ fn emoji_emoticons_caps_and_exclamation() {
     assert!(score("The food was GOOD") > score("The food was good"));
     assert!(score("The food was good!!!") > score("The food was good"));
     assert!(score("Terrible service!!") < score("Terrible service"));
-    assert_eq!(label("Waited two hours for the parcel 😓"), Label::Negative);
+    assert_eq!(label("Delivery on Monday 😓"), Label::Negative);
     // Letters drawn out for emphasis still find their word.
     assert_eq!(label("The food was goooood"), Label::Positive);
     assert_eq!(label("The service was baaaad"), Label::Negative);
@@ -284,31 +284,36 @@ fn review_language_rules() {
 #[test]
 fn scarcity_denies_and_an_article_dampens() {
     // Without an article the word denies what it qualifies; with one it softens it.
-    for (scant, a_bit) in [
-        ("Un personnel peu aimable.", "Un service un peu lent."),
-        ("Un servicio poco útil.", "Un servicio un poco lento."),
+    for (scant, a_bit, plain) in [
+        (
+            "Un personnel peu aimable.",
+            "Un service un peu lent.",
+            "Un service lent.",
+        ),
+        (
+            "Un servicio poco útil.",
+            "Un servicio un poco lento.",
+            "Un servicio lento.",
+        ),
         (
             "Der Service war wenig freundlich.",
             "Der Service war ein wenig langsam.",
+            "Der Service war langsam.",
         ),
         (
             "De medewerker aan de telefoon was weinig behulpzaam.",
             "De service was een weinig traag.",
+            "De service was traag.",
         ),
     ] {
         assert_eq!(label(scant), Label::Negative, "{scant}");
         assert!(score(scant) < 0.0, "{scant}");
         // "un peu lent" stays negative but milder than "lent".
-        let plain = a_bit
-            .replace("un peu ", "")
-            .replace("un poco ", "")
-            .replace("ein wenig ", "")
-            .replace("een weinig ", "");
         assert!(
-            score(a_bit) < 0.0 && score(a_bit) > score(&plain),
+            score(a_bit) < 0.0 && score(a_bit) > score(plain),
             "{a_bit}: {} vs {plain}: {}",
             score(a_bit),
-            score(&plain)
+            score(plain)
         );
     }
     // Positive words qualified by "un peu" stay positive.
@@ -318,9 +323,10 @@ fn scarcity_denies_and_an_article_dampens() {
 #[test]
 fn french_conditional_is_not_asserted() {
     // What one would have liked is not what one got: the hoped-for praise does not count.
-    let wished = score("J'aurais aimé un livre captivant, mais l'histoire est ennuyeuse.");
-    let got = score("J'ai aimé un livre captivant, mais l'histoire est ennuyeuse.");
-    assert!(wished < got, "{wished} vs {got}");
+    assert_eq!(
+        score("J'aurais aimé un livre captivant et drôle."),
+        score("J'aurais aimé un livre.")
+    );
     // "aurait pu" is a regret of its own; the praise it governs adds nothing.
     assert_eq!(label("Il aurait pu être excellent."), Label::Negative);
     assert_eq!(
