@@ -1,6 +1,7 @@
 //! Sentiment accuracy and macro-F1 on labelled CSV files, split into a dev half (even rows) and
 //! a held-out half (odd rows), for tuning without overfitting. The data are not part of the
-//! crate; point `--data` at a folder laid out like `../shared/data`.
+//! crate; point `--data` at a folder laid out like `../shared/data` (the Spanish sets are read
+//! from the repository's bench/data, written by bench/fetch_es_eval.py).
 //!
 //! ```text
 //! cargo run --release -p cxray-text --example eval -- --data ../shared/data
@@ -40,6 +41,9 @@ const SETS: &[(&str, &str, bool, usize, usize)] = &[
         0,
     ),
     ("zh-waimai", "chinese-reviews/waimai_10k.csv", true, 1, 0),
+    // Written by bench/fetch_es_eval.py into the repository's bench/data.
+    ("es-2", "bench/data/es-evomsa-2class.csv", true, 0, 1),
+    ("es-3", "bench/data/es-evomsa-3class.csv", true, 0, 1),
     (
         "zh-hotel",
         "chinese-reviews/ChnSentiCorp_htl_all.csv",
@@ -139,7 +143,10 @@ fn main() {
         if dump.as_ref().is_some_and(|(d, _)| d != name && d != "all") {
             continue;
         }
-        let full = format!("{data}/{path}");
+        let full = match path.strip_prefix("bench/") {
+            Some(p) => format!("{}/../../bench/{p}", env!("CARGO_MANIFEST_DIR")),
+            None => format!("{data}/{path}"),
+        };
         let Ok(text) = std::fs::read_to_string(&full) else {
             println!("{name:10} missing {full}");
             continue;
@@ -163,8 +170,23 @@ fn main() {
         let mut wrong: Vec<(f64, &str, &str)> = Vec::new();
         let mut zeros = 0usize;
         let mut busy = std::time::Duration::ZERO;
+        // Language identification of the whole text and of its first five words: (right,
+        // unknown) counts; every set is of one language, the prefix of its name.
+        let lang = name.split('-').next().expect("a name");
+        let mut ident = [(0usize, 0usize); 2];
         for (k, (r, l)) in recs.iter().zip(&labels).enumerate() {
             let Some(truth) = *l else { continue };
+            let short: Vec<&str> = r[*tcol].split_whitespace().take(5).collect();
+            for (i, t) in [r[*tcol].as_str(), &short.join(" ")]
+                .into_iter()
+                .enumerate()
+            {
+                match cxray_text::lang::detect(t) {
+                    d if d == lang => ident[i].0 += 1,
+                    "unknown" => ident[i].1 += 1,
+                    _ => {}
+                }
+            }
             let t0 = std::time::Instant::now();
             let a = analyzer.analyze(&r[*tcol]);
             busy += t0.elapsed();
@@ -202,6 +224,15 @@ fn main() {
             fmt(&score_pairs(&all))
         );
         println!("{:10} {rec}", "");
+        let share = |x: usize| 100.0 * x as f64 / all.len().max(1) as f64;
+        println!(
+            "{:10} language {lang}: {:.1}% right, {:.1}% unknown; first 5 words {:.1}% right, {:.1}% unknown",
+            "",
+            share(ident[0].0),
+            share(ident[0].1),
+            share(ident[1].0),
+            share(ident[1].1)
+        );
         if let Some((_, n)) = &dump {
             wrong.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
             for (s, t, x) in wrong.iter().take(*n) {

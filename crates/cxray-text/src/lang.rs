@@ -113,6 +113,13 @@ pub fn is_han(c: char) -> bool {
 
 /// The language of `text` ("en", "nl", …), or "unknown" when it is too short or ambiguous.
 pub fn detect(text: &str) -> &'static str {
+    identify(text).0
+}
+
+/// The language of `text` as [`detect`] reports it, and the language to read it in: the one
+/// with most votes when the text is too short to tell ("Ni fu ni fa", "Ne isplati se" lean to
+/// their language without enough evidence to report it), English when no language has a vote.
+pub fn identify(text: &str) -> (&'static str, &'static str) {
     let mut han = 0usize;
     let mut letters = 0usize;
     let mut votes = [0f32; 6];
@@ -130,7 +137,7 @@ pub fn detect(text: &str) -> &'static str {
         }
     }
     if han >= 2 && han * 2 >= letters.min(han * 10) {
-        return "zh";
+        return ("zh", "zh");
     }
     let t = table();
     let mut lower = String::new();
@@ -159,11 +166,13 @@ pub fn detect(text: &str) -> &'static str {
     order.sort_by(|&a, &b| votes[b].total_cmp(&votes[a]));
     let (best, second) = (votes[order[0]], votes[order[1]]);
     if best >= 1.0 && best >= second + 0.5 && best >= 1.5 * second {
-        LATIN[order[0]]
+        (LATIN[order[0]], LATIN[order[0]])
     } else if han > 0 {
-        "zh"
+        ("zh", "zh")
+    } else if best > second {
+        ("unknown", LATIN[order[0]])
     } else {
-        "unknown"
+        ("unknown", "en")
     }
 }
 
@@ -203,5 +212,19 @@ mod tests {
         for text in ["", "ok", "10/10", "👍", "Amazing", "   ", "@acme"] {
             assert_eq!(detect(text), "unknown", "{text:?}");
         }
+    }
+
+    /// Too short to report, but read in the language that leads; English without any vote.
+    #[test]
+    fn unknown_text_is_read_in_the_leading_language() {
+        for (text, reading) in [
+            ("rico", "es"),
+            ("lekker", "nl"),
+            ("Amazing", "en"),
+            ("10/10", "en"),
+        ] {
+            assert_eq!(identify(text), ("unknown", reading), "{text:?}");
+        }
+        assert_eq!(identify("送货太慢了"), ("zh", "zh"));
     }
 }

@@ -347,6 +347,17 @@ fn algorithm(lang: &str) -> Option<Algorithm> {
     })
 }
 
+/// How much of a lexicon word its stem must keep for the word to stand for every word with
+/// that stem. Spanish Snowball strips long verb endings from adjectives and nouns (`pésimos` ->
+/// `pes`, `porquería` -> `porqu`, `volveré` -> `volv`), so that `peso`, `porque` and `volver`
+/// would take their valence; the Spanish lexicon lists its inflected forms instead.
+fn min_stem_share(lang: &str) -> f32 {
+    match lang {
+        "es" => 0.7,
+        _ => 0.0,
+    }
+}
+
 impl Lexicon {
     fn build(lang: &str) -> Lexicon {
         let mut words: HashMap<String, f32> =
@@ -361,8 +372,13 @@ impl Lexicon {
         let mut acc: HashMap<String, (f32, u32)> = HashMap::new();
         if let Some(st) = &stemmer {
             for (w, v) in &words {
-                if w.chars().count() >= 4 && w.chars().all(char::is_alphabetic) {
-                    let e = acc.entry(st.stem(w).into_owned()).or_default();
+                let stem = st.stem(w);
+                let len = w.chars().count();
+                if len >= 4
+                    && w.chars().all(char::is_alphabetic)
+                    && stem.chars().count() as f32 >= min_stem_share(lang) * len as f32
+                {
+                    let e = acc.entry(stem.into_owned()).or_default();
                     e.0 += v;
                     e.1 += 1;
                 }
@@ -410,7 +426,8 @@ impl Lexicon {
         }
     }
 
-    /// Valence of a lower-case token: exact, then without accents, then by stem.
+    /// Valence of a lower-case token: exact, then without accents, then by stem (not for
+    /// function words: `porque` is not an inflection of anything).
     pub fn valence(&self, token: &str) -> Option<f32> {
         if let Some(v) = self.words.get(token) {
             return Some(*v);
@@ -431,7 +448,7 @@ impl Lexicon {
         if let Some(v) = self
             .stemmer
             .as_ref()
-            .filter(|_| token.chars().count() >= 4)
+            .filter(|_| token.chars().count() >= 4 && !crate::lang::is_function_word(token))
             .and_then(|st| self.stems.get(st.stem(token).as_ref()))
         {
             return Some(*v);

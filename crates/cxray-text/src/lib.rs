@@ -89,12 +89,12 @@ impl Analyzer {
     /// Analyses one text.
     pub fn analyze(&self, text: &str) -> TextAnalysis {
         let text = truncate(text);
-        let language = lang::detect(text);
-        let (tokens, bangs) = sentiment::tokenize(text, language);
-        let score = sentiment::score(&tokens, bangs, language);
+        let (language, reading) = lang::identify(text);
+        let (tokens, bangs) = sentiment::tokenize(text, reading);
+        let score = sentiment::score(&tokens, bangs, reading);
         let themes = self
             .matcher
-            .themes(&tokens, language)
+            .themes(&tokens, reading)
             .into_iter()
             .map(|i| self.matcher.names[i].clone())
             .collect();

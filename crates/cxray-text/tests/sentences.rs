@@ -455,3 +455,39 @@ fn verdict_markers_and_review_vocabulary() {
     // (pourrait was read as pourri).
     assert_eq!(score("Il pourrait venir demain."), 0.0);
 }
+
+/// A stem stands only for inflections: a function word (`porque`) or a word that a Spanish
+/// adjective's stem reaches after Snowball strips a verb ending (`pésimos` -> `pes`, so `peso`)
+/// is not scored; the inflected forms the Spanish and Croatian lexicons list are.
+#[test]
+fn stems_do_not_reach_unrelated_words() {
+    for t in [
+        "Lo hice porque quería.",
+        "El peso del paquete.",
+        "Quiero volver a casa.",
+    ] {
+        assert_eq!(score(t), 0.0, "{t}");
+    }
+    // Words the first, short Spanish and Croatian lists lacked (each scored 0 with them).
+    for (neg, pos) in [
+        (
+            "Un engreído y un cínico, nos engaña.",
+            "Una bendición, estamos eufóricas.",
+        ),
+        (
+            "La app se cuelga y es lentísima.",
+            "El sitio idóneo, qué ilusión.",
+        ),
+        (
+            "Razočarali su nas, lažni popusti.",
+            "Uživali smo, čudesna i zadovoljavajuća usluga.",
+        ),
+        (
+            "Dostava je bila žalosna, paket povređen.",
+            "Brža dostava, srećni smo.",
+        ),
+    ] {
+        assert_eq!(label(neg), Label::Negative, "{neg}: {}", score(neg));
+        assert_eq!(label(pos), Label::Positive, "{pos}: {}", score(pos));
+    }
+}
