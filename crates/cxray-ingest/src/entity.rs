@@ -1030,14 +1030,32 @@ fn index_of(entity: Entity, name: &str) -> usize {
         .expect("a canonical field")
 }
 
-/// Rules across the columns of one row, with the positions of the columns they use looked up
-/// once (this runs for every row).
-fn row_rules(plan: &EntityPlan) -> impl Fn(&mut [Value]) -> Result<(), Problem> + '_ {
+/// The rules across the fields of a row, checked column by column on the rows without a problem
+/// (`bad` false), which they mark when they fail: times in order; the reopen and abandon flags
+/// completed from their times (a reopen time means reopened, a contact without an answer time
+/// was abandoned); a journey event's unit; a lifecycle event's name. Returns each failing row
+/// with the first rule it breaks, in row order.
+fn cross_rules(
+    plan: &EntityPlan,
+    columns: &[Option<ArrayRef>],
+    flags: &mut [Option<Vec<Option<bool>>>],
+    bad: &mut [bool],
+) -> Vec<(usize, Problem)> {
+    use arrow::datatypes::TimestampMicrosecondType as Micros;
     let e = plan.entity;
-    let pos = |name: &str| e.fields().iter().position(|d| d.name == name);
-    // (later, earlier, reason) pairs of times that must be in order.
-    let order: Vec<(usize, usize, &'static str)> = match e {
-        Entity::Tickets => vec![
+    let pos = |name: &str| {
+        e.fields()
+            .iter()
+            .position(|d| d.name == name)
+            .expect("a canonical field")
+    };
+    let col = |k: usize| plan.fields[k];
+    let column = |k: usize| columns[k].as_ref().expect("every field has a column");
+    let n = bad.len();
+    let mut out: Vec<(usize, Problem)> = Vec::new();
+    // (later, earlier, reason): times that must be in order.
+    let order: &[(&str, &str, &str)] = match e {
+        Entity::Tickets => &[
             (
                 "resolved_at",
                 "created_at",
@@ -1059,103 +1077,145 @@ fn row_rules(plan: &EntityPlan) -> impl Fn(&mut [Value]) -> Result<(), Problem> 
                 "ticket reopened before it was resolved",
             ),
         ],
-        Entity::Contacts => vec![(
+        Entity::Contacts => &[(
             "answered_at",
             "offered_at",
             "answered before it was offered",
         )],
-        Entity::Referrals => vec![(
+        Entity::Referrals => &[(
             "converted_at",
             "invited_at",
             "converted before the invitation was sent",
         )],
-        _ => vec![],
-    }
-    .into_iter()
-    .map(|(a, b, r)| {
-        (
-            pos(a).expect("a canonical field"),
-            pos(b).expect("a canonical field"),
-            r,
-        )
-    })
-    .collect();
-    let at = |name| pos(name).unwrap_or(usize::MAX);
-    let (reopened_at, reopened) = (at("reopened_at"), at("reopened"));
-    let (answered_at, abandoned) = (at("answered_at"), at("abandoned"));
-    let (session, customer, event) = (at("session_id"), at("customer_id"), at("event"));
-    let col = move |k: usize| plan.fields.get(k).copied().flatten();
-    let time = |v: &[Value], k: usize| match v[k] {
-        Value::Time(t, _) => Some(t),
-        _ => None,
+        _ => &[],
     };
-    move |v: &mut [Value]| {
-        for &(later, earlier, reason) in &order {
-            if let (Some(a), Some(b)) = (time(v, later), time(v, earlier))
-                && a < b
-            {
-                let shown = chrono::DateTime::from_timestamp_micros(a)
+    for &(later, earlier, reason) in order {
+        let (k, j) = (pos(later), pos(earlier));
+        let (a, b) = (
+            column(k).as_primitive::<Micros>(),
+            column(j).as_primitive::<Micros>(),
+        );
+        if a.null_count() == n || b.null_count() == n {
+            continue;
+        }
+        let (av, bv) = (a.values(), b.values());
+        for r in 0..n {
+            // Null slots hold some value: compare first (cheap, rarely true), then check.
+            if av[r] < bv[r] && !bad[r] && a.is_valid(r) && b.is_valid(r) {
+                bad[r] = true;
+                let shown = chrono::DateTime::from_timestamp_micros(av[r])
                     .map(|d| d.to_rfc3339())
                     .unwrap_or_default();
-                return Err((col(later), shown, reason.to_string()));
+                out.push((r, (col(k), shown, reason.to_string())));
             }
         }
-        match e {
-            Entity::Tickets => {
-                if v[reopened_at] != Value::Null {
-                    if v[reopened] == Value::Flag(false) {
-                        return Err((
-                            col(reopened),
+    }
+    fn fail(
+        bad: &mut [bool],
+        out: &mut Vec<(usize, Problem)>,
+        r: usize,
+        c: Option<usize>,
+        value: String,
+        reason: String,
+    ) {
+        bad[r] = true;
+        out.push((r, (c, value, reason)));
+    }
+    match e {
+        Entity::Tickets => {
+            let (ka, kf) = (pos("reopened_at"), pos("reopened"));
+            let at = column(ka);
+            let mapped = col(ka).is_some();
+            let f = flags[kf].as_mut().expect("a flag column");
+            for r in 0..n {
+                if bad[r] {
+                    continue;
+                }
+                if at.is_valid(r) {
+                    if f[r] == Some(false) {
+                        fail(
+                            bad,
+                            &mut out,
+                            r,
+                            col(kf),
                             "false".into(),
                             "reopened is false but reopened_at has a time".into(),
-                        ));
+                        );
+                    } else {
+                        f[r] = Some(true);
                     }
-                    v[reopened] = Value::Flag(true);
-                } else if v[reopened] == Value::Null && col(reopened_at).is_some() {
+                } else if f[r].is_none() && mapped {
                     // A reopen time column without a time: not reopened.
-                    v[reopened] = Value::Flag(false);
+                    f[r] = Some(false);
                 }
             }
-            Entity::Contacts => {
-                let answered = time(v, answered_at).is_some();
-                match v[abandoned] {
-                    Value::Flag(true) if answered => {
-                        return Err((
-                            col(abandoned),
-                            "true".into(),
-                            "marked abandoned but has an answered_at time".into(),
-                        ));
-                    }
+        }
+        Entity::Contacts => {
+            let answered = column(pos("answered_at"));
+            let ka = pos("abandoned");
+            let f = flags[ka].as_mut().expect("a flag column");
+            for r in 0..n {
+                if bad[r] {
+                    continue;
+                }
+                let ans = answered.is_valid(r);
+                match f[r] {
+                    Some(true) if ans => fail(
+                        bad,
+                        &mut out,
+                        r,
+                        col(ka),
+                        "true".into(),
+                        "marked abandoned but has an answered_at time".into(),
+                    ),
                     // Without a flag, a contact without an answer time was abandoned: the
                     // column is complete after ingestion.
-                    Value::Null => v[abandoned] = Value::Flag(!answered),
+                    None => f[r] = Some(!ans),
                     _ => {}
                 }
             }
-            Entity::Journey if v[session] == Value::Null && v[customer] == Value::Null => {
-                return Err((
-                    col(session).or(col(customer)),
-                    String::new(),
-                    "a journey event needs a session_id or a customer_id".into(),
-                ));
+        }
+        Entity::Journey => {
+            let (ks, kc) = (pos("session_id"), pos("customer_id"));
+            let (session, customer) = (column(ks), column(kc));
+            for r in 0..n {
+                if !bad[r] && session.is_null(r) && customer.is_null(r) {
+                    fail(
+                        bad,
+                        &mut out,
+                        r,
+                        col(ks).or(col(kc)),
+                        String::new(),
+                        "a journey event needs a session_id or a customer_id".into(),
+                    );
+                }
             }
-            Entity::Lifecycle => {
-                if let Value::Text(s) = &v[event]
-                    && cxray_metrics::churn::LifecycleEvent::parse(s).is_none()
+        }
+        Entity::Lifecycle => {
+            let ke = pos("event");
+            let event = column(ke).as_string::<i32>();
+            for r in 0..n {
+                if !bad[r]
+                    && event.is_valid(r)
+                    && cxray_metrics::churn::LifecycleEvent::parse(event.value(r)).is_none()
                 {
-                    return Err((
-                        col(event),
-                        s.to_string(),
+                    fail(
+                        bad,
+                        &mut out,
+                        r,
+                        col(ke),
+                        event.value(r).to_string(),
                         "unknown lifecycle event; use start, cancel, renew or an activity \
                          (activity, order, purchase, booking, visit, login)"
                             .into(),
-                    ));
+                    );
                 }
             }
-            _ => {}
         }
-        Ok(())
+        _ => {}
     }
+    out.sort_by_key(|p| p.0);
+    out
 }
 
 /// Validates one raw batch column by column: each canonical field is parsed in its own loop
@@ -1386,88 +1446,45 @@ fn validate(
     // The first problem of each row, in field order.
     problems.sort_by_key(|p| (p.0, p.1));
     problems.dedup_by_key(|p| p.0);
-    let mut problems = problems.into_iter().peekable();
-    // Row rules on the rows without a problem. They read times, flags and the ids and event
-    // they check; the other fields stay null for them.
-    enum Src<'c> {
-        Text(&'c arrow::array::StringArray),
-        Time(&'c arrow::array::TimestampMicrosecondArray),
-        Flag(&'c [Option<bool>]),
+    let mut rejected_row = vec![false; n];
+    for p in &problems {
+        rejected_row[p.0] = true;
     }
-    // Only the fields the entity's rules read, each with its column.
-    let srcs: Vec<(usize, Src)> = defs
-        .iter()
-        .enumerate()
-        .filter_map(|(k, d)| {
-            let src = match (d.kind, &columns[k], &flags[k]) {
-                (Kind::Flag, _, Some(f)) => Src::Flag(f),
-                (Kind::Time, Some(c), _) => Src::Time(c.as_primitive()),
-                (Kind::Text, Some(c), _)
-                    if matches!(
-                        (e, d.name),
-                        (Entity::Journey, "session_id" | "customer_id")
-                            | (Entity::Lifecycle, "event")
-                    ) =>
-                {
-                    Src::Text(c.as_string::<i32>())
-                }
-                _ => return None,
-            };
-            Some((k, src))
-        })
-        .collect();
-    let rules = row_rules(plan);
-    let mut keep = BooleanBuilder::with_capacity(n);
-    let mut flag_out: Vec<(usize, BooleanBuilder)> = defs
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.kind == Kind::Flag)
-        .map(|(k, _)| (k, BooleanBuilder::with_capacity(n)))
-        .collect();
-    let mut values: Vec<Value> = vec![Value::Null; defs.len()];
-    for r in 0..n {
-        counts.records += 1;
-        counts.read += 1;
-        let mut ok = true;
-        if problems.peek().is_some_and(|p| p.0 == r) {
-            let (_, _, c, v, reason) = problems.next().expect("peeked");
-            reject(&mut rejects, raw.lines[r], c, &v, reason);
-            ok = false;
-        } else {
-            for (k, src) in &srcs {
-                values[*k] = match src {
-                    Src::Text(a) if !a.is_null(r) => {
-                        Value::Text(std::borrow::Cow::Borrowed(a.value(r)))
-                    }
-                    Src::Time(a) if !a.is_null(r) => Value::Time(a.value(r), 0),
-                    Src::Flag(f) => f[r].map_or(Value::Null, Value::Flag),
-                    _ => Value::Null,
-                };
-            }
-            if let Err((c, value, reason)) = rules(&mut values) {
-                reject(&mut rejects, raw.lines[r], c, &value, reason);
-                ok = false;
-            }
-        }
-        for (k, b) in &mut flag_out {
-            match (ok, &values[*k]) {
-                (true, Value::Flag(x)) => b.append_value(*x),
-                _ => b.append_null(),
-            }
-        }
-        keep.append_value(ok);
-        if ok {
-            counts.accepted += 1;
-        } else {
-            counts.rejected += 1;
+    let broken = cross_rules(plan, &columns, &mut flags, &mut rejected_row);
+    // Rejects in row order: the row's first problem in a field, or else the first rule it
+    // breaks (rules run only on rows without a problem).
+    let mut found = problems
+        .into_iter()
+        .map(|(r, _, c, v, reason)| (r, (c, v, reason)))
+        .peekable();
+    let mut broken = broken.into_iter().peekable();
+    loop {
+        let next = match (found.peek(), broken.peek()) {
+            (Some(a), Some(b)) if a.0 <= b.0 => found.next(),
+            (_, Some(_)) => broken.next(),
+            (Some(_), None) => found.next(),
+            (None, None) => break,
+        };
+        let (r, (c, v, reason)) = next.expect("peeked");
+        reject(&mut rejects, raw.lines[r], c, &v, reason);
+    }
+    let rejected = rejected_row.iter().filter(|b| **b).count() as u64;
+    counts.records += n as u64;
+    counts.read += n as u64;
+    counts.rejected += rejected;
+    counts.accepted += n as u64 - rejected;
+    for (k, f) in flags.iter_mut().enumerate() {
+        if let Some(f) = f.take() {
+            let f: Vec<Option<bool>> = f
+                .into_iter()
+                .zip(&rejected_row)
+                .map(|(x, b)| x.filter(|_| !b))
+                .collect();
+            columns[k] = Some(Arc::new(arrow::array::BooleanArray::from(f)));
         }
     }
-    drop(values);
-    drop(srcs);
-    for (k, mut b) in flag_out {
-        columns[k] = Some(Arc::new(b.finish()));
-    }
-    let keep = keep.finish();
+    let keep =
+        arrow::array::BooleanArray::from(rejected_row.iter().map(|b| !b).collect::<Vec<bool>>());
     let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
     let schema = entity_schema(e, &names);
     let mut cols: Vec<ArrayRef> = columns
