@@ -121,9 +121,11 @@ fn engine_with(tables: &[(&str, &EntityTable)], views: &[String]) -> Result<Engi
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = Engine::new(threads);
     for (name, t) in tables {
+        let t0 = std::time::Instant::now();
         engine
             .register_grouped_table(name, t.schema.clone(), t.batches.clone(), views)
             .map_err(Failure::runtime)?;
+        crate::progress::timing(&format!("register {name}"), t0);
     }
     Ok(engine)
 }
