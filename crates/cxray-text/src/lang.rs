@@ -3,8 +3,10 @@
 //! Han characters decide Chinese. For the Latin-script languages each word votes for the
 //! languages whose function-word list (articles, pronouns, auxiliaries, negations — the words
 //! every sentence has) contains it, a word of a language's sentiment lexicon adds half a vote,
-//! and letters that only some of the languages use (ß, ñ, č, …) add votes. The language with most votes wins when it leads clearly; otherwise, and for text
-//! with fewer than two votes, the answer is "unknown" rather than a guess.
+//! and letters that only some of the languages use (ß, ñ, č, …) add votes. The language with
+//! most votes wins when it has at least one vote and leads clearly; otherwise the answer is
+//! "unknown" rather than a guess, and the text is read in the leading language, if any
+//! ([`identify`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -94,6 +96,15 @@ fn letter_votes(c: char) -> u8 {
 /// Chinese function words (particles, pronouns), written for cxray.
 const ZH_FUNCTION: &str = "的 了 是 我 你 他 她 它 们 也 就 都 在 和 有 这 那 吗 呢 吧 啊 又 还 给 把 被 让 对 从 到 说 要 会 能 可以 一个 我们 你们 他们 自己 什么 怎么 这个 那个 因为 所以 但是 如果 就是 还是 已经 没有 不是";
 
+/// Whether a lower-case word is a function word of `lang` (of any language for one without a
+/// list of its own).
+pub fn is_function_word_of(w: &str, lang: &str) -> bool {
+    match LATIN.iter().position(|l| *l == lang) {
+        Some(i) => table().get(w).is_some_and(|(f, _)| f & (1 << i) != 0),
+        None => is_function_word(w),
+    }
+}
+
 /// Whether a lower-case word is a function word of any supported language.
 pub fn is_function_word(w: &str) -> bool {
     static ZH: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
@@ -116,9 +127,9 @@ pub fn detect(text: &str) -> &'static str {
     identify(text).0
 }
 
-/// The language of `text` as [`detect`] reports it, and the language to read it in: the one
-/// with most votes when the text is too short to tell ("Ni fu ni fa", "Ne isplati se" lean to
-/// their language without enough evidence to report it), English when no language has a vote.
+/// The language of `text` as [`detect`] reports it, and the language to read it in: for a text
+/// too short to report, the one with most votes (`rico` is read as Spanish, `lekker` as Dutch,
+/// without the evidence to report either), English when no language leads (no vote, or a tie).
 pub fn identify(text: &str) -> (&'static str, &'static str) {
     let mut han = 0usize;
     let mut letters = 0usize;
@@ -226,5 +237,12 @@ mod tests {
             assert_eq!(identify(text), ("unknown", reading), "{text:?}");
         }
         assert_eq!(identify("送货太慢了"), ("zh", "zh"));
+    }
+
+    #[test]
+    fn function_words_by_language() {
+        assert!(is_function_word_of("porque", "es"));
+        assert!(!is_function_word_of("want", "en"));
+        assert!(is_function_word("want"));
     }
 }

@@ -334,6 +334,7 @@ pub struct Lexicon {
     pub folded: HashMap<String, f32>,
     pub stemmer: Option<Stemmer>,
     pub rules: RuleWords,
+    pub lang: &'static str,
 }
 
 fn algorithm(lang: &str) -> Option<Algorithm> {
@@ -423,11 +424,16 @@ impl Lexicon {
             folded,
             stemmer,
             rules: rule_words(lang),
+            lang: crate::lang::LANGUAGES
+                .iter()
+                .find(|l| **l == lang)
+                .copied()
+                .unwrap_or("unknown"),
         }
     }
 
-    /// Valence of a lower-case token: exact, then without accents, then by stem (not for
-    /// function words: `porque` is not an inflection of anything).
+    /// Valence of a lower-case token: exact, then without accents, then by stem (not for the
+    /// language's function words: `porque` is not an inflection of anything).
     pub fn valence(&self, token: &str) -> Option<f32> {
         if let Some(v) = self.words.get(token) {
             return Some(*v);
@@ -448,7 +454,9 @@ impl Lexicon {
         if let Some(v) = self
             .stemmer
             .as_ref()
-            .filter(|_| token.chars().count() >= 4 && !crate::lang::is_function_word(token))
+            .filter(|_| {
+                token.chars().count() >= 4 && !crate::lang::is_function_word_of(token, self.lang)
+            })
             .and_then(|st| self.stems.get(st.stem(token).as_ref()))
         {
             return Some(*v);

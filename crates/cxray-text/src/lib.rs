@@ -117,7 +117,7 @@ impl Analyzer {
             .iter()
             .map(|t| {
                 let t = truncate(t);
-                let l = lang::detect(t);
+                let l = lang::identify(t).1;
                 (sentiment::tokenize(t, l).0, l)
             })
             .collect();
