@@ -1034,7 +1034,7 @@ fn index_of(entity: Entity, name: &str) -> usize {
 /// (`bad` false), which they mark when they fail: times in order; the reopen and abandon flags
 /// completed from their times (a reopen time means reopened, a contact without an answer time
 /// was abandoned); a journey event's unit; a lifecycle event's name. Returns each failing row
-/// with the first rule it breaks, in row order.
+/// with the first rule it breaks.
 fn cross_rules(
     plan: &EntityPlan,
     columns: &[Option<ArrayRef>],
@@ -1053,6 +1053,18 @@ fn cross_rules(
     let column = |k: usize| columns[k].as_ref().expect("every field has a column");
     let n = bad.len();
     let mut out: Vec<(usize, Problem)> = Vec::new();
+    /// Marks row `r` rejected with its problem.
+    fn fail(
+        bad: &mut [bool],
+        out: &mut Vec<(usize, Problem)>,
+        r: usize,
+        c: Option<usize>,
+        value: String,
+        reason: String,
+    ) {
+        bad[r] = true;
+        out.push((r, (c, value, reason)));
+    }
     // (later, earlier, reason): times that must be in order.
     let order: &[(&str, &str, &str)] = match e {
         Entity::Tickets => &[
@@ -1102,24 +1114,12 @@ fn cross_rules(
         for r in 0..n {
             // Null slots hold some value: compare first (cheap, rarely true), then check.
             if av[r] < bv[r] && !bad[r] && a.is_valid(r) && b.is_valid(r) {
-                bad[r] = true;
                 let shown = chrono::DateTime::from_timestamp_micros(av[r])
                     .map(|d| d.to_rfc3339())
                     .unwrap_or_default();
-                out.push((r, (col(k), shown, reason.to_string())));
+                fail(bad, &mut out, r, col(k), shown, reason.to_string());
             }
         }
-    }
-    fn fail(
-        bad: &mut [bool],
-        out: &mut Vec<(usize, Problem)>,
-        r: usize,
-        c: Option<usize>,
-        value: String,
-        reason: String,
-    ) {
-        bad[r] = true;
-        out.push((r, (c, value, reason)));
     }
     match e {
         Entity::Tickets => {
@@ -1214,7 +1214,6 @@ fn cross_rules(
         }
         _ => {}
     }
-    out.sort_by_key(|p| p.0);
     out
 }
 
@@ -1450,22 +1449,16 @@ fn validate(
     for p in &problems {
         rejected_row[p.0] = true;
     }
-    let broken = cross_rules(plan, &columns, &mut flags, &mut rejected_row);
     // Rejects in row order: the row's first problem in a field, or else the first rule it
-    // breaks (rules run only on rows without a problem).
-    let mut found = problems
+    // breaks (rules run only on rows without a problem, so no row has both).
+    let broken = cross_rules(plan, &columns, &mut flags, &mut rejected_row);
+    let mut failed: Vec<(usize, Problem)> = problems
         .into_iter()
         .map(|(r, _, c, v, reason)| (r, (c, v, reason)))
-        .peekable();
-    let mut broken = broken.into_iter().peekable();
-    loop {
-        let next = match (found.peek(), broken.peek()) {
-            (Some(a), Some(b)) if a.0 <= b.0 => found.next(),
-            (_, Some(_)) => broken.next(),
-            (Some(_), None) => found.next(),
-            (None, None) => break,
-        };
-        let (r, (c, v, reason)) = next.expect("peeked");
+        .chain(broken)
+        .collect();
+    failed.sort_by_key(|f| f.0);
+    for (r, (c, v, reason)) in failed {
         reject(&mut rejects, raw.lines[r], c, &v, reason);
     }
     let rejected = rejected_row.iter().filter(|b| **b).count() as u64;

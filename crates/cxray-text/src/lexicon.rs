@@ -360,7 +360,7 @@ fn min_stem_share(lang: &str) -> f32 {
 }
 
 impl Lexicon {
-    fn build(lang: &str) -> Lexicon {
+    fn build(lang: &'static str) -> Lexicon {
         let mut words: HashMap<String, f32> =
             entries(lang).map(|(w, v)| (w.to_lowercase(), v)).collect();
         for (w, v) in cx_entries(lang) {
@@ -424,11 +424,7 @@ impl Lexicon {
             folded,
             stemmer,
             rules: rule_words(lang),
-            lang: crate::lang::LANGUAGES
-                .iter()
-                .find(|l| **l == lang)
-                .copied()
-                .unwrap_or("unknown"),
+            lang,
         }
     }
 
