@@ -45,14 +45,11 @@ pub use cxray_metrics::period::{GroupHistogram, GroupKey, Period};
 use cxray_metrics::{ScoreCount, ScoreHistogram};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Field, Float64Type, Int64Type, Schema, TimeUnit,
-};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Int64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::common::Column;
 use datafusion::error::DataFusionError;
-use datafusion::functions::datetime::expr_fn::date_trunc;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -293,16 +290,7 @@ impl Engine {
             );
         }
         if let Some(p) = q.period {
-            group.push(
-                date_trunc(
-                    lit(p.unit()),
-                    datafusion::logical_expr::cast(
-                        col("local_date"),
-                        DataType::Timestamp(TimeUnit::Second, None),
-                    ),
-                )
-                .alias("period"),
-            );
+            group.push(plan::period_of(p, col("local_date")).alias("period"));
         }
         group.push(col("score"));
         let mut aggregates = vec![count(lit(1)).alias("n")];

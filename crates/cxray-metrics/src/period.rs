@@ -22,6 +22,15 @@ pub enum Period {
 }
 
 impl Period {
+    /// Every period, shortest first.
+    pub const ALL: [Period; 5] = [
+        Period::Day,
+        Period::Week,
+        Period::Month,
+        Period::Quarter,
+        Period::Year,
+    ];
+
     /// Parses "day", "week", "month", "quarter", "year".
     pub fn parse(s: &str) -> Option<Period> {
         Some(match s {
@@ -149,13 +158,7 @@ mod tests {
         assert_eq!(Period::Month.label(d), "2025-03");
         assert_eq!(Period::Quarter.label(d), "2025-Q1");
         assert_eq!(Period::Year.label(d), "2025");
-        for p in [
-            Period::Day,
-            Period::Week,
-            Period::Month,
-            Period::Quarter,
-            Period::Year,
-        ] {
+        for p in Period::ALL {
             let start = p.start_of(d);
             assert_eq!(Period::parse_label(&p.label(start)), Some((p, start)));
         }
