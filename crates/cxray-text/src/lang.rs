@@ -129,7 +129,9 @@ pub fn detect(text: &str) -> &'static str {
 
 /// The language of `text` as [`detect`] reports it, and the language to read it in: for a text
 /// too short to report, the one with most votes (`rico` is read as Spanish, `lekker` as Dutch,
-/// without the evidence to report either), English when no language leads (no vote, or a tie).
+/// without the evidence to report either); of languages tied for the lead, the first in
+/// [`LANGUAGES`] order ("que triste me siento" ties French and Spanish and is read in French,
+/// whose lexicon has `triste` too); English when no language has a vote.
 pub fn identify(text: &str) -> (&'static str, &'static str) {
     let mut han = 0usize;
     let mut letters = 0usize;
@@ -180,7 +182,7 @@ pub fn identify(text: &str) -> (&'static str, &'static str) {
         (LATIN[order[0]], LATIN[order[0]])
     } else if han > 0 {
         ("zh", "zh")
-    } else if best > second {
+    } else if best > 0.0 {
         ("unknown", LATIN[order[0]])
     } else {
         ("unknown", "en")
@@ -233,6 +235,7 @@ mod tests {
             ("lekker", "nl"),
             ("Amazing", "en"),
             ("10/10", "en"),
+            ("que triste me siento", "fr"),
         ] {
             assert_eq!(identify(text), ("unknown", reading), "{text:?}");
         }

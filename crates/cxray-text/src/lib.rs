@@ -106,6 +106,23 @@ impl Analyzer {
         }
     }
 
+    /// The reading language of a text and its tokens with their lexicon valences (before
+    /// negation, intensifiers and the other rules), to see why a text scored as it did.
+    pub fn explain(&self, text: &str) -> (&'static str, Vec<(String, Option<f32>)>) {
+        let text = truncate(text);
+        let reading = lang::identify(text).1;
+        let lex = lexicon::lexicon(reading);
+        let tokens = sentiment::tokenize(text, reading).0;
+        let words = tokens
+            .into_iter()
+            .map(|t| {
+                let v = lex.valence(&t.lower);
+                (t.lower, v)
+            })
+            .collect();
+        (reading, words)
+    }
+
     /// Themes found automatically in a corpus (what the taxonomy misses).
     pub fn discover_themes(
         &self,

@@ -22,6 +22,9 @@
 //! - **verdicts**: after `overall`, `al met al`, `insgesamt`, `dans l'ensemble`, `总的来说` the
 //!   rest of the sentence counts twice; after a minor reservation (`the only downside`,
 //!   `seul bémol`, zh `就是`, `美中不足`) half;
+//! - **headlines**: a first sentence of at most six words before more text ("Disappointing.
+//!   The packaging was nice …", a review's title) counts twice, unless the text has a verdict
+//!   marker;
 //! - **scarcity**: `peu`, `poco`, `wenig`, `weinig` without an article deny the word after them
 //!   (`peu fiable`), with one they dampen it (`un peu long`);
 //! - **French conditional**: what `aurait`, `pourrait`, `j'aurais aimé` govern in their clause
@@ -607,6 +610,9 @@ fn zh_implied(tokens: &[Token], i: usize, lex: &Lexicon, inside: &[bool]) -> Opt
 
 /// Weight of the rest of a sentence after a verdict marker, and after a minimizer.
 const VERDICT: f32 = 2.0;
+/// Weight of a headline, a first sentence of at most `HEADLINE_WORDS` words.
+const HEADLINE: f32 = 2.0;
+const HEADLINE_WORDS: usize = 6;
 const MINIMIZED: f32 = 0.5;
 
 /// The length in tokens of the one of `markers` (space-separated words; Chinese words written
@@ -850,6 +856,15 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
                 }
                 weight[k] = 0.0;
             }
+        }
+    }
+    // A short first sentence before more text is a headline, the writer's own summary,
+    // unless the text states its verdict explicitly ("Het einde is wat zwak. Al met al een
+    // prima boek.").
+    let first_len = tokens.iter().take_while(|t| t.sentence == 0).count();
+    if done[0].is_none() && first_len > 0 && first_len <= HEADLINE_WORDS && first_len < n {
+        for x in weight.iter_mut().take(first_len) {
+            *x *= HEADLINE;
         }
     }
     let negative_weight = negative_weight(lang);

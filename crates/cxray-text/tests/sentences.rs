@@ -491,3 +491,43 @@ fn stems_do_not_reach_unrelated_words() {
         assert_eq!(label(pos), Label::Positive, "{pos}: {}", score(pos));
     }
 }
+
+#[test]
+fn headlines_weigh_more_unless_a_verdict_is_stated() {
+    // Without the headline rule the body's two mild positives outweigh it (+0.05).
+    assert_eq!(
+        label("Disappointing. The packaging was nice and the colour is fine."),
+        Label::Negative
+    );
+    // An explicit verdict outranks the headline.
+    assert_eq!(
+        label("Het einde is wat zwak. Al met al een prima boek."),
+        Label::Positive
+    );
+    // A single sentence is not a headline of itself.
+    assert!(score("Disappointing.") > score("Disappointing. Fine."));
+}
+
+#[test]
+fn short_texts_tied_between_languages_are_still_scored() {
+    // "que" and "me" are French and Spanish function words: a tie, read in French (whose
+    // lexicon has triste too), no longer in English, where the text scored 0.
+    assert_eq!(label("que triste me siento"), Label::Negative);
+}
+
+#[test]
+fn french_service_expressions_and_colloquial_words() {
+    for (text, expected) in [
+        ("Un vrai piège à touristes.", Label::Negative),
+        ("Personnel aux petits soins.", Label::Positive),
+        (
+            "Produit bas de gamme, lamentablement emballé.",
+            Label::Negative,
+        ),
+        ("Des frais cachés partout.", Label::Negative),
+        ("Accueil chaleureusement assuré, au top !", Label::Positive),
+        ("Distributeur hors service, encore.", Label::Negative),
+    ] {
+        assert_eq!(label(text), expected, "{text}");
+    }
+}
