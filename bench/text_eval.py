@@ -6,6 +6,7 @@ labelled public data in ../shared/data (not redistributed; see its README), plus
     cargo build --release -p cxray-cli
     python3 bench/fetch_es_eval.py   # optional: Spanish test tweets from PyPI (EvoMSA)
     python3 bench/text_eval.py [--data ../shared/data]
+    # optional Spanish reference: pip install scikit-learn sentiment-analysis-spanish
 
 Macro-F1 over the classes present; for 2-class data both tools predict positive when their
 score is >= 0 (VADER: compound), as `cxray text eval` does.
@@ -51,6 +52,23 @@ def vader_eval(rows, binary):
     return macro_f1(pairs), len(rows) / (time.time() - t)
 
 
+def spanish_model_eval(path):
+    """PyPI sentiment-analysis-spanish (a naive Bayes model trained on Spanish reviews, shipped in
+    the wheel): positive when its probability is >= 0.5. None when it is not installed."""
+    try:
+        import warnings
+        warnings.filterwarnings("ignore")
+        from sentiment_analysis_spanish import sentiment_analysis
+    except ImportError:
+        return None
+    model = sentiment_analysis.SentimentAnalysisSpanish()
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [(x["text"], {"1": "positive", "-1": "negative"}[x["label"]]) for x in csv.DictReader(f)]
+    t = time.time()
+    pairs = [(label, "positive" if model.sentiment(text) >= 0.5 else "negative") for text, label in rows]
+    return macro_f1(pairs), len(rows) / (time.time() - t)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
@@ -86,6 +104,14 @@ def main():
             (va, vf), vrate = vader_eval(rows, binary=False)
             v = (f"{va:.3f}", f"{vf:.3f}", f"{vrate:.0f}")
         print(f"| {name} | {s['n']} | {s['accuracy']:.3f} | {s['macro_f1']:.3f} | {v[0]} | {v[1]} | {rate:.0f} | {v[2] if with_vader else ''} |")
+    es = f"{HERE}/data/es-evomsa-2class.csv"
+    if os.path.exists(es):
+        r = spanish_model_eval(es)
+        if r is None:
+            print("\nSpanish reference: pip install scikit-learn sentiment-analysis-spanish to compare.")
+        else:
+            (sa, sf), srate = r
+            print(f"\nSpanish 2-class tweets, PyPI sentiment-analysis-spanish 0.0.25: accuracy {sa:.3f}, macro-F1 {sf:.3f}, {srate:.0f} texts/s")
 
 
 if __name__ == "__main__":
