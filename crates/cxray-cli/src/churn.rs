@@ -35,17 +35,19 @@ struct Events {
 /// lookups, mostly cache misses, are the cost); each part keeps the order of first appearance.
 fn events(t: &EntityTable) -> Events {
     use arrow::array::{Array, AsArray};
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    type Fast = BuildHasherDefault<cxray_ingest::IdHasher>;
+    use cxray_ingest::IdIndex;
     let col = |n: &str| t.schema.index_of(n).expect("a lifecycle column");
     let (ci, ei, di) = (col("customer_id"), col("event"), col("local_date"));
     let parts = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let part = |p: usize| {
-        let mut index: HashMap<&str, usize, Fast> =
-            HashMap::with_capacity_and_hasher(t.rows() / (4 * parts), Fast::default());
-        let mut by_customer: Vec<(String, History)> = Vec::new();
+        // Each event's customer index first, then every history filled at its final size (no
+        // growing of a million small vectors).
+        let mut index = IdIndex::with_capacity(t.rows() / (4 * parts));
+        let mut counts: Vec<u32> = Vec::new();
+        let mut rows: Vec<(u32, NaiveDate, LifecycleEvent, usize)> =
+            Vec::with_capacity(t.rows() / parts + 1);
         let (mut first, mut last) = (None::<NaiveDate>, None::<NaiveDate>);
         let mut row = 0;
         for b in &t.batches {
@@ -59,7 +61,8 @@ fn events(t: &EntityTable) -> Events {
                     continue;
                 }
                 let id = ids.value(r);
-                if parts > 1 && (Fast::default().hash_one(id) >> 59) as usize % parts != p {
+                let hash = IdIndex::hash(id);
+                if parts > 1 && (hash >> 59) as usize % parts != p {
                     continue;
                 }
                 let Some(e) = LifecycleEvent::parse(kinds.value(r)) else {
@@ -69,12 +72,22 @@ fn events(t: &EntityTable) -> Events {
                     .expect("a date in range");
                 first = Some(first.map_or(date, |f| f.min(date)));
                 last = Some(last.map_or(date, |l| l.max(date)));
-                let k = *index.entry(id).or_insert_with(|| {
-                    by_customer.push((id.to_string(), Vec::new()));
-                    by_customer.len() - 1
-                });
-                by_customer[k].1.push((date, e, this));
+                let (k, new) = index.insert_hashed(id, hash);
+                if new {
+                    counts.push(0);
+                }
+                counts[k as usize] += 1;
+                rows.push((k, date, e, this));
             }
+        }
+        let mut by_customer: Vec<(String, History)> = index
+            .ids()
+            .iter()
+            .zip(&counts)
+            .map(|(id, &n)| (id.to_string(), Vec::with_capacity(n as usize)))
+            .collect();
+        for (k, date, e, this) in rows {
+            by_customer[k as usize].1.push((date, e, this));
         }
         (by_customer, first, last)
     };
