@@ -168,15 +168,22 @@ fn population(
     (!out.is_empty()).then_some(out)
 }
 
+/// The answers matched to invitations by [`match_answers`].
+struct Matched {
+    /// Whether each invitation was answered.
+    answered: Vec<bool>,
+    /// (invitation row, metric index, score) of every matched answer.
+    answers: Vec<(u32, u16, f64)>,
+    /// Metric names, by index.
+    metrics: Vec<String>,
+    /// Answers of invited surveys that match no invitation within the window.
+    unmatched: u64,
+}
+
 /// Matches every answer to the latest invitation of the same customer (and survey, when the
-/// responses name it) sent at most `window` days before; returns which invitations were
-/// answered, the answers by invitation (row, metric, score), and the answers of invited surveys
-/// left unmatched.
-fn match_answers(
-    inv: &EntityTable,
-    loaded: &Loaded,
-    window: i64,
-) -> (Vec<bool>, Vec<(usize, String, f64)>, u64) {
+/// responses name it) sent at most `window` days before, on every core (answer batches split
+/// between threads).
+fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
     let t0 = std::time::Instant::now();
     let id_arrays = texts(inv, "customer_id").expect("customer_id");
     let ids = values(&id_arrays);
@@ -187,8 +194,9 @@ fn match_answers(
     };
     let dates = inv.local_dates();
     let by_survey = loaded.schema.index_of("survey").is_ok();
-    let invited_surveys: std::collections::HashSet<&str> =
-        surveys.iter().flatten().copied().collect();
+    let mut invited_surveys: Vec<&str> = surveys.iter().flatten().copied().collect();
+    invited_surveys.sort_unstable();
+    invited_surveys.dedup();
     // Invitations sorted by (hash of customer and survey, day): the invitations of one key
     // are a run, found by binary search; the strings are compared to rule out collisions.
     let key = |id: &str, survey: &str| -> u64 {
@@ -229,58 +237,123 @@ fn match_answers(
         start = end;
     }
     crate::progress::timing("non-response: invitation index", t0);
-    let mut answered = vec![false; inv.rows()];
-    let mut answers = Vec::new();
-    let mut unmatched = 0u64;
-    for b in &loaded.batches {
-        let c = crate::input::AnswerColumns::of(b);
-        let (cids, scores, metric) = (c.customer_id, c.score, &c.metric);
-        let survey = b
-            .column_by_name("survey")
-            .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok());
-        for r in 0..b.num_rows() {
-            let s = match &survey {
-                Some(c) => {
-                    let c = c.as_string::<i32>();
-                    if c.is_null(r) || !invited_surveys.contains(c.value(r)) {
-                        continue; // not an invited survey (e.g. transactional)
+    // One part of the answer batches: (answered invitation rows, answers, metric names,
+    // unmatched count).
+    type Part = (Vec<u32>, Vec<(u32, u16, f64)>, Vec<String>, u64);
+    let part = |batches: &[arrow::record_batch::RecordBatch]| -> Part {
+        let mut rows = Vec::new();
+        let mut answers = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut unmatched = 0u64;
+        for b in batches {
+            let c = crate::input::AnswerColumns::of(b);
+            let (cids, scores, metric) = (c.customer_id, c.score, &c.metric);
+            let survey = b
+                .column_by_name("survey")
+                .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok());
+            let mut last_metric: Option<u16> = None;
+            for r in 0..b.num_rows() {
+                let s = match &survey {
+                    Some(c) => {
+                        let c = c.as_string::<i32>();
+                        if c.is_null(r) || invited_surveys.binary_search(&c.value(r)).is_err() {
+                            continue; // not an invited survey (e.g. transactional)
+                        }
+                        c.value(r)
                     }
-                    c.value(r)
+                    None => "",
+                };
+                if cids.is_null(r) {
+                    unmatched += 1;
+                    continue;
                 }
-                None => "",
-            };
-            if cids.is_null(r) {
-                unmatched += 1;
-                continue;
-            }
-            let day = c.day(r);
-            let (id, h) = (cids.value(r), key(cids.value(r), s));
-            // The last invitation of this key sent on or before the day.
-            let Some(&(lo, hi)) = runs.get(&h) else {
-                unmatched += 1;
-                continue;
-            };
-            let run = &index[lo as usize..hi as usize];
-            let end = run.partition_point(|(_, d, _)| *d <= day);
-            let found = (end > 0)
-                .then(|| run[end - 1])
-                .filter(|(k, d, row)| {
+                let day = c.day(r);
+                let (id, h) = (cids.value(r), key(cids.value(r), s));
+                // The last invitation of this key sent on or before the day.
+                let Some(&(lo, hi)) = runs.get(&h) else {
+                    unmatched += 1;
+                    continue;
+                };
+                let run = &index[lo as usize..hi as usize];
+                let end = run.partition_point(|(_, d, _)| *d <= day);
+                let found = (end > 0).then(|| run[end - 1]).filter(|(k, d, row)| {
                     *k == h
                         && (day - *d).num_days() <= window
                         && ids[*row as usize] == Some(id)
                         && survey_of(*row as usize) == s
-                })
-                .map(|(_, _, row)| row as usize);
-            match found {
-                Some(row) => {
-                    answered[row] = true;
-                    answers.push((row, metric.value(r).to_string(), scores.value(r)));
-                }
-                None => unmatched += 1,
+                });
+                let Some((_, _, row)) = found else {
+                    unmatched += 1;
+                    continue;
+                };
+                // The metric's index: the row before's, or found among the few names.
+                let m = match last_metric {
+                    Some(m) if metric.value(r) == names[m as usize] => m,
+                    _ => {
+                        let name = metric.value(r);
+                        let m = match names.iter().position(|n| n == name) {
+                            Some(m) => m,
+                            None => {
+                                names.push(name.to_string());
+                                names.len() - 1
+                            }
+                        };
+                        u16::try_from(m).expect("fewer than 65,536 metrics")
+                    }
+                };
+                last_metric = Some(m);
+                rows.push(row);
+                answers.push((row, m, scores.value(r)));
             }
         }
+        (rows, answers, names, unmatched)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = loaded.batches.len().div_ceil(threads).max(1);
+    let parts: Vec<Part> = std::thread::scope(|sc| {
+        let part = &part;
+        let handles: Vec<_> = loaded
+            .batches
+            .chunks(chunk)
+            .map(|batches| sc.spawn(move || part(batches)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("matching thread"))
+            .collect()
+    });
+    let mut out = Matched {
+        answered: vec![false; inv.rows()],
+        answers: Vec::new(),
+        metrics: Vec::new(),
+        unmatched: 0,
+    };
+    for (rows, answers, names, unmatched) in parts {
+        for row in rows {
+            out.answered[row as usize] = true;
+        }
+        // This part's metric indices in the merged list.
+        let to: Vec<u16> = names
+            .into_iter()
+            .map(|n| {
+                let m = match out.metrics.iter().position(|x| *x == n) {
+                    Some(m) => m,
+                    None => {
+                        out.metrics.push(n);
+                        out.metrics.len() - 1
+                    }
+                };
+                u16::try_from(m).expect("fewer than 65,536 metrics")
+            })
+            .collect();
+        out.answers.extend(
+            answers
+                .into_iter()
+                .map(|(row, m, s)| (row, to[m as usize], s)),
+        );
+        out.unmatched += unmatched;
     }
-    (answered, answers, unmatched)
+    out
 }
 
 #[derive(serde::Serialize)]
@@ -332,7 +405,12 @@ pub fn build(
     let segments = invitation_segments(&inv, customers.as_ref(), &dims, known)?;
     crate::progress::timing("non-response: segments", t0);
     let t0 = std::time::Instant::now();
-    let (answered, answers, unmatched) = match_answers(&inv, &project.loaded, a.window_days);
+    let Matched {
+        answered,
+        answers,
+        metrics,
+        unmatched,
+    } = match_answers(&inv, &project.loaded, a.window_days);
     crate::progress::timing("non-response: matching", t0);
     if segments
         .iter()
@@ -366,17 +444,23 @@ pub fn build(
         e.0 += 1;
         e.1 += done as u64;
     }
-    let mut hist: BTreeMap<(String, u64), ScoreHistogram> = BTreeMap::new();
     // Attribute ratings declared as drivers are not headline metrics: left out here.
     let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
+    let skip: Vec<bool> = metrics.iter().map(|m| drivers.contains(m)).collect();
+    let mut by_index: HashMap<(u16, u64), ScoreHistogram> = HashMap::new();
     for (row, metric, score) in answers {
-        if drivers.contains(&metric) {
+        if skip[metric as usize] {
             continue;
         }
-        hist.entry((metric, cell_of(row)))
+        by_index
+            .entry((metric, cell_of(row as usize)))
             .or_default()
             .add(score, 1);
     }
+    let hist: BTreeMap<(String, u64), ScoreHistogram> = by_index
+        .into_iter()
+        .map(|((m, cell), h)| ((metrics[m as usize].clone(), cell), h))
+        .collect();
     let rake_on = (!a.rake_on.is_empty()).then(|| {
         a.rake_on
             .iter()
