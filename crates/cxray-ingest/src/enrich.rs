@@ -115,10 +115,11 @@ pub fn enrich_comments(loaded: &mut Loaded, opts: &TextOptions) -> Option<TextSu
     std::thread::scope(|s| {
         for _ in 0..threads.min(batches.len()) {
             s.spawn(|| {
+                let mut seen = Seen::default();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(b) = batches.get(i) else { break };
-                    let r = enrich_batch(b, &analyzer);
+                    let r = enrich_batch(b, &analyzer, &mut seen);
                     results.lock().expect("no panics while locked")[i] = Some(r);
                 }
             });
@@ -151,7 +152,21 @@ fn enriched_schema(schema: &Schema) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
-fn enrich_batch(b: &RecordBatch, analyzer: &Analyzer) -> (RecordBatch, u64) {
+/// Analyses of short texts already seen by one thread: identical comments ("Great service",
+/// "ok", "-") are analysed once. Texts up to `SEEN_BYTES` long, at most `SEEN_TEXTS` of them.
+type Seen<'a> = std::collections::HashMap<
+    &'a str,
+    (&'static str, f64, &'static str, String),
+    std::hash::BuildHasherDefault<crate::IdHasher>,
+>;
+const SEEN_BYTES: usize = 256;
+const SEEN_TEXTS: usize = 200_000;
+
+fn enrich_batch<'a>(
+    b: &'a RecordBatch,
+    analyzer: &Analyzer,
+    seen: &mut Seen<'a>,
+) -> (RecordBatch, u64) {
     let n = b.num_rows();
     let mut lang = StringDictionaryBuilder::<Int32Type>::new();
     let mut sent = Float64Builder::with_capacity(n);
@@ -171,6 +186,13 @@ fn enrich_batch(b: &RecordBatch, analyzer: &Analyzer) -> (RecordBatch, u64) {
             }
             Some(t) => {
                 count += 1;
+                if let Some((l, v, lb, th)) = seen.get(t) {
+                    lang.append_value(l);
+                    sent.append_value(*v);
+                    label.append_value(lb);
+                    themes.append_value(th);
+                    continue;
+                }
                 let a = analyzer.analyze(t);
                 lang.append_value(a.language);
                 sent.append_value(a.sentiment);
@@ -183,6 +205,12 @@ fn enrich_batch(b: &RecordBatch, analyzer: &Analyzer) -> (RecordBatch, u64) {
                     joined.push_str(th);
                 }
                 themes.append_value(&joined);
+                if t.len() <= SEEN_BYTES && seen.len() < SEEN_TEXTS {
+                    seen.insert(
+                        t,
+                        (a.language, a.sentiment, a.label.as_str(), joined.clone()),
+                    );
+                }
             }
         }
     }
@@ -298,6 +326,55 @@ mod tests {
         let mut l = loaded(vec![None, None]);
         assert!(enrich_comments(&mut l, &TextOptions::default()).is_none());
         assert!(l.schema.index_of("comment_themes").is_err());
+    }
+
+    /// Repeated comments (analysed once per thread) get the same columns as a fresh analysis,
+    /// and so do long comments, which are not remembered.
+    #[test]
+    fn repeated_comments_match_a_fresh_analysis() {
+        let long = format!(
+            "The delivery was late. {}",
+            "Nothing else to say. ".repeat(20)
+        );
+        let texts = [
+            "Great service, thank you!",
+            "ok",
+            "The parcel arrived two weeks late, terrible.",
+            long.as_str(),
+        ];
+        let comments: Vec<Option<&str>> = (0..40).map(|i| Some(texts[i % texts.len()])).collect();
+        let mut l = loaded(comments.clone());
+        enrich_comments(
+            &mut l,
+            &TextOptions {
+                threads: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let analyzer = Analyzer::default();
+        let text = |b: &RecordBatch, name: &str| {
+            arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Utf8).unwrap()
+        };
+        for b in &l.batches {
+            let (lang, label, themes) = (
+                text(b, "comment_language"),
+                text(b, "comment_label"),
+                text(b, "comment_themes"),
+            );
+            let sent = b.column_by_name("comment_sentiment").unwrap();
+            let sent = sent.as_primitive::<arrow::datatypes::Float64Type>();
+            for (i, t) in comments.iter().enumerate() {
+                let a = analyzer.analyze(t.unwrap());
+                assert_eq!(lang.as_string::<i32>().value(i), a.language);
+                assert_eq!(sent.value(i), a.sentiment);
+                assert_eq!(label.as_string::<i32>().value(i), a.label.as_str());
+                assert_eq!(
+                    themes.as_string::<i32>().value(i),
+                    a.themes.join(&THEME_SEPARATOR.to_string())
+                );
+            }
+        }
     }
 
     #[test]
