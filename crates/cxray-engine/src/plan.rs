@@ -275,11 +275,20 @@ impl datafusion::logical_expr::ScalarUDFImpl for DayTrunc {
             (Some(period), ColumnarValue::Array(a))
                 if a.data_type() == &DataType::Timestamp(TimeUnit::Second, None) =>
             {
+                // Neighbouring rows mostly share a period: the last period's bounds, in
+                // seconds, answer them without calendar arithmetic.
+                let bounds = std::cell::Cell::new((0i64, 0i64));
                 let out = a
                     .as_primitive::<TimestampSecondType>()
                     .unary::<_, TimestampSecondType>(|t| {
-                        let d = t.div_euclid(86_400) as i32;
-                        i64::from(period_start(period, d)) * 86_400
+                        let (lo, hi) = bounds.get();
+                        if lo <= t && t < hi {
+                            return lo;
+                        }
+                        let start = period_start(period, t.div_euclid(86_400) as i32);
+                        let lo = i64::from(start) * 86_400;
+                        bounds.set((lo, i64::from(next_period_start(period, start)) * 86_400));
+                        lo
                     });
                 Ok(ColumnarValue::Array(std::sync::Arc::new(out)))
             }
@@ -308,6 +317,20 @@ fn period_start(p: Period, d: i32) -> i32 {
             days_from_civil(y, m, 1)
         }
     }
+}
+
+/// The first day of the period after the one starting on day `start`.
+fn next_period_start(p: Period, start: i32) -> i32 {
+    let months = match p {
+        Period::Day => return start + 1,
+        Period::Week => return start + 7,
+        Period::Month => 1,
+        Period::Quarter => 3,
+        Period::Year => 12,
+    };
+    let (y, m, _) = civil_from_days(start);
+    let m0 = i64::from(m) - 1 + months;
+    days_from_civil(y + m0.div_euclid(12), (m0.rem_euclid(12) + 1) as u32, 1)
 }
 
 /// (year, month, day) of a day number in the proleptic Gregorian calendar, by era
@@ -454,13 +477,15 @@ mod tests {
     use std::sync::Arc;
 
     /// Period starts agree with DataFusion's built-in `date_trunc` (the reference) over
-    /// 1860-2243, for every period, at midnight and at the day's last second, and nulls stay
-    /// null.
+    /// 1860-2243 and on runs of consecutive days (forwards and backwards), for every period,
+    /// at midnight and at the day's last second, and nulls stay null.
     #[tokio::test]
     async fn period_start_matches_date_trunc() {
         let days: Vec<Option<i32>> = (-40_000..100_000)
             .step_by(37)
             .chain([-1, 0, 1, 59, 60, 11_016])
+            // Consecutive days, and back again: periods reused from the row before.
+            .chain((19_700..20_500).chain((19_690..19_760).rev()))
             .map(Some)
             .chain([None])
             .collect();
