@@ -65,36 +65,67 @@ struct Sweep {
     times: Vec<f64>,
 }
 
-/// Partial log-likelihood, score and information at β (centred covariates `x`).
+/// Running weighted sums of a set of rows: Σw, Σw·x and Σw·x·xᵀ (row-major p × p), in flat
+/// buffers (the covariates are few; nalgebra's dynamic vectors allocated on every event).
+struct Sums {
+    s0: f64,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+}
+
+impl Sums {
+    fn new(p: usize) -> Self {
+        Sums {
+            s0: 0.0,
+            s1: vec![0.0; p],
+            s2: vec![0.0; p * p],
+        }
+    }
+
+    fn add(&mut self, w: f64, x: &[f64]) {
+        let p = x.len();
+        self.s0 += w;
+        for a in 0..p {
+            let wa = w * x[a];
+            self.s1[a] += wa;
+            for (c, xc) in x.iter().enumerate() {
+                self.s2[a * p + c] += wa * xc;
+            }
+        }
+    }
+}
+
+/// Partial log-likelihood, score and information at β (centred covariates `x`, row-major
+/// n × p).
 fn evaluate(
     rows: &[CoxRow],
-    x: &[DVector<f64>],
+    x: &[f64],
     sweep: &Sweep,
     beta: &DVector<f64>,
 ) -> (f64, DVector<f64>, DMatrix<f64>) {
     let p = beta.len();
-    let w: Vec<f64> = x.iter().map(|xi| xi.dot(beta).exp()).collect();
+    let xi = |i: usize| &x[i * p..(i + 1) * p];
+    let eta: Vec<f64> = (0..rows.len())
+        .map(|i| xi(i).iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
+        .collect();
+    let w: Vec<f64> = eta.iter().map(|e| e.exp()).collect();
     // Running sums over rows with stop >= t (entered) and start >= t (left): the risk set at t
     // is entered minus left, so no row is ever subtracted from a sum it was added to, which
     // keeps the sums accurate over long sweeps.
-    let mut in0 = 0.0;
-    let mut in1 = DVector::<f64>::zeros(p);
-    let mut in2 = DMatrix::<f64>::zeros(p, p);
-    let mut out0 = 0.0;
-    let mut out1 = DVector::<f64>::zeros(p);
-    let mut out2 = DMatrix::<f64>::zeros(p, p);
+    let mut entered = Sums::new(p);
+    let mut left = Sums::new(p);
+    let mut tied = Sums::new(p);
     let (mut si, mut ti) = (0, 0);
     let mut ll = 0.0;
-    let mut score = DVector::<f64>::zeros(p);
-    let mut info = DMatrix::<f64>::zeros(p, p);
+    let mut score = vec![0.0; p];
+    let mut info = vec![0.0; p * p];
+    let (mut r1, mut r2, mut s1) = (vec![0.0; p], vec![0.0; p * p], vec![0.0; p]);
     let mut d_rows: Vec<usize> = Vec::new();
     for &t in &sweep.times {
         d_rows.clear();
         while si < sweep.by_stop.len() && rows[sweep.by_stop[si]].stop >= t {
             let i = sweep.by_stop[si];
-            in0 += w[i];
-            in1.axpy(w[i], &x[i], 1.0);
-            in2.ger(w[i], &x[i], &x[i], 1.0);
+            entered.add(w[i], xi(i));
             if rows[i].event && rows[i].stop == t {
                 d_rows.push(i);
             }
@@ -102,43 +133,53 @@ fn evaluate(
         }
         while ti < sweep.by_start.len() && rows[sweep.by_start[ti]].start >= t {
             let i = sweep.by_start[ti];
-            out0 += w[i];
-            out1.axpy(w[i], &x[i], 1.0);
-            out2.ger(w[i], &x[i], &x[i], 1.0);
+            left.add(w[i], xi(i));
             ti += 1;
         }
         let d = d_rows.len();
         if d == 0 {
             continue;
         }
-        let mut e0 = 0.0;
-        let mut e1 = DVector::<f64>::zeros(p);
-        let mut e2 = DMatrix::<f64>::zeros(p, p);
+        tied.s0 = 0.0;
+        tied.s1.fill(0.0);
+        tied.s2.fill(0.0);
         for &i in &d_rows {
-            ll += x[i].dot(beta);
-            score += &x[i];
-            e0 += w[i];
-            e1.axpy(w[i], &x[i], 1.0);
-            e2.ger(w[i], &x[i], &x[i], 1.0);
+            ll += eta[i];
+            for (s, v) in score.iter_mut().zip(xi(i)) {
+                *s += v;
+            }
+            tied.add(w[i], xi(i));
         }
-        let r0 = in0 - out0;
-        let r1 = &in1 - &out1;
-        let r2 = &in2 - &out2;
+        let r0 = entered.s0 - left.s0;
+        for (r, (e, o)) in r1.iter_mut().zip(entered.s1.iter().zip(&left.s1)) {
+            *r = e - o;
+        }
+        for (r, (e, o)) in r2.iter_mut().zip(entered.s2.iter().zip(&left.s2)) {
+            *r = e - o;
+        }
         for l in 0..d {
             let f = l as f64 / d as f64;
-            let s0 = r0 - f * e0;
-            let s1 = &r1 - &e1 * f;
-            let s2 = &r2 - &e2 * f;
+            let s0 = r0 - f * tied.s0;
+            for (s, (r, e)) in s1.iter_mut().zip(r1.iter().zip(&tied.s1)) {
+                *s = r - f * e;
+            }
             ll -= s0.ln();
-            score.axpy(-1.0 / s0, &s1, 1.0);
-            info += s2 / s0;
-            info.ger(-1.0 / (s0 * s0), &s1, &s1, 1.0);
+            for a in 0..p {
+                score[a] -= s1[a] / s0;
+                for c in 0..p {
+                    let k = a * p + c;
+                    info[k] += (r2[k] - f * tied.s2[k]) / s0 - s1[a] * s1[c] / (s0 * s0);
+                }
+            }
         }
     }
-    (ll, score, info)
+    (
+        ll,
+        DVector::from_vec(score),
+        DMatrix::from_row_slice(p, p, &info),
+    )
 }
 
-/// Fits a Cox model. `names` names the covariates (one per entry of every row's `x`).
 pub fn cox(rows: &[CoxRow], names: &[String], confidence: Confidence) -> Result<CoxFit> {
     let p = names.len();
     if p == 0 {
@@ -182,9 +223,9 @@ pub fn cox(rows: &[CoxRow], names: &[String], confidence: Confidence) -> Result<
             )));
         }
     }
-    let x: Vec<DVector<f64>> = rows
+    let x: Vec<f64> = rows
         .iter()
-        .map(|r| DVector::from_iterator(p, r.x.iter().zip(&mean).map(|(v, m)| v - m)))
+        .flat_map(|r| r.x.iter().zip(&mean).map(|(v, m)| v - m))
         .collect();
     let mut by_stop: Vec<usize> = (0..rows.len()).collect();
     by_stop.sort_by(|&a, &b| rows[b].stop.total_cmp(&rows[a].stop));
