@@ -353,6 +353,61 @@ fn funnel_steps_in_order_and_cart_abandonment() {
     assert_eq!(order, steps);
 }
 
+/// A visit whose first events carry no customer id (before logging in) is one unit, with or
+/// without segments from the customers: the funnel by plan adds up to the overall funnel.
+#[test]
+fn a_visit_that_logs_in_midway_is_one_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("journey.csv"),
+        "session_id,customer_id,step,at\n\
+         S1,,visit,2025-01-03T10:00:00Z\nS1,C1,cart,2025-01-03T10:01:00Z\n\
+         S2,C2,visit,2025-01-03T11:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        "customer_id,plan\nC1,basic\nC2,basic\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cxray.toml"),
+        "[[sources]]\npath = \"journey.csv\"\nentity = \"journey\"\n\
+         [[sources]]\npath = \"customers.csv\"\nentity = \"customers\"\n\
+         [journey]\nsteps = [\"visit\", \"cart\"]\n",
+    )
+    .unwrap();
+    let funnel = |by: &[&str]| {
+        let mut args = vec!["metrics", "-c", "cxray.toml", "--metric", "funnel"];
+        args.extend_from_slice(by);
+        args.extend_from_slice(&["--format", "json"]);
+        let (v, _) = run_json(&args, dir.path());
+        let mut rows: Vec<(String, String, u64, f64)> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["segment"]["plan"].as_str().unwrap_or("").to_string(),
+                    r["segment"]["step"].as_str().unwrap().to_string(),
+                    r["n"].as_u64().unwrap(),
+                    r["value"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        rows
+    };
+    let overall = funnel(&[]);
+    let by_plan = funnel(&["--by", "plan"]);
+    assert_eq!(
+        overall.iter().map(|r| (&r.1, r.2, r.3)).collect::<Vec<_>>(),
+        by_plan.iter().map(|r| (&r.1, r.2, r.3)).collect::<Vec<_>>(),
+        "overall {overall:?}, by plan {by_plan:?}"
+    );
+    assert!(by_plan.iter().all(|r| r.0 == "basic"), "{by_plan:?}");
+}
+
 #[test]
 fn funnel_segments_can_come_from_the_customers() {
     let dir = tempfile::tempdir().unwrap();

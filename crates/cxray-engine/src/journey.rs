@@ -175,10 +175,13 @@ impl Engine {
                 .filter(|(_, b)| !from_customers.contains(b))
                 .map(|(i, b)| crate::plan::segment_key(b).alias(format!("by_{}", i + 1))),
         );
-        if segments.is_some() {
-            unit_group.push(col("customer_id").alias("unit_customer"));
-        }
         let mut firsts = vec![min(col("local_date")).alias("first_date")];
+        // The unit's customer, for segments from the customer table: an aggregate, not a
+        // grouping key, so that the events of a visit before logging in (no customer id) stay
+        // in the visit, as they do without such segments.
+        if segments.is_some() {
+            firsts.push(min(col("customer_id")).alias("unit_customer"));
+        }
         firsts.extend(
             steps
                 .iter()
