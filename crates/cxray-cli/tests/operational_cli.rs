@@ -353,23 +353,11 @@ fn funnel_steps_in_order_and_cart_abandonment() {
     assert_eq!(order, steps);
 }
 
-/// A visit whose first events carry no customer id (before logging in) is one unit, with or
-/// without segments from the customers: the funnel by plan adds up to the overall funnel.
-#[test]
-fn a_visit_that_logs_in_midway_is_one_unit() {
+/// A project of a journey (steps visit, cart) and its customers, from the two files' texts.
+fn journey_with_customers(journey: &str, customers: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("journey.csv"),
-        "session_id,customer_id,step,at\n\
-         S1,,visit,2025-01-03T10:00:00Z\nS1,C1,cart,2025-01-03T10:01:00Z\n\
-         S2,C2,visit,2025-01-03T11:00:00Z\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("customers.csv"),
-        "customer_id,plan\nC1,basic\nC2,basic\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("journey.csv"), journey).unwrap();
+    std::fs::write(dir.path().join("customers.csv"), customers).unwrap();
     std::fs::write(
         dir.path().join("cxray.toml"),
         "[[sources]]\npath = \"journey.csv\"\nentity = \"journey\"\n\
@@ -377,6 +365,19 @@ fn a_visit_that_logs_in_midway_is_one_unit() {
          [journey]\nsteps = [\"visit\", \"cart\"]\n",
     )
     .unwrap();
+    dir
+}
+
+/// A visit whose first events carry no customer id (before logging in) is one unit, with or
+/// without segments from the customers: the funnel by plan adds up to the overall funnel.
+#[test]
+fn a_visit_that_logs_in_midway_is_one_unit() {
+    let dir = journey_with_customers(
+        "session_id,customer_id,step,at\n\
+         S1,,visit,2025-01-03T10:00:00Z\nS1,C1,cart,2025-01-03T10:01:00Z\n\
+         S2,C2,visit,2025-01-03T11:00:00Z\n",
+        "customer_id,plan\nC1,basic\nC2,basic\n",
+    );
     let funnel = |by: &[&str]| {
         let mut args = vec!["metrics", "-c", "cxray.toml", "--metric", "funnel"];
         args.extend_from_slice(by);
@@ -410,29 +411,15 @@ fn a_visit_that_logs_in_midway_is_one_unit() {
 
 #[test]
 fn funnel_segments_can_come_from_the_customers() {
-    let dir = tempfile::tempdir().unwrap();
     // Two basic customers both reach the cart; of the two premium ones only one does.
-    std::fs::write(
-        dir.path().join("journey.csv"),
+    let dir = journey_with_customers(
         "session_id,customer_id,step,at\n\
          S1,C1,visit,2025-01-03T10:00:00Z\nS1,C1,cart,2025-01-03T10:01:00Z\n\
          S2,C2,visit,2025-01-03T11:00:00Z\nS2,C2,cart,2025-01-03T11:01:00Z\n\
          S3,C3,visit,2025-01-04T10:00:00Z\nS3,C3,cart,2025-01-04T10:05:00Z\n\
          S4,C4,visit,2025-01-04T12:00:00Z\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("customers.csv"),
         "customer_id,plan\nC1,basic\nC2,basic\nC3,premium\nC4,premium\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("cxray.toml"),
-        "[[sources]]\npath = \"journey.csv\"\nentity = \"journey\"\n\
-         [[sources]]\npath = \"customers.csv\"\nentity = \"customers\"\n\
-         [journey]\nsteps = [\"visit\", \"cart\"]\n",
-    )
-    .unwrap();
+    );
     let (v, _) = run_json(
         &[
             "metrics",
