@@ -173,7 +173,7 @@ struct Matched {
     /// Whether each invitation was answered.
     answered: Vec<bool>,
     /// (invitation row, metric index, score) of every matched answer.
-    answers: Vec<(u32, u16, f64)>,
+    answers: Vec<(u32, u32, f64)>,
     /// Metric names, by index.
     metrics: Vec<String>,
     /// Answers of invited surveys that match no invitation within the window.
@@ -237,11 +237,9 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         start = end;
     }
     crate::progress::timing("non-response: invitation index", t0);
-    // One part of the answer batches: (answered invitation rows, answers, metric names,
-    // unmatched count).
-    type Part = (Vec<u32>, Vec<(u32, u16, f64)>, Vec<String>, u64);
+    // One part of the answer batches: (answers, metric names, unmatched count).
+    type Part = (Vec<(u32, u32, f64)>, Vec<String>, u64);
     let part = |batches: &[arrow::record_batch::RecordBatch]| -> Part {
-        let mut rows = Vec::new();
         let mut answers = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut unmatched = 0u64;
@@ -251,7 +249,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
             let survey = b
                 .column_by_name("survey")
                 .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok());
-            let mut last_metric: Option<u16> = None;
+            let mut last_metric: Option<u32> = None;
             for r in 0..b.num_rows() {
                 let s = match &survey {
                     Some(c) => {
@@ -298,15 +296,14 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
                                 names.len() - 1
                             }
                         };
-                        u16::try_from(m).expect("fewer than 65,536 metrics")
+                        m as u32
                     }
                 };
                 last_metric = Some(m);
-                rows.push(row);
                 answers.push((row, m, scores.value(r)));
             }
         }
-        (rows, answers, names, unmatched)
+        (answers, names, unmatched)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = loaded.batches.len().div_ceil(threads).max(1);
@@ -328,12 +325,12 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         metrics: Vec::new(),
         unmatched: 0,
     };
-    for (rows, answers, names, unmatched) in parts {
-        for row in rows {
+    for (answers, names, unmatched) in parts {
+        for &(row, _, _) in &answers {
             out.answered[row as usize] = true;
         }
         // This part's metric indices in the merged list.
-        let to: Vec<u16> = names
+        let to: Vec<u32> = names
             .into_iter()
             .map(|n| {
                 let m = match out.metrics.iter().position(|x| *x == n) {
@@ -343,7 +340,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
                         out.metrics.len() - 1
                     }
                 };
-                u16::try_from(m).expect("fewer than 65,536 metrics")
+                m as u32
             })
             .collect();
         out.answers.extend(
@@ -447,7 +444,7 @@ pub fn build(
     // Attribute ratings declared as drivers are not headline metrics: left out here.
     let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
     let skip: Vec<bool> = metrics.iter().map(|m| drivers.contains(m)).collect();
-    let mut by_index: HashMap<(u16, u64), ScoreHistogram> = HashMap::new();
+    let mut by_index: HashMap<(u32, u64), ScoreHistogram> = HashMap::new();
     for (row, metric, score) in answers {
         if skip[metric as usize] {
             continue;

@@ -178,7 +178,8 @@ impl Engine {
         let mut firsts = vec![min(col("local_date")).alias("first_date")];
         // The unit's customer, for segments from the customer table: an aggregate, not a
         // grouping key, so that the events of a visit before logging in (no customer id) stay
-        // in the visit, as they do without such segments.
+        // in the visit, as they do without such segments. A visit with events of two customers
+        // (a shared device) is credited to the smaller id.
         if segments.is_some() {
             firsts.push(min(col("customer_id")).alias("unit_customer"));
         }

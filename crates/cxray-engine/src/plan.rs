@@ -267,8 +267,11 @@ impl datafusion::logical_expr::ScalarUDFImpl for DayTrunc {
         use datafusion::arrow::datatypes::TimestampSecondType;
         use datafusion::logical_expr::ColumnarValue;
         use datafusion::scalar::ScalarValue;
+        // The exact unit names only ("monthly" is ours, not the built-in's).
         let period = match &args.args[0] {
-            ColumnarValue::Scalar(ScalarValue::Utf8(Some(u))) => Period::parse(u),
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(u))) => {
+                Period::ALL.into_iter().find(|p| p.unit() == u)
+            }
             _ => None,
         };
         match (period, &args.args[1]) {
@@ -277,20 +280,29 @@ impl datafusion::logical_expr::ScalarUDFImpl for DayTrunc {
             {
                 // Neighbouring rows mostly share a period: the last period's bounds, in
                 // seconds, answer them without calendar arithmetic.
+                // Days beyond ±246,000 years go to the built-in (which rejects what the
+                // calendar library cannot hold); null slots are not computed.
                 let bounds = std::cell::Cell::new((0i64, 0i64));
                 let out = a
                     .as_primitive::<TimestampSecondType>()
-                    .unary::<_, TimestampSecondType>(|t| {
+                    .try_unary::<_, TimestampSecondType, ()>(|t| {
                         let (lo, hi) = bounds.get();
                         if lo <= t && t < hi {
-                            return lo;
+                            return Ok(lo);
                         }
-                        let start = period_start(period, t.div_euclid(86_400) as i32);
+                        let d = t.div_euclid(86_400);
+                        if d.abs() > MAX_FAST_DAYS {
+                            return Err(());
+                        }
+                        let start = period_start(period, d as i32);
                         let lo = i64::from(start) * 86_400;
                         bounds.set((lo, i64::from(next_period_start(period, start)) * 86_400));
-                        lo
+                        Ok(lo)
                     });
-                Ok(ColumnarValue::Array(std::sync::Arc::new(out)))
+                match out {
+                    Ok(out) => Ok(ColumnarValue::Array(std::sync::Arc::new(out))),
+                    Err(()) => self.inner.invoke_with_args(args),
+                }
             }
             _ => self.inner.invoke_with_args(args),
         }
@@ -300,6 +312,10 @@ impl datafusion::logical_expr::ScalarUDFImpl for DayTrunc {
         self.inner.documentation()
     }
 }
+
+/// Largest |day number| [`DayTrunc`] computes itself (about 246,000 years, inside the
+/// calendar library's range).
+const MAX_FAST_DAYS: i64 = 90_000_000;
 
 /// The first day (days since 1970-01-01) of the period holding day `d`; weeks start on Monday.
 fn period_start(p: Period, d: i32) -> i32 {
@@ -535,6 +551,37 @@ mod tests {
             assert_eq!(ours, reference, "{p:?}");
             assert_eq!(column_i64(&out[0], "late").unwrap(), reference, "{p:?}");
             assert_eq!(ours.last(), Some(&None));
+        }
+    }
+
+    /// Units that are not exactly ours ("monthly") and days beyond the fast range are the
+    /// built-in's: the same answer, or the same error.
+    #[tokio::test]
+    async fn other_units_and_far_dates_go_to_the_built_in() {
+        let secs = datafusion::arrow::array::TimestampSecondArray::from(vec![
+            Some(1_700_000_000i64),
+            Some(-1_700_000_000),
+            Some(MAX_FAST_DAYS * 86_400 + 5 * 86_400 + 7),
+            None,
+        ]);
+        let batch = RecordBatch::try_from_iter([("t", Arc::new(secs) as ArrayRef)]).unwrap();
+        let ctx = SessionContext::new();
+        for unit in ["monthly", "hour", "month", "week"] {
+            let run = |e: Expr| {
+                let df = ctx.read_batch(batch.clone()).unwrap();
+                async move {
+                    match df.select(vec![e.alias("x")]).unwrap().collect().await {
+                        Ok(b) => Ok(column_i64(&b[0], "x").unwrap()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            };
+            let ours = run(period_trunc().call(vec![lit(unit), col("t")])).await;
+            let reference = run(date_trunc(lit(unit), col("t"))).await;
+            assert_eq!(ours, reference, "{unit}");
+            if unit == "monthly" {
+                assert!(ours.is_err(), "the built-in knows no 'monthly'");
+            }
         }
     }
 

@@ -854,8 +854,13 @@ impl<'a> IdIndex<'a> {
 
     /// The index of `id`, if present.
     pub fn get(&self, id: &str) -> Option<u32> {
+        self.get_hashed(id, Self::hash(id))
+    }
+
+    /// [`IdIndex::get`] with the id's [`IdIndex::hash`].
+    pub fn get_hashed(&self, id: &str, hash: u64) -> Option<u32> {
         self.table
-            .find(Self::hash(id), |&i| self.ids[i as usize] == id)
+            .find(hash, |&i| self.ids[i as usize] == id)
             .copied()
     }
 

@@ -44,17 +44,16 @@ pub struct TouchpointSummary {
 /// The journey events of the customers of one hash partition, time-ordered per customer:
 /// customer `c`'s events are `events[offsets[c]..offsets[c + 1]]`, as (time in µs, step index).
 struct Timeline<'a> {
-    customers: HashMap<&'a str, u32, Fast>,
+    customers: crate::IdIndex<'a>,
     offsets: Vec<usize>,
     events: Vec<(i64, u32)>,
 }
 
 type Fast = BuildHasherDefault<crate::IdHasher>;
 
-/// The hash partition of a customer id.
-fn part_of(id: &str, parts: usize) -> usize {
-    use std::hash::BuildHasher;
-    (Fast::default().hash_one(id) >> 59) as usize % parts
+/// The hash partition of a customer id, from its [`crate::IdIndex::hash`].
+fn part_of(hash: u64, parts: usize) -> usize {
+    (hash >> 59) as usize % parts
 }
 
 /// Step index of every event (`u32::MAX` for an event without a step), per batch. Steps are
@@ -107,7 +106,7 @@ fn step_codes(journey: &EntityTable, names: &mut Vec<String>) -> Vec<Vec<u32>> {
 impl<'a> Timeline<'a> {
     /// The timeline of the customers in hash partition `part` of `parts`.
     fn of(journey: &'a EntityTable, codes: &[Vec<u32>], part: usize, parts: usize) -> Self {
-        let mut customers: HashMap<&'a str, u32, Fast> = HashMap::default();
+        let mut customers = crate::IdIndex::default();
         // Pass 1: per usable event of the partition (customer, time, step), and the events
         // per customer.
         let mut rows: Vec<(u32, i64, u32)> = Vec::with_capacity(journey.rows() / parts + 16);
@@ -132,10 +131,9 @@ impl<'a> Timeline<'a> {
                 let c = match last {
                     Some((n, c)) if n == id => c,
                     _ => {
-                        let c = (parts == 1 || part_of(id, parts) == part).then(|| {
-                            let next = customers.len() as u32;
-                            *customers.entry(id).or_insert(next)
-                        });
+                        let hash = crate::IdIndex::hash(id);
+                        let c = (parts == 1 || part_of(hash, parts) == part)
+                            .then(|| customers.insert_hashed(id, hash).0);
                         last = Some((id, c));
                         c
                     }
@@ -208,12 +206,9 @@ impl<'a> Timelines<'a> {
 
     /// Where a customer's events are: (partition, customer index).
     fn customer(&self, id: &str) -> Option<(usize, u32)> {
-        let p = if self.parts.len() == 1 {
-            0
-        } else {
-            part_of(id, self.parts.len())
-        };
-        self.parts[p].customers.get(id).map(|c| (p, *c))
+        let hash = crate::IdIndex::hash(id);
+        let p = part_of(hash, self.parts.len());
+        self.parts[p].customers.get_hashed(id, hash).map(|c| (p, c))
     }
 
     fn step_before(&self, (p, c): (usize, u32), t: i64, window: i64) -> Option<u32> {

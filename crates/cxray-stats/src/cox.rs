@@ -180,6 +180,7 @@ fn evaluate(
     )
 }
 
+/// Fits a Cox model. `names` names the covariates (one per entry of every row's `x`).
 pub fn cox(rows: &[CoxRow], names: &[String], confidence: Confidence) -> Result<CoxFit> {
     let p = names.len();
     if p == 0 {

@@ -5,8 +5,8 @@
 //! every sentence has) contains it, a word of a language's sentiment lexicon adds half a vote,
 //! and letters that only some of the languages use (ß, ñ, č, …) add votes. The language with
 //! most votes wins when it has at least one vote and leads clearly; otherwise the answer is
-//! "unknown" rather than a guess, and the text is read in the leading language, if any
-//! ([`identify`]).
+//! "unknown" rather than a guess, and the text is read in the language with most votes (the
+//! first in [`LANGUAGES`] order of those tied), English when none has a vote ([`identify`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -106,8 +106,10 @@ impl Analyzer {
         }
     }
 
-    /// The reading language of a text and its tokens with their lexicon valences (before
-    /// negation, intensifiers and the other rules), to see why a text scored as it did.
+    /// The reading language of a text and its tokens with their single-word lexicon valences,
+    /// to see why a text scored as it did. The scorer's other steps are not shown: multi-word
+    /// expressions (`piège à touristes`, matched before their words), negation, intensifiers,
+    /// contrast and the other rules, and the re-splitting of Chinese words.
     pub fn explain(&self, text: &str) -> (&'static str, Vec<(String, Option<f32>)>) {
         let text = truncate(text);
         let reading = lang::identify(text).1;

@@ -861,7 +861,8 @@ pub(crate) fn score(tokens: &[Token], bangs: usize, lang: &str) -> f64 {
     // A short first sentence before more text is a headline, the writer's own summary,
     // unless the text states its verdict explicitly ("Het einde is wat zwak. Al met al een
     // prima boek.").
-    let first_len = tokens.iter().take_while(|t| t.sentence == 0).count();
+    let first = tokens.first().map_or(0, |t| t.sentence);
+    let first_len = tokens.iter().take_while(|t| t.sentence == first).count();
     if done[0].is_none() && first_len > 0 && first_len <= HEADLINE_WORDS && first_len < n {
         for x in weight.iter_mut().take(first_len) {
             *x *= HEADLINE;
