@@ -226,6 +226,10 @@ impl Engine {
                 }
             }
         }
+        // The unit's period once, not in each of the segmentations' aggregations.
+        if let Some(p) = q.period {
+            units = units.with_column("unit_period", period_of(p, col("first_date")))?;
+        }
         let units = units.cache().await?;
         let reached: Vec<Expr> = {
             let mut v: Vec<Expr> = Vec::new();
@@ -256,7 +260,7 @@ impl Engine {
                 .collect();
             // Without the period: the step-time aggregations pack it with their bucket.
             let segments_only = group.clone();
-            let period = q.period.map(|p| period_of(p, col("first_date")));
+            let period = q.period.map(|_| col("unit_period"));
             if let Some(p) = &period {
                 group.push(p.clone().alias("period"));
             }
