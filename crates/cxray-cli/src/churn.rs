@@ -62,7 +62,7 @@ fn events(t: &EntityTable) -> Events {
                 }
                 let id = ids.value(r);
                 let hash = IdIndex::hash(id);
-                if parts > 1 && (hash >> 59) as usize % parts != p {
+                if IdIndex::part(hash, parts) != p {
                     continue;
                 }
                 let Some(e) = LifecycleEvent::parse(kinds.value(r)) else {
@@ -91,13 +91,7 @@ fn events(t: &EntityTable) -> Events {
         }
         (by_customer, first, last)
     };
-    let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..parts).map(|p| s.spawn(move || part(p))).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("events thread"))
-            .collect()
-    });
+    let results = cxray_ingest::parallel(parts, parts, part);
     let mut out = Events {
         by_customer: Vec::new(),
         last: None,
@@ -148,35 +142,20 @@ fn load_lifecycle(a: &InputArgs) -> Result<(ProjectConfig, EntityTable, Events),
         let def = definition(cfg, &ev);
         // Spells of every customer, on every core.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = ev.by_customer.len().div_ceil(threads).max(1);
-        type Part = (Vec<Vec<cxray_metrics::churn::Spell>>, Vec<(usize, String)>);
-        let parts: Vec<Part> = std::thread::scope(|s| {
-            let handles: Vec<_> = ev
-                .by_customer
-                .chunks(chunk)
-                .map(|customers| {
-                    s.spawn(move || {
-                        let mut problems = Vec::new();
-                        let mut pairs: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
-                        let spells = customers
-                            .iter()
-                            .map(|(_, h)| {
-                                pairs.clear();
-                                pairs.extend(h.iter().map(|(d, e, _)| (*d, *e)));
-                                let (sp, probs) = cxray_metrics::churn::spells(&pairs, def, end);
-                                problems
-                                    .extend(probs.into_iter().map(|p| (h[p.index].2, p.reason)));
-                                sp
-                            })
-                            .collect();
-                        (spells, problems)
-                    })
+        let parts = cxray_ingest::parallel_chunks(&ev.by_customer, threads, |customers| {
+            let mut problems = Vec::new();
+            let mut pairs: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
+            let spells: Vec<Vec<cxray_metrics::churn::Spell>> = customers
+                .iter()
+                .map(|(_, h)| {
+                    pairs.clear();
+                    pairs.extend(h.iter().map(|(d, e, _)| (*d, *e)));
+                    let (sp, probs) = cxray_metrics::churn::spells(&pairs, def, end);
+                    problems.extend(probs.into_iter().map(|p| (h[p.index].2, p.reason)));
+                    sp
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("spells thread"))
-                .collect()
+            (spells, problems)
         });
         let mut problems = Vec::new();
         for (sp, probs) in parts {

@@ -306,19 +306,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         (answers, names, unmatched)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = loaded.batches.len().div_ceil(threads).max(1);
-    let parts: Vec<Part> = std::thread::scope(|sc| {
-        let part = &part;
-        let handles: Vec<_> = loaded
-            .batches
-            .chunks(chunk)
-            .map(|batches| sc.spawn(move || part(batches)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("matching thread"))
-            .collect()
-    });
+    let parts: Vec<Part> = cxray_ingest::parallel_chunks(&loaded.batches, threads, part);
     let mut out = Matched {
         answered: vec![false; inv.rows()],
         answers: Vec::new(),

@@ -307,7 +307,7 @@ fn conform(
 type Outputs = (Vec<ChunkOutput>, Plan, (Format, Option<u8>));
 
 /// Runs `work` over `n` jobs on `threads` threads, returning results in job order.
-fn parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+pub fn parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: std::sync::Mutex<Vec<Option<T>>> =
         std::sync::Mutex::new((0..n).map(|_| None).collect());
@@ -331,6 +331,18 @@ fn parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync)
         .into_iter()
         .map(|o| o.expect("every job ran"))
         .collect()
+}
+
+/// `items` cut into one run per thread, `work` over each run on its own thread; results in
+/// order.
+pub fn parallel_chunks<I: Sync, T: Send>(
+    items: &[I],
+    threads: usize,
+    work: impl Fn(&[I]) -> T + Sync,
+) -> Vec<T> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let runs: Vec<&[I]> = items.chunks(chunk).collect();
+    parallel(runs.len(), threads, |k| work(runs[k]))
 }
 
 fn load_source(
@@ -823,10 +835,15 @@ impl<'a> IdIndex<'a> {
         }
     }
 
-    /// The hash [`IdIndex`] uses for an id ([`IdHasher`]).
+    /// The hash [`IdIndex`] uses for an id (the one duplicate detection uses).
     pub fn hash(id: &str) -> u64 {
-        use std::hash::BuildHasher;
-        std::hash::BuildHasherDefault::<IdHasher>::default().hash_one(id)
+        hash_id(id)
+    }
+
+    /// Which of `parts` threads an id belongs to, from its [`IdIndex::hash`], when rows are
+    /// split between threads by id (each thread indexing its own ids).
+    pub fn part(hash: u64, parts: usize) -> usize {
+        (hash >> 59) as usize % parts.max(1)
     }
 
     /// The index of `id`, added if new, and whether it was new.

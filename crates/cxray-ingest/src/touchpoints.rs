@@ -51,11 +51,6 @@ struct Timeline<'a> {
 
 type Fast = BuildHasherDefault<crate::IdHasher>;
 
-/// The hash partition of a customer id, from its [`crate::IdIndex::hash`].
-fn part_of(hash: u64, parts: usize) -> usize {
-    (hash >> 59) as usize % parts
-}
-
 /// Step index of every event (`u32::MAX` for an event without a step), per batch. Steps are
 /// interned into `names` after the funnel's, so that ties in time go to the later funnel step.
 fn step_codes(journey: &EntityTable, names: &mut Vec<String>) -> Vec<Vec<u32>> {
@@ -132,7 +127,7 @@ impl<'a> Timeline<'a> {
                     Some((n, c)) if n == id => c,
                     _ => {
                         let hash = crate::IdIndex::hash(id);
-                        let c = (parts == 1 || part_of(hash, parts) == part)
+                        let c = (parts == 1 || crate::IdIndex::part(hash, parts) == part)
                             .then(|| customers.insert_hashed(id, hash).0);
                         last = Some((id, c));
                         c
@@ -189,25 +184,14 @@ impl<'a> Timelines<'a> {
     fn of(journey: &'a EntityTable, names: &mut Vec<String>, threads: usize) -> Self {
         let codes = step_codes(journey, names);
         let parts = threads.clamp(1, 8);
-        let parts = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..parts)
-                .map(|p| {
-                    let codes = &codes;
-                    s.spawn(move || Timeline::of(journey, codes, p, parts))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("timeline thread"))
-                .collect()
-        });
+        let parts = crate::parallel(parts, parts, |p| Timeline::of(journey, &codes, p, parts));
         Timelines { parts }
     }
 
     /// Where a customer's events are: (partition, customer index).
     fn customer(&self, id: &str) -> Option<(usize, u32)> {
         let hash = crate::IdIndex::hash(id);
-        let p = part_of(hash, self.parts.len());
+        let p = crate::IdIndex::part(hash, self.parts.len());
         self.parts[p].customers.get_hashed(id, hash).map(|c| (p, c))
     }
 
