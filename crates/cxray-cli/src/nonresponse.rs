@@ -174,7 +174,7 @@ struct Matched {
     answered: Vec<bool>,
     /// (invitation row, metric index, score) of every matched answer.
     answers: Vec<(u32, u32, f64)>,
-    /// Metric names, by index.
+    /// Metric names, by index (of all answers, matched or not).
     metrics: Vec<String>,
     /// Answers of invited surveys that match no invitation within the window.
     unmatched: u64,
@@ -237,19 +237,49 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         start = end;
     }
     crate::progress::timing("non-response: invitation index", t0);
-    // One part of the answer batches: (answers, metric names, unmatched count).
-    type Part = (Vec<(u32, u32, f64)>, Vec<String>, u64);
-    let part = |batches: &[arrow::record_batch::RecordBatch]| -> Part {
-        let mut answers = Vec::new();
-        let mut names: Vec<String> = Vec::new();
+    // The metric names of all batches, and each batch's dictionary values as their indices
+    // (the metric column is dictionary encoded: no text per row).
+    let mut metrics: Vec<String> = Vec::new();
+    let batches: Vec<(&arrow::record_batch::RecordBatch, Vec<u32>)> = loaded
+        .batches
+        .iter()
+        .map(|b| {
+            let dict = b
+                .column_by_name("metric")
+                .expect("a metric column")
+                .as_dictionary::<arrow::datatypes::Int32Type>();
+            let values = dict.values().as_string::<i32>();
+            let slots = (0..values.len())
+                .map(|v| {
+                    let name = values.value(v);
+                    let m = match metrics.iter().position(|n| n == name) {
+                        Some(m) => m,
+                        None => {
+                            metrics.push(name.to_string());
+                            metrics.len() - 1
+                        }
+                    };
+                    m as u32
+                })
+                .collect();
+            (b, slots)
+        })
+        .collect();
+    // One part of the answer batches: (answers, unmatched count).
+    let part = |batches: &[(&arrow::record_batch::RecordBatch, Vec<u32>)]| {
+        let mut answers: Vec<(u32, u32, f64)> = Vec::new();
         let mut unmatched = 0u64;
-        for b in batches {
-            let c = crate::input::AnswerColumns::of(b);
-            let (cids, scores, metric) = (c.customer_id, c.score, &c.metric);
+        for (b, slots) in batches {
+            let c = crate::input::AnswerColumns::of_ids(b);
+            let (cids, scores) = (c.customer_id, c.score);
+            let metric = b
+                .column_by_name("metric")
+                .expect("a metric column")
+                .as_dictionary::<arrow::datatypes::Int32Type>()
+                .keys();
             let survey = b
                 .column_by_name("survey")
                 .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok());
-            let mut last_metric: Option<u32> = None;
             for r in 0..b.num_rows() {
                 let s = match &survey {
                     Some(c) => {
@@ -284,58 +314,23 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
                     unmatched += 1;
                     continue;
                 };
-                // The metric's index: the row before's, or found among the few names.
-                let m = match last_metric {
-                    Some(m) if metric.value(r) == names[m as usize] => m,
-                    _ => {
-                        let name = metric.value(r);
-                        let m = match names.iter().position(|n| n == name) {
-                            Some(m) => m,
-                            None => {
-                                names.push(name.to_string());
-                                names.len() - 1
-                            }
-                        };
-                        m as u32
-                    }
-                };
-                last_metric = Some(m);
-                answers.push((row, m, scores.value(r)));
+                answers.push((row, slots[metric.value(r) as usize], scores.value(r)));
             }
         }
-        (answers, names, unmatched)
+        (answers, unmatched)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts: Vec<Part> = cxray_ingest::parallel_chunks(&loaded.batches, threads, part);
     let mut out = Matched {
         answered: vec![false; inv.rows()],
         answers: Vec::new(),
-        metrics: Vec::new(),
+        metrics,
         unmatched: 0,
     };
-    for (answers, names, unmatched) in parts {
+    for (answers, unmatched) in cxray_ingest::parallel_chunks(&batches, threads, part) {
         for &(row, _, _) in &answers {
             out.answered[row as usize] = true;
         }
-        // This part's metric indices in the merged list.
-        let to: Vec<u32> = names
-            .into_iter()
-            .map(|n| {
-                let m = match out.metrics.iter().position(|x| *x == n) {
-                    Some(m) => m,
-                    None => {
-                        out.metrics.push(n);
-                        out.metrics.len() - 1
-                    }
-                };
-                m as u32
-            })
-            .collect();
-        out.answers.extend(
-            answers
-                .into_iter()
-                .map(|(row, m, s)| (row, to[m as usize], s)),
-        );
+        out.answers.extend(answers);
         out.unmatched += unmatched;
     }
     out
