@@ -318,6 +318,9 @@ impl datafusion::logical_expr::ScalarUDFImpl for DayTrunc {
 const MAX_FAST_DAYS: i64 = 90_000_000;
 
 /// The first day (days since 1970-01-01) of the period holding day `d`; weeks start on Monday.
+/// The same as [`Period::start_of`] on day numbers: answers are not in date order, so a new
+/// period comes often, and going through `NaiveDate` there made the report's theme histograms
+/// 10-60% slower (2.0-2.1 -> 2.3-3.4 s).
 fn period_start(p: Period, d: i32) -> i32 {
     match p {
         Period::Day => d,
@@ -561,7 +564,9 @@ mod tests {
         let secs = datafusion::arrow::array::TimestampSecondArray::from(vec![
             Some(1_700_000_000i64),
             Some(-1_700_000_000),
-            Some(MAX_FAST_DAYS * 86_400 + 5 * 86_400 + 7),
+            // Beyond the calendar library's range (about 95.7M days): the built-in's error,
+            // which the fast path alone would not give.
+            Some(100_000_000 * 86_400),
             None,
         ]);
         let batch = RecordBatch::try_from_iter([("t", Arc::new(secs) as ArrayRef)]).unwrap();
@@ -579,9 +584,9 @@ mod tests {
             let ours = run(period_trunc().call(vec![lit(unit), col("t")])).await;
             let reference = run(date_trunc(lit(unit), col("t"))).await;
             assert_eq!(ours, reference, "{unit}");
-            if unit == "monthly" {
-                assert!(ours.is_err(), "the built-in knows no 'monthly'");
-            }
+            // No 'monthly' in the built-in; no month or week 270,000 years ahead in the
+            // calendar (hours are plain arithmetic).
+            assert_eq!(ours.is_err(), unit != "hour", "{unit}: {ours:?}");
         }
     }
 
