@@ -1,9 +1,16 @@
 //! Every flag of the command line, defined once with its documentation (the help text is
-//! generated from these doc comments).
+//! generated from these doc comments). Values are parsed and checked here (dates, periods,
+//! confidence levels, significance levels); [`crate::request`] turns the parsed flags into the
+//! project layer's requests.
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cxray_metrics::IntervalChoice;
+use cxray_metrics::period::Period;
+use cxray_project::PeriodLabel;
+use cxray_stats::Confidence;
 
 /// Customer-experience analytics with honest statistics.
 ///
@@ -19,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Metrics with confidence intervals by segment and period.
+    /// Metrics with confidence intervals by segment and period, survey and operational.
+    #[command(after_long_help = crate::help::metrics_list())]
     Metrics(MetricsArgs),
     /// The CX report: highlights, scorecard, trends, segments, distributions, data quality.
     Report(ReportArgs),
@@ -45,12 +53,80 @@ pub enum Command {
     Drivers(DriversArgs),
 }
 
+/// A confidence level strictly between 0 and 1.
+fn confidence(s: &str) -> Result<Confidence, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expects a number such as 0.95, got {s:?}"))?;
+    Confidence::new(v).map_err(|e| e.to_string())
+}
+
+/// A significance level or false discovery rate strictly between 0 and 1.
+fn alpha(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expects a number such as 0.05, got {s:?}"))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be strictly between 0 and 1, got {v}"))
+    }
+}
+
+/// A day as YYYY-MM-DD.
+fn date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("expects a date as YYYY-MM-DD, got {s:?}"))
+}
+
+/// A period label such as 2025-03.
+fn period_label(s: &str) -> Result<PeriodLabel, String> {
+    s.parse()
+}
+
+/// NAME=VALUE, split at the last `=`.
+fn pair(s: &str) -> Result<(String, String), String> {
+    s.rsplit_once('=')
+        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+        .map(|(a, b)| (a.trim().to_string(), b.to_string()))
+        .ok_or_else(|| format!("expects NAME=VALUE, got {s:?}"))
+}
+
+/// An interval method.
+fn interval(s: &str) -> Result<IntervalChoice, String> {
+    IntervalChoice::parse(s).ok_or_else(|| {
+        format!("unknown method {s:?}; use default, wald, score, adjusted-wald, exact or jeffreys")
+    })
+}
+
+/// Days of 0 or more.
+fn days(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expects days of 0 or more, got {s:?}")),
+    }
+}
+
 /// Where an analysis command writes: its summary table or JSON with every figure.
 #[derive(Debug, Args, Clone)]
 pub struct SummaryOut {
     /// Output format: a summary table, or JSON with every figure.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
+    #[arg(short, long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
+
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Where a command with rows writes: a summary table, JSON or CSV.
+#[derive(Debug, Args, Clone)]
+pub struct RowsOut {
+    /// Output format: a summary table, JSON with every figure, or CSV (one row per group).
+    #[arg(short, long, value_enum, default_value_t = RowsFormat::Table)]
+    pub format: RowsFormat,
 
     /// Write the output to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
@@ -85,8 +161,8 @@ pub struct DriversArgs {
     pub replicates: usize,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     #[command(flatten)]
     pub out: SummaryOut,
@@ -99,19 +175,19 @@ pub struct AlertsArgs {
     pub input: InputArgs,
 
     /// Evaluate this period (a label such as 2025-03) instead of the latest complete one.
-    #[arg(long, value_name = "PERIOD")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "PERIOD", value_parser = period_label)]
+    pub at: Option<PeriodLabel>,
 
     /// How many unhappy answers to list for follow-up.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub follow_up: usize,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// False discovery rate of the drop tests (Benjamini-Hochberg per rule).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
     pub alpha: f64,
 
     #[command(flatten)]
@@ -138,11 +214,11 @@ pub struct NonResponseArgs {
     pub window_days: i64,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// False discovery rate of the tests (Benjamini-Hochberg).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
     pub alpha: f64,
 
     #[command(flatten)]
@@ -161,13 +237,13 @@ pub struct ExplainArgs {
 
     /// The earlier period, as a label: 2025-02 (month), 2025-Q1, 2025-W09, 2025, or a day
     /// (default: the period before --to).
-    #[arg(long, value_name = "PERIOD")]
-    pub from: Option<String>,
+    #[arg(long, value_name = "PERIOD", value_parser = period_label)]
+    pub from: Option<PeriodLabel>,
 
     /// The later period (default: the latest period with data, or the one before it when the
     /// latest has less than half the usual answers, i.e. is still in progress).
-    #[arg(long, value_name = "PERIOD")]
-    pub to: Option<String>,
+    #[arg(long, value_name = "PERIOD", value_parser = period_label)]
+    pub to: Option<PeriodLabel>,
 
     /// Period of the defaults when --from and --to are not given.
     #[arg(long, value_enum, default_value_t = PeriodArg::Month)]
@@ -183,11 +259,11 @@ pub struct ExplainArgs {
     pub no_themes: bool,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// False discovery rate of the segment and theme tests (Benjamini-Hochberg).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
     pub alpha: f64,
 
     /// Segments with fewer answers in either period are not tested.
@@ -205,11 +281,11 @@ pub struct LinkageArgs {
     pub input: InputArgs,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// Significance level of the verdict.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
     pub alpha: f64,
 
     #[command(flatten)]
@@ -231,29 +307,24 @@ pub struct RetentionArgs {
     pub cohort: Option<PeriodArg>,
 
     /// Horizons in days at which retention is reported.
-    #[arg(long, value_delimiter = ',', value_name = "DAYS", default_values_t = [30.0, 90.0, 180.0, 365.0])]
+    #[arg(long, value_delimiter = ',', value_name = "DAYS", value_parser = days,
+          default_values = ["30", "90", "180", "365"])]
     pub at: Vec<f64>,
 
     /// Last day of data used (YYYY-MM-DD); default: the last event.
-    #[arg(long, value_name = "DATE")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub until: Option<NaiveDate>,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// Significance level of the log-rank verdict.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
     pub alpha: f64,
 
-    /// Output format: a summary table, JSON with full curves, or CSV (one row per group and
-    /// horizon).
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: RowsOut,
 }
 
 /// Settings of `cxray customer`.
@@ -266,13 +337,8 @@ pub struct CustomerArgs {
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Output format: a timeline (table) or JSON/CSV rows.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: RowsOut,
 }
 
 /// Settings of `cxray text`.
@@ -297,13 +363,8 @@ pub struct TextArgs {
     #[arg(long)]
     pub no_header: bool,
 
-    /// Output format: one row per text (csv, json) or a summary (table).
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: RowsOut,
 }
 
 #[derive(Debug, Subcommand, Clone)]
@@ -339,8 +400,8 @@ pub struct TextEvalArgs {
     pub no_header: bool,
 
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
+    #[arg(short, long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
 }
 
 /// Settings of `cxray report`.
@@ -359,19 +420,19 @@ pub struct ReportArgs {
     pub period: PeriodArg,
 
     /// First day included (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub since: Option<NaiveDate>,
 
     /// Last day included (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub until: Option<NaiveDate>,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// False discovery rate for verdicts and highlights (Benjamini-Hochberg).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
     pub alpha: f64,
 
     /// Groups with fewer answers are shown but flagged "too few answers" and not tested.
@@ -434,13 +495,13 @@ pub struct InputArgs {
     pub config: Option<PathBuf>,
 
     /// Map a canonical column to a file column, e.g. --map submitted_at=Date (repeatable).
-    #[arg(long, value_name = "CANONICAL=COLUMN")]
-    pub map: Vec<String>,
+    #[arg(long, value_name = "CANONICAL=COLUMN", value_parser = pair)]
+    pub map: Vec<(String, String)>,
 
     /// A rated question column of a wide export and its metric, e.g. --question "Q1=nps"
     /// (repeatable; implies --layout wide).
-    #[arg(long, value_name = "COLUMN=METRIC")]
-    pub question: Vec<String>,
+    #[arg(long, value_name = "COLUMN=METRIC", value_parser = pair)]
+    pub question: Vec<(String, String)>,
 
     /// Long (one row per answer) or wide (one row per respondent, one column per question).
     #[arg(long, value_enum)]
@@ -507,12 +568,13 @@ pub struct MetricsArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Metrics to report, comma-separated (nps, csat, ces, stars, task or custom); all present
-    /// in the data when omitted.
+    /// Metrics to report, comma-separated (survey or operational: the list is at the end of
+    /// --help); every survey metric in the data when omitted.
     #[arg(short, long, value_delimiter = ',', value_name = "LIST")]
     pub metric: Vec<String>,
 
-    /// Segment columns to break metrics down by, comma-separated.
+    /// Segment columns to break metrics down by, comma-separated (`theme`: each theme of the
+    /// comments).
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
     pub by: Vec<String>,
 
@@ -521,33 +583,28 @@ pub struct MetricsArgs {
     pub period: Option<PeriodArg>,
 
     /// First day included (YYYY-MM-DD, in the project timezone).
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub since: Option<NaiveDate>,
 
     /// Last day included (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub until: Option<NaiveDate>,
 
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    #[arg(long, default_value = "0.95", value_parser = confidence)]
+    pub confidence: Confidence,
 
     /// Interval method: default (score for NPS, Wilson for proportions, t for means), wald,
     /// score, adjusted-wald, exact (Clopper-Pearson) or jeffreys.
-    #[arg(long, default_value = "default", value_name = "METHOD")]
-    pub interval: String,
+    #[arg(long, default_value = "default", value_name = "METHOD", value_parser = interval)]
+    pub interval: IntervalChoice,
 
     /// Groups with fewer answers are flagged as too few (default: project setting, 30).
     #[arg(long, value_name = "N")]
     pub min_n: Option<u64>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
-
-    /// Write the output to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: RowsOut,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -559,8 +616,28 @@ pub enum PeriodArg {
     Year,
 }
 
+impl From<PeriodArg> for Period {
+    fn from(p: PeriodArg) -> Period {
+        match p {
+            PeriodArg::Day => Period::Day,
+            PeriodArg::Week => Period::Week,
+            PeriodArg::Month => Period::Month,
+            PeriodArg::Quarter => Period::Quarter,
+            PeriodArg::Year => Period::Year,
+        }
+    }
+}
+
+/// Formats of the analyses that have no rows of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
+pub enum SummaryFormat {
+    Table,
+    Json,
+}
+
+/// Formats of the results with one row per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RowsFormat {
     Table,
     Json,
     Csv,

@@ -1,80 +1,313 @@
 //! `cxray`: customer-experience metrics with honest intervals, from survey exports and
-//! operational data. This binary is a thin adapter: it parses flags, calls the library crates
-//! and renders their results.
+//! operational data. This binary is a thin adapter: it parses flags ([`args`]), turns them into
+//! the project layer's requests ([`request`]), calls `cxray_project` and prints the result
+//! through `cxray_report::print`. It computes nothing itself.
 //!
 //! Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 an alert fired (`cxray alerts`).
 
-mod alerts;
 mod args;
-mod churn;
-mod customer;
-mod demo;
-mod drivers;
-mod explain;
-mod input;
-mod linkage;
-mod metrics;
-mod nonresponse;
-mod operational;
-mod output;
-mod progress;
-mod report;
-mod text;
+mod help;
+mod observer;
+mod request;
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use cxray_project::{ErrorKind, Project};
+use cxray_report::print::{PrintFormat, Printable, print};
 
-use crate::args::{Cli, Command};
+use crate::args::*;
 
 /// An error with the exit code it maps to.
-pub struct Failure {
-    pub code: u8,
-    pub error: anyhow::Error,
+struct Failure {
+    code: u8,
+    message: String,
 }
 
 impl Failure {
-    /// Bad input or usage (exit code 2).
-    pub fn input(error: impl Into<anyhow::Error>) -> Self {
-        Failure {
-            code: 2,
-            error: error.into(),
-        }
-    }
-
     /// A runtime failure (exit code 1).
-    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+    fn runtime(e: impl std::fmt::Display) -> Self {
         Failure {
             code: 1,
-            error: error.into(),
+            message: e.to_string(),
         }
     }
 }
+
+/// The flag a request field comes from.
+fn flag(field: &str) -> String {
+    match field {
+        "metrics" => "--metric".into(),
+        "horizons" => "--at".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+impl From<cxray_project::Error> for Failure {
+    fn from(e: cxray_project::Error) -> Self {
+        let code = match e.kind() {
+            ErrorKind::BadInput | ErrorKind::Usage | ErrorKind::NotFound => 2,
+            ErrorKind::Runtime => 1,
+        };
+        let message = match e.field() {
+            Some(f) => format!("{}: {}", flag(f), e.message()),
+            None => e.message().to_string(),
+        };
+        Failure { code, message }
+    }
+}
+
+type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Alerts(a) => match alerts::run(a) {
+        Command::Alerts(a) => match alerts(a) {
             Ok(true) => return ExitCode::from(3),
             Ok(false) => Ok(()),
             Err(e) => Err(e),
         },
-        Command::Metrics(a) => metrics::run(a),
-        Command::Report(a) => report::run(a),
-        Command::Demo(a) => demo::run(a),
-        Command::Text(a) => text::run(a),
-        Command::Retention(a) => churn::run_retention(a),
-        Command::Customer(a) => customer::run(a),
-        Command::Linkage(a) => linkage::run(a),
-        Command::Explain(a) => explain::run(a),
-        Command::Drivers(a) => drivers::run(a),
-        Command::Nonresponse(a) => nonresponse::run(a),
+        Command::Metrics(a) => metrics(a),
+        Command::Report(a) => report(a),
+        Command::Demo(a) => demo(a),
+        Command::Text(a) => text(a),
+        Command::Retention(a) => retention(a),
+        Command::Customer(a) => customer(a),
+        Command::Linkage(a) => linkage(a),
+        Command::Explain(a) => explain(a),
+        Command::Drivers(a) => drivers(a),
+        Command::Nonresponse(a) => nonresponse(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            eprintln!("error: {}", f.message);
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Opens the project of the input flags; `attributes` limits the answers' segment columns kept
+/// in memory to those the command needs.
+fn open(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, Failure> {
+    let project = Project::open(&request::source(a), request::open_options(a, attributes))?;
+    Ok(project.observed_by(Arc::new(observer::Stderr::new(a.rejects.clone()))))
+}
+
+/// Runs `analysis` on the project, then writes the rejects of every source it read when
+/// `--rejects` is given (also when the analysis failed after reading).
+fn run<T>(
+    project: &Project,
+    a: &InputArgs,
+    analysis: impl FnOnce(&Project) -> cxray_project::Result<T>,
+) -> Result<T, Failure> {
+    let out = analysis(project);
+    if let Some(path) = &a.rejects
+        && project.has_read()
+    {
+        let f = std::fs::File::create(path).map_err(|e| {
+            Failure::runtime(format!(
+                "cannot write the rejects file {}: {e}",
+                path.display()
+            ))
+        })?;
+        cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &project.rejects())
+            .map_err(Failure::runtime)?;
+    }
+    Ok(out?)
+}
+
+/// Writes finished output to a file or standard output.
+fn emit(buf: &[u8], path: Option<&Path>) -> Outcome {
+    match path {
+        Some(p) => std::fs::write(p, buf)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", p.display()))),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(buf)
+                .and_then(|_| stdout.flush())
+                .map_err(Failure::runtime)
+        }
+    }
+}
+
+fn emit_rows(x: &impl Printable, out: &RowsOut) -> Outcome {
+    let format = match out.format {
+        RowsFormat::Table => PrintFormat::Table,
+        RowsFormat::Json => PrintFormat::Json,
+        RowsFormat::Csv => PrintFormat::Csv,
+    };
+    emit(
+        &print(x, format).map_err(Failure::runtime)?,
+        out.output.as_deref(),
+    )
+}
+
+fn emit_summary(x: &impl Printable, out: &SummaryOut) -> Outcome {
+    let format = match out.format {
+        SummaryFormat::Table => PrintFormat::Table,
+        SummaryFormat::Json => PrintFormat::Json,
+    };
+    emit(
+        &print(x, format).map_err(Failure::runtime)?,
+        out.output.as_deref(),
+    )
+}
+
+fn metrics(a: MetricsArgs) -> Outcome {
+    let project = open(
+        &a.input,
+        Some(a.by.iter().map(|b| b.trim().to_string()).collect()),
+    )?;
+    let out = run(&project, &a.input, |p| p.metrics(&(&a).into()))?;
+    emit_rows(&out, &a.out)
+}
+
+fn report(a: ReportArgs) -> Outcome {
+    let project = open(&a.input, None)?;
+    let doc = run(&project, &a.input, |p| p.report(&(&a).into()))?;
+    emit(render(&doc, a.format)?.as_bytes(), a.output.as_deref())
+}
+
+/// Renders a report document in a format.
+fn render(doc: &cxray_report::ReportDocument, format: ReportFormat) -> Result<String, Failure> {
+    Ok(match format {
+        ReportFormat::Text => cxray_report::render_text(doc),
+        ReportFormat::Md => cxray_report::render_markdown(doc),
+        ReportFormat::Html => cxray_report::render_html(doc),
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(doc).map_err(Failure::runtime)?;
+            s.push('\n');
+            s
+        }
+    })
+}
+
+fn demo(a: DemoArgs) -> Outcome {
+    let opts = cxray_demo::DemoOptions {
+        dir: a.dir.clone(),
+        customers: a.customers,
+        months: a.months,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let obs = observer::Stderr::new(None);
+    let phase = format!("writing the demo project to {}", a.dir.display());
+    cxray_project::Observer::started(&obs, &phase);
+    let t0 = std::time::Instant::now();
+    let summary = cxray_demo::generate(&opts);
+    cxray_project::Observer::finished(&obs, &phase, t0.elapsed());
+    let summary = summary.map_err(Failure::runtime)?;
+    eprintln!("demo project written to {}", a.dir.display());
+    for (name, rows) in &summary.files {
+        eprintln!("  data/{name}: {} rows", cxray_project::thousands(*rows));
+    }
+    if a.no_report {
+        return Ok(());
+    }
+    let input = InputArgs {
+        config: Some(summary.config.clone()),
+        ..Default::default()
+    };
+    let project = open(&input, None)?;
+    let doc = project.report(&cxray_project::ReportRequest::default())?;
+    let html_path = a.dir.join("report.html");
+    let json_path = a.dir.join("report.json");
+    emit(
+        render(&doc, ReportFormat::Html)?.as_bytes(),
+        Some(&html_path),
+    )?;
+    emit(
+        render(&doc, ReportFormat::Json)?.as_bytes(),
+        Some(&json_path),
+    )?;
+    print!("{}", render(&doc, ReportFormat::Text)?);
+    println!("\nHTML report: {}", html_path.display());
+    println!("JSON report: {}", json_path.display());
+    Ok(())
+}
+
+fn text(a: TextArgs) -> Outcome {
+    if let Some(TextCommand::Eval(e)) = &a.eval {
+        let out = cxray_project::evaluate_texts(&e.file, &e.into())?;
+        let format = match e.format {
+            SummaryFormat::Table => PrintFormat::Table,
+            SummaryFormat::Json => PrintFormat::Json,
+        };
+        emit(&print(&out, format).map_err(Failure::runtime)?, None)?;
+        if e.format == SummaryFormat::Table {
+            eprintln!(
+                "{} texts in {:.2} s ({:.0} texts/s)",
+                out.texts,
+                out.seconds,
+                out.texts as f64 / out.seconds.max(1e-9)
+            );
+        }
+        return Ok(());
+    }
+    let Some(file) = &a.file else {
+        return Err(Failure {
+            code: 2,
+            message: "cxray text needs a FILE (or the eval subcommand)".into(),
+        });
+    };
+    let out = cxray_project::analyze_texts(file, &(&a).into())?;
+    emit_rows(&out, &a.out)
+}
+
+fn retention(a: RetentionArgs) -> Outcome {
+    let project = open(&a.input, None)?;
+    let out = run(&project, &a.input, |p| p.retention(&(&a).into()))?;
+    emit_rows(&out, &a.out)
+}
+
+fn customer(a: CustomerArgs) -> Outcome {
+    let input = InputArgs {
+        config: a.config.clone(),
+        ..Default::default()
+    };
+    let project = open(&input, None)?;
+    let out = project.customer(&a.id)?;
+    emit_rows(&out, &a.out)
+}
+
+fn linkage(a: LinkageArgs) -> Outcome {
+    let project = open(&a.input, Some(vec![]))?;
+    let out = run(&project, &a.input, |p| p.linkage(&(&a).into()))?;
+    emit_summary(&out, &a.out)
+}
+
+fn explain(a: ExplainArgs) -> Outcome {
+    let project = open(&a.input, None)?;
+    let out = run(&project, &a.input, |p| p.explain(&(&a).into()))?;
+    emit_summary(&out, &a.out)
+}
+
+fn drivers(a: DriversArgs) -> Outcome {
+    let segments = a
+        .with_segments
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let project = open(&a.input, Some(segments))?;
+    let out = run(&project, &a.input, |p| p.drivers(&(&a).into()))?;
+    emit_summary(&out, &a.out)
+}
+
+fn nonresponse(a: NonResponseArgs) -> Outcome {
+    let project = open(&a.input, None)?;
+    let out = run(&project, &a.input, |p| p.nonresponse(&(&a).into()))?;
+    emit_summary(&out, &a.out)
+}
+
+/// Evaluates every rule; returns whether any fired.
+fn alerts(a: AlertsArgs) -> Result<bool, Failure> {
+    let project = open(&a.input, None)?;
+    let out = run(&project, &a.input, |p| p.alerts(&(&a).into()))?;
+    emit_summary(&out, &a.out)?;
+    Ok(out.fired > 0)
 }

@@ -167,7 +167,11 @@ fn demo_insights_recover_the_planted_effects() {
     // CSV is not a format of the analyses: a usage error, not a table in disguise.
     let out = cxray(&["drivers", "-c", "cxray.toml", "-f", "csv"], &dir);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--format json"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--format") && err.contains("table, json"),
+        "{err}"
+    );
 
     // Usage errors: the outcome as a driver, a driver twice.
     for bad in ["nps,value", "value,value"] {
@@ -381,7 +385,11 @@ fn explain_splits_a_change_into_mix_and_rate() {
         tmp.path(),
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--from expects a period"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--from") && err.contains("expects a period such as 2025-03"),
+        "{err}"
+    );
 }
 
 /// Alerts: the demo's North region fires (exit code 3) with its evidence; follow-ups are the

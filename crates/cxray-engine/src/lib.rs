@@ -60,7 +60,7 @@ const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
 /// Engine errors.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("unknown column '{name}' for --by; available: {available}")]
+    #[error("unknown column '{name}'; available: {available}")]
     UnknownColumn { name: String, available: String },
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// Why a source could not be read at all. Row-level problems are not errors but
-/// [`crate::Reject`]s; with `--strict` they become [`IngestError::Strict`].
+/// [`crate::Reject`]s; in strict mode they become [`IngestError::Strict`].
 #[derive(Debug, Error)]
 pub enum IngestError {
     #[error("{}: {message}", path.display())]
@@ -31,6 +31,6 @@ pub enum IngestError {
         line: u64,
         first_line: u64,
     },
-    #[error("{rejected} row(s) rejected and --strict is set; first: {first}")]
+    #[error("{rejected} row(s) rejected in strict mode; first: {first}")]
     Strict { rejected: u64, first: String },
 }

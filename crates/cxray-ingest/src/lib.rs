@@ -25,6 +25,7 @@ pub mod error;
 mod mapping;
 pub mod rejects;
 mod rows;
+pub mod table;
 mod text;
 pub mod timestamp;
 pub mod touchpoints;

@@ -377,7 +377,7 @@ fn missing_message(header: &[String], missing: &[String], delimiter: Option<u8>)
         let h = &header[0];
         if let Some(d) = [',', ';', '\t', '|'].into_iter().find(|c| h.contains(*c)) {
             msg.push_str(&format!(
-                ". The header was not split: the delimiter is probably {:?}, not {:?}; set delimiter = {:?} for this source (or --delimiter)",
+                ". The header was not split: the delimiter is probably {:?}, not {:?}; set delimiter = {:?} for this source",
                 d,
                 delimiter.map(|b| b as char).unwrap_or(','),
                 d
@@ -385,8 +385,7 @@ fn missing_message(header: &[String], missing: &[String], delimiter: Option<u8>)
         }
     } else {
         msg.push_str(
-            ". Map them in cxray.toml under [sources.columns] (e.g. submitted_at = \"Date\"), \
-             or pass --map submitted_at=Date",
+            ". Map them in cxray.toml under [sources.columns] (e.g. submitted_at = \"Date\")",
         );
     }
     msg

@@ -26,6 +26,16 @@ impl std::ops::Deref for Text {
 /// The decoded bytes of a text source (UTF-8 except for rare invalid sequences, which are
 /// rejected per row).
 pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Text, IngestError> {
+    read_text_checked(path, encoding, true)
+}
+
+/// [`read_text`]; without `check_utf8`, a file with many invalid UTF-8 lines is returned as it
+/// is (for readers that replace invalid bytes rather than reject rows).
+pub(crate) fn read_text_checked(
+    path: &Path,
+    encoding: Option<&str>,
+    check_utf8: bool,
+) -> Result<Text, IngestError> {
     let io = |e: std::io::Error| {
         IngestError::Io {
         path: path.to_path_buf(),
@@ -103,12 +113,13 @@ pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Text, Ing
         }
     }
     if let Some((line, byte)) = first_bad
+        && check_utf8
         && bad * 10 >= lines
     {
         return Err(enc_err(format!(
             "not valid UTF-8 (byte 0x{byte:02X} on line {line}, and {bad} of the first {lines} lines); \
              if the file was exported from Excel or a Windows tool, set encoding = \"windows-1252\" \
-             for this source in cxray.toml (or --encoding windows-1252)"
+             for this source in cxray.toml"
         )));
     }
     Ok(Text::Mapped(map, 0))

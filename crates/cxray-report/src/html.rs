@@ -47,6 +47,9 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: lef
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .table-wrap { overflow-x: auto; }
 .few { color: var(--muted); font-style: italic; }
+.warnings { background: #fff6f0; border-left: 4px solid var(--down); padding: 2px 16px 6px; margin: 14px 0; }
+.warnings h2 { border: 0; margin: 8px 0 4px; font-size: 1.05em; }
+.warnings li { overflow-wrap: anywhere; }
 footer { margin-top: 40px; color: var(--muted); font-size: .85em; }
 @media (max-width: 600px) { body { font-size: 14px; } .tile .value { font-size: 1.6em; } }
 @media print { nav { display: none; } main { max-width: none; } h2 { break-after: avoid; } }
@@ -115,6 +118,18 @@ pub fn render_html(doc: &ReportDocument) -> String {
             "<p class=\"ns\">{} is left out: it has less than half the usual answers (in progress).</p>",
             esc(p)
         );
+    }
+    if !doc.warnings.is_empty() {
+        o.push_str(r#"<section id="warnings" class="warnings"><h2>Not in this report</h2><ul>"#);
+        for w in &doc.warnings {
+            let _ = write!(
+                o,
+                "<li><strong>{}</strong>: {}</li>",
+                esc(&w.section),
+                esc(&w.message)
+            );
+        }
+        o.push_str("</ul></section>");
     }
     o.push_str(r##"<nav><a href="#highlights">Highlights</a><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a><a href="#segments">Segments</a><a href="#themes">Themes</a><a href="#insights">Why</a><a href="#operations">Operations</a><a href="#distributions">Distributions</a><a href="#data-quality">Data quality</a></nav>"##);
 

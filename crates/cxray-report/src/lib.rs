@@ -2,11 +2,12 @@
 //!
 //! Renders a [`ReportDocument`] — the report computed by `cxray-insights` plus data quality — as
 //! terminal text, Markdown, or one self-contained HTML file with inline SVG charts and CSS (no
-//! JavaScript, no network). Nothing here computes statistics; the JSON format is the document
-//! itself.
+//! JavaScript, no network), and every other analysis result as a summary table, JSON or CSV
+//! ([`print`]). Nothing here computes statistics; the JSON format is the document itself.
 
 mod html;
 mod insights;
+pub mod print;
 mod svg;
 mod text;
 
@@ -46,12 +47,24 @@ pub struct DataQuality {
     pub missing_segments: Vec<MissingSegment>,
 }
 
+/// A section of the report that could not be computed, and why. Shown at the top of every
+/// format, so that a missing section is never mistaken for a quiet one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportWarning {
+    /// The section, as a reader knows it ("Churn and retention").
+    pub section: String,
+    /// Why it is missing.
+    pub message: String,
+}
+
 /// Everything a report shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportDocument {
     pub title: String,
     pub report: Report,
     pub data_quality: DataQuality,
+    /// Sections that could not be computed.
+    pub warnings: Vec<ReportWarning>,
 }
 
 /// Escapes text for HTML.

@@ -38,6 +38,16 @@ pub fn render_text(doc: &ReportDocument) -> String {
             "{p} is left out: it has less than half the usual answers (in progress)."
         );
     }
+    if !doc.warnings.is_empty() {
+        let _ = writeln!(o, "\nNot in this report");
+        for w in &doc.warnings {
+            let _ = writeln!(
+                o,
+                "{}",
+                wrap(&format!("! {}: {}", w.section, w.message), 78, "  ")
+            );
+        }
+    }
     let _ = writeln!(o, "\nHighlights");
     if r.highlights.is_empty() {
         let _ = writeln!(o, "  No significant changes or differences.");
@@ -250,6 +260,13 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
             o,
             "{p} is left out: it has less than half the usual answers (in progress).\n"
         );
+    }
+    if !doc.warnings.is_empty() {
+        let _ = writeln!(o, "## Not in this report\n");
+        for w in &doc.warnings {
+            let _ = writeln!(o, "- **{}**: {}", w.section, w.message);
+        }
+        let _ = writeln!(o);
     }
     let _ = writeln!(o, "## Highlights\n");
     if r.highlights.is_empty() {

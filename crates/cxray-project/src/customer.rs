@@ -1,11 +1,9 @@
-//! `cxray customer ID`: every interaction of one customer in time order, across all the
-//! project's data — survey answers with their comments, invitations, tickets, lifecycle events,
-//! journey steps and referrals — so that whoever follows up with a customer sees everything in
-//! one place.
+//! One customer's timeline: every interaction in time order across all the project's data —
+//! survey answers with their comments, invitations, tickets, lifecycle events, journey steps and
+//! referrals — so that whoever follows up with a customer sees everything in one place.
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
 use arrow::array::{Array, AsArray, RecordBatch, Scalar, StringArray};
 use arrow::compute::kernels::cmp::eq;
 use arrow::compute::{cast, filter_record_batch};
@@ -13,9 +11,8 @@ use arrow::datatypes::{DataType, TimeUnit};
 use cxray_ingest::Entity;
 use serde::Serialize;
 
-use crate::Failure;
-use crate::args::{CustomerArgs, FormatArg, InputArgs};
-use crate::input;
+use crate::error::{Error, Result};
+use crate::project::Project;
 
 /// One interaction.
 #[derive(Debug, Clone, Serialize)]
@@ -32,10 +29,11 @@ pub struct Interaction {
     micros: i64,
 }
 
-#[derive(Serialize)]
-struct Timeline<'a> {
-    customer_id: &'a str,
-    interactions: Vec<Interaction>,
+/// Every interaction of one customer, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub customer_id: String,
+    pub interactions: Vec<Interaction>,
 }
 
 /// Entities with a customer column, the column, and the time column that orders them.
@@ -48,82 +46,36 @@ const SOURCES: [(Entity, &str, &str); 6] = [
     (Entity::Referrals, "referrer_id", "invited_at"),
 ];
 
-pub fn run(a: CustomerArgs) -> Result<(), Failure> {
-    let input_args = InputArgs {
-        config: a.config.clone(),
-        ..Default::default()
-    };
-    let config = input::project_config(&input_args)?;
-    let mut all: Vec<Interaction> = Vec::new();
-    if config.sources.iter().any(|s| {
-        s.entity
-            .as_deref()
-            .is_none_or(|e| e.eq_ignore_ascii_case("responses"))
-    }) {
-        let project = input::load(&input_args, None)?;
-        for b in &project.loaded.batches {
-            all.extend(rows_of(
-                b,
-                "customer_id",
-                "submitted_at",
-                &a.id,
-                "responses",
-            )?);
-        }
-    }
-    for (entity, id_col, time_col) in SOURCES {
-        if !input::has_source(&config, entity) {
-            continue;
-        }
-        let (_, table) = input::load_entity(&input_args, entity)?;
-        for b in &table.batches {
-            all.extend(rows_of(b, id_col, time_col, &a.id, entity.name())?);
-        }
-    }
-    if all.is_empty() {
-        return Err(Failure::input(anyhow!(
-            "no interactions of customer {:?} in the project's data",
-            a.id
-        )));
-    }
-    all.sort_by(|x, y| (x.micros, x.entity).cmp(&(y.micros, y.entity)));
-    let timeline = Timeline {
-        customer_id: &a.id,
-        interactions: all,
-    };
-    let mut buf = Vec::new();
-    match a.format {
-        FormatArg::Json => {
-            serde_json::to_writer_pretty(&mut buf, &timeline).map_err(Failure::runtime)?;
-            buf.push(b'\n');
-        }
-        FormatArg::Csv => {
-            let mut w = csv::Writer::from_writer(&mut buf);
-            w.write_record(["at", "entity", "summary"])
-                .map_err(Failure::runtime)?;
-            for i in &timeline.interactions {
-                w.write_record([&i.at, i.entity, &i.summary])
-                    .map_err(Failure::runtime)?;
-            }
-            w.flush().map_err(Failure::runtime)?;
-        }
-        FormatArg::Table => {
-            use std::io::Write;
-            let n = timeline.interactions.len();
-            writeln!(buf, "Customer {} — {n} interactions", a.id).map_err(Failure::runtime)?;
-            for i in &timeline.interactions {
-                writeln!(
-                    buf,
-                    "{:<20} {:<11} {}",
-                    i.at.get(..16).unwrap_or(&i.at).replace('T', " "),
-                    i.entity,
-                    i.summary
-                )
-                .map_err(Failure::runtime)?;
+impl Project {
+    /// Every interaction of the customer `id`, in time order.
+    pub fn customer(&self, id: &str) -> Result<Timeline> {
+        let mut all: Vec<Interaction> = Vec::new();
+        if self.has_responses() {
+            let responses = self.responses()?;
+            for b in &responses.loaded.batches {
+                all.extend(rows_of(b, "customer_id", "submitted_at", id, "responses")?);
             }
         }
+        for (entity, id_col, time_col) in SOURCES {
+            if !self.has(entity) {
+                continue;
+            }
+            let table = self.entity(entity)?;
+            for b in &table.batches {
+                all.extend(rows_of(b, id_col, time_col, id, entity.name())?);
+            }
+        }
+        if all.is_empty() {
+            return Err(Error::not_found(format!(
+                "no interactions of customer {id:?} in the project's data"
+            )));
+        }
+        all.sort_by(|x, y| (x.micros, x.entity).cmp(&(y.micros, y.entity)));
+        Ok(Timeline {
+            customer_id: id.to_string(),
+            interactions: all,
+        })
     }
-    crate::output::emit(&buf, a.output.as_deref()).map_err(Failure::runtime)
 }
 
 /// The rows of `b` whose `id_col` is `id`, as interactions.
@@ -133,16 +85,16 @@ fn rows_of(
     time_col: &str,
     id: &str,
     entity: &'static str,
-) -> Result<Vec<Interaction>, Failure> {
+) -> Result<Vec<Interaction>> {
     let Some(ids) = b.column_by_name(id_col) else {
         return Ok(vec![]);
     };
-    let ids = cast(ids, &DataType::Utf8).map_err(Failure::runtime)?;
-    let mask = eq(&ids, &Scalar::new(StringArray::from(vec![id]))).map_err(Failure::runtime)?;
+    let ids = cast(ids, &DataType::Utf8).map_err(Error::runtime)?;
+    let mask = eq(&ids, &Scalar::new(StringArray::from(vec![id]))).map_err(Error::runtime)?;
     if mask.true_count() == 0 {
         return Ok(vec![]);
     }
-    let rows = filter_record_batch(b, &mask).map_err(Failure::runtime)?;
+    let rows = filter_record_batch(b, &mask).map_err(Error::runtime)?;
     let schema = rows.schema();
     let text: Vec<(String, StringArray)> = schema
         .fields()
@@ -160,7 +112,7 @@ fn rows_of(
                 .clone()
         })
     });
-    let times = times.transpose().map_err(Failure::runtime)?;
+    let times = times.transpose().map_err(Error::runtime)?;
     let mut out = Vec::with_capacity(rows.num_rows());
     for r in 0..rows.num_rows() {
         let fields: BTreeMap<String, String> = text

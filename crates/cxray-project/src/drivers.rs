@@ -1,19 +1,57 @@
-//! `cxray drivers`: key driver analysis of an outcome (NPS by default) on attribute ratings
-//! answered in the same submission (see `cxray_insights::drivers`).
+//! Key driver analysis: which attribute ratings answered in the same submission drive an
+//! outcome (NPS by default), and what to fix first (see `cxray_insights::drivers`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use anyhow::anyhow;
 use arrow::array::{Array, AsArray};
+use cxray_ingest::Loaded;
 use cxray_insights::drivers::{DriverInput, DriverOptions, Drivers, drivers};
 use cxray_metrics::MetricKind;
 use cxray_stats::Confidence;
+use serde::Serialize;
 
-use crate::Failure;
-use crate::args::DriversArgs;
-use crate::input::{self, AnswerColumns, Project};
-use crate::output::InputSummary;
+use crate::answers::{AnswerColumns, trimmed};
+use crate::error::{Error, Result};
+use crate::observe::phase;
+use crate::project::{Enrich, InputSummary, Project};
+
+/// What `drivers` computes.
+#[derive(Debug, Clone)]
+pub struct DriversRequest {
+    /// The outcome metric.
+    pub outcome: String,
+    /// Driver metrics (default: those declared with `driver = true`, else every other metric
+    /// answered in the data).
+    pub drivers: Vec<String>,
+    /// Add the comment themes of the outcome's answers as 0/1 drivers.
+    pub with_themes: bool,
+    /// Add these segment columns as 0/1 drivers (one per level but the largest).
+    pub with_segments: Vec<String>,
+    /// Bootstrap replicates of the importance intervals.
+    pub replicates: usize,
+    pub confidence: Confidence,
+}
+
+impl Default for DriversRequest {
+    fn default() -> Self {
+        DriversRequest {
+            outcome: "nps".into(),
+            drivers: vec![],
+            with_themes: false,
+            with_segments: vec![],
+            replicates: 200,
+            confidence: Confidence::new(0.95).expect("0.95 is a confidence level"),
+        }
+    }
+}
+
+/// The key drivers, with the input behind them.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriversOutput {
+    pub drivers: Drivers,
+    pub input: InputSummary,
+}
 
 type Fast = BuildHasherDefault<cxray_ingest::IdHasher>;
 
@@ -40,15 +78,12 @@ fn submission_key((kind, text, at): (u8, &str, i64)) -> u64 {
 /// Rows of (drivers…, outcome) per submission; a value not answered is NaN. Answers of one
 /// submission usually follow each other, so a row's key is compared with the previous row's
 /// before it is hashed and looked up.
-fn submissions(project: &Project, metrics: &[String], extras: &[Extra]) -> Vec<f64> {
+fn submissions(loaded: &Loaded, threads: usize, metrics: &[String], extras: &[Extra]) -> Vec<f64> {
     let p = metrics.len() + extras.len();
-    let batches = &project.loaded.batches;
-    let mi = project.loaded.schema.index_of("metric").expect("metric");
+    let batches = &loaded.batches;
+    let mi = loaded.schema.index_of("metric").expect("metric");
     // Contiguous ranges of batches on every core, merged in order afterwards.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .clamp(1, 8)
-        .min(batches.len().max(1));
+    let threads = threads.clamp(1, 8).min(batches.len().max(1));
     let per = batches.len().div_ceil(threads).max(1);
     type Part = (HashMap<u64, usize, Fast>, Vec<f64>);
     let parts: Vec<Part> = std::thread::scope(|s| {
@@ -146,7 +181,7 @@ fn submissions_of(
 /// A 0/1 driver read from the outcome answer's row: a comment theme is mentioned, or the
 /// answer belongs to a segment.
 #[derive(Debug, Clone)]
-pub enum Extra {
+pub(crate) enum Extra {
     Theme(String),
     Segment { column: String, level: String },
 }
@@ -180,28 +215,29 @@ impl Extra {
 /// The indicators to add: the themes mentioned with at least 1% of the outcome's answers and
 /// every level of each segment column but the largest, among those with at least 1%.
 fn extras_for(
-    project: &Project,
+    loaded: &Loaded,
     outcome: &str,
     themes: bool,
     segments: &[String],
-) -> Result<Vec<Extra>, Failure> {
+) -> Result<Vec<Extra>> {
     let mut out = Vec::new();
     let mut columns: Vec<&str> = segments.iter().map(|s| s.as_str()).collect();
     if themes {
         columns.push(cxray_ingest::enrich::TEXT_COLUMNS[3]);
     }
     for col in &columns {
-        if project.loaded.schema.index_of(col).is_err() {
-            return Err(Failure::input(anyhow!(
+        if loaded.schema.index_of(col).is_err() {
+            return Err(Error::usage(format!(
                 "unknown column '{col}' for the drivers (the responses have: {})",
-                project.loaded.attributes.join(", ")
-            )));
+                loaded.attributes.join(", ")
+            ))
+            .about("with_segments"));
         }
     }
     let mut counts: Vec<std::collections::BTreeMap<String, u64>> =
         vec![Default::default(); columns.len()];
     let mut n = 0u64;
-    for b in &project.loaded.batches {
+    for b in &loaded.batches {
         let c = AnswerColumns::of(b);
         let cols: Vec<arrow::array::ArrayRef> = columns
             .iter()
@@ -255,80 +291,117 @@ fn extras_for(
 }
 
 /// The drivers: given, or the declared ones, or every other metric answered with the outcome.
-pub fn driver_names(project: &Project, a: &DriversArgs) -> Result<Vec<String>, Failure> {
-    if !a.drivers.is_empty() {
-        return Ok(a.drivers.iter().map(|d| d.trim().to_string()).collect());
+fn driver_names(project: &Project, loaded: &Loaded, req: &DriversRequest) -> Vec<String> {
+    if !req.drivers.is_empty() {
+        return req.drivers.iter().map(|d| d.trim().to_string()).collect();
     }
-    let declared: Vec<String> = crate::input::driver_metrics(&project.config);
+    let declared = project.driver_metrics();
     if !declared.is_empty() {
-        return Ok(declared);
+        return declared;
     }
     let mut seen: Vec<String> = Vec::new();
-    for b in &project.loaded.batches {
+    for b in &loaded.batches {
         let c = AnswerColumns::of(b);
         for r in 0..c.metric.len() {
             let m = c.metric.value(r);
-            if m != a.outcome && !seen.iter().any(|s| s == m) {
+            if m != req.outcome && !seen.iter().any(|s| s == m) {
                 seen.push(m.to_string());
             }
         }
     }
-    Ok(seen)
+    seen
 }
 
-/// The analysis for a loaded project.
-pub fn build(project: &Project, a: &DriversArgs) -> Result<Drivers, Failure> {
-    let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
-    let names = driver_names(project, a)?;
-    let extras = extras_for(project, &a.outcome, a.with_themes, &a.with_segments)?;
-    analyse(project, &a.outcome, names, extras, a.replicates, confidence)
+impl Project {
+    /// Key drivers of an outcome among attribute ratings (and themes or segments as 0/1
+    /// drivers): Shapley importance with bootstrap intervals, and what to fix first.
+    pub fn drivers(&self, req: &DriversRequest) -> Result<DriversOutput> {
+        let responses = self.responses_with(Enrich {
+            text: req.with_themes,
+            touchpoints: false,
+        })?;
+        if req.with_themes && responses.text.is_none() {
+            return Err(Error::usage(
+                "themes as drivers need responses with comments (and [text] enabled)",
+            )
+            .about("with_themes"));
+        }
+        let loaded = &responses.loaded;
+        let names = driver_names(self, loaded, req);
+        let segments = trimmed(&req.with_segments);
+        let extras = extras_for(loaded, &req.outcome, req.with_themes, &segments)?;
+        let drivers = analyse(
+            self,
+            loaded,
+            &req.outcome,
+            names,
+            extras,
+            req.replicates,
+            req.confidence,
+        )?;
+        Ok(DriversOutput {
+            drivers,
+            input: InputSummary::of_responses(loaded),
+        })
+    }
 }
 
 /// Key drivers of `outcome` among the driver metrics `names`.
-pub fn analyse(
+pub(crate) fn analyse(
     project: &Project,
+    loaded: &Loaded,
     outcome: &str,
     names: Vec<String>,
     extras: Vec<Extra>,
     replicates: usize,
     confidence: Confidence,
-) -> Result<Drivers, Failure> {
-    let outcome = project.catalog.get(outcome).map_err(Failure::input)?;
+) -> Result<Drivers> {
+    let outcome = project
+        .catalog()
+        .get(outcome)
+        .map_err(|e| Error::usage(e).about("outcome"))?;
     if names.is_empty() {
-        return Err(Failure::input(anyhow!(
-            "no drivers: give --drivers, or declare attribute ratings with `driver = true` in \
-             [metrics.NAME] of cxray.toml"
-        )));
+        return Err(Error::usage(
+            "no drivers: name the driver metrics, or declare attribute ratings with `driver = \
+             true` in [metrics.NAME] of cxray.toml",
+        )
+        .about("drivers"));
     }
     if let Some(n) = names.iter().find(|n| **n == outcome.name) {
-        return Err(Failure::input(anyhow!(
-            "'{n}' is the outcome; it cannot also be a driver"
-        )));
+        return Err(
+            Error::usage(format!("'{n}' is the outcome; it cannot also be a driver"))
+                .about("drivers"),
+        );
     }
     if let Some(n) = names
         .iter()
         .enumerate()
         .find(|(i, n)| names[..*i].contains(n))
     {
-        return Err(Failure::input(anyhow!("driver '{}' is given twice", n.1)));
+        return Err(Error::usage(format!("driver '{}' is given twice", n.1)).about("drivers"));
     }
     if names.len() + extras.len() > cxray_stats::regression::MAX_SHAPLEY_DRIVERS {
-        return Err(Failure::input(anyhow!(
+        return Err(Error::usage(format!(
             "{} drivers given (with themes and segment levels); the exact Shapley decomposition \
              takes at most {}",
             names.len() + extras.len(),
             cxray_stats::regression::MAX_SHAPLEY_DRIVERS
-        )));
+        ))
+        .about("drivers"));
     }
     let mut scales = Vec::new();
     for n in &names {
-        let s = project.catalog.get(n).map_err(Failure::input)?;
+        let s = project
+            .catalog()
+            .get(n)
+            .map_err(|e| Error::usage(e).about("drivers"))?;
         scales.push((s.min, s.max));
     }
     let mut metrics = names.clone();
     metrics.push(outcome.name.clone());
-    let t0 = std::time::Instant::now();
-    let rows = submissions(project, &metrics, &extras);
+    let rows = phase(project.observer(), "driver rows", || {
+        submissions(loaded, project.threads(), &metrics, &extras)
+    });
     let p = metrics.len() + extras.len();
     let mut indicators = vec![false; names.len()];
     let mut all_names = names.clone();
@@ -344,97 +417,29 @@ pub fn analyse(
         .copied()
         .collect();
     let n = complete.len() / p;
-    if (n as u64) < (p as u64 + 10).max(project.config.project.min_n) {
-        return Err(Failure::input(anyhow!(
+    if (n as u64) < (p as u64 + 10).max(project.config().project.min_n) {
+        return Err(Error::bad_input(format!(
             "only {n} submissions answer {} and every driver ({}): too few for a driver analysis",
             outcome.name,
             names.join(", ")
         )));
     }
-    crate::progress::timing("driver rows", t0);
-    let t0 = std::time::Instant::now();
-    let d = drivers(
-        &DriverInput {
-            outcome: outcome.name.clone(),
-            drivers: all_names,
-            rows: &complete,
-            scales,
-            nps_outcome: outcome.kind == MetricKind::Nps,
-            indicators,
-        },
-        &DriverOptions {
-            confidence,
-            replicates,
-            ..Default::default()
-        },
-    )
-    .map_err(Failure::input)?;
-    crate::progress::timing("drivers", t0);
-    Ok(d)
-}
-
-#[derive(serde::Serialize)]
-struct DriversOutput<'a> {
-    drivers: &'a Drivers,
-    input: InputSummary,
-}
-
-pub fn run(a: DriversArgs) -> Result<(), Failure> {
-    let segments: Vec<String> = a
-        .with_segments
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
-    let mut project = input::load(&a.input, Some(segments))?;
-    if a.with_themes {
-        project.enrich_text();
-        if project.text.is_none() {
-            return Err(Failure::input(anyhow!(
-                "--with-themes needs responses with comments (and [text] enabled)"
-            )));
-        }
-    }
-    let d = build(&project, &a)?;
-    let json = DriversOutput {
-        drivers: &d,
-        input: InputSummary::of_responses(&project.loaded),
-    };
-    crate::output::emit_summary(&a.out, &json, |w| write_table(w, &d))
-}
-
-fn write_table(w: &mut Vec<u8>, d: &Drivers) -> std::io::Result<()> {
-    use std::io::Write;
-    writeln!(
-        w,
-        "Key drivers of {} (n {}, R² {:.2}; {:.0}% bootstrap intervals, {} replicates)",
-        d.outcome,
-        d.n,
-        d.r_squared,
-        100.0 * d.confidence,
-        d.replicates
-    )?;
-    writeln!(w)?;
-    writeln!(
-        w,
-        "{:<3} {:<20} {:>10} {:>13} {:>7} {:>7} {:>6} {:>6}  quadrant",
-        "#", "driver", "importance", "interval", "weight", "coef", "mean", "perf%"
-    )?;
-    for r in &d.drivers {
-        writeln!(
-            w,
-            "{:<3} {:<20} {:>9.1}% {:>13} {:>6.1}% {:>7.2} {:>6.2} {:>5.0}%  {}",
-            r.rank,
-            crate::output::truncate(&r.driver, 20),
-            100.0 * r.importance,
-            format!("{:.1}–{:.1}%", 100.0 * r.ci_low, 100.0 * r.ci_high),
-            100.0 * r.relative_weight,
-            r.coefficient,
-            r.mean,
-            r.performance,
-            r.quadrant
-        )?;
-    }
-    writeln!(w)?;
-    writeln!(w, "{}", d.verdict)?;
-    Ok(())
+    phase(project.observer(), "drivers", || {
+        drivers(
+            &DriverInput {
+                outcome: outcome.name.clone(),
+                drivers: all_names,
+                rows: &complete,
+                scales,
+                nps_outcome: outcome.kind == MetricKind::Nps,
+                indicators,
+            },
+            &DriverOptions {
+                confidence,
+                replicates,
+                ..Default::default()
+            },
+        )
+    })
+    .map_err(Error::bad_input)
 }

@@ -1,10 +1,10 @@
-//! `cxray nonresponse`: response rates by segment from invitations, whether respondents differ
-//! from the invited, and metrics weighted back to the population (see
+//! Non-response: response rates by segment from invitations, whether respondents differ from
+//! the invited, and metrics weighted back to the population by raking (see
 //! `cxray_insights::nonresponse`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use anyhow::anyhow;
 use arrow::array::{Array, AsArray};
 use chrono::NaiveDate;
 use cxray_ingest::{Entity, EntityTable, Loaded};
@@ -13,11 +13,49 @@ use cxray_insights::nonresponse::{
 };
 use cxray_metrics::{EstimateOptions, ScoreHistogram};
 use cxray_stats::Confidence;
+use serde::Serialize;
 
-use crate::Failure;
-use crate::args::NonResponseArgs;
-use crate::input::{self, Project};
-use crate::output::InputSummary;
+use crate::answers::{AnswerColumns, trimmed};
+use crate::error::{Error, Result};
+use crate::observe::phase;
+use crate::project::{InputSummary, Project};
+
+/// What `nonresponse` computes.
+#[derive(Debug, Clone)]
+pub struct NonResponseRequest {
+    /// Segment columns (of invitations or customers) to compare (default: the invitations'
+    /// columns with 2 to 12 distinct values).
+    pub by: Vec<String>,
+    /// Rake on these columns (default: those whose response rates differ significantly).
+    pub rake_on: Vec<String>,
+    /// An answer belongs to the latest invitation sent at most this many days before it.
+    pub window_days: i64,
+    pub confidence: Confidence,
+    /// False discovery rate of the tests.
+    pub alpha: f64,
+}
+
+impl Default for NonResponseRequest {
+    fn default() -> Self {
+        NonResponseRequest {
+            by: vec![],
+            rake_on: vec![],
+            window_days: 30,
+            confidence: Confidence::new(0.95).expect("0.95 is a confidence level"),
+            alpha: 0.05,
+        }
+    }
+}
+
+/// The non-response analysis, with the input behind it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NonResponseOutput {
+    pub nonresponse: NonResponse,
+    /// Answers of invited surveys that match no invitation within the window.
+    pub unmatched_answers: u64,
+    pub window_days: i64,
+    pub input: InputSummary,
+}
 
 /// A text column as codes into its distinct values (`None` for blanks), without a string per
 /// row.
@@ -90,7 +128,7 @@ fn invitation_segments(
     customers: Option<&EntityTable>,
     dims: &[String],
     mut known: Vec<(String, Coded)>,
-) -> Result<Vec<Coded>, Failure> {
+) -> Result<Vec<Coded>> {
     let id_arrays = texts(inv, "customer_id").expect("customer_id");
     let ids = values(&id_arrays);
     let mut out = Vec::new();
@@ -104,17 +142,19 @@ fn invitation_segments(
             continue;
         }
         let Some(c) = customers else {
-            return Err(Failure::input(anyhow!(
+            return Err(Error::usage(format!(
                 "unknown column '{d}': not in the invitations, and the project has no customers \
                  table; invitations have: {}",
                 inv.attributes.join(", ")
-            )));
+            ))
+            .about("by"));
         };
         let Some(col) = coded(c, d) else {
-            return Err(Failure::input(anyhow!(
+            return Err(Error::usage(format!(
                 "unknown column '{d}' in invitations and customers; customers have: {}",
                 c.attributes.join(", ")
-            )));
+            ))
+            .about("by"));
         };
         let cid_arrays = texts(c, "customer_id").expect("customer_id");
         let mut by_id: HashMap<&str, u32> = HashMap::new();
@@ -183,8 +223,7 @@ struct Matched {
 /// Matches every answer to the latest invitation of the same customer (and survey, when the
 /// responses name it) sent at most `window` days before, on every core (answer batches split
 /// between threads).
-fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
-    let t0 = std::time::Instant::now();
+fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64, threads: usize) -> Matched {
     let id_arrays = texts(inv, "customer_id").expect("customer_id");
     let ids = values(&id_arrays);
     let survey_arrays = texts(inv, "survey");
@@ -236,7 +275,6 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         runs.insert(k, (start as u32, end as u32));
         start = end;
     }
-    crate::progress::timing("non-response: invitation index", t0);
     // The metric names of all batches, and each batch's dictionary values as their indices
     // (the metric column is dictionary encoded: no text per row).
     let mut metrics: Vec<String> = Vec::new();
@@ -270,7 +308,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         let mut answers: Vec<(u32, u32, f64)> = Vec::new();
         let mut unmatched = 0u64;
         for (b, slots) in batches {
-            let c = crate::input::AnswerColumns::of_ids(b);
+            let c = AnswerColumns::of_ids(b);
             let (cids, scores) = (c.customer_id, c.score);
             let metric = b
                 .column_by_name("metric")
@@ -319,7 +357,6 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
         }
         (answers, unmatched)
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = Matched {
         answered: vec![false; inv.rows()],
         answers: Vec::new(),
@@ -336,72 +373,81 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64) -> Matched {
     out
 }
 
-#[derive(serde::Serialize)]
-struct NonResponseOutput<'a> {
-    nonresponse: &'a NonResponse,
-    /// Answers of invited surveys that match no invitation within the window.
-    unmatched_answers: u64,
-    window_days: i64,
-    input: InputSummary,
+impl Project {
+    /// Response rates by segment, the bias of who answers, and metrics raked back to the
+    /// population.
+    pub fn nonresponse(&self, req: &NonResponseRequest) -> Result<NonResponseOutput> {
+        let responses = self.responses()?;
+        let (nr, unmatched, tables) = analyse(self, &responses.loaded, req)?;
+        let input = std::iter::once(InputSummary::of_responses(&responses.loaded))
+            .chain(tables.iter().map(|t| InputSummary::of_entity(t)))
+            .reduce(InputSummary::and)
+            .expect("responses");
+        Ok(NonResponseOutput {
+            nonresponse: nr,
+            unmatched_answers: unmatched,
+            window_days: req.window_days,
+            input,
+        })
+    }
 }
 
-/// The analysis for a loaded project.
-pub fn build(
+/// The analysis, with the count of unmatched answers and the tables read.
+pub(crate) fn analyse(
     project: &Project,
-    a: &NonResponseArgs,
-) -> Result<(NonResponse, u64, Vec<EntityTable>), Failure> {
-    let confidence = Confidence::new(a.confidence).map_err(Failure::input)?;
-    let (_, inv) = input::load_entity(&a.input, Entity::Invitations)?;
-    let customers = if input::has_source(&project.config, Entity::Customers) {
-        Some(input::load_entity(&a.input, Entity::Customers)?.1)
+    loaded: &Loaded,
+    req: &NonResponseRequest,
+) -> Result<(NonResponse, u64, Vec<Arc<EntityTable>>)> {
+    let obs = project.observer();
+    let inv = project.entity(Entity::Invitations)?;
+    let customers = if project.has(Entity::Customers) {
+        Some(project.entity(Entity::Customers)?)
     } else {
         None
     };
-    let t0 = std::time::Instant::now();
     let mut known = Vec::new();
-    let dims: Vec<String> = if a.by.is_empty() {
-        known = small_dimensions(&inv);
-        let mut d: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
-        if d.is_empty()
-            && let Some(c) = &customers
-        {
-            d = small_dimensions(c).into_iter().map(|(n, _)| n).collect();
-        }
-        d
+    let dims: Vec<String> = if req.by.is_empty() {
+        phase(obs, "non-response: dimensions", || {
+            known = small_dimensions(&inv);
+            let mut d: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
+            if d.is_empty()
+                && let Some(c) = &customers
+            {
+                d = small_dimensions(c).into_iter().map(|(n, _)| n).collect();
+            }
+            d
+        })
     } else {
-        a.by.iter()
-            .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty())
-            .collect()
+        trimmed(&req.by)
     };
-    crate::progress::timing("non-response: dimensions", t0);
     if dims.is_empty() {
-        return Err(Failure::input(anyhow!(
-            "no segment columns to compare: give --by, with columns of the invitations or the \
-             customers"
-        )));
+        return Err(Error::usage(
+            "no segment columns to compare: name columns of the invitations or the customers",
+        )
+        .about("by"));
     }
-    let t0 = std::time::Instant::now();
-    let segments = invitation_segments(&inv, customers.as_ref(), &dims, known)?;
-    crate::progress::timing("non-response: segments", t0);
-    let t0 = std::time::Instant::now();
+    let segments = phase(obs, "non-response: segments", || {
+        invitation_segments(&inv, customers.as_deref(), &dims, known)
+    })?;
     let Matched {
         answered,
         answers,
         metrics,
         unmatched,
-    } = match_answers(&inv, &project.loaded, a.window_days);
-    crate::progress::timing("non-response: matching", t0);
+    } = phase(obs, "non-response: matching", || {
+        match_answers(&inv, loaded, req.window_days, project.threads())
+    });
     if segments
         .iter()
         .try_fold(1u64, |acc, c| acc.checked_mul(c.labels.len() as u64))
         .is_none()
     {
-        return Err(Failure::input(anyhow!(
-            "the columns {} have too many combinations of values to compare; give --by with \
-             fewer or coarser columns",
+        return Err(Error::usage(format!(
+            "the columns {} have too many combinations of values to compare; compare fewer or \
+             coarser columns",
             dims.join(", ")
-        )));
+        ))
+        .about("by"));
     }
     // Each invitation's cell as one number (mixed radix over the dimensions' codes).
     let cell_of = |row: usize| -> u64 {
@@ -425,7 +471,7 @@ pub fn build(
         e.1 += done as u64;
     }
     // Attribute ratings declared as drivers are not headline metrics: left out here.
-    let drivers: Vec<String> = crate::input::driver_metrics(&project.config);
+    let drivers = project.driver_metrics();
     let skip: Vec<bool> = metrics.iter().map(|m| drivers.contains(m)).collect();
     let mut by_index: HashMap<(u32, u64), ScoreHistogram> = HashMap::new();
     for (row, metric, score) in answers {
@@ -441,8 +487,8 @@ pub fn build(
         .into_iter()
         .map(|((m, cell), h)| ((metrics[m as usize].clone(), cell), h))
         .collect();
-    let rake_on = (!a.rake_on.is_empty()).then(|| {
-        a.rake_on
+    let rake_on = (!req.rake_on.is_empty()).then(|| {
+        req.rake_on
             .iter()
             .map(|r| r.trim().to_string())
             .collect::<Vec<_>>()
@@ -450,24 +496,26 @@ pub fn build(
     if let Some(r) = &rake_on
         && let Some(bad) = r.iter().find(|r| !dims.contains(r))
     {
-        return Err(Failure::input(anyhow!(
-            "--rake-on {bad} is not one of the compared dimensions ({})",
+        return Err(Error::usage(format!(
+            "{bad} is not one of the compared dimensions ({})",
             dims.join(", ")
-        )));
+        ))
+        .about("rake_on"));
     }
     // Margins from the config override the customers table's counts for their columns.
-    let mut pop = population(customers.as_ref(), &dims).unwrap_or_default();
+    let mut pop = population(customers.as_deref(), &dims).unwrap_or_default();
     let mut from_config = Vec::new();
-    for (col, levels) in &project.config.margins {
+    for (col, levels) in &project.config().margins {
         if !dims.contains(col) {
-            return Err(Failure::input(anyhow!(
-                "[margins] names '{col}', which is not one of the compared columns ({}); add it \
-                 with --by",
+            return Err(Error::usage(format!(
+                "[margins] names '{col}', which is not one of the compared columns ({}); \
+                 compare it too",
                 dims.join(", ")
-            )));
+            ))
+            .about("by"));
         }
         if let Some((l, v)) = levels.iter().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
-            return Err(Failure::input(anyhow!(
+            return Err(Error::bad_input(format!(
                 "[margins.{col}] {l} = {v}: shares and counts must be 0 or more"
             )));
         }
@@ -490,120 +538,17 @@ pub fn build(
             .into_iter()
             .map(|((m, key), h)| (m, segment_of(key), h))
             .collect(),
-        catalog: &project.catalog,
+        catalog: project.catalog(),
     };
     let opts = NonResponseOptions {
         estimate: EstimateOptions {
-            confidence,
+            confidence: req.confidence,
             ..Default::default()
         },
-        alpha: a.alpha,
+        alpha: req.alpha,
         rake_on,
     };
     let tables = std::iter::once(inv).chain(customers).collect();
-    let t0 = std::time::Instant::now();
-    let r = nonresponse(&input, &opts);
-    crate::progress::timing("non-response: analysis", t0);
+    let r = phase(obs, "non-response: analysis", || nonresponse(&input, &opts));
     Ok((r, unmatched, tables))
-}
-
-pub fn run(a: NonResponseArgs) -> Result<(), Failure> {
-    let project = input::load(&a.input, None)?;
-    let (nr, unmatched, tables) = build(&project, &a)?;
-    let input = std::iter::once(InputSummary::of_responses(&project.loaded))
-        .chain(tables.iter().map(InputSummary::of_entity))
-        .reduce(InputSummary::and)
-        .expect("responses");
-    let json = NonResponseOutput {
-        nonresponse: &nr,
-        unmatched_answers: unmatched,
-        window_days: a.window_days,
-        input,
-    };
-    crate::output::emit_summary(&a.out, &json, |w| {
-        write_table(w, &nr, unmatched, a.window_days)
-    })
-}
-
-fn write_table(
-    w: &mut Vec<u8>,
-    r: &NonResponse,
-    unmatched: u64,
-    window: i64,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    writeln!(
-        w,
-        "Response rate {:.1}% ({} of {} invitations answered within {window} days; {:.0}% CI \
-         {:.1}–{:.1}%)",
-        r.response_rate,
-        r.answered,
-        r.invited,
-        100.0 * r.confidence,
-        r.ci_low,
-        r.ci_high
-    )?;
-    for d in &r.dimensions {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "{}: χ² {:.1}, df {}, q {}{}",
-            d.dimension,
-            d.chi2,
-            d.df,
-            cxray_insights::report::fmt_p(d.q_value),
-            if d.significant { "  (differs)" } else { "" }
-        )?;
-        for s in &d.segments {
-            writeln!(
-                w,
-                "  {:<18} {:>8} invited {:>7} answered {:>6.1}%  ({:.1}–{:.1}%)",
-                crate::output::truncate(&s.segment, 18),
-                s.invited,
-                s.answered,
-                s.response_rate,
-                s.ci_low,
-                s.ci_high
-            )?;
-        }
-    }
-    if let Some(wt) = &r.weighting {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "Raked on {} to {} margins: weights {:.2}–{:.2} × mean, design effect {:.2}, \
-             effective n {:.0}",
-            wt.raked_on.join(", "),
-            wt.margins_from,
-            wt.min_weight,
-            wt.max_weight,
-            wt.design_effect,
-            wt.n_effective
-        )?;
-        writeln!(
-            w,
-            "  {:<8} {:>7} {:>11} {:>11} {:>8} {:>7}",
-            "metric", "n", "unweighted", "weighted", "bias", "deff"
-        )?;
-        for m in &wt.metrics {
-            writeln!(
-                w,
-                "  {:<8} {:>7} {:>11.1} {:>11.1} {:>+8.1} {:>7.2}",
-                m.metric, m.n, m.unweighted, m.weighted, m.bias, m.design_effect
-            )?;
-        }
-    } else if let Some(n) = &r.weighting_note {
-        writeln!(w)?;
-        writeln!(w, "{n}")?;
-    }
-    writeln!(w)?;
-    writeln!(w, "{}", r.verdict)?;
-    if unmatched > 0 {
-        writeln!(
-            w,
-            "{unmatched} answers of invited surveys match no invitation sent in the {window} \
-             days before them and are not counted"
-        )?;
-    }
-    Ok(())
 }

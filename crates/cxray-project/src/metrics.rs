@@ -1,0 +1,252 @@
+//! The metrics table: an estimate with interval and n for every metric × segment × period,
+//! survey metrics and operational ones alike.
+
+use chrono::NaiveDate;
+use cxray_engine::HistogramQuery;
+use cxray_ingest::enrich::TEXT_COLUMNS;
+use cxray_ingest::touchpoints::TOUCHPOINT_COLUMN;
+use cxray_insights::{MetricRow, TableOptions, metric_rows};
+use cxray_metrics::period::Period;
+use cxray_metrics::{EstimateOptions, IntervalChoice, MetricCatalog};
+use cxray_stats::Confidence;
+use serde::Serialize;
+
+use crate::answers::trimmed;
+use crate::error::{Error, Result};
+use crate::operational::{self, Asked};
+use crate::project::{Enrich, InputSummary, Project};
+
+/// What `metrics` computes.
+#[derive(Debug, Clone)]
+pub struct MetricsRequest {
+    /// Metric names, survey (nps, csat, …, custom) or operational (fcr, churn, …); every survey
+    /// metric in the data when empty.
+    pub metrics: Vec<String>,
+    /// Segment columns to break metrics down by. `theme` groups answers by each theme of their
+    /// comment (a comment with two themes counts in both).
+    pub by: Vec<String>,
+    pub period: Option<Period>,
+    /// First local day included.
+    pub since: Option<NaiveDate>,
+    /// Last local day included.
+    pub until: Option<NaiveDate>,
+    pub confidence: Confidence,
+    pub interval: IntervalChoice,
+    /// Groups with fewer answers are flagged as too few (default: the project's setting).
+    pub min_n: Option<u64>,
+}
+
+impl Default for MetricsRequest {
+    fn default() -> Self {
+        MetricsRequest {
+            metrics: vec![],
+            by: vec![],
+            period: None,
+            since: None,
+            until: None,
+            confidence: Confidence::new(0.95).expect("0.95 is a confidence level"),
+            interval: IntervalChoice::Default,
+            min_n: None,
+        }
+    }
+}
+
+/// Settings the numbers depend on.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsSettings {
+    pub confidence: f64,
+    pub by: Vec<String>,
+    pub period: Option<Period>,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    pub min_n: u64,
+}
+
+/// What a metric is called and what its value measures, for tables.
+#[derive(Debug, Clone)]
+pub struct MetricLabel {
+    pub name: String,
+    pub display_name: String,
+    pub value_label: String,
+}
+
+/// The metrics table (JSON: `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsOutput {
+    pub rows: Vec<MetricRow>,
+    pub input: InputSummary,
+    pub settings: MetricsSettings,
+    /// Display names of the metrics, for tables (not part of the JSON).
+    #[serde(skip)]
+    pub labels: Vec<MetricLabel>,
+}
+
+/// Names and labels of every survey and operational metric.
+fn labels(catalog: &MetricCatalog) -> Vec<MetricLabel> {
+    let mut labels: Vec<MetricLabel> = catalog
+        .iter()
+        .map(|s| MetricLabel {
+            name: s.name.clone(),
+            display_name: s.display_name.clone(),
+            value_label: s.value_label.clone(),
+        })
+        .collect();
+    for d in cxray_metrics::operational::OPERATIONAL_METRICS {
+        labels.push(MetricLabel {
+            name: d.name.to_string(),
+            display_name: d.display_name.to_string(),
+            value_label: d.value_label.to_string(),
+        });
+    }
+    labels
+}
+
+/// The display order of the survey metrics when none are asked for.
+pub(crate) const SURVEY_ORDER: [&str; 5] = ["nps", "csat", "ces", "stars", "task"];
+
+impl Project {
+    /// The metrics table: every metric asked for by segment and period, each with its interval
+    /// and n. Answers are read only when survey metrics are asked for (or none are); each
+    /// operational family reads its own entity.
+    pub fn metrics(&self, req: &MetricsRequest) -> Result<MetricsOutput> {
+        let names: Vec<String> = req
+            .metrics
+            .iter()
+            .map(|m| m.trim().to_lowercase())
+            .filter(|m| !m.is_empty())
+            .collect();
+        let (survey, asked) = operational::split(names);
+        let by = trimmed(&req.by);
+        let settings = |by: Vec<String>, min_n: u64| MetricsSettings {
+            confidence: req.confidence.level(),
+            by,
+            period: req.period,
+            since: req.since,
+            until: req.until,
+            min_n,
+        };
+        if survey.is_empty() && !asked.is_empty() {
+            // Only operational metrics: no answers are read.
+            let opts = self.table_options(req, false);
+            let computed = self.operational_metrics(req, &by, &opts, &asked)?;
+            return Ok(MetricsOutput {
+                rows: computed.rows,
+                input: computed.input.expect("at least one entity was read"),
+                settings: settings(by, opts.min_n),
+                labels: labels(&MetricCatalog::builtin()),
+            });
+        }
+        // `theme` groups by each theme of the comments; the comment_* columns come from text
+        // enrichment, which only runs when asked for.
+        let theme_at = by.iter().position(|b| b == "theme");
+        let engine_by: Vec<String> = by
+            .iter()
+            .map(|b| {
+                if b == "theme" {
+                    TEXT_COLUMNS[3].to_string()
+                } else {
+                    b.clone()
+                }
+            })
+            .collect();
+        let text_column = engine_by
+            .iter()
+            .find(|b| TEXT_COLUMNS.contains(&b.as_str()));
+        let need = Enrich {
+            text: text_column.is_some(),
+            touchpoints: engine_by.iter().any(|b| b == TOUCHPOINT_COLUMN),
+        };
+        let responses = self.responses_with(need)?;
+        if let Some(col) = text_column
+            && responses.text.is_none()
+        {
+            return Err(Error::usage(format!(
+                "breaking down by {col} needs comments, and the responses have none (or [text] \
+                 enabled = false)"
+            ))
+            .about("by"));
+        }
+        if need.touchpoints && responses.touchpoints.is_none() {
+            return Err(Error::usage(format!(
+                "{TOUCHPOINT_COLUMN} joins answers to the journey step they follow, and needs a \
+                 journey source (entity = \"journey\") with a customer_id column in cxray.toml"
+            ))
+            .about("by"));
+        }
+        for m in &survey {
+            self.catalog()
+                .get(m)
+                .map_err(|e| Error::usage(e).about("metrics"))?;
+        }
+        let engine = crate::engine::with_responses(self, &responses.loaded)?;
+        let query = HistogramQuery {
+            metrics: survey.clone(),
+            by: engine_by,
+            period: req.period,
+            since: req.since,
+            until: req.until,
+        };
+        let groups =
+            crate::engine::run(self, "computing metrics", engine.score_histograms(&query))?;
+        let groups = match theme_at {
+            Some(i) => cxray_insights::explode_themes(&groups, i),
+            None => groups,
+        };
+        for m in &survey {
+            if !groups.iter().any(|g| &g.key.metric == m) {
+                self.observer()
+                    .note(&format!("no {m} answers in the selected data"));
+            }
+        }
+        let opts = self.table_options(req, self.weighted());
+        let order: Vec<String> = if survey.is_empty() {
+            SURVEY_ORDER.map(String::from).to_vec()
+        } else {
+            survey.clone()
+        };
+        let mut rows = metric_rows(&groups, &by, self.catalog(), &opts, &order);
+        let mut input = InputSummary::of_responses(&responses.loaded);
+        if !asked.is_empty() {
+            let more = self.operational_metrics(req, &by, &opts, &asked)?;
+            rows.extend(more.rows);
+            if let Some(i) = more.input {
+                input = input.and(i);
+            }
+        }
+        Ok(MetricsOutput {
+            rows,
+            input,
+            settings: settings(by, opts.min_n),
+            labels: labels(self.catalog()),
+        })
+    }
+
+    fn table_options(&self, req: &MetricsRequest, weighted: bool) -> TableOptions {
+        TableOptions {
+            estimate: EstimateOptions {
+                confidence: req.confidence,
+                interval: req.interval,
+                weighted,
+                rating_prior: None,
+            },
+            period: req.period,
+            min_n: self.min_n(req.min_n),
+        }
+    }
+
+    fn operational_metrics(
+        &self,
+        req: &MetricsRequest,
+        by: &[String],
+        opts: &TableOptions,
+        asked: &Asked,
+    ) -> Result<operational::Computed> {
+        let r = operational::Request {
+            by,
+            opts: *opts,
+            since: req.since,
+            until: req.until,
+        };
+        operational::compute(self, &r, asked)
+    }
+}

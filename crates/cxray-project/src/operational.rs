@@ -1,0 +1,439 @@
+//! Operational metrics: each family (tickets, queue, referrals, journey, churn) reads its
+//! entity, runs its engine plan and turns the per-group statistics into rows of the same table
+//! as the survey metrics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use cxray_engine::{Engine, GroupQuery};
+use cxray_ingest::{Entity, EntityTable};
+use cxray_insights::{MetricRow, TableOptions, operational_rows};
+use cxray_metrics::journey::{JourneyGroups, JourneySettings};
+use cxray_metrics::operational::{Family, OPERATIONAL_METRICS, operational_metric};
+use cxray_metrics::queue::QueueSettings;
+use cxray_metrics::tickets::TicketSettings;
+
+use crate::engine::{run, with_tables};
+use crate::error::{Error, Result};
+use crate::lifecycle::Lifecycle;
+use crate::project::{InputSummary, Project};
+
+/// Operational metric names asked for, by family.
+pub(crate) type Asked = BTreeMap<Family, Vec<String>>;
+
+/// Splits metric names into survey metrics and operational ones by family.
+pub(crate) fn split(metrics: Vec<String>) -> (Vec<String>, Asked) {
+    let mut survey = Vec::new();
+    let mut asked = Asked::new();
+    for m in metrics {
+        match operational_metric(&m) {
+            Some(d) => asked.entry(d.family).or_default().push(m),
+            None => survey.push(m),
+        }
+    }
+    (survey, asked)
+}
+
+/// The names of every metric of a family.
+pub(crate) fn family_metrics(f: Family) -> Vec<String> {
+    OPERATIONAL_METRICS
+        .iter()
+        .filter(|d| d.family == f)
+        .map(|d| d.name.to_string())
+        .collect()
+}
+
+/// What every family needs to know.
+pub(crate) struct Request<'a> {
+    pub by: &'a [String],
+    pub opts: TableOptions,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+impl Request<'_> {
+    fn query(&self) -> GroupQuery {
+        GroupQuery {
+            by: self.by.to_vec(),
+            period: self.opts.period,
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// Rows of every operational metric asked for, with the input counts of the entities read.
+pub(crate) struct Computed {
+    pub rows: Vec<MetricRow>,
+    pub input: Option<InputSummary>,
+}
+
+/// The entity a family reads.
+pub(crate) fn entity_of(f: Family) -> Entity {
+    match f {
+        Family::Tickets => Entity::Tickets,
+        Family::Churn => Entity::Lifecycle,
+        Family::Queue => Entity::Contacts,
+        Family::Referrals => Entity::Referrals,
+        Family::Journey => Entity::Journey,
+    }
+}
+
+pub(crate) fn compute(project: &Project, req: &Request, asked: &Asked) -> Result<Computed> {
+    if asked.len() > 1 && project.files_given() {
+        let kinds: Vec<&str> = asked.keys().map(|f| entity_of(*f).name()).collect();
+        return Err(Error::usage(format!(
+            "these metrics come from different kinds of data ({}); use a cxray.toml with one \
+             source per entity, or ask for one kind at a time",
+            kinds.join(", ")
+        ))
+        .about("metrics"));
+    }
+    let mut out = Computed {
+        rows: Vec::new(),
+        input: None,
+    };
+    for (family, metrics) in asked {
+        let (rows, tables) = match family {
+            Family::Tickets => tickets(project, req, metrics)?,
+            Family::Queue => queue(project, req, metrics)?,
+            Family::Referrals => referrals(project, req, metrics)?,
+            Family::Journey => journey(project, req, metrics)?,
+            Family::Churn => {
+                let l = Lifecycle::load(project, req.by, false)?;
+                let rows = l.churn_rows(metrics, &req.opts, req.since, req.until);
+                (rows, l.tables())
+            }
+        };
+        out.rows.extend(rows);
+        for t in &tables {
+            let s = InputSummary::of_entity(t);
+            out.input = Some(match out.input.take() {
+                Some(i) => i.and(s),
+                None => s,
+            });
+        }
+    }
+    Ok(out)
+}
+
+type FamilyRows = (Vec<MetricRow>, Vec<Arc<EntityTable>>);
+
+pub(crate) fn ticket_settings(project: &Project) -> TicketSettings {
+    let config = project.config();
+    TicketSettings {
+        reopen_window_days: config.tickets.reopen_window_days,
+        business_hours: config
+            .tickets
+            .calendar()
+            .ok()
+            .flatten()
+            .map(|c| c.describe()),
+    }
+}
+
+pub(crate) fn tickets(project: &Project, req: &Request, metrics: &[String]) -> Result<FamilyRows> {
+    let shared = project.entity(Entity::Tickets)?;
+    let settings = ticket_settings(project);
+    let wants_backlog = metrics.iter().any(|m| m == "backlog");
+    let mut with_resolved_date;
+    let table: &EntityTable = if wants_backlog && req.opts.period.is_some() {
+        with_resolved_date = (*shared).clone();
+        with_resolved_date
+            .add_local_date(
+                "resolved_at",
+                cxray_engine::RESOLVED_DATE,
+                &project.config().project.timezone,
+            )
+            .map_err(Error::bad_input)?;
+        &with_resolved_date
+    } else {
+        &shared
+    };
+    let engine = with_tables(project, &[("tickets", table)], req.by)?;
+    let groups = run(
+        project,
+        "computing ticket metrics",
+        engine.ticket_stats(&req.query(), &settings),
+    )?;
+    let mut rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
+    if wants_backlog {
+        let backlog = match req.opts.period {
+            Some(p) => {
+                let flows = run(
+                    project,
+                    "computing the ticket backlog",
+                    engine.ticket_flows(&req.query(), p),
+                )?;
+                let first = req
+                    .since
+                    .or(flows.iter().map(|f| f.created).min())
+                    .map(|d| p.start_of(d));
+                let last = flows.iter().map(|f| f.created).max();
+                let last = req
+                    .until
+                    .map_or(last, |u| last.map(|l| l.min(p.start_of(u))));
+                match (first, last) {
+                    (Some(a), Some(b)) => cxray_metrics::tickets::backlog(&flows, p, a, b),
+                    _ => vec![],
+                }
+            }
+            // Without periods: the tickets still open at the end of the data.
+            None => groups
+                .iter()
+                .map(|g| cxray_metrics::operational::Grouped {
+                    key: g.key.clone(),
+                    stats: cxray_metrics::tickets::BacklogStats {
+                        open_at_start: 0,
+                        created: g.stats.tickets,
+                        resolved: g.stats.resolved,
+                        open_at_end: g.stats.tickets - g.stats.resolved,
+                    },
+                })
+                .collect(),
+        };
+        rows.extend(operational_rows(
+            &backlog,
+            req.by,
+            &["backlog".into()],
+            &(),
+            &req.opts,
+        ));
+    }
+    Ok((rows, vec![shared]))
+}
+
+/// Ticket volume per category (for recurring issues in the report).
+pub(crate) fn ticket_categories(project: &Project, req: &Request) -> Result<Vec<MetricRow>> {
+    let t = project.entity(Entity::Tickets)?;
+    if t.schema.index_of("category").is_err() {
+        return Ok(vec![]);
+    }
+    let by = vec!["category".to_string()];
+    let engine = with_tables(project, &[("tickets", &t)], &by)?;
+    let q = GroupQuery {
+        by: by.clone(),
+        ..req.query()
+    };
+    let settings = TicketSettings {
+        reopen_window_days: project.config().tickets.reopen_window_days,
+        business_hours: None,
+    };
+    // Volume only: the durations (and their business hours) are not needed here.
+    let groups = run(
+        project,
+        "computing ticket categories",
+        engine.ticket_stats(&q, &settings),
+    )?;
+    Ok(operational_rows(
+        &groups,
+        &by,
+        &["tickets".into()],
+        &settings,
+        &req.opts,
+    ))
+}
+
+pub(crate) fn queue(project: &Project, req: &Request, metrics: &[String]) -> Result<FamilyRows> {
+    let table = project.entity(Entity::Contacts)?;
+    let config = project.config();
+    let settings = QueueSettings {
+        short_abandon_seconds: config.queue.short_abandon_seconds,
+        service_level_seconds: config.queue.service_level_seconds,
+    };
+    let engine = with_tables(project, &[("contacts", &table)], &[])?;
+    let groups = run(
+        project,
+        "computing queue metrics",
+        engine.queue_stats(&req.query(), &settings),
+    )?;
+    let rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
+    Ok((rows, vec![table]))
+}
+
+pub(crate) fn referrals(
+    project: &Project,
+    req: &Request,
+    metrics: &[String],
+) -> Result<FamilyRows> {
+    let table = project.entity(Entity::Referrals)?;
+    let customers = project.entity(Entity::Customers).map_err(|e| {
+        Error::new(
+            e.kind(),
+            format!(
+                "the K-factor needs the customer base (invitations per customer): add a source \
+                 with entity = \"customers\" to cxray.toml ({e})"
+            ),
+        )
+    })?;
+    let engine = with_tables(
+        project,
+        &[("referrals", &table), ("customers", &customers)],
+        &[],
+    )?;
+    let groups = run(
+        project,
+        "computing referral metrics",
+        engine.referral_stats(&req.query()),
+    )?;
+    let rows = operational_rows(&groups, req.by, metrics, &(), &req.opts);
+    Ok((rows, vec![table, customers]))
+}
+
+fn journey(project: &Project, req: &Request, metrics: &[String]) -> Result<FamilyRows> {
+    let j = JourneyData::load(project, req, false)?;
+    let rows = j.rows(project, req, req.by, metrics, true)?;
+    Ok((rows, j.tables))
+}
+
+/// The journey settings of the project.
+fn journey_settings(project: &Project) -> JourneySettings {
+    let j = &project.config().journey;
+    JourneySettings {
+        steps: j.steps.clone(),
+        cart_step: j.cart_step.clone(),
+        purchase_step: j.purchase_step.clone(),
+        cart_window_hours: j.cart_window_hours,
+    }
+}
+
+/// Journey events (and customers, when asked for or needed for segments and the project has
+/// them) in an engine, with the journey settings.
+pub(crate) struct JourneyData {
+    engine: Engine,
+    settings: JourneySettings,
+    pub tables: Vec<Arc<EntityTable>>,
+}
+
+impl JourneyData {
+    pub fn load(project: &Project, req: &Request, with_customers: bool) -> Result<Self> {
+        let table = project.entity(Entity::Journey)?;
+        let settings = journey_settings(project);
+        // Segments that are not journey columns come from the customer.
+        let needed = with_customers || req.by.iter().any(|b| table.schema.index_of(b).is_err());
+        let customers = if needed && project.has(Entity::Customers) {
+            Some(project.entity(Entity::Customers)?)
+        } else {
+            None
+        };
+        let mut named: Vec<(&str, &EntityTable)> = vec![("journey", &table)];
+        if let Some(c) = &customers {
+            named.push(("customers", c));
+        }
+        let engine = with_tables(project, &named, &[])?;
+        Ok(JourneyData {
+            engine,
+            settings,
+            tables: std::iter::once(table.clone()).chain(customers).collect(),
+        })
+    }
+
+    /// Rows of the journey metrics by `by`; without `strict`, cart abandonment is left out (not
+    /// an error) when the journey has no cart and purchase steps.
+    fn rows(
+        &self,
+        project: &Project,
+        req: &Request,
+        by: &[String],
+        metrics: &[String],
+        strict: bool,
+    ) -> Result<Vec<MetricRow>> {
+        let q = GroupQuery {
+            by: by.to_vec(),
+            ..req.query()
+        };
+        let groups = run(
+            project,
+            "computing journey metrics",
+            self.engine.journey_stats(&q, &self.settings),
+        )?;
+        self.rows_of(project, &groups, req, by, metrics, strict)
+    }
+
+    /// The rows of several segmentations (each a list of columns, possibly empty), from one
+    /// grouping of the events into units.
+    pub fn rows_by_sets(
+        &self,
+        project: &Project,
+        req: &Request,
+        sets: &[Vec<String>],
+        metrics: &[&[String]],
+    ) -> Result<Vec<Vec<MetricRow>>> {
+        let mut all_columns: Vec<String> = Vec::new();
+        for c in sets.iter().flatten() {
+            if !all_columns.contains(c) {
+                all_columns.push(c.clone());
+            }
+        }
+        let q = GroupQuery {
+            by: all_columns,
+            ..req.query()
+        };
+        let groups = run(
+            project,
+            "computing journey metrics",
+            self.engine.journey_stats_by(&q, sets, &self.settings),
+        )?;
+        sets.iter()
+            .zip(groups)
+            .zip(metrics)
+            .map(|((set, g), m)| self.rows_of(project, &g, req, set, m, false))
+            .collect()
+    }
+
+    fn rows_of(
+        &self,
+        project: &Project,
+        groups: &JourneyGroups,
+        req: &Request,
+        by: &[String],
+        metrics: &[String],
+        strict: bool,
+    ) -> Result<Vec<MetricRow>> {
+        let mut by_step = by.to_vec();
+        by_step.push("step".into());
+        let mut rows = Vec::new();
+        for m in metrics {
+            if m == "cart_abandonment" {
+                if groups.cart_steps.is_none() && !strict {
+                    continue;
+                }
+                if groups.cart_steps.is_none() {
+                    return Err(Error::bad_input(format!(
+                        "cart abandonment needs a cart step and a purchase step; the journey has \
+                         {} — name them with [journey] cart_step and purchase_step in cxray.toml",
+                        groups.steps.join(", ")
+                    )));
+                }
+                rows.extend(operational_rows(
+                    &groups.carts,
+                    by,
+                    std::slice::from_ref(m),
+                    &self.settings.cart_window_hours,
+                    &req.opts,
+                ));
+            } else {
+                rows.extend(operational_rows(
+                    &groups.funnel,
+                    &by_step,
+                    std::slice::from_ref(m),
+                    &(),
+                    &req.opts,
+                ));
+            }
+        }
+        for r in &mut rows {
+            r.detail
+                .insert("unit".into(), serde_json::Value::from(groups.unit));
+        }
+        if self.settings.steps.is_empty() && metrics.iter().any(|m| m != "cart_abandonment") {
+            project.observer().note(&format!(
+                "funnel steps in data order by frequency: {} (set [journey] steps to fix the \
+                 order)",
+                groups.steps.join(" → ")
+            ));
+        }
+        Ok(rows)
+    }
+}

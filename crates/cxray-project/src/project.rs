@@ -1,0 +1,614 @@
+//! A [`Project`]: the configuration, and each source read and validated once, on first use,
+//! then shared (behind an `Arc`) by every analysis that needs it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use cxray_ingest::enrich::{TextOptions, TextSummary, enrich_comments};
+use cxray_ingest::touchpoints::{TOUCHPOINT_COLUMN, TouchpointSummary, join_touchpoints};
+use cxray_ingest::{
+    DuplicatePolicy, Entity, EntityTable, Layout, LoadOptions, Loaded, ProjectConfig,
+    QuestionConfig, Reject, SourceConfig, SourceReport, load_responses,
+};
+use cxray_metrics::MetricCatalog;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::lifecycle::LifecycleEvents;
+use crate::observe::{Observer, Silent, SourcesRead, phase};
+
+/// Where a project's data comes from: a `cxray.toml`, data files, or both (the files then
+/// replace the configured sources and keep the rest of the configuration).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectSource {
+    pub config: Option<PathBuf>,
+    /// Data files. Without a configuration they are read as whatever an analysis needs:
+    /// answers for the survey metrics, tickets for the ticket metrics, and so on.
+    pub files: Vec<PathBuf>,
+}
+
+impl ProjectSource {
+    /// A project described by a `cxray.toml`.
+    pub fn config(path: impl Into<PathBuf>) -> Self {
+        ProjectSource {
+            config: Some(path.into()),
+            files: vec![],
+        }
+    }
+
+    /// Data files without a configuration.
+    pub fn files(files: impl IntoIterator<Item = impl Into<PathBuf>>) -> Self {
+        ProjectSource {
+            config: None,
+            files: files.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Settings applied to every source of a project on top of its configuration (how the command
+/// line reads a one-off export without writing a `cxray.toml`).
+#[derive(Debug, Clone, Default)]
+pub struct SourceOverrides {
+    /// Canonical column → column of the file.
+    pub columns: Vec<(String, String)>,
+    /// Rated question columns of a wide export (setting one makes the sources wide).
+    pub questions: Vec<QuestionConfig>,
+    pub layout: Option<Layout>,
+    /// Every row of a long file without a metric column is this metric.
+    pub metric: Option<String>,
+    /// A single character (`\t` for tab).
+    pub delimiter: Option<String>,
+    pub encoding: Option<String>,
+    /// chrono strftime format of timestamps.
+    pub timestamp_format: Option<String>,
+    /// IANA timezone of periods and of timestamps without an offset.
+    pub timezone: Option<String>,
+    pub skip_rows: Option<usize>,
+    pub duplicates: Option<DuplicatePolicy>,
+    /// The column holding case weights.
+    pub weight: Option<String>,
+}
+
+/// How a project reads its sources.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub overrides: SourceOverrides,
+    /// Any rejected row is an error.
+    pub strict: bool,
+    /// The segment columns of the answers to keep (`None`: all). A one-off analysis that breaks
+    /// down by one column need not hold the others in memory.
+    pub response_attributes: Option<Vec<String>>,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+/// The answers of a project, with what enrichment added to them.
+#[derive(Debug, Clone)]
+pub struct Responses {
+    pub loaded: Loaded,
+    /// What the analysis of comments found (`None` when it did not run or there are no
+    /// comments).
+    pub text: Option<TextSummary>,
+    /// What joining the answers to the journey steps they follow did (`None` when it did not
+    /// run or there is no journey with customer ids).
+    pub touchpoints: Option<TouchpointSummary>,
+    text_done: bool,
+    touchpoints_done: bool,
+}
+
+/// What an analysis needs added to the answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Enrich {
+    /// Language, sentiment and themes of comments.
+    pub text: bool,
+    /// The journey step each answer follows.
+    pub touchpoints: bool,
+}
+
+/// Rows read, accepted and rejected, and the report of every source behind an analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputSummary {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub sources: Vec<SourceReport>,
+}
+
+impl InputSummary {
+    /// Counts of loaded answers.
+    pub fn of_responses(loaded: &Loaded) -> Self {
+        InputSummary {
+            rows_read: loaded.totals.read,
+            rows_accepted: loaded.totals.accepted,
+            rows_rejected: loaded.totals.rejected,
+            sources: loaded.sources.clone(),
+        }
+    }
+
+    /// Counts of a loaded entity table.
+    pub fn of_entity(t: &EntityTable) -> Self {
+        InputSummary {
+            rows_read: t.totals.read,
+            rows_accepted: t.totals.accepted,
+            rows_rejected: t.totals.rejected,
+            sources: t.sources.clone(),
+        }
+    }
+
+    /// Both inputs together.
+    pub fn and(mut self, o: InputSummary) -> Self {
+        self.rows_read += o.rows_read;
+        self.rows_accepted += o.rows_accepted;
+        self.rows_rejected += o.rows_rejected;
+        self.sources.extend(o.sources);
+        self
+    }
+
+    /// The summary of several tables (`None` for none).
+    pub fn of_all<'a>(tables: impl IntoIterator<Item = &'a EntityTable>) -> Option<Self> {
+        tables
+            .into_iter()
+            .map(InputSummary::of_entity)
+            .reduce(InputSummary::and)
+    }
+}
+
+/// One slot per entity, filled on first use.
+type Slot<T> = Mutex<Option<Arc<T>>>;
+
+/// A project: its configuration and metric catalog, and its sources, each read and validated
+/// once, when an analysis first needs it, then shared. Dropping the project frees them;
+/// [`Project::reload`] forgets them so that the next analysis reads the files again.
+///
+/// A project is `Send + Sync`: a server can hold several and run analyses of one project on
+/// several threads; a source needed by two analyses at once is read once, the second waits.
+pub struct Project {
+    config: ProjectConfig,
+    catalog: MetricCatalog,
+    options: OpenOptions,
+    /// Data files given without entities: read as whichever entity is asked for.
+    files_given: bool,
+    observer: Arc<dyn Observer>,
+    responses: Slot<Responses>,
+    entities: Vec<Slot<EntityTable>>,
+    lifecycle: Slot<LifecycleEvents>,
+    /// Rejects of every source read so far, in the order they were read.
+    rejects: Mutex<Vec<Arc<[Reject]>>>,
+}
+
+/// Which slot of [`Project::entities`] holds an entity.
+fn slot_of(e: Entity) -> usize {
+    Entity::ALL
+        .iter()
+        .position(|x| *x == e)
+        .expect("every entity is in Entity::ALL")
+}
+
+impl Project {
+    /// Opens a project: reads and checks its configuration (no data is read yet).
+    pub fn open(source: &ProjectSource, options: OpenOptions) -> Result<Project> {
+        let cwd = std::env::current_dir().map_err(Error::runtime)?;
+        let mut config = match &source.config {
+            Some(p) => ProjectConfig::load(p)?,
+            None => ProjectConfig {
+                base_dir: cwd.clone(),
+                ..Default::default()
+            },
+        };
+        if !source.files.is_empty() {
+            config.sources = source
+                .files
+                .iter()
+                .map(|f| SourceConfig {
+                    path: cwd.join(f),
+                    ..Default::default()
+                })
+                .collect();
+        }
+        if config.sources.is_empty() {
+            return Err(Error::bad_input(
+                "no input: give data files or a project configuration (cxray.toml), or write \
+                 an example project with `cxray demo`",
+            ));
+        }
+        apply_overrides(&mut config, &options.overrides);
+        let name = source
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("command line"));
+        config.validate(&name)?;
+        Self::with_config(config, !source.files.is_empty(), options)
+    }
+
+    /// A project from a configuration built in memory (e.g. by a server). With
+    /// `files_given`, sources without an entity are read as whichever entity is asked for.
+    pub fn with_config(
+        config: ProjectConfig,
+        files_given: bool,
+        options: OpenOptions,
+    ) -> Result<Project> {
+        let catalog = MetricCatalog::builtin()
+            .with_declarations(&config.metrics)
+            .map_err(Error::bad_input)?;
+        Ok(Project {
+            config,
+            catalog,
+            options,
+            files_given,
+            observer: Arc::new(Silent),
+            responses: Mutex::new(None),
+            entities: Entity::ALL.iter().map(|_| Mutex::new(None)).collect(),
+            lifecycle: Mutex::new(None),
+            rejects: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The same project, reporting its progress to `observer`.
+    pub fn observed_by(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn config(&self) -> &ProjectConfig {
+        &self.config
+    }
+
+    pub fn catalog(&self) -> &MetricCatalog {
+        &self.catalog
+    }
+
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        self.observer.as_ref()
+    }
+
+    /// Worker threads for the analyses.
+    pub(crate) fn threads(&self) -> usize {
+        match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Whether the configuration declares sources of `entity`. (Data files given without a
+    /// configuration declare none, but [`Project::entity`] reads them as whatever is asked.)
+    pub fn has(&self, entity: Entity) -> bool {
+        self.config
+            .sources
+            .iter()
+            .any(|s| s.entity.as_deref().and_then(Entity::parse) == Some(entity))
+    }
+
+    /// Whether the data files were given without a configuration (each is read as whichever
+    /// entity an analysis asks for).
+    pub fn files_given(&self) -> bool {
+        self.files_given
+    }
+
+    /// Whether the project has sources of answers.
+    pub fn has_responses(&self) -> bool {
+        self.config.sources.iter().any(|s| {
+            s.entity
+                .as_deref()
+                .is_none_or(|e| e.eq_ignore_ascii_case("responses"))
+        })
+    }
+
+    /// Forgets every source read, so that the next analysis reads the files again.
+    pub fn reload(&self) {
+        *lock(&self.responses) = None;
+        for s in &self.entities {
+            *lock(s) = None;
+        }
+        *lock(&self.lifecycle) = None;
+        lock(&self.rejects).clear();
+    }
+
+    /// Whether any source has been read (and its rejects recorded).
+    pub fn has_read(&self) -> bool {
+        !lock(&self.rejects).is_empty()
+    }
+
+    /// Every row rejected so far, of every source read, in the order the sources were read.
+    pub fn rejects(&self) -> Vec<Reject> {
+        lock(&self.rejects)
+            .iter()
+            .flat_map(|r| r.iter().cloned())
+            .collect()
+    }
+
+    fn record_rejects(&self, rejects: &[Reject]) {
+        lock(&self.rejects).push(rejects.into());
+    }
+
+    /// The answers, read and validated on first use.
+    pub fn responses(&self) -> Result<Arc<Responses>> {
+        self.responses_with(Enrich::default())
+    }
+
+    /// The answers with what `need` adds; each enrichment runs once.
+    pub(crate) fn responses_with(&self, need: Enrich) -> Result<Arc<Responses>> {
+        let mut slot = lock(&self.responses);
+        let mut current = match slot.as_ref() {
+            Some(r) => r.clone(),
+            None => {
+                let r = Arc::new(self.load_responses()?);
+                *slot = Some(r.clone());
+                r
+            }
+        };
+        if need.text && !current.text_done {
+            let mut r = (*current).clone();
+            self.enrich_text(&mut r);
+            current = Arc::new(r);
+            *slot = Some(current.clone());
+        }
+        if need.touchpoints && !current.touchpoints_done {
+            let mut r = (*current).clone();
+            self.join_touchpoints(&mut r)?;
+            current = Arc::new(r);
+            *slot = Some(current.clone());
+        }
+        Ok(current)
+    }
+
+    fn load_responses(&self) -> Result<Responses> {
+        let loaded = phase(self.observer(), "reading responses", || {
+            load_responses(
+                &self.config,
+                &self.catalog,
+                &LoadOptions {
+                    strict: self.options.strict,
+                    attributes: self.options.response_attributes.clone(),
+                    threads: self.threads(),
+                },
+            )
+        })?;
+        self.record_rejects(&loaded.rejects);
+        self.observer.sources_read(SourcesRead {
+            noun: "answers",
+            sources: &loaded.sources,
+            rejects: &loaded.rejects,
+        });
+        Ok(Responses {
+            loaded,
+            text: None,
+            touchpoints: None,
+            text_done: false,
+            touchpoints_done: false,
+        })
+    }
+
+    /// Adds language, sentiment and theme columns for comments (unless `[text] enabled =
+    /// false`).
+    fn enrich_text(&self, r: &mut Responses) {
+        r.text_done = true;
+        if !self.config.text.enabled {
+            return;
+        }
+        let themes = self
+            .config
+            .themes
+            .iter()
+            .map(|(name, keywords)| cxray_text::ThemeDef {
+                name: name.clone(),
+                keywords: keywords.clone(),
+            })
+            .collect();
+        r.text = phase(self.observer(), "text enrichment", || {
+            enrich_comments(
+                &mut r.loaded,
+                &TextOptions {
+                    themes,
+                    discover: self.config.text.discover,
+                    threads: self.threads(),
+                },
+            )
+        });
+    }
+
+    /// Joins every answer to the journey step it follows, when the project has a journey with
+    /// customer ids.
+    fn join_touchpoints(&self, r: &mut Responses) -> Result<()> {
+        r.touchpoints_done = true;
+        if !self.has(Entity::Journey) || r.loaded.schema.index_of(TOUCHPOINT_COLUMN).is_ok() {
+            return Ok(());
+        }
+        let journey = self.entity(Entity::Journey)?;
+        let j = &self.config.journey;
+        r.touchpoints = phase(self.observer(), "touchpoints", || {
+            join_touchpoints(
+                &mut r.loaded,
+                &journey,
+                j.touchpoint_window_hours,
+                &j.steps,
+                self.threads(),
+            )
+        });
+        if let Some(s) = &r.touchpoints {
+            self.observer.note(&format!(
+                "touchpoints: {} answers follow a journey step within {} h, {} have none, {} \
+                 name no customer",
+                thousands(s.matched),
+                s.window_hours,
+                thousands(s.without_step),
+                thousands(s.without_customer)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rows of one operational entity (tickets, lifecycle events, …), read and validated
+    /// on first use. Lifecycle events are checked across rows too (a cancel before any start
+    /// is rejected with its reason); tickets get business-hour durations when the project sets
+    /// business hours.
+    pub fn entity(&self, entity: Entity) -> Result<Arc<EntityTable>> {
+        if entity == Entity::Lifecycle {
+            return Ok(self.lifecycle_events()?.table.clone());
+        }
+        let mut slot = lock(&self.entities[slot_of(entity)]);
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let mut table = self.read_entity(entity)?;
+        if entity == Entity::Tickets {
+            let calendar = self
+                .config
+                .tickets
+                .calendar()
+                .map_err(|m| Error::bad_input(format!("[tickets] {m}")))?;
+            if let Some(c) = &calendar {
+                table
+                    .add_business_durations(c, &self.config.project.timezone)
+                    .map_err(Error::bad_input)?;
+            }
+        }
+        let table = Arc::new(self.accept(table)?);
+        *slot = Some(table.clone());
+        Ok(table)
+    }
+
+    /// Lifecycle events grouped by customer with their spells, read on first use.
+    pub(crate) fn lifecycle_events(&self) -> Result<Arc<LifecycleEvents>> {
+        let mut slot = lock(&self.lifecycle);
+        if let Some(l) = slot.as_ref() {
+            return Ok(l.clone());
+        }
+        let mut table = self.read_entity(Entity::Lifecycle)?;
+        let events = phase(self.observer(), "checks across rows of lifecycle", || {
+            LifecycleEvents::check(&self.config, &mut table, self.threads())
+        });
+        let table = Arc::new(self.accept(table)?);
+        let events = Arc::new(events.with_table(table));
+        *slot = Some(events.clone());
+        Ok(events)
+    }
+
+    /// Reads and validates the sources of `entity`.
+    fn read_entity(&self, entity: Entity) -> Result<EntityTable> {
+        let mut config;
+        let cfg = if self.files_given {
+            config = self.config.clone();
+            for s in &mut config.sources {
+                s.entity = Some(entity.name().to_string());
+            }
+            &config
+        } else {
+            &self.config
+        };
+        let table = phase(
+            self.observer(),
+            &format!("reading {}", entity.name()),
+            || cxray_ingest::load_entity(cfg, entity, self.threads()),
+        )?;
+        table.ok_or_else(|| {
+            Error::bad_input(format!(
+                "no {0} data: add a source with entity = \"{0}\" to cxray.toml, or give {0} \
+                 files alone",
+                entity.name()
+            ))
+        })
+    }
+
+    /// Applies strict mode, records the rejects and reports the sources.
+    fn accept(&self, table: EntityTable) -> Result<EntityTable> {
+        if self.options.strict && !table.rejects.is_empty() {
+            return Err(cxray_ingest::IngestError::Strict {
+                rejected: table.totals.rejected,
+                first: table.rejects[0].to_string(),
+            }
+            .into());
+        }
+        self.record_rejects(&table.rejects);
+        self.observer.sources_read(SourcesRead {
+            noun: table.entity.noun(),
+            sources: &table.sources,
+            rejects: &table.rejects,
+        });
+        Ok(table)
+    }
+
+    /// The metrics declared with `driver = true` (attribute ratings, not headline metrics).
+    pub fn driver_metrics(&self) -> Vec<String> {
+        self.config
+            .metrics
+            .iter()
+            .filter(|(_, d)| d.driver)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Whether answers carry case weights (a `weight` column mapped in a source).
+    pub fn weighted(&self) -> bool {
+        self.config
+            .sources
+            .iter()
+            .any(|s| s.columns.contains_key("weight"))
+    }
+
+    /// The project's name, when it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.config.project.name.as_deref()
+    }
+
+    /// The smallest group the project reports without a "too few answers" flag.
+    pub(crate) fn min_n(&self, asked: Option<u64>) -> u64 {
+        asked.unwrap_or(self.config.project.min_n)
+    }
+}
+
+fn apply_overrides(cfg: &mut ProjectConfig, o: &SourceOverrides) {
+    if let Some(tz) = &o.timezone {
+        cfg.project.timezone = tz.clone();
+    }
+    for s in &mut cfg.sources {
+        for (canon, col) in &o.columns {
+            s.columns.insert(canon.trim().to_string(), col.clone());
+        }
+        if let Some(w) = &o.weight {
+            s.columns.insert("weight".into(), w.clone());
+        }
+        for q in &o.questions {
+            s.questions.push(q.clone());
+            s.layout = Layout::Wide;
+        }
+        if let Some(l) = o.layout {
+            s.layout = l;
+        }
+        if let Some(m) = &o.metric {
+            s.metric = Some(m.trim().to_lowercase());
+        }
+        if let Some(d) = &o.delimiter {
+            s.delimiter = Some(if d == "\\t" { "\t".into() } else { d.clone() });
+        }
+        if o.encoding.is_some() {
+            s.encoding = o.encoding.clone();
+        }
+        if o.timestamp_format.is_some() {
+            s.timestamp_format = o.timestamp_format.clone();
+        }
+        if let Some(n) = o.skip_rows {
+            s.skip_rows_after_header = n;
+        }
+        if let Some(d) = o.duplicates {
+            s.duplicates = d;
+        }
+    }
+}
+
+/// Locks a slot; a panic in another analysis does not poison the project for the next.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Thousands separators for counts in messages.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,161 @@
+//! The project layer in-process: each source is read once and shared between analyses, a
+//! project can be reloaded, and a report section that cannot be computed is named in the
+//! report with its reason instead of disappearing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use cxray_project::{
+    ErrorKind, LinkageRequest, MetricsRequest, Observer, OpenOptions, Project, ProjectSource,
+    ReportRequest, RetentionRequest, SourcesRead,
+};
+
+/// A small demo project (fewer customers than the default, same planted effects).
+fn demo(dir: &Path) -> PathBuf {
+    let opts = cxray_demo::DemoOptions {
+        dir: dir.join("demo"),
+        customers: 1500,
+        months: 12,
+        ..Default::default()
+    };
+    cxray_demo::generate(&opts).unwrap().config
+}
+
+/// Counts how often each kind of row was read.
+#[derive(Default)]
+struct Reads(Mutex<BTreeMap<String, usize>>);
+
+impl Observer for Reads {
+    fn sources_read(&self, read: SourcesRead<'_>) {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(read.noun.to_string())
+            .or_default() += 1;
+    }
+}
+
+impl Reads {
+    fn counts(&self) -> BTreeMap<String, usize> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn open(config: &Path, reads: &Arc<Reads>) -> Project {
+    Project::open(&ProjectSource::config(config), OpenOptions::default())
+        .unwrap()
+        .observed_by(reads.clone())
+}
+
+#[test]
+fn each_source_is_read_once_and_shared_between_analyses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let reads = Arc::new(Reads::default());
+    let project = open(&config, &reads);
+    assert!(reads.counts().is_empty(), "opening reads no data");
+    let report = project.report(&ReportRequest::default()).unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let after_report = reads.counts();
+    // The report reads every entity of the demo except mentions, each once, though customers
+    // serve referrals, the journey, churn and non-response.
+    for noun in [
+        "answers",
+        "customers",
+        "invitations",
+        "tickets",
+        "lifecycle events",
+        "queued contacts",
+        "journey events",
+        "referrals",
+    ] {
+        assert_eq!(after_report.get(noun), Some(&1), "{noun}: {after_report:?}");
+    }
+    // Later analyses of the same project read nothing again.
+    let m = project
+        .metrics(&MetricsRequest {
+            metrics: vec!["nps".into(), "fcr".into(), "churn".into()],
+            period: Some(cxray_metrics::period::Period::Quarter),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(m.rows.iter().any(|r| r.metric == "fcr"));
+    project.linkage(&LinkageRequest::default()).unwrap();
+    project.retention(&RetentionRequest::default()).unwrap();
+    assert_eq!(reads.counts(), after_report);
+    // A reload forgets the tables: the next analysis reads its sources again.
+    project.reload();
+    project.retention(&RetentionRequest::default()).unwrap();
+    let again = reads.counts();
+    assert_eq!(again["lifecycle events"], 2);
+    assert_eq!(again["answers"], 1, "retention does not read the answers");
+}
+
+#[test]
+fn a_failing_report_section_is_named_with_its_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    // The lifecycle file loses its event column: churn, retention and the NPS-churn linkage
+    // cannot be computed; everything else can.
+    let lifecycle = config.parent().unwrap().join("data/lifecycle.csv");
+    let text = std::fs::read_to_string(&lifecycle).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    assert_eq!(header, "customer_id,event,at");
+    std::fs::write(&lifecycle, format!("customer_id,what,at\n{body}")).unwrap();
+    let reads = Arc::new(Reads::default());
+    let project = open(&config, &reads);
+    let doc = project.report(&ReportRequest::default()).unwrap();
+    assert_eq!(doc.warnings.len(), 1, "{:?}", doc.warnings);
+    let w = &doc.warnings[0];
+    assert_eq!(w.section, "Churn and retention");
+    assert!(
+        w.message.contains("lifecycle.csv") && w.message.contains("event"),
+        "{}",
+        w.message
+    );
+    // The rest of the report is there: the scorecard and the ticket metrics.
+    assert!(!doc.report.scorecard.is_empty());
+    let ops = doc.report.operations.as_ref().expect("operations section");
+    assert!(ops.retention.is_none());
+    let json = serde_json::to_value(&doc).unwrap();
+    assert_eq!(json["warnings"][0]["section"], "Churn and retention");
+    // Every format shows it, escaped in HTML.
+    let html = cxray_report::render_html(&doc);
+    assert!(html.contains("Not in this report"));
+    assert!(html.contains("<strong>Churn and retention</strong>"));
+    let md = cxray_report::render_markdown(&doc);
+    assert!(md.contains("## Not in this report") && md.contains("**Churn and retention**"));
+    let text = cxray_report::render_text(&doc);
+    assert!(text.contains("Not in this report") && text.contains("! Churn and retention"));
+    // Asked for directly, the same failure is an error of the input.
+    let e = project.retention(&RetentionRequest::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+}
+
+#[test]
+fn request_errors_carry_their_kind_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let project = Project::open(&ProjectSource::config(&config), OpenOptions::default()).unwrap();
+    let e = project
+        .metrics(&MetricsRequest {
+            by: vec!["no_such_column".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert_eq!(e.field(), Some("by"));
+    assert!(e.message().contains("no_such_column"), "{e}");
+    assert!(!e.message().contains("--"), "no flag names: {e}");
+    let e = project.customer("nobody").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = Project::open(
+        &ProjectSource::config(tmp.path().join("missing.toml")),
+        OpenOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+}
