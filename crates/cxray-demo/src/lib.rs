@@ -395,6 +395,9 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
     let mut attr_rng = Rng::new(opts.seed ^ 0x5eed_a77b);
     // So do the web sessions just before an NPS answer (the failed-checkout touchpoint).
     let mut tp_rng = Rng::new(opts.seed ^ 0x70c4_9011);
+    // The wording of comments draws from its own generator, so that every other figure of the
+    // demo is the same whatever the comments say.
+    let mut words_rng = Rng::new(opts.seed ^ 0x3c0f_fee5);
     let mut response_seq = 0u64;
     let mut ticket_seq = 0u64;
     let mut session_seq = 0u64;
@@ -481,7 +484,8 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
                         } else {
                             text::pick_theme(&mut rng, category)
                         };
-                        text::comment(&mut rng, c.language, theme, category)
+                        let base = text::comment(&mut rng, c.language, theme, category);
+                        text::vary(&mut words_rng, base, c.language, theme, category)
                     } else {
                         String::new()
                     };
