@@ -81,6 +81,16 @@ async fn journey_sources(
 /// Most steps taken into a funnel when none are configured.
 pub const MAX_DEFAULT_STEPS: usize = 10;
 
+/// One segmentation of the journey statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneySegmentation {
+    /// The segment columns (none: overall).
+    pub by: Vec<String>,
+    /// Whether the times between steps are wanted: one aggregation more per step, so a
+    /// segmentation that only needs conversion leaves them out.
+    pub step_times: bool,
+}
+
 impl Engine {
     /// Funnel, step-time and cart statistics per (segment, period). Needs the table `journey`.
     pub async fn journey_stats(
@@ -88,19 +98,24 @@ impl Engine {
         q: &GroupQuery,
         settings: &JourneySettings,
     ) -> Result<JourneyGroups, EngineError> {
+        let all = JourneySegmentation {
+            by: q.by.clone(),
+            step_times: true,
+        };
         let mut all = self
-            .journey_stats_by(q, std::slice::from_ref(&q.by), settings)
+            .journey_stats_by(q, std::slice::from_ref(&all), settings)
             .await?;
         Ok(all.remove(0))
     }
 
     /// Journey statistics for several segmentations at once: `q.by` names every column used,
     /// `sets` the columns of each segmentation. The expensive part — grouping the events into
-    /// units — runs once; each segmentation then only groups the units.
+    /// units — runs once; each segmentation then only groups the units. Segmentations without
+    /// step times have empty time sketches.
     pub async fn journey_stats_by(
         &self,
         q: &GroupQuery,
-        sets: &[Vec<String>],
+        sets: &[JourneySegmentation],
         settings: &JourneySettings,
     ) -> Result<Vec<JourneyGroups>, EngineError> {
         let ctx = self.context();
@@ -230,7 +245,9 @@ impl Engine {
         if let Some(p) = q.period {
             units = units.with_column("unit_period", period_of(p, col("first_date")))?;
         }
+        let t0 = std::time::Instant::now();
         let units = units.cache().await?;
+        crate::timing("journey units", t0);
         let reached: Vec<Expr> = {
             let mut v: Vec<Expr> = Vec::new();
             for k in 0..steps.len() {
@@ -248,7 +265,9 @@ impl Engine {
             v
         };
         let mut out = Vec::with_capacity(sets.len());
-        for set in sets {
+        let t_sets = std::time::Instant::now();
+        for segmentation in sets {
+            let set = &segmentation.by;
             let position = |name: &String| q.by.iter().position(|b| b == name).expect("in q.by");
             // The set's columns, renamed by_1 … by_k in the set's order.
             let mut group: Vec<Expr> = set
@@ -331,6 +350,10 @@ impl Engine {
             let ln_gamma = DdSketch::ln_gamma_for(DURATION_ACCURACY);
             let mut times: Vec<BTreeMap<SegmentPeriod, DdSketch>> = vec![BTreeMap::new()];
             for (k, reached_k) in reached.iter().enumerate().skip(1) {
+                if !segmentation.step_times {
+                    times.push(BTreeMap::new());
+                    continue;
+                }
                 let secs = cast(
                     col(format!("f{k}")) - col(format!("f{}", k - 1)),
                     DataType::Float64,
@@ -404,6 +427,7 @@ impl Engine {
                 cart_steps: cart_steps.clone(),
             });
         }
+        crate::timing("journey segmentations", t_sets);
         Ok(out)
     }
 }

@@ -36,7 +36,7 @@ mod tickets;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use journey::MAX_DEFAULT_STEPS;
+pub use journey::{JourneySegmentation, MAX_DEFAULT_STEPS};
 pub use plan::GroupQuery;
 pub use tickets::RESOLVED_DATE;
 
@@ -89,6 +89,14 @@ pub struct Engine {
     /// Whether every registered answer has weight 1 (no weight column): the weight sums of a
     /// histogram are then its counts and are not computed.
     unit_weights: std::sync::atomic::AtomicBool,
+}
+
+/// Prints how long a step inside a plan took when `CXRAY_TIMING` is set (for benchmarks; the
+/// project layer times whole plans).
+pub(crate) fn timing(step: &str, since: std::time::Instant) {
+    if std::env::var_os("CXRAY_TIMING").is_some() {
+        eprintln!("timing: {step} {:.3} s", since.elapsed().as_secs_f64());
+    }
 }
 
 fn days_to_date(days: i32) -> NaiveDate {

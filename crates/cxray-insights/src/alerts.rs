@@ -35,6 +35,18 @@ pub struct Rule {
 }
 
 /// One evaluated group of a rule.
+/// Whether a rule fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertStatus {
+    #[serde(rename = "fired")]
+    Fired,
+    #[serde(rename = "ok")]
+    Ok,
+    /// Too few answers, or no value to compare.
+    #[serde(rename = "not evaluated")]
+    NotEvaluated,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertResult {
     pub rule: String,
@@ -51,8 +63,7 @@ pub struct AlertResult {
     pub change: Option<f64>,
     pub p_value: Option<f64>,
     pub q_value: Option<f64>,
-    /// "fired", "ok" or "not evaluated".
-    pub status: String,
+    pub status: AlertStatus,
     /// The conditions met (or why the group was not evaluated).
     pub reasons: Vec<String>,
 }
@@ -103,18 +114,18 @@ pub fn evaluate(
             change: None,
             p_value: None,
             q_value: None,
-            status: "ok".into(),
+            status: AlertStatus::Ok,
             reasons: Vec::new(),
         };
         if cur.n() < rule.min_n.max(1) {
-            r.status = "not evaluated".into();
+            r.status = AlertStatus::NotEvaluated;
             r.reasons
                 .push(format!("{} answers, fewer than {}", cur.n(), rule.min_n));
             out.push(r);
             continue;
         }
         let Ok(e) = spec.estimate(&cur, opts) else {
-            r.status = "not evaluated".into();
+            r.status = AlertStatus::NotEvaluated;
             out.push(r);
             continue;
         };
@@ -140,8 +151,8 @@ pub fn evaluate(
             out[i].q_value = Some(q);
         }
     }
-    let fmt = |x: f64| crate::report::fmt_value(spec.kind, x);
-    for r in out.iter_mut().filter(|r| r.status == "ok") {
+    let fmt = |x: f64| crate::report::fmt_value(spec, x);
+    for r in out.iter_mut().filter(|r| r.status == AlertStatus::Ok) {
         let v = r.value.expect("evaluated");
         if let Some(t) = rule.below
             && v < t
@@ -179,7 +190,7 @@ pub fn evaluate(
             ));
         }
         if !r.reasons.is_empty() {
-            r.status = "fired".into();
+            r.status = AlertStatus::Fired;
         }
     }
     out
@@ -260,11 +271,11 @@ mod tests {
             &opts,
         );
         let get = |s: &str| r.iter().find(|x| x.segment.as_deref() == Some(s)).unwrap();
-        assert_eq!(get("North").status, "fired");
+        assert_eq!(get("North").status, AlertStatus::Fired);
         assert_eq!(get("North").reasons.len(), 3, "{:?}", get("North").reasons);
         assert!((get("North").change.unwrap() + 80.0).abs() < 1e-9);
-        assert_eq!(get("South").status, "ok");
-        assert_eq!(get("East").status, "not evaluated");
+        assert_eq!(get("South").status, AlertStatus::Ok);
+        assert_eq!(get("East").status, AlertStatus::NotEvaluated);
         assert_eq!(get("North").period, "2025-02");
     }
 }

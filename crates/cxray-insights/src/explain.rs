@@ -110,11 +110,22 @@ pub struct ThemePart {
     pub significant: bool,
 }
 
+/// What an explanation of a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExplanationKind {
+    /// A segment of a dimension.
+    Segment,
+    /// A comment theme.
+    Theme,
+    /// A comment theme within the segment the change is concentrated in.
+    SegmentTheme,
+}
+
 /// A ranked explanation: a significant segment or theme in the direction of the change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
-    /// "segment" or "theme".
-    pub kind: String,
+    pub kind: ExplanationKind,
     pub dimension: Option<String>,
     pub name: String,
     pub points: f64,
@@ -493,18 +504,12 @@ pub fn drill_down(
 }
 
 fn unit(spec: &MetricSpec) -> &'static str {
-    match spec.kind {
-        cxray_metrics::MetricKind::Nps => "points",
-        cxray_metrics::MetricKind::TopBox | cxray_metrics::MetricKind::Binary => {
-            "percentage points"
-        }
-        _ => "points on the scale",
-    }
+    spec.difference_unit().unwrap_or("points on the scale")
 }
 
 /// Ranks the explanations and writes the summary.
 fn summarize(e: &mut ChangeExplanation, spec: &MetricSpec, opts: &ExplainOptions) {
-    let fmt = |x: f64| crate::report::fmt_value(spec.kind, x);
+    let fmt = |x: f64| crate::report::fmt_value(spec, x);
     let unit = unit(spec);
     let name = spec.name.to_uppercase();
     let mut explanations = Vec::new();
@@ -520,7 +525,7 @@ fn summarize(e: &mut ChangeExplanation, spec: &MetricSpec, opts: &ExplainOptions
                 String::new()
             };
             explanations.push(Explanation {
-                kind: "segment".into(),
+                kind: ExplanationKind::Segment,
                 dimension: Some(d.dimension.clone()),
                 name: s.segment.clone(),
                 points: s.total,
@@ -551,7 +556,7 @@ fn summarize(e: &mut ChangeExplanation, spec: &MetricSpec, opts: &ExplainOptions
                 String::new()
             };
             explanations.push(Explanation {
-                kind: "theme".into(),
+                kind: ExplanationKind::Theme,
                 dimension: None,
                 name: t.theme.clone(),
                 points: t.change,
@@ -572,7 +577,7 @@ fn summarize(e: &mut ChangeExplanation, spec: &MetricSpec, opts: &ExplainOptions
         for t in &f.themes {
             if t.significant && t.change * f.change > 0.0 {
                 explanations.push(Explanation {
-                    kind: "segment_theme".into(),
+                    kind: ExplanationKind::SegmentTheme,
                     dimension: Some(f.dimension.clone()),
                     name: t.theme.clone(),
                     points: t.change,
@@ -620,11 +625,15 @@ fn summarize(e: &mut ChangeExplanation, spec: &MetricSpec, opts: &ExplainOptions
             fmt_p(e.p_value)
         )
     };
-    let best = |k: &str| explanations.iter().find(|x| x.kind == k);
-    let picked: Vec<&Explanation> = [best("segment"), best("segment_theme"), best("theme")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let best = |k: ExplanationKind| explanations.iter().find(|x| x.kind == k);
+    let picked: Vec<&Explanation> = [
+        best(ExplanationKind::Segment),
+        best(ExplanationKind::SegmentTheme),
+        best(ExplanationKind::Theme),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if picked.is_empty() {
         s.push_str(if e.significant {
             " No single segment or theme changed significantly: the change is spread across them."
@@ -805,7 +814,7 @@ mod tests {
         assert!(
             e.explanations
                 .iter()
-                .any(|x| x.kind == "segment_theme" && x.name == "delivery")
+                .any(|x| x.kind == ExplanationKind::SegmentTheme && x.name == "delivery")
         );
     }
 

@@ -22,7 +22,10 @@ use cxray_stats::{Confidence, DifferenceInterval, Proportion, two_proportion_tes
 use serde::Serialize;
 
 use crate::metrics::MetricRow;
-use crate::report::{Change, Highlight, Trend, TrendPoint, adjust_family, fmt_pq, span_words};
+use crate::report::{
+    Change, Direction, Highlight, HighlightKind, Trend, TrendPoint, adjust_family, fmt_pq,
+    span_words,
+};
 use crate::retention::Retention;
 
 /// One operational metric in the current and previous period.
@@ -387,11 +390,11 @@ pub fn operations_highlights(s: &OperationsSection) -> Vec<Highlight> {
         .filter(|c| c.change.difference > 0.0)
     {
         out.push(Highlight {
-            kind: "recurring_issue".into(),
+            kind: HighlightKind::RecurringIssue,
             metric: "tickets".into(),
             dimension: Some("category".into()),
             segment: Some(c.category.clone()),
-            direction: "up".into(),
+            direction: Direction::Up,
             text: c.text.clone(),
             change: c.change.clone(),
             n: c.after,
@@ -401,11 +404,11 @@ pub fn operations_highlights(s: &OperationsSection) -> Vec<Highlight> {
     }
     for f in &s.friction_points {
         out.push(Highlight {
-            kind: "friction_point".into(),
+            kind: HighlightKind::FrictionPoint,
             metric: "step_conversion".into(),
             dimension: Some(f.dimension.clone()),
             segment: Some(f.segment.clone()),
-            direction: "down".into(),
+            direction: Direction::Down,
             text: f.text.clone(),
             change: f.change.clone(),
             n: f.previous,
@@ -432,11 +435,11 @@ pub fn operations_highlights(s: &OperationsSection) -> Vec<Highlight> {
             }
         };
         changes.push(Highlight {
-            kind: "operational_change".into(),
+            kind: HighlightKind::OperationalChange,
             metric: i.metric.clone(),
             dimension: None,
             segment: None,
-            direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
+            direction: Direction::of(c.difference),
             text: format!(
                 "{} {} from {} in {} to {} in {}; significant (p {}).",
                 i.display_name,
@@ -727,7 +730,7 @@ mod tests {
             f.text
         );
         let h = operations_highlights(&s);
-        assert_eq!(h[0].kind, "friction_point");
+        assert_eq!(h[0].kind, HighlightKind::FrictionPoint);
     }
 
     /// Every category grows by half: no category is recurring.

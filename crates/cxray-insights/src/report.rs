@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use cxray_metrics::period::{GroupHistogram, Period};
-use cxray_metrics::{EstimateOptions, MetricCatalog, MetricKind, MetricSpec, ScoreHistogram};
+use cxray_metrics::{EstimateOptions, MetricCatalog, MetricSpec, ScoreHistogram};
 use cxray_stats::control::limits_chart;
 use cxray_stats::{Adjustment, adjust_p_values};
 use serde::Serialize;
@@ -138,15 +138,71 @@ pub struct Distribution {
     pub bars: Vec<(f64, u64, String)>,
 }
 
+/// What a highlight reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HighlightKind {
+    /// A scorecard metric moved significantly from the previous period.
+    Change,
+    /// A scorecard metric moved significantly from the same period a year before.
+    YearChange,
+    /// A metric outside its control limits.
+    ControlSignal,
+    /// A segment moved against the rest of its dimension.
+    SegmentShift,
+    /// A segment differs from the rest of its dimension.
+    SegmentGap,
+    /// A comment theme rose.
+    EmergingTheme,
+    /// A comment theme goes with a lower (or higher) metric.
+    ThemeDriver,
+    /// A ticket category's share rose.
+    RecurringIssue,
+    /// A funnel step converts worse in a segment.
+    FrictionPoint,
+    /// An operational metric moved.
+    OperationalChange,
+}
+
+impl HighlightKind {
+    /// Whole-metric changes first, then dated shifts in segments, then gaps and the rest.
+    fn tier(self) -> u8 {
+        match self {
+            HighlightKind::Change | HighlightKind::YearChange | HighlightKind::ControlSignal => 0,
+            HighlightKind::SegmentShift => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Which way a metric's value moved (or lies against the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    /// Up for a positive difference, down otherwise.
+    pub fn of(difference: f64) -> Direction {
+        if difference > 0.0 {
+            Direction::Up
+        } else {
+            Direction::Down
+        }
+    }
+}
+
 /// A finding in one sentence, with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Highlight {
-    pub kind: String,
+    pub kind: HighlightKind,
     pub metric: String,
     pub dimension: Option<String>,
     pub segment: Option<String>,
-    /// "up" or "down" (for the metric's value).
-    pub direction: String,
+    /// For the metric's value.
+    pub direction: Direction,
     pub text: String,
     pub change: Change,
     pub n: u64,
@@ -197,11 +253,20 @@ pub struct InsightsSection {
     pub findings: Vec<Finding>,
 }
 
+/// Which analysis of the insights section a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    Change,
+    Drivers,
+    Linkage,
+    Nonresponse,
+}
+
 /// A finding of the insights section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// "change", "drivers", "linkage" or "nonresponse".
-    pub kind: String,
+    pub kind: FindingKind,
     pub text: String,
     /// Anchor of the part of the section with the evidence (and chart).
     pub section: String,
@@ -216,7 +281,7 @@ impl InsightsSection {
             && !c.explanations.is_empty()
         {
             f.push(Finding {
-                kind: "change".into(),
+                kind: FindingKind::Change,
                 text: c.summary.clone(),
                 section: "insights-change".into(),
             });
@@ -227,7 +292,7 @@ impl InsightsSection {
                 .is_some_and(|t| t.ci_low > 1.0 / d.drivers.len() as f64)
         {
             f.push(Finding {
-                kind: "drivers".into(),
+                kind: FindingKind::Drivers,
                 text: d.verdict.clone(),
                 section: "insights-drivers".into(),
             });
@@ -236,7 +301,7 @@ impl InsightsSection {
             && l.hazard_ratios.iter().any(|h| h.significant)
         {
             f.push(Finding {
-                kind: "linkage".into(),
+                kind: FindingKind::Linkage,
                 text: l.verdict.clone(),
                 section: "insights-linkage".into(),
             });
@@ -245,7 +310,7 @@ impl InsightsSection {
             && n.dimensions.iter().any(|d| d.significant)
         {
             f.push(Finding {
-                kind: "nonresponse".into(),
+                kind: FindingKind::Nonresponse,
                 text: n.verdict.clone(),
                 section: "insights-nonresponse".into(),
             });
@@ -286,7 +351,7 @@ impl Report {
         let at = self
             .highlights
             .iter()
-            .position(|h| h.kind == "segment_gap")
+            .position(|h| h.kind == HighlightKind::SegmentGap)
             .unwrap_or(self.highlights.len());
         self.highlights.splice(at..at, extra);
         self.highlights.truncate(MAX_HIGHLIGHTS);
@@ -461,27 +526,16 @@ pub(crate) fn fmt_abs(x: f64) -> String {
 }
 
 /// A value for sentences, with the precision of its scale.
-pub fn fmt_value(spec_kind: MetricKind, x: f64) -> String {
-    match spec_kind {
-        MetricKind::Nps | MetricKind::TopBox | MetricKind::Binary => format!("{x:.0}"),
-        _ => format!("{x:.2}"),
+pub fn fmt_value(spec: &MetricSpec, x: f64) -> String {
+    if spec.on_percent_scale() {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
     }
 }
 
 fn unit(spec: &MetricSpec) -> String {
-    match spec.kind {
-        MetricKind::Nps => "points".into(),
-        MetricKind::TopBox | MetricKind::Binary => "percentage points".into(),
-        _ => "(scale units)".into(),
-    }
-}
-
-fn scale_range(spec: &MetricSpec) -> f64 {
-    match spec.kind {
-        MetricKind::Nps => 200.0,
-        MetricKind::TopBox | MetricKind::Binary => 100.0,
-        _ => (spec.max - spec.min).max(1e-9),
-    }
+    spec.difference_unit().unwrap_or("(scale units)").into()
 }
 
 /// A period label for sentences: "Sep 2025" for months, the plain label otherwise.
@@ -861,27 +915,7 @@ pub fn build_report(
         let bars = h
             .scores
             .iter()
-            .map(|s| {
-                let cat = match spec.kind {
-                    MetricKind::Nps => {
-                        if s.score >= 9.0 {
-                            "promoter"
-                        } else if s.score >= 7.0 {
-                            "passive"
-                        } else {
-                            "detractor"
-                        }
-                    }
-                    _ => {
-                        if s.score >= spec.good_from.unwrap_or(spec.max) {
-                            "good"
-                        } else {
-                            "other"
-                        }
-                    }
-                };
-                (s.score, s.count, cat.to_string())
-            })
+            .map(|s| (s.score, s.count, spec.score_category(s.score).to_string()))
             .collect();
         distributions.push(Distribution {
             metric: m.clone(),
@@ -985,7 +1019,6 @@ fn highlights(
     let words = |d: Option<NaiveDate>| d.map(|d| period_words(opts.period, d)).unwrap_or_default();
     for s in scorecard {
         let spec = catalog.get(&s.metric).expect("known");
-        let k = spec.kind;
         for (c, other, when) in [
             (&s.vs_previous, &s.previous, previous),
             (&s.vs_year_ago, &s.year_ago, year_ago),
@@ -1001,23 +1034,22 @@ fn highlights(
             };
             out.push(Highlight {
                 kind: if when == year_ago {
-                    "year_change"
+                    HighlightKind::YearChange
                 } else {
-                    "change"
-                }
-                .into(),
+                    HighlightKind::Change
+                },
                 metric: s.metric.clone(),
                 dimension: None,
                 segment: None,
-                direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
+                direction: Direction::of(c.difference),
                 text: format!(
                     "{} {} from {}{} in {} to {}{} in {}; significant (p {}).",
                     spec.display_name,
                     if c.difference > 0.0 { "rose" } else { "fell" },
-                    fmt_value(k, v0),
+                    fmt_value(spec, v0),
                     pm(o),
                     words(when),
-                    fmt_value(k, v1),
+                    fmt_value(spec, v1),
                     pm(cur),
                     words(current),
                     fmt_pq(c)
@@ -1025,7 +1057,7 @@ fn highlights(
                 change: c.clone(),
                 n: cur.n + o.n,
                 section: format!("trend-{}", s.metric),
-                importance: c.difference.abs() / scale_range(spec),
+                importance: c.difference.abs() / spec.reporting_range(),
             });
         }
     }
@@ -1039,25 +1071,29 @@ fn highlights(
                     continue;
                 }
                 out.push(Highlight {
-                    kind: "control_signal".into(),
+                    kind: HighlightKind::ControlSignal,
                     metric: t.metric.clone(),
                     dimension: None,
                     segment: None,
-                    direction: if sig == "below" { "down" } else { "up" }.into(),
+                    direction: if sig == "below" {
+                        Direction::Down
+                    } else {
+                        Direction::Up
+                    },
                     text: format!(
                         "{} in {} was {}{}, {} its control limits around {}; the change from the period before is significant (p {}).",
                         spec.display_name,
                         p.row.period.clone().unwrap_or_default(),
-                        fmt_value(spec.kind, v),
+                        fmt_value(spec, v),
                         pm(&p.row),
                         sig,
-                        fmt_value(spec.kind, center),
+                        fmt_value(spec, center),
                         fmt_pq(c)
                     ),
                     change: c.clone(),
                     n: p.row.n,
                     section: format!("trend-{}", t.metric),
-                    importance: (v - center).abs() / scale_range(spec),
+                    importance: (v - center).abs() / spec.reporting_range(),
                 });
             }
         }
@@ -1080,36 +1116,34 @@ fn highlights(
                 .flatten()
                 .unwrap_or_else(|| "(missing)".into());
             out.push(Highlight {
-                kind: "segment_gap".into(),
+                kind: HighlightKind::SegmentGap,
                 metric: s.metric.clone(),
                 dimension: Some(s.dimension.clone()),
                 segment: Some(seg.clone()),
-                direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
+                direction: Direction::of(c.difference),
                 text: format!(
                     "{} {} is {}{} in {}, {}{} {} than the rest ({}); significant (p {}).",
                     spec.display_name,
                     segment_words(&s.dimension, &seg),
-                    fmt_value(spec.kind, v),
+                    fmt_value(spec, v),
                     pm(&r.row),
                     window_words,
                     fmt_abs(c.difference),
-                    match spec.kind {
-                        MetricKind::Nps => " points",
-                        MetricKind::TopBox | MetricKind::Binary => " percentage points",
-                        _ => "",
-                    },
+                    spec.difference_unit()
+                        .map(|u| format!(" {u}"))
+                        .unwrap_or_default(),
                     if c.difference > 0.0 {
                         "higher"
                     } else {
                         "lower"
                     },
-                    fmt_value(spec.kind, rest),
+                    fmt_value(spec, rest),
                     fmt_pq(c)
                 ),
                 change: c.clone(),
                 n: r.row.n,
                 section: format!("segments-{}-{}", s.metric, s.dimension),
-                importance: c.difference.abs() / scale_range(spec),
+                importance: c.difference.abs() / spec.reporting_range(),
             });
         }
     }
@@ -1143,8 +1177,8 @@ fn highlights(
             (Some(x), Some(y)) => format!(
                 " (the rest of {}: {} → {})",
                 sh.dimension,
-                fmt_value(spec.kind, x),
-                fmt_value(spec.kind, y)
+                fmt_value(spec, x),
+                fmt_value(spec, y)
             ),
             _ => String::new(),
         };
@@ -1159,21 +1193,21 @@ fn highlights(
             })
             .unwrap_or_default();
         out.push(Highlight {
-            kind: "segment_shift".into(),
+            kind: HighlightKind::SegmentShift,
             metric: m.clone(),
             dimension: Some(sh.dimension.clone()),
             segment: Some(sh.segment.clone()),
-            direction: if c.difference > 0.0 { "up" } else { "down" }.into(),
+            direction: Direction::of(c.difference),
             text: format!(
                 "{} {} {} from {}{} in {} to {}{} in {}{rest}{step}; significant against \
                  the rest (p {}).",
                 spec.display_name,
                 segment_words(&sh.dimension, &sh.segment),
                 if vb > va { "rose" } else { "fell" },
-                fmt_value(spec.kind, va),
+                fmt_value(spec, va),
                 pm(&ra),
                 before_label,
-                fmt_value(spec.kind, vb),
+                fmt_value(spec, vb),
                 pm(&rb),
                 window_words,
                 fmt_pq(c)
@@ -1181,19 +1215,15 @@ fn highlights(
             change: c.clone(),
             n: ra.n + rb.n,
             section: format!("segments-{m}-{}", sh.dimension),
-            importance: c.difference.abs() / scale_range(spec),
+            importance: c.difference.abs() / spec.reporting_range(),
         });
     }
     // Whole-metric changes first, then dated shifts in segments, then gaps between segments;
     // by effect size within each tier.
-    let tier = |k: &str| match k {
-        "change" | "year_change" | "control_signal" => 0,
-        "segment_shift" => 1,
-        _ => 2,
-    };
     out.sort_by(|a, b| {
-        tier(&a.kind)
-            .cmp(&tier(&b.kind))
+        a.kind
+            .tier()
+            .cmp(&b.kind.tier())
             .then(b.importance.total_cmp(&a.importance))
     });
     // One finding per segment (a shift says more than a gap); no gap in a dimension that already
@@ -1204,13 +1234,13 @@ fn highlights(
     // against a rest that holds it, so no shift opposite to an earlier one in its dimension.
     let mut seen_segment: BTreeMap<(String, Option<String>, Option<String>), ()> = BTreeMap::new();
     let mut seen_dimension: BTreeMap<(String, Option<String>), ()> = BTreeMap::new();
-    let mut shift_direction: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
-    let mut per_kind: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut shift_direction: BTreeMap<(String, Option<String>), Direction> = BTreeMap::new();
+    let mut per_kind: BTreeMap<(String, HighlightKind), usize> = BTreeMap::new();
     out.retain(|h| {
-        if h.kind == "segment_shift" {
+        if h.kind == HighlightKind::SegmentShift {
             let d = shift_direction
                 .entry((h.metric.clone(), h.dimension.clone()))
-                .or_insert_with(|| h.direction.clone());
+                .or_insert(h.direction);
             if *d != h.direction {
                 return false;
             }
@@ -1227,12 +1257,10 @@ fn highlights(
         let had_dimension = seen_dimension
             .insert((h.metric.clone(), h.dimension.clone()), ())
             .is_some();
-        if h.kind == "segment_gap" && had_dimension {
+        if h.kind == HighlightKind::SegmentGap && had_dimension {
             return false;
         }
-        let k = per_kind
-            .entry((h.metric.clone(), h.kind.clone()))
-            .or_default();
+        let k = per_kind.entry((h.metric.clone(), h.kind)).or_default();
         *k += 1;
         *k <= 2
     });
@@ -1242,12 +1270,12 @@ fn highlights(
     let mut rank: Vec<usize> = Vec::with_capacity(out.len());
     for h in &out {
         let n = findings.entry(h.metric.clone()).or_default();
-        rank.push(if tier(&h.kind) == 2 { *n } else { 0 });
+        rank.push(if h.kind.tier() == 2 { *n } else { 0 });
         *n += 1;
     }
     let mut ranked: Vec<(usize, Highlight)> = rank.into_iter().zip(out).collect();
     // Stable: tiers stay in order, and within a rank the effect size decides as before.
-    ranked.sort_by_key(|(r, h)| (tier(&h.kind), *r));
+    ranked.sort_by_key(|(r, h)| (h.kind.tier(), *r));
     let mut out: Vec<Highlight> = ranked.into_iter().map(|(_, h)| h).collect();
     out.truncate(7);
     out
@@ -1342,8 +1370,8 @@ mod tests {
         assert_eq!(about.len(), 1, "{:#?}", r.highlights);
         let h = about[0];
         assert_eq!(
-            (h.kind.as_str(), h.segment.as_deref(), h.direction.as_str()),
-            ("segment_shift", Some("C"), "down")
+            (h.kind, h.segment.as_deref(), h.direction),
+            (HighlightKind::SegmentShift, Some("C"), Direction::Down)
         );
         // NPS of C: 15 in Jan-Mar, -30 in Apr-Jun; the largest step is Mar to Apr.
         assert!((h.change.difference + 45.0).abs() < 1e-9, "{h:?}");
@@ -1390,7 +1418,9 @@ mod tests {
         };
         let r = build_report(&input, &MetricCatalog::builtin(), &opts());
         assert!(
-            r.highlights.iter().all(|h| h.kind != "segment_shift"),
+            r.highlights
+                .iter()
+                .all(|h| h.kind != HighlightKind::SegmentShift),
             "{:#?}",
             r.highlights
         );

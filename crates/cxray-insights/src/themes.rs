@@ -20,14 +20,16 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use cxray_metrics::period::{GroupHistogram, GroupKey, Period};
-use cxray_metrics::{EstimateOptions, MetricCatalog, MetricKind, ScoreHistogram};
+use cxray_metrics::{EstimateOptions, MetricCatalog, MetricSpec, ScoreHistogram};
 use cxray_stats::{
     Confidence, DifferenceInterval, Proportion, ProportionInterval, two_proportion_test,
     z_test_from_se,
 };
 use serde::Serialize;
 
-use crate::report::{Change, Highlight, adjust_family, fmt_pq, fmt_value, span_words};
+use crate::report::{
+    Change, Direction, Highlight, HighlightKind, adjust_family, fmt_pq, fmt_value, span_words,
+};
 
 /// Segment label of answers whose comment has no theme.
 pub const NO_THEME: &str = "(no theme)";
@@ -514,8 +516,8 @@ pub fn build_themes(
                 "higher"
             },
             i.theme,
-            fmt_value(spec.kind, i.value_with),
-            fmt_value(spec.kind, i.value_without),
+            fmt_value(spec, i.value_with),
+            fmt_value(spec, i.value_without),
             short_pq(&i.change),
             i.n_with,
             if i.impact < 0.0 {
@@ -523,7 +525,7 @@ pub fn build_themes(
             } else {
                 "lifts"
             },
-            fmt_units(spec.kind, i.impact.abs()),
+            fmt_units(spec, i.impact.abs()),
         );
     }
     impacts.sort_by(|a, b| {
@@ -550,10 +552,11 @@ fn metric_rank(m: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn fmt_units(kind: MetricKind, x: f64) -> String {
-    match kind {
-        MetricKind::Nps | MetricKind::TopBox | MetricKind::Binary => format!("{x:.1} points"),
-        _ => format!("{x:.2}"),
+fn fmt_units(spec: &MetricSpec, x: f64) -> String {
+    if spec.on_percent_scale() {
+        format!("{x:.1} points")
+    } else {
+        format!("{x:.2}")
     }
 }
 
@@ -572,11 +575,11 @@ pub fn theme_highlights(section: &ThemesSection) -> Vec<Highlight> {
         .or_else(|| section.emerging.first());
     if let Some(e) = best {
         out.push(Highlight {
-            kind: "emerging_theme".into(),
+            kind: HighlightKind::EmergingTheme,
             metric: section.base_metric.clone(),
             dimension: e.dimension.clone(),
             segment: e.segment.clone(),
-            direction: "down".into(),
+            direction: Direction::Down,
             text: e.text.clone(),
             change: e.change.clone(),
             n: e.comments_now,
@@ -586,11 +589,11 @@ pub fn theme_highlights(section: &ThemesSection) -> Vec<Highlight> {
     }
     if let Some(i) = section.impacts.iter().find(|i| i.impact < 0.0) {
         out.push(Highlight {
-            kind: "theme_driver".into(),
+            kind: HighlightKind::ThemeDriver,
             metric: i.metric.clone(),
             dimension: None,
             segment: Some(i.theme.clone()),
-            direction: "down".into(),
+            direction: Direction::Down,
             text: i.text.clone(),
             change: i.change.clone(),
             n: i.n_with,
@@ -751,7 +754,7 @@ mod tests {
         let h = theme_highlights(&s);
         assert_eq!(h.len(), 2);
         assert_eq!(h[0].segment.as_deref(), Some("N"));
-        assert_eq!(h[1].kind, "theme_driver");
+        assert_eq!(h[1].kind, HighlightKind::ThemeDriver);
     }
 
     #[test]

@@ -174,6 +174,58 @@ impl MetricSpec {
         score >= self.good_from.unwrap_or(self.max)
     }
 
+    /// Whether values are on a percent scale (NPS -100..100, shares 0..100), so that
+    /// differences are in points and values are shown without decimals.
+    pub fn on_percent_scale(&self) -> bool {
+        matches!(
+            self.kind,
+            MetricKind::Nps | MetricKind::TopBox | MetricKind::Binary
+        )
+    }
+
+    /// The unit of a difference in words: "points" for NPS, "percentage points" for shares;
+    /// `None` for means, whose differences are in units of their scale.
+    pub fn difference_unit(&self) -> Option<&'static str> {
+        match self.kind {
+            MetricKind::Nps => Some("points"),
+            MetricKind::TopBox | MetricKind::Binary => Some("percentage points"),
+            MetricKind::MeanWithTopBox | MetricKind::Rating | MetricKind::Mean => None,
+        }
+    }
+
+    /// The width of the reporting scale, to compare effects across metrics: 200 for NPS
+    /// (-100..100), 100 for shares, max − min for means.
+    pub fn reporting_range(&self) -> f64 {
+        match self.kind {
+            MetricKind::Nps => 200.0,
+            MetricKind::TopBox | MetricKind::Binary => 100.0,
+            MetricKind::MeanWithTopBox | MetricKind::Rating | MetricKind::Mean => {
+                (self.max - self.min).max(1e-9)
+            }
+        }
+    }
+
+    /// What a score is in a distribution: promoter, passive or detractor for NPS, else good
+    /// (at or above `good_from`) or other.
+    pub fn score_category(&self, score: f64) -> &'static str {
+        match self.kind {
+            MetricKind::Nps if score >= 9.0 => "promoter",
+            MetricKind::Nps if score >= 7.0 => "passive",
+            MetricKind::Nps => "detractor",
+            _ if self.good(score) => "good",
+            _ => "other",
+        }
+    }
+
+    /// An answer worth a call back: an NPS detractor (0-6), or a score in the bottom quarter
+    /// of any other scale (CSAT 1-2 of 5, CES 1-2 of 7).
+    pub fn is_unhappy(&self, score: f64) -> bool {
+        match self.kind {
+            MetricKind::Nps => score < 7.0,
+            _ => score <= self.min + 0.25 * (self.max - self.min),
+        }
+    }
+
     /// What one answer contributes to the (unweighted) metric, which is the mean of these over
     /// the answers: NPS +100 (promoter), 0 (passive) or -100 (detractor); shares 100 or 0;
     /// means the score itself. Sums of these over parts of the answers split the metric
@@ -824,6 +876,39 @@ impl MetricCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the report, explain and alerts read from a spec: each metric kind in its place.
+    #[test]
+    fn the_spec_says_how_a_metric_reads() {
+        let (nps, csat, ces) = (MetricSpec::nps(), MetricSpec::csat(), MetricSpec::ces());
+        assert!(nps.is_unhappy(6.0) && !nps.is_unhappy(7.0));
+        // Bottom quarter: CSAT 1-2 of 5, CES 1-2.5 of 7.
+        assert!(csat.is_unhappy(2.0) && !csat.is_unhappy(3.0));
+        assert!(ces.is_unhappy(2.0) && !ces.is_unhappy(3.0));
+        assert_eq!(
+            [0.0, 7.0, 9.0].map(|x| nps.score_category(x)),
+            ["detractor", "passive", "promoter"]
+        );
+        assert_eq!(
+            [3.0, 4.0].map(|x| csat.score_category(x)),
+            ["other", "good"]
+        );
+        assert_eq!(nps.difference_unit(), Some("points"));
+        assert_eq!(
+            MetricSpec::task().difference_unit(),
+            Some("percentage points")
+        );
+        assert_eq!(ces.difference_unit(), None);
+        assert_eq!(
+            [
+                nps.reporting_range(),
+                csat.reporting_range(),
+                ces.reporting_range()
+            ],
+            [200.0, 100.0, 6.0]
+        );
+        assert!(nps.on_percent_scale() && !MetricSpec::stars().on_percent_scale());
+    }
 
     fn hist(pairs: &[(f64, u64)]) -> ScoreHistogram {
         let mut h = ScoreHistogram::default();

@@ -7,9 +7,9 @@ use arrow::array::{Array, AsArray};
 use chrono::NaiveDate;
 use cxray_engine::HistogramQuery;
 use cxray_ingest::Loaded;
-use cxray_insights::alerts::{AlertResult, FollowUp, Rule, evaluate};
+use cxray_insights::alerts::{AlertResult, AlertStatus, FollowUp, Rule, evaluate};
+use cxray_metrics::EstimateOptions;
 use cxray_metrics::period::{GroupHistogram, Period};
-use cxray_metrics::{EstimateOptions, MetricKind, MetricSpec};
 use cxray_stats::Confidence;
 use serde::Serialize;
 
@@ -48,15 +48,6 @@ pub struct AlertsOutput {
     pub fired: usize,
     pub results: Vec<AlertResult>,
     pub follow_up: Vec<FollowUp>,
-}
-
-/// An answer worth a call back: an NPS detractor (0-6), or a score in the bottom quarter of
-/// any other scale (CSAT 1-2 of 5, CES 1-2 of 7).
-pub fn unhappy(spec: &MetricSpec, score: f64) -> bool {
-    match spec.kind {
-        MetricKind::Nps => score < 7.0,
-        _ => score <= spec.min + 0.25 * (spec.max - spec.min),
-    }
 }
 
 /// The unhappy answers between `from` and `until` (inclusive), newest first, at most `k`.
@@ -100,7 +91,7 @@ fn follow_ups(
                 continue;
             };
             let score = c.score.value(r);
-            if !unhappy(spec, score) {
+            if !spec.is_unhappy(score) {
                 continue;
             }
             out.push(FollowUp {
@@ -257,7 +248,10 @@ impl Project {
         let follow_up = window
             .map(|(f, u)| follow_ups(self, &responses.loaded, &metrics, f, u, req.follow_up))
             .unwrap_or_default();
-        let fired = results.iter().filter(|r| r.status == "fired").count();
+        let fired = results
+            .iter()
+            .filter(|r| r.status == AlertStatus::Fired)
+            .count();
         Ok(AlertsOutput {
             fired,
             results,

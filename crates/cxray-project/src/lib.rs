@@ -60,7 +60,7 @@ mod report;
 mod retention;
 mod text;
 
-pub use alerts::{AlertsOutput, AlertsRequest, unhappy};
+pub use alerts::{AlertsOutput, AlertsRequest};
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};
 pub use error::{Error, ErrorKind, Result};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use cxray_engine::{Engine, GroupQuery};
+use cxray_engine::{Engine, GroupQuery, JourneySegmentation};
 use cxray_ingest::{Entity, EntityTable};
 use cxray_insights::{MetricRow, TableOptions, operational_rows};
 use cxray_metrics::journey::{JourneyGroups, JourneySettings};
@@ -352,7 +352,8 @@ impl JourneyData {
     }
 
     /// The rows of several segmentations (each a list of columns, possibly empty), from one
-    /// grouping of the events into units.
+    /// grouping of the events into units; the times between steps only where `step_time` is
+    /// asked for.
     pub fn rows_by_sets(
         &self,
         project: &Project,
@@ -370,10 +371,19 @@ impl JourneyData {
             by: all_columns,
             ..req.query()
         };
+        let segmentations: Vec<JourneySegmentation> = sets
+            .iter()
+            .zip(metrics)
+            .map(|(by, m)| JourneySegmentation {
+                by: by.clone(),
+                step_times: m.iter().any(|m| m == "step_time"),
+            })
+            .collect();
         let groups = run(
             project,
             "computing journey metrics",
-            self.engine.journey_stats_by(&q, sets, &self.settings),
+            self.engine
+                .journey_stats_by(&q, &segmentations, &self.settings),
         )?;
         sets.iter()
             .zip(groups)

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use cxray_insights::MetricRow;
-use cxray_insights::report::{Change, dimension_label};
+use cxray_insights::report::{Change, Direction, dimension_label};
 
 use crate::svg::{
     distribution_chart, funnel_chart, retention_chart, segment_chart, theme_chart, trend_chart,
@@ -142,8 +142,16 @@ pub fn render_html(doc: &ReportDocument) -> String {
             let _ = write!(
                 o,
                 r##"<li><span class="{}">{}</span> {} <a href="#{}">evidence</a></li>"##,
-                if h.direction == "down" { "down" } else { "up" },
-                if h.direction == "down" { "▼" } else { "▲" },
+                if h.direction == Direction::Down {
+                    "down"
+                } else {
+                    "up"
+                },
+                if h.direction == Direction::Down {
+                    "▼"
+                } else {
+                    "▲"
+                },
                 esc(&h.text),
                 esc(&h.section)
             );

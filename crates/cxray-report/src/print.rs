@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use cxray_insights::MetricRow;
-use cxray_insights::alerts::{AlertResult, FollowUp};
+use cxray_insights::alerts::{AlertResult, AlertStatus, FollowUp};
 use cxray_insights::drivers::Drivers;
 use cxray_insights::explain::ChangeExplanation;
 use cxray_insights::linkage::Linkage;
@@ -755,10 +755,10 @@ pub fn alerts_table(
                 r.ci_high.unwrap_or(v)
             )
         });
-        let mark = match r.status.as_str() {
-            "fired" => "FIRED",
-            "ok" => "ok",
-            _ => "n/a",
+        let mark = match r.status {
+            AlertStatus::Fired => "FIRED",
+            AlertStatus::Ok => "ok",
+            AlertStatus::NotEvaluated => "n/a",
         };
         writeln!(
             w,
