@@ -2,7 +2,7 @@
 //! `cargo fuzz run csv_ingest --sanitizer none` (see fuzz/README.md).
 #![no_main]
 
-use cxray_ingest::{Layout, LoadOptions, ProjectConfig, QuestionConfig, SourceConfig, load_responses};
+use cxray_ingest::{Layout, LoadOptions, QuestionConfig, SourceConfig, Sources, load_responses};
 use cxray_metrics::MetricCatalog;
 use libfuzzer_sys::fuzz_target;
 
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     if mode & 2 == 2 {
         src.skip_rows_after_header = 1;
     }
-    let cfg = ProjectConfig { sources: vec![src], base_dir: dir, ..Default::default() };
+    let cfg = Sources { list: vec![src], base_dir: dir, ..Default::default() };
     let threads = 1 + (mode as usize >> 2) % 3;
     if let Ok(l) = load_responses(&cfg, &MetricCatalog::builtin(), &LoadOptions { strict: false, threads, attributes: None }) {
         let t = l.totals;

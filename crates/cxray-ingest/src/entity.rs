@@ -24,7 +24,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 
-use crate::config::{Format, ProjectConfig, SourceConfig};
+use crate::config::{Format, SourceConfig, Sources};
 use crate::error::IngestError;
 use crate::rejects::{Reject, clip_value};
 use crate::rows::{Cell, Counts, RawBatch, Reader, text_of};
@@ -551,16 +551,16 @@ impl EntityTable {
 
 /// Loads every source of `entity` in the project; `None` when the project has none.
 pub fn load_entity(
-    cfg: &ProjectConfig,
+    cfg: &Sources,
     entity: Entity,
     threads: usize,
 ) -> Result<Option<EntityTable>, IngestError> {
-    let project_tz = parse_tz(&cfg.project.timezone).map_err(|m| E::Config {
-        path: cfg.base_dir.join("cxray.toml"),
+    let project_tz = parse_tz(&cfg.timezone).map_err(|m| E::Config {
+        path: cfg.origin.clone(),
         message: m,
     })?;
     let srcs: Vec<&SourceConfig> = cfg
-        .sources
+        .list
         .iter()
         .filter(|s| s.entity.as_deref().and_then(Entity::parse) == Some(entity))
         .collect();
@@ -771,7 +771,7 @@ fn read_validated(
             let all: Vec<usize> = (0..header.len()).collect();
             let chunks =
                 crate::text::split_chunks(&text, body_start, body_line, threads.max(1) * 4);
-            let outs = crate::parallel(chunks.len(), threads, |k| {
+            let outs = cxray_kernels::parallel(chunks.len(), threads, |k| {
                 let raw = crate::csv_chunk(&text, &chunks[k], delimiter, header.len(), &all);
                 check(&plan, &raw)
             });
@@ -824,7 +824,7 @@ fn read_validated(
             let read_schema = crate::text_read_as(builder.schema(), |i| {
                 time_columns.contains(&i).then_some(DataType::Utf8View)
             });
-            let per_group = crate::parallel(groups.len(), threads, |k| {
+            let per_group = cxray_kernels::parallel(groups.len(), threads, |k| {
                 let (group, first_row) = groups[k];
                 let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
                     .with_schema(read_schema.clone());
@@ -1643,17 +1643,25 @@ mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
 
-    fn project(dir: &Path, files: &[(&str, &str, &str)]) -> ProjectConfig {
-        let mut toml = String::from("[project]\ntimezone = \"Europe/Amsterdam\"\n");
+    /// Sources in Amsterdam time, one file per (name, entity, body).
+    fn project(dir: &Path, files: &[(&str, &str, &str)]) -> Sources {
+        let mut list = Vec::new();
         for (name, entity, body) in files {
             std::fs::write(dir.join(name), body).unwrap();
-            toml.push_str(&format!(
-                "[[sources]]\npath = \"{name}\"\nentity = \"{entity}\"\n"
-            ));
+            list.push(SourceConfig {
+                path: name.into(),
+                entity: Some(entity.to_string()),
+                ..Default::default()
+            });
         }
-        let p = dir.join("cxray.toml");
-        std::fs::write(&p, toml).unwrap();
-        ProjectConfig::load(&p).unwrap()
+        let sources = Sources {
+            list,
+            base_dir: dir.to_path_buf(),
+            timezone: "Europe/Amsterdam".into(),
+            ..Default::default()
+        };
+        sources.validate().unwrap();
+        sources
     }
 
     const TICKETS: &str = "\
@@ -1915,12 +1923,15 @@ T7,2025-03-31 23:30,2025-03-03 08:10,,1,1,,
         let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
         w.write(&batch).unwrap();
         w.close().unwrap();
-        std::fs::write(
-            dir.path().join("cxray.toml"),
-            "[[sources]]\npath = \"t.parquet\"\nentity = \"tickets\"\n",
-        )
-        .unwrap();
-        let cfg = ProjectConfig::load(&dir.path().join("cxray.toml")).unwrap();
+        let cfg = Sources {
+            list: vec![SourceConfig {
+                path: "t.parquet".into(),
+                entity: Some("tickets".into()),
+                ..Default::default()
+            }],
+            base_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
         let t = load_entity(&cfg, Entity::Tickets, 1).unwrap().unwrap();
         assert_eq!((t.totals.accepted, t.totals.rejected), (3, 5));
         let got: Vec<(u64, &str, &str)> = t

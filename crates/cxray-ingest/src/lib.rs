@@ -10,16 +10,17 @@
 //! column, value and reason, and for every source `read = accepted + rejected`.
 //!
 //! ```no_run
-//! use cxray_ingest::{ProjectConfig, LoadOptions, load_responses};
+//! use cxray_ingest::{LoadOptions, SourceConfig, Sources, load_responses};
 //! use cxray_metrics::MetricCatalog;
-//! let cfg = ProjectConfig::load("cxray.toml".as_ref()).unwrap();
-//! let catalog = MetricCatalog::builtin().with_declarations(&cfg.metrics).unwrap();
-//! let loaded = load_responses(&cfg, &catalog, &LoadOptions::default()).unwrap();
+//! let sources = Sources {
+//!     list: vec![SourceConfig { path: "responses.csv".into(), ..Default::default() }],
+//!     ..Default::default()
+//! };
+//! let loaded = load_responses(&sources, &MetricCatalog::builtin(), &LoadOptions::default()).unwrap();
 //! println!("{} accepted, {} rejected", loaded.totals.accepted, loaded.totals.rejected);
 //! ```
 
 pub mod config;
-pub mod enrich;
 pub mod entity;
 pub mod error;
 mod mapping;
@@ -28,10 +29,11 @@ mod rows;
 pub mod table;
 mod text;
 pub mod timestamp;
-pub mod touchpoints;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use cxray_kernels::{hash_id, parallel};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -42,10 +44,7 @@ use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use cxray_metrics::MetricCatalog;
 
-pub use config::{
-    ChurnMode, ChurnSettings, DuplicatePolicy, Format, JourneyConfig, Layout, ProjectConfig,
-    QuestionConfig, QueueConfig, SourceConfig, TextSettings, TicketConfig,
-};
+pub use config::{DuplicatePolicy, Format, Layout, QuestionConfig, SourceConfig, Sources};
 pub use entity::{Entity, EntityTable, load_entity};
 pub use error::IngestError;
 pub use mapping::CANONICAL;
@@ -146,12 +145,12 @@ pub struct Loaded {
 
 /// Loads every responses source of the project.
 pub fn load_responses(
-    cfg: &ProjectConfig,
+    cfg: &Sources,
     catalog: &MetricCatalog,
     opts: &LoadOptions,
 ) -> Result<Loaded, IngestError> {
-    let project_tz = parse_tz(&cfg.project.timezone).map_err(|m| IngestError::Config {
-        path: cfg.base_dir.join("cxray.toml"),
+    let project_tz = parse_tz(&cfg.timezone).map_err(|m| IngestError::Config {
+        path: cfg.origin.clone(),
         message: m,
     })?;
     let mut all: Vec<(RecordBatch, Vec<String>)> = Vec::new();
@@ -159,7 +158,7 @@ pub fn load_responses(
     let mut sources = Vec::new();
     let mut totals = Counts::default();
     for src in cfg
-        .sources
+        .list
         .iter()
         .filter(|s| s.entity.as_deref().is_none_or(|e| e == "responses"))
     {
@@ -306,45 +305,6 @@ fn conform(
 }
 
 type Outputs = (Vec<ChunkOutput>, Plan, (Format, Option<u8>));
-
-/// Runs `work` over `n` jobs on `threads` threads, returning results in job order.
-pub fn parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: std::sync::Mutex<Vec<Option<T>>> =
-        std::sync::Mutex::new((0..n).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1).min(n.max(1)) {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if k >= n {
-                        break;
-                    }
-                    let out = work(k);
-                    slots.lock().expect("no panics while holding the lock")[k] = Some(out);
-                }
-            });
-        }
-    });
-    slots
-        .into_inner()
-        .expect("threads joined")
-        .into_iter()
-        .map(|o| o.expect("every job ran"))
-        .collect()
-}
-
-/// `items` cut into one run per thread, `work` over each run on its own thread; results in
-/// order.
-pub fn parallel_chunks<I: Sync, T: Send>(
-    items: &[I],
-    threads: usize,
-    work: impl Fn(&[I]) -> T + Sync,
-) -> Vec<T> {
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    let runs: Vec<&[I]> = items.chunks(chunk).collect();
-    parallel(runs.len(), threads, |k| work(runs[k]))
-}
 
 fn load_source(
     path: &Path,
@@ -809,180 +769,6 @@ pub(crate) fn text_read_as(
     Arc::new(Schema::new(fields))
 }
 
-/// Dense indices (0, 1, 2, … in order of first appearance) of string ids such as customer ids,
-/// for grouping millions of rows by id: the table holds only `u32` indices, the ids stay
-/// borrowed, and a caller that already hashed an id (to split rows between threads) passes the
-/// hash instead of hashing again.
-///
-/// ```
-/// let mut index = cxray_ingest::IdIndex::default();
-/// assert_eq!(index.insert("C2"), (0, true));
-/// assert_eq!(index.insert("C1"), (1, true));
-/// assert_eq!(index.insert("C2"), (0, false));
-/// assert_eq!(index.get("C1"), Some(1));
-/// assert_eq!(index.ids(), ["C2", "C1"]);
-/// ```
-#[derive(Default)]
-pub struct IdIndex<'a> {
-    table: hashbrown::HashTable<u32>,
-    ids: Vec<&'a str>,
-}
-
-impl<'a> IdIndex<'a> {
-    pub fn with_capacity(n: usize) -> Self {
-        IdIndex {
-            table: hashbrown::HashTable::with_capacity(n),
-            ids: Vec::with_capacity(n),
-        }
-    }
-
-    /// The hash [`IdIndex`] uses for an id (the one duplicate detection uses).
-    pub fn hash(id: &str) -> u64 {
-        hash_id(id)
-    }
-
-    /// Which of `parts` threads an id belongs to, from its [`IdIndex::hash`], when rows are
-    /// split between threads by id (each thread indexing its own ids).
-    pub fn part(hash: u64, parts: usize) -> usize {
-        (hash >> 59) as usize % parts.max(1)
-    }
-
-    /// The index of `id`, added if new, and whether it was new.
-    pub fn insert(&mut self, id: &'a str) -> (u32, bool) {
-        self.insert_hashed(id, Self::hash(id))
-    }
-
-    /// [`IdIndex::insert`] with the id's [`IdIndex::hash`].
-    pub fn insert_hashed(&mut self, id: &'a str, hash: u64) -> (u32, bool) {
-        let ids = &self.ids;
-        match self.table.entry(
-            hash,
-            |&i| ids[i as usize] == id,
-            |&i| Self::hash(ids[i as usize]),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(e) => (*e.get(), false),
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                let i = u32::try_from(self.ids.len()).expect("fewer than 2^32 ids");
-                e.insert(i);
-                self.ids.push(id);
-                (i, true)
-            }
-        }
-    }
-
-    /// The index of `id`, if present.
-    pub fn get(&self, id: &str) -> Option<u32> {
-        self.get_hashed(id, Self::hash(id))
-    }
-
-    /// [`IdIndex::get`] with the id's [`IdIndex::hash`].
-    pub fn get_hashed(&self, id: &str, hash: u64) -> Option<u32> {
-        self.table
-            .find(hash, |&i| self.ids[i as usize] == id)
-            .copied()
-    }
-
-    /// The ids, by index.
-    pub fn ids(&self) -> &[&'a str] {
-        &self.ids
-    }
-
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-}
-
-/// FxHash-style hasher for short keys (dictionary values, ids), finished with the MurmurHash3
-/// 64-bit finaliser so that every bit of the result depends on every input bit (hash tables use
-/// the low bits for buckets).
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        // The length first: otherwise "r123456" and "r1234568" collide, the padding of the
-        // short tail matching the last byte of the long one.
-        let mut h = (self.0.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(K);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-    fn finish(&self) -> u64 {
-        fmix64(self.0)
-    }
-}
-
-fn fmix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^ (k >> 33)
-}
-
-/// Hash of a response id, used to find duplicates (equal hashes are confirmed on the text).
-pub(crate) fn hash_id(id: &str) -> u64 {
-    let mut h = IdHasher::default();
-    h.write(id.as_bytes());
-    h.write(&[0xff]);
-    h.finish()
-}
-
-#[cfg(test)]
-mod hash_tests {
-    /// Indices are dense and in order of first appearance, the same as a plain map gives, for
-    /// 300,000 ids with repeats (the table grows many times from empty).
-    #[test]
-    fn id_index_matches_a_map_in_first_seen_order() {
-        let ids: Vec<String> = (0..300_000u64)
-            .map(|i| format!("C{:07}", (i * 7_919) % 120_001))
-            .collect();
-        let mut index = super::IdIndex::default();
-        let mut reference: std::collections::HashMap<&str, u32> = Default::default();
-        for id in &ids {
-            let next = reference.len() as u32;
-            let want = *reference.entry(id).or_insert(next);
-            assert_eq!(index.insert(id), (want, want == next), "{id}");
-        }
-        assert_eq!(index.len(), reference.len());
-        for (id, i) in &reference {
-            assert_eq!(index.get(id), Some(*i));
-            assert_eq!(index.ids()[*i as usize], *id);
-        }
-        assert_eq!(index.get("C9999999"), None);
-    }
-
-    #[test]
-    fn ids_of_different_lengths_do_not_collide() {
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..200_000u32 {
-            for id in [
-                format!("r{i}"),
-                format!("r{i}8"),
-                format!("{i:08}"),
-                format!("r{i}#1"),
-            ] {
-                seen.insert((super::hash_id(&id), id));
-            }
-        }
-        let hashes: std::collections::HashSet<u64> = seen.iter().map(|(h, _)| *h).collect();
-        assert_eq!(hashes.len(), seen.len());
-    }
-}
-
 /// Keys that are already well-mixed hashes.
 #[derive(Default)]
 struct Prehashed(u64);
@@ -1140,78 +926,6 @@ fn repeats(
     dups
 }
 
-#[cfg(test)]
-mod duplicate_tests {
-    use super::*;
-
-    /// The same answer as one pass over all rows in file order with a map by text.
-    fn naive(ids: &[&StringArray]) -> Vec<(usize, usize, usize, usize)> {
-        let mut first: HashMap<&str, (usize, usize)> = HashMap::new();
-        let mut out = Vec::new();
-        for (k, a) in ids.iter().enumerate() {
-            for r in 0..a.len() {
-                if a.is_null(r) {
-                    continue;
-                }
-                match first.entry(a.value(r)) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert((k, r));
-                    }
-                    std::collections::hash_map::Entry::Occupied(e) => {
-                        out.push((k, r, e.get().0, e.get().1))
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out
-    }
-
-    #[test]
-    fn repeats_match_a_single_pass_with_real_and_colliding_hashes() {
-        // 300k ids in uneven batches (several buckets), about 3% repeated, some null.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut batches: Vec<StringArray> = Vec::new();
-        let mut i = 0u64;
-        for len in [1usize, 70_000, 0, 130_000, 99_999] {
-            let v: Vec<Option<String>> = (0..len)
-                .map(|_| {
-                    i += 1;
-                    match next() % 100 {
-                        0 => None,
-                        1..=3 => Some(format!("r{}", next() % i.max(1))),
-                        _ => Some(format!("r{i}")),
-                    }
-                })
-                .collect();
-            batches.push(StringArray::from(v));
-        }
-        let ids: Vec<&StringArray> = batches.iter().collect();
-        let expected = naive(&ids);
-        assert!(expected.len() > 5_000, "{} repeats", expected.len());
-        for threads in [1, 2, 3] {
-            assert_eq!(
-                find_duplicates(&ids, threads),
-                expected,
-                "{threads} threads"
-            );
-            // A weak hash: many different ids share a hash and must be told apart by their text.
-            let weak = |id: &str| hash_id(id) & 0x0000_0000_fff0_0000;
-            assert_eq!(
-                repeats(&ids, weak, threads),
-                expected,
-                "weak, {threads} threads"
-            );
-        }
-    }
-}
-
 /// Keeps the first row of each response id (in file order) and rejects the others, or fails.
 fn deduplicate(
     outputs: Vec<ChunkOutput>,
@@ -1291,4 +1005,76 @@ fn deduplicate(
         })
         .collect();
     Ok((outputs, rejects))
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+
+    /// The same answer as one pass over all rows in file order with a map by text.
+    fn naive(ids: &[&StringArray]) -> Vec<(usize, usize, usize, usize)> {
+        let mut first: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut out = Vec::new();
+        for (k, a) in ids.iter().enumerate() {
+            for r in 0..a.len() {
+                if a.is_null(r) {
+                    continue;
+                }
+                match first.entry(a.value(r)) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert((k, r));
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        out.push((k, r, e.get().0, e.get().1))
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn repeats_match_a_single_pass_with_real_and_colliding_hashes() {
+        // 300k ids in uneven batches (several buckets), about 3% repeated, some null.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut batches: Vec<StringArray> = Vec::new();
+        let mut i = 0u64;
+        for len in [1usize, 70_000, 0, 130_000, 99_999] {
+            let v: Vec<Option<String>> = (0..len)
+                .map(|_| {
+                    i += 1;
+                    match next() % 100 {
+                        0 => None,
+                        1..=3 => Some(format!("r{}", next() % i.max(1))),
+                        _ => Some(format!("r{i}")),
+                    }
+                })
+                .collect();
+            batches.push(StringArray::from(v));
+        }
+        let ids: Vec<&StringArray> = batches.iter().collect();
+        let expected = naive(&ids);
+        assert!(expected.len() > 5_000, "{} repeats", expected.len());
+        for threads in [1, 2, 3] {
+            assert_eq!(
+                find_duplicates(&ids, threads),
+                expected,
+                "{threads} threads"
+            );
+            // A weak hash: many different ids share a hash and must be told apart by their text.
+            let weak = |id: &str| hash_id(id) & 0x0000_0000_fff0_0000;
+            assert_eq!(
+                repeats(&ids, weak, threads),
+                expected,
+                "weak, {threads} threads"
+            );
+        }
+    }
 }

@@ -998,7 +998,7 @@ fn attribute(a: &ArrayRef) -> Result<ArrayRef, String> {
     let mut index: std::collections::HashMap<
         &str,
         i32,
-        std::hash::BuildHasherDefault<crate::IdHasher>,
+        std::hash::BuildHasherDefault<cxray_kernels::IdHasher>,
     > = Default::default();
     let mut values: Vec<&str> = Vec::new();
     let mut keys: Vec<i32> = Vec::with_capacity(t.len());

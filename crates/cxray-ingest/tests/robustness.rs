@@ -2,9 +2,7 @@
 //! and whenever it succeeds every answer read is either accepted or rejected with a reason.
 //! (A coverage-guided fuzz target over the same entry point lives in `fuzz/`.)
 
-use cxray_ingest::{
-    Layout, LoadOptions, ProjectConfig, QuestionConfig, SourceConfig, load_responses,
-};
+use cxray_ingest::{Layout, LoadOptions, QuestionConfig, SourceConfig, Sources, load_responses};
 use cxray_metrics::MetricCatalog;
 use proptest::prelude::*;
 
@@ -37,8 +35,8 @@ fn load(
         src.columns.insert("response_id".into(), "rid".into());
         src.columns.insert("submitted_at".into(), "date".into());
     }
-    let cfg = ProjectConfig {
-        sources: vec![src],
+    let cfg = Sources {
+        list: vec![src],
         base_dir: dir.path().to_path_buf(),
         ..Default::default()
     };
@@ -152,8 +150,8 @@ fn load_entity(
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.csv");
     std::fs::write(&path, bytes).unwrap();
-    let cfg = ProjectConfig {
-        sources: vec![SourceConfig {
+    let cfg = Sources {
+        list: vec![SourceConfig {
             path,
             entity: Some(entity.name().to_string()),
             ..Default::default()

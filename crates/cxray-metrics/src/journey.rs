@@ -24,7 +24,7 @@ use crate::operational::{
 use crate::tickets::{DURATION_ACCURACY, duration_metric};
 
 /// The answers' column of the journey step each answer follows (added by
-/// `cxray_ingest::touchpoints`), and its value for answers that follow none.
+/// `cxray_project`'s touchpoints), and its value for answers that follow none.
 pub const TOUCHPOINT_COLUMN: &str = "journey_touchpoint";
 pub const NO_TOUCHPOINT: &str = "none";
 

@@ -1,8 +1,8 @@
 //! Reading the canonical answers: their typed columns, and the dimensions worth a breakdown.
 
+use crate::touchpoints::TOUCHPOINT_COLUMN;
 use arrow::array::{Array, AsArray, RecordBatch};
 use cxray_ingest::Loaded;
-use cxray_ingest::touchpoints::TOUCHPOINT_COLUMN;
 
 use crate::project::Responses;
 

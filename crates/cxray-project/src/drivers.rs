@@ -53,7 +53,7 @@ pub struct DriversOutput {
     pub input: InputSummary,
 }
 
-type Fast = BuildHasherDefault<cxray_ingest::IdHasher>;
+type Fast = BuildHasherDefault<cxray_kernels::IdHasher>;
 
 /// The key of a submission: the response id before `#` in wide exports (one row per
 /// respondent), else the customer and the submission time (long exports with one id per
@@ -68,7 +68,7 @@ fn key_parts<'a>(c: &AnswerColumns<'a>, r: usize) -> (u8, &'a str, i64) {
 }
 
 fn submission_key((kind, text, at): (u8, &str, i64)) -> u64 {
-    let mut h = cxray_ingest::IdHasher::default();
+    let mut h = cxray_kernels::IdHasher::default();
     h.write_u8(kind);
     h.write(text.as_bytes());
     h.write_i64(at);
@@ -189,16 +189,14 @@ pub(crate) enum Extra {
 impl Extra {
     fn column(&self) -> &str {
         match self {
-            Extra::Theme(_) => cxray_ingest::enrich::TEXT_COLUMNS[3],
+            Extra::Theme(_) => crate::enrich::TEXT_COLUMNS[3],
             Extra::Segment { column, .. } => column,
         }
     }
 
     fn value(&self, v: Option<&str>) -> bool {
         match (self, v) {
-            (Extra::Theme(t), Some(combo)) => {
-                cxray_ingest::enrich::split_themes(combo).any(|x| x == t)
-            }
+            (Extra::Theme(t), Some(combo)) => crate::enrich::split_themes(combo).any(|x| x == t),
             (Extra::Segment { level, .. }, Some(x)) => x == level,
             _ => false,
         }
@@ -223,7 +221,7 @@ fn extras_for(
     let mut out = Vec::new();
     let mut columns: Vec<&str> = segments.iter().map(|s| s.as_str()).collect();
     if themes {
-        columns.push(cxray_ingest::enrich::TEXT_COLUMNS[3]);
+        columns.push(crate::enrich::TEXT_COLUMNS[3]);
     }
     for col in &columns {
         if loaded.schema.index_of(col).is_err() {
@@ -260,7 +258,7 @@ fn extras_for(
                     continue;
                 }
                 if themes && k == columns.len() - 1 {
-                    for t in cxray_ingest::enrich::split_themes(a.value(r)) {
+                    for t in crate::enrich::split_themes(a.value(r)) {
                         *counts[k].entry(t.to_string()).or_default() += 1;
                     }
                 } else {

@@ -1,9 +1,9 @@
 //! Explain-the-change: why a metric moved between two periods, split into segment mix and
 //! within-segment rates, and the themes behind it (see `cxray_insights::explain`).
 
+use crate::enrich::TEXT_COLUMNS;
 use chrono::NaiveDate;
 use cxray_engine::HistogramQuery;
-use cxray_ingest::enrich::TEXT_COLUMNS;
 use cxray_insights::explain::{
     ChangeExplanation, ExplainInput, ExplainOptions, drill_down, explain, focus_segment,
 };

@@ -43,9 +43,11 @@
 
 mod alerts;
 mod answers;
+pub mod config;
 mod customer;
 mod drivers;
 mod engine;
+mod enrich;
 mod error;
 mod explain;
 mod lifecycle;
@@ -59,8 +61,10 @@ mod project;
 mod report;
 mod retention;
 mod text;
+mod touchpoints;
 
 pub use alerts::{AlertsOutput, AlertsRequest};
+pub use config::ProjectConfig;
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};
 pub use error::{Error, ErrorKind, Result};

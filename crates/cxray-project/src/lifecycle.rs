@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
 use chrono::{Duration, NaiveDate};
-use cxray_ingest::{ChurnMode, Entity, EntityTable, IdIndex, ProjectConfig};
+use cxray_ingest::{Entity, EntityTable};
 use cxray_insights::retention::{Lifetime, Retention, RetentionOptions, retention};
 use cxray_insights::{MetricRow, TableOptions};
+use cxray_kernels::IdIndex;
 use cxray_metrics::churn::{
     ChurnDefinition, History, LifecycleEvent, Spell, auto_definition, churn_table,
 };
 
+use crate::config::{ChurnMode, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::project::Project;
 
@@ -84,7 +86,7 @@ fn events(t: &EntityTable, threads: usize) -> Events {
         }
         (by_customer, first, last)
     };
-    let results = cxray_ingest::parallel(parts, parts, part);
+    let results = cxray_kernels::parallel(parts, parts, part);
     let mut out = Events {
         by_customer: Vec::new(),
         first: None,
@@ -158,7 +160,7 @@ impl LifecycleEvents {
         };
         let def = definition(cfg, &ev);
         // Spells of every customer, on every core.
-        let parts = cxray_ingest::parallel_chunks(&ev.by_customer, threads, |customers| {
+        let parts = cxray_kernels::parallel_chunks(&ev.by_customer, threads, |customers| {
             let mut problems = Vec::new();
             let mut pairs: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
             let spells: Vec<Vec<Spell>> = customers

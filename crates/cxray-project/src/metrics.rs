@@ -1,10 +1,10 @@
 //! The metrics table: an estimate with interval and n for every metric × segment × period,
 //! survey metrics and operational ones alike.
 
+use crate::enrich::TEXT_COLUMNS;
+use crate::touchpoints::TOUCHPOINT_COLUMN;
 use chrono::NaiveDate;
 use cxray_engine::HistogramQuery;
-use cxray_ingest::enrich::TEXT_COLUMNS;
-use cxray_ingest::touchpoints::TOUCHPOINT_COLUMN;
 use cxray_insights::{MetricRow, TableOptions, metric_rows};
 use cxray_metrics::period::Period;
 use cxray_metrics::{EstimateOptions, IntervalChoice, MetricCatalog};

@@ -240,7 +240,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64, threads: usize
     // are a run, found by binary search; the strings are compared to rule out collisions.
     let key = |id: &str, survey: &str| -> u64 {
         use std::hash::Hasher;
-        let mut h = cxray_ingest::IdHasher::default();
+        let mut h = cxray_kernels::IdHasher::default();
         h.write(id.as_bytes());
         h.write_u8(0xff);
         h.write(survey.as_bytes());
@@ -262,7 +262,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64, threads: usize
     }
     index.sort_unstable();
     // Where each key's run starts and ends.
-    type Fast = std::hash::BuildHasherDefault<cxray_ingest::IdHasher>;
+    type Fast = std::hash::BuildHasherDefault<cxray_kernels::IdHasher>;
     let mut runs: HashMap<u64, (u32, u32), Fast> =
         HashMap::with_capacity_and_hasher(index.len() / 2, Fast::default());
     let mut start = 0;
@@ -363,7 +363,7 @@ fn match_answers(inv: &EntityTable, loaded: &Loaded, window: i64, threads: usize
         metrics,
         unmatched: 0,
     };
-    for (answers, unmatched) in cxray_ingest::parallel_chunks(&batches, threads, part) {
+    for (answers, unmatched) in cxray_kernels::parallel_chunks(&batches, threads, part) {
         for &(row, _, _) in &answers {
             out.answered[row as usize] = true;
         }

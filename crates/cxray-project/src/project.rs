@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use cxray_ingest::enrich::{TextOptions, TextSummary, enrich_comments};
-use cxray_ingest::touchpoints::{TOUCHPOINT_COLUMN, TouchpointSummary, join_touchpoints};
+use crate::enrich::{TextOptions, TextSummary, enrich_comments};
+use crate::touchpoints::{TOUCHPOINT_COLUMN, TouchpointSummary, join_touchpoints};
 use cxray_ingest::{
-    DuplicatePolicy, Entity, EntityTable, Layout, LoadOptions, Loaded, ProjectConfig,
-    QuestionConfig, Reject, SourceConfig, SourceReport, load_responses,
+    DuplicatePolicy, Entity, EntityTable, Layout, LoadOptions, Loaded, QuestionConfig, Reject,
+    SourceConfig, SourceReport, Sources, load_responses,
 };
 use cxray_metrics::MetricCatalog;
 use serde::Serialize;
 
+use crate::config::ProjectConfig;
 use crate::error::{Error, Result};
 use crate::lifecycle::LifecycleEvents;
 use crate::observe::{Observer, Silent, SourcesRead, phase};
@@ -164,6 +165,8 @@ type Slot<T> = Mutex<Option<Arc<T>>>;
 /// several threads; a source needed by two analyses at once is read once, the second waits.
 pub struct Project {
     config: ProjectConfig,
+    /// The sources of the configuration, as reading needs them.
+    sources: Sources,
     catalog: MetricCatalog,
     options: OpenOptions,
     /// Data files given without entities: read as whichever entity is asked for.
@@ -217,13 +220,15 @@ impl Project {
             .clone()
             .unwrap_or_else(|| PathBuf::from("command line"));
         config.validate(&name)?;
-        Self::with_config(config, !source.files.is_empty(), options)
+        Self::with_config(config, &name, !source.files.is_empty(), options)
     }
 
-    /// A project from a configuration built in memory (e.g. by a server). With
-    /// `files_given`, sources without an entity are read as whichever entity is asked for.
+    /// A project from a configuration built in memory (e.g. by a server); `origin` names it in
+    /// messages. With `files_given`, sources without an entity are read as whichever entity is
+    /// asked for.
     pub fn with_config(
         config: ProjectConfig,
+        origin: &std::path::Path,
         files_given: bool,
         options: OpenOptions,
     ) -> Result<Project> {
@@ -231,6 +236,7 @@ impl Project {
             .with_declarations(&config.metrics)
             .map_err(Error::bad_input)?;
         Ok(Project {
+            sources: config.sources(origin),
             config,
             catalog,
             options,
@@ -354,7 +360,7 @@ impl Project {
     fn load_responses(&self) -> Result<Responses> {
         let loaded = phase(self.observer(), "reading responses", || {
             load_responses(
-                &self.config,
+                &self.sources,
                 &self.catalog,
                 &LoadOptions {
                     strict: self.options.strict,
@@ -485,20 +491,20 @@ impl Project {
 
     /// Reads and validates the sources of `entity`.
     fn read_entity(&self, entity: Entity) -> Result<EntityTable> {
-        let mut config;
-        let cfg = if self.files_given {
-            config = self.config.clone();
-            for s in &mut config.sources {
+        let mut as_entity;
+        let sources = if self.files_given {
+            as_entity = self.sources.clone();
+            for s in &mut as_entity.list {
                 s.entity = Some(entity.name().to_string());
             }
-            &config
+            &as_entity
         } else {
-            &self.config
+            &self.sources
         };
         let table = phase(
             self.observer(),
             &format!("reading {}", entity.name()),
-            || cxray_ingest::load_entity(cfg, entity, self.threads()),
+            || cxray_ingest::load_entity(sources, entity, self.threads()),
         )?;
         table.ok_or_else(|| {
             Error::bad_input(format!(

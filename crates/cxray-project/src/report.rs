@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::enrich::{TEXT_COLUMNS, THEME_SEPARATOR, split_themes};
 use arrow::array::{Array, AsArray};
 use chrono::NaiveDate;
 use cxray_engine::HistogramQuery;
-use cxray_ingest::enrich::{TEXT_COLUMNS, THEME_SEPARATOR, split_themes};
 use cxray_ingest::{Entity, EntityTable, Loaded};
 use cxray_insights::explain::{ExplainInput, ExplainOptions, drill_down, explain, focus_segment};
 use cxray_insights::linkage::LinkageOptions;

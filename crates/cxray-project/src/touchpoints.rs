@@ -23,7 +23,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimestampMicrosecondType};
 
-use crate::{EntityTable, Loaded};
+use cxray_ingest::{EntityTable, Loaded};
 
 /// Name of the column [`join_touchpoints`] adds to the answers, and the value of answers whose
 /// customer has no journey event in the window.
@@ -44,12 +44,12 @@ pub struct TouchpointSummary {
 /// The journey events of the customers of one hash partition, time-ordered per customer:
 /// customer `c`'s events are `events[offsets[c]..offsets[c + 1]]`, as (time in µs, step index).
 struct Timeline<'a> {
-    customers: crate::IdIndex<'a>,
+    customers: cxray_kernels::IdIndex<'a>,
     offsets: Vec<usize>,
     events: Vec<(i64, u32)>,
 }
 
-type Fast = BuildHasherDefault<crate::IdHasher>;
+type Fast = BuildHasherDefault<cxray_kernels::IdHasher>;
 
 /// Step index of every event (`u32::MAX` for an event without a step), per batch. Steps are
 /// interned into `names` after the funnel's, so that ties in time go to the later funnel step.
@@ -101,7 +101,7 @@ fn step_codes(journey: &EntityTable, names: &mut Vec<String>) -> Vec<Vec<u32>> {
 impl<'a> Timeline<'a> {
     /// The timeline of the customers in hash partition `part` of `parts`.
     fn of(journey: &'a EntityTable, codes: &[Vec<u32>], part: usize, parts: usize) -> Self {
-        let mut customers = crate::IdIndex::default();
+        let mut customers = cxray_kernels::IdIndex::default();
         // Pass 1: per usable event of the partition (customer, time, step), and the events
         // per customer.
         let mut rows: Vec<(u32, i64, u32)> = Vec::with_capacity(journey.rows() / parts + 16);
@@ -126,8 +126,8 @@ impl<'a> Timeline<'a> {
                 let c = match last {
                     Some((n, c)) if n == id => c,
                     _ => {
-                        let hash = crate::IdIndex::hash(id);
-                        let c = (parts == 1 || crate::IdIndex::part(hash, parts) == part)
+                        let hash = cxray_kernels::IdIndex::hash(id);
+                        let c = (parts == 1 || cxray_kernels::IdIndex::part(hash, parts) == part)
                             .then(|| customers.insert_hashed(id, hash).0);
                         last = Some((id, c));
                         c
@@ -184,14 +184,15 @@ impl<'a> Timelines<'a> {
     fn of(journey: &'a EntityTable, names: &mut Vec<String>, threads: usize) -> Self {
         let codes = step_codes(journey, names);
         let parts = threads.clamp(1, 8);
-        let parts = crate::parallel(parts, parts, |p| Timeline::of(journey, &codes, p, parts));
+        let parts =
+            cxray_kernels::parallel(parts, parts, |p| Timeline::of(journey, &codes, p, parts));
         Timelines { parts }
     }
 
     /// Where a customer's events are: (partition, customer index).
     fn customer(&self, id: &str) -> Option<(usize, u32)> {
-        let hash = crate::IdIndex::hash(id);
-        let p = crate::IdIndex::part(hash, self.parts.len());
+        let hash = cxray_kernels::IdIndex::hash(id);
+        let p = cxray_kernels::IdIndex::part(hash, self.parts.len());
         self.parts[p].customers.get_hashed(id, hash).map(|c| (p, c))
     }
 
@@ -330,8 +331,8 @@ fn with_column(schema: &Schema) -> Arc<Schema> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Entity;
     use arrow::array::TimestampMicrosecondArray;
+    use cxray_ingest::Entity;
 
     const H: i64 = 3_600_000_000;
 

@@ -22,7 +22,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use cxray_text::{Analyzer, DiscoveredTheme, ThemeDef};
 
-use crate::Loaded;
+use cxray_ingest::Loaded;
 
 /// Names of the columns [`enrich_comments`] adds.
 pub const TEXT_COLUMNS: [&str; 4] = [
@@ -157,7 +157,7 @@ fn enriched_schema(schema: &Schema) -> Arc<Schema> {
 type Seen<'a> = std::collections::HashMap<
     &'a str,
     (&'static str, f64, &'static str, String),
-    std::hash::BuildHasherDefault<crate::IdHasher>,
+    std::hash::BuildHasherDefault<cxray_kernels::IdHasher>,
 >;
 const SEEN_BYTES: usize = 256;
 const SEEN_TEXTS: usize = 200_000;
@@ -234,8 +234,8 @@ pub fn split_themes(v: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Counts, responses_schema};
     use arrow::array::{Date32Array, Float64Array, StringArray, TimestampMicrosecondArray};
+    use cxray_ingest::{Counts, responses_schema};
 
     fn loaded(comments: Vec<Option<&str>>) -> Loaded {
         let n = comments.len();

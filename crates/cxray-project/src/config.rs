@@ -1,0 +1,421 @@
+//! `cxray.toml`: a project's sources, column mappings, scales and settings. How each source is
+//! read is `cxray_ingest::SourceConfig`; everything else is here.
+//!
+//! ```toml
+//! [project]
+//! timezone = "Europe/Amsterdam"        # periods and naive timestamps; default UTC
+//!
+//! [[sources]]
+//! path = "responses.csv"               # relative to this file
+//! layout = "wide"                      # long (default) | wide
+//! delimiter = ";"                      # default: detected
+//! timestamp_format = "%d/%m/%Y %H:%M"  # default: ISO 8601 (with or without offset)
+//! skip_rows_after_header = 2           # e.g. Qualtrics' question-text and ImportId rows
+//! duplicates = "keep-first"            # keep-first (default) | fail
+//! [sources.columns]                    # canonical name = column in the file
+//! response_id = "ResponseId"
+//! submitted_at = "RecordedDate"
+//! [[sources.questions]]                # wide layout: one column per rated question
+//! column = "How likely are you to recommend us to a friend or colleague?"
+//! metric = "nps"
+//! comment = "Why did you give this score?"
+//!
+//! [themes]                            # your own themes, added to the built-in taxonomy
+//! "delivery delays" = ["late", "delay", "laat", "verspätet", "retard"]  # single words
+//!
+//! [text]
+//! enabled = true                       # language, sentiment and theme columns for comments
+//! discover = 6                         # themes found automatically beyond the taxonomy
+//!
+//! [churn]
+//! definition = "inactivity"            # auto (default) | subscription | inactivity
+//! window_days = 365                    # inactivity window
+//!
+//! [tickets]
+//! reopen_window_days = 7               # a reopen within this undoes first contact resolution
+//! business_hours = "Mon-Fri 09:00-17:00"   # FRT/TTR in business time (default: calendar time)
+//! holidays = ["2025-12-25"]
+//!
+//! [queue]
+//! short_abandon_seconds = 5            # abandons after a shorter wait are not counted
+//! service_level_seconds = 20           # "answered within" threshold of the service level
+//!
+//! [journey]
+//! steps = ["visit", "cart", "checkout", "purchase"]   # funnel order (default: most frequent first)
+//! cart_window_hours = 24               # a purchase this soon after the cart rescues it
+//! touchpoint_window_hours = 48         # an answer follows a step this recent (journey_touchpoint)
+//!
+//! [metrics.ces]                        # adjust a built-in metric or declare a custom one
+//! scale = [1, 5]
+//! good_from = 4
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cxray_ingest::{SourceConfig, Sources};
+use cxray_metrics::MetricDeclaration;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The whole `cxray.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    #[serde(default)]
+    pub project: ProjectSettings,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, MetricDeclaration>,
+    /// The project's own themes: name → keywords (any language; inflections are matched by
+    /// stem). A built-in theme of the same name gets the keywords added.
+    #[serde(default)]
+    pub themes: BTreeMap<String, Vec<String>>,
+    /// Text analysis of comments.
+    #[serde(default)]
+    pub text: TextSettings,
+    /// How churn is defined from lifecycle events.
+    #[serde(default)]
+    pub churn: ChurnSettings,
+    /// Ticket metric definitions.
+    #[serde(default)]
+    pub tickets: TicketConfig,
+    /// Contact-centre queue thresholds.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Funnel steps and the cart window.
+    #[serde(default)]
+    pub journey: JourneyConfig,
+    /// Alert rules evaluated by `cxray alerts`.
+    #[serde(default)]
+    pub alerts: Vec<AlertRule>,
+    /// Population margins for non-response weighting: column → level → share or count (e.g.
+    /// from a census or the CRM), used instead of the customers table for those columns.
+    #[serde(default)]
+    pub margins: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Folder of the config file; source paths are relative to it. Not read from the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[[alerts]]`: a rule that fires on the latest complete period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// What the alert is called in the output (default: made from the rule).
+    pub name: Option<String>,
+    pub metric: String,
+    /// Evaluate every segment of this column (default: the metric overall).
+    pub by: Option<String>,
+    /// Only this segment of `by`.
+    pub segment: Option<String>,
+    /// Fires when the estimate is below this value.
+    pub below: Option<f64>,
+    /// Fires when the estimate is above this value.
+    pub above: Option<f64>,
+    /// Fires when the whole confidence interval is below this value.
+    pub significantly_below: Option<f64>,
+    /// Fires when the metric fell significantly from the previous period (segments of a rule
+    /// adjusted by Benjamini-Hochberg) by at least `min_drop` on the reporting scale.
+    #[serde(default)]
+    pub significant_drop: bool,
+    #[serde(default)]
+    pub min_drop: f64,
+    /// Groups with fewer answers are not evaluated (default: the project's min_n).
+    pub min_n: Option<u64>,
+    /// Period of the evaluation (default month).
+    pub period: Option<String>,
+}
+
+/// `[text]`: how comments are analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSettings {
+    /// Add language, sentiment and theme columns for comments (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Themes discovered in the comments beyond the taxonomy (0 turns discovery off).
+    #[serde(default = "default_discover")]
+    pub discover: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_discover() -> usize {
+    6
+}
+
+impl Default for TextSettings {
+    fn default() -> Self {
+        TextSettings {
+            enabled: true,
+            discover: default_discover(),
+        }
+    }
+}
+
+/// `[churn]`: the churn definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnSettings {
+    /// `auto` (subscription when the data has cancel events, else inactivity), `subscription`
+    /// or `inactivity`.
+    #[serde(default)]
+    pub definition: ChurnMode,
+    /// Days without activity after which a customer counts as churned (inactivity definition).
+    #[serde(default = "default_window")]
+    pub window_days: i64,
+}
+
+fn default_window() -> i64 {
+    365
+}
+
+impl Default for ChurnSettings {
+    fn default() -> Self {
+        ChurnSettings {
+            definition: ChurnMode::Auto,
+            window_days: default_window(),
+        }
+    }
+}
+
+/// Which churn definition to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChurnMode {
+    #[default]
+    Auto,
+    Subscription,
+    Inactivity,
+}
+
+/// `[tickets]`: ticket metric definitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketConfig {
+    /// A reopen within this many days of resolution undoes first contact resolution.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window_days: u32,
+    /// Business hours of response and resolution times, e.g. "Mon-Fri 09:00-17:00" (local time
+    /// of the project); default: calendar time.
+    #[serde(default)]
+    pub business_hours: Option<String>,
+    /// Days without business hours (YYYY-MM-DD).
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+impl TicketConfig {
+    /// The business calendar, when business hours are set.
+    pub fn calendar(&self) -> Result<Option<cxray_metrics::tickets::BusinessCalendar>, String> {
+        match &self.business_hours {
+            Some(spec) => {
+                cxray_metrics::tickets::BusinessCalendar::parse(spec, &self.holidays).map(Some)
+            }
+            None if !self.holidays.is_empty() => {
+                Err("[tickets] holidays need business_hours as well".into())
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn default_reopen_window() -> u32 {
+    7
+}
+
+impl Default for TicketConfig {
+    fn default() -> Self {
+        TicketConfig {
+            reopen_window_days: default_reopen_window(),
+            business_hours: None,
+            holidays: vec![],
+        }
+    }
+}
+
+/// `[queue]`: contact-centre queue thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Abandons after a shorter wait are left out of the abandonment rate.
+    #[serde(default = "default_short_abandon")]
+    pub short_abandon_seconds: f64,
+    /// Answered within this many seconds counts towards the service level.
+    #[serde(default = "default_service_level")]
+    pub service_level_seconds: f64,
+}
+
+fn default_short_abandon() -> f64 {
+    5.0
+}
+
+fn default_service_level() -> f64 {
+    20.0
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            short_abandon_seconds: default_short_abandon(),
+            service_level_seconds: default_service_level(),
+        }
+    }
+}
+
+/// `[journey]`: funnel steps and the cart window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyConfig {
+    /// Funnel steps in order (default: the steps in the data, most frequent first).
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// The step that adds to the cart (default: cart, add_to_cart, basket… when present).
+    #[serde(default)]
+    pub cart_step: Option<String>,
+    /// The step that buys (default: purchase, order, buy… when present).
+    #[serde(default)]
+    pub purchase_step: Option<String>,
+    /// A purchase later than this after the first cart does not rescue the cart.
+    #[serde(default = "default_cart_window")]
+    pub cart_window_hours: f64,
+    /// An answer follows the customer's latest journey step at most this long before it
+    /// (the `journey_touchpoint` column of the answers).
+    #[serde(default = "default_touchpoint_window")]
+    pub touchpoint_window_hours: f64,
+}
+
+fn default_cart_window() -> f64 {
+    24.0
+}
+
+fn default_touchpoint_window() -> f64 {
+    48.0
+}
+
+impl Default for JourneyConfig {
+    fn default() -> Self {
+        JourneyConfig {
+            steps: vec![],
+            cart_step: None,
+            purchase_step: None,
+            cart_window_hours: default_cart_window(),
+            touchpoint_window_hours: default_touchpoint_window(),
+        }
+    }
+}
+
+/// Project-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// IANA timezone for periods and for timestamps without an offset.
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    /// Groups smaller than this are flagged as "too few answers".
+    #[serde(default = "default_min_n")]
+    pub min_n: u64,
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+fn default_min_n() -> u64 {
+    30
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        ProjectSettings {
+            name: None,
+            timezone: default_tz(),
+            min_n: default_min_n(),
+        }
+    }
+}
+
+impl ProjectConfig {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_input(format!(
+                "{}: {}",
+                path.display(),
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "config file not found; create one (see docs/config.md) or pass data files \
+                     directly"
+                        .to_string()
+                } else {
+                    e.to_string()
+                }
+            ))
+        })?;
+        let mut cfg: ProjectConfig = toml::from_str(&text)
+            .map_err(|e| Error::bad_input(format!("{}: {e}", path.display())))?;
+        cfg.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    /// The sources as reading needs them; `origin` names the configuration in messages.
+    pub fn sources(&self, origin: &Path) -> Sources {
+        Sources {
+            list: self.sources.clone(),
+            base_dir: self.base_dir.clone(),
+            timezone: self.project.timezone.clone(),
+            origin: origin.to_path_buf(),
+        }
+    }
+
+    /// Checks settings that can be wrong independently of the data; `path` names the config in
+    /// messages.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| Error::bad_input(format!("{}: {message}", path.display()));
+        self.sources(path).validate()?;
+        for (name, v) in [
+            (
+                "[queue] short_abandon_seconds",
+                self.queue.short_abandon_seconds,
+            ),
+            (
+                "[queue] service_level_seconds",
+                self.queue.service_level_seconds,
+            ),
+            (
+                "[journey] cart_window_hours",
+                self.journey.cart_window_hours,
+            ),
+            (
+                "[journey] touchpoint_window_hours",
+                self.journey.touchpoint_window_hours,
+            ),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(format!(
+                    "{name} must be a number of at least 0, got {v}"
+                )));
+            }
+        }
+        self.tickets
+            .calendar()
+            .map_err(|m| bad(format!("[tickets] {m}")))?;
+        if self.churn.window_days < 1 {
+            return Err(bad(format!(
+                "[churn] window_days must be at least 1, got {}",
+                self.churn.window_days
+            )));
+        }
+        Ok(())
+    }
+}
