@@ -20,6 +20,27 @@ use cxray_stats::weighted::{WeightedLevel, weighted_mean, weighted_nps};
 use cxray_stats::*;
 use serde_json::Value;
 
+/// Pairs computed values with reference values, failing when their numbers differ (a plain
+/// `zip` would compare only the shorter prefix and pass).
+trait ZipExact: ExactSizeIterator + Sized {
+    #[track_caller]
+    fn zip_exact<J>(self, other: J) -> std::iter::Zip<Self, J::IntoIter>
+    where
+        J: IntoIterator,
+        J::IntoIter: ExactSizeIterator,
+    {
+        let other = other.into_iter();
+        assert_eq!(
+            self.len(),
+            other.len(),
+            "computed and reference values differ in number"
+        );
+        self.zip(other)
+    }
+}
+
+impl<I: ExactSizeIterator> ZipExact for I {}
+
 fn load(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture present")).unwrap()
@@ -332,7 +353,7 @@ fn means_and_welch() {
         } else {
             let table: Vec<(f64, u64)> = fv(&c["values"])
                 .into_iter()
-                .zip(c["counts"].as_array().unwrap().iter().map(u))
+                .zip_exact(c["counts"].as_array().unwrap().iter().map(u))
                 .collect();
             (
                 Moments::from_histogram(&table).unwrap(),
@@ -465,7 +486,7 @@ fn raking_matches_r_survey() {
     for (w, want) in res
         .respondent_weights
         .iter()
-        .zip(fv(&rk["respondent_weights"]))
+        .zip_exact(fv(&rk["respondent_weights"]))
     {
         close(*w, want, 1e-8, "raked weight");
     }
@@ -473,8 +494,8 @@ fn raking_matches_r_survey() {
     close(res.design_effect, f(&rk["kish_deff"]), 1e-8, "Kish deff");
     // Weighted NPS with the raked weights treated as fixed.
     let mut lv = [WeightedLevel::default(); 3];
-    for ((d, pa, pr), w) in per_cell.iter().zip(&res.respondent_weights) {
-        for (l, cnt) in lv.iter_mut().zip([d, pa, pr]) {
+    for ((d, pa, pr), w) in per_cell.iter().zip_exact(&res.respondent_weights) {
+        for (l, cnt) in lv.iter_mut().zip_exact([d, pa, pr]) {
             l.count += cnt;
             l.sum_w += *cnt as f64 * w;
             l.sum_w2 += *cnt as f64 * w * w;
@@ -516,7 +537,7 @@ fn raking_matches_ipfn() {
             .collect();
         let margins: Vec<Margin> = labels
             .iter()
-            .zip(c["targets"].as_array().unwrap())
+            .zip_exact(c["targets"].as_array().unwrap())
             .enumerate()
             .map(|(i, (l, t))| Margin {
                 name: format!("m{i}"),
@@ -535,7 +556,7 @@ fn raking_matches_ipfn() {
             fitted: &mut Vec<f64>,
         ) {
             if let Some(a) = counts.as_array() {
-                for (i, (c, f2)) in a.iter().zip(fit.as_array().unwrap()).enumerate() {
+                for (i, (c, f2)) in a.iter().zip_exact(fit.as_array().unwrap()).enumerate() {
                     prefix.push(i);
                     walk(c, f2, prefix, cells, fitted);
                     prefix.pop();
@@ -558,7 +579,7 @@ fn raking_matches_ipfn() {
             &mut fitted,
         );
         let res = rake(&cells, &margins, RakeControl::default()).unwrap();
-        for (got, want) in res.cell_weights.iter().zip(&fitted) {
+        for (got, want) in res.cell_weights.iter().zip_exact(&fitted) {
             close(*got, *want, 1e-8, &format!("ipfn {}", c["name"]));
         }
     }
@@ -577,7 +598,7 @@ fn multiple_comparisons() {
             (Adjustment::Bonferroni, "bonferroni"),
         ] {
             let got = adjust_p_values(&p, m).unwrap();
-            for (g, w) in got.iter().zip(fv(&c[key])) {
+            for (g, w) in got.iter().zip_exact(fv(&c[key])) {
                 close(*g, w, 1e-12, key);
             }
         }
@@ -593,7 +614,7 @@ fn control_charts_match_qcc() {
         .as_array()
         .unwrap()
         .iter()
-        .zip(pc["n"].as_array().unwrap())
+        .zip_exact(pc["n"].as_array().unwrap())
         .map(|(x, n)| Proportion::new(u(x), u(n)).unwrap())
         .collect();
     let chart = p_chart(&series, 3.0).unwrap();
@@ -601,7 +622,7 @@ fn control_charts_match_qcc() {
     for (p, (lo, hi)) in chart
         .points
         .iter()
-        .zip(fv(&pc["lcl"]).into_iter().zip(fv(&pc["ucl"])))
+        .zip_exact(fv(&pc["lcl"]).into_iter().zip_exact(fv(&pc["ucl"])))
     {
         close(p.lower, lo, 1e-9, "p-chart lcl");
         close(p.upper, hi, 1e-9, "p-chart ucl");
@@ -619,7 +640,7 @@ fn control_charts_match_qcc() {
         })
         .collect();
     let generic = cxray_stats::control::limits_chart(&pts, pbar, 3.0);
-    for (a, b) in generic.points.iter().zip(&chart.points) {
+    for (a, b) in generic.points.iter().zip_exact(&chart.points) {
         close(a.lower, b.lower, 1e-12, "limits chart lcl");
         close(a.upper, b.upper, 1e-12, "limits chart ucl");
     }
@@ -639,10 +660,10 @@ fn control_charts_match_qcc() {
     assert_eq!(ic.signals(), vec![9, 11]);
 
     let cs = cusum(&nps, center, sigma, 0.5, 5.0).unwrap();
-    for (g, w) in cs.upper.iter().zip(fv(&s["cusum"]["pos"])) {
+    for (g, w) in cs.upper.iter().zip_exact(fv(&s["cusum"]["pos"])) {
         close(*g, w, 1e-5, "cusum pos");
     }
-    for (g, w) in cs.lower.iter().zip(fv(&s["cusum"]["neg"])) {
+    for (g, w) in cs.lower.iter().zip_exact(fv(&s["cusum"]["neg"])) {
         close(*g, w, 1e-5, "cusum neg");
     }
     assert_eq!(cs.downward_signals, vec![10, 11]);
@@ -815,14 +836,14 @@ fn key_drivers_match_relaimpo() {
     let fit = ols(&cp, &names).unwrap();
     close(fit.r_squared, f(&s["r_squared"]), 1e-9, "R2");
     let lmg = shapley_r2(&cp, &names).unwrap();
-    for (g, w) in lmg.raw.iter().zip(fv(&s["lmg"])) {
+    for (g, w) in lmg.raw.iter().zip_exact(fv(&s["lmg"])) {
         close(*g, w, 1e-9, "lmg");
     }
-    for (g, w) in lmg.normalized.iter().zip(fv(&s["lmg_normalized"])) {
+    for (g, w) in lmg.normalized.iter().zip_exact(fv(&s["lmg_normalized"])) {
         close(*g, w, 1e-9, "lmg normalised");
     }
     let rw = relative_weights(&cp, &names).unwrap();
-    for (g, w) in rw.raw.iter().zip(fv(&s["johnson"])) {
+    for (g, w) in rw.raw.iter().zip_exact(fv(&s["johnson"])) {
         close(*g, w, 1e-9, "johnson");
     }
     close(rw.r_squared, f(&s["r_squared"]), 1e-9, "johnson sum");
@@ -838,7 +859,7 @@ fn key_drivers_match_relaimpo() {
         .collect();
     assert_eq!(brows.iter().map(|b| b.successes).sum::<f64>(), 24.0);
     let ld = logistic_shapley(&brows, &header[1..]).unwrap();
-    for (g, w) in ld.raw.iter().zip(fv(&s["logistic_dominance"])) {
+    for (g, w) in ld.raw.iter().zip_exact(fv(&s["logistic_dominance"])) {
         close(*g, w, 1e-6, "logistic dominance");
     }
     close(
@@ -861,7 +882,7 @@ fn ols_and_logistic_match_statsmodels() {
         // Two parts merged must equal one pass.
         let mut a = CrossProducts::new(k + 1);
         let mut b = CrossProducts::new(k + 1);
-        for (i, (xi, yi)) in x.iter().zip(&y).enumerate() {
+        for (i, (xi, yi)) in x.iter().zip_exact(&y).enumerate() {
             let mut row = xi.clone();
             row.push(*yi);
             if i % 3 == 0 {
@@ -886,7 +907,7 @@ fn ols_and_logistic_match_statsmodels() {
             .unwrap()
             .raw
             .iter()
-            .zip(fv(&o["shapley"]))
+            .zip_exact(fv(&o["shapley"]))
         {
             close(*g, w, 1e-9, "shapley");
         }
@@ -894,7 +915,7 @@ fn ols_and_logistic_match_statsmodels() {
             .unwrap()
             .raw
             .iter()
-            .zip(fv(&o["johnson"]))
+            .zip_exact(fv(&o["johnson"]))
         {
             close(*g, w, 1e-9, "johnson");
         }
@@ -907,7 +928,7 @@ fn ols_and_logistic_match_statsmodels() {
             .as_array()
             .unwrap()
             .iter()
-            .zip(l["y"].as_array().unwrap())
+            .zip_exact(l["y"].as_array().unwrap())
             .map(|(x, y)| BinomialRow {
                 x: fv(x),
                 successes: f(y),
@@ -915,10 +936,10 @@ fn ols_and_logistic_match_statsmodels() {
             })
             .collect();
         let fit = logistic(&rows, &[], Confidence::default()).unwrap();
-        for (g, w) in fit.coefficients.iter().zip(fv(&l["params"])) {
+        for (g, w) in fit.coefficients.iter().zip_exact(fv(&l["params"])) {
             close(*g, w, 1e-7, "logit beta");
         }
-        for (g, w) in fit.standard_errors.iter().zip(fv(&l["bse"])) {
+        for (g, w) in fit.standard_errors.iter().zip_exact(fv(&l["bse"])) {
             close(*g, w, 1e-7, "logit se");
         }
         close(fit.log_likelihood, f(&l["llf"]), 1e-9, "llf");
@@ -940,10 +961,10 @@ fn ols_and_logistic_match_statsmodels() {
         .collect();
     let fit = logistic(&rows, &[], Confidence::default()).unwrap();
     // statsmodels' GLM stops at a deviance tolerance of 1e-8, which leaves ~2e-7 in the SEs.
-    for (gv, w) in fit.coefficients.iter().zip(fv(&g["params"])) {
+    for (gv, w) in fit.coefficients.iter().zip_exact(fv(&g["params"])) {
         close(*gv, w, 1e-6, "grouped beta");
     }
-    for (gv, w) in fit.standard_errors.iter().zip(fv(&g["bse"])) {
+    for (gv, w) in fit.standard_errors.iter().zip_exact(fv(&g["bse"])) {
         close(*gv, w, 1e-6, "grouped se");
     }
     // The model is saturated, so the exact values are closed-form: intercept = logit(20/200),
@@ -1023,16 +1044,16 @@ fn control_charts_and_mix_rate_match_formulas() {
         close(center, f(&s["center"]), 1e-12, "centre");
         close(sigma, f(&s["sigma"]), 1e-12, "sigma");
         let ew = ewma_chart(&series, center, sigma, 0.2, 3.0).unwrap();
-        for (p, w) in ew.points.iter().zip(s["ewma"].as_array().unwrap()) {
+        for (p, w) in ew.points.iter().zip_exact(s["ewma"].as_array().unwrap()) {
             close(p.value, f(&w[0]), 1e-10, "ewma");
             close(p.lower, f(&w[1]), 1e-10, "ewma lcl");
             close(p.upper, f(&w[2]), 1e-10, "ewma ucl");
         }
         let cs = cusum(&series, center, sigma, 0.5, 5.0).unwrap();
-        for (g, w) in cs.upper.iter().zip(fv(&s["cusum_pos"])) {
+        for (g, w) in cs.upper.iter().zip_exact(fv(&s["cusum_pos"])) {
             close(*g, w, 1e-10, "cusum+");
         }
-        for (g, w) in cs.lower.iter().zip(fv(&s["cusum_neg"])) {
+        for (g, w) in cs.lower.iter().zip_exact(fv(&s["cusum_neg"])) {
             close(*g, w, 1e-10, "cusum-");
         }
     }
@@ -1041,7 +1062,7 @@ fn control_charts_and_mix_rate_match_formulas() {
             .as_array()
             .unwrap()
             .iter()
-            .zip(pc["n"].as_array().unwrap())
+            .zip_exact(pc["n"].as_array().unwrap())
             .map(|(x, n)| Proportion::new(u(x), u(n)).unwrap())
             .collect();
         let chart = p_chart(&series, 3.0).unwrap();
@@ -1049,7 +1070,7 @@ fn control_charts_and_mix_rate_match_formulas() {
         for (p, (lo, hi)) in chart
             .points
             .iter()
-            .zip(fv(&pc["lcl"]).into_iter().zip(fv(&pc["ucl"])))
+            .zip_exact(fv(&pc["lcl"]).into_iter().zip_exact(fv(&pc["ucl"])))
         {
             close(p.lower, lo, 1e-12, "p lcl");
             close(p.upper, hi, 1e-12, "p ucl");
@@ -1076,7 +1097,7 @@ fn control_charts_and_mix_rate_match_formulas() {
         for (s, (mx, rt)) in d
             .segments
             .iter()
-            .zip(fv(&m["mix"]).into_iter().zip(fv(&m["rate"])))
+            .zip_exact(fv(&m["mix"]).into_iter().zip_exact(fv(&m["rate"])))
         {
             close(s.mix, mx, 1e-10, "mix");
             close(s.rate, rt, 1e-10, "rate");
@@ -1090,7 +1111,7 @@ fn quantiles_match_numpy() {
     let r = load("reference.json");
     for c in r["quantile"]["cases"].as_array().unwrap() {
         let got = quantiles(&fv(&c["values"]), &fv(&c["levels"])).unwrap();
-        for (g, w) in got.iter().zip(fv(&c["quantiles"])) {
+        for (g, w) in got.iter().zip_exact(fv(&c["quantiles"])) {
             close(*g, w, 1e-12, "type-7 quantile");
         }
     }
