@@ -9,11 +9,11 @@ pub fn metrics_list() -> String {
     let mut o = String::from("Metrics, by the data they need:\n\n  Survey answers (responses):\n");
     for s in MetricCatalog::builtin().iter() {
         o.push_str(&format!(
-            "    {:<18} {} ({})\n",
+            "    {:<20} {} ({})\n",
             s.name, s.display_name, s.value_label
         ));
     }
-    o.push_str("    (custom)           any metric declared in [metrics.NAME] of cxray.toml\n");
+    o.push_str("    (custom)             any metric declared in [metrics.NAME] of cxray.toml\n");
     let families = [
         (Family::Tickets, "Support tickets (entity = \"tickets\")"),
         (
@@ -34,7 +34,7 @@ pub fn metrics_list() -> String {
         o.push_str(&format!("\n  {title}:\n"));
         for d in OPERATIONAL_METRICS.iter().filter(|d| d.family == family) {
             o.push_str(&format!(
-                "    {:<18} {} ({})\n",
+                "    {:<20} {} ({})\n",
                 d.name, d.display_name, d.value_label
             ));
         }

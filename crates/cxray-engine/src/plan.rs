@@ -36,12 +36,51 @@ pub(crate) type SegmentPeriod = (Vec<Option<String>>, Option<NaiveDate>);
 
 impl GroupQuery {
     /// The table `name`, checked for the `--by` columns and filtered to the date range.
+    /// The rows of table `name` in the date range. Segment columns the table lacks come from
+    /// the customer of each row (a left join on `customer_id` with the table `customers`,
+    /// whose ids are unique), e.g. tickets by the customer's region.
     pub(crate) async fn table(
         &self,
         ctx: &SessionContext,
         name: &str,
     ) -> Result<DataFrame, EngineError> {
-        let df = ctx.table(name).await?;
+        let mut df = ctx.table(name).await?;
+        let has = |df: &DataFrame, b: &str| df.schema().field_with_unqualified_name(b).is_ok();
+        let missing: Vec<&String> = self.by.iter().filter(|b| !has(&df, b)).collect();
+        if !missing.is_empty()
+            && has(&df, "customer_id")
+            && let Ok(customers) = ctx.table("customers").await
+        {
+            if missing.iter().all(|b| has(&customers, b)) {
+                let segments = customers.select(
+                    std::iter::once(col("customer_id").alias("segment_customer_id"))
+                        .chain(missing.iter().map(|b| col(b.as_str())))
+                        .collect::<Vec<_>>(),
+                )?;
+                df = df.join(
+                    segments,
+                    datafusion::common::JoinType::Left,
+                    &["customer_id"],
+                    &["segment_customer_id"],
+                    None,
+                )?;
+            } else {
+                let mut available = column_names(&df);
+                available.extend(
+                    column_names(&customers)
+                        .into_iter()
+                        .map(|n| format!("customers.{n}")),
+                );
+                let name = missing
+                    .iter()
+                    .find(|b| !has(&customers, b))
+                    .expect("one is missing");
+                return Err(EngineError::UnknownColumn {
+                    name: name.to_string(),
+                    available: available.join(", "),
+                });
+            }
+        }
         check_by(&df, &self.by)?;
         Ok(match date_range(self.since, self.until) {
             Some(f) => df.filter(f)?,
@@ -379,19 +418,27 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
 }
 
 /// Checks that every `--by` column exists.
+/// The columns of a table a segment can be, for messages.
+fn column_names(df: &DataFrame) -> Vec<String> {
+    df.schema()
+        .fields()
+        .iter()
+        .filter(|f| {
+            !matches!(
+                f.name().as_str(),
+                "source_line" | "source_file" | "local_date"
+            )
+        })
+        .map(|f| f.name().clone())
+        .collect()
+}
+
 fn check_by(df: &DataFrame, by: &[String]) -> Result<(), EngineError> {
-    let schema = df.schema();
     for b in by {
-        if schema.field_with_unqualified_name(b).is_err() {
-            let available: Vec<String> = schema
-                .fields()
-                .iter()
-                .filter(|f| !matches!(f.name().as_str(), "source_line" | "source_file"))
-                .map(|f| f.name().clone())
-                .collect();
+        if df.schema().field_with_unqualified_name(b).is_err() {
             return Err(EngineError::UnknownColumn {
                 name: b.clone(),
-                available: available.join(", "),
+                available: column_names(df).join(", "),
             });
         }
     }

@@ -151,7 +151,13 @@ pub(crate) fn tickets(project: &Project, req: &Request, metrics: &[String]) -> R
     } else {
         &shared
     };
-    let engine = with_tables(project, &[("tickets", table)], req.by)?;
+    // Segments that are not ticket columns come from the customer.
+    let customers = segment_customers(project, table, req.by)?;
+    let mut named: Vec<(&str, &EntityTable)> = vec![("tickets", table)];
+    if let Some(c) = &customers {
+        named.push(("customers", c));
+    }
+    let engine = with_tables(project, &named, req.by)?;
     let groups = run(
         project,
         "computing ticket metrics",
@@ -201,7 +207,22 @@ pub(crate) fn tickets(project: &Project, req: &Request, metrics: &[String]) -> R
             &req.opts,
         ));
     }
-    Ok((rows, vec![shared]))
+    Ok((rows, std::iter::once(shared).chain(customers).collect()))
+}
+
+/// The customers table, when some segment columns are not columns of `table` and the project
+/// has customers (the engine takes those segments from each row's customer).
+fn segment_customers(
+    project: &Project,
+    table: &EntityTable,
+    by: &[String],
+) -> Result<Option<Arc<EntityTable>>> {
+    let needed = by.iter().any(|b| table.schema.index_of(b).is_err())
+        && table.schema.index_of("customer_id").is_ok()
+        && project.has(Entity::Customers);
+    needed
+        .then(|| project.entity(Entity::Customers))
+        .transpose()
 }
 
 /// Ticket volume per category (for recurring issues in the report).

@@ -159,3 +159,78 @@ fn request_errors_carry_their_kind_and_field() {
     .unwrap();
     assert_eq!(e.kind(), ErrorKind::BadInput);
 }
+
+/// Ticket metrics by a customer segment: each ticket counts in its customer's region; a ticket
+/// without a known customer is in the missing segment, so nothing is lost.
+#[test]
+fn ticket_metrics_by_a_segment_of_the_customer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(
+        d.join("customers.csv"),
+        "customer_id,region\nC1,North\nC2,South\nC3,North\n",
+    )
+    .unwrap();
+    // C1: two tickets (one resolved in one contact), C2: one, C3: none; T4 names no customer,
+    // T5 a customer not in the table.
+    std::fs::write(
+        d.join("tickets.csv"),
+        "ticket_id,customer_id,created_at,resolved_at,contacts,reopened\n\
+         T1,C1,2025-01-02T10:00:00Z,2025-01-02T12:00:00Z,1,false\n\
+         T2,C1,2025-01-03T10:00:00Z,2025-01-04T12:00:00Z,2,false\n\
+         T3,C2,2025-01-03T10:00:00Z,2025-01-03T11:00:00Z,1,false\n\
+         T4,,2025-01-05T10:00:00Z,,1,false\n\
+         T5,C9,2025-01-05T10:00:00Z,2025-01-05T11:00:00Z,1,false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("cxray.toml"),
+        "[[sources]]\npath = \"customers.csv\"\nentity = \"customers\"\n\
+         [[sources]]\npath = \"tickets.csv\"\nentity = \"tickets\"\n",
+    )
+    .unwrap();
+    let project = Project::open(
+        &ProjectSource::config(d.join("cxray.toml")),
+        OpenOptions::default(),
+    )
+    .unwrap();
+    let out = project
+        .metrics(&MetricsRequest {
+            metrics: vec!["tickets".into(), "fcr".into()],
+            by: vec!["region".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let get = |metric: &str, region: Option<&str>| {
+        out.rows
+            .iter()
+            .find(|r| r.metric == metric && r.segment["region"].as_deref() == region)
+            .map(|r| (r.n, r.value.unwrap()))
+    };
+    assert_eq!(get("tickets", Some("North")), Some((2, 2.0)));
+    assert_eq!(get("tickets", Some("South")), Some((1, 1.0)));
+    assert_eq!(
+        get("tickets", None),
+        Some((2, 2.0)),
+        "T4 and T5: {:#?}",
+        out.rows
+    );
+    // FCR among resolved tickets: North 1 of 2.
+    assert_eq!(get("fcr", Some("North")), Some((2, 50.0)));
+    let total: u64 = out
+        .rows
+        .iter()
+        .filter(|r| r.metric == "tickets")
+        .map(|r| r.n)
+        .sum();
+    assert_eq!(total, 5, "every ticket in one segment");
+    // A column neither tickets nor customers have is named with both tables' columns.
+    let e = project
+        .metrics(&MetricsRequest {
+            metrics: vec!["fcr".into()],
+            by: vec!["plan".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(e.message().contains("customers.region"), "{e}");
+}
