@@ -62,6 +62,13 @@ impl From<cxray_project::Error> for Failure {
 
 type Outcome = Result<(), Failure>;
 
+/// jemalloc instead of the system allocator: a report frees and allocates large tables many
+/// times, and glibc hands such blocks back to the system, so each new one is faulted in and
+/// zeroed page by page (17% of a 1M-customer report's samples) and the heap fragments; jemalloc
+/// reuses them (peak 4.2-4.4 -> 3.4-3.5 GB on that report).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

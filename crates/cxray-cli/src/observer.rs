@@ -117,7 +117,27 @@ impl Observer for Stderr {
             }
         }
         if self.timing {
-            eprintln!("timing: {phase} {:.3} s", elapsed.as_secs_f64());
+            eprintln!(
+                "timing: {phase} {:.3} s{}",
+                elapsed.as_secs_f64(),
+                resident()
+                    .map(|m| format!(" (resident {m} MiB)"))
+                    .unwrap_or_default()
+            );
         }
     }
+}
+
+/// The process's resident memory in MiB (Linux), for the timing lines.
+fn resident() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024)
 }

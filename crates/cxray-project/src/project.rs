@@ -174,7 +174,8 @@ pub struct Project {
     observer: Arc<dyn Observer>,
     responses: Slot<Responses>,
     entities: Vec<Slot<EntityTable>>,
-    lifecycle: Slot<LifecycleEvents>,
+    /// Grouped lifecycle events while an analysis uses them.
+    lifecycle: Mutex<std::sync::Weak<LifecycleEvents>>,
     /// Rejects of every source read so far, in the order they were read.
     rejects: Mutex<Vec<Arc<[Reject]>>>,
 }
@@ -244,7 +245,7 @@ impl Project {
             observer: Arc::new(Silent),
             responses: Mutex::new(None),
             entities: Entity::ALL.iter().map(|_| Mutex::new(None)).collect(),
-            lifecycle: Mutex::new(None),
+            lifecycle: Mutex::new(std::sync::Weak::new()),
             rejects: Mutex::new(Vec::new()),
         })
     }
@@ -305,7 +306,7 @@ impl Project {
         for s in &self.entities {
             *lock(s) = None;
         }
-        *lock(&self.lifecycle) = None;
+        *lock(&self.lifecycle) = std::sync::Weak::new();
         lock(&self.rejects).clear();
     }
 
@@ -449,6 +450,9 @@ impl Project {
     /// business hours.
     pub fn entity(&self, entity: Entity) -> Result<Arc<EntityTable>> {
         if entity == Entity::Lifecycle {
+            if let Some(t) = lock(&self.entities[slot_of(entity)]).as_ref() {
+                return Ok(t.clone());
+            }
             return Ok(self.lifecycle_events()?.table.clone());
         }
         let mut slot = lock(&self.entities[slot_of(entity)]);
@@ -473,19 +477,38 @@ impl Project {
         Ok(table)
     }
 
-    /// Lifecycle events grouped by customer with their spells, read on first use.
+    /// Lifecycle events grouped by customer with their spells. The checked table stays with
+    /// the project; the grouped events (a few hundred MB for a million customers) are shared
+    /// by the analyses that run at the same time (churn, retention and linkage in a report)
+    /// and freed when the last of them ends, then grouped again from the table when needed.
     pub(crate) fn lifecycle_events(&self) -> Result<Arc<LifecycleEvents>> {
-        let mut slot = lock(&self.lifecycle);
-        if let Some(l) = slot.as_ref() {
-            return Ok(l.clone());
+        let mut shared = lock(&self.lifecycle);
+        if let Some(e) = shared.upgrade() {
+            return Ok(e);
         }
-        let mut table = self.read_entity(Entity::Lifecycle)?;
-        let events = phase(self.observer(), "checks across rows of lifecycle", || {
-            LifecycleEvents::check(&self.config, &mut table, self.threads())
-        });
-        let table = Arc::new(self.accept(table)?);
-        let events = Arc::new(events.with_table(table));
-        *slot = Some(events.clone());
+        let mut slot = lock(&self.entities[slot_of(Entity::Lifecycle)]);
+        let phase_name = "checks across rows of lifecycle";
+        let events = match slot.as_ref() {
+            Some(table) => {
+                // Checked when read: grouping again rejects nothing.
+                let mut again = (**table).clone();
+                let checked = phase(self.observer(), phase_name, || {
+                    LifecycleEvents::check(&self.config, &mut again, self.threads())
+                });
+                checked.with_table(table.clone())
+            }
+            None => {
+                let mut table = self.read_entity(Entity::Lifecycle)?;
+                let checked = phase(self.observer(), phase_name, || {
+                    LifecycleEvents::check(&self.config, &mut table, self.threads())
+                });
+                let table = Arc::new(self.accept(table)?);
+                *slot = Some(table.clone());
+                checked.with_table(table)
+            }
+        };
+        let events = Arc::new(events);
+        *shared = Arc::downgrade(&events);
         Ok(events)
     }
 
