@@ -32,7 +32,7 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::SURVEY_ORDER;
 use crate::observe::phase;
 use crate::operational::{self, JourneyData, Request, family_metrics};
-use crate::project::{Enrich, Project, Responses};
+use crate::project::{Enrich, Project};
 
 /// What the report covers.
 #[derive(Debug, Clone)]
@@ -220,7 +220,7 @@ impl Project {
             since: req.since,
             until: req.until,
         };
-        let ops = self.report_operations(&oreq, &responses, &dims, req.alpha, &mut warnings);
+        let ops = self.report_operations(&oreq, &dims, req.alpha, &mut warnings);
         if !ops.operations.rows.is_empty() || ops.operations.retention.is_some() {
             let current = report
                 .trends
@@ -241,10 +241,7 @@ impl Project {
         }
         // Why: explain the headline change, key drivers, churn linkage, non-response bias.
         let t_insights = std::time::Instant::now();
-        let mut insights = InsightsSection {
-            linkage: ops.linkage,
-            ..Default::default()
-        };
+        let mut insights = InsightsSection::default();
         // The headline metric: the first of the display order that has answers.
         let headline = opts
             .order
@@ -277,31 +274,50 @@ impl Project {
                 );
             }
         }
-        if !drivers.is_empty()
-            && let Some(outcome) = headline
-        {
-            let d = crate::drivers::analyse(
-                self,
-                &responses.loaded,
-                outcome,
-                drivers,
-                vec![],
-                200,
-                req.confidence,
-            );
-            insights.drivers = warnings.keep(section::DRIVERS, d);
-        }
-        if self.has(Entity::Invitations) {
-            let nreq = crate::nonresponse::NonResponseRequest {
-                confidence: req.confidence,
-                alpha: req.alpha,
-                ..Default::default()
-            };
-            let nr = phase(self.observer(), "non-response", || {
-                crate::nonresponse::analyse(self, &responses.loaded, &nreq)
+        // NPS linked to churn (its Cox model runs on one core) beside the key drivers and the
+        // non-response analysis.
+        let lopts = LinkageOptions {
+            confidence: req.confidence,
+            alpha: req.alpha,
+        };
+        let (link, driven, nr) = std::thread::scope(|s| {
+            let link = ops.lifecycle.as_ref().map(|l| {
+                s.spawn(|| {
+                    phase(self.observer(), "linkage", || {
+                        crate::linkage::link(self, l, &responses.loaded, &lopts)
+                    })
+                })
             });
-            insights.nonresponse = warnings.keep(section::NONRESPONSE, nr).map(|x| x.0);
-        }
+            let driven = headline.filter(|_| !drivers.is_empty()).map(|outcome| {
+                crate::drivers::analyse(
+                    self,
+                    &responses.loaded,
+                    outcome,
+                    drivers.clone(),
+                    vec![],
+                    200,
+                    req.confidence,
+                )
+            });
+            let nr = self.has(Entity::Invitations).then(|| {
+                let nreq = crate::nonresponse::NonResponseRequest {
+                    confidence: req.confidence,
+                    alpha: req.alpha,
+                    ..Default::default()
+                };
+                phase(self.observer(), "non-response", || {
+                    crate::nonresponse::analyse(self, &responses.loaded, &nreq)
+                })
+            });
+            let link = link.map(|h| h.join().expect("the linkage does not panic"));
+            (link, driven, nr)
+        });
+        drop(ops.lifecycle);
+        insights.linkage = link.and_then(|r| warnings.keep(section::LINKAGE, r));
+        insights.drivers = driven.and_then(|r| warnings.keep(section::DRIVERS, r));
+        insights.nonresponse = nr
+            .and_then(|r| warnings.keep(section::NONRESPONSE, r))
+            .map(|x| x.0);
         report.attach_insights(insights);
         self.observer().finished("insights", t_insights.elapsed());
         let title = req
@@ -325,14 +341,13 @@ impl Project {
     fn report_operations(
         &self,
         req: &Request,
-        responses: &Responses,
         dims: &[String],
         alpha: f64,
         warnings: &mut Warnings,
     ) -> ReportParts {
         let mut out = OperationsInput::default();
         let mut tables: Vec<std::sync::Arc<EntityTable>> = Vec::new();
-        let mut linkage = None;
+        let mut lifecycle = None;
         if self.has(Entity::Tickets) {
             let r = operational::tickets(self, req, &family_metrics(Family::Tickets))
                 .and_then(|(rows, t)| Ok((rows, t, operational::ticket_categories(self, req)?)));
@@ -408,16 +423,8 @@ impl Project {
             if let Some((l, rows, retention)) = warnings.keep(section::LIFECYCLE, r) {
                 out.rows.extend(rows);
                 out.retention = Some(retention);
-                // NPS linked to churn, when answers name their customers.
-                let lopts = LinkageOptions {
-                    confidence: req.opts.estimate.confidence,
-                    alpha,
-                };
-                let link = phase(self.observer(), "linkage", || {
-                    crate::linkage::link(self, &l, &responses.loaded, &lopts)
-                });
-                linkage = warnings.keep(section::LINKAGE, link);
                 tables.extend(l.tables());
+                lifecycle = Some(l);
             }
         }
         // Customers are read by more than one family; count each entity's sources once.
@@ -426,7 +433,7 @@ impl Project {
         ReportParts {
             operations: out,
             tables,
-            linkage,
+            lifecycle,
         }
     }
 
@@ -480,8 +487,9 @@ struct ReportParts {
     operations: OperationsInput,
     /// The tables read, for data quality.
     tables: Vec<std::sync::Arc<EntityTable>>,
-    /// NPS linked to churn (when there are lifecycle events and answers with customer ids).
-    linkage: Option<cxray_insights::linkage::Linkage>,
+    /// Lifecycle events with their spells (when the project has them), for NPS linked to
+    /// churn.
+    lifecycle: Option<Lifecycle>,
 }
 
 fn data_quality(
