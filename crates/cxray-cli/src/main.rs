@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use cxray_project::{ErrorKind, Project};
+use cxray_project::{ErrorKind, Project, Remedy};
 use cxray_report::print::{PrintFormat, Printable, print};
 
 use crate::args::*;
@@ -52,10 +52,17 @@ impl From<cxray_project::Error> for Failure {
             ErrorKind::BadInput | ErrorKind::Usage | ErrorKind::NotFound => 2,
             ErrorKind::Runtime => 1,
         };
-        let message = match e.field() {
+        let mut message = match e.field() {
             Some(f) => format!("{}: {}", flag(f), e.message()),
             None => e.message().to_string(),
         };
+        if let Some(r) = e.remedy() {
+            message.push_str(match r {
+                Remedy::MapColumns => " (on the command line: --map CANONICAL=COLUMN)",
+                Remedy::Delimiter => " (on the command line: --delimiter)",
+                Remedy::Encoding => " (on the command line: --encoding, e.g. windows-1252)",
+            });
+        }
         Failure { code, message }
     }
 }
@@ -115,14 +122,28 @@ fn run<T>(
     if let Some(path) = &a.rejects
         && project.has_read()
     {
-        let f = std::fs::File::create(path).map_err(|e| {
-            Failure::runtime(format!(
-                "cannot write the rejects file {}: {e}",
-                path.display()
-            ))
-        })?;
-        cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &project.rejects())
-            .map_err(Failure::runtime)?;
+        let written = std::fs::File::create(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &project.rejects())
+                    .map_err(|e| e.to_string())
+            });
+        match (written, &out) {
+            (Ok(()), _) => {}
+            // The analysis's own error says more than the rejects file's.
+            (Err(e), Err(_)) => {
+                eprintln!(
+                    "error: cannot write the rejects file {}: {e}",
+                    path.display()
+                )
+            }
+            (Err(e), Ok(_)) => {
+                return Err(Failure::runtime(format!(
+                    "cannot write the rejects file {}: {e}",
+                    path.display()
+                )));
+            }
+        }
     }
     Ok(out?)
 }
@@ -177,7 +198,16 @@ fn metrics(a: MetricsArgs) -> Outcome {
 fn report(a: ReportArgs) -> Outcome {
     let project = open(&a.input, None)?;
     let doc = run(&project, &a.input, |p| p.report(&(&a).into()))?;
+    warn(&doc);
     emit(render(&doc, a.format)?.as_bytes(), a.output.as_deref())
+}
+
+/// The sections a report could not compute, on standard error too (the report may go to a
+/// file).
+fn warn(doc: &cxray_report::ReportDocument) {
+    for w in &doc.warnings {
+        eprintln!("warning: not in the report: {}: {}", w.section, w.message);
+    }
 }
 
 /// Renders a report document in a format.
@@ -222,6 +252,7 @@ fn demo(a: DemoArgs) -> Outcome {
     };
     let project = open(&input, None)?;
     let doc = project.report(&cxray_project::ReportRequest::default())?;
+    warn(&doc);
     let html_path = a.dir.join("report.html");
     let json_path = a.dir.join("report.json");
     emit(

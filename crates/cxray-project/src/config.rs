@@ -217,9 +217,7 @@ impl TicketConfig {
             Some(spec) => {
                 cxray_metrics::tickets::BusinessCalendar::parse(spec, &self.holidays).map(Some)
             }
-            None if !self.holidays.is_empty() => {
-                Err("[tickets] holidays need business_hours as well".into())
-            }
+            None if !self.holidays.is_empty() => Err("holidays need business_hours as well".into()),
             None => Ok(None),
         }
     }

@@ -3,6 +3,7 @@
 //! referrals — so that whoever follows up with a customer sees everything in one place.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, Scalar, StringArray};
 use arrow::compute::kernels::cmp::eq;
@@ -60,7 +61,13 @@ impl Project {
             if !self.has(entity) {
                 continue;
             }
-            let table = self.entity(entity)?;
+            // Lifecycle events as they are in the files: the timeline shows an event that
+            // contradicts the history too (analyses reject it), and needs no grouping of all
+            // customers' events.
+            let table = match entity {
+                Entity::Lifecycle => Arc::new(self.read_entity(entity)?),
+                _ => self.entity(entity)?,
+            };
             for b in &table.batches {
                 all.extend(rows_of(b, id_col, time_col, id, entity.name())?);
             }

@@ -328,11 +328,11 @@ impl Project {
         let names = driver_names(self, loaded, req);
         let segments = trimmed(&req.with_segments);
         let extras = extras_for(loaded, &req.outcome, req.with_themes, &segments)?;
-        let drivers = analyse(
+        let drivers = analyse_asked(
             self,
             loaded,
             &req.outcome,
-            names,
+            (names, !req.drivers.is_empty()),
             extras,
             req.replicates,
             req.confidence,
@@ -354,45 +354,68 @@ pub(crate) fn analyse(
     replicates: usize,
     confidence: Confidence,
 ) -> Result<Drivers> {
+    analyse_asked(
+        project,
+        loaded,
+        outcome,
+        (names, false),
+        extras,
+        replicates,
+        confidence,
+    )
+}
+
+/// [`analyse`]; `asked` says whether the driver names come from the request (errors about them
+/// are about its `drivers` field) or from the project (`driver = true`, or the data).
+fn analyse_asked(
+    project: &Project,
+    loaded: &Loaded,
+    outcome: &str,
+    (names, asked): (Vec<String>, bool),
+    extras: Vec<Extra>,
+    replicates: usize,
+    confidence: Confidence,
+) -> Result<Drivers> {
+    let about_drivers = |e: Error| if asked { e.about("drivers") } else { e };
     let outcome = project
         .catalog()
         .get(outcome)
         .map_err(|e| Error::usage(e).about("outcome"))?;
     if names.is_empty() {
-        return Err(Error::usage(
+        return Err(about_drivers(Error::usage(
             "no drivers: name the driver metrics, or declare attribute ratings with `driver = \
              true` in [metrics.NAME] of cxray.toml",
-        )
-        .about("drivers"));
+        )));
     }
     if let Some(n) = names.iter().find(|n| **n == outcome.name) {
-        return Err(
-            Error::usage(format!("'{n}' is the outcome; it cannot also be a driver"))
-                .about("drivers"),
-        );
+        return Err(about_drivers(Error::usage(format!(
+            "'{n}' is the outcome; it cannot also be a driver"
+        ))));
     }
     if let Some(n) = names
         .iter()
         .enumerate()
         .find(|(i, n)| names[..*i].contains(n))
     {
-        return Err(Error::usage(format!("driver '{}' is given twice", n.1)).about("drivers"));
+        return Err(about_drivers(Error::usage(format!(
+            "driver '{}' is given twice",
+            n.1
+        ))));
     }
     if names.len() + extras.len() > cxray_stats::regression::MAX_SHAPLEY_DRIVERS {
-        return Err(Error::usage(format!(
+        return Err(about_drivers(Error::usage(format!(
             "{} drivers given (with themes and segment levels); the exact Shapley decomposition \
              takes at most {}",
             names.len() + extras.len(),
             cxray_stats::regression::MAX_SHAPLEY_DRIVERS
-        ))
-        .about("drivers"));
+        ))));
     }
     let mut scales = Vec::new();
     for n in &names {
         let s = project
             .catalog()
             .get(n)
-            .map_err(|e| Error::usage(e).about("drivers"))?;
+            .map_err(|e| about_drivers(Error::usage(e)))?;
         scales.push((s.min, s.max));
     }
     let mut metrics = names.clone();

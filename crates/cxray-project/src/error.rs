@@ -21,11 +21,24 @@ pub enum ErrorKind {
     Runtime,
 }
 
+/// A setting of the sources that would fix a bad input, for a front end to name in its own
+/// terms (a flag, a form field) beside the message, which names the `cxray.toml` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Map canonical columns to the file's columns.
+    MapColumns,
+    /// Set the field delimiter.
+    Delimiter,
+    /// Set the text encoding.
+    Encoding,
+}
+
 /// A failure of an analysis, with its kind and the request field it is about.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
     field: Option<&'static str>,
+    remedy: Option<Remedy>,
     message: String,
 }
 
@@ -38,6 +51,7 @@ impl Error {
         Error {
             kind,
             field: None,
+            remedy: None,
             message: message.to_string(),
         }
     }
@@ -80,6 +94,11 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// A setting of the sources that would fix the input, when one would.
+    pub fn remedy(&self) -> Option<Remedy> {
+        self.remedy
+    }
 }
 
 impl fmt::Display for Error {
@@ -92,10 +111,18 @@ impl std::error::Error for Error {}
 
 impl From<cxray_ingest::IngestError> for Error {
     fn from(e: cxray_ingest::IngestError) -> Self {
-        let field = matches!(e, cxray_ingest::IngestError::Strict { .. }).then_some("strict");
+        use cxray_ingest::IngestError as I;
+        let field = matches!(e, I::Strict { .. }).then_some("strict");
+        let remedy = match &e {
+            I::Columns { message, .. } if message.contains("delimiter") => Some(Remedy::Delimiter),
+            I::Columns { .. } => Some(Remedy::MapColumns),
+            I::Encoding { .. } => Some(Remedy::Encoding),
+            _ => None,
+        };
         Error {
             kind: ErrorKind::BadInput,
             field,
+            remedy,
             message: e.to_string(),
         }
     }

@@ -215,9 +215,12 @@ impl Project {
         for d in &dims {
             per_dim.push((d.clone(), run(p, vec![d.clone()], since, until)?));
         }
-        let themes = match &responses.text {
-            Some(_) => Some(run(p, vec![TEXT_COLUMNS[3].to_string()], since, until)?),
-            None => None,
+        // Themes take part only when asked for (the comments may have been analysed for
+        // another analysis of the same project).
+        let with_themes = req.themes && responses.text.is_some();
+        let themes = match with_themes {
+            true => Some(run(p, vec![TEXT_COLUMNS[3].to_string()], since, until)?),
+            false => None,
         };
         let input = ExplainInput {
             spec,
@@ -249,9 +252,7 @@ impl Project {
             ))
         })?;
         // The themes behind the segment the change is most concentrated in.
-        if responses.text.is_some()
-            && let Some((dim, _)) = focus_segment(&e)
-        {
+        if with_themes && let Some((dim, _)) = focus_segment(&e) {
             let groups = run(p, vec![dim, TEXT_COLUMNS[3].to_string()], since, until)?;
             drill_down(&mut e, spec, &groups, &opts);
         }

@@ -67,7 +67,7 @@ pub use alerts::{AlertsOutput, AlertsRequest};
 pub use config::ProjectConfig;
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Remedy, Result};
 pub use explain::{ExplainOutput, ExplainRequest, PeriodLabel};
 pub use linkage::{LinkageOutput, LinkageRequest};
 pub use metrics::{MetricLabel, MetricsOutput, MetricsRequest, MetricsSettings};

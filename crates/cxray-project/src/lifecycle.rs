@@ -158,27 +158,14 @@ impl LifecycleEvents {
                 definition,
             };
         };
-        let def = definition(cfg, &ev);
-        // Spells of every customer, on every core.
-        let parts = cxray_kernels::parallel_chunks(&ev.by_customer, threads, |customers| {
-            let mut problems = Vec::new();
-            let mut pairs: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
-            let spells: Vec<Vec<Spell>> = customers
-                .iter()
-                .map(|(_, h)| {
-                    pairs.clear();
-                    pairs.extend(h.iter().map(|(d, e, _)| (*d, *e)));
-                    let (sp, probs) = cxray_metrics::churn::spells(&pairs, def, end);
-                    problems.extend(probs.into_iter().map(|p| (h[p.index].2, p.reason)));
-                    sp
-                })
-                .collect();
-            (spells, problems)
-        });
-        let mut problems = Vec::new();
-        for (sp, probs) in parts {
-            ev.spells.extend(sp);
-            problems.extend(probs);
+        let (found, mut problems) = spells(&ev, definition(cfg, &ev), end, threads);
+        if problems.is_empty() {
+            ev.spells = found;
+            let definition = definition(cfg, &ev);
+            return Checked {
+                events: ev,
+                definition,
+            };
         }
         problems.sort();
         let value = |row: usize| {
@@ -202,17 +189,59 @@ impl LifecycleEvents {
             .map(|(row, reason)| (row, "event".to_string(), value(row), reason))
             .collect();
         table.reject_rows(&late);
-        if !rejected.is_empty() {
-            for (_, h) in &mut ev.by_customer {
-                h.retain(|(_, _, row)| !rejected.contains(row));
-            }
+        // The rejected events take no part: the first and last days, the definition and the
+        // spells come from the events that remain, as when the checked table is grouped again.
+        for (_, h) in &mut ev.by_customer {
+            h.retain(|(_, _, row)| !rejected.contains(row));
         }
+        let days = ev
+            .by_customer
+            .iter()
+            .flat_map(|(_, h)| h)
+            .map(|(d, _, _)| *d);
+        ev.first = days.clone().min();
+        ev.last = days.max();
         let definition = definition(cfg, &ev);
+        if let Some(end) = ev.last {
+            ev.spells = spells(&ev, definition, end, threads).0;
+        }
         Checked {
             events: ev,
             definition,
         }
     }
+}
+
+/// Every customer's spells up to `end`, on every core, with the events that contradict a
+/// history: (row in the table, reason).
+fn spells(
+    ev: &Events,
+    def: ChurnDefinition,
+    end: NaiveDate,
+    threads: usize,
+) -> (Vec<Vec<Spell>>, Vec<(usize, String)>) {
+    let parts = cxray_kernels::parallel_chunks(&ev.by_customer, threads, |customers| {
+        let mut problems = Vec::new();
+        let mut pairs: Vec<(NaiveDate, LifecycleEvent)> = Vec::new();
+        let spells: Vec<Vec<Spell>> = customers
+            .iter()
+            .map(|(_, h)| {
+                pairs.clear();
+                pairs.extend(h.iter().map(|(d, e, _)| (*d, *e)));
+                let (sp, probs) = cxray_metrics::churn::spells(&pairs, def, end);
+                problems.extend(probs.into_iter().map(|p| (h[p.index].2, p.reason)));
+                sp
+            })
+            .collect();
+        (spells, problems)
+    });
+    let mut all = Vec::with_capacity(ev.by_customer.len());
+    let mut problems = Vec::new();
+    for (sp, probs) in parts {
+        all.extend(sp);
+        problems.extend(probs);
+    }
+    (all, problems)
 }
 
 /// A first cancel or activity this many days after the first start means the history before it
@@ -236,8 +265,11 @@ impl Lifecycle {
         let events = project.lifecycle_events()?;
         let table = &events.table;
         let needed = by.iter().any(|b| table.schema.index_of(b).is_err());
-        let customers = if needed || (with_customers && project.has(Entity::Customers)) {
+        let customers = if needed {
             Some(project.entity(Entity::Customers)?)
+        } else if with_customers && project.has(Entity::Customers) {
+            // Revenue only: without it when the customers cannot be read.
+            crate::operational::optional_customers(project, false)?
         } else {
             None
         };

@@ -99,6 +99,7 @@ impl Project {
     /// Do detractors churn more than promoters? Churn rate and hazard ratio by NPS category,
     /// and revenue by category when customers have it.
     pub fn linkage(&self, req: &LinkageRequest) -> Result<LinkageOutput> {
+        crate::explain::check_alpha(req.alpha)?;
         let responses = self.responses()?;
         let lifecycle = Lifecycle::load(self, &[], true)?;
         let l = link(

@@ -166,7 +166,7 @@ impl Project {
             ))
             .about("by"));
         }
-        if need.touchpoints && responses.touchpoints.is_none() {
+        if need.touchpoints && responses.loaded.schema.index_of(TOUCHPOINT_COLUMN).is_err() {
             return Err(Error::usage(format!(
                 "{TOUCHPOINT_COLUMN} joins answers to the journey step they follow, and needs a \
                  journey source (entity = \"journey\") with a customer_id column in cxray.toml"

@@ -377,6 +377,7 @@ impl Project {
     /// Response rates by segment, the bias of who answers, and metrics raked back to the
     /// population.
     pub fn nonresponse(&self, req: &NonResponseRequest) -> Result<NonResponseOutput> {
+        crate::explain::check_alpha(req.alpha)?;
         let responses = self.responses()?;
         let (nr, unmatched, tables) = analyse(self, &responses.loaded, req)?;
         let input = std::iter::once(InputSummary::of_responses(&responses.loaded))
@@ -400,8 +401,10 @@ pub(crate) fn analyse(
 ) -> Result<(NonResponse, u64, Vec<Arc<EntityTable>>)> {
     let obs = project.observer();
     let inv = project.entity(Entity::Invitations)?;
+    // Customers give segments the invitations lack and the population margins; asked for
+    // by name, they must be readable.
     let customers = if project.has(Entity::Customers) {
-        Some(project.entity(Entity::Customers)?)
+        crate::operational::optional_customers(project, !req.by.is_empty())?
     } else {
         None
     };
@@ -507,12 +510,11 @@ pub(crate) fn analyse(
     let mut from_config = Vec::new();
     for (col, levels) in &project.config().margins {
         if !dims.contains(col) {
-            return Err(Error::usage(format!(
+            return Err(Error::bad_input(format!(
                 "[margins] names '{col}', which is not one of the compared columns ({}); \
                  compare it too",
                 dims.join(", ")
-            ))
-            .about("by"));
+            )));
         }
         if let Some((l, v)) = levels.iter().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
             return Err(Error::bad_input(format!(

@@ -308,6 +308,19 @@ fn journey(project: &Project, req: &Request, metrics: &[String]) -> Result<Famil
     Ok((rows, j.tables))
 }
 
+/// The customers table; when it cannot be read and is not `needed`, none (the caller goes on
+/// without customer segments). A rejected row in strict mode is always an error.
+pub(crate) fn optional_customers(
+    project: &Project,
+    needed: bool,
+) -> Result<Option<Arc<EntityTable>>> {
+    match project.entity(Entity::Customers) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if needed || e.field() == Some("strict") => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
 /// The journey settings of the project.
 fn journey_settings(project: &Project) -> JourneySettings {
     let j = &project.config().journey;
@@ -331,10 +344,11 @@ impl JourneyData {
     pub fn load(project: &Project, req: &Request, with_customers: bool) -> Result<Self> {
         let table = project.entity(Entity::Journey)?;
         let settings = journey_settings(project);
-        // Segments that are not journey columns come from the customer.
-        let needed = with_customers || req.by.iter().any(|b| table.schema.index_of(b).is_err());
-        let customers = if needed && project.has(Entity::Customers) {
-            Some(project.entity(Entity::Customers)?)
+        // Segments that are not journey columns come from the customer; customers wanted for
+        // the report's dimensions only are left out when they cannot be read.
+        let needed = req.by.iter().any(|b| table.schema.index_of(b).is_err());
+        let customers = if (needed || with_customers) && project.has(Entity::Customers) {
+            optional_customers(project, needed)?
         } else {
             None
         };

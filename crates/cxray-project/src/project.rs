@@ -220,7 +220,6 @@ impl Project {
             .config
             .clone()
             .unwrap_or_else(|| PathBuf::from("command line"));
-        config.validate(&name)?;
         Self::with_config(config, &name, !source.files.is_empty(), options)
     }
 
@@ -233,6 +232,7 @@ impl Project {
         files_given: bool,
         options: OpenOptions,
     ) -> Result<Project> {
+        config.validate(origin)?;
         let catalog = MetricCatalog::builtin()
             .with_declarations(&config.metrics)
             .map_err(Error::bad_input)?;
@@ -300,14 +300,21 @@ impl Project {
         })
     }
 
-    /// Forgets every source read, so that the next analysis reads the files again.
+    /// Forgets every source read, so that the next analysis reads the files again. Analyses
+    /// running meanwhile finish on the tables they hold.
     pub fn reload(&self) {
-        *lock(&self.responses) = None;
-        for s in &self.entities {
-            *lock(s) = None;
+        // Every lock at once, in the order analyses take them (lifecycle, responses, entities,
+        // rejects), so that no source is read half before and half after.
+        let mut lifecycle = lock(&self.lifecycle);
+        let mut responses = lock(&self.responses);
+        let mut entities: Vec<_> = self.entities.iter().map(lock).collect();
+        let mut rejects = lock(&self.rejects);
+        *lifecycle = std::sync::Weak::new();
+        *responses = None;
+        for e in &mut entities {
+            **e = None;
         }
-        *lock(&self.lifecycle) = std::sync::Weak::new();
-        lock(&self.rejects).clear();
+        rejects.clear();
     }
 
     /// Whether any source has been read (and its rejects recorded).
@@ -513,7 +520,7 @@ impl Project {
     }
 
     /// Reads and validates the sources of `entity`.
-    fn read_entity(&self, entity: Entity) -> Result<EntityTable> {
+    pub(crate) fn read_entity(&self, entity: Entity) -> Result<EntityTable> {
         let mut as_entity;
         let sources = if self.files_given {
             as_entity = self.sources.clone();

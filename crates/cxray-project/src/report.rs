@@ -80,6 +80,8 @@ mod section {
     pub const LINKAGE: &str = "NPS linked to churn";
     pub const DRIVERS: &str = "Key drivers";
     pub const NONRESPONSE: &str = "Non-response";
+    pub const TOUCHPOINTS: &str = "Answers by journey touchpoint";
+    pub const CUSTOMERS: &str = "Customer segments and revenue";
 }
 
 /// Collects the warnings of sections that could not be computed.
@@ -87,18 +89,24 @@ mod section {
 struct Warnings(Vec<ReportWarning>);
 
 impl Warnings {
-    /// The section's result, or `None` with a warning naming the section and why.
-    fn keep<T>(&mut self, section: &str, r: Result<T>) -> Option<T> {
+    /// The section's result, or `None` with a warning naming the section and why. In strict
+    /// mode a rejected row fails the whole report, as it fails every command.
+    fn keep<T>(&mut self, section: &str, r: Result<T>) -> Result<Option<T>> {
         match r {
-            Ok(x) => Some(x),
+            Ok(x) => Ok(Some(x)),
+            Err(e) if e.field() == Some("strict") => Err(e),
             Err(e) => {
-                self.0.push(ReportWarning {
-                    section: section.to_string(),
-                    message: e.to_string(),
-                });
-                None
+                self.say(section, e);
+                Ok(None)
             }
         }
+    }
+
+    fn say(&mut self, section: &str, message: impl std::fmt::Display) {
+        self.0.push(ReportWarning {
+            section: section.to_string(),
+            message: message.to_string(),
+        });
     }
 }
 
@@ -109,10 +117,24 @@ impl Project {
     /// The report, as a document every renderer (text, Markdown, HTML, JSON) shows.
     pub fn report(&self, req: &ReportRequest) -> Result<ReportDocument> {
         check_alpha(req.alpha)?;
-        let responses = self.responses_with(Enrich {
+        let mut warnings = Warnings::default();
+        let responses = match self.responses_with(Enrich {
             text: true,
             touchpoints: true,
-        })?;
+        }) {
+            Ok(r) => r,
+            Err(e) if e.field() == Some("strict") => return Err(e),
+            // The journey could not be read: the answers without their touchpoints (a failure
+            // of the answers themselves fails again here, and fails the report).
+            Err(e) => {
+                let r = self.responses_with(Enrich {
+                    text: true,
+                    touchpoints: false,
+                })?;
+                warnings.say(section::TOUCHPOINTS, e);
+                r
+            }
+        };
         let p = req.period;
         let dims = dimensions(&responses, &req.by, true);
         let engine = crate::engine::with_responses(self, &responses.loaded)?;
@@ -213,14 +235,13 @@ impl Project {
             theme_groups = Some((t_overall, t_dims));
         }
         // What happened to customers: every operational entity the project has.
-        let mut warnings = Warnings::default();
         let oreq = Request {
             by: &[],
             opts: opts.table,
             since: req.since,
             until: req.until,
         };
-        let ops = self.report_operations(&oreq, &dims, req.alpha, &mut warnings);
+        let ops = self.report_operations(&oreq, &dims, req.alpha, &mut warnings)?;
         if !ops.operations.rows.is_empty() || ops.operations.retention.is_some() {
             let current = report
                 .trends
@@ -313,11 +334,15 @@ impl Project {
             (link, driven, nr)
         });
         drop(ops.lifecycle);
-        insights.linkage = link.and_then(|r| warnings.keep(section::LINKAGE, r));
-        insights.drivers = driven.and_then(|r| warnings.keep(section::DRIVERS, r));
-        insights.nonresponse = nr
-            .and_then(|r| warnings.keep(section::NONRESPONSE, r))
-            .map(|x| x.0);
+        if let Some(r) = link {
+            insights.linkage = warnings.keep(section::LINKAGE, r)?;
+        }
+        if let Some(r) = driven {
+            insights.drivers = warnings.keep(section::DRIVERS, r)?;
+        }
+        if let Some(r) = nr {
+            insights.nonresponse = warnings.keep(section::NONRESPONSE, r)?.map(|x| x.0);
+        }
         report.attach_insights(insights);
         self.observer().finished("insights", t_insights.elapsed());
         let title = req
@@ -344,29 +369,43 @@ impl Project {
         dims: &[String],
         alpha: f64,
         warnings: &mut Warnings,
-    ) -> ReportParts {
+    ) -> Result<ReportParts> {
         let mut out = OperationsInput::default();
         let mut tables: Vec<std::sync::Arc<EntityTable>> = Vec::new();
         let mut lifecycle = None;
+        // Customers serve several sections (segments of the funnel, revenue in linkage, the
+        // K-factor's base); when they cannot be read, those that only use them go on without.
+        if self.has(Entity::Customers) {
+            warnings.keep(section::CUSTOMERS, self.entity(Entity::Customers))?;
+        }
         if self.has(Entity::Tickets) {
-            let r = operational::tickets(self, req, &family_metrics(Family::Tickets))
-                .and_then(|(rows, t)| Ok((rows, t, operational::ticket_categories(self, req)?)));
-            if let Some((rows, t, categories)) = warnings.keep(section::TICKETS, r) {
+            let r = operational::tickets(self, req, &family_metrics(Family::Tickets));
+            if let Some((rows, t)) = warnings.keep(section::TICKETS, r)? {
                 out.rows.extend(rows);
-                out.ticket_categories = categories;
                 tables.extend(t);
+                let categories = operational::ticket_categories(self, req);
+                if let Some(c) = warnings.keep(section::TICKETS, categories)? {
+                    out.ticket_categories = c;
+                }
             }
         }
         if self.has(Entity::Contacts) {
             let r = operational::queue(self, req, &family_metrics(Family::Queue));
-            if let Some((rows, t)) = warnings.keep(section::QUEUE, r) {
+            if let Some((rows, t)) = warnings.keep(section::QUEUE, r)? {
                 out.rows.extend(rows);
                 tables.extend(t);
             }
         }
+        if self.has(Entity::Referrals) && !self.has(Entity::Customers) {
+            warnings.say(
+                section::REFERRALS,
+                "the K-factor needs the customer base (invitations per customer): add a source \
+                 with entity = \"customers\" to cxray.toml",
+            );
+        }
         if self.has(Entity::Referrals) && self.has(Entity::Customers) {
             let r = operational::referrals(self, req, &family_metrics(Family::Referrals));
-            if let Some((rows, t)) = warnings.keep(section::REFERRALS, r) {
+            if let Some((rows, t)) = warnings.keep(section::REFERRALS, r)? {
                 out.rows.extend(rows);
                 tables.extend(t);
             }
@@ -391,7 +430,7 @@ impl Project {
                 let rows = j.rows_by_sets(self, req, &sets, &metrics)?;
                 Ok((rows, present, j.tables))
             });
-            if let Some((rows, present, t)) = warnings.keep(section::JOURNEY, r) {
+            if let Some((rows, present, t)) = warnings.keep(section::JOURNEY, r)? {
                 let mut rows = rows.into_iter();
                 out.rows.extend(rows.next().unwrap_or_default());
                 out.funnel_by = present.into_iter().zip(rows).collect();
@@ -420,21 +459,28 @@ impl Project {
                 })?;
                 Ok((l, rows, retention))
             });
-            if let Some((l, rows, retention)) = warnings.keep(section::LIFECYCLE, r) {
-                out.rows.extend(rows);
-                out.retention = Some(retention);
-                tables.extend(l.tables());
-                lifecycle = Some(l);
+            match warnings.keep(section::LIFECYCLE, r)? {
+                Some((l, rows, retention)) => {
+                    out.rows.extend(rows);
+                    out.retention = Some(retention);
+                    tables.extend(l.tables());
+                    lifecycle = Some(l);
+                }
+                None => warnings.say(
+                    section::LINKAGE,
+                    "it needs the lifecycle events, which could not be used (see Churn and \
+                     retention)",
+                ),
             }
         }
         // Customers are read by more than one family; count each entity's sources once.
         let mut seen = std::collections::BTreeSet::new();
         tables.retain(|t| seen.insert(t.entity));
-        ReportParts {
+        Ok(ReportParts {
             operations: out,
             tables,
             lifecycle,
-        }
+        })
     }
 
     /// Explains the change of `metric` from the `before` window to the `after` window across

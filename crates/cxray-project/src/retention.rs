@@ -51,6 +51,7 @@ pub struct RetentionOutput {
 impl Project {
     /// Kaplan-Meier retention by cohort and segment.
     pub fn retention(&self, req: &RetentionRequest) -> Result<RetentionOutput> {
+        crate::explain::check_alpha(req.alpha)?;
         if let Some(h) = req.horizons.iter().find(|h| !(h.is_finite() && **h >= 0.0)) {
             return Err(
                 Error::usage(format!("horizons are days of 0 or more, got {h}")).about("horizons"),

@@ -107,7 +107,13 @@ fn a_failing_report_section_is_named_with_its_reason() {
     let reads = Arc::new(Reads::default());
     let project = open(&config, &reads);
     let doc = project.report(&ReportRequest::default()).unwrap();
-    assert_eq!(doc.warnings.len(), 1, "{:?}", doc.warnings);
+    let sections: Vec<&str> = doc.warnings.iter().map(|w| w.section.as_str()).collect();
+    assert_eq!(
+        sections,
+        ["Churn and retention", "NPS linked to churn"],
+        "{:?}",
+        doc.warnings
+    );
     let w = &doc.warnings[0];
     assert_eq!(w.section, "Churn and retention");
     assert!(
@@ -233,4 +239,131 @@ fn ticket_metrics_by_a_segment_of_the_customer() {
         })
         .unwrap_err();
     assert!(e.message().contains("customers.region"), "{e}");
+}
+
+/// A rejected lifecycle event takes no part in churn and retention: not even as the last day of
+/// the data. And the grouped events, freed between analyses and grouped again from the checked
+/// table, give the same figures every time.
+#[test]
+fn rejected_lifecycle_events_take_no_part_and_grouping_again_agrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // C9's cancel comes before any start (rejected) and is the latest event of the file.
+    std::fs::write(
+        d.join("lifecycle.csv"),
+        "customer_id,event,at\n\
+         C1,start,2025-01-01\nC1,cancel,2025-03-01\n\
+         C2,start,2025-01-15\nC2,activity,2025-04-20\n\
+         C3,start,2025-02-01\nC3,activity,2025-05-01\n\
+         C9,cancel,2025-06-30\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("cxray.toml"),
+        "[[sources]]\npath = \"lifecycle.csv\"\nentity = \"lifecycle\"\n",
+    )
+    .unwrap();
+    let project = Project::open(
+        &ProjectSource::config(d.join("cxray.toml")),
+        OpenOptions::default(),
+    )
+    .unwrap();
+    let first = project.retention(&RetentionRequest::default()).unwrap();
+    assert_eq!(first.input.rows_rejected, 1);
+    assert_eq!(
+        first.retention.data_end,
+        chrono::NaiveDate::from_ymd_opt(2025, 5, 1).unwrap(),
+        "the rejected cancel of 2025-06-30 is not the end of the data"
+    );
+    let churn = || {
+        serde_json::to_value(
+            project
+                .metrics(&MetricsRequest {
+                    metrics: vec!["churn".into()],
+                    ..Default::default()
+                })
+                .unwrap()
+                .rows,
+        )
+        .unwrap()
+    };
+    let c1 = churn();
+    let second = project.retention(&RetentionRequest::default()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&first.retention).unwrap(),
+        serde_json::to_value(&second.retention).unwrap()
+    );
+    assert_eq!(c1, churn());
+}
+
+/// Sections that use a source only in passing go on without it: a broken customers file
+/// costs the customer segments (named in a warning) and the K-factor, not the funnel, churn or
+/// linkage; a missing journey costs the touchpoints and the funnel, not the report.
+#[test]
+fn a_broken_optional_source_costs_only_what_needs_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let data = config.parent().unwrap().join("data");
+    let customers = std::fs::read_to_string(data.join("customers.csv")).unwrap();
+    let (_, body) = customers.split_once('\n').unwrap();
+    std::fs::write(
+        data.join("customers.csv"),
+        format!(
+            "id,signup_at,revenue,region,plan,age_band,device,preferred_channel,language\n{body}"
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(data.join("journey.csv")).unwrap();
+    let project = Project::open(&ProjectSource::config(&config), OpenOptions::default()).unwrap();
+    let doc = project.report(&ReportRequest::default()).unwrap();
+    let sections: Vec<&str> = doc.warnings.iter().map(|w| w.section.as_str()).collect();
+    assert_eq!(
+        sections,
+        [
+            "Answers by journey touchpoint",
+            "Customer segments and revenue",
+            "Referrals",
+            "Journey funnel",
+        ],
+        "{:#?}",
+        doc.warnings
+    );
+    assert!(doc.warnings[0].message.contains("journey.csv"));
+    assert!(doc.warnings[1].message.contains("customer_id"));
+    let insights = doc.report.insights.as_ref().unwrap();
+    assert!(
+        insights.linkage.is_some(),
+        "linkage goes on without revenue"
+    );
+    assert!(doc.report.operations.as_ref().unwrap().retention.is_some());
+}
+
+/// In strict mode a rejected row fails the report, as it fails every command, instead of
+/// becoming a warning.
+#[test]
+fn strict_mode_fails_the_report_on_a_rejected_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let lifecycle = config.parent().unwrap().join("data/lifecycle.csv");
+    let mut text = std::fs::read_to_string(&lifecycle).unwrap();
+    text.push_str("CX404,cancel,2025-06-01T00:00:00Z\n");
+    std::fs::write(&lifecycle, text).unwrap();
+    let open = |strict| {
+        Project::open(
+            &ProjectSource::config(&config),
+            OpenOptions {
+                strict,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let doc = open(false).report(&ReportRequest::default()).unwrap();
+    assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
+    let e = open(true).report(&ReportRequest::default()).unwrap_err();
+    assert_eq!((e.kind(), e.field()), (ErrorKind::BadInput, Some("strict")));
+    assert!(
+        e.message().contains("CX404") || e.message().contains("cancel"),
+        "{e}"
+    );
 }
