@@ -191,6 +191,13 @@ fn customer_timeline_collects_every_interaction_in_order() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The lifecycle events are read as they are in the file (the cancel before any start is
+    // an interaction too), and reported like every source.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lifecycle.csv: read 12 lifecycle events: 12 accepted"),
+        "{err}"
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let kinds: Vec<&str> = v["interactions"]
         .as_array()

@@ -63,9 +63,9 @@ impl Project {
             }
             // Lifecycle events as they are in the files: the timeline shows an event that
             // contradicts the history too (analyses reject it), and needs no grouping of all
-            // customers' events.
+            // customers' events. Read, reported and held to strict mode like every source.
             let table = match entity {
-                Entity::Lifecycle => Arc::new(self.read_entity(entity)?),
+                Entity::Lifecycle => Arc::new(self.accept(self.read_entity(entity)?)?),
                 _ => self.entity(entity)?,
             };
             for b in &table.batches {

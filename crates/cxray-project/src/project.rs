@@ -546,7 +546,7 @@ impl Project {
     }
 
     /// Applies strict mode, records the rejects and reports the sources.
-    fn accept(&self, table: EntityTable) -> Result<EntityTable> {
+    pub(crate) fn accept(&self, table: EntityTable) -> Result<EntityTable> {
         if self.options.strict && !table.rejects.is_empty() {
             return Err(cxray_ingest::IngestError::Strict {
                 rejected: table.totals.rejected,
