@@ -1,0 +1,162 @@
+//! Reading the store: a read-only connection on the last commit (WAL: it never waits for the
+//! writer, nor the writer for it).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::{NewAnswer, NewEvent, NewResponse, StoreError};
+
+/// Rows in the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub responses: u64,
+    pub answers: u64,
+    pub events: u64,
+}
+
+/// A stored response: what was sent, and when it arrived.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredResponse {
+    #[serde(flatten)]
+    pub response: NewResponse,
+    /// When the store received it, µs since the Unix epoch.
+    pub received_at: i64,
+}
+
+/// A stored journey event: what was sent, and when it arrived.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub event: NewEvent,
+    pub received_at: i64,
+}
+
+/// A read-only view of the store.
+pub struct Reader {
+    conn: Connection,
+}
+
+fn read_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Read(e.to_string())
+}
+
+fn parse_attributes(json: String) -> rusqlite::Result<BTreeMap<String, String>> {
+    serde_json::from_str(&json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl Reader {
+    pub(crate) fn open(path: &Path) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: crate::schema::open_for_reading(path)?,
+        })
+    }
+
+    /// Opens a store file for reading only (no writer needed, e.g. `cxray report` on it).
+    pub fn open_file(path: impl AsRef<Path>) -> Result<Reader, StoreError> {
+        Reader::open(path.as_ref())
+    }
+
+    /// Rows of each table.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM responses), (SELECT count(*) FROM answers),
+                        (SELECT count(*) FROM events)",
+                [],
+                |r| {
+                    Ok(Counts {
+                        responses: r.get::<_, i64>(0)? as u64,
+                        answers: r.get::<_, i64>(1)? as u64,
+                        events: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .map_err(read_error)
+    }
+
+    /// Every response with its answers (sorted by metric), in the order received.
+    pub fn responses(&self) -> Result<Vec<StoredResponse>, StoreError> {
+        let mut answers: BTreeMap<i64, Vec<NewAnswer>> = BTreeMap::new();
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT response, metric, score, comment FROM answers ORDER BY response, metric",
+            )
+            .map_err(read_error)?;
+        let rows = s
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    NewAnswer {
+                        metric: r.get(1)?,
+                        score: r.get(2)?,
+                        comment: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(read_error)?;
+        for row in rows {
+            let (id, a) = row.map_err(read_error)?;
+            answers.entry(id).or_default().push(a);
+        }
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT id, response_id, survey, invitation_id, customer_id, submitted_at,
+                        channel, touchpoint, language, attributes, received_at
+                 FROM responses ORDER BY id",
+            )
+            .map_err(read_error)?;
+        let rows = s
+            .query_map([], |r| {
+                Ok(StoredResponse {
+                    response: NewResponse {
+                        answers: answers.remove(&r.get::<_, i64>(0)?).unwrap_or_default(),
+                        response_id: r.get(1)?,
+                        survey: r.get(2)?,
+                        invitation_id: r.get(3)?,
+                        customer_id: r.get(4)?,
+                        submitted_at: r.get(5)?,
+                        channel: r.get(6)?,
+                        touchpoint: r.get(7)?,
+                        language: r.get(8)?,
+                        attributes: parse_attributes(r.get(9)?)?,
+                    },
+                    received_at: r.get(10)?,
+                })
+            })
+            .map_err(read_error)?;
+        rows.collect::<Result<_, _>>().map_err(read_error)
+    }
+
+    /// Every journey event, in the order received.
+    pub fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT event_id, customer_id, session_id, step, at, attributes, received_at
+                 FROM events ORDER BY id",
+            )
+            .map_err(read_error)?;
+        let rows = s
+            .query_map([], |r| {
+                Ok(StoredEvent {
+                    event: NewEvent {
+                        event_id: r.get(0)?,
+                        customer_id: r.get(1)?,
+                        session_id: r.get(2)?,
+                        step: r.get(3)?,
+                        at: r.get(4)?,
+                        attributes: parse_attributes(r.get(5)?)?,
+                    },
+                    received_at: r.get(6)?,
+                })
+            })
+            .map_err(read_error)?;
+        rows.collect::<Result<_, _>>().map_err(read_error)
+    }
+}

@@ -1,0 +1,235 @@
+//! The store's schema and its migrations. The file's `user_version` is the number of
+//! migrations applied; each runs once, in order, in a transaction with the version bump, so a
+//! crash during an upgrade leaves the file at the old version, not half-way. `application_id`
+//! marks the file as a cxray store.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::StoreError;
+
+/// `PRAGMA application_id` of a cxray store ("CXRY").
+pub const APPLICATION_ID: i64 = 0x4358_5259;
+
+/// The migrations, in order: (what it adds, SQL). Append only; never edit a released one.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "responses with their answers, journey events",
+    "CREATE TABLE responses (
+        id INTEGER PRIMARY KEY,
+        response_id TEXT NOT NULL UNIQUE,
+        survey TEXT,
+        invitation_id TEXT,
+        customer_id TEXT,
+        submitted_at INTEGER NOT NULL,
+        channel TEXT,
+        touchpoint TEXT,
+        language TEXT,
+        attributes TEXT NOT NULL,
+        digest BLOB NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX responses_by_time ON responses (submitted_at);
+    CREATE INDEX responses_by_customer ON responses (customer_id, submitted_at);
+    CREATE TABLE answers (
+        response INTEGER NOT NULL REFERENCES responses (id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        score REAL,
+        comment TEXT,
+        PRIMARY KEY (response, metric)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        customer_id TEXT,
+        session_id TEXT,
+        step TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        attributes TEXT NOT NULL,
+        digest BLOB NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX events_by_customer ON events (customer_id, at);",
+)];
+
+/// The schema version this build writes: the number of migrations.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The write connection: WAL, every commit synced (`synchronous = FULL`), foreign keys on,
+/// the schema brought up to date.
+pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+    let err = |e: rusqlite::Error| open_error(path, e);
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    identify(&conn, path)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(open_error(
+            path,
+            format!("the file system does not support the write-ahead log (journal mode {mode})"),
+        ));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// A read-only connection (the file must exist and be a store of a version this build knows).
+pub(crate) fn open_for_reading(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| open_error(path, e))?;
+    identify(&conn, path)?;
+    let version = user_version(&conn).map_err(|e| open_error(path, e))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version < SCHEMA_VERSION {
+        return Err(open_error(
+            path,
+            "the store is from an older cxray; open it once with `cxray serve` to upgrade it",
+        ));
+    }
+    Ok(conn)
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Refuses a SQLite file that belongs to another application: a file with tables but
+/// without the store's application id.
+fn identify(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |e: rusqlite::Error| match e {
+        // Not a database at all (a CSV given as the store, say).
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            open_error(path, "not a SQLite file: give the path of a cxray store")
+        }
+        e => open_error(path, e),
+    };
+    let app: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(err)?;
+    if app == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(err)?;
+    if app != 0 || tables > 0 {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Applies the migrations the file lacks, each with its version bump in one transaction.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |e: rusqlite::Error| open_error(path, e);
+    let found = user_version(conn).map_err(err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (k, (what, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute_batch(sql)
+            .map_err(|e| open_error(path, format!("migration {} ({what}): {e}", k + 1)))?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(err)?;
+        tx.pragma_update(None, "user_version", (k + 1) as i64)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_gets_every_migration_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = open_for_writing(&path).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        drop(conn);
+        // Opening again runs nothing (a second CREATE TABLE would fail).
+        let conn = open_for_writing(&path).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        assert!(open_for_reading(&path).is_ok());
+    }
+
+    #[test]
+    fn newer_and_foreign_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let newer = dir.path().join("newer.db");
+        drop(open_for_writing(&newer).unwrap());
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        for r in [open_for_writing(&newer), open_for_reading(&newer)] {
+            match r {
+                Err(e @ StoreError::NewerSchema { .. }) => {
+                    assert!(e.to_string().contains("newer cxray"), "{e}")
+                }
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+        }
+        let foreign = dir.path().join("other.db");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('keep');")
+            .unwrap();
+        assert!(matches!(
+            open_for_writing(&foreign),
+            Err(StoreError::Foreign { .. })
+        ));
+        let kept: String = Connection::open(&foreign)
+            .unwrap()
+            .query_row("SELECT x FROM notes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, "keep");
+        let csv = dir.path().join("answers.csv");
+        std::fs::write(&csv, "response_id,score\nR1,9\n".repeat(100)).unwrap();
+        let e = open_for_writing(&csv).expect_err("refused");
+        assert!(e.to_string().contains("not a SQLite file"), "{e}");
+    }
+}

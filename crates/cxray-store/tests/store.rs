@@ -1,0 +1,183 @@
+//! The store's contract with its callers: a batch is all or nothing, ids make writes
+//! idempotent, concurrent batches share commits without sharing failures, and readers see
+//! each commit.
+
+use std::sync::Arc;
+
+use cxray_store::{NewAnswer, NewEvent, NewResponse, Record, Store, WriteError};
+
+fn response(id: &str, score: f64) -> Record {
+    Record::Response(NewResponse {
+        response_id: id.into(),
+        customer_id: Some("C1".into()),
+        submitted_at: 1_735_689_600_000_000,
+        attributes: [("region".to_string(), "North".to_string())].into(),
+        answers: vec![
+            NewAnswer {
+                metric: "nps".into(),
+                score: Some(score),
+                comment: Some("Delivery was late <again> & \"again\"".into()),
+            },
+            NewAnswer {
+                metric: "csat".into(),
+                score: Some(4.0),
+                comment: None,
+            },
+        ],
+        ..Default::default()
+    })
+}
+
+fn event(id: &str) -> Record {
+    Record::Event(NewEvent {
+        event_id: id.into(),
+        session_id: Some("S1".into()),
+        step: "checkout".into(),
+        at: 1_735_689_500_000_000,
+        ..Default::default()
+    })
+}
+
+#[test]
+fn a_batch_is_all_or_nothing_and_ids_make_writes_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    let r = store
+        .write_blocking(vec![response("R1", 9.0), event("E1")])
+        .unwrap();
+    assert_eq!((r.stored, r.replayed), (2, 0));
+    // R2 is fine, but R1 comes back with another score: nothing of the batch is stored.
+    let e = store
+        .write_blocking(vec![response("R2", 7.0), response("R1", 3.0)])
+        .unwrap_err();
+    assert_eq!(
+        e,
+        WriteError::Conflict {
+            index: 1,
+            kind: "response",
+            id: "R1".into()
+        }
+    );
+    // The same records again: a replay, acknowledged, stored once.
+    let r = store
+        .write_blocking(vec![event("E1"), response("R1", 9.0)])
+        .unwrap();
+    assert_eq!((r.stored, r.replayed), (0, 2));
+    // An id twice in one batch with the same content is a replay of itself.
+    let r = store
+        .write_blocking(vec![event("E2"), event("E2")])
+        .unwrap();
+    assert_eq!((r.stored, r.replayed), (1, 1));
+    let reader = store.reader().unwrap();
+    let c = reader.counts().unwrap();
+    assert_eq!((c.responses, c.answers, c.events), (1, 2, 2));
+    let stored = &reader.responses().unwrap()[0];
+    assert!(stored.received_at > 1_735_689_600_000_000);
+    let stored = &stored.response;
+    assert_eq!(stored.response_id, "R1");
+    // Answers come back sorted by metric.
+    let metrics: Vec<&str> = stored.answers.iter().map(|a| a.metric.as_str()).collect();
+    assert_eq!(metrics, ["csat", "nps"]);
+    assert_eq!(stored.answers[1].score, Some(9.0));
+    assert_eq!(
+        stored.answers[1].comment.as_deref(),
+        Some("Delivery was late <again> & \"again\""),
+        "text is stored as it came; escaping is the renderer's job"
+    );
+    assert_eq!(stored.attributes["region"], "North");
+    // Invalid batches never reach the writer.
+    assert!(matches!(
+        store.write_blocking(vec![]),
+        Err(WriteError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn concurrent_batches_share_commits_and_a_failing_one_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("s.db")).unwrap());
+    store.write_blocking(vec![response("taken", 5.0)]).unwrap();
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut conflicts = 0;
+                for i in 0..40 {
+                    let mut batch = vec![
+                        response(&format!("R{t}-{i}"), 8.0),
+                        event(&format!("E{t}-{i}")),
+                    ];
+                    // Every tenth batch of every thread also carries a conflicting record.
+                    if i % 10 == 0 {
+                        batch.push(response("taken", 1.0));
+                    }
+                    match store.write_blocking(batch) {
+                        Ok(r) => assert_eq!(r.stored, 2),
+                        Err(WriteError::Conflict { index: 2, .. }) => conflicts += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                conflicts
+            })
+        })
+        .collect();
+    let conflicts: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(conflicts, 16 * 4);
+    let c = store.reader().unwrap().counts().unwrap();
+    // 16 threads x 36 good batches, plus "taken".
+    assert_eq!(c.responses, 16 * 36 + 1);
+    assert_eq!(c.events, 16 * 36);
+    assert_eq!(c.answers, 2 * c.responses);
+    let (commits, batches) = store.stats();
+    assert_eq!(batches, 16 * 36 + 1);
+    assert!(
+        commits < batches,
+        "concurrent batches share commits: {commits} commits for {batches} batches"
+    );
+}
+
+#[test]
+fn async_callers_get_their_receipt_after_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("s.db")).unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let receipts = rt.block_on(async {
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { store.write(vec![event(&format!("E{i}"))]).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    assert!(
+        receipts
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|r| r.stored == 1))
+    );
+    // Acknowledged, so visible to a reader opened afterwards.
+    assert_eq!(store.reader().unwrap().counts().unwrap().events, 64);
+}
+
+#[test]
+fn the_writer_finishes_what_is_queued_when_the_store_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path).unwrap();
+    let pending: Vec<_> = (0..100)
+        .map(|i| store.submit(vec![event(&format!("E{i}"))]).unwrap())
+        .collect();
+    drop(store);
+    for p in pending {
+        assert_eq!(p.wait().unwrap().stored, 1);
+    }
+    let reader = cxray_store::Reader::open_file(&path).unwrap();
+    assert_eq!(reader.counts().unwrap().events, 100);
+}
