@@ -51,6 +51,22 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Key driver analysis: which attribute ratings drive an outcome, and what to fix first.
     Drivers(DriversArgs),
+    /// Writes the answers and events collected in a store as CSV files that cxray, pandas
+    /// and DuckDB read (`responses.csv` in the long layout, `journey.csv`).
+    Export(ExportArgs),
+}
+
+/// Settings of `cxray export`.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The store (the SQLite file `cxray serve` writes).
+    #[arg(long, default_value = "cxray.db")]
+    pub db: PathBuf,
+
+    /// Folder to write the files into (created if needed; files of the same name are
+    /// replaced).
+    #[arg(short = 'o', long = "out-dir", default_value = "cxray-export")]
+    pub out_dir: PathBuf,
 }
 
 /// A confidence level strictly between 0 and 1.

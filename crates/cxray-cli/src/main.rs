@@ -94,6 +94,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => explain(a),
         Command::Drivers(a) => drivers(a),
         Command::Nonresponse(a) => nonresponse(a),
+        Command::Export(a) => export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -311,6 +312,39 @@ fn customer(a: CustomerArgs) -> Outcome {
     let project = open(&input, None)?;
     let out = project.customer(&a.id)?;
     emit_rows(&out, &a.out)
+}
+
+fn export(a: ExportArgs) -> Outcome {
+    use cxray_store::StoreError;
+    let failure = |e: StoreError| Failure {
+        code: match e {
+            StoreError::Read(_) => 1,
+            _ => 2,
+        },
+        message: e.to_string(),
+    };
+    if !a.db.is_file() {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "{}: no such store; give the file `cxray serve` writes with --db",
+                a.db.display()
+            ),
+        });
+    }
+    let files = cxray_store::Reader::open_file(&a.db)
+        .and_then(|r| r.export_csv(&a.out_dir))
+        .map_err(failure)?;
+    for f in files {
+        let noun = if f.entity == "responses" {
+            "answers"
+        } else {
+            "journey events"
+        };
+        eprintln!("{}: {} {noun}", f.path.display(), f.rows);
+        println!("{}", f.path.display());
+    }
+    Ok(())
 }
 
 fn linkage(a: LinkageArgs) -> Outcome {

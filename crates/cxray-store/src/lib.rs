@@ -46,6 +46,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod export;
 mod read;
 mod records;
 mod schema;
@@ -57,6 +58,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
+pub use export::{EVENT_COLUMNS, ExportedFile, RESPONSE_COLUMNS};
 pub use read::{Counts, Reader, StoredEvent, StoredResponse};
 pub use records::{NewAnswer, NewEvent, NewResponse, Record};
 pub use schema::SCHEMA_VERSION;

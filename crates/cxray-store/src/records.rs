@@ -103,6 +103,10 @@ fn check_one(r: &Record) -> Result<(), String> {
     match r {
         Record::Response(r) => {
             id("response_id", Some(&r.response_id), true)?;
+            if r.response_id.contains('#') {
+                // Exports name an answer `response_id#metric`.
+                return Err("response_id contains '#', which cxray keeps for answer ids".into());
+            }
             for (name, v) in [
                 ("customer_id", &r.customer_id),
                 ("invitation_id", &r.invitation_id),
@@ -110,6 +114,7 @@ fn check_one(r: &Record) -> Result<(), String> {
             ] {
                 id(name, v.as_ref(), false)?;
             }
+            attribute_names(&r.attributes, &crate::RESPONSE_COLUMNS)?;
             if r.answers.is_empty() {
                 return Err(format!("response {:?} has no answers", r.response_id));
             }
@@ -139,6 +144,7 @@ fn check_one(r: &Record) -> Result<(), String> {
             id("event_id", Some(&e.event_id), true)?;
             id("customer_id", e.customer_id.as_ref(), false)?;
             id("session_id", e.session_id.as_ref(), false)?;
+            attribute_names(&e.attributes, &crate::EVENT_COLUMNS)?;
             if e.customer_id.is_none() && e.session_id.is_none() {
                 return Err("a journey event needs a session_id or a customer_id".into());
             }
@@ -148,6 +154,23 @@ fn check_one(r: &Record) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Attribute names are not blank and are not one of the record's own columns (an attribute
+/// `channel` beside the response's channel would be two columns of one name in an export).
+fn attribute_names(a: &BTreeMap<String, String>, own: &[&str]) -> Result<(), String> {
+    for name in a.keys() {
+        if name.trim().is_empty() {
+            return Err("an attribute has a blank name".into());
+        }
+        if own.contains(&name.as_str()) || name == "local_date" {
+            return Err(format!(
+                "attribute {name:?} has the name of a column of the record; send it as that \
+                 field, or rename it"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An id is not blank and at most [`MAX_ID_LEN`] bytes.
@@ -192,6 +215,7 @@ mod tests {
         empty.answers[0].score = None;
         let cases: Vec<(Record, &str)> = vec![
             (Record::Response(response(" ")), "response_id is blank"),
+            (Record::Response(response("R#1")), "contains '#'"),
             (Record::Response(twice), "answered twice"),
             (Record::Response(nan), "not a number"),
             (Record::Response(empty), "neither score nor comment"),
