@@ -336,12 +336,7 @@ fn export(a: ExportArgs) -> Outcome {
         .and_then(|r| r.export_csv(&a.out_dir))
         .map_err(failure)?;
     for f in files {
-        let noun = if f.entity == "responses" {
-            "answers"
-        } else {
-            "journey events"
-        };
-        eprintln!("{}: {} {noun}", f.path.display(), f.rows);
+        eprintln!("{}: {} {}", f.path.display(), f.rows, f.rows_are);
         println!("{}", f.path.display());
     }
     Ok(())

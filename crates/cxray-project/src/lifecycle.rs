@@ -158,13 +158,13 @@ impl LifecycleEvents {
                 definition,
             };
         };
-        let (found, mut problems) = spells(&ev, definition(cfg, &ev), end, threads);
+        let first_definition = definition(cfg, &ev);
+        let (found, mut problems) = spells(&ev, first_definition, end, threads);
         if problems.is_empty() {
             ev.spells = found;
-            let definition = definition(cfg, &ev);
             return Checked {
                 events: ev,
-                definition,
+                definition: first_definition,
             };
         }
         problems.sort();

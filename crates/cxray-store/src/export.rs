@@ -4,7 +4,7 @@
 //! attributes as columns. `cxray` reads them back through the same validation as any export,
 //! and pandas or DuckDB read them as they are.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::{Reader, StoreError};
@@ -33,6 +33,8 @@ pub struct ExportedFile {
     pub path: PathBuf,
     /// The entity cxray reads it as (`responses`, `journey`).
     pub entity: &'static str,
+    /// What its rows are, for messages (`answers`, `journey events`).
+    pub rows_are: &'static str,
     /// Data rows (answers for responses).
     pub rows: u64,
 }
@@ -43,95 +45,93 @@ fn micros_to_rfc3339(us: i64) -> String {
         .unwrap_or_default()
 }
 
-fn write_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Read(format!("writing {}: {e}", path.display()))
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+/// Writes `path`: the header `columns` then the attributes in name order, and one row per
+/// item of `rows` (its own cells, and its attributes as a map); the number of rows.
+fn write_csv<'a>(
+    path: &Path,
+    columns: &[&str],
+    rows: impl Iterator<Item = (Vec<String>, &'a BTreeMap<String, String>)> + Clone,
+) -> Result<u64, StoreError> {
+    let err = |e: csv::Error| StoreError::Read(format!("writing {}: {e}", path.display()));
+    let attributes: BTreeSet<&String> = rows.clone().flat_map(|(_, a)| a.keys()).collect();
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let header = columns.iter().map(|c| c.to_string());
+    w.write_record(header.chain(attributes.iter().map(|a| a.to_string())))
+        .map_err(err)?;
+    let mut n = 0;
+    for (mut cells, a) in rows {
+        cells.extend(
+            attributes
+                .iter()
+                .map(|k| a.get(*k).cloned().unwrap_or_default()),
+        );
+        w.write_record(&cells).map_err(err)?;
+        n += 1;
+    }
+    w.flush().map_err(|e| err(e.into()))?;
+    Ok(n)
 }
 
 impl Reader {
     /// Writes `responses.csv` and `journey.csv` into `dir` (created if needed).
     pub fn export_csv(&self, dir: &Path) -> Result<Vec<ExportedFile>, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-        let mut out = Vec::new();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Read(format!("creating {}: {e}", dir.display())))?;
 
         let responses = self.responses()?;
-        let path = dir.join("responses.csv");
-        let attributes: BTreeSet<&String> = responses
-            .iter()
-            .flat_map(|r| r.response.attributes.keys())
-            .collect();
-        let mut w = csv::Writer::from_path(&path).map_err(|e| write_error(&path, e))?;
-        let header = RESPONSE_COLUMNS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(attributes.iter().map(|a| a.to_string()));
-        w.write_record(header).map_err(|e| write_error(&path, e))?;
-        let mut rows = 0;
-        for r in responses.iter().map(|r| &r.response) {
+        let answers = responses.iter().map(|r| &r.response).flat_map(|r| {
             let submitted = micros_to_rfc3339(r.submitted_at);
-            for a in &r.answers {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                let mut record = vec![
+            r.answers.iter().map(move |a| {
+                let cells = vec![
                     format!("{}#{}", r.response_id, a.metric),
-                    opt(&r.customer_id),
+                    text(&r.customer_id),
                     submitted.clone(),
                     a.metric.clone(),
                     a.score.map(|s| s.to_string()).unwrap_or_default(),
-                    opt(&a.comment),
-                    opt(&r.survey),
-                    opt(&r.touchpoint),
-                    opt(&r.channel),
-                    opt(&r.language),
-                    opt(&r.invitation_id),
+                    text(&a.comment),
+                    text(&r.survey),
+                    text(&r.touchpoint),
+                    text(&r.channel),
+                    text(&r.language),
+                    text(&r.invitation_id),
                 ];
-                record.extend(
-                    attributes
-                        .iter()
-                        .map(|k| r.attributes.get(*k).cloned().unwrap_or_default()),
-                );
-                w.write_record(&record).map_err(|e| write_error(&path, e))?;
-                rows += 1;
-            }
-        }
-        w.flush().map_err(|e| write_error(&path, e))?;
-        out.push(ExportedFile {
+                (cells, &r.attributes)
+            })
+        });
+        let path = dir.join("responses.csv");
+        let rows = write_csv(&path, &RESPONSE_COLUMNS, answers)?;
+        let responses_file = ExportedFile {
             path,
             entity: "responses",
+            rows_are: "answers",
             rows,
-        });
+        };
 
         let events = self.events()?;
-        let path = dir.join("journey.csv");
-        let attributes: BTreeSet<&String> = events
-            .iter()
-            .flat_map(|e| e.event.attributes.keys())
-            .collect();
-        let mut w = csv::Writer::from_path(&path).map_err(|e| write_error(&path, e))?;
-        let header = EVENT_COLUMNS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(attributes.iter().map(|a| a.to_string()));
-        w.write_record(header).map_err(|e| write_error(&path, e))?;
-        for e in events.iter().map(|e| &e.event) {
-            let mut record = vec![
+        let rows = events.iter().map(|e| &e.event).map(|e| {
+            let cells = vec![
                 e.event_id.clone(),
-                e.session_id.clone().unwrap_or_default(),
-                e.customer_id.clone().unwrap_or_default(),
+                text(&e.session_id),
+                text(&e.customer_id),
                 e.step.clone(),
                 micros_to_rfc3339(e.at),
             ];
-            record.extend(
-                attributes
-                    .iter()
-                    .map(|k| e.attributes.get(*k).cloned().unwrap_or_default()),
-            );
-            w.write_record(&record).map_err(|e| write_error(&path, e))?;
-        }
-        w.flush().map_err(|e| write_error(&path, e))?;
-        out.push(ExportedFile {
-            path,
-            entity: "journey",
-            rows: events.len() as u64,
+            (cells, &e.attributes)
         });
-        Ok(out)
+        let path = dir.join("journey.csv");
+        let rows = write_csv(&path, &EVENT_COLUMNS, rows)?;
+        Ok(vec![
+            responses_file,
+            ExportedFile {
+                path,
+                entity: "journey",
+                rows_are: "journey events",
+                rows,
+            },
+        ])
     }
 }

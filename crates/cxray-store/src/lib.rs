@@ -201,11 +201,9 @@ impl Store {
     /// Checks `batch` and queues it for the writer; never blocks. The receipt comes after the
     /// commit. A full queue is [`WriteError::Busy`].
     pub fn submit(&self, batch: Vec<Record>) -> Result<Pending, WriteError> {
-        records::check(&batch)?;
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let jobs = self.jobs.as_ref().ok_or(WriteError::Closed)?;
-        match jobs.try_send(Job { batch, reply }) {
-            Ok(()) => Ok(Pending(rx)),
+        let (job, pending) = self.job(batch)?;
+        match self.queue()?.try_send(job) {
+            Ok(()) => Ok(pending),
             Err(TrySendError::Full(_)) => Err(WriteError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(WriteError::Closed),
         }
@@ -219,12 +217,20 @@ impl Store {
     /// [`Store::write`] for threads outside an async runtime: waits for room in the queue
     /// instead of answering Busy.
     pub fn write_blocking(&self, batch: Vec<Record>) -> Result<Receipt, WriteError> {
+        let (job, pending) = self.job(batch)?;
+        self.queue()?.send(job).map_err(|_| WriteError::Closed)?;
+        pending.wait()
+    }
+
+    /// A checked batch as a job for the writer, with the receiver of its outcome.
+    fn job(&self, batch: Vec<Record>) -> Result<(Job, Pending), WriteError> {
         records::check(&batch)?;
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let jobs = self.jobs.as_ref().ok_or(WriteError::Closed)?;
-        jobs.send(Job { batch, reply })
-            .map_err(|_| WriteError::Closed)?;
-        Pending(rx).wait()
+        Ok((Job { batch, reply }, Pending(rx)))
+    }
+
+    fn queue(&self) -> Result<&SyncSender<Job>, WriteError> {
+        self.jobs.as_ref().ok_or(WriteError::Closed)
     }
 
     /// A read-only view of the last commit; readers and the writer never wait for each other.

@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::{GROUP_LIMIT, Job, NewEvent, NewResponse, Receipt, Record, WriteError, WriterStats};
 
@@ -75,39 +75,39 @@ fn commit_group(conn: &mut Connection, group: &[Job]) -> Vec<Result<Receipt, Wri
 }
 
 /// Writes every record of a batch; the first conflict or storage error stops it (and the
-/// caller rolls the savepoint back).
+/// caller rolls the savepoint back). A record is inserted straight away; only when its id is
+/// already stored (the insert does nothing) is the stored digest read, to tell a replay from a
+/// conflict.
 fn write_batch(tx: &Connection, batch: &[Record], now: i64) -> Result<Receipt, WriteError> {
     let mut receipt = Receipt::default();
     for (index, record) in batch.iter().enumerate() {
         let digest = record.digest();
-        let previous: Option<Vec<u8>> = match record {
-            Record::Response(r) => tx
-                .prepare_cached("SELECT digest FROM responses WHERE response_id = ?1")
-                .and_then(|mut s| s.query_row([&r.response_id], |row| row.get(0)).optional()),
-            Record::Event(e) => tx
-                .prepare_cached("SELECT digest FROM events WHERE event_id = ?1")
-                .and_then(|mut s| s.query_row([&e.event_id], |row| row.get(0)).optional()),
+        let inserted = match record {
+            Record::Response(r) => insert_response(tx, r, &digest, now),
+            Record::Event(e) => insert_event(tx, e, &digest, now),
         }
         .map_err(storage)?;
-        match previous {
-            Some(d) if d == digest => receipt.replayed += 1,
-            Some(_) => {
-                let (kind, id) = record.id();
-                return Err(WriteError::Conflict {
-                    index,
-                    kind,
-                    id: id.to_string(),
-                });
-            }
-            None => {
-                match record {
-                    Record::Response(r) => insert_response(tx, r, &digest, now),
-                    Record::Event(e) => insert_event(tx, e, &digest, now),
-                }
-                .map_err(storage)?;
-                receipt.stored += 1;
-            }
+        if inserted {
+            receipt.stored += 1;
+            continue;
         }
+        let (kind, id) = record.id();
+        let sql = match record {
+            Record::Response(_) => "SELECT digest FROM responses WHERE response_id = ?1",
+            Record::Event(_) => "SELECT digest FROM events WHERE event_id = ?1",
+        };
+        let previous: Vec<u8> = tx
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([id], |row| row.get(0)))
+            .map_err(storage)?;
+        if previous != digest {
+            return Err(WriteError::Conflict {
+                index,
+                kind,
+                id: id.to_string(),
+            });
+        }
+        receipt.replayed += 1;
     }
     Ok(receipt)
 }
@@ -116,30 +116,36 @@ fn attributes(a: &std::collections::BTreeMap<String, String>) -> String {
     serde_json::to_string(a).expect("a map of strings serialises")
 }
 
+/// Inserts the response and its answers; false (nothing written) when its id is stored.
 fn insert_response(
     tx: &Connection,
     r: &NewResponse,
     digest: &[u8],
     now: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO responses (response_id, survey, invitation_id, customer_id, submitted_at,
-            channel, touchpoint, language, attributes, digest, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        r.response_id,
-        r.survey,
-        r.invitation_id,
-        r.customer_id,
-        r.submitted_at,
-        r.channel,
-        r.touchpoint,
-        r.language,
-        attributes(&r.attributes),
-        digest,
-        now,
-    ])?;
+) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO responses (response_id, survey, invitation_id, customer_id, submitted_at,
+                channel, touchpoint, language, attributes, digest, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (response_id) DO NOTHING",
+        )?
+        .execute(params![
+            r.response_id,
+            r.survey,
+            r.invitation_id,
+            r.customer_id,
+            r.submitted_at,
+            r.channel,
+            r.touchpoint,
+            r.language,
+            attributes(&r.attributes),
+            digest,
+            now,
+        ])?;
+    if n == 0 {
+        return Ok(false);
+    }
     let id = tx.last_insert_rowid();
     let mut answer = tx.prepare_cached(
         "INSERT INTO answers (response, metric, score, comment) VALUES (?1, ?2, ?3, ?4)",
@@ -147,24 +153,27 @@ fn insert_response(
     for a in &r.answers {
         answer.execute(params![id, a.metric, a.score, a.comment])?;
     }
-    Ok(())
+    Ok(true)
 }
 
-fn insert_event(tx: &Connection, e: &NewEvent, digest: &[u8], now: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO events (event_id, customer_id, session_id, step, at, attributes, digest,
-            received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        e.event_id,
-        e.customer_id,
-        e.session_id,
-        e.step,
-        e.at,
-        attributes(&e.attributes),
-        digest,
-        now,
-    ])?;
-    Ok(())
+/// Inserts the event; false (nothing written) when its id is stored.
+fn insert_event(tx: &Connection, e: &NewEvent, digest: &[u8], now: i64) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO events (event_id, customer_id, session_id, step, at, attributes, digest,
+                received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (event_id) DO NOTHING",
+        )?
+        .execute(params![
+            e.event_id,
+            e.customer_id,
+            e.session_id,
+            e.step,
+            e.at,
+            attributes(&e.attributes),
+            digest,
+            now,
+        ])?;
+    Ok(n == 1)
 }
