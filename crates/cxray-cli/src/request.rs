@@ -59,6 +59,8 @@ pub fn open_options(a: &InputArgs, attributes: Option<Vec<String>>) -> OpenOptio
         strict: a.strict,
         response_attributes: attributes,
         threads: 0,
+        // A cxray store given as a source is read like a file.
+        providers: vec![std::sync::Arc::new(cxray_store::StoreSource)],
     }
 }
 

@@ -71,6 +71,31 @@ fn collected_answers_are_counted_by_the_analyses_after_export() {
         "{nps}"
     );
     assert_eq!(v["input"]["rows_rejected"], 0);
+
+    // The store itself is a source like a file: the same answers, and the same NPS, with the
+    // store's table named in the input report; alongside a file, both are read.
+    let direct = cxray(
+        &["metrics", "cxray.db", "--metric", "nps", "-f", "json"],
+        dir.path(),
+    );
+    let d: Value = serde_json::from_str(&ok(&direct)).unwrap();
+    assert_eq!(d["rows"][0]["n"], 12);
+    assert_eq!(d["rows"][0]["value"], nps["value"]);
+    let file = d["input"]["sources"][0]["file"].as_str().unwrap();
+    assert!(file.ends_with("cxray.db#responses"), "{file}");
+    std::fs::write(
+        dir.path().join("more.csv"),
+        "response_id,submitted_at,metric,score\nF1,2025-01-02,nps,10\n",
+    )
+    .unwrap();
+    let both = cxray(
+        &[
+            "metrics", "cxray.db", "more.csv", "--metric", "nps", "-f", "json",
+        ],
+        dir.path(),
+    );
+    let b: Value = serde_json::from_str(&ok(&both)).unwrap();
+    assert_eq!(b["rows"][0]["n"], 13);
 }
 
 #[test]

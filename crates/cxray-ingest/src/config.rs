@@ -34,7 +34,42 @@ impl Default for Sources {
     }
 }
 
+/// A kind of source that cxray does not parse as a file: cxray's store, say. It hands over
+/// what such a source holds as sources with their [`SourceConfig::content`] in memory (one
+/// per entity), which are then read and validated exactly as files are. The front ends
+/// register providers; the libraries below them know none (a store needs SQLite, which
+/// stays out of them).
+pub trait SourceProvider: Send + Sync + std::fmt::Debug {
+    /// `None` when `path` is not this provider's kind of source; else what it holds (no
+    /// sources when it holds nothing yet).
+    fn expand(
+        &self,
+        path: &Path,
+        src: &SourceConfig,
+    ) -> Option<Result<Vec<SourceConfig>, IngestError>>;
+}
+
 impl Sources {
+    /// Replaces each source that one of `providers` reads with the sources it holds.
+    pub fn expand(
+        &mut self,
+        providers: &[std::sync::Arc<dyn SourceProvider>],
+    ) -> Result<(), IngestError> {
+        if providers.is_empty() {
+            return Ok(());
+        }
+        let mut list = Vec::with_capacity(self.list.len());
+        for src in std::mem::take(&mut self.list) {
+            let path = self.resolve(&src.path);
+            match providers.iter().find_map(|p| p.expand(&path, &src)) {
+                Some(expanded) => list.extend(expanded?),
+                None => list.push(src),
+            }
+        }
+        self.list = list;
+        Ok(())
+    }
+
     /// Absolute path of a source.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
@@ -195,6 +230,28 @@ pub struct SourceConfig {
     /// Wide layout: the rated questions.
     #[serde(default)]
     pub questions: Vec<QuestionConfig>,
+    /// The source's bytes when they are not in a file (a request body of the server, the rows
+    /// of cxray's store): read exactly as the file `path` would be, and `path` only names the
+    /// source in reports. Set `format`: there is no file extension to go by. Parquet reads
+    /// files only.
+    #[serde(skip)]
+    pub content: Option<Content>,
+}
+
+/// Bytes of a source held in memory (see [`SourceConfig::content`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Content(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Content({} bytes)", self.0.len())
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(v: Vec<u8>) -> Content {
+        Content(v.into())
+    }
 }
 
 /// A rated question column of a wide export.

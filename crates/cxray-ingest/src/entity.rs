@@ -757,7 +757,7 @@ fn read_validated(
     make_plan: impl FnOnce(&[String]) -> Result<EntityPlan, IngestError>,
     check: impl Fn(&EntityPlan, &RawBatch) -> Result<Output, String> + Sync,
 ) -> Result<Validated, IngestError> {
-    let format = src.format.unwrap_or_else(|| Format::from_path(path));
+    let format = crate::source_format(path, src)?;
     match format {
         Format::Csv => {
             let CsvStart {

@@ -44,7 +44,9 @@ use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use cxray_metrics::MetricCatalog;
 
-pub use config::{DuplicatePolicy, Format, Layout, QuestionConfig, SourceConfig, Sources};
+pub use config::{
+    Content, DuplicatePolicy, Format, Layout, QuestionConfig, SourceConfig, SourceProvider, Sources,
+};
 pub use entity::{Entity, EntityTable, load_entity};
 pub use error::IngestError;
 pub use mapping::CANONICAL;
@@ -264,6 +266,19 @@ fn source_time(
     ))
 }
 
+/// The format of a source: as configured, else by its file extension. Content in memory is
+/// text (CSV or NDJSON).
+pub(crate) fn source_format(path: &Path, src: &SourceConfig) -> Result<Format, IngestError> {
+    let format = src.format.unwrap_or_else(|| Format::from_path(path));
+    if src.content.is_some() && format == Format::Parquet {
+        return Err(IngestError::Config {
+            path: path.to_path_buf(),
+            message: "a source held in memory is read as CSV or NDJSON, not Parquet".into(),
+        });
+    }
+    Ok(format)
+}
+
 /// Opens an input file, saying plainly when it does not exist.
 fn open_file(path: &Path) -> Result<std::fs::File, IngestError> {
     std::fs::File::open(path).map_err(|e| IngestError::Io {
@@ -313,7 +328,7 @@ fn load_source(
     time: TimeParser,
     opts: &LoadOptions,
 ) -> Result<Outputs, IngestError> {
-    let format = src.format.unwrap_or_else(|| Format::from_path(path));
+    let format = source_format(path, src)?;
     let file = path.display().to_string();
     let id_prefix = path
         .file_stem()
@@ -427,7 +442,7 @@ struct CsvStart {
 }
 
 fn csv_start(path: &Path, src: &SourceConfig) -> Result<CsvStart, IngestError> {
-    let text = text::read_text(path, src.encoding.as_deref())?;
+    let text = text::source_text(path, src)?;
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
@@ -573,7 +588,7 @@ fn load_ndjson(
 type NdjsonRows = (Vec<String>, Vec<(u64, JsonObject)>, Vec<(u64, String)>);
 
 fn ndjson_rows(path: &Path, src: &SourceConfig) -> Result<NdjsonRows, IngestError> {
-    let text = text::read_text(path, src.encoding.as_deref())?;
+    let text = text::source_text(path, src)?;
     let text = String::from_utf8_lossy(&text);
     let mut header: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();

@@ -10,6 +10,8 @@ use crate::error::IngestError;
 /// zeroing), or an owned transcoded copy for UTF-16 and legacy encodings.
 pub(crate) enum Text {
     Mapped(memmap2::Mmap, usize),
+    /// Content handed over in memory ([`crate::Content`]: a request body, the store's rows).
+    Shared(std::sync::Arc<[u8]>, usize),
     Owned(Vec<u8>),
 }
 
@@ -18,6 +20,7 @@ impl std::ops::Deref for Text {
     fn deref(&self) -> &[u8] {
         match self {
             Text::Mapped(m, offset) => &m[*offset..],
+            Text::Shared(b, offset) => &b[*offset..],
             Text::Owned(v) => v,
         }
     }
@@ -27,6 +30,45 @@ impl std::ops::Deref for Text {
 /// rejected per row).
 pub(crate) fn read_text(path: &Path, encoding: Option<&str>) -> Result<Text, IngestError> {
     read_text_checked(path, encoding, true)
+}
+
+/// The decoded text of a source: its [`crate::Content`] when it has one, else its file.
+pub(crate) fn source_text(path: &Path, src: &crate::SourceConfig) -> Result<Text, IngestError> {
+    match &src.content {
+        Some(c) if c.0.is_empty() => Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        }),
+        Some(c) => decode(
+            path,
+            Raw::Shared(c.0.clone()),
+            src.encoding.as_deref(),
+            true,
+        ),
+        None => read_text(path, src.encoding.as_deref()),
+    }
+}
+
+/// Undecoded bytes: a mapped file or shared memory.
+enum Raw {
+    Mapped(memmap2::Mmap),
+    Shared(std::sync::Arc<[u8]>),
+}
+
+impl Raw {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Raw::Mapped(m) => m,
+            Raw::Shared(b) => b,
+        }
+    }
+
+    /// The text from `offset` on, without a copy.
+    fn text(self, offset: usize) -> Text {
+        match self {
+            Raw::Mapped(m) => Text::Mapped(m, offset),
+            Raw::Shared(b) => Text::Shared(b, offset),
+        }
+    }
 }
 
 /// [`read_text`]; without `check_utf8`, a file with many invalid UTF-8 lines is returned as it
@@ -57,7 +99,17 @@ pub(crate) fn read_text_checked(
     // the file meanwhile, reads may fault; survey exports are not modified while being read,
     // and copying gigabytes into memory instead costs more than the whole analysis.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    let raw: &[u8] = &map;
+    decode(path, Raw::Mapped(map), encoding, check_utf8)
+}
+
+/// Bytes in UTF-8: BOMs dropped, UTF-16 and the encoding asked for transcoded.
+fn decode(
+    path: &Path,
+    source: Raw,
+    encoding: Option<&str>,
+    check_utf8: bool,
+) -> Result<Text, IngestError> {
+    let raw: &[u8] = source.bytes();
     let enc_err = |message: String| IngestError::Encoding {
         path: path.to_path_buf(),
         message,
@@ -75,7 +127,7 @@ pub(crate) fn read_text_checked(
         }
     }
     if raw.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Ok(Text::Mapped(map, 3));
+        return Ok(source.text(3));
     }
     if raw.starts_with(&[0xFF, 0xFE])
         || raw.starts_with(&[0xFE, 0xFF])
@@ -122,7 +174,7 @@ pub(crate) fn read_text_checked(
              for this source in cxray.toml"
         )));
     }
-    Ok(Text::Mapped(map, 0))
+    Ok(source.text(0))
 }
 
 /// UTF-16 without a byte-order mark: many zero bytes at odd (LE) or even (BE) positions.

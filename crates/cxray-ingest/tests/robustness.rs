@@ -2,7 +2,9 @@
 //! and whenever it succeeds every answer read is either accepted or rejected with a reason.
 //! (A coverage-guided fuzz target over the same entry point lives in `fuzz/`.)
 
-use cxray_ingest::{Layout, LoadOptions, QuestionConfig, SourceConfig, Sources, load_responses};
+use cxray_ingest::{
+    Format, Layout, LoadOptions, QuestionConfig, SourceConfig, Sources, load_responses,
+};
 use cxray_metrics::MetricCatalog;
 use proptest::prelude::*;
 
@@ -12,12 +14,28 @@ fn load(
     threads: usize,
 ) -> Result<cxray_ingest::Loaded, cxray_ingest::IngestError> {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("in.csv");
-    std::fs::write(&path, bytes).unwrap();
+    load_from(bytes, wide, threads, false, dir.path())
+}
+
+/// Loads `bytes` from a file, or with `in_memory` as a source's content (no file written).
+fn load_from(
+    bytes: &[u8],
+    wide: bool,
+    threads: usize,
+    in_memory: bool,
+    dir: &std::path::Path,
+) -> Result<cxray_ingest::Loaded, cxray_ingest::IngestError> {
+    let path = dir.join("in.csv");
     let mut src = SourceConfig {
         path: path.clone(),
         ..Default::default()
     };
+    if in_memory {
+        src.content = Some(bytes.to_vec().into());
+        src.format = Some(Format::Csv);
+    } else {
+        std::fs::write(&path, bytes).unwrap();
+    }
     if wide {
         src.layout = Layout::Wide;
         src.questions = vec![
@@ -37,7 +55,7 @@ fn load(
     }
     let cfg = Sources {
         list: vec![src],
-        base_dir: dir.path().to_path_buf(),
+        base_dir: dir.to_path_buf(),
         ..Default::default()
     };
     load_responses(
@@ -53,7 +71,21 @@ fn load(
 
 fn check(bytes: &[u8], wide: bool) {
     for threads in [1, 3] {
-        if let Ok(l) = load(bytes, wide, threads) {
+        let dir = tempfile::tempdir().unwrap();
+        let from_file = load_from(bytes, wide, threads, false, dir.path());
+        // The same bytes held in memory (as the server's request bodies and the store's rows
+        // are) are read exactly as the file: same rows, same rejects, same errors.
+        let in_memory = load_from(bytes, wide, threads, true, dir.path());
+        match (&from_file, &in_memory) {
+            (Ok(f), Ok(m)) => {
+                assert_eq!(f.batches, m.batches);
+                assert_eq!(f.rejects, m.rejects);
+                assert_eq!(f.totals, m.totals);
+            }
+            (Err(f), Err(m)) => assert_eq!(f.to_string(), m.to_string()),
+            _ => panic!("file {from_file:?} vs memory {in_memory:?}"),
+        }
+        if let Ok(l) = from_file {
             let t = l.totals;
             assert_eq!(t.read, t.accepted + t.rejected, "{t:?}");
             let rows: u64 = l.batches.iter().map(|b| b.num_rows() as u64).sum();

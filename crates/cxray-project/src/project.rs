@@ -81,6 +81,8 @@ pub struct OpenOptions {
     pub response_attributes: Option<Vec<String>>,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Readers of sources that are not files (cxray's store), registered by the front end.
+    pub providers: Vec<Arc<dyn cxray_ingest::SourceProvider>>,
 }
 
 /// The answers of a project, with what enrichment added to them.
@@ -236,8 +238,10 @@ impl Project {
         let catalog = MetricCatalog::builtin()
             .with_declarations(&config.metrics)
             .map_err(Error::bad_input)?;
+        let mut sources = config.sources(origin);
+        sources.expand(&options.providers)?;
         Ok(Project {
-            sources: config.sources(origin),
+            sources,
             config,
             catalog,
             options,

@@ -49,16 +49,32 @@ fn text(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
 }
 
-/// Writes `path`: the header `columns` then the attributes in name order, and one row per
-/// item of `rows` (its own cells, and its attributes as a map); the number of rows.
+/// A table of the store as CSV in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvTable {
+    /// The entity cxray reads it as (`responses`, `journey`).
+    pub entity: &'static str,
+    /// What its rows are, for messages (`answers`, `journey events`).
+    pub rows_are: &'static str,
+    /// The file name an export gives it.
+    pub file_name: &'static str,
+    /// Data rows.
+    pub rows: u64,
+    /// The CSV text, header first.
+    pub csv: Vec<u8>,
+}
+
+/// The table (entity, what its rows are, file name) of `rows` as CSV: the header `columns` then
+/// the attributes in name order, and one row per item (its own cells, and its attributes as a
+/// map).
 fn write_csv<'a>(
-    path: &Path,
+    [entity, rows_are, file_name]: [&'static str; 3],
     columns: &[&str],
     rows: impl Iterator<Item = (Vec<String>, &'a BTreeMap<String, String>)> + Clone,
-) -> Result<u64, StoreError> {
-    let err = |e: csv::Error| StoreError::Read(format!("writing {}: {e}", path.display()));
+) -> Result<CsvTable, StoreError> {
+    let err = |e: csv::Error| StoreError::Read(format!("writing CSV: {e}"));
     let attributes: BTreeSet<&String> = rows.clone().flat_map(|(_, a)| a.keys()).collect();
-    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     let header = columns.iter().map(|c| c.to_string());
     w.write_record(header.chain(attributes.iter().map(|a| a.to_string())))
         .map_err(err)?;
@@ -72,16 +88,23 @@ fn write_csv<'a>(
         w.write_record(&cells).map_err(err)?;
         n += 1;
     }
-    w.flush().map_err(|e| err(e.into()))?;
-    Ok(n)
+    let csv = w
+        .into_inner()
+        .map_err(|e| StoreError::Read(format!("writing CSV: {e}")))?;
+    Ok(CsvTable {
+        entity,
+        rows_are,
+        file_name,
+        rows: n,
+        csv,
+    })
 }
 
 impl Reader {
-    /// Writes `responses.csv` and `journey.csv` into `dir` (created if needed).
-    pub fn export_csv(&self, dir: &Path) -> Result<Vec<ExportedFile>, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Read(format!("creating {}: {e}", dir.display())))?;
-
+    /// The answers (`responses`, one row per answer) and the journey events (`journey`) as
+    /// CSV in memory: what [`Reader::export_csv`] writes, and what cxray reads when a store is
+    /// a source of a project.
+    pub fn tables_csv(&self) -> Result<[CsvTable; 2], StoreError> {
         let responses = self.responses()?;
         let answers = responses.iter().map(|r| &r.response).flat_map(|r| {
             let submitted = micros_to_rfc3339(r.submitted_at);
@@ -102,15 +125,11 @@ impl Reader {
                 (cells, &r.attributes)
             })
         });
-        let path = dir.join("responses.csv");
-        let rows = write_csv(&path, &RESPONSE_COLUMNS, answers)?;
-        let responses_file = ExportedFile {
-            path,
-            entity: "responses",
-            rows_are: "answers",
-            rows,
-        };
-
+        let answers = write_csv(
+            ["responses", "answers", "responses.csv"],
+            &RESPONSE_COLUMNS,
+            answers,
+        )?;
         let events = self.events()?;
         let rows = events.iter().map(|e| &e.event).map(|e| {
             let cells = vec![
@@ -122,16 +141,30 @@ impl Reader {
             ];
             (cells, &e.attributes)
         });
-        let path = dir.join("journey.csv");
-        let rows = write_csv(&path, &EVENT_COLUMNS, rows)?;
-        Ok(vec![
-            responses_file,
-            ExportedFile {
+        let events = write_csv(
+            ["journey", "journey events", "journey.csv"],
+            &EVENT_COLUMNS,
+            rows,
+        )?;
+        Ok([answers, events])
+    }
+
+    /// Writes `responses.csv` and `journey.csv` into `dir` (created if needed).
+    pub fn export_csv(&self, dir: &Path) -> Result<Vec<ExportedFile>, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Read(format!("creating {}: {e}", dir.display())))?;
+        let mut files = Vec::new();
+        for t in self.tables_csv()? {
+            let path = dir.join(t.file_name);
+            std::fs::write(&path, &t.csv)
+                .map_err(|e| StoreError::Read(format!("writing {}: {e}", path.display())))?;
+            files.push(ExportedFile {
                 path,
-                entity: "journey",
-                rows_are: "journey events",
-                rows,
-            },
-        ])
+                entity: t.entity,
+                rows_are: t.rows_are,
+                rows: t.rows,
+            });
+        }
+        Ok(files)
     }
 }

@@ -47,9 +47,11 @@
 //! ```
 
 mod export;
+mod keys;
 mod read;
 mod records;
 mod schema;
+mod source;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -58,10 +60,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-pub use export::{EVENT_COLUMNS, ExportedFile, RESPONSE_COLUMNS};
+pub use export::{CsvTable, EVENT_COLUMNS, ExportedFile, RESPONSE_COLUMNS};
+pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use read::{Counts, Reader, StoredEvent, StoredResponse};
 pub use records::{NewAnswer, NewEvent, NewResponse, Record};
 pub use schema::SCHEMA_VERSION;
+pub use source::{StoreSource, is_sqlite_file};
 
 /// Most batches committed together in one transaction.
 pub const GROUP_LIMIT: usize = 1024;

@@ -55,6 +55,11 @@ impl Reader {
         })
     }
 
+    /// The keys not revoked, with the SHA-256 of each (a server's key ring).
+    pub fn active_keys(&self) -> Result<Vec<(crate::ApiKey, [u8; 32])>, StoreError> {
+        crate::keys::list(&self.conn, true)
+    }
+
     /// Opens a store file for reading only (no writer needed, e.g. `cxray report` on it).
     pub fn open_file(path: impl AsRef<Path>) -> Result<Reader, StoreError> {
         Reader::open(path.as_ref())

@@ -13,9 +13,10 @@ use crate::StoreError;
 pub const APPLICATION_ID: i64 = 0x4358_5259;
 
 /// The migrations, in order: (what it adds, SQL). Append only; never edit a released one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "responses with their answers, journey events",
-    "CREATE TABLE responses (
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "responses with their answers, journey events",
+        "CREATE TABLE responses (
         id INTEGER PRIMARY KEY,
         response_id TEXT NOT NULL UNIQUE,
         survey TEXT,
@@ -50,7 +51,19 @@ const MIGRATIONS: &[(&str, &str)] = &[(
         received_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX events_by_customer ON events (customer_id, at);",
-)];
+    ),
+    (
+        "API keys (their SHA-256, never the key)",
+        "CREATE TABLE api_keys (
+        prefix TEXT PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;",
+    ),
+];
 
 /// The schema version this build writes: the number of migrations.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,77 @@
+//! The store as a source of a project, like a file: `cxray report cxray.db`, or
+//! `[[sources]] path = "cxray.db"` in `cxray.toml`. Its answers and journey events are handed
+//! to ingestion as CSV in memory ([`crate::Reader::tables_csv`], what `cxray export` writes),
+//! so they pass through exactly the validation every file does.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use cxray_ingest::{Format, IngestError, SourceConfig, SourceProvider};
+
+/// Reads cxray stores given as sources: any SQLite file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StoreSource;
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` is a SQLite file (by its first bytes, whatever its name).
+pub fn is_sqlite_file(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == SQLITE_MAGIC
+}
+
+impl SourceProvider for StoreSource {
+    fn expand(
+        &self,
+        path: &Path,
+        src: &SourceConfig,
+    ) -> Option<Result<Vec<SourceConfig>, IngestError>> {
+        if !is_sqlite_file(path) {
+            return None;
+        }
+        Some(expand(path, src))
+    }
+}
+
+fn expand(path: &Path, src: &SourceConfig) -> Result<Vec<SourceConfig>, IngestError> {
+    let config = |message: String| IngestError::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let wanted = src.entity.as_deref();
+    if let Some(e) = wanted
+        && e != "responses"
+        && e != "journey"
+    {
+        return Err(config(format!(
+            "a cxray store holds responses and journey events, not {e}"
+        )));
+    }
+    if !src.columns.is_empty() || !src.questions.is_empty() {
+        return Err(config(
+            "a cxray store's columns have cxray's names: remove the column mapping and \
+             questions of this source"
+                .into(),
+        ));
+    }
+    let reader = crate::Reader::open_file(path).map_err(|e| config(e.to_string()))?;
+    let tables = reader.tables_csv().map_err(|e| config(e.to_string()))?;
+    Ok(tables
+        .into_iter()
+        .filter(|t| t.rows > 0 && wanted.is_none_or(|e| e == t.entity))
+        .map(|t| SourceConfig {
+            // Named like the table of the store in reports and rejects.
+            path: PathBuf::from(format!("{}#{}", path.display(), t.entity)),
+            entity: Some(t.entity.to_string()),
+            format: Some(Format::Csv),
+            delimiter: Some(",".into()),
+            duplicates: src.duplicates,
+            content: Some(t.csv.into()),
+            ..Default::default()
+        })
+        .collect())
+}
