@@ -54,6 +54,66 @@ pub enum Command {
     /// Writes the answers and events collected in a store as CSV files that cxray, pandas
     /// and DuckDB read (`responses.csv` in the long layout, `journey.csv`).
     Export(ExportArgs),
+    /// Collects answers and journey events over HTTP into the store (SQLite) and answers with
+    /// the analyses of the project: the API is described at /api/openapi.json.
+    Serve(ServeArgs),
+    /// API keys of the store: `add` shows a new key once, `list`, `revoke`.
+    Key(KeyArgs),
+}
+
+/// Settings of `cxray serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// The project configuration: its sources are analysed with the store, and its `[serve]`
+    /// section sets the address, the store and the limits. Default: ./cxray.toml if present.
+    #[arg(short = 'c', long)]
+    pub config: Option<PathBuf>,
+
+    /// The store (created if missing). Default: `[serve] db`, else cxray.db beside the
+    /// configuration.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+
+    /// Address to listen on. Default: `[serve] listen`, else 127.0.0.1:8080 (this machine
+    /// only; give 0.0.0.0:8080 to accept other machines).
+    #[arg(long)]
+    pub listen: Option<String>,
+
+    /// No log line per request.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `cxray key`.
+#[derive(Debug, Args, Clone)]
+pub struct KeyArgs {
+    /// The store whose keys to manage.
+    #[arg(long, default_value = "cxray.db", global = true)]
+    pub db: PathBuf,
+
+    #[command(subcommand)]
+    pub action: KeyAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum KeyAction {
+    /// Makes a key and prints it (only this once: the store keeps its hash).
+    Add {
+        /// What the key is for ("web widget", "CRM export").
+        #[arg(long)]
+        name: String,
+        /// What it may do: collect (send answers and events), read (metrics, report),
+        /// admin (keys). Several: --scope collect,read.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+    },
+    /// Lists the keys: prefix, name, scopes, dates (never the key).
+    List,
+    /// Revokes a key by its prefix (cxk_…); a running server refuses it within a second.
+    Revoke {
+        /// The key's prefix as `list` shows it (the whole key works too).
+        prefix: String,
+    },
 }
 
 /// Settings of `cxray export`.

@@ -11,7 +11,7 @@ mod observer;
 mod request;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -95,6 +95,8 @@ fn main() -> ExitCode {
         Command::Drivers(a) => drivers(a),
         Command::Nonresponse(a) => nonresponse(a),
         Command::Export(a) => export(a),
+        Command::Serve(a) => serve(a),
+        Command::Key(a) => key(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -340,6 +342,121 @@ fn export(a: ExportArgs) -> Outcome {
         println!("{}", f.path.display());
     }
     Ok(())
+}
+
+fn serve(a: ServeArgs) -> Outcome {
+    let usage = |message: String| Failure { code: 2, message };
+    let config = a.config.clone().or_else(|| {
+        let p = PathBuf::from("cxray.toml");
+        p.exists().then_some(p)
+    });
+    let project = match &config {
+        Some(p) => Some((cxray_project::ProjectConfig::load(p)?, p.clone())),
+        None => None,
+    };
+    let listen = a
+        .listen
+        .clone()
+        .or_else(|| project.as_ref().and_then(|(p, _)| p.serve.listen.clone()))
+        .unwrap_or_else(|| cxray_server::DEFAULT_LISTEN.to_string());
+    let mut settings =
+        cxray_server::ServerConfig::for_project(project, a.db.clone()).map_err(usage)?;
+    settings.log = !a.quiet;
+    let db = settings.db.clone();
+    let state = cxray_server::AppState::open(settings).map_err(usage)?;
+    cxray_server::run(state, &listen, |addr, state| {
+        eprintln!(
+            "cxray serve: listening on http://{addr} (store {}, {} active API keys; API at /api/openapi.json)",
+            db.display(),
+            state.keys.len()
+        );
+        if state.keys.is_empty() {
+            eprintln!(
+                "  no API key yet: make one with `cxray key add --db {} --name NAME --scope collect`",
+                db.display()
+            );
+        }
+    })
+    .map_err(|message| Failure { code: 1, message })
+}
+
+fn key(a: KeyArgs) -> Outcome {
+    use cxray_store::{Keys, Scope};
+    let failure = |e: cxray_store::StoreError| Failure {
+        code: 2,
+        message: e.to_string(),
+    };
+    if !matches!(a.action, KeyAction::Add { .. }) && !a.db.is_file() {
+        return Err(Failure {
+            code: 2,
+            message: format!("{}: no such store; give it with --db", a.db.display()),
+        });
+    }
+    let keys = Keys::open(&a.db).map_err(failure)?;
+    match a.action {
+        KeyAction::Add { name, scope } => {
+            let scopes = scope
+                .iter()
+                .map(|s| {
+                    Scope::parse(s).ok_or_else(|| Failure {
+                        code: 2,
+                        message: format!("--scope {s:?}: use collect, read or admin"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let made = keys.add(&name, &scopes).map_err(failure)?;
+            eprintln!(
+                "key {} ({}) with scopes {}: store it now, it is not shown again",
+                made.key.prefix,
+                made.key.name,
+                scope_names(&made.key.scopes)
+            );
+            println!("{}", made.secret);
+        }
+        KeyAction::List => {
+            for k in keys.list().map_err(failure)? {
+                let date = |us: i64| {
+                    chrono::DateTime::from_timestamp_micros(us)
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default()
+                };
+                println!(
+                    "{}\t{}\t{}\tcreated {}{}",
+                    k.prefix,
+                    k.name,
+                    scope_names(&k.scopes),
+                    date(k.created_at),
+                    k.revoked_at
+                        .map(|r| format!("\trevoked {}", date(r)))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        KeyAction::Revoke { prefix } => {
+            let prefix = cxray_store::key_prefix(&prefix)
+                .unwrap_or(&prefix)
+                .to_string();
+            if !keys.revoke(&prefix).map_err(failure)? {
+                return Err(Failure {
+                    code: 2,
+                    message: format!(
+                        "no key {prefix} in {}; `cxray key list` shows them",
+                        a.db.display()
+                    ),
+                });
+            }
+            eprintln!("key {prefix} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn scope_names(scopes: &[cxray_store::Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn linkage(a: LinkageArgs) -> Outcome {

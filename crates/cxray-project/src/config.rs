@@ -95,6 +95,9 @@ pub struct ProjectConfig {
     /// from a census or the CRM), used instead of the customers table for those columns.
     #[serde(default)]
     pub margins: BTreeMap<String, BTreeMap<String, f64>>,
+    /// `[serve]`: where `cxray serve` listens and stores, and what it accepts.
+    #[serde(default)]
+    pub serve: ServeSettings,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -264,6 +267,24 @@ impl Default for QueueConfig {
             service_level_seconds: default_service_level(),
         }
     }
+}
+
+/// `[serve]`: settings of `cxray serve` (flags override them). The project layer only holds
+/// them; the server reads them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<String>,
+    /// The store, relative to the config file (default `cxray.db`).
+    pub db: Option<PathBuf>,
+    /// Largest request body in bytes (default 16 MiB).
+    pub max_body_bytes: Option<usize>,
+    /// Requests per second per API key (default 20,000; bursts of twice as many).
+    pub api_requests_per_second: Option<f64>,
+    /// Requests per second per client address on public routes (default 20; bursts of three
+    /// times as many).
+    pub public_requests_per_second: Option<f64>,
 }
 
 /// `[journey]`: funnel steps and the cart window.

@@ -1,0 +1,357 @@
+//! `cxray serve`: the HTTP front end of cxray. It collects answers and journey events into the
+//! store and answers with the analyses of the project layer; it holds no analysis of its own.
+//!
+//! ```text
+//!  client ──HTTP──▶ observe (log, counters, security headers)
+//!                     └▶ route table (routes.rs: router and OpenAPI from one list)
+//!                          └▶ guard: API key and scope (auth.rs), rate limit
+//!                               ├▶ POST responses/events: body → the rules of file ingestion
+//!                               │    (collect.rs) → store writer → 201 after the commit
+//!                               └▶ GET metrics/report: project layer on the blocking pool
+//!                                    (read.rs), over the project's files and the store
+//! ```
+//!
+//! - **Acknowledged means stored**: a write is answered after the store's commit (synced).
+//! - **One validation**: a record is checked by exactly the code that checks a file row.
+//! - **Errors in one place** (error.rs): each kind has one status and a JSON body that names
+//!   the refused records, their fields and the reasons.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use cxray_server::{AppState, ServerConfig};
+//! let state = AppState::open(ServerConfig::new("cxray.db")).expect("store opens");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! cxray_server::serve(listener, state, std::future::pending()).await
+//! # }
+//! ```
+
+mod auth;
+mod collect;
+mod error;
+mod read;
+mod routes;
+mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cxray_project::{OpenOptions, Project, ProjectConfig};
+use cxray_store::{Store, StoreSource};
+
+pub use auth::{KeyRing, Rate, RateLimiter};
+pub use collect::{AnswerIn, EventIn, ResponseIn, Stored};
+pub use error::{ApiError, RowError};
+pub use routes::{RouteDoc, openapi, router, routes};
+pub use telemetry::Telemetry;
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The store file (created if missing).
+    pub db: PathBuf,
+    /// The served project (its sources are analysed together with the store), and the path
+    /// of its configuration for messages.
+    pub project: Option<(ProjectConfig, PathBuf)>,
+    pub limits: Limits,
+    /// A JSON log line per request on stderr.
+    pub log: bool,
+}
+
+impl ServerConfig {
+    /// A server of the store `db` alone, with the default limits.
+    pub fn new(db: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            db: db.into(),
+            project: None,
+            limits: Limits::default(),
+            log: false,
+        }
+    }
+}
+
+/// Where a server listens when neither the flag nor `[serve] listen` says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl ServerConfig {
+    /// The server of a project: its `[serve]` settings, the store relative to the config file
+    /// unless `db` is given. Without a project, the store `db` (default `cxray.db`) alone.
+    pub fn for_project(
+        project: Option<(ProjectConfig, PathBuf)>,
+        db: Option<PathBuf>,
+    ) -> Result<ServerConfig, String> {
+        let settings = project
+            .as_ref()
+            .map(|(p, _)| p.serve.clone())
+            .unwrap_or_default();
+        let db = match (db, &project, &settings.db) {
+            (Some(d), _, _) => d,
+            (None, Some((p, _)), Some(d)) => p.base_dir.join(d),
+            (None, Some((p, _)), None) => p.base_dir.join("cxray.db"),
+            (None, None, _) => PathBuf::from("cxray.db"),
+        };
+        let mut limits = Limits::default();
+        if let Some(n) = settings.max_body_bytes {
+            if n < 1024 {
+                return Err("[serve] max_body_bytes must be at least 1024".into());
+            }
+            limits.max_body = n;
+        }
+        for (name, v, rate, burst) in [
+            (
+                "api_requests_per_second",
+                settings.api_requests_per_second,
+                &mut limits.api,
+                2.0,
+            ),
+            (
+                "public_requests_per_second",
+                settings.public_requests_per_second,
+                &mut limits.public,
+                3.0,
+            ),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("[serve] {name} must be a positive number, not {v}"));
+                }
+                *rate = Rate {
+                    per_second: v,
+                    burst: (v * burst).max(1.0),
+                };
+            }
+        }
+        Ok(ServerConfig {
+            db,
+            project,
+            limits,
+            log: true,
+        })
+    }
+}
+
+/// Sizes and rates a server accepts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Largest request body (bulk NDJSON included).
+    pub max_body: usize,
+    /// Requests per key on the API.
+    pub api: Rate,
+    /// Requests per client address on public routes.
+    pub public: Rate,
+    /// Longest time to answer a request (a slow client's body included).
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 16 << 20,
+            api: Rate {
+                per_second: 20_000.0,
+                burst: 40_000.0,
+            },
+            public: Rate {
+                per_second: 20.0,
+                burst: 60.0,
+            },
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a request handler reaches.
+pub struct Inner {
+    pub store: Store,
+    pub keys: KeyRing,
+    pub telemetry: Telemetry,
+    pub limits: Limits,
+    rules: collect::Rules,
+    api_limit: RateLimiter,
+    public_limit: RateLimiter,
+    project: Option<(ProjectConfig, PathBuf)>,
+    /// The served project, opened for the store's state after a number of acknowledged writes.
+    analysed: Mutex<Option<(u64, Arc<Project>)>>,
+}
+
+/// The shared state of a server.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the store (creating and migrating it) and loads its keys.
+    pub fn open(config: ServerConfig) -> Result<AppState, String> {
+        let store = Store::open(&config.db).map_err(|e| e.to_string())?;
+        let catalog = match &config.project {
+            Some((p, _)) => cxray_metrics::MetricCatalog::builtin()
+                .with_declarations(&p.metrics)
+                .map_err(|e| e.to_string())?,
+            None => cxray_metrics::MetricCatalog::builtin(),
+        };
+        let timezone = config
+            .project
+            .as_ref()
+            .map_or_else(|| "UTC".to_string(), |(p, _)| p.project.timezone.clone());
+        let state = AppState(Arc::new(Inner {
+            keys: KeyRing::default(),
+            telemetry: Telemetry::new(config.log),
+            limits: config.limits,
+            rules: collect::Rules { catalog, timezone },
+            api_limit: RateLimiter::new(config.limits.api),
+            public_limit: RateLimiter::new(config.limits.public),
+            project: config.project,
+            analysed: Mutex::new(None),
+            store,
+        }));
+        state.reload_keys().map_err(|e| e.to_string())?;
+        Ok(state)
+    }
+
+    /// Reads the active keys from the store again.
+    pub fn reload_keys(&self) -> Result<(), cxray_store::StoreError> {
+        let keys = self.store.reader()?.active_keys()?;
+        self.keys.replace(keys);
+        Ok(())
+    }
+
+    /// The served project as of the store's last acknowledged write: its files and the store.
+    fn project(&self) -> Result<Arc<Project>, ApiError> {
+        let version = self.store.stats().1;
+        let mut cached = self.analysed.lock().expect("project cache lock");
+        if let Some((v, p)) = cached.as_ref()
+            && *v == version
+        {
+            return Ok(p.clone());
+        }
+        let (mut config, origin) = match &self.project {
+            Some((c, o)) => (c.clone(), o.clone()),
+            None => (ProjectConfig::default(), PathBuf::from("cxray serve")),
+        };
+        let collected = self
+            .store
+            .reader()
+            .and_then(|r| r.counts())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if config.sources.is_empty() && collected.answers + collected.events == 0 {
+            return Err(ApiError::NotFound(
+                "nothing to analyse yet: the store is empty and the project has no sources".into(),
+            ));
+        }
+        config.sources.push(cxray_ingest::SourceConfig {
+            path: absolute(self.store.path()),
+            ..Default::default()
+        });
+        let project = Arc::new(Project::with_config(
+            config,
+            &origin,
+            false,
+            OpenOptions {
+                providers: vec![Arc::new(StoreSource)],
+                ..Default::default()
+            },
+        )?);
+        *cached = Some((version, project.clone()));
+        Ok(project)
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The whole application: routes, the observing layer and the request timeout.
+pub fn app(state: AppState) -> axum::Router {
+    router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.limits.timeout,
+        ))
+}
+
+/// Runs a server on its own runtime until Ctrl-C or SIGTERM; `ready` is told the address
+/// once it listens.
+pub fn run(
+    state: AppState,
+    listen: &str,
+    ready: impl FnOnce(SocketAddr, &AppState),
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cxray-serve")
+        .build()
+        .map_err(|e| format!("starting the server: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        ready(addr, &state);
+        serve(listener, state, shutdown_signal())
+            .await
+            .map_err(|e| format!("serving: {e}"))
+    })
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what `docker stop` and systemd send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Serves until `shutdown` completes, then finishes the requests under way; the store
+/// commits what it acknowledged before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Keys added or revoked with `cxray key` take effect within a second.
+    let refresher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || s.reload_keys()).await;
+            }
+        })
+    };
+    let result = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    refresher.abort();
+    result
+}

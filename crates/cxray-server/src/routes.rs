@@ -1,0 +1,440 @@
+//! The routes: one table ([`routes`]) from which both the router and the OpenAPI document are
+//! made, so that a route cannot exist undocumented, nor a documented one be missing. Each row
+//! names the scope it needs (none: public), and whether public requests are rate-limited per
+//! address.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use cxray_store::Scope;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Client;
+use crate::collect;
+use crate::error::ApiError;
+use crate::read;
+use crate::telemetry::KeyUsed;
+
+/// What the OpenAPI document says of a route.
+#[derive(Debug, Clone)]
+pub struct RouteDoc {
+    pub method: Method,
+    pub path: &'static str,
+    /// The scope a key needs; `None`: public.
+    pub scope: Option<Scope>,
+    /// Public and rate-limited per client address.
+    pub limited: bool,
+    pub summary: &'static str,
+    /// Media types of the body it reads.
+    pub body: &'static [&'static str],
+    /// Statuses it answers with.
+    pub statuses: &'static [u16],
+}
+
+/// A route: its documentation and its handler.
+pub struct Route {
+    pub doc: RouteDoc,
+    pub handler: MethodRouter<AppState>,
+}
+
+const JSON_BODIES: &[&str] = &["application/json", "application/x-ndjson"];
+const WRITE_STATUSES: &[u16] = &[200, 201, 400, 401, 403, 409, 413, 415, 422, 429, 503];
+const READ_STATUSES: &[u16] = &[200, 400, 401, 403, 429];
+
+/// Every route of the server.
+pub fn routes() -> Vec<Route> {
+    let r = |method: Method,
+             path,
+             scope,
+             limited,
+             summary,
+             body,
+             statuses,
+             handler: MethodRouter<AppState>| Route {
+        doc: RouteDoc {
+            method,
+            path,
+            scope,
+            limited,
+            summary,
+            body,
+            statuses,
+        },
+        handler,
+    };
+    vec![
+        r(
+            Method::GET,
+            "/healthz",
+            None,
+            false,
+            "Liveness: the store can be read",
+            &[],
+            &[200, 503],
+            get(health),
+        ),
+        r(
+            Method::GET,
+            "/metrics",
+            None,
+            false,
+            "Prometheus counters of requests and of the store",
+            &[],
+            &[200],
+            get(prometheus),
+        ),
+        r(
+            Method::GET,
+            "/api/openapi.json",
+            None,
+            true,
+            "This document",
+            &[],
+            &[200, 429],
+            get(openapi_route),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/responses",
+            Some(Scope::Collect),
+            false,
+            "Store survey responses: one JSON object, a JSON array, or NDJSON (one per line); \
+             all or nothing",
+            JSON_BODIES,
+            WRITE_STATUSES,
+            post(post_responses),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/events",
+            Some(Scope::Collect),
+            false,
+            "Store journey events (customer or session, step, time); all or nothing",
+            JSON_BODIES,
+            WRITE_STATUSES,
+            post(post_events),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/counts",
+            Some(Scope::Read),
+            false,
+            "Responses, answers and events in the store",
+            &[],
+            READ_STATUSES,
+            get(counts),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/metrics",
+            Some(Scope::Read),
+            false,
+            "Metrics with intervals of the served project (its files and the store), as \
+             `cxray metrics -f json`; query: metric, by, period, since, until",
+            &[],
+            READ_STATUSES,
+            get(metrics),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/report",
+            Some(Scope::Read),
+            false,
+            "The report of the served project, as `cxray report -f json`; query: by, period, \
+             since, until",
+            &[],
+            READ_STATUSES,
+            get(report),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/keys",
+            Some(Scope::Admin),
+            false,
+            "The API keys (prefix, name, scopes, dates; never the key)",
+            &[],
+            READ_STATUSES,
+            get(list_keys),
+        ),
+    ]
+}
+
+/// The router of every route, each behind its guard.
+pub fn router(state: AppState) -> axum::Router {
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for route in routes() {
+        let guarded = route.handler.route_layer(from_fn_with_state(
+            (state.clone(), route.doc.scope, route.doc.limited),
+            guard,
+        ));
+        match by_path.iter_mut().find(|(p, _)| *p == route.doc.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(guarded),
+            None => by_path.push((route.doc.path, guarded)),
+        }
+    }
+    let mut router = axum::Router::new();
+    for (path, m) in by_path {
+        router = router.route(path, m);
+    }
+    router
+        .fallback(|| async {
+            ApiError::NotFound("no such route; the API is described at /api/openapi.json".into())
+        })
+        .with_state(state)
+}
+
+/// Checks the key (or the client's rate on public routes) before the handler runs.
+async fn guard(
+    State((state, scope, limited)): State<(AppState, Option<Scope>, bool)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match scope {
+        Some(scope) => {
+            let key = match state.keys.authorize(req.headers(), scope) {
+                Ok(k) => k,
+                Err(e) => return e.into_response(),
+            };
+            if let Err(e) = state.api_limit.check(Client::Key(key.prefix.clone())) {
+                return e.into_response();
+            }
+            let mut response = next.run(req).await;
+            response.extensions_mut().insert(KeyUsed(key.prefix));
+            response
+        }
+        None => {
+            if limited {
+                let ip = req
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+                if let Err(e) = state.public_limit.check(Client::Address(ip)) {
+                    return e.into_response();
+                }
+            }
+            next.run(req).await
+        }
+    }
+}
+
+/// The body, refused above `limit` bytes.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| ApiError::TooLarge { limit })
+}
+
+/// Bodies larger than this are checked on the blocking pool, not on a request thread.
+const INLINE_BODY: usize = 64 * 1024;
+
+/// Runs `check` on the body: inline when small, else on the blocking pool.
+async fn checked<T: Send + 'static>(
+    state: &AppState,
+    size: usize,
+    check: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if size <= INLINE_BODY {
+        return check(state);
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || check(&state))
+        .await
+        .map_err(|e| ApiError::Internal(format!("checking the request failed: {e}")))?
+}
+
+type Collected = (StatusCode, Json<collect::Stored>);
+
+async fn collect_with(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    check: fn(&HeaderMap, &[u8], &collect::Rules) -> collect::Checked,
+    events: bool,
+) -> Result<Collected, ApiError> {
+    let bytes = read_body(&headers, body, state.limits.max_body).await?;
+    let size = bytes.len();
+    let (records, lines) =
+        checked(&state, size, move |s| check(&headers, &bytes, &s.rules)).await?;
+    let stored = collect::store(&state.store, records, &lines).await?;
+    let t = &state.telemetry;
+    let counter = if events {
+        &t.events_stored
+    } else {
+        &t.answers_stored
+    };
+    counter.fetch_add(
+        stored.receipt.stored as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    t.records_replayed.fetch_add(
+        stored.receipt.replayed as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let status = if stored.receipt.stored > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(stored)))
+}
+
+async fn post_responses(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Collected, ApiError> {
+    collect_with(state, headers, body, collect::responses, false).await
+}
+
+async fn post_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Collected, ApiError> {
+    collect_with(state, headers, body, collect::events, true).await
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let s = state.clone();
+    let counts = tokio::task::spawn_blocking(move || s.store.reader()?.counts()).await;
+    match counts {
+        Ok(Ok(c)) => Json(json!({"status": "ok", "store": c})).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "message": e.to_string()})),
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.telemetry.render(&state),
+    )
+        .into_response()
+}
+
+async fn openapi_route() -> Json<Value> {
+    Json(openapi())
+}
+
+async fn counts(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let c = read::blocking(&state, |s| {
+        s.store
+            .reader()
+            .and_then(|r| r.counts())
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(json!(c)))
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let req = read::metrics_request(&q)?;
+    analysis(&state, move |p| p.metrics(&req)).await
+}
+
+async fn report(
+    State(state): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let req = read::report_request(&q)?;
+    analysis(&state, move |p| p.report(&req)).await
+}
+
+/// An analysis of the served project on the blocking pool, as JSON.
+async fn analysis<T: serde::Serialize>(
+    state: &AppState,
+    run: impl FnOnce(&cxray_project::Project) -> cxray_project::Result<T> + Send + 'static,
+) -> Result<Json<Value>, ApiError> {
+    let out = read::blocking(state, move |s| {
+        let project = s.project()?;
+        serde_json::to_value(run(&project)?).map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let keys = read::blocking(&state, |s| {
+        cxray_store::Keys::open(s.store.path())
+            .and_then(|k| k.list())
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(json!({ "keys": keys })))
+}
+
+/// The OpenAPI 3.1 document of [`routes`].
+pub fn openapi() -> Value {
+    let mut paths = serde_json::Map::new();
+    for route in routes() {
+        let d = route.doc;
+        let mut responses = serde_json::Map::new();
+        for s in d.statuses {
+            let description = StatusCode::from_u16(*s)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("");
+            responses.insert(s.to_string(), json!({ "description": description }));
+        }
+        let mut op = json!({
+            "summary": d.summary,
+            "operationId": format!("{}{}", d.method.as_str().to_lowercase(), d.path.replace(['/', '.'], "_")),
+            "responses": responses,
+            "security": match d.scope {
+                Some(_) => json!([{ "apiKey": [] }]),
+                None => json!([]),
+            },
+        });
+        if let Some(scope) = d.scope {
+            op["x-cxray-scope"] = json!(scope.name());
+        }
+        if !d.body.is_empty() {
+            let content: serde_json::Map<String, Value> = d
+                .body
+                .iter()
+                .map(|m| (m.to_string(), json!({ "schema": {} })))
+                .collect();
+            op["requestBody"] = json!({ "required": true, "content": content });
+        }
+        let entry = paths.entry(d.path.to_string()).or_insert_with(|| json!({}));
+        entry[d.method.as_str().to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cxray",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Collects survey answers and journey events into cxray's store and \
+                            answers with its analyses. Keys: `cxray key add --scope collect|read|admin`.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiKey": { "type": "http", "scheme": "bearer", "description": "cxk_… key from `cxray key add`" }
+            }
+        }
+    })
+}
