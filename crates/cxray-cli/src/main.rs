@@ -246,6 +246,11 @@ fn demo(a: DemoArgs) -> Outcome {
     for (name, rows) in &summary.files {
         eprintln!("  data/{name}: {} rows", cxray_project::thousands(*rows));
     }
+    let collected = demo_store(&a.dir, &summary)?;
+    eprintln!(
+        "  cxray.db: {} responses of the checkout survey, as `cxray serve` collects them",
+        cxray_project::thousands(collected)
+    );
     if a.no_report {
         return Ok(());
     }
@@ -270,6 +275,70 @@ fn demo(a: DemoArgs) -> Outcome {
     println!("\nHTML report: {}", html_path.display());
     println!("JSON report: {}", json_path.display());
     Ok(())
+}
+
+/// Writes the demo's collected answers into `dir/cxray.db` (a new store) and adds the store to
+/// the demo's configuration, so that `cxray report` and `cxray serve` there read it.
+fn demo_store(dir: &Path, summary: &cxray_demo::DemoSummary) -> Result<u64, Failure> {
+    use cxray_store::{NewAnswer, NewResponse, Record, Store};
+    let db = dir.join("cxray.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suffix}", db.display()));
+        if f.exists() {
+            std::fs::remove_file(&f).map_err(Failure::runtime)?;
+        }
+    }
+    let (survey, touchpoint, channel) = cxray_demo::COLLECTED_SURVEY;
+    let records: Vec<Record> = summary
+        .collected
+        .iter()
+        .map(|r| {
+            Record::Response(NewResponse {
+                response_id: r.response_id.clone(),
+                survey: Some(survey.into()),
+                customer_id: Some(r.customer_id.clone()),
+                submitted_at: r.submitted_at.and_utc().timestamp_micros(),
+                channel: Some(channel.into()),
+                touchpoint: Some(touchpoint.into()),
+                language: Some(r.language.into()),
+                attributes: r
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                answers: r
+                    .answers
+                    .iter()
+                    .map(|(metric, score, comment)| NewAnswer {
+                        metric: metric.to_string(),
+                        score: Some(*score as f64),
+                        comment: comment.clone(),
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        })
+        .collect();
+    let n = records.len() as u64;
+    let store = Store::open(&db).map_err(|e| Failure::runtime(e.to_string()))?;
+    if !records.is_empty() {
+        store
+            .write_blocking(records)
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+    }
+    drop(store);
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&summary.config)
+        .map_err(Failure::runtime)?;
+    config
+        .write_all(
+            b"\n# What `cxray serve` collects (here the checkout survey of the last two weeks, \
+              written by\n# `cxray demo`) is read like a file.\n[[sources]]\npath = \"cxray.db\"\n\n\
+              [serve]\ndb = \"cxray.db\"\n",
+        )
+        .map_err(Failure::runtime)?;
+    Ok(n)
 }
 
 fn text(a: TextArgs) -> Outcome {

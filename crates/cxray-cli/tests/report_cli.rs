@@ -323,15 +323,17 @@ fn report_formats_render_every_section() {
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
     }
-    // One trend and one distribution chart per metric, one segment chart per metric and dimension
-    // (the operations section has trends of its own, a funnel and retention curves).
+    // One trend and one distribution chart per metric (NPS, CSAT and CES of the files, stars
+    // and task completion of the store), one segment chart per metric and dimension with two
+    // segments or more (the operations section has trends of its own, a funnel and retention curves).
     let (survey, operations) = html.split_once("id=\"operations\"").unwrap();
-    assert_eq!(survey.matches("data-chart=\"trend\"").count(), 3);
+    assert_eq!(survey.matches("data-chart=\"trend\"").count(), 5);
     assert!(operations.matches("data-chart=\"trend\"").count() >= 10);
     assert_eq!(operations.matches("data-chart=\"funnel\"").count(), 1);
     assert_eq!(operations.matches("data-chart=\"retention\"").count(), 1);
-    assert_eq!(html.matches("data-chart=\"distribution\"").count(), 3);
-    assert_eq!(html.matches("data-chart=\"segments\"").count(), 6);
+    assert_eq!(html.matches("data-chart=\"distribution\"").count(), 5);
+    // The store's answers all come from the web channel: no chart by channel for them.
+    assert_eq!(html.matches("data-chart=\"segments\"").count(), 3 * 2 + 2);
     assert_eq!(html.matches("data-chart=\"themes\"").count(), 1);
     let md = ok(&cxray(
         &["report", "-c", cfg, "-f", "md", "--by", "region"],

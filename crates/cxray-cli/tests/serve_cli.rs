@@ -28,18 +28,16 @@ impl Drop for Served {
     }
 }
 
-/// Starts `cxray serve` on a free port of 127.0.0.1 and waits until it listens.
+/// Starts `cxray serve --db cxray.db` on a free port of 127.0.0.1 and waits until it listens.
 fn serve(dir: &Path, extra: &[&str]) -> Served {
+    serve_with(dir, &[&["--db", "cxray.db"], extra].concat())
+}
+
+/// Starts `cxray serve` with `args` on a free port of 127.0.0.1.
+fn serve_with(dir: &Path, args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cxray"))
-        .args([
-            "serve",
-            "--db",
-            "cxray.db",
-            "--listen",
-            "127.0.0.1:0",
-            "--quiet",
-        ])
-        .args(extra)
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -164,6 +162,69 @@ fn answers_posted_over_http_are_counted_by_the_analyses() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["rows"][0]["n"], 12);
     assert!((v["rows"][0]["value"].as_f64().unwrap() - 200.0 / 12.0).abs() < 1e-9);
+}
+
+#[test]
+fn the_demo_serves_its_store_and_reports_what_is_posted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let d = dir.to_str().unwrap();
+    let out = cxray(
+        &[
+            "demo",
+            "--dir",
+            d,
+            "--customers",
+            "800",
+            "--months",
+            "3",
+            "--no-report",
+        ],
+        tmp.path(),
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cxray.db:"));
+    let key = add_key(&dir, "collect,read");
+    let stars = |dir: &Path| -> u64 {
+        let out = ok(&cxray(&["metrics", "--metric", "stars", "-f", "json"], dir));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["rows"][0]["n"].as_u64().unwrap()
+    };
+    let before = stars(&dir);
+    assert!(
+        before > 10,
+        "the demo's store holds checkout answers: {before}"
+    );
+    // In the demo folder, `cxray serve` finds cxray.toml and its store by itself.
+    let server = serve_with(&dir, &[]);
+    let (status, text) = http(
+        &server.addr,
+        "GET",
+        "/api/v1/metrics?metric=stars",
+        &key,
+        "",
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains(&format!("\"n\":{before}")), "{text}");
+    let body = r#"{"customer_id": "C0000001", "submitted_at": "2025-12-30T12:00:00Z", "survey": "checkout", "answers": [{"metric": "stars", "score": 5, "comment": "Quick & easy <3"}]}"#;
+    let (status, text) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/responses",
+        &key,
+        "application/json",
+        body,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{text}");
+    drop(server);
+    assert_eq!(
+        stars(&dir),
+        before + 1,
+        "the report counts the posted answer"
+    );
 }
 
 #[test]

@@ -57,6 +57,68 @@ pub struct DemoSummary {
     pub files: Vec<(String, u64)>,
     /// First month of the planted North drop (YYYY-MM).
     pub drop_month: String,
+    /// Answers of the checkout survey of the last two weeks, as `cxray serve` would have
+    /// collected them (the front end puts them in a store; they are in no file).
+    pub collected: Vec<CollectedResponse>,
+}
+
+/// A response of the demo's checkout survey (web widget): task completion and a star rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectedResponse {
+    pub response_id: String,
+    pub customer_id: String,
+    /// UTC.
+    pub submitted_at: NaiveDateTime,
+    pub language: &'static str,
+    /// The customer's segment columns (region, plan, age band, device).
+    pub attributes: Vec<(&'static str, &'static str)>,
+    /// (metric, score, comment).
+    pub answers: Vec<(&'static str, u8, Option<String>)>,
+}
+
+/// The survey, touchpoint and channel of [`CollectedResponse`]s.
+pub const COLLECTED_SURVEY: (&str, &str, &str) = ("checkout", "checkout", "web");
+
+/// Checkout answers of the last 14 days up to `end` from 6% of the active customers, from an
+/// RNG of their own (the files do not change with them).
+fn collected(custs: &[Customer], seed: u64, end: NaiveDate) -> Vec<CollectedResponse> {
+    let mut rng = Rng::new(seed ^ 0x00C0_11EC_7ED0);
+    let mut out = Vec::new();
+    for c in custs.iter().filter(|c| c.active) {
+        if !rng.chance(0.06) {
+            continue;
+        }
+        let day = end - Duration::days(rng.below(14) as i64);
+        // Whether the purchase went through, and the stars given to the checkout: metrics no
+        // file has, so that these answers add to the report without shifting what the files
+        // show. A failed checkout gets ~1.6 stars fewer.
+        let completed = rng.chance(0.86);
+        let mu = if completed { 4.2 } else { 2.6 };
+        let stars = (mu + 0.9 * rng.normal()).round().clamp(1.0, 5.0) as u8;
+        let category = match stars {
+            5 => 1,
+            4 => 0,
+            _ => -1,
+        };
+        let comment = rng.chance(0.2).then(|| {
+            let theme = text::pick_theme(&mut rng, category);
+            text::comment(&mut rng, c.language, theme, category)
+        });
+        out.push(CollectedResponse {
+            response_id: format!("W{:07}", out.len() + 1),
+            customer_id: c.id.clone(),
+            submitted_at: at(&mut rng, day),
+            language: c.language,
+            attributes: vec![
+                ("region", REGIONS[c.region].0),
+                ("plan", PLANS[c.plan]),
+                ("age_band", AGE_BANDS[c.age]),
+                ("device", DEVICES[c.device]),
+            ],
+            answers: vec![("task", completed as u8, None), ("stars", stars, comment)],
+        });
+    }
+    out
 }
 
 /// PCG-XSH-RR 64/32 (O'Neill 2014): small, fast and stable across platforms and versions.
@@ -711,6 +773,7 @@ pub fn generate(opts: &DemoOptions) -> std::io::Result<DemoSummary> {
         config,
         files,
         drop_month: drop_month.format("%Y-%m").to_string(),
+        collected: collected(&custs, opts.seed, opts.end),
     })
 }
 

@@ -246,10 +246,18 @@ impl AppState {
                 "nothing to analyse yet: the store is empty and the project has no sources".into(),
             ));
         }
-        config.sources.push(cxray_ingest::SourceConfig {
-            path: absolute(self.store.path()),
-            ..Default::default()
-        });
+        // The store is part of the served project, unless its configuration lists it already.
+        let store = canonical(self.store.path());
+        let listed = config
+            .sources
+            .iter()
+            .any(|s| canonical(&config.base_dir.join(&s.path)) == store);
+        if !listed {
+            config.sources.push(cxray_ingest::SourceConfig {
+                path: store,
+                ..Default::default()
+            });
+        }
         let project = Arc::new(Project::with_config(
             config,
             &origin,
@@ -264,8 +272,11 @@ impl AppState {
     }
 }
 
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+/// The path with links and `..` resolved when the file exists, else made absolute.
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .or_else(|_| std::path::absolute(p))
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The whole application: routes, the observing layer and the request timeout.
