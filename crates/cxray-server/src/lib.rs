@@ -174,6 +174,9 @@ pub struct Inner {
     project: Option<(ProjectConfig, PathBuf)>,
     /// The served project, opened for the store's state after a number of acknowledged writes.
     analysed: Mutex<Option<(u64, Arc<Project>)>>,
+    /// A read connection kept for health checks (opening one per check costs more than the
+    /// check).
+    health: Mutex<Option<cxray_store::Reader>>,
 }
 
 /// The shared state of a server.
@@ -210,10 +213,36 @@ impl AppState {
             public_limit: RateLimiter::new(config.limits.public),
             project: config.project,
             analysed: Mutex::new(None),
+            health: Mutex::new(None),
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;
         Ok(state)
+    }
+
+    /// Whether the store can be read, and the writer's counters (requests acknowledged,
+    /// commits).
+    pub fn health(&self) -> Result<serde_json::Value, cxray_store::StoreError> {
+        let mut reader = self.health.lock().expect("health reader lock");
+        if reader.is_none() {
+            *reader = Some(self.store.reader()?);
+        }
+        let checked = reader.as_ref().expect("opened above").check();
+        if checked.is_err() {
+            // Open a fresh connection next time.
+            *reader = None;
+        }
+        checked?;
+        let (commits, batches) = self.store.stats();
+        Ok(serde_json::json!({
+            "status": "ok",
+            "store": {
+                "path": self.store.path(),
+                "schema_version": cxray_store::SCHEMA_VERSION,
+                "requests_acknowledged": batches,
+                "commits": commits,
+            },
+        }))
     }
 
     /// Reads the active keys from the store again.

@@ -312,9 +312,8 @@ async fn post_events(
 
 async fn health(State(state): State<AppState>) -> Response {
     let s = state.clone();
-    let counts = tokio::task::spawn_blocking(move || s.store.reader()?.counts()).await;
-    match counts {
-        Ok(Ok(c)) => Json(json!({"status": "ok", "store": c})).into_response(),
+    match tokio::task::spawn_blocking(move || s.health()).await {
+        Ok(Ok(v)) => Json(v).into_response(),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "message": e.to_string()})),

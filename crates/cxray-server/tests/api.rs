@@ -475,7 +475,8 @@ async fn health_and_prometheus_counters() {
     s.post_json("/api/v1/responses", ONE).await;
     let h = s.call(Method::GET, "/healthz", None, None, "").await;
     assert_eq!(h.status, StatusCode::OK);
-    assert_eq!(h.body["store"]["responses"], 1);
+    assert_eq!(h.body["status"], "ok");
+    assert_eq!(h.body["store"]["requests_acknowledged"], 1);
     let m = s.call(Method::GET, "/metrics", None, None, "").await;
     assert!(
         m.text.contains("cxray_answers_stored_total 1"),

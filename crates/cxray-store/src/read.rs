@@ -66,6 +66,16 @@ impl Reader {
     }
 
     /// Rows of each table.
+    /// Whether the file can be read (a constant-time query: what a health check asks).
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+            .map_err(read_error)
+    }
+
     pub fn counts(&self) -> Result<Counts, StoreError> {
         self.conn
             .query_row(
