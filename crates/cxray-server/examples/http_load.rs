@@ -72,7 +72,7 @@ fn response(id: &str, i: usize) -> String {
         r#"{{"response_id": "{id}", "customer_id": "C{:07}", "submitted_at": "2026-03-01T10:00:00Z", "channel": "web", "answers": [{{"metric": "nps", "score": {}{}}}]}}"#,
         i % 100_000,
         i % 11,
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             r#", "comment": "The delivery was late again""#
         } else {
             ""
