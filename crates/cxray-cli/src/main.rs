@@ -277,6 +277,36 @@ fn demo(a: DemoArgs) -> Outcome {
     Ok(())
 }
 
+/// What `cxray demo` adds to the demo's configuration: the store as a source, and the checkout
+/// survey that `cxray serve` shows.
+const DEMO_SERVE: &str = r#"
+# What `cxray serve` collects (here the checkout survey of the last two weeks, written by
+# `cxray demo`) is read like a file.
+[[sources]]
+path = "cxray.db"
+
+[serve]
+db = "cxray.db"
+
+# The checkout survey as `cxray serve` shows it: /s/checkout/open (anonymous), or personal
+# links from POST /api/v1/links.
+[[surveys]]
+id = "checkout"
+languages = ["en", "nl", "de", "fr", "es", "hr", "zh"]
+touchpoint = "checkout"
+title = { en = "Your checkout", nl = "Uw bestelling", de = "Ihre Bestellung", fr = "Votre commande", es = "Su compra", hr = "Vaša kupnja", zh = "您的结账体验" }
+
+[[surveys.questions]]
+metric = "stars"
+text = { en = "How would you rate our checkout?", nl = "Hoe beoordeelt u het afrekenen?", de = "Wie bewerten Sie den Bestellvorgang?", fr = "Comment évaluez-vous le paiement de votre commande ?", es = "¿Cómo valoraría el proceso de pago?", hr = "Kako biste ocijenili postupak plaćanja?", zh = "您如何评价我们的结账流程？" }
+
+[[surveys.questions]]
+reason_for = "stars"
+
+[[surveys.questions]]
+metric = "task"
+"#;
+
 /// Writes the demo's collected answers into `dir/cxray.db` (a new store) and adds the store to
 /// the demo's configuration, so that `cxray report` and `cxray serve` there read it.
 fn demo_store(dir: &Path, summary: &cxray_demo::DemoSummary) -> Result<u64, Failure> {
@@ -332,11 +362,7 @@ fn demo_store(dir: &Path, summary: &cxray_demo::DemoSummary) -> Result<u64, Fail
         .open(&summary.config)
         .map_err(Failure::runtime)?;
     config
-        .write_all(
-            b"\n# What `cxray serve` collects (here the checkout survey of the last two weeks, \
-              written by\n# `cxray demo`) is read like a file.\n[[sources]]\npath = \"cxray.db\"\n\n\
-              [serve]\ndb = \"cxray.db\"\n",
-        )
+        .write_all(DEMO_SERVE.as_bytes())
         .map_err(Failure::runtime)?;
     Ok(n)
 }

@@ -98,6 +98,9 @@ pub struct ProjectConfig {
     /// `[serve]`: where `cxray serve` listens and stores, and what it accepts.
     #[serde(default)]
     pub serve: ServeSettings,
+    /// `[[surveys]]`: the surveys `cxray serve` shows at `/s/…`.
+    #[serde(default)]
+    pub surveys: Vec<SurveyConfig>,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -285,6 +288,75 @@ pub struct ServeSettings {
     /// Requests per second per client address on public routes (default 20; bursts of three
     /// times as many).
     pub public_requests_per_second: Option<f64>,
+    /// The address customers reach the server at, for the links it makes (default
+    /// `http://` and the listening address).
+    pub public_url: Option<String>,
+}
+
+/// Texts by language (ISO 639-1 code → text).
+pub type Texts = BTreeMap<String, String>;
+
+/// `[[surveys]]`: a survey shown by `cxray serve`, one question per page. The server checks it
+/// (metrics known, languages, follow-ups after their question) when it starts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyConfig {
+    /// Its id in links and in the answers' `survey` column (letters, digits, `-`, `_`).
+    pub id: String,
+    /// Page title by language.
+    #[serde(default)]
+    pub title: Texts,
+    /// Languages it is offered in; the first is the default (default `["en"]`).
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// The touchpoint its answers follow (`checkout`, `delivery` …).
+    #[serde(default)]
+    pub touchpoint: Option<String>,
+    /// Days a personal link stays valid (default 30); answers can be changed until then.
+    #[serde(default)]
+    pub link_days: Option<u32>,
+    /// Last day answers are taken (none: open).
+    #[serde(default)]
+    pub closes: Option<chrono::NaiveDate>,
+    /// Attributes an anonymous link may carry in its query (`?store=12`), besides `channel`.
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    /// Text of the last page by language (default: a thank-you).
+    #[serde(default)]
+    pub thank_you: Texts,
+    pub questions: Vec<SurveyQuestion>,
+}
+
+/// A question of a survey: a rated metric, or the open reason for an earlier one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyQuestion {
+    /// The metric it rates (`nps`, `csat`, `ces`, `stars`, `task`, or one of `[metrics]`).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// An open question: the reason for the answer to this metric's question (stored as that
+    /// answer's comment).
+    #[serde(default)]
+    pub reason_for: Option<String>,
+    /// The question by language (default: cxray's wording of the metric's question).
+    #[serde(default)]
+    pub text: Texts,
+    /// Another wording of an open question when the score it follows is below `below`.
+    #[serde(default)]
+    pub if_below: Option<ScoreText>,
+    /// Labels of the two ends of a scale by language.
+    #[serde(default)]
+    pub low_label: Texts,
+    #[serde(default)]
+    pub high_label: Texts,
+}
+
+/// A wording for scores below a threshold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreText {
+    pub below: f64,
+    pub text: Texts,
 }
 
 /// `[journey]`: funnel steps and the cart window.

@@ -64,7 +64,7 @@ mod text;
 mod touchpoints;
 
 pub use alerts::{AlertsOutput, AlertsRequest};
-pub use config::{ProjectConfig, ServeSettings};
+pub use config::{ProjectConfig, ScoreText, ServeSettings, SurveyConfig, SurveyQuestion, Texts};
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};
 pub use error::{Error, ErrorKind, Remedy, Result};

@@ -28,8 +28,11 @@
 mod auth;
 mod collect;
 mod error;
+pub mod links;
+mod pages;
 mod read;
 mod routes;
+pub mod surveys;
 mod telemetry;
 
 use std::future::Future;
@@ -58,6 +61,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// A JSON log line per request on stderr.
     pub log: bool,
+    /// Where customers reach the server, for the links it makes (`http://127.0.0.1:8080`).
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -68,6 +73,7 @@ impl ServerConfig {
             project: None,
             limits: Limits::default(),
             log: false,
+            public_url: None,
         }
     }
 }
@@ -124,6 +130,7 @@ impl ServerConfig {
             }
         }
         Ok(ServerConfig {
+            public_url: settings.public_url.clone(),
             db,
             project,
             limits,
@@ -177,6 +184,15 @@ pub struct Inner {
     /// A read connection kept for health checks (opening one per check costs more than the
     /// check).
     health: Mutex<Option<cxray_store::Reader>>,
+    /// Read connections kept for the pages (SQLite connections are not shared between
+    /// threads; each request takes one and gives it back).
+    readers: Mutex<Vec<cxray_store::Reader>>,
+    /// The surveys of `[[surveys]]`, checked.
+    pub surveys: std::collections::BTreeMap<String, surveys::Survey>,
+    /// Signs and checks survey links with the store's secret.
+    pub signer: links::Signer,
+    /// The address in the links the server makes.
+    pub public_url: Option<String>,
 }
 
 /// The shared state of a server.
@@ -200,6 +216,16 @@ impl AppState {
                 .map_err(|e| e.to_string())?,
             None => cxray_metrics::MetricCatalog::builtin(),
         };
+        let surveys = surveys::check(
+            config
+                .project
+                .as_ref()
+                .map_or(&[][..], |(p, _)| &p.surveys[..]),
+            &catalog,
+        )?;
+        let secret = cxray_store::Keys::open(&config.db)
+            .and_then(|k| k.secret("links"))
+            .map_err(|e| e.to_string())?;
         let timezone = config
             .project
             .as_ref()
@@ -214,6 +240,10 @@ impl AppState {
             project: config.project,
             analysed: Mutex::new(None),
             health: Mutex::new(None),
+            readers: Mutex::new(Vec::new()),
+            surveys,
+            signer: links::Signer::new(secret),
+            public_url: config.public_url,
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;
@@ -243,6 +273,74 @@ impl AppState {
                 "commits": commits,
             },
         }))
+    }
+
+    /// Runs `f` with a read connection of the pool (opened when none is free).
+    pub fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&cxray_store::Reader) -> Result<T, cxray_store::StoreError>,
+    ) -> Result<T, cxray_store::StoreError> {
+        let taken = self.readers.lock().expect("reader pool lock").pop();
+        let reader = match taken {
+            Some(r) => r,
+            None => self.store.reader()?,
+        };
+        let out = f(&reader);
+        if out.is_ok() {
+            let mut pool = self.readers.lock().expect("reader pool lock");
+            if pool.len() < 16 {
+                pool.push(reader);
+            }
+        }
+        out
+    }
+
+    /// A personal link to `survey` for a customer and invitation (a new invitation id when
+    /// none is given), valid for the survey's `link_days`: (URL path, expiry in Unix seconds).
+    pub fn personal_link(
+        &self,
+        survey: &str,
+        customer_id: Option<String>,
+        invitation_id: Option<String>,
+        language: Option<String>,
+    ) -> Result<(String, i64), String> {
+        let s = self.surveys.get(survey).ok_or_else(|| {
+            format!(
+                "no survey {survey:?}; the surveys are: {}",
+                self.surveys.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        if let Some(l) = &language
+            && !s.languages.contains(l)
+        {
+            return Err(format!(
+                "survey {survey:?} is not offered in {l:?} (it is in {})",
+                s.languages.join(", ")
+            ));
+        }
+        for (name, v) in [
+            ("customer_id", &customer_id),
+            ("invitation_id", &invitation_id),
+        ] {
+            if let Some(v) = v
+                && (v.trim().is_empty() || v.len() > 150 || v.contains('#'))
+            {
+                return Err(format!("{name} is 1 to 150 characters without '#'"));
+            }
+        }
+        let invitation = invitation_id.unwrap_or_else(links::random_id);
+        let expires =
+            chrono::Utc::now().timestamp() + 86_400 * s.config.link_days.unwrap_or(30) as i64;
+        let claims = links::Claims {
+            s: survey.to_string(),
+            r: format!("inv-{invitation}"),
+            i: Some(invitation),
+            c: customer_id,
+            e: expires,
+            l: language,
+            a: Default::default(),
+        };
+        Ok((format!("/s/{}", self.signer.sign(&claims)), expires))
     }
 
     /// Reads the active keys from the store again.

@@ -45,6 +45,8 @@ pub struct Route {
 }
 
 const JSON_BODIES: &[&str] = &["application/json", "application/x-ndjson"];
+const FORM_BODY: &[&str] = &["application/x-www-form-urlencoded"];
+const PAGE_STATUSES: &[u16] = &[200, 303, 400, 404, 410, 422, 429];
 const WRITE_STATUSES: &[u16] = &[200, 201, 400, 401, 403, 409, 413, 415, 422, 429, 503];
 const READ_STATUSES: &[u16] = &[200, 400, 401, 403, 429];
 
@@ -152,6 +154,87 @@ pub fn routes() -> Vec<Route> {
             &[],
             READ_STATUSES,
             get(report),
+        ),
+        r(
+            Method::GET,
+            "/favicon.ico",
+            None,
+            false,
+            "No icon (browsers ask for one on every page)",
+            &[],
+            &[204],
+            get(|| async { StatusCode::NO_CONTENT }),
+        ),
+        r(
+            Method::GET,
+            "/s/style.css",
+            None,
+            false,
+            "The stylesheet of the survey pages",
+            &[],
+            &[200],
+            get(crate::pages::style),
+        ),
+        r(
+            Method::GET,
+            "/s/{token}",
+            None,
+            true,
+            "A question page of a survey link (query: q, the question from 1; lang; done)",
+            &[],
+            PAGE_STATUSES,
+            get(crate::pages::show),
+        ),
+        r(
+            Method::POST,
+            "/s/{token}",
+            None,
+            true,
+            "Saves the answer to a question of a survey link and goes on to the next",
+            FORM_BODY,
+            PAGE_STATUSES,
+            post(crate::pages::answer),
+        ),
+        r(
+            Method::GET,
+            "/s/{survey}/open",
+            None,
+            true,
+            "The anonymous link of a survey: its first question (query: lang, channel and the \
+             survey's declared attributes)",
+            &[],
+            PAGE_STATUSES,
+            get(crate::pages::open_survey),
+        ),
+        r(
+            Method::POST,
+            "/s/{survey}/open",
+            None,
+            true,
+            "Saves the first answer of an anonymous response and goes on with a link of its own",
+            FORM_BODY,
+            PAGE_STATUSES,
+            post(crate::pages::answer_open),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/surveys",
+            Some(Scope::Read),
+            false,
+            "The surveys with their responses and, per question, how many answered (drop-off)",
+            &[],
+            READ_STATUSES,
+            get(surveys),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/links",
+            Some(Scope::Admin),
+            false,
+            "A personal survey link: {survey, customer_id, invitation_id, language}",
+            &["application/json"],
+            &[201, 400, 401, 403, 415, 422, 429],
+            post(make_link),
         ),
         r(
             Method::GET,
@@ -383,6 +466,92 @@ async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
     })
     .await?;
     Ok(Json(json!({ "keys": keys })))
+}
+
+async fn surveys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let out = read::blocking(&state, |s| {
+        let mut list = Vec::new();
+        for (id, survey) in &s.surveys {
+            let progress = s
+                .with_reader(|r| r.survey_progress(id))
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let questions: Vec<Value> = survey
+                .questions
+                .iter()
+                .enumerate()
+                .map(|(k, q)| {
+                    let (scored, commented) =
+                        progress.metrics.get(q.metric()).copied().unwrap_or((0, 0));
+                    let (kind, answered) = match q {
+                        crate::surveys::Question::Scale { .. } => ("scale", scored),
+                        crate::surveys::Question::Reason { .. } => ("reason", commented),
+                    };
+                    json!({
+                        "question": k + 1,
+                        "kind": kind,
+                        "metric": q.metric(),
+                        "answered": answered,
+                        "share_of_responses": if progress.responses > 0 {
+                            Some(answered as f64 / progress.responses as f64)
+                        } else {
+                            None
+                        },
+                    })
+                })
+                .collect();
+            list.push(json!({
+                "id": id,
+                "languages": survey.languages,
+                "responses": progress.responses,
+                "questions": questions,
+            }));
+        }
+        Ok(json!({ "surveys": list }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+/// The body of `POST /api/v1/links`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkRequest {
+    survey: String,
+    #[serde(default)]
+    customer_id: Option<String>,
+    #[serde(default)]
+    invitation_id: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+async fn make_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let (mut records, errors) = collect::parse_records::<LinkRequest>(&headers, &bytes)?;
+    if let Some(e) = errors.into_iter().next() {
+        return Err(ApiError::invalid(e.line, &e.field, &e.value, e.reason));
+    }
+    if records.len() != 1 {
+        return Err(ApiError::BadRequest(
+            "send one link request as a JSON object".into(),
+        ));
+    }
+    let (_, r) = records.remove(0);
+    let (path, expires) = state
+        .personal_link(&r.survey, r.customer_id, r.invitation_id, r.language)
+        .map_err(|e| ApiError::invalid(1, "survey", &r.survey, e))?;
+    let url = match &state.public_url {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => path.clone(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "url": url, "path": path, "expires_at": expires })),
+    ))
 }
 
 /// The OpenAPI 3.1 document of [`routes`].

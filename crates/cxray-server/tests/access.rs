@@ -113,16 +113,14 @@ async fn the_openapi_document_lists_every_route_with_its_scope() {
         };
         let r = s.call(d.method.clone(), d.path, key, None, "").await;
         assert!(
-            r.status != StatusCode::NOT_FOUND
-                || d.path == "/api/v1/metrics"
-                || d.path == "/api/v1/report",
-            "{} {}: {}",
+            !r.text.contains("no such route"),
+            "{} {} is documented but not routed: {}",
             d.method,
             d.path,
             r.text
         );
         assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-        if r.status == StatusCode::NOT_FOUND {
+        if r.status == StatusCode::NOT_FOUND && !d.path.contains('{') {
             // The analyses of an empty store say so, as their own 404.
             assert!(r.text.contains("nothing to analyse yet"), "{}", r.text);
         }

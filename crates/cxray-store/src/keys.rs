@@ -160,6 +160,26 @@ impl Keys {
         Err(StoreError::Read("could not draw a free key prefix".into()))
     }
 
+    /// The server's secret of `name` (32 random bytes), made on first use and kept in the
+    /// store, so that links signed before a restart stay valid. Anyone who can read the store
+    /// can sign links: protect the file as the answers in it.
+    pub fn secret(&self, name: &str) -> Result<[u8; 32], StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![name, random(32)?],
+            )
+            .map_err(err)?;
+        let v: Vec<u8> = self
+            .conn
+            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        v.try_into()
+            .map_err(|_| StoreError::Read(format!("the secret {name:?} is not 32 bytes")))
+    }
+
     /// Every key, revoked ones included, oldest first.
     pub fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
         list(&self.conn, false).map(|v| v.into_iter().map(|(k, _)| k).collect())
@@ -260,6 +280,10 @@ mod tests {
         assert!(list(&keys.conn, true).unwrap().is_empty());
         assert!(keys.list().unwrap()[0].revoked_at.is_some());
         assert!(keys.add("x", &[]).is_err());
+        // A secret is made once and kept.
+        let s = keys.secret("links").unwrap();
+        assert_eq!(Keys::open(&path).unwrap().secret("links").unwrap(), s);
+        assert_ne!(keys.secret("other").unwrap(), s);
         assert!(keys.add(" ", &[Scope::Read]).is_err());
     }
 

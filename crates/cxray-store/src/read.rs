@@ -16,6 +16,14 @@ pub struct Counts {
     pub events: u64,
 }
 
+/// How far the responses of a survey got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SurveyProgress {
+    pub responses: u64,
+    /// Metric → (answers with a score, answers with a comment).
+    pub metrics: BTreeMap<String, (u64, u64)>,
+}
+
 /// A stored response: what was sent, and when it arrived.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StoredResponse {
@@ -146,6 +154,73 @@ impl Reader {
             })
             .map_err(read_error)?;
         rows.collect::<Result<_, _>>().map_err(read_error)
+    }
+
+    /// The answers of one response by its id (metric, score, comment), sorted by metric;
+    /// `None` when no such response is stored.
+    pub fn answers_of(&self, response_id: &str) -> Result<Option<Vec<NewAnswer>>, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM responses WHERE response_id = ?1")
+            .and_then(|mut s| {
+                use rusqlite::OptionalExtension;
+                s.query_row([response_id], |r| r.get(0)).optional()
+            })
+            .map_err(read_error)?;
+        let Some(id) = id else { return Ok(None) };
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT metric, score, comment FROM answers WHERE response = ?1 ORDER BY metric",
+            )
+            .map_err(read_error)?;
+        let rows = s
+            .query_map([id], |r| {
+                Ok(NewAnswer {
+                    metric: r.get(0)?,
+                    score: r.get(1)?,
+                    comment: r.get(2)?,
+                })
+            })
+            .map_err(read_error)?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(read_error)
+    }
+
+    /// How far the responses of a survey got: the responses, and per metric the answers with
+    /// a score and those with a comment (drop-off per question).
+    pub fn survey_progress(&self, survey: &str) -> Result<SurveyProgress, StoreError> {
+        let responses: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM responses WHERE survey = ?1",
+                [survey],
+                |r| r.get(0),
+            )
+            .map_err(read_error)?;
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT a.metric, count(a.score), count(nullif(trim(a.comment), ''))
+                 FROM answers a JOIN responses r ON r.id = a.response
+                 WHERE r.survey = ?1 GROUP BY a.metric",
+            )
+            .map_err(read_error)?;
+        let metrics = s
+            .query_map([survey], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                ))
+            })
+            .map_err(read_error)?
+            .collect::<Result<BTreeMap<_, _>, _>>()
+            .map_err(read_error)?;
+        Ok(SurveyProgress {
+            responses: responses as u64,
+            metrics,
+        })
     }
 
     /// Every journey event, in the order received.

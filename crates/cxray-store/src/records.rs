@@ -64,15 +64,21 @@ pub struct NewEvent {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
+    /// A response as a whole: sending it again with other content is a conflict.
     Response(NewResponse),
     Event(NewEvent),
+    /// Answers of a survey page, saved as each question is answered: the first revision of an
+    /// id stores the response; later ones set the answers they carry (a score or a comment
+    /// left out keeps the stored one) and leave the others, so one invitation stays one
+    /// response. Only a response of the same survey can be revised.
+    Revision(NewResponse),
 }
 
 impl Record {
     /// The record's kind and id, as errors name them.
     pub fn id(&self) -> (&'static str, &str) {
         match self {
-            Record::Response(r) => ("response", &r.response_id),
+            Record::Response(r) | Record::Revision(r) => ("response", &r.response_id),
             Record::Event(e) => ("event", &e.event_id),
         }
     }
@@ -101,7 +107,11 @@ pub(crate) fn check(batch: &[Record]) -> Result<(), WriteError> {
 
 fn check_one(r: &Record) -> Result<(), String> {
     match r {
-        Record::Response(r) => {
+        Record::Revision(r) if r.survey.is_none() => Err(format!(
+            "response {:?}: a revision names its survey",
+            r.response_id
+        )),
+        Record::Response(r) | Record::Revision(r) => {
             id("response_id", Some(&r.response_id), true)?;
             if r.response_id.contains('#') {
                 // Exports name an answer `response_id#metric`.

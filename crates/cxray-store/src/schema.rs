@@ -63,6 +63,13 @@ const MIGRATIONS: &[(&str, &str)] = &[
         revoked_at INTEGER
     ) STRICT;",
     ),
+    (
+        "settings of the server (the secret that signs survey links)",
+        "CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

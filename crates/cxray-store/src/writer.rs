@@ -83,17 +83,24 @@ fn write_batch(tx: &Connection, batch: &[Record], now: i64) -> Result<Receipt, W
     for (index, record) in batch.iter().enumerate() {
         let digest = record.digest();
         let inserted = match record {
-            Record::Response(r) => insert_response(tx, r, &digest, now),
+            Record::Response(r) | Record::Revision(r) => insert_response(tx, r, &digest, now),
             Record::Event(e) => insert_event(tx, e, &digest, now),
         }
         .map_err(storage)?;
+        if let (Record::Revision(r), false) = (record, inserted) {
+            revise(tx, r, &digest, index)?;
+            receipt.stored += 1;
+            continue;
+        }
         if inserted {
             receipt.stored += 1;
             continue;
         }
         let (kind, id) = record.id();
         let sql = match record {
-            Record::Response(_) => "SELECT digest FROM responses WHERE response_id = ?1",
+            Record::Response(_) | Record::Revision(_) => {
+                "SELECT digest FROM responses WHERE response_id = ?1"
+            }
             Record::Event(_) => "SELECT digest FROM events WHERE event_id = ?1",
         };
         let previous: Vec<u8> = tx
@@ -154,6 +161,39 @@ fn insert_response(
         answer.execute(params![id, a.metric, a.score, a.comment])?;
     }
     Ok(true)
+}
+
+/// Sets the answers of a stored response of the same survey (a score or comment left out keeps
+/// the stored one).
+fn revise(tx: &Connection, r: &NewResponse, digest: &[u8], index: usize) -> Result<(), WriteError> {
+    let (id, survey): (i64, Option<String>) = tx
+        .prepare_cached("SELECT id, survey FROM responses WHERE response_id = ?1")
+        .and_then(|mut s| s.query_row([&r.response_id], |row| Ok((row.get(0)?, row.get(1)?))))
+        .map_err(storage)?;
+    if survey != r.survey {
+        return Err(WriteError::Conflict {
+            index,
+            kind: "response",
+            id: r.response_id.clone(),
+        });
+    }
+    tx.prepare_cached("UPDATE responses SET digest = ?1 WHERE id = ?2")
+        .and_then(|mut s| s.execute(params![digest, id]))
+        .map_err(storage)?;
+    let mut answer = tx
+        .prepare_cached(
+            "INSERT INTO answers (response, metric, score, comment) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (response, metric) DO UPDATE SET
+               score = coalesce(excluded.score, score),
+               comment = coalesce(excluded.comment, comment)",
+        )
+        .map_err(storage)?;
+    for a in &r.answers {
+        answer
+            .execute(params![id, a.metric, a.score, a.comment])
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 /// Inserts the event; false (nothing written) when its id is stored.

@@ -181,3 +181,71 @@ fn the_writer_finishes_what_is_queued_when_the_store_is_dropped() {
     let reader = cxray_store::Reader::open_file(&path).unwrap();
     assert_eq!(reader.counts().unwrap().events, 100);
 }
+
+#[test]
+fn a_survey_page_revises_its_response_answer_by_answer() {
+    use cxray_store::{NewAnswer, NewResponse, Record, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    let page = |answers: Vec<NewAnswer>| {
+        Record::Revision(NewResponse {
+            response_id: "inv-1".into(),
+            survey: Some("checkout".into()),
+            submitted_at: 10,
+            answers,
+            ..Default::default()
+        })
+    };
+    let score = |m: &str, s: f64| NewAnswer {
+        metric: m.into(),
+        score: Some(s),
+        comment: None,
+    };
+    store
+        .write_blocking(vec![page(vec![score("nps", 3.0)])])
+        .unwrap();
+    // The follow-up sets the comment of the NPS answer and keeps its score.
+    let reason = NewAnswer {
+        metric: "nps".into(),
+        score: None,
+        comment: Some("late".into()),
+    };
+    store.write_blocking(vec![page(vec![reason])]).unwrap();
+    store
+        .write_blocking(vec![page(vec![score("csat", 2.0)])])
+        .unwrap();
+    // Answering the first question again changes the score, never adds a response.
+    store
+        .write_blocking(vec![page(vec![score("nps", 6.0)])])
+        .unwrap();
+    let r = store.reader().unwrap().responses().unwrap();
+    assert_eq!(r.len(), 1);
+    let a = &r[0].response.answers;
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        (a[1].metric.as_str(), a[1].score, a[1].comment.as_deref()),
+        ("nps", Some(6.0), Some("late"))
+    );
+    assert_eq!(a[0].score, Some(2.0));
+    // A response of another survey (or one sent whole through the API) is not revised.
+    let mut other = page(vec![score("nps", 9.0)]);
+    if let Record::Revision(r) = &mut other {
+        r.survey = Some("onboarding".into());
+    }
+    assert!(matches!(
+        store.write_blocking(vec![other]),
+        Err(cxray_store::WriteError::Conflict { .. })
+    ));
+    let mut unnamed = page(vec![score("nps", 9.0)]);
+    if let Record::Revision(r) = &mut unnamed {
+        r.survey = None;
+    }
+    assert!(store.write_blocking(vec![unnamed]).is_err());
+    assert_eq!(
+        store.reader().unwrap().responses().unwrap()[0]
+            .response
+            .answers[1]
+            .score,
+        Some(6.0)
+    );
+}

@@ -33,6 +33,15 @@ impl TestServer {
     }
 
     pub fn with_limits(limits: Limits) -> TestServer {
+        TestServer::build(limits, None)
+    }
+
+    /// A server of a project (its surveys, its sources).
+    pub fn with_project(project: cxray_project::ProjectConfig) -> TestServer {
+        TestServer::build(Limits::default(), Some(project))
+    }
+
+    fn build(limits: Limits, project: Option<cxray_project::ProjectConfig>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("cxray.db");
         let keys = Keys::open(&db).unwrap();
@@ -43,6 +52,7 @@ impl TestServer {
         drop(keys);
         let mut config = ServerConfig::new(&db);
         config.limits = limits;
+        config.project = project.map(|p| (p, dir.path().join("cxray.toml")));
         let state = AppState::open(config).unwrap();
         TestServer {
             app: cxray_server::app(state.clone()),

@@ -1,0 +1,344 @@
+//! Survey pages in process: a personal link answered page by page (each answer saved as it is
+//! given, answering again revises), the anonymous link, the languages, escaping, and links
+//! that are forged, altered, expired or of no survey.
+
+mod common;
+
+use axum::http::{Method, Request, StatusCode};
+use common::TestServer;
+use serde_json::json;
+use tower::ServiceExt;
+
+const PROJECT: &str = r#"
+[[surveys]]
+id = "checkout"
+languages = ["en", "nl"]
+touchpoint = "checkout"
+title = { en = "Your checkout", nl = "Uw bestelling" }
+attributes = ["store"]
+
+[[surveys.questions]]
+metric = "nps"
+
+[[surveys.questions]]
+reason_for = "nps"
+if_below = { below = 7, text = { en = "What went wrong?", nl = "Wat ging er mis?" } }
+
+[[surveys.questions]]
+metric = "task"
+"#;
+
+fn server() -> TestServer {
+    TestServer::with_project(toml::from_str(PROJECT).unwrap())
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    csp: String,
+    html: String,
+}
+
+async fn get(s: &TestServer, path: &str, accept_language: Option<&str>) -> Page {
+    let mut req = Request::builder().uri(path);
+    if let Some(l) = accept_language {
+        req = req.header("accept-language", l);
+    }
+    send(s, req.body(axum::body::Body::empty()).unwrap()).await
+}
+
+async fn post(s: &TestServer, path: &str, form: &str) -> Page {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(form.to_string()))
+        .unwrap();
+    send(s, req).await
+}
+
+async fn send(s: &TestServer, req: Request<axum::body::Body>) -> Page {
+    let r = s.app.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Page {
+        status,
+        location,
+        csp,
+        html: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+async fn ask_link(s: &TestServer, body: &serde_json::Value) -> common::Answer {
+    s.call(
+        Method::POST,
+        "/api/v1/links",
+        Some(&s.admin),
+        Some("application/json"),
+        body.to_string(),
+    )
+    .await
+}
+
+async fn link(s: &TestServer, body: serde_json::Value) -> String {
+    let a = ask_link(s, &body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    a.body["path"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_personal_link_is_answered_page_by_page_and_revised_never_duplicated() {
+    let s = server();
+    let path = link(
+        &s,
+        json!({"survey": "checkout", "customer_id": "C7", "invitation_id": "I7", "language": "nl"}),
+    )
+    .await;
+    // The customer's language, a scale of 11 labelled choices, no script, a strict policy.
+    let p = get(&s, &path, None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("<html lang=\"nl\">"), "{}", p.html);
+    assert!(p.html.contains("Hoe waarschijnlijk"));
+    assert!(p.html.contains("Vraag 1 van 3"));
+    assert_eq!(p.html.matches("type=\"radio\"").count(), 11);
+    assert_eq!(p.html.matches("<label for=\"v").count(), 11);
+    assert!(p.html.contains("<legend>"));
+    assert!(!p.html.contains("<script"));
+    assert!(p.csp.contains("default-src 'none'") && p.csp.contains("form-action 'self'"));
+    // ?lang= wins over the link's language.
+    assert!(
+        get(&s, &format!("{path}?lang=en"), None)
+            .await
+            .html
+            .contains("How likely")
+    );
+
+    // Question 1: saved at once (a partial response counts), then on to question 2.
+    let p = post(&s, &format!("{path}?lang=nl"), "q=1&value=3&action=next").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(
+        p.location.as_deref().unwrap().ends_with("&q=2"),
+        "{:?}",
+        p.location
+    );
+    let stored = s.state.store.reader().unwrap().responses().unwrap();
+    assert_eq!(stored.len(), 1);
+    let r = &stored[0].response;
+    assert_eq!(
+        (
+            r.response_id.as_str(),
+            r.customer_id.as_deref(),
+            r.invitation_id.as_deref()
+        ),
+        ("inv-I7", Some("C7"), Some("I7"))
+    );
+    assert_eq!(
+        (r.survey.as_deref(), r.touchpoint.as_deref()),
+        (Some("checkout"), Some("checkout"))
+    );
+    assert_eq!(r.answers[0].score, Some(3.0));
+    let m = s.get("/api/v1/metrics?metric=nps", &s.read).await;
+    assert_eq!(m.body["rows"][0]["n"], 1, "{}", m.text);
+
+    // The follow-up asks a detractor what went wrong; text is stored and shown escaped.
+    let p = get(&s, &format!("{path}?lang=nl&q=2"), None).await;
+    assert!(p.html.contains("Wat ging er mis?"), "{}", p.html);
+    let evil = "<script>alert(1)</script> te laat & \"kapot\"";
+    let form = format!("q=2&action=next&value={}", urlencode(evil));
+    assert_eq!(
+        post(&s, &format!("{path}?lang=nl"), &form).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let p = get(&s, &format!("{path}?lang=nl&q=2"), None).await;
+    assert!(!p.html.contains("<script>alert"), "{}", p.html);
+    assert!(
+        p.html
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; te laat &amp; &quot;kapot&quot;"),
+        "{}",
+        p.html
+    );
+
+    // Answering question 1 again changes it; still one response, the comment kept.
+    post(&s, &format!("{path}?lang=nl"), "q=1&value=9&action=next").await;
+    let p = get(&s, &format!("{path}?lang=nl&q=1"), None).await;
+    assert!(p.html.contains("value=\"9\" checked"), "{}", p.html);
+    // A promoter is asked the general question.
+    assert!(
+        get(&s, &format!("{path}?lang=nl&q=2"), None)
+            .await
+            .html
+            .contains("belangrijkste reden")
+    );
+    // The last question leads to the thank-you page.
+    let p = post(&s, &format!("{path}?lang=nl"), "q=3&value=1&action=next").await;
+    assert!(p.location.as_deref().unwrap().ends_with("done=1"));
+    let p = get(&s, p.location.as_deref().unwrap(), None).await;
+    assert!(p.html.contains("Bedankt voor uw antwoorden."), "{}", p.html);
+    let stored = s.state.store.reader().unwrap().responses().unwrap();
+    assert_eq!(stored.len(), 1);
+    let a = &stored[0].response.answers;
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        (a[0].metric.as_str(), a[0].score, a[0].comment.as_deref()),
+        ("nps", Some(9.0), Some(evil))
+    );
+    assert_eq!((a[1].metric.as_str(), a[1].score), ("task", Some(1.0)));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_answers_and_bad_links_store_nothing() {
+    let s = server();
+    let path = link(&s, json!({"survey": "checkout", "customer_id": "C1"})).await;
+    // No choice, a score off the scale, a fraction, an unknown question, a broken form.
+    for (form, status) in [
+        ("q=1&action=next", StatusCode::UNPROCESSABLE_ENTITY),
+        ("q=1&value=11&action=next", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "q=1&value=4.5&action=next",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "q=1&value=%FF&action=next",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("q=9&value=5&action=next", StatusCode::BAD_REQUEST),
+        ("q=x&value=5", StatusCode::BAD_REQUEST),
+    ] {
+        let p = post(&s, &path, form).await;
+        assert_eq!(p.status, status, "{form}: {}", p.html);
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            assert!(p.html.contains("role=\"alert\""), "{}", p.html);
+        }
+    }
+    // Skipping stores nothing either.
+    assert_eq!(
+        post(&s, &path, "q=1&action=skip").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(s.counts(), (0, 0, 0));
+
+    // Altered, forged, expired, of no survey.
+    let token = path.trim_start_matches("/s/").to_string();
+    let mut altered = token.clone().into_bytes();
+    altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
+    let altered = format!("/s/{}", String::from_utf8(altered).unwrap());
+    let claims = |survey: &str, e: i64| cxray_server::links::Claims {
+        s: survey.into(),
+        r: "inv-x".into(),
+        i: None,
+        c: None,
+        e,
+        l: Some("nl".into()),
+        a: Default::default(),
+    };
+    let forged = cxray_server::links::Signer::new([1; 32]).sign(&claims("checkout", i64::MAX));
+    let expired = s.state.signer.sign(&claims("checkout", 1));
+    let elsewhere = s.state.signer.sign(&claims("onboarding", i64::MAX));
+    for (p, status) in [
+        (altered, StatusCode::NOT_FOUND),
+        (format!("/s/{forged}"), StatusCode::NOT_FOUND),
+        (format!("/s/{expired}"), StatusCode::GONE),
+        (format!("/s/{elsewhere}"), StatusCode::NOT_FOUND),
+        ("/s/nonsense".into(), StatusCode::NOT_FOUND),
+    ] {
+        let g = get(&s, &p, None).await;
+        assert_eq!(g.status, status, "{p}");
+        let w = post(&s, &p, "q=1&value=5&action=next").await;
+        assert_eq!(w.status, status, "{p}");
+    }
+    assert!(
+        get(&s, &format!("/s/{expired}"), None)
+            .await
+            .html
+            .contains("is verlopen")
+    );
+    assert_eq!(s.counts(), (0, 0, 0));
+    // Links to surveys that do not exist, or in languages they lack, are not made.
+    for bad in [
+        json!({"survey": "nope"}),
+        json!({"survey": "checkout", "language": "fr"}),
+        json!({"survey": "checkout", "invitation_id": "a#b"}),
+    ] {
+        let a = ask_link(&s, &bad).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    }
+}
+
+#[tokio::test]
+async fn the_anonymous_link_keeps_its_attributes_and_the_browser_language() {
+    let s = server();
+    let p = get(
+        &s,
+        "/s/checkout/open?channel=qr&store=12",
+        Some("de-DE, nl;q=0.8, en;q=0.5"),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.html.contains("<html lang=\"nl\">"),
+        "the first offered language the browser takes"
+    );
+    assert!(p.html.contains("name=\"store\" value=\"12\""));
+    assert_eq!(
+        get(&s, "/s/checkout/open?utm=x", None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&s, "/s/nope/open", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let p = post(
+        &s,
+        "/s/checkout/open?lang=nl",
+        "q=1&value=10&action=next&channel=qr&store=12",
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let next = p.location.unwrap();
+    assert!(next.starts_with("/s/") && next.ends_with("&q=2"), "{next}");
+    // The rest of the answers go to the same response, through its own signed link.
+    post(&s, &next.replace("&q=2", ""), "q=3&value=0&action=next").await;
+    let stored = s.state.store.reader().unwrap().responses().unwrap();
+    assert_eq!(stored.len(), 1);
+    let r = &stored[0].response;
+    assert!(r.response_id.starts_with("anon-"));
+    assert_eq!(r.channel.as_deref(), Some("qr"));
+    assert_eq!(r.attributes["store"], "12");
+    assert_eq!(r.answers.len(), 2);
+    // Attributes can only come from the link, not be added to a later form.
+    let p = post(&s, "/s/checkout/open", "q=1&value=10&action=next&admin=1").await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+
+    // Drop-off per question.
+    let d = s.get("/api/v1/surveys", &s.read).await;
+    let q = &d.body["surveys"][0]["questions"];
+    assert_eq!(d.body["surveys"][0]["responses"], 1, "{}", d.text);
+    assert_eq!(
+        (
+            q[0]["answered"].clone(),
+            q[1]["answered"].clone(),
+            q[2]["answered"].clone()
+        ),
+        (json!(1), json!(0), json!(1))
+    );
+}
