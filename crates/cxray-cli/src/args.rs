@@ -59,6 +59,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// API keys of the store: `add` shows a new key once, `list`, `revoke`.
     Key(KeyArgs),
+    /// Copies the store into a new file through SQLite's online backup, while it serves; the
+    /// copy is a store (restore: serve it, or copy it back while no server runs).
+    Backup(BackupArgs),
 }
 
 /// Settings of `cxray serve`.
@@ -127,6 +130,28 @@ pub struct ExportArgs {
     /// replaced).
     #[arg(short = 'o', long = "out-dir", default_value = "cxray-export")]
     pub out_dir: PathBuf,
+
+    /// csv (cxray's long layout, RFC 3339 times) or parquet (typed columns: UTC timestamps,
+    /// numeric scores; zstd).
+    #[arg(short = 'f', long, value_enum, default_value = "csv")]
+    pub format: ExportFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    Csv,
+    Parquet,
+}
+
+/// Settings of `cxray backup`.
+#[derive(Debug, Args, Clone)]
+pub struct BackupArgs {
+    /// The new file to write (never overwritten).
+    pub file: PathBuf,
+
+    /// The store to copy, also while `cxray serve` writes to it.
+    #[arg(long, default_value = "cxray.db")]
+    pub db: PathBuf,
 }
 
 /// A confidence level strictly between 0 and 1.

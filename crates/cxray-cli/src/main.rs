@@ -97,6 +97,7 @@ fn main() -> ExitCode {
         Command::Export(a) => export(a),
         Command::Serve(a) => serve(a),
         Command::Key(a) => key(a),
+        Command::Backup(a) => backup(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -429,13 +430,38 @@ fn export(a: ExportArgs) -> Outcome {
             ),
         });
     }
+    let format = match a.format {
+        ExportFormatArg::Csv => cxray_store::ExportFormat::Csv,
+        ExportFormatArg::Parquet => cxray_store::ExportFormat::Parquet,
+    };
     let files = cxray_store::Reader::open_file(&a.db)
-        .and_then(|r| r.export_csv(&a.out_dir))
+        .and_then(|r| r.export(&a.out_dir, format))
         .map_err(failure)?;
     for f in files {
         eprintln!("{}: {} {}", f.path.display(), f.rows, f.rows_are);
         println!("{}", f.path.display());
     }
+    Ok(())
+}
+
+fn backup(a: BackupArgs) -> Outcome {
+    if !a.db.is_file() {
+        return Err(Failure {
+            code: 2,
+            message: format!("{}: no such store; give it with --db", a.db.display()),
+        });
+    }
+    let counts = cxray_store::backup(&a.db, &a.file).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    eprintln!(
+        "{}: {} responses ({} answers), {} journey events",
+        a.file.display(),
+        counts.responses,
+        counts.answers,
+        counts.events
+    );
     Ok(())
 }
 

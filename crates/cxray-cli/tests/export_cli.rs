@@ -96,6 +96,36 @@ fn collected_answers_are_counted_by_the_analyses_after_export() {
     );
     let b: Value = serde_json::from_str(&ok(&both)).unwrap();
     assert_eq!(b["rows"][0]["n"], 13);
+
+    // A Parquet export and a backup are read by the analyses like the store itself.
+    ok(&cxray(
+        &["export", "--db", "cxray.db", "-o", "pq", "-f", "parquet"],
+        dir.path(),
+    ));
+    let out = ok(&cxray(
+        &[
+            "metrics",
+            "pq/responses.parquet",
+            "--metric",
+            "nps",
+            "-f",
+            "json",
+        ],
+        dir.path(),
+    ));
+    let p: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(p["rows"][0]["value"], nps["value"]);
+    let copied = cxray(&["backup", "copy.db", "--db", "cxray.db"], dir.path());
+    ok(&copied);
+    assert!(String::from_utf8_lossy(&copied.stderr).contains("12 responses (24 answers)"));
+    let out = ok(&cxray(
+        &["metrics", "copy.db", "--metric", "nps", "-f", "json"],
+        dir.path(),
+    ));
+    let c: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["rows"][0]["n"], 12);
+    let again = cxray(&["backup", "copy.db", "--db", "cxray.db"], dir.path());
+    assert_eq!(again.status.code(), Some(2), "a backup never overwrites");
 }
 
 #[test]

@@ -64,105 +64,252 @@ pub struct CsvTable {
     pub csv: Vec<u8>,
 }
 
-/// The table (entity, what its rows are, file name) of `rows` as CSV: the header `columns` then
-/// the attributes in name order, and one row per item (its own cells, and its attributes as a
-/// map).
-fn write_csv<'a>(
-    [entity, rows_are, file_name]: [&'static str; 3],
-    columns: &[&str],
-    rows: impl Iterator<Item = (Vec<String>, &'a BTreeMap<String, String>)> + Clone,
-) -> Result<CsvTable, StoreError> {
-    let err = |e: csv::Error| StoreError::Read(format!("writing CSV: {e}"));
-    let attributes: BTreeSet<&String> = rows.clone().flat_map(|(_, a)| a.keys()).collect();
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let header = columns.iter().map(|c| c.to_string());
-    w.write_record(header.chain(attributes.iter().map(|a| a.to_string())))
-        .map_err(err)?;
-    let mut n = 0;
-    for (mut cells, a) in rows {
-        cells.extend(
-            attributes
-                .iter()
-                .map(|k| a.get(*k).cloned().unwrap_or_default()),
-        );
-        w.write_record(&cells).map_err(err)?;
-        n += 1;
+/// A table of the store as rows of text cells (empty: none) with their attributes.
+struct Table {
+    /// The entity cxray reads it as, and what its rows are.
+    entity: &'static str,
+    rows_are: &'static str,
+    /// The file name without extension.
+    stem: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<(Vec<String>, BTreeMap<String, String>)>,
+}
+
+impl Table {
+    /// The attributes of any row, in name order (columns after the table's own).
+    fn attributes(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.rows.iter().flat_map(|(_, a)| a.keys()).collect();
+        set.into_iter().cloned().collect()
     }
-    let csv = w
-        .into_inner()
-        .map_err(|e| StoreError::Read(format!("writing CSV: {e}")))?;
-    Ok(CsvTable {
-        entity,
-        rows_are,
-        file_name,
-        rows: n,
-        csv,
-    })
+
+    /// The header: the table's columns, then the attributes.
+    fn header(&self, attributes: &[String]) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|c| c.to_string())
+            .chain(attributes.iter().cloned())
+            .collect()
+    }
+
+    /// Each row's cells in header order.
+    fn cells<'a>(&'a self, attributes: &'a [String]) -> impl Iterator<Item = Vec<&'a str>> + 'a {
+        self.rows.iter().map(move |(cells, a)| {
+            cells
+                .iter()
+                .map(String::as_str)
+                .chain(
+                    attributes
+                        .iter()
+                        .map(|k| a.get(k).map_or("", String::as_str)),
+                )
+                .collect()
+        })
+    }
+
+    fn csv(&self) -> Result<CsvTable, StoreError> {
+        let err = |e: csv::Error| StoreError::Read(format!("writing CSV: {e}"));
+        let attributes = self.attributes();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(self.header(&attributes)).map_err(err)?;
+        for row in self.cells(&attributes) {
+            w.write_record(&row).map_err(err)?;
+        }
+        let csv = w
+            .into_inner()
+            .map_err(|e| StoreError::Read(format!("writing CSV: {e}")))?;
+        Ok(CsvTable {
+            entity: self.entity,
+            rows_are: self.rows_are,
+            file_name: if self.entity == "responses" {
+                "responses.csv"
+            } else {
+                "journey.csv"
+            },
+            rows: self.rows.len() as u64,
+            csv,
+        })
+    }
+
+    /// Writes the table as Parquet (zstd): times as UTC timestamps (µs), the score as a
+    /// number, the rest as text; empty cells are nulls.
+    fn parquet(&self, path: &Path) -> Result<(), StoreError> {
+        use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray};
+        use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+        let err = |e: String| StoreError::Read(format!("writing {}: {e}", path.display()));
+        let attributes = self.attributes();
+        let header = self.header(&attributes);
+        let rows: Vec<Vec<&str>> = self.cells(&attributes).collect();
+        fn cell<'a>(r: &[&'a str], i: usize) -> Option<&'a str> {
+            Some(r[i]).filter(|v| !v.is_empty())
+        }
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (i, name) in header.iter().enumerate() {
+            let (field, column): (Field, ArrayRef) = match name.as_str() {
+                "submitted_at" | "at" => (
+                    Field::new(
+                        name,
+                        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                        false,
+                    ),
+                    std::sync::Arc::new(
+                        rows.iter()
+                            .map(|r| {
+                                cell(r, i).and_then(|v| {
+                                    chrono::DateTime::parse_from_rfc3339(v)
+                                        .ok()
+                                        .map(|t| t.timestamp_micros())
+                                })
+                            })
+                            .collect::<TimestampMicrosecondArray>()
+                            .with_timezone("UTC"),
+                    ),
+                ),
+                "score" => (
+                    Field::new(name, DataType::Float64, true),
+                    std::sync::Arc::new(
+                        rows.iter()
+                            .map(|r| cell(r, i).and_then(|v| v.parse::<f64>().ok()))
+                            .collect::<Float64Array>(),
+                    ),
+                ),
+                _ => (
+                    Field::new(name, DataType::Utf8, true),
+                    std::sync::Arc::new(rows.iter().map(|r| cell(r, i)).collect::<StringArray>()),
+                ),
+            };
+            fields.push(field);
+            columns.push(column);
+        }
+        let schema = std::sync::Arc::new(Schema::new(fields));
+        let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| err(e.to_string()))?;
+        let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props))
+            .map_err(|e| err(e.to_string()))?;
+        w.write(&batch).map_err(|e| err(e.to_string()))?;
+        w.close().map_err(|e| err(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
 }
 
 impl Reader {
-    /// The answers (`responses`, one row per answer) and the journey events (`journey`) as
-    /// CSV in memory: what [`Reader::export_csv`] writes, and what cxray reads when a store is
-    /// a source of a project.
-    pub fn tables_csv(&self) -> Result<[CsvTable; 2], StoreError> {
+    /// The answers (one row per answer) and the journey events, as rows of text.
+    fn tables(&self) -> Result<[Table; 2], StoreError> {
         let responses = self.responses()?;
-        let answers = responses.iter().map(|r| &r.response).flat_map(|r| {
-            let submitted = micros_to_rfc3339(r.submitted_at);
-            r.answers.iter().map(move |a| {
-                let cells = vec![
-                    format!("{}#{}", r.response_id, a.metric),
-                    text(&r.customer_id),
-                    submitted.clone(),
-                    a.metric.clone(),
-                    a.score.map(|s| s.to_string()).unwrap_or_default(),
-                    text(&a.comment),
-                    text(&r.survey),
-                    text(&r.touchpoint),
-                    text(&r.channel),
-                    text(&r.language),
-                    text(&r.invitation_id),
-                ];
-                (cells, &r.attributes)
+        let answers = responses
+            .into_iter()
+            .map(|r| r.response)
+            .flat_map(|r| {
+                let submitted = micros_to_rfc3339(r.submitted_at);
+                r.answers
+                    .iter()
+                    .map(|a| {
+                        let cells = vec![
+                            format!("{}#{}", r.response_id, a.metric),
+                            text(&r.customer_id),
+                            submitted.clone(),
+                            a.metric.clone(),
+                            a.score.map(|s| s.to_string()).unwrap_or_default(),
+                            text(&a.comment),
+                            text(&r.survey),
+                            text(&r.touchpoint),
+                            text(&r.channel),
+                            text(&r.language),
+                            text(&r.invitation_id),
+                        ];
+                        (cells, r.attributes.clone())
+                    })
+                    .collect::<Vec<_>>()
             })
-        });
-        let answers = write_csv(
-            ["responses", "answers", "responses.csv"],
-            &RESPONSE_COLUMNS,
-            answers,
-        )?;
-        let events = self.events()?;
-        let rows = events.iter().map(|e| &e.event).map(|e| {
-            let cells = vec![
-                e.event_id.clone(),
-                text(&e.session_id),
-                text(&e.customer_id),
-                e.step.clone(),
-                micros_to_rfc3339(e.at),
-            ];
-            (cells, &e.attributes)
-        });
-        let events = write_csv(
-            ["journey", "journey events", "journey.csv"],
-            &EVENT_COLUMNS,
-            rows,
-        )?;
-        Ok([answers, events])
+            .collect();
+        let events = self
+            .events()?
+            .into_iter()
+            .map(|e| e.event)
+            .map(|e| {
+                let cells = vec![
+                    e.event_id,
+                    text(&e.session_id),
+                    text(&e.customer_id),
+                    e.step,
+                    micros_to_rfc3339(e.at),
+                ];
+                (cells, e.attributes)
+            })
+            .collect();
+        Ok([
+            Table {
+                entity: "responses",
+                rows_are: "answers",
+                stem: "responses",
+                columns: &RESPONSE_COLUMNS,
+                rows: answers,
+            },
+            Table {
+                entity: "journey",
+                rows_are: "journey events",
+                stem: "journey",
+                columns: &EVENT_COLUMNS,
+                rows: events,
+            },
+        ])
+    }
+
+    /// The answers (`responses`, one row per answer) and the journey events (`journey`) as
+    /// CSV in memory: what [`Reader::export`] writes, and what cxray reads when a store is a
+    /// source of a project.
+    pub fn tables_csv(&self) -> Result<[CsvTable; 2], StoreError> {
+        let [a, b] = self.tables()?;
+        Ok([a.csv()?, b.csv()?])
     }
 
     /// Writes `responses.csv` and `journey.csv` into `dir` (created if needed).
     pub fn export_csv(&self, dir: &Path) -> Result<Vec<ExportedFile>, StoreError> {
+        self.export(dir, ExportFormat::Csv)
+    }
+
+    /// Writes the answers and the journey events into `dir` (created if needed) as
+    /// `responses` and `journey` files of `format`.
+    pub fn export(
+        &self,
+        dir: &Path,
+        format: ExportFormat,
+    ) -> Result<Vec<ExportedFile>, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Read(format!("creating {}: {e}", dir.display())))?;
         let mut files = Vec::new();
-        for t in self.tables_csv()? {
-            let path = dir.join(t.file_name);
-            std::fs::write(&path, &t.csv)
-                .map_err(|e| StoreError::Read(format!("writing {}: {e}", path.display())))?;
+        for t in self.tables()? {
+            let path = match format {
+                ExportFormat::Csv => {
+                    let csv = t.csv()?;
+                    let path = dir.join(csv.file_name);
+                    std::fs::write(&path, &csv.csv).map_err(|e| {
+                        StoreError::Read(format!("writing {}: {e}", path.display()))
+                    })?;
+                    path
+                }
+                ExportFormat::Parquet => {
+                    let path = dir.join(format!("{}.parquet", t.stem));
+                    t.parquet(&path)?;
+                    path
+                }
+            };
             files.push(ExportedFile {
                 path,
                 entity: t.entity,
                 rows_are: t.rows_are,
-                rows: t.rows,
+                rows: t.rows.len() as u64,
             });
         }
         Ok(files)

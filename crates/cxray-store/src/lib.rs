@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-pub use export::{CsvTable, EVENT_COLUMNS, ExportedFile, RESPONSE_COLUMNS};
+pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use read::{Counts, Reader, StoredEvent, StoredResponse, SurveyProgress};
 pub use records::{NewAnswer, NewEvent, NewResponse, Record};
@@ -267,4 +267,50 @@ pub(crate) fn now_micros() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
+}
+
+/// Copies the store at `source` into a new file `target` through SQLite's online backup: a
+/// consistent snapshot of the last commit, taken while a server goes on writing (WAL readers
+/// do not block the writer). The copy is itself a store: restoring is serving it (or copying
+/// it back while no server runs). Returns the copy's counts.
+pub fn backup(source: &Path, target: &Path) -> Result<Counts, StoreError> {
+    let open = |message: String| StoreError::Open {
+        path: target.to_path_buf(),
+        message,
+    };
+    if target.exists() {
+        return Err(open(
+            "the file exists; give the backup a new name (a backup never overwrites)".into(),
+        ));
+    }
+    let src = schema::open_for_reading(source)?;
+    let mut dst = rusqlite::Connection::open(target).map_err(|e| open(e.to_string()))?;
+    {
+        let backup =
+            rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| open(e.to_string()))?;
+        // All pages in one step: one read transaction, so one consistent snapshot (a copy in
+        // several steps restarts whenever the server commits between them).
+        let mut waited = 0;
+        loop {
+            use rusqlite::backup::StepResult;
+            if backup.step(-1).map_err(|e| open(e.to_string()))? == StepResult::Done {
+                break;
+            }
+            waited += 1;
+            if waited > 2000 {
+                return Err(open("the store stayed locked for 10 s".into()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let check: String = dst
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| open(e.to_string()))?;
+    if check != "ok" {
+        return Err(open(format!(
+            "the copy fails SQLite's integrity check: {check}"
+        )));
+    }
+    drop(dst);
+    Reader::open_file(target)?.counts()
 }

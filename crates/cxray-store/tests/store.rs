@@ -249,3 +249,147 @@ fn a_survey_page_revises_its_response_answer_by_answer() {
         Some(6.0)
     );
 }
+
+#[test]
+fn a_backup_taken_while_writing_is_a_consistent_store_that_can_be_served() {
+    use cxray_store::{NewAnswer, NewResponse, Record, Store};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let store = Arc::new(Store::open(&db).unwrap());
+    let response = |i: usize| {
+        Record::Response(NewResponse {
+            response_id: format!("R{i}"),
+            submitted_at: i as i64,
+            answers: vec![
+                NewAnswer {
+                    metric: "nps".into(),
+                    score: Some((i % 11) as f64),
+                    comment: None,
+                },
+                NewAnswer {
+                    metric: "csat".into(),
+                    score: Some(4.0),
+                    comment: None,
+                },
+            ],
+            ..Default::default()
+        })
+    };
+    for i in 0..200 {
+        store.write_blocking(vec![response(i)]).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 200;
+            while !stop.load(Ordering::Relaxed) {
+                store.write_blocking(vec![response(i)]).unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let copy = dir.path().join("backup.db");
+    let counts = cxray_store::backup(&db, &copy).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    // A snapshot: at least what was there before, never a response without both answers.
+    assert!(
+        counts.responses >= 200 && counts.responses <= written as u64,
+        "{counts:?}"
+    );
+    assert_eq!(counts.answers, 2 * counts.responses);
+    // Restoring is opening the copy as a store: it takes writes and reads back.
+    let restored = Store::open(&copy).unwrap();
+    restored.write_blocking(vec![response(1_000_000)]).unwrap();
+    assert_eq!(
+        restored.reader().unwrap().counts().unwrap().responses,
+        counts.responses + 1
+    );
+    // A backup never overwrites a file.
+    let e = cxray_store::backup(&db, &copy).unwrap_err();
+    assert!(e.to_string().contains("never overwrites"), "{e}");
+}
+
+#[test]
+fn an_export_to_parquet_has_typed_columns_and_every_row() {
+    use arrow::array::{Array, AsArray};
+    use cxray_store::{ExportFormat, NewAnswer, NewEvent, NewResponse, Record, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("region".to_string(), "North".to_string());
+    store
+        .write_blocking(vec![
+            Record::Response(NewResponse {
+                response_id: "R1".into(),
+                submitted_at: 1_735_689_600_123_456,
+                attributes,
+                answers: vec![
+                    NewAnswer {
+                        metric: "nps".into(),
+                        score: Some(9.0),
+                        comment: Some("é, \"ok\"\nyes".into()),
+                    },
+                    NewAnswer {
+                        metric: "csat".into(),
+                        score: None,
+                        comment: Some("only words".into()),
+                    },
+                ],
+                ..Default::default()
+            }),
+            Record::Event(NewEvent {
+                event_id: "E1".into(),
+                customer_id: Some("C1".into()),
+                step: "visit".into(),
+                at: 1_735_689_600_000_000,
+                ..Default::default()
+            }),
+        ])
+        .unwrap();
+    let out = dir.path().join("out");
+    let files = store
+        .reader()
+        .unwrap()
+        .export(&out, ExportFormat::Parquet)
+        .unwrap();
+    assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), vec![2, 1]);
+    let read = |name: &str| {
+        let f = std::fs::File::open(out.join(name)).unwrap();
+        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
+        r.map(|b| b.unwrap()).collect::<Vec<_>>()
+    };
+    let b = &read("responses.parquet")[0];
+    assert_eq!(b.num_rows(), 2);
+    let at = b
+        .column_by_name("submitted_at")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    assert_eq!(at.value(0), 1_735_689_600_123_456);
+    let score = b
+        .column_by_name("score")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Float64Type>();
+    // Answers sorted by metric: csat (no score) first.
+    assert!(score.is_null(0));
+    assert_eq!(score.value(1), 9.0);
+    let comment = b.column_by_name("comment").unwrap().as_string::<i32>();
+    assert_eq!(comment.value(1), "é, \"ok\"\nyes");
+    assert_eq!(
+        b.column_by_name("region")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "North"
+    );
+    assert!(b.column_by_name("survey").unwrap().is_null(0));
+    assert_eq!(read("journey.parquet")[0].num_rows(), 1);
+}
