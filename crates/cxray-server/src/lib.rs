@@ -35,6 +35,56 @@ mod routes;
 pub mod surveys;
 mod telemetry;
 
+/// The request parsers without a server, for the fuzz targets (`fuzz/`) and the property
+/// tests: whatever the bytes, they answer (records, or a refusal with a 4xx status) and never
+/// panic; what they accept, the store accepts.
+#[doc(hidden)]
+pub mod fuzzing {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use crate::collect;
+
+    fn headers(content_type: &str, idempotency_key: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            h.insert(axum::http::header::CONTENT_TYPE, v);
+        }
+        if let Some(k) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
+            h.insert("idempotency-key", k);
+        }
+        h
+    }
+
+    fn rules() -> collect::Rules {
+        collect::Rules {
+            catalog: cxray_metrics::MetricCatalog::builtin(),
+            timezone: "Europe/Amsterdam".into(),
+        }
+    }
+
+    /// `POST /api/v1/responses` (`events`: `/api/v1/events`) up to the store: the records it
+    /// would write, or the status of its refusal.
+    pub fn check_body(
+        events: bool,
+        content_type: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Vec<cxray_store::Record>, u16> {
+        let h = headers(content_type, idempotency_key);
+        let checked = if events {
+            collect::events(&h, body, &rules())
+        } else {
+            collect::responses(&h, body, &rules())
+        };
+        checked.map(|(r, _)| r).map_err(|e| e.status().as_u16())
+    }
+
+    /// A survey link's token checked with a fixed secret.
+    pub fn verify_link(token: &str) -> bool {
+        crate::links::Signer::new([3; 32]).verify(token, 0).is_ok()
+    }
+}
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

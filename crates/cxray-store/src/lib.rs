@@ -63,7 +63,7 @@ use std::thread::JoinHandle;
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use read::{Counts, Reader, StoredEvent, StoredResponse, SurveyProgress};
-pub use records::{NewAnswer, NewEvent, NewResponse, Record};
+pub use records::{NewAnswer, NewEvent, NewResponse, Record, check as check_records};
 pub use schema::SCHEMA_VERSION;
 pub use source::{StoreSource, is_sqlite_file};
 

@@ -91,8 +91,9 @@ impl Record {
     }
 }
 
-/// Checks every record of a batch; the first failure names the record by its position.
-pub(crate) fn check(batch: &[Record]) -> Result<(), WriteError> {
+/// Checks every record of a batch as the store does before writing it; the first failure names
+/// the record by its position.
+pub fn check(batch: &[Record]) -> Result<(), WriteError> {
     if batch.is_empty() {
         return Err(WriteError::Invalid {
             index: 0,
