@@ -12,7 +12,8 @@
 //! - NDJSON bulk, 1,000 responses per request, 4 clients;
 //! - an open loop at 1,000 requests/s for 10 s (latency from each request's scheduled time, so
 //!   a stall is not hidden by the clients waiting: no coordinated omission);
-//! - the survey-free GET `/healthz` at 500 requests/s, as a floor for page GETs.
+//! - a survey page (`GET /s/{token}`, question 1 with the saved answer looked up) at 500
+//!   requests/s.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -156,7 +157,7 @@ fn open_loop(
     clients: usize,
     rate: f64,
     seconds: f64,
-    get: bool,
+    get: Option<&str>,
 ) {
     let total = (rate * seconds) as usize;
     let next = Arc::new(AtomicUsize::new(0));
@@ -164,6 +165,7 @@ fn open_loop(
     let threads: Vec<_> = (0..clients)
         .map(|_| {
             let (key, tag, next) = (key.to_string(), tag.to_string(), next.clone());
+            let get = get.map(str::to_string);
             std::thread::spawn(move || {
                 let mut conn = Conn::open(addr);
                 let mut lat = Vec::new();
@@ -176,8 +178,8 @@ fn open_loop(
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
-                    let status = if get {
-                        conn.request("GET", "/healthz", "", "text/plain", b"")
+                    let status = if let Some(path) = &get {
+                        conn.request("GET", path, "", "text/plain", b"")
                     } else {
                         let body = response(&format!("{tag}-{i}"), i);
                         conn.request(
@@ -199,10 +201,10 @@ fn open_loop(
         .flat_map(|t| t.join().unwrap())
         .collect();
     let elapsed = t0.elapsed();
-    let what = if get {
-        "GET /healthz"
-    } else {
-        "POST, 1 per request"
+    let what = match get {
+        Some(p) if p.starts_with("/s/") => "GET survey page",
+        Some(p) => p,
+        None => "POST, 1 per request",
     };
     report(
         &format!("open loop {rate:.0}/s, {what}"),
@@ -225,7 +227,27 @@ fn main() {
         .add("bench", &[cxray_store::Scope::Collect])
         .unwrap()
         .secret;
-    let state = AppState::open(ServerConfig::new(&db)).unwrap();
+    let mut config = ServerConfig::new(&db);
+    let project: cxray_project::ProjectConfig = toml::from_str(
+        "[[surveys]]\nid = \"checkout\"\nlanguages = [\"en\", \"nl\"]\n\
+         [[surveys.questions]]\nmetric = \"nps\"\n[[surveys.questions]]\nreason_for = \"nps\"\n",
+    )
+    .unwrap();
+    config.project = Some((project, dir.join("cxray.toml")));
+    // One address sends everything here: no per-address limit on the public pages.
+    config.limits.public = cxray_server::Rate {
+        per_second: 1e9,
+        burst: 1e9,
+    };
+    let state = AppState::open(config).unwrap();
+    let (page, _) = state
+        .personal_link(
+            "checkout",
+            Some("C1".into()),
+            Some("I1".into()),
+            Some("nl".into()),
+        )
+        .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -243,8 +265,9 @@ fn main() {
     closed_loop(addr, &key, "warm", 8, 200, 1);
     closed_loop(addr, &key, "one", 64, 400, 1);
     closed_loop(addr, &key, "bulk", 4, 25, 1000);
-    open_loop(addr, &key, "paced", 64, 1000.0, 10.0, false);
-    open_loop(addr, &key, "", 32, 500.0, 10.0, true);
+    open_loop(addr, &key, "paced", 64, 1000.0, 10.0, None);
+    open_loop(addr, &key, "", 32, 500.0, 10.0, Some("/healthz"));
+    open_loop(addr, &key, "", 32, 500.0, 10.0, Some(&page));
     let (commits, batches) = state.store.stats();
     println!("store: {batches} requests acknowledged in {commits} commits");
     let _ = stop.send(());

@@ -237,8 +237,12 @@ pub struct Inner {
     /// Read connections kept for the pages (SQLite connections are not shared between
     /// threads; each request takes one and gives it back).
     readers: Mutex<Vec<cxray_store::Reader>>,
-    /// The surveys of `[[surveys]]`, checked.
-    pub surveys: std::collections::BTreeMap<String, surveys::Survey>,
+    /// The surveys of `[[surveys]]` and those made through the admin API, checked.
+    surveys: std::sync::RwLock<std::collections::BTreeMap<String, surveys::Survey>>,
+    /// Ids of the surveys of the configuration (the API cannot replace them).
+    configured: std::collections::BTreeSet<String>,
+    /// The project's metrics, against which surveys are checked.
+    catalog: cxray_metrics::MetricCatalog,
     /// Signs and checks survey links with the store's secret.
     pub signer: links::Signer,
     /// The address in the links the server makes.
@@ -266,16 +270,25 @@ impl AppState {
                 .map_err(|e| e.to_string())?,
             None => cxray_metrics::MetricCatalog::builtin(),
         };
-        let surveys = surveys::check(
+        let mut surveys = surveys::check(
             config
                 .project
                 .as_ref()
                 .map_or(&[][..], |(p, _)| &p.surveys[..]),
             &catalog,
         )?;
-        let secret = cxray_store::Keys::open(&config.db)
-            .and_then(|k| k.secret("links"))
-            .map_err(|e| e.to_string())?;
+        let configured = surveys.keys().cloned().collect();
+        let admin = cxray_store::Keys::open(&config.db).map_err(|e| e.to_string())?;
+        let secret = admin.secret("links").map_err(|e| e.to_string())?;
+        // Surveys made through the API; the configuration's win over one of the same id.
+        for (id, json) in admin.surveys().map_err(|e| e.to_string())? {
+            if surveys.contains_key(&id) {
+                continue;
+            }
+            let c: cxray_project::SurveyConfig = serde_json::from_str(&json)
+                .map_err(|e| format!("survey {id:?} of the store: {e}"))?;
+            surveys.append(&mut surveys::check(&[c], &catalog)?);
+        }
         let timezone = config
             .project
             .as_ref()
@@ -284,14 +297,19 @@ impl AppState {
             keys: KeyRing::default(),
             telemetry: Telemetry::new(config.log),
             limits: config.limits,
-            rules: collect::Rules { catalog, timezone },
+            rules: collect::Rules {
+                catalog: catalog.clone(),
+                timezone,
+            },
+            catalog,
+            configured,
             api_limit: RateLimiter::new(config.limits.api),
             public_limit: RateLimiter::new(config.limits.public),
             project: config.project,
             analysed: Mutex::new(None),
             health: Mutex::new(None),
             readers: Mutex::new(Vec::new()),
-            surveys,
+            surveys: std::sync::RwLock::new(surveys),
             signer: links::Signer::new(secret),
             public_url: config.public_url,
             store,
@@ -354,10 +372,10 @@ impl AppState {
         invitation_id: Option<String>,
         language: Option<String>,
     ) -> Result<(String, i64), String> {
-        let s = self.surveys.get(survey).ok_or_else(|| {
+        let s = self.survey(survey).ok_or_else(|| {
             format!(
                 "no survey {survey:?}; the surveys are: {}",
-                self.surveys.keys().cloned().collect::<Vec<_>>().join(", ")
+                self.survey_ids().join(", ")
             )
         })?;
         if let Some(l) = &language
@@ -391,6 +409,43 @@ impl AppState {
             a: Default::default(),
         };
         Ok((format!("/s/{}", self.signer.sign(&claims)), expires))
+    }
+
+    /// The survey of `id`, if there is one.
+    pub fn survey(&self, id: &str) -> Option<surveys::Survey> {
+        self.surveys.read().expect("surveys lock").get(id).cloned()
+    }
+
+    /// The ids of every survey.
+    pub fn survey_ids(&self) -> Vec<String> {
+        self.surveys
+            .read()
+            .expect("surveys lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Checks a survey made through the admin API, keeps it in the store and serves it at once
+    /// (a survey of the configuration cannot be replaced this way).
+    pub fn save_survey(&self, config: cxray_project::SurveyConfig) -> Result<(), ApiError> {
+        if self.configured.contains(&config.id) {
+            return Err(ApiError::Conflict(format!(
+                "survey {:?} is declared in cxray.toml; change it there",
+                config.id
+            )));
+        }
+        let mut checked = surveys::check(std::slice::from_ref(&config), &self.catalog)
+            .map_err(|e| ApiError::invalid(1, "", "", e))?;
+        let json = serde_json::to_string(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+        cxray_store::Keys::open(self.store.path())
+            .and_then(|k| k.save_survey(&config.id, &json))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.surveys
+            .write()
+            .expect("surveys lock")
+            .append(&mut checked);
+        Ok(())
     }
 
     /// Reads the active keys from the store again.

@@ -104,14 +104,14 @@ fn open_token(
             return Err((StatusCode::GONE, lang, "expired"));
         }
     };
-    let Some(survey) = state.surveys.get(&claims.s) else {
+    let Some(survey) = state.survey(&claims.s) else {
         return Err((StatusCode::NOT_FOUND, lang, "invalid"));
     };
-    if closed(survey) {
+    if closed(&survey) {
         let l = survey.language(None, claims.l.as_deref(), None);
         return Err((StatusCode::GONE, l, "closed"));
     }
-    Ok((survey.clone(), claims))
+    Ok((survey, claims))
 }
 
 /// The survey, claims and language of a link's page, or the page that refuses the link.
@@ -333,9 +333,10 @@ pub async fn open_survey(
         .iter()
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.as_str());
-    let Some(survey) = state.surveys.get(&survey_id) else {
+    let Some(survey) = state.survey(&survey_id) else {
         return notice(StatusCode::NOT_FOUND, asked.unwrap_or("en"), "invalid");
     };
+    let survey = &survey;
     let lang = survey.language(asked, None, accept_language(&headers));
     if closed(survey) {
         return notice(StatusCode::GONE, &lang, "closed");
@@ -376,7 +377,7 @@ pub async fn answer_open(
     headers: HeaderMap,
     form: Result<axum::Form<Answer>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(survey) = state.surveys.get(&survey_id).cloned() else {
+    let Some(survey) = state.survey(&survey_id) else {
         return notice(
             StatusCode::NOT_FOUND,
             query.lang.as_deref().unwrap_or("en"),

@@ -228,6 +228,17 @@ pub fn routes() -> Vec<Route> {
         ),
         r(
             Method::POST,
+            "/api/v1/surveys",
+            Some(Scope::Admin),
+            false,
+            "Makes or replaces a survey (the fields of [[surveys]] in cxray.toml, as JSON); \
+             served at once and kept in the store",
+            &["application/json"],
+            &[201, 400, 401, 403, 409, 415, 422, 429],
+            post(save_survey),
+        ),
+        r(
+            Method::POST,
             "/api/v1/links",
             Some(Scope::Admin),
             false,
@@ -471,9 +482,12 @@ async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
 async fn surveys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let out = read::blocking(&state, |s| {
         let mut list = Vec::new();
-        for (id, survey) in &s.surveys {
+        for id in s.survey_ids() {
+            let Some(survey) = s.survey(&id) else {
+                continue;
+            };
             let progress = s
-                .with_reader(|r| r.survey_progress(id))
+                .with_reader(|r| r.survey_progress(&id))
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             let questions: Vec<Value> = survey
                 .questions
@@ -510,6 +524,36 @@ async fn surveys(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
     })
     .await?;
     Ok(Json(out))
+}
+
+async fn save_survey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let bytes = read_body(&headers, body, 256 * 1024).await?;
+    let config: cxray_project::SurveyConfig = one_record(&headers, &bytes)?;
+    let id = config.id.clone();
+    read::blocking(&state, move |s| s.save_survey(config)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "open": format!("/s/{id}/open") })),
+    ))
+}
+
+/// The one JSON object of a body, or why it is refused.
+fn one_record<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let (mut records, errors) = collect::parse_records::<T>(headers, bytes)?;
+    if let Some(e) = errors.into_iter().next() {
+        return Err(ApiError::invalid(e.line, &e.field, &e.value, e.reason));
+    }
+    if records.len() != 1 {
+        return Err(ApiError::BadRequest("send one JSON object".into()));
+    }
+    Ok(records.remove(0).1)
 }
 
 /// The body of `POST /api/v1/links`.

@@ -342,3 +342,108 @@ async fn the_anonymous_link_keeps_its_attributes_and_the_browser_language() {
         (json!(1), json!(0), json!(1))
     );
 }
+
+#[tokio::test]
+async fn surveys_made_through_the_admin_api_are_served_at_once_and_kept() {
+    let s = server();
+    let survey = json!({
+        "id": "onboarding",
+        "languages": ["en", "hr"],
+        "closes": "2099-12-31",
+        "questions": [{"metric": "ces"}, {"reason_for": "ces"}]
+    });
+    let post_survey = |body: serde_json::Value, key: String| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                "/api/v1/surveys",
+                Some(&key),
+                Some("application/json"),
+                body.to_string(),
+            )
+            .await
+        }
+    };
+    let a = post_survey(survey.clone(), s.admin.clone()).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let p = get(&s, "/s/onboarding/open?lang=hr", None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("Koliko vam je bilo lako"), "{}", p.html);
+    assert_eq!(p.html.matches("type=\"radio\"").count(), 7);
+    // The configuration's surveys are not replaced; broken ones are refused.
+    let mut clash = survey.clone();
+    clash["id"] = json!("checkout");
+    assert_eq!(
+        post_survey(clash, s.admin.clone()).await.status,
+        StatusCode::CONFLICT
+    );
+    let mut broken = survey.clone();
+    broken["questions"] = json!([{"metric": "loyalty"}]);
+    let b = post_survey(broken, s.admin.clone()).await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", b.text);
+    assert!(b.text.contains("loyalty"));
+    let mut unknown = survey.clone();
+    unknown["colour"] = json!("red");
+    assert_eq!(
+        post_survey(unknown, s.admin.clone()).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // A closed survey takes no answers.
+    let mut closed = survey.clone();
+    closed["id"] = json!("last-year");
+    closed["closes"] = json!("2020-01-31");
+    assert_eq!(
+        post_survey(closed, s.admin.clone()).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        get(&s, "/s/last-year/open", None).await.status,
+        StatusCode::GONE
+    );
+    assert_eq!(
+        post(&s, "/s/last-year/open", "q=1&value=5&action=next")
+            .await
+            .status,
+        StatusCode::GONE
+    );
+    assert_eq!(s.counts(), (0, 0, 0));
+    // After a restart the survey is still there.
+    let config = cxray_server::ServerConfig {
+        project: Some((
+            toml::from_str(PROJECT).unwrap(),
+            s.dir.path().join("cxray.toml"),
+        )),
+        ..cxray_server::ServerConfig::new(s.dir.path().join("cxray.db"))
+    };
+    let again = cxray_server::AppState::open(config).unwrap();
+    assert!(again.survey("onboarding").is_some());
+    assert_eq!(
+        again.survey_ids(),
+        vec!["checkout", "last-year", "onboarding"]
+    );
+}
+
+#[tokio::test]
+async fn public_pages_are_rate_limited_per_address() {
+    let s = TestServer::with_project_and_limits(
+        toml::from_str(PROJECT).unwrap(),
+        cxray_server::Limits {
+            public: cxray_server::Rate {
+                per_second: 0.1,
+                burst: 3.0,
+            },
+            ..Default::default()
+        },
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            get(&s, "/s/checkout/open", None).await.status,
+            StatusCode::OK
+        );
+    }
+    let limited = get(&s, "/s/checkout/open", None).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    // The stylesheet and the health check are not counted.
+    assert_eq!(get(&s, "/s/style.css", None).await.status, StatusCode::OK);
+}

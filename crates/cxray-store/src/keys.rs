@@ -180,6 +180,32 @@ impl Keys {
             .map_err(|_| StoreError::Read(format!("the secret {name:?} is not 32 bytes")))
     }
 
+    /// Saves a survey made through the admin API (its definition as JSON), replacing the one
+    /// of the same id.
+    pub fn save_survey(&self, id: &str, definition: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO surveys (id, definition, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET definition = excluded.definition,
+                   updated_at = excluded.updated_at",
+                params![id, definition, crate::now_micros()],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// The surveys saved through the admin API: (id, definition as JSON), by id.
+    pub fn surveys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare("SELECT id, definition FROM surveys ORDER BY id")
+            .map_err(err)?;
+        let rows = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// Every key, revoked ones included, oldest first.
     pub fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
         list(&self.conn, false).map(|v| v.into_iter().map(|(k, _)| k).collect())
@@ -284,6 +310,16 @@ mod tests {
         let s = keys.secret("links").unwrap();
         assert_eq!(Keys::open(&path).unwrap().secret("links").unwrap(), s);
         assert_ne!(keys.secret("other").unwrap(), s);
+        keys.save_survey("b", "{}").unwrap();
+        keys.save_survey("a", "{\"x\": 1}").unwrap();
+        keys.save_survey("b", "{\"y\": 2}").unwrap();
+        assert_eq!(
+            keys.surveys().unwrap(),
+            vec![
+                ("a".to_string(), "{\"x\": 1}".to_string()),
+                ("b".to_string(), "{\"y\": 2}".to_string())
+            ]
+        );
         assert!(keys.add(" ", &[Scope::Read]).is_err());
     }
 

@@ -70,6 +70,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         value BLOB NOT NULL
     ) STRICT;",
     ),
+    (
+        "surveys made through the admin API (their definition as JSON)",
+        "CREATE TABLE surveys (
+        id TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

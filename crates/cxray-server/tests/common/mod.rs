@@ -41,6 +41,13 @@ impl TestServer {
         TestServer::build(Limits::default(), Some(project))
     }
 
+    pub fn with_project_and_limits(
+        project: cxray_project::ProjectConfig,
+        limits: Limits,
+    ) -> TestServer {
+        TestServer::build(limits, Some(project))
+    }
+
     fn build(limits: Limits, project: Option<cxray_project::ProjectConfig>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("cxray.db");
