@@ -498,7 +498,12 @@ fn serve(a: ServeArgs) -> Outcome {
             );
         }
     })
-    .map_err(|message| Failure { code: 1, message })
+    .map_err(|message| Failure { code: 1, message })?;
+    eprintln!(
+        "cxray serve: stopped; every acknowledged write is in {}",
+        db.display()
+    );
+    Ok(())
 }
 
 fn key(a: KeyArgs) -> Outcome {

@@ -83,6 +83,19 @@ fn http(
     Ok((status, body))
 }
 
+/// Posts one response as JSON: (status, body).
+fn post_one(addr: &str, key: &str, body: &str) -> (u16, String) {
+    http(
+        addr,
+        "POST",
+        "/api/v1/responses",
+        key,
+        "application/json",
+        body,
+    )
+    .unwrap()
+}
+
 fn add_key(dir: &Path, scope: &str) -> String {
     let out = cxray(
         &[
@@ -209,15 +222,7 @@ fn the_demo_serves_its_store_and_reports_what_is_posted() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains(&format!("\"n\":{before}")), "{text}");
     let body = r#"{"customer_id": "C0000001", "submitted_at": "2025-12-30T12:00:00Z", "survey": "checkout", "answers": [{"metric": "stars", "score": 5, "comment": "Quick & easy <3"}]}"#;
-    let (status, text) = http(
-        &server.addr,
-        "POST",
-        "/api/v1/responses",
-        &key,
-        "application/json",
-        body,
-    )
-    .unwrap();
+    let (status, text) = post_one(&server.addr, &key, body);
     assert_eq!(status, 201, "{text}");
     drop(server);
     assert_eq!(
@@ -225,6 +230,43 @@ fn the_demo_serves_its_store_and_reports_what_is_posted() {
         before + 1,
         "the report counts the posted answer"
     );
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = add_key(dir.path(), "collect");
+    let mut server = serve(dir.path(), &[]);
+    let body = r#"{"response_id": "G1", "answers": [{"metric": "nps", "score": 8}]}"#;
+    let (status, _) = post_one(&server.addr, &key, body);
+    assert_eq!(status, 201);
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(code.success(), "{code:?}");
+    // It no longer listens, and what it acknowledged is stored.
+    assert!(TcpStream::connect(&server.addr).is_err());
+    let c = cxray_store::Reader::open_file(dir.path().join("cxray.db"))
+        .unwrap()
+        .counts()
+        .unwrap();
+    assert_eq!(c.responses, 1);
 }
 
 #[test]

@@ -49,7 +49,7 @@ pub use config::{
 };
 pub use entity::{Entity, EntityTable, load_entity};
 pub use error::IngestError;
-pub use mapping::CANONICAL;
+pub use mapping::{CANONICAL, canonical_of_header};
 pub use rejects::{Reject, write_rejects_csv};
 pub use rows::{Counts, FIXED_COLUMNS, responses_schema};
 

@@ -24,6 +24,16 @@ pub const CANONICAL: [&str; 11] = [
     "language",
 ];
 
+/// The canonical column a header name is read as when the config maps nothing (its name or
+/// one of its aliases, trimmed and in any case); `None` for an attribute. A producer that
+/// writes attributes as columns (cxray's store) must not use such names.
+pub fn canonical_of_header(name: &str) -> Option<&'static str> {
+    let lower = name.trim().to_lowercase();
+    CANONICAL
+        .into_iter()
+        .find(|c| *c == lower || aliases(c).contains(&lower.as_str()))
+}
+
 /// Header names recognised for a canonical column when the config does not map it.
 fn aliases(canon: &str) -> &'static [&'static str] {
     match canon {

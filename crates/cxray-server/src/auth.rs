@@ -103,6 +103,22 @@ pub enum Client {
     Address(IpAddr),
 }
 
+impl Client {
+    /// IPv6 clients by their /64 (one subscriber's network: rotating the host part would
+    /// otherwise give a fresh budget per address).
+    fn grouped(self) -> Client {
+        match self {
+            Client::Address(IpAddr::V6(a)) => {
+                let s = a.segments();
+                Client::Address(IpAddr::V6(std::net::Ipv6Addr::new(
+                    s[0], s[1], s[2], s[3], 0, 0, 0, 0,
+                )))
+            }
+            other => other,
+        }
+    }
+}
+
 struct Bucket {
     tokens: f64,
     last: Instant,
@@ -111,17 +127,35 @@ struct Bucket {
 /// Token buckets per client.
 pub struct RateLimiter {
     rate: Rate,
-    buckets: Mutex<HashMap<Client, Bucket>>,
+    buckets: Mutex<Buckets>,
 }
 
-/// Buckets kept before idle ones are dropped (a full bucket is the same as none).
+struct Buckets {
+    map: HashMap<Client, Bucket>,
+    /// When idle buckets were last dropped.
+    swept: Instant,
+    /// Shared by new clients while the map is full (a flood of addresses shares one budget
+    /// instead of growing the map without bound).
+    overflow: Bucket,
+}
+
+/// Buckets kept; beyond, idle ones are dropped (a full bucket is the same as none), at most
+/// once a second.
 const MAX_BUCKETS: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(rate: Rate) -> RateLimiter {
+        let now = Instant::now();
         RateLimiter {
             rate,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                swept: now,
+                overflow: Bucket {
+                    tokens: rate.burst,
+                    last: now,
+                },
+            }),
         }
     }
 
@@ -132,15 +166,24 @@ impl RateLimiter {
 
     fn check_at(&self, client: Client, now: Instant) -> Result<(), ApiError> {
         let Rate { per_second, burst } = self.rate;
-        let mut buckets = self.buckets.lock().expect("rate limiter lock");
-        if buckets.len() >= MAX_BUCKETS {
+        let client = client.grouped();
+        let mut guard = self.buckets.lock().expect("rate limiter lock");
+        let buckets = &mut *guard;
+        if buckets.map.len() >= MAX_BUCKETS
+            && now.duration_since(buckets.swept) >= Duration::from_secs(1)
+        {
             let full = Duration::from_secs_f64(burst / per_second.max(1e-9));
-            buckets.retain(|_, b| now.duration_since(b.last) < full);
+            buckets.map.retain(|_, b| now.duration_since(b.last) < full);
+            buckets.swept = now;
         }
-        let b = buckets.entry(client).or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
+        let b = if buckets.map.len() >= MAX_BUCKETS && !buckets.map.contains_key(&client) {
+            &mut buckets.overflow
+        } else {
+            buckets.map.entry(client).or_insert(Bucket {
+                tokens: burst,
+                last: now,
+            })
+        };
         let refill = now.duration_since(b.last).as_secs_f64() * per_second;
         b.tokens = (b.tokens + refill).min(burst);
         b.last = now;
@@ -175,8 +218,16 @@ mod tests {
             Err(ApiError::TooManyRequests { retry_after }) => assert_eq!(retry_after, 1),
             other => panic!("{other:?}"),
         }
-        // Another client has its own bucket.
+        // Another client has its own bucket; IPv6 addresses of one /64 share theirs.
         assert!(limiter.check_at(Client::Key("cxk_1".into()), t0).is_ok());
+        for host in 1..=3 {
+            let a: IpAddr = format!("2001:db8:1:2::{host}").parse().unwrap();
+            assert!(limiter.check_at(Client::Address(a), t0).is_ok());
+        }
+        let next: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert!(limiter.check_at(Client::Address(next), t0).is_err());
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limiter.check_at(Client::Address(other), t0).is_ok());
         // Half a second refills one token at 2 per second, not two.
         let later = t0 + Duration::from_millis(500);
         assert!(limiter.check_at(ip.clone(), later).is_ok());

@@ -265,22 +265,80 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// Attribute names that would overwrite a canonical column when laid out as a row.
+/// Attributes the store would refuse (names read as columns of the record, too many, too
+/// long), checked before the records are laid out as rows: an attribute named like a column
+/// would take that column's place.
 fn attribute_errors(
     line: u64,
     attributes: &BTreeMap<String, Scalar>,
-    reserved: &[&str],
+    event: bool,
     errors: &mut Vec<RowError>,
 ) {
-    for name in attributes.keys() {
-        if reserved.contains(&name.as_str()) || name.trim().is_empty() {
+    if attributes.len() > cxray_store::MAX_ATTRIBUTES {
+        errors.push(RowError {
+            line,
+            field: "attributes".into(),
+            value: String::new(),
+            reason: format!(
+                "{} attributes; at most {} per record",
+                attributes.len(),
+                cxray_store::MAX_ATTRIBUTES
+            ),
+        });
+        return;
+    }
+    for (name, value) in attributes {
+        let problem = cxray_store::attribute_problem(name, event).or_else(|| {
+            (value.text().chars().count() > cxray_store::MAX_ATTRIBUTE_VALUE).then(|| {
+                format!(
+                    "longer than {} characters",
+                    cxray_store::MAX_ATTRIBUTE_VALUE
+                )
+            })
+        });
+        if let Some(reason) = problem {
             errors.push(RowError {
                 line,
                 field: format!("attributes.{name}"),
                 value: String::new(),
-                reason: format!(
-                    "an attribute cannot be named {name:?}: that is a field of the record"
-                ),
+                reason,
+            });
+        }
+    }
+}
+
+/// Most records in one request (bulk loads send several requests).
+pub const MAX_RECORDS: usize = 10_000;
+/// Most distinct attribute names in one request.
+pub const MAX_ATTRIBUTE_NAMES: usize = 200;
+
+/// Refuses a request with too many records or attribute names before any work on them.
+fn check_size<'a>(records: usize, names: impl Iterator<Item = &'a String>) -> Result<(), ApiError> {
+    if records > MAX_RECORDS {
+        return Err(ApiError::BadRequest(format!(
+            "{records} records in one request; send at most {MAX_RECORDS} per request"
+        )));
+    }
+    let distinct: std::collections::BTreeSet<&String> = names.collect();
+    if distinct.len() > MAX_ATTRIBUTE_NAMES {
+        return Err(ApiError::BadRequest(format!(
+            "{} distinct attribute names in one request; at most {MAX_ATTRIBUTE_NAMES}",
+            distinct.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Row errors for ids that appear twice in one request (`ids` in the order of `parsed`).
+fn duplicate_ids<T>(parsed: &[(u64, T)], ids: &[String], errors: &mut Vec<RowError>) {
+    let mut seen = std::collections::HashMap::new();
+    for ((line, _), id) in parsed.iter().zip(ids) {
+        if let Some(first) = seen.insert(id.as_str(), *line) {
+            errors.push(RowError {
+                line: *line,
+                field: "id".into(),
+                value: id.clone(),
+                reason: format!("the id of line {first} again; one record per id"),
             });
         }
     }
@@ -322,6 +380,10 @@ fn ingest_error(e: cxray_ingest::IngestError) -> ApiError {
 /// Checks a responses body and turns it into records for the store.
 pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
     let (parsed, mut errors) = parse_records::<ResponseIn>(headers, body)?;
+    check_size(
+        parsed.len() + errors.len(),
+        parsed.iter().flat_map(|(_, r)| r.attributes.keys()),
+    )?;
     let key = idempotency_key(headers)?;
     let total = parsed.len() + errors.len();
     let many = total > 1;
@@ -330,14 +392,9 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
     let mut rows = Vec::new();
     let mut origin: Vec<(usize, usize)> = Vec::new();
     let mut ids = Vec::with_capacity(parsed.len());
-    let reserved: Vec<&str> = cxray_store::RESPONSE_COLUMNS
-        .iter()
-        .copied()
-        .chain(cxray_ingest::FIXED_COLUMNS)
-        .collect();
     for (k, (line, r)) in parsed.iter().enumerate() {
         let id = record_id(r.response_id.as_ref(), key.as_deref(), *line, many);
-        attribute_errors(*line, &r.attributes, &reserved, &mut errors);
+        attribute_errors(*line, &r.attributes, false, &mut errors);
         if r.answers.is_empty() {
             errors.push(RowError {
                 line: *line,
@@ -347,20 +404,27 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
             });
         }
         for (a, answer) in r.answers.iter().enumerate() {
+            // Always a score column, so that a request of comments only still has one.
             let mut row = serde_json::Map::new();
+            row.insert(
+                "score".into(),
+                answer.score.as_ref().map_or(serde_json::Value::Null, |v| {
+                    serde_json::Value::String(v.text())
+                }),
+            );
             let mut put = |k: &str, v: Option<String>| {
                 if let Some(v) = v {
                     row.insert(k.to_string(), serde_json::Value::String(v));
                 }
             };
-            put("response_id", Some(format!("{id}#{}", answer.metric)));
+            // The row's own name, to find its validated values again: the record and answer.
+            put("response_id", Some(format!("r{k}a{a}")));
             put("customer_id", r.customer_id.as_ref().map(Scalar::text));
             put(
                 "submitted_at",
                 Some(r.submitted_at.clone().unwrap_or_else(|| received.clone())),
             );
             put("metric", Some(answer.metric.clone()));
-            put("score", answer.score.as_ref().map(Scalar::text));
             put("comment", answer.comment.clone());
             for (name, v) in &r.attributes {
                 put(name, Some(v.text()));
@@ -370,6 +434,7 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
         }
         ids.push(id);
     }
+    duplicate_ids(&parsed, &ids, &mut errors);
     if rows.is_empty() {
         refuse(errors, total)?;
         return Err(ApiError::BadRequest("the body holds no answers".into()));
@@ -416,22 +481,42 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
     }
     let mut records = Vec::with_capacity(parsed.len());
     let mut lines = Vec::with_capacity(parsed.len());
-    for ((line, r), id) in parsed.into_iter().zip(ids) {
+    for (k, ((line, r), id)) in parsed.into_iter().zip(ids).enumerate() {
         let mut submitted_at = None;
         let mut answers = Vec::with_capacity(r.answers.len());
-        for a in r.answers {
-            let (metric, score) = match checked.get(&format!("{id}#{}", a.metric)) {
+        for (a, answer) in r.answers.into_iter().enumerate() {
+            let (metric, score) = match checked.get(&format!("r{k}a{a}")) {
                 Some((at, name, score)) => {
                     submitted_at = Some(*at);
                     (name.clone(), *score)
                 }
-                // An answer without a score (a comment only) is not a row of the analyses.
-                None => (a.metric.trim().to_lowercase(), None),
+                // A scored answer is a row of the analyses: neither read nor refused would be
+                // a bug, not something to store without its score.
+                None if answer.score.is_some() => {
+                    return Err(ApiError::Internal(format!(
+                        "answer {a} on line {line} was neither read nor refused"
+                    )));
+                }
+                // An answer without a score (a comment only): its metric must still be known.
+                None => {
+                    let name = answer.metric.trim().to_lowercase();
+                    match rules.catalog.get(&name) {
+                        Ok(spec) => (spec.name.clone(), None),
+                        Err(e) => {
+                            return Err(ApiError::invalid(
+                                line,
+                                &format!("answers[{a}].metric"),
+                                &answer.metric,
+                                e.to_string(),
+                            ));
+                        }
+                    }
+                }
             };
             answers.push(NewAnswer {
                 metric,
                 score,
-                comment: a.comment,
+                comment: answer.comment,
             });
         }
         let submitted_at = match submitted_at {
@@ -446,6 +531,7 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
             })?,
         };
         records.push(Record::Response(NewResponse {
+            time_from_server: r.submitted_at.is_none(),
             response_id: id,
             survey: r.survey,
             invitation_id: r.invitation_id.as_ref().map(Scalar::text),
@@ -463,7 +549,7 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
         }));
         lines.push(line);
     }
-    Ok((records, lines))
+    store_checks(records, lines, total)
 }
 
 /// An RFC 3339 time in µs (for a response whose answers all lack a score).
@@ -476,18 +562,22 @@ fn time_of(s: &str) -> Option<i64> {
 /// Checks an events body and turns it into records for the store.
 pub fn events(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
     let (parsed, mut errors) = parse_records::<EventIn>(headers, body)?;
+    check_size(
+        parsed.len() + errors.len(),
+        parsed.iter().flat_map(|(_, e)| e.attributes.keys()),
+    )?;
     let key = idempotency_key(headers)?;
     let total = parsed.len() + errors.len();
     let many = total > 1;
     let received = now_rfc3339();
-    let reserved: Vec<&str> = cxray_store::EVENT_COLUMNS
+    let ids: Vec<String> = parsed
         .iter()
-        .copied()
-        .chain(["local_date", "source_line", "source_file"])
+        .map(|(line, e)| record_id(e.event_id.as_ref(), key.as_deref(), *line, many))
         .collect();
+    duplicate_ids(&parsed, &ids, &mut errors);
     let mut rows = Vec::with_capacity(parsed.len());
     for (line, e) in &parsed {
-        attribute_errors(*line, &e.attributes, &reserved, &mut errors);
+        attribute_errors(*line, &e.attributes, true, &mut errors);
         let mut row = serde_json::Map::new();
         let mut put = |k: &str, v: Option<String>| {
             if let Some(v) = v {
@@ -539,12 +629,13 @@ pub fn events(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
     }
     let mut records = Vec::with_capacity(parsed.len());
     let mut lines = Vec::with_capacity(parsed.len());
-    for (k, (line, e)) in parsed.into_iter().enumerate() {
+    for (k, ((line, e), id)) in parsed.into_iter().zip(ids).enumerate() {
         let when = *at.get(&(k as u64 + 1)).ok_or_else(|| {
             ApiError::Internal(format!("event on line {line} was neither read nor refused"))
         })?;
         records.push(Record::Event(NewEvent {
-            event_id: record_id(e.event_id.as_ref(), key.as_deref(), line, many),
+            time_from_server: e.at.is_none(),
+            event_id: id,
             customer_id: e.customer_id.as_ref().map(Scalar::text),
             session_id: e.session_id.as_ref().map(Scalar::text),
             step: e.step,
@@ -557,6 +648,26 @@ pub fn events(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
         }));
         lines.push(line);
     }
+    store_checks(records, lines, total)
+}
+
+/// The store's own checks (ids, attribute names, answers) on each record, as row errors: what
+/// this module accepts, the store accepts.
+fn store_checks(records: Vec<Record>, lines: Vec<u64>, total: usize) -> Checked {
+    let mut errors = Vec::new();
+    for (r, line) in records.iter().zip(&lines) {
+        if let Err(WriteError::Invalid { reason, .. }) =
+            cxray_store::check_records(std::slice::from_ref(r))
+        {
+            errors.push(RowError {
+                line: *line,
+                field: String::new(),
+                value: String::new(),
+                reason,
+            });
+        }
+    }
+    refuse(errors, total)?;
     Ok((records, lines))
 }
 

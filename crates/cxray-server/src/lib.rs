@@ -245,6 +245,10 @@ pub struct Inner {
     catalog: cxray_metrics::MetricCatalog,
     /// Signs and checks survey links with the store's secret.
     pub signer: links::Signer,
+    /// When the keys were last read from the store (Unix seconds).
+    keys_read: std::sync::atomic::AtomicI64,
+    /// Whether a refresher reads them every second (`serve`).
+    keys_refreshed: std::sync::atomic::AtomicBool,
     /// The address in the links the server makes.
     pub public_url: Option<String>,
 }
@@ -285,9 +289,15 @@ impl AppState {
             if surveys.contains_key(&id) {
                 continue;
             }
-            let c: cxray_project::SurveyConfig = serde_json::from_str(&json)
-                .map_err(|e| format!("survey {id:?} of the store: {e}"))?;
-            surveys.append(&mut surveys::check(&[c], &catalog)?);
+            // One that no longer fits the project (a metric removed from cxray.toml) is left
+            // out with a warning rather than keeping the server from starting.
+            let checked = serde_json::from_str::<cxray_project::SurveyConfig>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|c| surveys::check(&[c], &catalog));
+            match checked {
+                Ok(mut s) => surveys.append(&mut s),
+                Err(e) => eprintln!("cxray serve: survey {id:?} of the store is not served: {e}"),
+            }
         }
         let timezone = config
             .project
@@ -311,6 +321,8 @@ impl AppState {
             readers: Mutex::new(Vec::new()),
             surveys: std::sync::RwLock::new(surveys),
             signer: links::Signer::new(secret),
+            keys_read: std::sync::atomic::AtomicI64::new(0),
+            keys_refreshed: std::sync::atomic::AtomicBool::new(false),
             public_url: config.public_url,
             store,
         }));
@@ -335,7 +347,6 @@ impl AppState {
         Ok(serde_json::json!({
             "status": "ok",
             "store": {
-                "path": self.store.path(),
                 "schema_version": cxray_store::SCHEMA_VERSION,
                 "requests_acknowledged": batches,
                 "commits": commits,
@@ -452,7 +463,25 @@ impl AppState {
     pub fn reload_keys(&self) -> Result<(), cxray_store::StoreError> {
         let keys = self.store.reader()?.active_keys()?;
         self.keys.replace(keys);
+        self.keys_read.store(
+            chrono::Utc::now().timestamp(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(())
+    }
+
+    /// Whether the keys were read from the store in the last 10 s: a revoked key must not
+    /// go on working because the reload fails (the API answers 503 meanwhile).
+    pub fn keys_fresh(&self) -> bool {
+        if !self
+            .keys_refreshed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // No refresher (the app embedded without `serve`): the keys read at start hold.
+            return true;
+        }
+        let read = self.keys_read.load(std::sync::atomic::Ordering::Relaxed);
+        chrono::Utc::now().timestamp() - read <= 10
     }
 
     /// The served project as of the store's last acknowledged write: its files and the store.
@@ -513,14 +542,15 @@ fn canonical(p: &Path) -> PathBuf {
 
 /// The whole application: routes, the observing layer and the request timeout.
 pub fn app(state: AppState) -> axum::Router {
+    // The timeout inside the observing layer: a 408 is counted and carries the headers too.
     router(state.clone())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            telemetry::observe,
-        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.limits.timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
         ))
 }
 
@@ -577,17 +607,24 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Keys added or revoked with `cxray key` take effect within a second.
+    // Keys added or revoked with `cxray key` take effect within a second; on a thread of its
+    // own, so that analyses filling the blocking pool cannot delay a revocation.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    state
+        .keys_refreshed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let refresher = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let s = state.clone();
-                let _ = tokio::task::spawn_blocking(move || s.reload_keys()).await;
-            }
-        })
+        let (state, stop) = (state.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("cxray-keys".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_secs(1));
+                    if let Err(e) = state.reload_keys() {
+                        eprintln!("cxray serve: reading the API keys failed: {e}");
+                    }
+                }
+            })?
     };
     let result = axum::serve(
         listener,
@@ -595,6 +632,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await;
-    refresher.abort();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = refresher.join();
     result
 }

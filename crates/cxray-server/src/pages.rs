@@ -303,6 +303,7 @@ async fn save_and_go_on(
             language: Some(lang.to_string()),
             attributes,
             answers: vec![answer],
+            time_from_server: true,
         });
         if let Err(e) = state.store.write(vec![record]).await {
             let status = match e {

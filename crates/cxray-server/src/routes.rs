@@ -85,11 +85,12 @@ pub fn routes() -> Vec<Route> {
         r(
             Method::GET,
             "/metrics",
-            None,
+            Some(Scope::Read),
             false,
-            "Prometheus counters of requests and of the store",
+            "Prometheus counters of requests and of the store (scrape with a read key as the \
+             bearer token)",
             &[],
-            &[200],
+            READ_STATUSES,
             get(prometheus),
         ),
         r(
@@ -290,10 +291,28 @@ async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
     match scope {
         Some(scope) => {
+            if !state.keys_fresh() {
+                return ApiError::Busy(
+                    "the server could not read its API keys lately; retry shortly".into(),
+                )
+                .into_response();
+            }
             let key = match state.keys.authorize(req.headers(), scope) {
                 Ok(k) => k,
+                // Failed attempts spend the address's public budget: guessing keys is slow.
+                Err(e @ ApiError::Unauthenticated(_)) => {
+                    return match state.public_limit.check(Client::Address(address)) {
+                        Err(limited) => limited.into_response(),
+                        Ok(()) => e.into_response(),
+                    };
+                }
                 Err(e) => return e.into_response(),
             };
             if let Err(e) = state.api_limit.check(Client::Key(key.prefix.clone())) {
@@ -304,15 +323,8 @@ async fn guard(
             response
         }
         None => {
-            if limited {
-                let ip = req
-                    .extensions()
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0.ip())
-                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
-                if let Err(e) = state.public_limit.check(Client::Address(ip)) {
-                    return e.into_response();
-                }
+            if limited && let Err(e) = state.public_limit.check(Client::Address(address)) {
+                return e.into_response();
             }
             next.run(req).await
         }

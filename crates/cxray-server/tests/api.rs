@@ -140,10 +140,12 @@ async fn records_without_ids_take_the_idempotency_key() {
     let (st, first) = post("retry-42").await;
     assert_eq!(st, StatusCode::CREATED);
     assert_eq!(first["ids"], json!(["retry-42"]));
-    // A client retrying after a lost answer stores nothing twice (its time defaults to the
-    // server's clock, so the retry must not differ: the stored time is kept).
-    let (st, _) = post("retry-42").await;
-    assert!(st == StatusCode::OK || st == StatusCode::CONFLICT, "{st}");
+    // A client retrying after a lost answer stores nothing twice; the time the server gave
+    // the first attempt (the record has none of its own) does not make the retry a conflict.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let (st, again) = post("retry-42").await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["replayed"], 1);
     assert_eq!(s.counts(), (1, 1, 0));
     // Without either, each record gets a random id.
     let a = s.post_json("/api/v1/responses", body).await;
@@ -477,7 +479,11 @@ async fn health_and_prometheus_counters() {
     assert_eq!(h.status, StatusCode::OK);
     assert_eq!(h.body["status"], "ok");
     assert_eq!(h.body["store"]["requests_acknowledged"], 1);
-    let m = s.call(Method::GET, "/metrics", None, None, "").await;
+    assert_eq!(
+        s.call(Method::GET, "/metrics", None, None, "").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let m = s.get("/metrics", &s.read).await;
     assert!(
         m.text.contains("cxray_answers_stored_total 1"),
         "{}",
@@ -490,4 +496,90 @@ async fn health_and_prometheus_counters() {
         m.text
     );
     assert!(m.text.contains("cxray_api_keys 3"), "{}", m.text);
+}
+
+#[tokio::test]
+async fn attributes_and_ids_that_would_corrupt_the_analyses_are_refused() {
+    let s = TestServer::new();
+    let with = |extra: &str| {
+        format!(
+            r#"{{"submitted_at": "2026-03-01", "answers": [{{"metric": "nps", "score": 9}}]{extra}}}"#
+        )
+    };
+    let many: String = (0..51)
+        .map(|i| format!(r#""a{i}": "x""#))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (body, field) in [
+        // Would be read back as the weight (or the id, or the date) of every answer.
+        (
+            with(r#", "attributes": {"Weight": "1000000"}"#),
+            "attributes.Weight",
+        ),
+        (with(r#", "attributes": {"ID": "x"}"#), "attributes.ID"),
+        (
+            with(r#", "attributes": {" region": "x"}"#),
+            "attributes. region",
+        ),
+        (
+            with(&format!(r#", "attributes": {{{many}}}"#)),
+            "attributes",
+        ),
+        (
+            with(&format!(
+                r#", "attributes": {{"note": "{}"}}"#,
+                "x".repeat(501)
+            )),
+            "attributes.note",
+        ),
+        // Ids of survey-link responses are not the API's.
+        (with(r#", "response_id": "inv-123""#), ""),
+        (
+            r#"{"answers": [{"metric": "loyalty", "comment": "no score, unknown metric"}]}"#
+                .to_string(),
+            "answers[0].metric",
+        ),
+    ] {
+        let a = s.post_json("/api/v1/responses", &body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            a.text
+        );
+        assert_eq!(a.body["rows"][0]["field"], field, "{}", a.text);
+    }
+    // The same id twice in one request.
+    let twice = [
+        with(r#", "response_id": "D1""#),
+        with(r#", "response_id": "D1""#),
+    ]
+    .join("\n");
+    let a = s.post_ndjson("/api/v1/responses", &twice).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert_eq!(a.body["rows"][0]["line"], 2);
+    let e = s
+        .post_json(
+            "/api/v1/events",
+            r#"{"customer_id": "C1", "step": "visit", "attributes": {"AT": "x"}}"#,
+        )
+        .await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", e.text);
+    assert_eq!(s.counts(), (0, 0, 0));
+    // Padded ids and metric names keep their scores (ingestion trims them).
+    let a = s
+        .post_json(
+            "/api/v1/responses",
+            r#"{"response_id": " P1 ", "submitted_at": "2026-03-01", "answers": [{"metric": "NPS ", "score": 9}]}"#,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let r = s.state.store.reader().unwrap().responses().unwrap();
+    assert_eq!(
+        (
+            r[0].response.answers[0].metric.as_str(),
+            r[0].response.answers[0].score
+        ),
+        ("nps", Some(9.0))
+    );
 }

@@ -447,3 +447,28 @@ async fn public_pages_are_rate_limited_per_address() {
     // The stylesheet and the health check are not counted.
     assert_eq!(get(&s, "/s/style.css", None).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_invitation_is_one_customers_response() {
+    let s = server();
+    let mine = link(
+        &s,
+        json!({"survey": "checkout", "customer_id": "C1", "invitation_id": "CAMPAIGN"}),
+    )
+    .await;
+    let theirs = link(
+        &s,
+        json!({"survey": "checkout", "customer_id": "C2", "invitation_id": "CAMPAIGN"}),
+    )
+    .await;
+    assert_eq!(
+        post(&s, &mine, "q=1&value=9&action=next").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Another customer's link to the same invitation cannot write into (or read) that response.
+    let p = post(&s, &theirs, "q=1&value=0&action=next").await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.html);
+    let stored = s.state.store.reader().unwrap().responses().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].response.answers[0].score, Some(9.0));
+}

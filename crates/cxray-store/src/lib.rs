@@ -63,7 +63,10 @@ use std::thread::JoinHandle;
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use read::{Counts, Reader, StoredEvent, StoredResponse, SurveyProgress};
-pub use records::{NewAnswer, NewEvent, NewResponse, Record, check as check_records};
+pub use records::{
+    MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, NewAnswer, NewEvent, NewResponse, PAGE_PREFIXES, Record,
+    attribute_problem, check as check_records,
+};
 pub use schema::SCHEMA_VERSION;
 pub use source::{StoreSource, is_sqlite_file};
 
@@ -278,12 +281,20 @@ pub fn backup(source: &Path, target: &Path) -> Result<Counts, StoreError> {
         path: target.to_path_buf(),
         message,
     };
-    if target.exists() {
-        return Err(open(
-            "the file exists; give the backup a new name (a backup never overwrites)".into(),
-        ));
-    }
     let src = schema::open_for_reading(source)?;
+    // Made here, private and new: an existing file (even one made meanwhile) is never
+    // overwritten.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(target).map_err(|e| {
+        open(if e.kind() == std::io::ErrorKind::AlreadyExists {
+            "the file exists; give the backup a new name (a backup never overwrites)".into()
+        } else {
+            e.to_string()
+        })
+    })?;
     let mut dst = rusqlite::Connection::open(target).map_err(|e| open(e.to_string()))?;
     {
         let backup =

@@ -148,6 +148,7 @@ impl Reader {
                         touchpoint: r.get(7)?,
                         language: r.get(8)?,
                         attributes: parse_attributes(r.get(9)?)?,
+                        time_from_server: false,
                     },
                     received_at: r.get(10)?,
                 })
@@ -242,6 +243,7 @@ impl Reader {
                         step: r.get(3)?,
                         at: r.get(4)?,
                         attributes: parse_attributes(r.get(5)?)?,
+                        time_from_server: false,
                     },
                     received_at: r.get(6)?,
                 })

@@ -34,6 +34,11 @@ pub struct NewResponse {
     pub attributes: BTreeMap<String, String>,
     /// At least one; one per metric.
     pub answers: Vec<NewAnswer>,
+    /// `submitted_at` is the time the server received it (the sender gave none): a retry of
+    /// the same record gets another time, so the time is left out of the digest that tells a
+    /// replay from a conflict.
+    #[serde(skip)]
+    pub time_from_server: bool,
 }
 
 /// One answered question of a response.
@@ -58,6 +63,9 @@ pub struct NewEvent {
     /// When it happened, µs since the Unix epoch (UTC).
     pub at: i64,
     pub attributes: BTreeMap<String, String>,
+    /// `at` is the time the server received it (see [`NewResponse::time_from_server`]).
+    #[serde(skip)]
+    pub time_from_server: bool,
 }
 
 /// One record of a batch.
@@ -86,7 +94,21 @@ impl Record {
     /// SHA-256 of the record's content (its JSON, whose maps are ordered), to tell a replay
     /// from a conflicting record with the same id.
     pub(crate) fn digest(&self) -> Vec<u8> {
-        let json = serde_json::to_vec(self).expect("records serialise");
+        let server_time = match self {
+            Record::Response(r) | Record::Revision(r) => r.time_from_server,
+            Record::Event(e) => e.time_from_server,
+        };
+        let json = if server_time {
+            let mut own = self.clone();
+            match &mut own {
+                Record::Response(r) | Record::Revision(r) => r.submitted_at = 0,
+                Record::Event(e) => e.at = 0,
+            }
+            serde_json::to_vec(&own)
+        } else {
+            serde_json::to_vec(self)
+        }
+        .expect("records serialise");
         Sha256::digest(&json).to_vec()
     }
 }
@@ -112,6 +134,20 @@ fn check_one(r: &Record) -> Result<(), String> {
             "response {:?}: a revision names its survey",
             r.response_id
         )),
+        Record::Response(r) if PAGE_PREFIXES.iter().any(|p| r.response_id.starts_with(p)) => {
+            Err(format!(
+                "response_id {:?}: ids starting with {} are kept for the responses of survey \
+                 links",
+                r.response_id,
+                PAGE_PREFIXES.join(" or ")
+            ))
+        }
+        Record::Revision(r) if !PAGE_PREFIXES.iter().any(|p| r.response_id.starts_with(p)) => {
+            Err(format!(
+                "response {:?}: only responses of survey links are revised",
+                r.response_id
+            ))
+        }
         Record::Response(r) | Record::Revision(r) => {
             id("response_id", Some(&r.response_id), true)?;
             if r.response_id.contains('#') {
@@ -125,7 +161,7 @@ fn check_one(r: &Record) -> Result<(), String> {
             ] {
                 id(name, v.as_ref(), false)?;
             }
-            attribute_names(&r.attributes, &crate::RESPONSE_COLUMNS)?;
+            attribute_names(&r.attributes, false)?;
             if r.answers.is_empty() {
                 return Err(format!("response {:?} has no answers", r.response_id));
             }
@@ -155,7 +191,7 @@ fn check_one(r: &Record) -> Result<(), String> {
             id("event_id", Some(&e.event_id), true)?;
             id("customer_id", e.customer_id.as_ref(), false)?;
             id("session_id", e.session_id.as_ref(), false)?;
-            attribute_names(&e.attributes, &crate::EVENT_COLUMNS)?;
+            attribute_names(&e.attributes, true)?;
             if e.customer_id.is_none() && e.session_id.is_none() {
                 return Err("a journey event needs a session_id or a customer_id".into());
             }
@@ -167,17 +203,69 @@ fn check_one(r: &Record) -> Result<(), String> {
     }
 }
 
-/// Attribute names are not blank and are not one of the record's own columns (an attribute
-/// `channel` beside the response's channel would be two columns of one name in an export).
-fn attribute_names(a: &BTreeMap<String, String>, own: &[&str]) -> Result<(), String> {
-    for name in a.keys() {
-        if name.trim().is_empty() {
-            return Err("an attribute has a blank name".into());
+/// Prefixes of the ids of responses made by survey links (`inv-` personal, `anon-`
+/// anonymous): only those are revised, and a response sent whole cannot take one.
+pub const PAGE_PREFIXES: [&str; 2] = ["inv-", "anon-"];
+
+/// Most attributes of one record.
+pub const MAX_ATTRIBUTES: usize = 50;
+/// Longest attribute name (bytes) and value (characters).
+pub const MAX_ATTRIBUTE_NAME: usize = 64;
+pub const MAX_ATTRIBUTE_VALUE: usize = 500;
+
+/// Why `name` cannot be an attribute of a response (`event`: of a journey event), if it
+/// cannot: blank, padded, too long, with control characters, or read as a column of the record
+/// when the store is exported or analysed (a `Weight` attribute would become the weight of
+/// every answer; names are compared trimmed and in any case, aliases included).
+pub fn attribute_problem(name: &str, event: bool) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("an attribute has a blank name".into());
+    }
+    if name.trim() != name || name.len() > MAX_ATTRIBUTE_NAME || name.chars().any(char::is_control)
+    {
+        return Some(format!(
+            "attribute name {name:?}: 1 to {MAX_ATTRIBUTE_NAME} bytes, no spaces at the ends, no \
+             control characters"
+        ));
+    }
+    let lower = name.to_lowercase();
+    let own: &[&str] = if event {
+        &crate::EVENT_COLUMNS
+    } else {
+        &crate::RESPONSE_COLUMNS
+    };
+    let read_as = if event {
+        None
+    } else {
+        cxray_ingest::canonical_of_header(name)
+    };
+    if own.contains(&lower.as_str())
+        || ["local_date", "source_line", "source_file", "weight"].contains(&lower.as_str())
+        || read_as.is_some()
+    {
+        return Some(format!(
+            "attribute {name:?} would be read as the column {} of the record; send it as that \
+             field, or rename it",
+            read_as.unwrap_or(&lower)
+        ));
+    }
+    None
+}
+
+fn attribute_names(a: &BTreeMap<String, String>, event: bool) -> Result<(), String> {
+    if a.len() > MAX_ATTRIBUTES {
+        return Err(format!(
+            "{} attributes; at most {MAX_ATTRIBUTES} per record",
+            a.len()
+        ));
+    }
+    for (name, value) in a {
+        if let Some(p) = attribute_problem(name, event) {
+            return Err(p);
         }
-        if own.contains(&name.as_str()) || name == "local_date" {
+        if value.chars().count() > MAX_ATTRIBUTE_VALUE {
             return Err(format!(
-                "attribute {name:?} has the name of a column of the record; send it as that \
-                 field, or rename it"
+                "attribute {name:?} is longer than {MAX_ATTRIBUTE_VALUE} characters"
             ));
         }
     }

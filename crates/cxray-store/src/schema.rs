@@ -93,6 +93,7 @@ fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
 /// The write connection: WAL, every commit synced (`synchronous = FULL`), foreign keys on,
 /// the schema brought up to date.
 pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
+    create_private(path).map_err(|e| open_error(path, e))?;
     let mut conn = Connection::open(path).map_err(|e| open_error(path, e))?;
     let err = |e: rusqlite::Error| open_error(path, e);
     conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -113,6 +114,21 @@ pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
         .map_err(err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+/// Creates `path` empty, readable and writable by its owner only, when it does not exist: the
+/// store holds the answers and the secret that signs survey links, and SQLite gives its WAL
+/// and shared-memory files the permissions of the database file.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A read-only connection (the file must exist and be a store of a version this build knows).

@@ -166,11 +166,16 @@ fn insert_response(
 /// Sets the answers of a stored response of the same survey (a score or comment left out keeps
 /// the stored one).
 fn revise(tx: &Connection, r: &NewResponse, digest: &[u8], index: usize) -> Result<(), WriteError> {
-    let (id, survey): (i64, Option<String>) = tx
-        .prepare_cached("SELECT id, survey FROM responses WHERE response_id = ?1")
-        .and_then(|mut s| s.query_row([&r.response_id], |row| Ok((row.get(0)?, row.get(1)?))))
+    let (id, survey, customer): (i64, Option<String>, Option<String>) = tx
+        .prepare_cached("SELECT id, survey, customer_id FROM responses WHERE response_id = ?1")
+        .and_then(|mut s| {
+            s.query_row([&r.response_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+        })
         .map_err(storage)?;
-    if survey != r.survey {
+    // One response is one customer's answers to one survey.
+    if survey != r.survey || customer != r.customer_id {
         return Err(WriteError::Conflict {
             index,
             kind: "response",

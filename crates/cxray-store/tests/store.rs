@@ -393,3 +393,19 @@ fn an_export_to_parquet_has_typed_columns_and_every_row() {
     assert!(b.column_by_name("survey").unwrap().is_null(0));
     assert_eq!(read("journey.parquet")[0].num_rows(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_store_and_its_backups_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let store = cxray_store::Store::open(&db).unwrap();
+    let copy = dir.path().join("copy.db");
+    cxray_store::backup(&db, &copy).unwrap();
+    drop(store);
+    for f in [&db, &copy] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+}
