@@ -291,6 +291,11 @@ pub struct ServeSettings {
     /// The address customers reach the server at, for the links it makes (default
     /// `http://` and the listening address).
     pub public_url: Option<String>,
+    /// Behind a reverse proxy: the header in which it passes the client's address
+    /// (`X-Forwarded-For`; the last address in it, the one the proxy added, is used for the
+    /// per-address limits). Only set it when every request comes through that proxy: a
+    /// client could otherwise choose its own address.
+    pub client_address_header: Option<String>,
 }
 
 /// Texts by language (ISO 639-1 code → text).

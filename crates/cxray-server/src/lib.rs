@@ -113,6 +113,9 @@ pub struct ServerConfig {
     pub log: bool,
     /// Where customers reach the server, for the links it makes (`http://127.0.0.1:8080`).
     pub public_url: Option<String>,
+    /// The header a trusted reverse proxy puts the client's address in (see
+    /// `[serve] client_address_header`).
+    pub client_address_header: Option<String>,
 }
 
 impl ServerConfig {
@@ -124,6 +127,7 @@ impl ServerConfig {
             limits: Limits::default(),
             log: false,
             public_url: None,
+            client_address_header: None,
         }
     }
 }
@@ -179,7 +183,18 @@ impl ServerConfig {
                 };
             }
         }
+        let client_address_header = match &settings.client_address_header {
+            Some(h) => Some(
+                axum::http::HeaderName::from_bytes(h.trim().as_bytes())
+                    .map_err(|_| {
+                        format!("[serve] client_address_header {h:?} is not a header name")
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
         Ok(ServerConfig {
+            client_address_header,
             public_url: settings.public_url.clone(),
             db,
             project,
@@ -251,6 +266,8 @@ pub struct Inner {
     keys_refreshed: std::sync::atomic::AtomicBool,
     /// The address in the links the server makes.
     pub public_url: Option<String>,
+    /// The header with the client's address from a trusted proxy.
+    client_address_header: Option<axum::http::HeaderName>,
 }
 
 /// The shared state of a server.
@@ -324,6 +341,9 @@ impl AppState {
             keys_read: std::sync::atomic::AtomicI64::new(0),
             keys_refreshed: std::sync::atomic::AtomicBool::new(false),
             public_url: config.public_url,
+            client_address_header: config
+                .client_address_header
+                .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok()),
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;
@@ -420,6 +440,27 @@ impl AppState {
             a: Default::default(),
         };
         Ok((format!("/s/{}", self.signer.sign(&claims)), expires))
+    }
+
+    /// The client's address: the connection's, or behind a trusted proxy the last address of
+    /// its header.
+    pub fn client_address(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        let forwarded = self.client_address_header.as_ref().and_then(|h| {
+            headers
+                .get_all(h)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+                .next_back()
+        });
+        forwarded
+            .or(peer)
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
     }
 
     /// The survey of `id`, if there is one.

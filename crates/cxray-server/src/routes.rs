@@ -291,11 +291,11 @@ async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let address = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+        .map(|c| c.0.ip());
+    let address = state.client_address(peer, req.headers());
     match scope {
         Some(scope) => {
             if !state.keys_fresh() {

@@ -583,3 +583,35 @@ async fn attributes_and_ids_that_would_corrupt_the_analyses_are_refused() {
         ("nps", Some(9.0))
     );
 }
+
+#[test]
+fn behind_a_trusted_proxy_the_client_is_the_address_it_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let project: cxray_project::ProjectConfig =
+        toml::from_str("[serve]\nclient_address_header = \"X-Forwarded-For\"\n").unwrap();
+    let config = cxray_server::ServerConfig::for_project(
+        Some((project, dir.path().join("cxray.toml"))),
+        Some(dir.path().join("s.db")),
+    )
+    .unwrap();
+    let state = cxray_server::AppState::open(config).unwrap();
+    let mut h = axum::http::HeaderMap::new();
+    let peer: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    assert_eq!(state.client_address(Some(peer), &h), peer);
+    h.append("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+    assert_eq!(
+        state.client_address(Some(peer), &h).to_string(),
+        "203.0.113.7"
+    );
+    // Without the setting the header is not believed.
+    let plain =
+        cxray_server::AppState::open(cxray_server::ServerConfig::new(dir.path().join("t.db")))
+            .unwrap();
+    assert_eq!(plain.client_address(Some(peer), &h), peer);
+    let bad: cxray_project::ProjectConfig =
+        toml::from_str("[serve]\nclient_address_header = \"not a header\"\n").unwrap();
+    assert!(
+        cxray_server::ServerConfig::for_project(Some((bad, dir.path().join("c.toml"))), None)
+            .is_err()
+    );
+}
