@@ -321,7 +321,7 @@ pub struct SurveyConfig {
     #[serde(default)]
     pub link_days: Option<u32>,
     /// Last day answers are taken (none: open).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "day")]
     pub closes: Option<chrono::NaiveDate>,
     /// Attributes an anonymous link may carry in its query (`?store=12`), besides `channel`.
     #[serde(default)]
@@ -330,6 +330,26 @@ pub struct SurveyConfig {
     #[serde(default)]
     pub thank_you: Texts,
     pub questions: Vec<SurveyQuestion>,
+}
+
+/// A day written as TOML writes it (`2026-12-31`) or as text (JSON, or quoted in TOML).
+fn day<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<chrono::NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Day {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+    let text = match Option::<Day>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Day::Text(t)) => t,
+        Some(Day::Toml(t)) => t.to_string(),
+    };
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a day (YYYY-MM-DD)")))
 }
 
 /// A question of a survey: a rated metric, or the open reason for an earlier one.

@@ -587,6 +587,17 @@ mod tests {
     }
 
     #[test]
+    fn a_closing_day_is_read_as_toml_writes_it() {
+        for text in ["closes = 2026-12-31", "closes = \"2026-12-31\""] {
+            let c: SurveyConfig = toml::from_str(&format!(
+                "id = \"a\"\n{text}\n[[questions]]\nmetric = \"nps\"\n"
+            ))
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(c.closes, chrono::NaiveDate::from_ymd_opt(2026, 12, 31));
+        }
+    }
+
+    #[test]
     fn the_language_follows_the_query_the_link_then_the_browser() {
         let s = &check(
             &[survey(vec![q(Some("nps"), None)])],
