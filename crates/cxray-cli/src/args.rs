@@ -62,6 +62,9 @@ pub enum Command {
     /// Copies the store into a new file through SQLite's online backup, while it serves; the
     /// copy is a store (restore: serve it, or copy it back while no server runs).
     Backup(BackupArgs),
+    /// Erases every row about a customer from the store (answers, events), overwriting the
+    /// deleted content; the erasure is logged with counts, never the id.
+    Forget(ForgetArgs),
 }
 
 /// Settings of `cxray serve`.
@@ -141,6 +144,17 @@ pub struct ExportArgs {
 pub enum ExportFormatArg {
     Csv,
     Parquet,
+}
+
+/// Settings of `cxray forget`.
+#[derive(Debug, Args, Clone)]
+pub struct ForgetArgs {
+    /// The customer's id.
+    pub customer: String,
+
+    /// The store.
+    #[arg(long, default_value = "cxray.db")]
+    pub db: PathBuf,
 }
 
 /// Settings of `cxray backup`.

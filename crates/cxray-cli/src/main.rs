@@ -98,6 +98,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve(a),
         Command::Key(a) => key(a),
         Command::Backup(a) => backup(a),
+        Command::Forget(a) => forget(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -441,6 +442,32 @@ fn export(a: ExportArgs) -> Outcome {
         eprintln!("{}: {} {}", f.path.display(), f.rows, f.rows_are);
         println!("{}", f.path.display());
     }
+    Ok(())
+}
+
+fn forget(a: ForgetArgs) -> Outcome {
+    if !a.db.is_file() {
+        return Err(Failure {
+            code: 2,
+            message: format!("{}: no such store; give it with --db", a.db.display()),
+        });
+    }
+    let e = cxray_store::forget_customer(&a.db, &a.customer).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    eprintln!(
+        "erased {} responses ({} answers) and {} journey events of the customer{}",
+        e.responses,
+        e.answers,
+        e.events,
+        if e.log_truncated {
+            ""
+        } else {
+            "; the write-ahead log is in use (a server is running): its old pages are \
+             overwritten as it is reused"
+        }
+    );
     Ok(())
 }
 

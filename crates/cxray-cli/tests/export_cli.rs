@@ -126,6 +126,21 @@ fn collected_answers_are_counted_by_the_analyses_after_export() {
     assert_eq!(c["rows"][0]["n"], 12);
     let again = cxray(&["backup", "copy.db", "--db", "cxray.db"], dir.path());
     assert_eq!(again.status.code(), Some(2), "a backup never overwrites");
+
+    // A customer forgotten is gone from the analyses.
+    let gone = cxray(&["forget", "C0", "--db", "cxray.db"], dir.path());
+    ok(&gone);
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("erased 1 responses (2 answers)"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
+    let out = ok(&cxray(
+        &["metrics", "cxray.db", "--metric", "nps", "-f", "json"],
+        dir.path(),
+    ));
+    let f: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(f["rows"][0]["n"], 11);
 }
 
 #[test]

@@ -350,6 +350,20 @@ impl AppState {
         Ok(state)
     }
 
+    /// SQLite's `data_version` of the store, on the kept connection: it changes with every
+    /// commit of any connection.
+    fn store_version(&self) -> Result<i64, cxray_store::StoreError> {
+        let mut reader = self.health.lock().expect("health reader lock");
+        if reader.is_none() {
+            *reader = Some(self.store.reader()?);
+        }
+        let v = reader.as_ref().expect("opened above").data_version();
+        if v.is_err() {
+            *reader = None;
+        }
+        v
+    }
+
     /// Whether the store can be read, and the writer's counters (requests acknowledged,
     /// commits).
     pub fn health(&self) -> Result<serde_json::Value, cxray_store::StoreError> {
@@ -527,7 +541,10 @@ impl AppState {
 
     /// The served project as of the store's last acknowledged write: its files and the store.
     fn project(&self) -> Result<Arc<Project>, ApiError> {
-        let version = self.store.stats().1;
+        // Any commit to the file (the writer's, an erasure by `cxray forget`) changes it.
+        let version = self
+            .store_version()
+            .map_err(|e| ApiError::Internal(e.to_string()))? as u64;
         let mut cached = self.analysed.lock().expect("project cache lock");
         if let Some((v, p)) = cached.as_ref()
             && *v == version

@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use cxray_store::Scope;
 use serde_json::{Value, json};
 
@@ -247,6 +247,27 @@ pub fn routes() -> Vec<Route> {
             &["application/json"],
             &[201, 400, 401, 403, 415, 422, 429],
             post(make_link),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/customers/{id}/export",
+            Some(Scope::Admin),
+            false,
+            "Everything the store holds about a customer, as JSON (their right of access)",
+            &[],
+            &[200, 401, 403, 404, 429],
+            get(export_customer),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/customers/{id}",
+            Some(Scope::Admin),
+            false,
+            "Erases every row about a customer (responses, answers, events); the erasure is \
+             logged with counts, never the id",
+            &[],
+            &[200, 401, 403, 429],
+            delete(forget_customer),
         ),
         r(
             Method::GET,
@@ -568,6 +589,36 @@ fn one_record<T: serde::de::DeserializeOwned>(
     Ok(records.remove(0).1)
 }
 
+async fn export_customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let data = read::blocking(&state, move |s| {
+        s.with_reader(|r| r.customer_data(&id))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    if data.responses.is_empty() && data.events.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "the store holds nothing about customer {:?}",
+            data.customer_id
+        )));
+    }
+    Ok(Json(json!(data)))
+}
+
+async fn forget_customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let erased = read::blocking(&state, move |s| {
+        cxray_store::forget_customer(s.store.path(), &id)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(json!(erased)))
+}
+
 /// The body of `POST /api/v1/links`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -625,7 +676,7 @@ pub fn openapi() -> Value {
         }
         let mut op = json!({
             "summary": d.summary,
-            "operationId": format!("{}{}", d.method.as_str().to_lowercase(), d.path.replace(['/', '.'], "_")),
+            "operationId": format!("{}{}", d.method.as_str().to_lowercase(), d.path.replace(['/', '.', '{', '}'], "_")),
             "responses": responses,
             "security": match d.scope {
                 Some(_) => json!([{ "apiKey": [] }]),
@@ -634,6 +685,15 @@ pub fn openapi() -> Value {
         });
         if let Some(scope) = d.scope {
             op["x-cxray-scope"] = json!(scope.name());
+        }
+        let parameters: Vec<Value> = d
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !parameters.is_empty() {
+            op["parameters"] = json!(parameters);
         }
         if !d.body.is_empty() {
             let content: serde_json::Map<String, Value> = d

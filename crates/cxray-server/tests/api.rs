@@ -615,3 +615,63 @@ fn behind_a_trusted_proxy_the_client_is_the_address_it_added() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_customer_can_get_their_data_and_be_forgotten() {
+    let s = TestServer::new();
+    let body = [
+        r#"{"response_id": "F1", "customer_id": "C-forget", "submitted_at": "2026-03-01", "answers": [{"metric": "nps", "score": 2, "comment": "call me at 555-0100"}]}"#,
+        r#"{"response_id": "F2", "customer_id": "C-keep", "submitted_at": "2026-03-01", "answers": [{"metric": "nps", "score": 10}]}"#,
+    ]
+    .join("\n");
+    assert_eq!(
+        s.post_ndjson("/api/v1/responses", &body).await.status,
+        StatusCode::CREATED
+    );
+    let e = s
+        .post_json(
+            "/api/v1/events",
+            r#"{"event_id": "V1", "customer_id": "C-forget", "step": "visit", "at": "2026-03-01"}"#,
+        )
+        .await;
+    assert_eq!(e.status, StatusCode::CREATED);
+    assert_eq!(
+        s.get("/api/v1/metrics?metric=nps", &s.read).await.body["rows"][0]["n"],
+        2
+    );
+
+    let x = s.get("/api/v1/customers/C-forget/export", &s.admin).await;
+    assert_eq!(x.status, StatusCode::OK, "{}", x.text);
+    assert_eq!(
+        x.body["responses"][0]["answers"][0]["comment"],
+        "call me at 555-0100"
+    );
+    assert_eq!(x.body["events"][0]["event_id"], "V1");
+
+    let d = s
+        .call(
+            Method::DELETE,
+            "/api/v1/customers/C-forget",
+            Some(&s.admin),
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(
+        (d.body["responses"].clone(), d.body["events"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(
+        s.get("/api/v1/customers/C-forget/export", &s.admin)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The analyses see the erasure at once (it was not made by the server's writer).
+    assert_eq!(
+        s.get("/api/v1/metrics?metric=nps", &s.read).await.body["rows"][0]["n"],
+        1
+    );
+    assert_eq!(s.counts(), (1, 1, 0));
+}

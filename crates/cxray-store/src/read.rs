@@ -43,7 +43,7 @@ pub struct StoredEvent {
 
 /// A read-only view of the store.
 pub struct Reader {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 fn read_error(e: impl std::fmt::Display) -> StoreError {
@@ -74,6 +74,14 @@ impl Reader {
     }
 
     /// Rows of each table.
+    /// A number that changes whenever another connection commits (SQLite's `data_version`):
+    /// what a cache of analyses compares to know whether the store changed.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(read_error)
+    }
+
     /// Whether the file can be read (a constant-time query: what a health check asks).
     pub fn check(&self) -> Result<(), StoreError> {
         self.conn

@@ -78,6 +78,15 @@ const MIGRATIONS: &[(&str, &str)] = &[
         updated_at INTEGER NOT NULL
     ) STRICT;",
     ),
+    (
+        "the log of erasures (when, and how many rows; never whose)",
+        "CREATE TABLE erasures (
+        at INTEGER NOT NULL,
+        responses INTEGER NOT NULL,
+        answers INTEGER NOT NULL,
+        events INTEGER NOT NULL
+    ) STRICT;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

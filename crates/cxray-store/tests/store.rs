@@ -409,3 +409,77 @@ fn the_store_and_its_backups_are_private_to_their_owner() {
         assert_eq!(mode, 0o600, "{}", f.display());
     }
 }
+
+#[test]
+fn forgetting_a_customer_leaves_nothing_of_them_in_the_files() {
+    use cxray_store::{NewAnswer, NewEvent, NewResponse, Record, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let store = Store::open(&db).unwrap();
+    let secret = "Zed-Private-Customer-4711";
+    let response = |id: &str, customer: &str, comment: &str| {
+        Record::Response(NewResponse {
+            response_id: id.into(),
+            customer_id: Some(customer.into()),
+            submitted_at: 1,
+            answers: vec![NewAnswer {
+                metric: "nps".into(),
+                score: Some(3.0),
+                comment: Some(comment.into()),
+            }],
+            ..Default::default()
+        })
+    };
+    let event = |id: &str, customer: &str| {
+        Record::Event(NewEvent {
+            event_id: id.into(),
+            customer_id: Some(customer.into()),
+            step: "visit".into(),
+            at: 1,
+            ..Default::default()
+        })
+    };
+    store
+        .write_blocking(vec![
+            response("R1", secret, "my address is Secret Lane 12"),
+            response("R2", "C2", "kept"),
+            event("E1", secret),
+            event("E2", "C2"),
+        ])
+        .unwrap();
+    let mine = store.reader().unwrap().customer_data(secret).unwrap();
+    assert_eq!((mine.responses.len(), mine.events.len()), (1, 1));
+    drop(store);
+    let erased = cxray_store::forget_customer(&db, secret).unwrap();
+    assert_eq!((erased.responses, erased.answers, erased.events), (1, 1, 1));
+    assert!(erased.log_truncated);
+    // Nothing of them in any table, nor in the bytes of the file and its log.
+    let reader = cxray_store::Reader::open_file(&db).unwrap();
+    let left = reader.customer_data(secret).unwrap();
+    assert!(left.responses.is_empty() && left.events.is_empty());
+    assert_eq!(reader.counts().unwrap().responses, 1);
+    assert_eq!(reader.counts().unwrap().events, 1);
+    drop(reader);
+    for file in ["s.db", "s.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        for needle in [secret.as_bytes(), b"Secret Lane 12".as_slice()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{file} still holds it"
+            );
+        }
+    }
+    // The erasure is logged, without the id.
+    let reader = cxray_store::Reader::open_file(&db).unwrap();
+    let log = reader.erasures().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].1, log[0].2, log[0].3), (1, 1, 1));
+    // Forgetting someone unknown erases nothing and is no error.
+    assert_eq!(
+        cxray_store::forget_customer(&db, "nobody")
+            .unwrap()
+            .responses,
+        0
+    );
+    assert!(cxray_store::forget_customer(&db, " ").is_err());
+}
