@@ -1,6 +1,7 @@
 // Answers a survey of a running `cxray serve` in headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core), as a customer would: a personal link made through the admin API,
-// a star chosen with the keyboard, the reason typed, "Yes" clicked, the thank-you page. Checks
+// a star chosen with the keyboard, the reason typed, "Yes" clicked, the thank-you page; then an
+// email's one-click score, which the page sends by itself. Checks
 // that no page logs an error or fetches anything from elsewhere, that each fits a phone screen,
 // and that every question has a label; writes screenshots (desktop and phone) into OUT_DIR.
 //
@@ -63,6 +64,25 @@ for (const [name, viewport] of [['desktop', { width: 1100, height: 800 }], ['pho
   if (!thanks.includes('Bedankt')) problems.push(`${name}: thank-you page says ${thanks}`);
   await check('done');
   console.log(`${name}: answered, screenshots in ${outDir}`);
+  await page.close();
+}
+// The one-click score of an email: a fresh link with the score in it. The page sends itself in
+// a browser and the follow-up question comes next.
+{
+  const made = await fetch(`${base}/api/v1/links`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ survey: 'checkout', customer_id: 'C0000003', language: 'de' }),
+  });
+  const oneClick = base + (await made.json()).path + '?q=1&score=5';
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`one-click: console error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`one-click: page error: ${e}`));
+  await page.goto(oneClick);
+  await page.waitForURL(/q=2/);
+  if (!(await page.textContent('h1')).includes('Grund')) problems.push('one-click: no German follow-up');
+  await page.screenshot({ path: path.join(outDir, 'survey-one-click-followup.png'), fullPage: true });
+  console.log('one-click: the score sent itself, follow-up shown');
   await page.close();
 }
 await browser.close();

@@ -21,8 +21,9 @@ use crate::AppState;
 use crate::links::{Claims, LinkError, random_id};
 use crate::surveys::{Question, Survey, pick, word};
 
-/// The pages' policy: styles from this server only, forms posted back to it, nothing else.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+/// The pages' policy: styles and the one-click script from this server only, forms posted back
+/// to it, nothing else.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
                         form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Longest open answer kept (characters).
@@ -31,7 +32,8 @@ pub const MAX_TEXT: usize = 2000;
 /// The stylesheet of the pages (high contrast, large targets, one column on a phone).
 pub const STYLE: &str = include_str!("survey.css");
 
-fn page(status: StatusCode, lang: &str, title: &str, body: Markup) -> Response {
+/// A page; `script`: with the one-click script (only pages that send themselves need it).
+fn page(status: StatusCode, lang: &str, title: &str, body: Markup, script: bool) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang=(lang) {
@@ -40,6 +42,7 @@ fn page(status: StatusCode, lang: &str, title: &str, body: Markup) -> Response {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 link rel="stylesheet" href="/s/style.css";
+                @if script { script src="/s/one-click.js" defer {} }
             }
             body { main { (body) } }
         }
@@ -60,7 +63,21 @@ fn page(status: StatusCode, lang: &str, title: &str, body: Markup) -> Response {
 /// A page that says why there is no survey to show (invalid, expired, closed).
 fn notice(status: StatusCode, lang: &str, key: &str) -> Response {
     let text = word(key, lang);
-    page(status, lang, text, html! { h1 { (text) } })
+    page(status, lang, text, html! { h1 { (text) } }, false)
+}
+
+/// The script that sends a one-click score (see `one-click.js`).
+pub const ONE_CLICK: &str = include_str!("one-click.js");
+
+pub async fn one_click_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        ONE_CLICK,
+    )
+        .into_response()
 }
 
 pub async fn style() -> Response {
@@ -84,6 +101,8 @@ pub struct PageQuery {
     q: Option<String>,
     lang: Option<String>,
     done: Option<String>,
+    /// A one-click score from an email: shown chosen, recorded only when a browser posts it.
+    score: Option<String>,
 }
 
 /// Why a link shows no survey: the status, the language to say it in and the word to say.
@@ -179,7 +198,50 @@ pub async fn show(
             .unwrap_or_default()
     };
     let action = format!("/s/{token}?lang={lang}");
-    question_page(&survey, k, &lang, &action, &saved, None, &BTreeMap::new())
+    // A score in the link (an email's one-click scale) is chosen on the page, not recorded:
+    // mail scanners open every link of a message. The page's script sends it at once in a
+    // browser; without scripts the person presses Next.
+    let mut saved = saved;
+    let mut one_click = false;
+    if let (Some(v), Question::Scale { spec, .. }) = (&query.score, &survey.questions[k - 1])
+        && let Ok(v) = v.trim().parse::<f64>()
+        && spec.validate(v).is_ok()
+        && v.fract() == 0.0
+    {
+        saved.retain(|a| a.metric != spec.name);
+        saved.push(cxray_store::NewAnswer {
+            metric: spec.name.clone(),
+            score: Some(v),
+            comment: None,
+        });
+        one_click = true;
+    }
+    question_page(
+        &survey,
+        k,
+        &lang,
+        PageForm {
+            action: &action,
+            saved: &saved,
+            error: None,
+            carried: &BTreeMap::new(),
+            one_click,
+        },
+    )
+}
+
+/// What a question page's form holds besides the question.
+struct PageForm<'a> {
+    /// Where it posts.
+    action: &'a str,
+    /// The answers saved so far (one is shown chosen).
+    saved: &'a [cxray_store::NewAnswer],
+    /// Why the last answer was refused.
+    error: Option<&'a str>,
+    /// Hidden fields (an anonymous link's attributes).
+    carried: &'a BTreeMap<String, String>,
+    /// A one-click score: the form sends itself when a browser shows it.
+    one_click: bool,
 }
 
 /// The form of a question page.
@@ -266,10 +328,13 @@ async fn save_and_go_on(
                 survey,
                 k,
                 lang,
-                &action,
-                &[],
-                Some(&message),
-                &BTreeMap::new(),
+                PageForm {
+                    action: &action,
+                    saved: &[],
+                    error: Some(&message),
+                    carried: &BTreeMap::new(),
+                    one_click: false,
+                },
             );
         }
     };
@@ -348,7 +413,18 @@ pub async fn open_survey(
             Err(()) => return notice(StatusCode::BAD_REQUEST, &lang, "invalid"),
         };
     let action = format!("/s/{}/open?lang={lang}", survey.config.id);
-    question_page(survey, 1, &lang, &action, &[], None, &attributes)
+    question_page(
+        survey,
+        1,
+        &lang,
+        PageForm {
+            action: &action,
+            saved: &[],
+            error: None,
+            carried: &attributes,
+            one_click: false,
+        },
+    )
 }
 
 /// The attributes an anonymous link may carry: `channel` and those the survey declares, each
@@ -427,19 +503,19 @@ fn thanks(survey: &Survey, lang: &str) -> Response {
             h1 { (text) }
             p { (word("change", lang)) }
         },
+        false,
     )
 }
 
 /// Question `k` (from 1) of `survey`, with the saved answer chosen and an error if any.
-fn question_page(
-    survey: &Survey,
-    k: usize,
-    lang: &str,
-    action: &str,
-    saved: &[cxray_store::NewAnswer],
-    error: Option<&str>,
-    carried: &BTreeMap<String, String>,
-) -> Response {
+fn question_page(survey: &Survey, k: usize, lang: &str, form: PageForm<'_>) -> Response {
+    let PageForm {
+        action,
+        saved,
+        error,
+        carried,
+        one_click,
+    } = form;
     let first = &survey.languages[0];
     let n = survey.questions.len();
     let question = &survey.questions[k - 1];
@@ -451,7 +527,7 @@ fn question_page(
     let body = html! {
         @if let Some(t) = &title { p class="survey" { (t) } }
         p class="progress" { (progress) }
-        form method="post" action=(action) novalidate {
+        form method="post" action=(action) novalidate data-autosubmit[one_click] {
             input type="hidden" name="q" value=(k);
             @for (name, value) in carried {
                 input type="hidden" name=(name) value=(value);
@@ -525,5 +601,6 @@ fn question_page(
         lang,
         title.as_deref().unwrap_or(&progress),
         PreEscaped(body.into_string()),
+        one_click,
     )
 }

@@ -178,10 +178,21 @@ pub fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/s/one-click.js",
+            None,
+            false,
+            "The script that sends a score chosen in an email once a browser shows the page",
+            &[],
+            &[200],
+            get(crate::pages::one_click_script),
+        ),
+        r(
+            Method::GET,
             "/s/{token}",
             None,
             true,
-            "A question page of a survey link (query: q, the question from 1; lang; done)",
+            "A question page of a survey link (query: q, the question from 1; lang; done; score, \
+             a one-click score shown chosen and recorded only when a browser sends the form)",
             &[],
             PAGE_STATUSES,
             get(crate::pages::show),

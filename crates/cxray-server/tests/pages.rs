@@ -472,3 +472,32 @@ async fn an_invitation_is_one_customers_response() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].response.answers[0].score, Some(9.0));
 }
+
+#[tokio::test]
+async fn a_one_click_score_is_chosen_on_the_page_and_never_recorded_by_a_get() {
+    let s = server();
+    let path = link(
+        &s,
+        json!({"survey": "checkout", "customer_id": "C9", "language": "en"}),
+    )
+    .await;
+    // What a mail scanner does: fetch the link. Nothing is recorded.
+    let p = get(&s, &format!("{path}?q=1&score=9"), None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("value=\"9\" checked"), "{}", p.html);
+    assert!(p.html.contains("data-autosubmit"));
+    assert!(p.html.contains("<script src=\"/s/one-click.js\" defer>"));
+    assert!(p.csp.contains("script-src 'self'") && !p.csp.contains("unsafe-inline"));
+    assert_eq!(s.counts(), (0, 0, 0));
+    // A score off the scale is not chosen, and the page does not send itself.
+    let off = get(&s, &format!("{path}?q=1&score=11"), None).await;
+    assert!(!off.html.contains("checked") && !off.html.contains("data-autosubmit"));
+    // The browser's post records it.
+    assert_eq!(
+        post(&s, &path, "q=1&value=9&action=next").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(s.counts(), (1, 1, 0));
+    let js = get(&s, "/s/one-click.js", None).await;
+    assert!(js.html.contains("requestSubmit") && js.html.len() < 1024);
+}
