@@ -444,6 +444,20 @@ impl AppState {
         let invitation = invitation_id.unwrap_or_else(links::random_id);
         let expires =
             chrono::Utc::now().timestamp() + 86_400 * s.config.link_days.unwrap_or(30) as i64;
+        // The invitation is recorded (the first time its id is seen): response rates and the
+        // non-response analysis count the links that were not answered.
+        cxray_store::Keys::open(self.store.path())
+            .and_then(|k| {
+                k.record_invitation(&cxray_store::Invitation {
+                    invitation_id: invitation.clone(),
+                    survey: survey.to_string(),
+                    customer_id: customer_id.clone(),
+                    language: language.clone(),
+                    sent_at: chrono::Utc::now().timestamp_micros(),
+                    expires_at: expires * 1_000_000,
+                })
+            })
+            .map_err(|e| format!("recording the invitation: {e}"))?;
         let claims = links::Claims {
             s: survey.to_string(),
             r: format!("inv-{invitation}"),

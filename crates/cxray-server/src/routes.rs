@@ -609,7 +609,7 @@ async fn export_customer(
             .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await?;
-    if data.responses.is_empty() && data.events.is_empty() {
+    if data.responses.is_empty() && data.events.is_empty() && data.invitations.is_empty() {
         return Err(ApiError::NotFound(format!(
             "the store holds nothing about customer {:?}",
             data.customer_id
@@ -649,19 +649,12 @@ async fn make_link(
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let (mut records, errors) = collect::parse_records::<LinkRequest>(&headers, &bytes)?;
-    if let Some(e) = errors.into_iter().next() {
-        return Err(ApiError::invalid(e.line, &e.field, &e.value, e.reason));
-    }
-    if records.len() != 1 {
-        return Err(ApiError::BadRequest(
-            "send one link request as a JSON object".into(),
-        ));
-    }
-    let (_, r) = records.remove(0);
-    let (path, expires) = state
-        .personal_link(&r.survey, r.customer_id, r.invitation_id, r.language)
-        .map_err(|e| ApiError::invalid(1, "survey", &r.survey, e))?;
+    let r: LinkRequest = one_record(&headers, &bytes)?;
+    let (path, expires) = read::blocking(&state, move |s| {
+        s.personal_link(&r.survey, r.customer_id, r.invitation_id, r.language)
+            .map_err(|e| ApiError::invalid(1, "survey", &r.survey, e))
+    })
+    .await?;
     let url = match &state.public_url {
         Some(base) => format!("{}{path}", base.trim_end_matches('/')),
         None => path.clone(),

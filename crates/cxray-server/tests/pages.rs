@@ -501,3 +501,57 @@ async fn a_one_click_score_is_chosen_on_the_page_and_never_recorded_by_a_get() {
     let js = get(&s, "/s/one-click.js", None).await;
     assert!(js.html.contains("requestSubmit") && js.html.len() < 1024);
 }
+
+#[tokio::test]
+async fn personal_links_are_invitations_that_the_non_response_analysis_counts() {
+    let s = server();
+    let mut links = Vec::new();
+    for c in ["C1", "C2", "C3", "C4"] {
+        links.push(
+            link(
+                &s,
+                json!({"survey": "checkout", "customer_id": c, "invitation_id": format!("I-{c}")}),
+            )
+            .await,
+        );
+    }
+    // Making a link again (a reminder) keeps the first invitation.
+    link(
+        &s,
+        json!({"survey": "checkout", "customer_id": "C1", "invitation_id": "I-C1"}),
+    )
+    .await;
+    for l in &links[..2] {
+        assert_eq!(
+            post(&s, l, "q=1&value=8&action=next").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let invitations = s.state.store.reader().unwrap().invitations().unwrap();
+    assert_eq!(invitations.len(), 4);
+    // The store as a project's source: 4 invited, 2 answered.
+    let mut config = cxray_project::ProjectConfig::default();
+    config.sources.push(cxray_ingest::SourceConfig {
+        path: s.dir.path().join("cxray.db"),
+        ..Default::default()
+    });
+    let project = cxray_project::Project::with_config(
+        config,
+        &s.dir.path().join("cxray.toml"),
+        false,
+        cxray_project::OpenOptions {
+            providers: vec![std::sync::Arc::new(cxray_store::StoreSource)],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = project
+        .nonresponse(&cxray_project::NonResponseRequest::default())
+        .unwrap();
+    assert_eq!((out.nonresponse.invited, out.nonresponse.answered), (4, 2));
+    assert!(
+        (out.nonresponse.response_rate - 50.0).abs() < 1e-9,
+        "{}",
+        out.nonresponse.response_rate
+    );
+}

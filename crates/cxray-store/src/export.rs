@@ -24,6 +24,15 @@ pub const RESPONSE_COLUMNS: [&str; 11] = [
     "invitation_id",
 ];
 
+/// Columns of the invitations file.
+pub const INVITATION_COLUMNS: [&str; 5] = [
+    "invitation_id",
+    "customer_id",
+    "survey",
+    "sent_at",
+    "language",
+];
+
 /// Columns of the journey file before the attributes.
 pub const EVENT_COLUMNS: [&str; 5] = ["event_id", "session_id", "customer_id", "step", "at"];
 
@@ -120,10 +129,10 @@ impl Table {
         Ok(CsvTable {
             entity: self.entity,
             rows_are: self.rows_are,
-            file_name: if self.entity == "responses" {
-                "responses.csv"
-            } else {
-                "journey.csv"
+            file_name: match self.entity {
+                "responses" => "responses.csv",
+                "journey" => "journey.csv",
+                _ => "invitations.csv",
             },
             rows: self.rows.len() as u64,
             csv,
@@ -146,7 +155,7 @@ impl Table {
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (i, name) in header.iter().enumerate() {
             let (field, column): (Field, ArrayRef) = match name.as_str() {
-                "submitted_at" | "at" => (
+                "submitted_at" | "at" | "sent_at" => (
                     Field::new(
                         name,
                         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -205,7 +214,7 @@ pub enum ExportFormat {
 
 impl Reader {
     /// The answers (one row per answer) and the journey events, as rows of text.
-    fn tables(&self) -> Result<[Table; 2], StoreError> {
+    fn tables(&self) -> Result<[Table; 3], StoreError> {
         let responses = self.responses()?;
         let answers = responses
             .into_iter()
@@ -248,7 +257,28 @@ impl Reader {
                 (cells, e.attributes)
             })
             .collect();
+        let invitations = self
+            .invitations()?
+            .into_iter()
+            .map(|i| {
+                let cells = vec![
+                    i.invitation_id,
+                    text(&i.customer_id),
+                    i.survey,
+                    micros_to_rfc3339(i.sent_at),
+                    text(&i.language),
+                ];
+                (cells, BTreeMap::new())
+            })
+            .collect();
         Ok([
+            Table {
+                entity: "invitations",
+                rows_are: "invitations",
+                stem: "invitations",
+                columns: &INVITATION_COLUMNS,
+                rows: invitations,
+            },
             Table {
                 entity: "responses",
                 rows_are: "answers",
@@ -266,12 +296,12 @@ impl Reader {
         ])
     }
 
-    /// The answers (`responses`, one row per answer) and the journey events (`journey`) as
-    /// CSV in memory: what [`Reader::export`] writes, and what cxray reads when a store is a
+    /// The invitations (`invitations`), the answers (`responses`, one row per answer) and the
+    /// journey events (`journey`) as CSV in memory: what [`Reader::export`] writes, and what cxray reads when a store is a
     /// source of a project.
-    pub fn tables_csv(&self) -> Result<[CsvTable; 2], StoreError> {
-        let [a, b] = self.tables()?;
-        Ok([a.csv()?, b.csv()?])
+    pub fn tables_csv(&self) -> Result<[CsvTable; 3], StoreError> {
+        let [a, b, c] = self.tables()?;
+        Ok([a.csv()?, b.csv()?, c.csv()?])
     }
 
     /// Writes `responses.csv` and `journey.csv` into `dir` (created if needed).

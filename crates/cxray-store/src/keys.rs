@@ -206,6 +206,26 @@ impl Keys {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    /// Records a personal link as an invitation (the first time its id is seen; making the
+    /// link again keeps the first sending): times in µs.
+    pub fn record_invitation(&self, invitation: &crate::Invitation) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO invitations (invitation_id, survey, customer_id, language, sent_at,
+                    expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![
+                    invitation.invitation_id,
+                    invitation.survey,
+                    invitation.customer_id,
+                    invitation.language,
+                    invitation.sent_at,
+                    invitation.expires_at
+                ],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
     /// Every key, revoked ones included, oldest first.
     pub fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
         list(&self.conn, false).map(|v| v.into_iter().map(|(k, _)| k).collect())

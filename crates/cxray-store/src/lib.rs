@@ -64,7 +64,7 @@ use std::thread::JoinHandle;
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use privacy::{CustomerData, Erased, forget_customer};
-pub use read::{Counts, Reader, StoredEvent, StoredResponse, SurveyProgress};
+pub use read::{Counts, Invitation, Reader, StoredEvent, StoredResponse, SurveyProgress};
 pub use records::{
     MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, NewAnswer, NewEvent, NewResponse, PAGE_PREFIXES, Record,
     attribute_problem, check as check_records,

@@ -1,6 +1,6 @@
 //! A customer's right to their data: everything the store holds about them as JSON, and its
 //! erasure. Erasing deletes every row with the customer's id (responses with their answers,
-//! journey events), overwrites the deleted content (`secure_delete`), and, when no reader holds
+//! journey events, invitations), overwrites the deleted content (`secure_delete`), and, when no reader holds
 //! the write-ahead log, truncates it so that no old page image keeps the data. The erasure is
 //! logged with the time and the number of rows, never with whose they were.
 
@@ -16,6 +16,7 @@ pub struct Erased {
     pub responses: u64,
     pub answers: u64,
     pub events: u64,
+    pub invitations: u64,
     /// Whether the write-ahead log could be truncated (readers, such as a running server's,
     /// can hold it; its old pages are then overwritten as it is reused).
     pub log_truncated: bool,
@@ -27,6 +28,7 @@ pub struct CustomerData {
     pub customer_id: String,
     pub responses: Vec<StoredResponse>,
     pub events: Vec<StoredEvent>,
+    pub invitations: Vec<crate::Invitation>,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -58,6 +60,7 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
              WHERE r.customer_id = ?1",
         )?,
         events: count("SELECT count(*) FROM events WHERE customer_id = ?1")?,
+        invitations: count("SELECT count(*) FROM invitations WHERE customer_id = ?1")?,
         log_truncated: false,
     };
     // Answers go with their responses (foreign key, ON DELETE CASCADE).
@@ -69,12 +72,19 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
     tx.execute("DELETE FROM events WHERE customer_id = ?1", [customer_id])
         .map_err(err)?;
     tx.execute(
-        "INSERT INTO erasures (at, responses, answers, events) VALUES (?1, ?2, ?3, ?4)",
+        "DELETE FROM invitations WHERE customer_id = ?1",
+        [customer_id],
+    )
+    .map_err(err)?;
+    tx.execute(
+        "INSERT INTO erasures (at, responses, answers, events, invitations)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             crate::now_micros(),
             erased.responses as i64,
             erased.answers as i64,
-            erased.events as i64
+            erased.events as i64,
+            erased.invitations as i64
         ],
     )
     .map_err(err)?;
@@ -102,10 +112,16 @@ impl Reader {
             .into_iter()
             .filter(|e| e.event.customer_id.as_deref() == Some(customer_id))
             .collect();
+        let invitations = self
+            .invitations()?
+            .into_iter()
+            .filter(|i| i.customer_id.as_deref() == Some(customer_id))
+            .collect();
         Ok(CustomerData {
             customer_id: customer_id.to_string(),
             responses,
             events,
+            invitations,
         })
     }
 

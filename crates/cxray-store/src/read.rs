@@ -16,6 +16,18 @@ pub struct Counts {
     pub events: u64,
 }
 
+/// An invitation: a personal survey link made for a customer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Invitation {
+    pub invitation_id: String,
+    pub survey: String,
+    pub customer_id: Option<String>,
+    pub language: Option<String>,
+    /// µs since the Unix epoch.
+    pub sent_at: i64,
+    pub expires_at: i64,
+}
+
 /// How far the responses of a survey got.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SurveyProgress {
@@ -230,6 +242,30 @@ impl Reader {
             responses: responses as u64,
             metrics,
         })
+    }
+
+    /// Every invitation, in the order sent.
+    pub fn invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT invitation_id, survey, customer_id, language, sent_at, expires_at
+                 FROM invitations ORDER BY sent_at, invitation_id",
+            )
+            .map_err(read_error)?;
+        let rows = s
+            .query_map([], |r| {
+                Ok(Invitation {
+                    invitation_id: r.get(0)?,
+                    survey: r.get(1)?,
+                    customer_id: r.get(2)?,
+                    language: r.get(3)?,
+                    sent_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                })
+            })
+            .map_err(read_error)?;
+        rows.collect::<Result<_, _>>().map_err(read_error)
     }
 
     /// Every journey event, in the order received.

@@ -87,6 +87,19 @@ const MIGRATIONS: &[(&str, &str)] = &[
         events INTEGER NOT NULL
     ) STRICT;",
     ),
+    (
+        "invitations: the personal survey links made, for response rates",
+        "CREATE TABLE invitations (
+        invitation_id TEXT PRIMARY KEY,
+        survey TEXT NOT NULL,
+        customer_id TEXT,
+        language TEXT,
+        sent_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX invitations_by_customer ON invitations (customer_id, sent_at);
+    ALTER TABLE erasures ADD COLUMN invitations INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -44,11 +44,10 @@ fn expand(path: &Path, src: &SourceConfig) -> Result<Vec<SourceConfig>, IngestEr
     };
     let wanted = src.entity.as_deref();
     if let Some(e) = wanted
-        && e != "responses"
-        && e != "journey"
+        && !["responses", "journey", "invitations"].contains(&e)
     {
         return Err(config(format!(
-            "a cxray store holds responses and journey events, not {e}"
+            "a cxray store holds responses, journey events and invitations, not {e}"
         )));
     }
     if !src.columns.is_empty() || !src.questions.is_empty() {
