@@ -101,6 +101,12 @@ pub struct ProjectConfig {
     /// `[[surveys]]`: the surveys `cxray serve` shows at `/s/…`.
     #[serde(default)]
     pub surveys: Vec<SurveyConfig>,
+    /// `[[triggers]]`: journey events that invite the customer to a survey.
+    #[serde(default)]
+    pub triggers: Vec<TriggerConfig>,
+    /// `[contact]`: how often a customer may be invited.
+    #[serde(default)]
+    pub contact: ContactRules,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -296,6 +302,30 @@ pub struct ServeSettings {
     /// per-address limits). Only set it when every request comes through that proxy: a
     /// client could otherwise choose its own address.
     pub client_address_header: Option<String>,
+}
+
+/// `[[triggers]]`: when a journey event of step `on` arrives (`POST /api/v1/events`), its
+/// customer is invited to `survey`, within the contact rules.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// The journey step (`ticket_solved`, `delivered` …).
+    pub on: String,
+    pub survey: String,
+    /// Share of the customers invited (0-1, default 1): decided by a hash of customer and
+    /// survey, so the same customer is always in or out.
+    #[serde(default)]
+    pub share: Option<f64>,
+}
+
+/// `[contact]`: the contact-frequency rules every invitation obeys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRules {
+    /// At most one invitation per customer in this many days, whatever the survey.
+    pub any_survey_days: Option<u32>,
+    /// At most one invitation to the same survey per customer in this many days.
+    pub same_survey_days: Option<u32>,
 }
 
 /// Texts by language (ISO 639-1 code → text).

@@ -64,7 +64,10 @@ mod text;
 mod touchpoints;
 
 pub use alerts::{AlertsOutput, AlertsRequest};
-pub use config::{ProjectConfig, ScoreText, ServeSettings, SurveyConfig, SurveyQuestion, Texts};
+pub use config::{
+    ContactRules, ProjectConfig, ScoreText, ServeSettings, SurveyConfig, SurveyQuestion, Texts,
+    TriggerConfig,
+};
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};
 pub use error::{Error, ErrorKind, Remedy, Result};

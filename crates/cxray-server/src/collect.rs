@@ -108,6 +108,9 @@ pub struct Stored {
     pub receipt: Receipt,
     /// The id of each record, in request order (generated ones included).
     pub ids: Vec<String>,
+    /// What the triggers decided for the events (invited, throttled … and why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<cxray_store::Decision>,
 }
 
 /// Checked records and the line of each in the body, or why the body was refused.
@@ -675,7 +678,11 @@ fn store_checks(records: Vec<Record>, lines: Vec<u64>, total: usize) -> Checked 
 pub async fn store(store: &Store, records: Vec<Record>, lines: &[u64]) -> Result<Stored, ApiError> {
     let ids = records.iter().map(|r| r.id().1.to_string()).collect();
     match store.write(records).await {
-        Ok(receipt) => Ok(Stored { receipt, ids }),
+        Ok(receipt) => Ok(Stored {
+            receipt,
+            ids,
+            decisions: vec![],
+        }),
         Err(WriteError::Invalid { index, reason }) => Err(ApiError::invalid(
             lines.get(index).copied().unwrap_or(1),
             "",

@@ -34,6 +34,7 @@ mod read;
 mod routes;
 pub mod surveys;
 mod telemetry;
+pub mod triggers;
 
 /// The request parsers without a server, for the fuzz targets (`fuzz/`) and the property
 /// tests: whatever the bytes, they answer (records, or a refusal with a 4xx status) and never
@@ -258,6 +259,10 @@ pub struct Inner {
     configured: std::collections::BTreeSet<String>,
     /// The project's metrics, against which surveys are checked.
     catalog: cxray_metrics::MetricCatalog,
+    /// Journey steps that invite customers to surveys, and the contact rules.
+    pub triggers: triggers::Triggers,
+    /// The connection decisions are made on, one at a time.
+    decider: Mutex<Option<cxray_store::Keys>>,
     /// Signs and checks survey links with the store's secret.
     pub signer: links::Signer,
     /// When the keys were last read from the store (Unix seconds).
@@ -316,6 +321,11 @@ impl AppState {
                 Err(e) => eprintln!("cxray serve: survey {id:?} of the store is not served: {e}"),
             }
         }
+        let survey_ids: Vec<String> = surveys.keys().cloned().collect();
+        let triggers = match &config.project {
+            Some((p, _)) => triggers::Triggers::new(&p.triggers, p.contact.clone(), &survey_ids)?,
+            None => triggers::Triggers::default(),
+        };
         let timezone = config
             .project
             .as_ref()
@@ -330,6 +340,8 @@ impl AppState {
             },
             catalog,
             configured,
+            triggers,
+            decider: Mutex::new(None),
             api_limit: RateLimiter::new(config.limits.api),
             public_limit: RateLimiter::new(config.limits.public),
             project: config.project,
@@ -491,6 +503,68 @@ impl AppState {
             .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
     }
 
+    /// Decides, for each stored event whose step a trigger watches, whether its customer is
+    /// invited, and records each decision with its reason (and the invitation). An event
+    /// decided before (a replay) is not decided again.
+    pub fn decide_events(
+        &self,
+        events: &[cxray_store::NewEvent],
+    ) -> Result<Vec<cxray_store::Decision>, ApiError> {
+        let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
+        let mut guard = self.decider.lock().expect("decider lock");
+        if guard.is_none() {
+            *guard = Some(cxray_store::Keys::open(self.store.path()).map_err(internal)?);
+        }
+        let keys = guard.as_mut().expect("opened above");
+        let now = chrono::Utc::now().timestamp_micros();
+        let link = |survey: &str, customer: &str, invitation: &str| {
+            let days = self
+                .survey(survey)
+                .and_then(|s| s.config.link_days)
+                .unwrap_or(30) as i64;
+            let expires = now / 1_000_000 + days * 86_400;
+            let claims = links::Claims {
+                s: survey.to_string(),
+                r: format!("inv-{invitation}"),
+                i: Some(invitation.to_string()),
+                c: Some(customer.to_string()),
+                e: expires,
+                l: None,
+                a: Default::default(),
+            };
+            (
+                format!("/s/{}", self.signer.sign(&claims)),
+                expires * 1_000_000,
+            )
+        };
+        let cx = triggers::Context {
+            now_micros: now,
+            link: &link,
+        };
+        let mut out = Vec::new();
+        for event in events {
+            for (survey, share) in self.triggers.for_step(&event.step) {
+                let id = format!("{}/{survey}", event.event_id);
+                if keys.decided(&id).map_err(internal)? {
+                    continue;
+                }
+                let mut history = StoreHistory(keys);
+                let (decision, invitation) = triggers::decide(
+                    event,
+                    (survey, *share),
+                    &self.triggers.rules,
+                    &mut history,
+                    &cx,
+                )
+                .map_err(ApiError::Internal)?;
+                keys.record_decision(&decision, invitation.as_ref())
+                    .map_err(internal)?;
+                out.push(decision);
+            }
+        }
+        Ok(out)
+    }
+
     /// The survey of `id`, if there is one.
     pub fn survey(&self, id: &str) -> Option<surveys::Survey> {
         self.surveys.read().expect("surveys lock").get(id).cloned()
@@ -602,6 +676,21 @@ impl AppState {
         )?);
         *cached = Some((version, project.clone()));
         Ok(project)
+    }
+}
+
+/// The invitations of the store, for the contact rules.
+struct StoreHistory<'a>(&'a cxray_store::Keys);
+
+impl triggers::History for StoreHistory<'_> {
+    fn last(
+        &mut self,
+        customer: &str,
+        survey: Option<&str>,
+    ) -> Result<Option<(String, i64)>, String> {
+        self.0
+            .last_invitation(customer, survey)
+            .map_err(|e| e.to_string())
     }
 }
 

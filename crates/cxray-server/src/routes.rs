@@ -282,6 +282,17 @@ pub fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/api/v1/decisions",
+            Some(Scope::Read),
+            false,
+            "Why each triggering event did or did not invite its customer, with counts per \
+             survey and outcome (query: customer_id)",
+            &[],
+            READ_STATUSES,
+            get(decisions),
+        ),
+        r(
+            Method::GET,
             "/api/v1/keys",
             Some(Scope::Admin),
             false,
@@ -409,7 +420,23 @@ async fn collect_with(
     let size = bytes.len();
     let (records, lines) =
         checked(&state, size, move |s| check(&headers, &bytes, &s.rules)).await?;
-    let stored = collect::store(&state.store, records, &lines).await?;
+    let watched: Vec<cxray_store::NewEvent> = if events && !state.triggers.is_empty() {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                cxray_store::Record::Event(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut stored = collect::store(&state.store, records, &lines).await?;
+    if !watched.is_empty() {
+        // The events are stored; their decisions follow (a replayed event is not decided
+        // again).
+        stored.decisions = read::blocking(&state, move |s| s.decide_events(&watched)).await?;
+    }
     let t = &state.telemetry;
     let counter = if events {
         &t.events_stored
@@ -598,6 +625,33 @@ fn one_record<T: serde::de::DeserializeOwned>(
         return Err(ApiError::BadRequest("send one JSON object".into()));
     }
     Ok(records.remove(0).1)
+}
+
+async fn decisions(
+    State(state): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some((k, _)) = q.iter().find(|(k, _)| k != "customer_id") {
+        return Err(ApiError::BadRequest(format!(
+            "unknown query parameter {k:?}; this route takes: customer_id"
+        )));
+    }
+    let customer = q.into_iter().next().map(|(_, v)| v);
+    let list = read::blocking(&state, move |s| {
+        s.with_reader(|r| r.decisions(customer.as_deref()))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    let mut counts: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, u64>> =
+        Default::default();
+    for d in &list {
+        *counts
+            .entry(d.survey.as_str())
+            .or_default()
+            .entry(d.outcome.as_str())
+            .or_default() += 1;
+    }
+    Ok(Json(json!({ "counts": counts, "decisions": list })))
 }
 
 async fn export_customer(

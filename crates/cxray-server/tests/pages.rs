@@ -555,3 +555,115 @@ async fn personal_links_are_invitations_that_the_non_response_analysis_counts() 
         out.nonresponse.response_rate
     );
 }
+
+#[tokio::test]
+async fn events_invite_customers_within_the_contact_rules_and_say_why() {
+    let project = format!(
+        "{PROJECT}\n[[triggers]]\non = \"ticket_solved\"\nsurvey = \"checkout\"\n\n\
+         [[triggers]]\non = \"delivered\"\nsurvey = \"checkout\"\nshare = 0.0\n\n\
+         [contact]\nany_survey_days = 30\n"
+    );
+    let s = TestServer::with_project(toml::from_str(&project).unwrap());
+    let event = |id: &str, customer: Option<&str>, step: &str| {
+        let mut e = json!({"event_id": id, "step": step, "at": "2026-03-01T10:00:00Z"});
+        match customer {
+            Some(c) => e["customer_id"] = json!(c),
+            None => e["session_id"] = json!("S1"),
+        }
+        e.to_string()
+    };
+    let a = s
+        .post_json("/api/v1/events", &event("E1", Some("C1"), "ticket_solved"))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let d = &a.body["decisions"][0];
+    assert_eq!(
+        (d["outcome"].clone(), d["survey"].clone()),
+        (json!("invited"), json!("checkout"))
+    );
+    // The invitation's link is a working survey link for that customer.
+    let link = d["link"].as_str().unwrap().to_string();
+    assert_eq!(get(&s, &link, None).await.status, StatusCode::OK);
+    assert_eq!(
+        post(&s, &link, "q=1&value=6&action=next").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let r = s.state.store.reader().unwrap().responses().unwrap();
+    assert_eq!(r[0].response.customer_id.as_deref(), Some("C1"));
+    // A second ticket inside the 30 days: throttled, with the reason.
+    let b = s
+        .post_json("/api/v1/events", &event("E2", Some("C1"), "ticket_solved"))
+        .await;
+    let d = &b.body["decisions"][0];
+    assert_eq!(d["outcome"], "throttled");
+    assert!(
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .contains("surveyed today (checkout)"),
+        "{d}"
+    );
+    // A replayed event decides nothing again; other outcomes.
+    let again = s
+        .post_json("/api/v1/events", &event("E1", Some("C1"), "ticket_solved"))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.body.get("decisions").is_none(), "{}", again.text);
+    let c = s
+        .post_json("/api/v1/events", &event("E3", Some("C2"), "delivered"))
+        .await;
+    assert_eq!(c.body["decisions"][0]["outcome"], "sampled_out");
+    let n = s
+        .post_json("/api/v1/events", &event("E4", None, "ticket_solved"))
+        .await;
+    assert_eq!(n.body["decisions"][0]["outcome"], "no_customer");
+    let other = s
+        .post_json("/api/v1/events", &event("E5", Some("C3"), "visit"))
+        .await;
+    assert!(other.body.get("decisions").is_none());
+
+    let all = s.get("/api/v1/decisions", &s.read).await;
+    assert_eq!(
+        all.body["decisions"].as_array().unwrap().len(),
+        4,
+        "{}",
+        all.text
+    );
+    assert_eq!(
+        all.body["counts"]["checkout"],
+        json!({"invited": 1, "throttled": 1, "sampled_out": 1, "no_customer": 1})
+    );
+    let mine = s.get("/api/v1/decisions?customer_id=C1", &s.read).await;
+    assert_eq!(mine.body["decisions"].as_array().unwrap().len(), 2);
+    // Forgetting the customer takes their decisions.
+    let f = s
+        .call(
+            Method::DELETE,
+            "/api/v1/customers/C1",
+            Some(&s.admin),
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(f.body["decisions"], 2, "{}", f.text);
+    let fresh = cxray_store::Reader::open_file(s.dir.path().join("cxray.db")).unwrap();
+    assert!(
+        fresh.decisions(Some("C1")).unwrap().is_empty(),
+        "a fresh reader still sees them"
+    );
+    assert!(
+        s.get("/api/v1/decisions?customer_id=C1", &s.read)
+            .await
+            .body["decisions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // A trigger of a survey that does not exist keeps the server from starting.
+    let bad: cxray_project::ProjectConfig =
+        toml::from_str("[[triggers]]\non = \"x\"\nsurvey = \"nope\"\n").unwrap();
+    let mut config = cxray_server::ServerConfig::new(s.dir.path().join("other.db"));
+    config.project = Some((bad, s.dir.path().join("cxray.toml")));
+    let e = cxray_server::AppState::open(config).err().unwrap();
+    assert!(e.contains("no survey \"nope\""), "{e}");
+}

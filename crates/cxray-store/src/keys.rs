@@ -100,7 +100,7 @@ fn parse_scopes(s: &str) -> Vec<Scope> {
 /// The keys of a store, for `cxray key` (its own connection: keys can be managed while a
 /// server writes answers; SQLite serialises the two writers).
 pub struct Keys {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Keys {
@@ -209,21 +209,7 @@ impl Keys {
     /// Records a personal link as an invitation (the first time its id is seen; making the
     /// link again keeps the first sending): times in µs.
     pub fn record_invitation(&self, invitation: &crate::Invitation) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO invitations (invitation_id, survey, customer_id, language, sent_at,
-                    expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                params![
-                    invitation.invitation_id,
-                    invitation.survey,
-                    invitation.customer_id,
-                    invitation.language,
-                    invitation.sent_at,
-                    invitation.expires_at
-                ],
-            )
-            .map_err(err)?;
-        Ok(())
+        insert_invitation(&self.conn, invitation)
     }
 
     /// Every key, revoked ones included, oldest first.
@@ -257,6 +243,27 @@ impl Keys {
             }
         }
     }
+}
+
+/// Inserts an invitation unless its id is known (the first sending is kept).
+pub(crate) fn insert_invitation(
+    conn: &Connection,
+    i: &crate::Invitation,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO invitations (invitation_id, survey, customer_id, language, sent_at,
+            expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        params![
+            i.invitation_id,
+            i.survey,
+            i.customer_id,
+            i.language,
+            i.sent_at,
+            i.expires_at
+        ],
+    )
+    .map_err(err)?;
+    Ok(())
 }
 
 /// Keys with their digests; only those not revoked with `active_only`.

@@ -1,8 +1,9 @@
 //! A customer's right to their data: everything the store holds about them as JSON, and its
 //! erasure. Erasing deletes every row with the customer's id (responses with their answers,
-//! journey events, invitations), overwrites the deleted content (`secure_delete`), and, when no reader holds
-//! the write-ahead log, truncates it so that no old page image keeps the data. The erasure is
-//! logged with the time and the number of rows, never with whose they were.
+//! journey events, invitations, decisions), overwrites the deleted content (`secure_delete`),
+//! and, when no reader holds the write-ahead log, truncates it so that no old page image keeps
+//! the data. The erasure is logged with the time and the number of rows, never with whose they
+//! were.
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ pub struct Erased {
     pub answers: u64,
     pub events: u64,
     pub invitations: u64,
+    pub decisions: u64,
     /// Whether the write-ahead log could be truncated (readers, such as a running server's,
     /// can hold it; its old pages are then overwritten as it is reused).
     pub log_truncated: bool,
@@ -29,6 +31,7 @@ pub struct CustomerData {
     pub responses: Vec<StoredResponse>,
     pub events: Vec<StoredEvent>,
     pub invitations: Vec<crate::Invitation>,
+    pub decisions: Vec<crate::Decision>,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -61,6 +64,7 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         )?,
         events: count("SELECT count(*) FROM events WHERE customer_id = ?1")?,
         invitations: count("SELECT count(*) FROM invitations WHERE customer_id = ?1")?,
+        decisions: count("SELECT count(*) FROM decisions WHERE customer_id = ?1")?,
         log_truncated: false,
     };
     // Answers go with their responses (foreign key, ON DELETE CASCADE).
@@ -71,20 +75,23 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
     .map_err(err)?;
     tx.execute("DELETE FROM events WHERE customer_id = ?1", [customer_id])
         .map_err(err)?;
+    for table in ["invitations", "decisions"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE customer_id = ?1"),
+            [customer_id],
+        )
+        .map_err(err)?;
+    }
     tx.execute(
-        "DELETE FROM invitations WHERE customer_id = ?1",
-        [customer_id],
-    )
-    .map_err(err)?;
-    tx.execute(
-        "INSERT INTO erasures (at, responses, answers, events, invitations)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO erasures (at, responses, answers, events, invitations, decisions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             crate::now_micros(),
             erased.responses as i64,
             erased.answers as i64,
             erased.events as i64,
-            erased.invitations as i64
+            erased.invitations as i64,
+            erased.decisions as i64
         ],
     )
     .map_err(err)?;
@@ -122,6 +129,7 @@ impl Reader {
             responses,
             events,
             invitations,
+            decisions: self.decisions(Some(customer_id))?,
         })
     }
 

@@ -100,6 +100,22 @@ const MIGRATIONS: &[(&str, &str)] = &[
     CREATE INDEX invitations_by_customer ON invitations (customer_id, sent_at);
     ALTER TABLE erasures ADD COLUMN invitations INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        "decisions: why each event did or did not invite its customer",
+        "CREATE TABLE decisions (
+        decision_id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        customer_id TEXT,
+        survey TEXT NOT NULL,
+        decided_at INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        invitation_id TEXT,
+        link TEXT
+    ) STRICT;
+    CREATE INDEX decisions_by_customer ON decisions (customer_id, decided_at);
+    ALTER TABLE erasures ADD COLUMN decisions INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -1,0 +1,261 @@
+//! Triggers: a journey event of a watched step invites its customer to a survey, unless the
+//! contact rules say no. Every outcome is recorded with its reason (`cxray_store::Decision`):
+//! invited, throttled ("surveyed 12 days ago (checkout)"), sampled out ("sampled out: 20% of
+//! customers are invited"), or no customer. Decisions are made one at a time (a lock), so two
+//! events of one customer arriving together cannot both pass the frequency rules.
+
+use std::collections::BTreeMap;
+
+use cxray_project::{ContactRules, TriggerConfig};
+use cxray_store::{Decision, Invitation, NewEvent};
+use sha2::{Digest, Sha256};
+
+/// The triggers of a project, by step.
+#[derive(Debug, Clone, Default)]
+pub struct Triggers {
+    by_step: BTreeMap<String, Vec<(String, f64)>>,
+    pub rules: ContactRules,
+}
+
+impl Triggers {
+    /// Checks the triggers against the surveys there are.
+    pub fn new(
+        configs: &[TriggerConfig],
+        rules: ContactRules,
+        surveys: &[String],
+    ) -> Result<Triggers, String> {
+        let mut by_step: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+        for t in configs {
+            let share = t.share.unwrap_or(1.0);
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!(
+                    "[[triggers]] on {:?}: share {share} is not between 0 and 1",
+                    t.on
+                ));
+            }
+            if !surveys.contains(&t.survey) {
+                return Err(format!(
+                    "[[triggers]] on {:?}: no survey {:?} (the surveys are: {})",
+                    t.on,
+                    t.survey,
+                    surveys.join(", ")
+                ));
+            }
+            by_step
+                .entry(t.on.trim().to_string())
+                .or_default()
+                .push((t.survey.clone(), share));
+        }
+        Ok(Triggers { by_step, rules })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_step.is_empty()
+    }
+
+    /// The surveys (with their shares) an event's step triggers.
+    pub fn for_step(&self, step: &str) -> &[(String, f64)] {
+        self.by_step.get(step.trim()).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Where a customer falls in [0, 1) for a survey: the same every time (a replay, a restart,
+/// another server decides alike), independent between surveys.
+pub fn sample_point(customer_id: &str, survey: &str) -> f64 {
+    let h = Sha256::new()
+        .chain_update(customer_id.as_bytes())
+        .chain_update([0])
+        .chain_update(survey.as_bytes())
+        .finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    (u64::from_be_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What the store says of a customer's past invitations, for one decision.
+pub trait History {
+    /// The latest invitation (to any survey, or to `survey`): (survey, sent at in µs).
+    fn last(
+        &mut self,
+        customer: &str,
+        survey: Option<&str>,
+    ) -> Result<Option<(String, i64)>, String>;
+}
+
+/// What a decision needs besides the history: the time and how to make a link.
+pub struct Context<'a> {
+    pub now_micros: i64,
+    /// The link (path) and expiry (µs) of an invitation to `survey` for a customer.
+    pub link: &'a dyn Fn(&str, &str, &str) -> (String, i64),
+}
+
+/// Decides, for one event and one triggered survey, with the outcome's reason.
+pub fn decide(
+    event: &NewEvent,
+    (survey, share): (&str, f64),
+    rules: &ContactRules,
+    history: &mut dyn History,
+    cx: &Context<'_>,
+) -> Result<(Decision, Option<Invitation>), String> {
+    let mut d = Decision {
+        decision_id: format!("{}/{survey}", event.event_id),
+        event_id: event.event_id.clone(),
+        customer_id: event.customer_id.clone(),
+        survey: survey.to_string(),
+        decided_at: cx.now_micros,
+        outcome: String::new(),
+        reason: String::new(),
+        invitation_id: None,
+        link: None,
+    };
+    let Some(customer) = event.customer_id.as_deref() else {
+        d.outcome = "no_customer".into();
+        d.reason = "the event names no customer (a session only)".into();
+        return Ok((d, None));
+    };
+    if sample_point(customer, survey) >= share {
+        d.outcome = "sampled_out".into();
+        d.reason = format!(
+            "sampled out: {:.0}% of customers are invited",
+            share * 100.0
+        );
+        return Ok((d, None));
+    }
+    let day = 86_400_000_000i64;
+    for (days, only) in [
+        (rules.any_survey_days, None),
+        (rules.same_survey_days, Some(survey)),
+    ] {
+        let Some(days) = days else { continue };
+        if let Some((last_survey, sent)) = history.last(customer, only)?
+            && cx.now_micros - sent < days as i64 * day
+        {
+            let ago = (cx.now_micros - sent) / day;
+            d.outcome = "throttled".into();
+            d.reason = format!(
+                "throttled: surveyed {} ({last_survey}); {} allows one invitation in {days} days",
+                match ago {
+                    0 => "today".to_string(),
+                    1 => "1 day ago".to_string(),
+                    n => format!("{n} days ago"),
+                },
+                if only.is_some() {
+                    "the survey's rule"
+                } else {
+                    "the rule across surveys"
+                },
+            );
+            return Ok((d, None));
+        }
+    }
+    let invitation_id = format!("{}-{survey}", event.event_id);
+    let (link, expires_at) = (cx.link)(survey, customer, &invitation_id);
+    d.outcome = "invited".into();
+    d.reason = "invited".into();
+    d.invitation_id = Some(invitation_id.clone());
+    d.link = Some(link);
+    let invitation = Invitation {
+        invitation_id,
+        survey: survey.to_string(),
+        customer_id: Some(customer.to_string()),
+        language: None,
+        sent_at: cx.now_micros,
+        expires_at,
+    };
+    Ok((d, Some(invitation)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Past(Vec<(String, i64)>);
+
+    impl History for Past {
+        fn last(&mut self, _: &str, survey: Option<&str>) -> Result<Option<(String, i64)>, String> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|(s, _)| survey.is_none_or(|x| x == s))
+                .max_by_key(|(_, t)| *t)
+                .cloned())
+        }
+    }
+
+    fn event(customer: Option<&str>) -> NewEvent {
+        NewEvent {
+            event_id: "E1".into(),
+            customer_id: customer.map(Into::into),
+            step: "ticket_solved".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_outcome_comes_with_its_reason() {
+        let day = 86_400_000_000i64;
+        let now = 100 * day;
+        let link = |s: &str, c: &str, i: &str| (format!("/s/{s}-{c}-{i}"), now + 30 * day);
+        let cx = Context {
+            now_micros: now,
+            link: &link,
+        };
+        let rules = ContactRules {
+            any_survey_days: Some(30),
+            same_survey_days: Some(90),
+        };
+        // Decides for customer C1 (None: a session only) with a share and a past.
+        let run = |customer: Option<&str>, share: f64, past: Vec<(String, i64)>| {
+            decide(
+                &event(customer),
+                ("support", share),
+                &rules,
+                &mut Past(past),
+                &cx,
+            )
+            .unwrap()
+        };
+        let (d, inv) = run(Some("C1"), 1.0, vec![]);
+        assert_eq!(
+            (d.outcome.as_str(), d.decision_id.as_str()),
+            ("invited", "E1/support")
+        );
+        assert_eq!(inv.unwrap().invitation_id, "E1-support");
+        let (d, _) = run(Some("C1"), 1.0, vec![("checkout".into(), now - 12 * day)]);
+        assert_eq!(d.outcome, "throttled");
+        assert!(
+            d.reason.contains("surveyed 12 days ago (checkout)"),
+            "{}",
+            d.reason
+        );
+        let (d, _) = run(Some("C1"), 1.0, vec![("support".into(), now - 60 * day)]);
+        assert!(
+            d.reason.contains("60 days ago (support)") && d.reason.contains("the survey's rule"),
+            "{}",
+            d.reason
+        );
+        // Old enough for both rules.
+        let (d, _) = run(Some("C1"), 1.0, vec![("support".into(), now - 91 * day)]);
+        assert_eq!(d.outcome, "invited");
+        let (d, _) = run(Some("C1"), 0.0, vec![]);
+        assert_eq!(
+            (d.outcome.as_str(), d.reason.as_str()),
+            ("sampled_out", "sampled out: 0% of customers are invited")
+        );
+        let (d, inv) = run(None, 1.0, vec![]);
+        assert_eq!(d.outcome, "no_customer");
+        assert!(inv.is_none());
+    }
+
+    #[test]
+    fn sampling_is_stable_and_close_to_its_share() {
+        assert_eq!(sample_point("C1", "nps"), sample_point("C1", "nps"));
+        assert_ne!(sample_point("C1", "nps"), sample_point("C1", "csat"));
+        let n = 20_000;
+        let inside = (0..n)
+            .filter(|i| sample_point(&format!("C{i}"), "nps") < 0.2)
+            .count();
+        // Binomial(20,000, 0.2): sd 57; 4 sd either side.
+        assert!((3772..=4228).contains(&inside), "{inside}");
+    }
+}

@@ -1,0 +1,134 @@
+//! Decisions: for every journey event that a trigger watches, whether its customer was invited
+//! and why (`invited`, `throttled`, `sampled_out`, `no_customer`), kept so that a CX team can see
+//! why a customer was or was not surveyed, and count the reasons per survey.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Invitation, Keys, Reader, StoreError};
+
+/// One decision.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Decision {
+    /// `event_id/survey`: one decision per event and survey (a replayed event decides nothing
+    /// again).
+    pub decision_id: String,
+    pub event_id: String,
+    pub customer_id: Option<String>,
+    pub survey: String,
+    /// µs since the Unix epoch.
+    pub decided_at: i64,
+    /// `invited`, `throttled`, `sampled_out` or `no_customer`.
+    pub outcome: String,
+    /// In words: "surveyed 12 days ago (checkout)", "sampled out (20%)".
+    pub reason: String,
+    pub invitation_id: Option<String>,
+    /// The survey link of an invitation (a path on the server).
+    pub link: Option<String>,
+}
+
+fn err(e: rusqlite::Error) -> StoreError {
+    StoreError::Read(e.to_string())
+}
+
+fn decision(r: &rusqlite::Row<'_>) -> rusqlite::Result<Decision> {
+    Ok(Decision {
+        decision_id: r.get(0)?,
+        event_id: r.get(1)?,
+        customer_id: r.get(2)?,
+        survey: r.get(3)?,
+        decided_at: r.get(4)?,
+        outcome: r.get(5)?,
+        reason: r.get(6)?,
+        invitation_id: r.get(7)?,
+        link: r.get(8)?,
+    })
+}
+
+const COLUMNS: &str = "decision_id, event_id, customer_id, survey, decided_at, outcome, reason, \
+                       invitation_id, link";
+
+impl Keys {
+    /// Whether a decision for `decision_id` exists.
+    pub fn decided(&self, decision_id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM decisions WHERE decision_id = ?1",
+                [decision_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(err)
+    }
+
+    /// The latest invitation of a customer (to any survey, or to `survey`): (survey, sent at).
+    pub fn last_invitation(
+        &self,
+        customer_id: &str,
+        survey: Option<&str>,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT survey, sent_at FROM invitations
+                 WHERE customer_id = ?1 AND (?2 IS NULL OR survey = ?2)
+                 ORDER BY sent_at DESC LIMIT 1",
+                params![customer_id, survey],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    /// Records a decision, and its invitation when it invites, in one transaction (a decision
+    /// already made for the same id is kept).
+    pub fn record_decision(
+        &mut self,
+        d: &Decision,
+        invitation: Option<&Invitation>,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let added = tx
+            .execute(
+                &format!(
+                    "INSERT INTO decisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT DO NOTHING"
+                ),
+                params![
+                    d.decision_id,
+                    d.event_id,
+                    d.customer_id,
+                    d.survey,
+                    d.decided_at,
+                    d.outcome,
+                    d.reason,
+                    d.invitation_id,
+                    d.link
+                ],
+            )
+            .map_err(err)?;
+        if added == 1
+            && let Some(i) = invitation
+        {
+            crate::keys::insert_invitation(&tx, i)?;
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+impl Reader {
+    /// Decisions, newest last; of one customer when given.
+    pub fn decisions(&self, customer_id: Option<&str>) -> Result<Vec<Decision>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM decisions WHERE (?1 IS NULL OR customer_id = ?1)
+                 ORDER BY decided_at, decision_id"
+            ))
+            .map_err(err)?;
+        let rows = s.query_map([customer_id], decision).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+}
