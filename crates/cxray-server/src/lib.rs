@@ -542,26 +542,28 @@ impl AppState {
             link: &link,
         };
         let mut out = Vec::new();
+        let batch = keys.decision_batch().map_err(internal)?;
         for event in events {
             for (survey, share) in self.triggers.for_step(&event.step) {
                 let id = format!("{}/{survey}", event.event_id);
-                if keys.decided(&id).map_err(internal)? {
+                if batch.decided(&id).map_err(internal)? {
                     continue;
                 }
-                let mut history = StoreHistory(keys);
                 let (decision, invitation) = triggers::decide(
                     event,
                     (survey, *share),
                     &self.triggers.rules,
-                    &mut history,
+                    &mut StoreHistory(&batch),
                     &cx,
                 )
                 .map_err(ApiError::Internal)?;
-                keys.record_decision(&decision, invitation.as_ref())
+                batch
+                    .record(&decision, invitation.as_ref())
                     .map_err(internal)?;
                 out.push(decision);
             }
         }
+        batch.commit().map_err(internal)?;
         Ok(out)
     }
 
@@ -680,9 +682,9 @@ impl AppState {
 }
 
 /// The invitations of the store, for the contact rules.
-struct StoreHistory<'a>(&'a cxray_store::Keys);
+struct StoreHistory<'a, 'b>(&'a cxray_store::DecisionBatch<'b>);
 
-impl triggers::History for StoreHistory<'_> {
+impl triggers::History for StoreHistory<'_, '_> {
     fn last(
         &mut self,
         customer: &str,

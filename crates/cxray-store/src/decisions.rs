@@ -47,56 +47,65 @@ fn decision(r: &rusqlite::Row<'_>) -> rusqlite::Result<Decision> {
 const COLUMNS: &str = "decision_id, event_id, customer_id, survey, decided_at, outcome, reason, \
                        invitation_id, link";
 
+/// Decisions made together: one transaction, one sync, for all the events of a request.
+pub struct DecisionBatch<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
 impl Keys {
+    /// Starts a batch of decisions (an immediate transaction: decisions are made one batch at
+    /// a time, so the frequency rules see every invitation before theirs).
+    pub fn decision_batch(&mut self) -> Result<DecisionBatch<'_>, StoreError> {
+        Ok(DecisionBatch {
+            tx: self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?,
+        })
+    }
+}
+
+impl DecisionBatch<'_> {
     /// Whether a decision for `decision_id` exists.
     pub fn decided(&self, decision_id: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM decisions WHERE decision_id = ?1",
-                [decision_id],
-                |_| Ok(()),
-            )
-            .optional()
+        self.tx
+            .prepare_cached("SELECT 1 FROM decisions WHERE decision_id = ?1")
+            .and_then(|mut s| s.query_row([decision_id], |_| Ok(())).optional())
             .map(|o| o.is_some())
             .map_err(err)
     }
 
-    /// The latest invitation of a customer (to any survey, or to `survey`): (survey, sent at).
+    /// The latest invitation of a customer (to any survey, or to `survey`): (survey, sent at),
+    /// this batch's included.
     pub fn last_invitation(
         &self,
         customer_id: &str,
         survey: Option<&str>,
     ) -> Result<Option<(String, i64)>, StoreError> {
-        self.conn
-            .query_row(
+        self.tx
+            .prepare_cached(
                 "SELECT survey, sent_at FROM invitations
                  WHERE customer_id = ?1 AND (?2 IS NULL OR survey = ?2)
                  ORDER BY sent_at DESC LIMIT 1",
-                params![customer_id, survey],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
+            .and_then(|mut s| {
+                s.query_row(params![customer_id, survey], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(err)
     }
 
-    /// Records a decision, and its invitation when it invites, in one transaction (a decision
-    /// already made for the same id is kept).
-    pub fn record_decision(
-        &mut self,
-        d: &Decision,
-        invitation: Option<&Invitation>,
-    ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let added = tx
-            .execute(
-                &format!(
-                    "INSERT INTO decisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT DO NOTHING"
-                ),
-                params![
+    /// Records a decision, and its invitation when it invites (a decision already made for the
+    /// same id is kept).
+    pub fn record(&self, d: &Decision, invitation: Option<&Invitation>) -> Result<(), StoreError> {
+        let added = self
+            .tx
+            .prepare_cached(&format!(
+                "INSERT INTO decisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT DO NOTHING"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
                     d.decision_id,
                     d.event_id,
                     d.customer_id,
@@ -106,15 +115,20 @@ impl Keys {
                     d.reason,
                     d.invitation_id,
                     d.link
-                ],
-            )
+                ])
+            })
             .map_err(err)?;
         if added == 1
             && let Some(i) = invitation
         {
-            crate::keys::insert_invitation(&tx, i)?;
+            crate::keys::insert_invitation(&self.tx, i)?;
         }
-        tx.commit().map_err(err)
+        Ok(())
+    }
+
+    /// Commits the batch (synced: the decisions survive a crash once this returns).
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().map_err(err)
     }
 }
 

@@ -247,7 +247,7 @@ impl Keys {
 
 /// Inserts an invitation unless its id is known (the first sending is kept).
 pub(crate) fn insert_invitation(
-    conn: &Connection,
+    conn: &rusqlite::Connection,
     i: &crate::Invitation,
 ) -> Result<(), StoreError> {
     conn.execute(
