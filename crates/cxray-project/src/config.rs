@@ -316,6 +316,9 @@ pub struct TriggerConfig {
     /// survey, so the same customer is always in or out.
     #[serde(default)]
     pub share: Option<f64>,
+    /// Most invitations this trigger sends per day (UTC), whatever the events.
+    #[serde(default)]
+    pub daily_budget: Option<u64>,
 }
 
 /// `[contact]`: the contact-frequency rules every invitation obeys.

@@ -544,14 +544,14 @@ impl AppState {
         let mut out = Vec::new();
         let batch = keys.decision_batch().map_err(internal)?;
         for event in events {
-            for (survey, share) in self.triggers.for_step(&event.step) {
-                let id = format!("{}/{survey}", event.event_id);
+            for watch in self.triggers.for_step(&event.step) {
+                let id = format!("{}/{}", event.event_id, watch.survey);
                 if batch.decided(&id).map_err(internal)? {
                     continue;
                 }
                 let (decision, invitation) = triggers::decide(
                     event,
-                    (survey, *share),
+                    watch,
                     &self.triggers.rules,
                     &mut StoreHistory(&batch),
                     &cx,
@@ -692,6 +692,16 @@ impl triggers::History for StoreHistory<'_, '_> {
     ) -> Result<Option<(String, i64)>, String> {
         self.0
             .last_invitation(customer, survey)
+            .map_err(|e| e.to_string())
+    }
+
+    fn suppressed(&mut self, customer: &str) -> Result<Option<String>, String> {
+        self.0.suppressed(customer).map_err(|e| e.to_string())
+    }
+
+    fn invited_since(&mut self, survey: &str, since: i64) -> Result<u64, String> {
+        self.0
+            .invited_since(survey, since)
             .map_err(|e| e.to_string())
     }
 }

@@ -270,6 +270,17 @@ pub fn routes() -> Vec<Route> {
             get(export_customer),
         ),
         r(
+            Method::POST,
+            "/api/v1/customers/{id}/suppress",
+            Some(Scope::Admin),
+            false,
+            "Never invite this customer again (body: {\"reason\": \"unsubscribed\"}, optional); \
+             triggers record them as suppressed with the reason",
+            &["application/json"],
+            &[200, 201, 400, 401, 403, 415, 422, 429],
+            post(suppress_customer),
+        ),
+        r(
             Method::DELETE,
             "/api/v1/customers/{id}",
             Some(Scope::Admin),
@@ -652,6 +663,53 @@ async fn decisions(
             .or_default() += 1;
     }
     Ok(Json(json!({ "counts": counts, "decisions": list })))
+}
+
+/// The body of `POST /api/v1/customers/{id}/suppress`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Suppression {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn suppress_customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let bytes = read_body(&headers, body, 4096).await?;
+    let given: Suppression = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Suppression::default()
+    } else {
+        one_record(&headers, &bytes)?
+    };
+    let reason = given
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "asked not to be contacted".into());
+    if reason.chars().count() > 200 || id.trim().is_empty() {
+        return Err(ApiError::invalid(
+            1,
+            "reason",
+            "",
+            "a customer id, and a reason of at most 200 characters".into(),
+        ));
+    }
+    let added = read::blocking(&state, move |s| {
+        cxray_store::Keys::open(s.store.path())
+            .and_then(|k| k.suppress(&id, &reason))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "suppressed": true }))))
 }
 
 async fn export_customer(

@@ -13,8 +13,16 @@ use sha2::{Digest, Sha256};
 /// The triggers of a project, by step.
 #[derive(Debug, Clone, Default)]
 pub struct Triggers {
-    by_step: BTreeMap<String, Vec<(String, f64)>>,
+    by_step: BTreeMap<String, Vec<Watch>>,
     pub rules: ContactRules,
+}
+
+/// A survey a step triggers, with its sampling share and daily budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    pub survey: String,
+    pub share: f64,
+    pub daily_budget: Option<u64>,
 }
 
 impl Triggers {
@@ -24,7 +32,7 @@ impl Triggers {
         rules: ContactRules,
         surveys: &[String],
     ) -> Result<Triggers, String> {
-        let mut by_step: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+        let mut by_step: BTreeMap<String, Vec<Watch>> = BTreeMap::new();
         for t in configs {
             let share = t.share.unwrap_or(1.0);
             if !(0.0..=1.0).contains(&share) {
@@ -44,7 +52,11 @@ impl Triggers {
             by_step
                 .entry(t.on.trim().to_string())
                 .or_default()
-                .push((t.survey.clone(), share));
+                .push(Watch {
+                    survey: t.survey.clone(),
+                    share,
+                    daily_budget: t.daily_budget,
+                });
         }
         Ok(Triggers { by_step, rules })
     }
@@ -53,8 +65,8 @@ impl Triggers {
         self.by_step.is_empty()
     }
 
-    /// The surveys (with their shares) an event's step triggers.
-    pub fn for_step(&self, step: &str) -> &[(String, f64)] {
+    /// The surveys an event's step triggers.
+    pub fn for_step(&self, step: &str) -> &[Watch] {
         self.by_step.get(step.trim()).map_or(&[], Vec::as_slice)
     }
 }
@@ -80,6 +92,10 @@ pub trait History {
         customer: &str,
         survey: Option<&str>,
     ) -> Result<Option<(String, i64)>, String>;
+    /// Why the customer is never invited, if they are suppressed.
+    fn suppressed(&mut self, customer: &str) -> Result<Option<String>, String>;
+    /// Invitations to `survey` since `since` (µs).
+    fn invited_since(&mut self, survey: &str, since: i64) -> Result<u64, String>;
 }
 
 /// What a decision needs besides the history: the time and how to make a link.
@@ -92,11 +108,12 @@ pub struct Context<'a> {
 /// Decides, for one event and one triggered survey, with the outcome's reason.
 pub fn decide(
     event: &NewEvent,
-    (survey, share): (&str, f64),
+    watch: &Watch,
     rules: &ContactRules,
     history: &mut dyn History,
     cx: &Context<'_>,
 ) -> Result<(Decision, Option<Invitation>), String> {
+    let (survey, share) = (watch.survey.as_str(), watch.share);
     let mut d = Decision {
         decision_id: format!("{}/{survey}", event.event_id),
         event_id: event.event_id.clone(),
@@ -113,6 +130,11 @@ pub fn decide(
         d.reason = "the event names no customer (a session only)".into();
         return Ok((d, None));
     };
+    if let Some(why) = history.suppressed(customer)? {
+        d.outcome = "suppressed".into();
+        d.reason = format!("suppressed: {why}");
+        return Ok((d, None));
+    }
     if sample_point(customer, survey) >= share {
         d.outcome = "sampled_out".into();
         d.reason = format!(
@@ -148,6 +170,16 @@ pub fn decide(
             return Ok((d, None));
         }
     }
+    if let Some(budget) = watch.daily_budget {
+        let day_start = cx.now_micros - cx.now_micros.rem_euclid(day);
+        let sent = history.invited_since(survey, day_start)?;
+        if sent >= budget {
+            d.outcome = "over_budget".into();
+            d.reason =
+                format!("over budget: {sent} invitations to {survey} today (at most {budget})");
+            return Ok((d, None));
+        }
+    }
     let invitation_id = format!("{}-{survey}", event.event_id);
     let (link, expires_at) = (cx.link)(survey, customer, &invitation_id);
     d.outcome = "invited".into();
@@ -172,6 +204,18 @@ mod tests {
     struct Past(Vec<(String, i64)>);
 
     impl History for Past {
+        fn suppressed(&mut self, customer: &str) -> Result<Option<String>, String> {
+            Ok((customer == "C-out").then(|| "unsubscribed".to_string()))
+        }
+
+        fn invited_since(&mut self, survey: &str, since: i64) -> Result<u64, String> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|(s, t)| s == survey && *t >= since)
+                .count() as u64)
+        }
+
         fn last(&mut self, _: &str, survey: Option<&str>) -> Result<Option<(String, i64)>, String> {
             Ok(self
                 .0
@@ -194,7 +238,8 @@ mod tests {
     #[test]
     fn each_outcome_comes_with_its_reason() {
         let day = 86_400_000_000i64;
-        let now = 100 * day;
+        // Noon, so that an hour or two earlier is the same day.
+        let now = 100 * day + day / 2;
         let link = |s: &str, c: &str, i: &str| (format!("/s/{s}-{c}-{i}"), now + 30 * day);
         let cx = Context {
             now_micros: now,
@@ -204,11 +249,16 @@ mod tests {
             any_survey_days: Some(30),
             same_survey_days: Some(90),
         };
+        let watch = |share: f64, daily_budget: Option<u64>| Watch {
+            survey: "support".into(),
+            share,
+            daily_budget,
+        };
         // Decides for customer C1 (None: a session only) with a share and a past.
         let run = |customer: Option<&str>, share: f64, past: Vec<(String, i64)>| {
             decide(
                 &event(customer),
-                ("support", share),
+                &watch(share, None),
                 &rules,
                 &mut Past(past),
                 &cx,
@@ -245,6 +295,50 @@ mod tests {
         let (d, inv) = run(None, 1.0, vec![]);
         assert_eq!(d.outcome, "no_customer");
         assert!(inv.is_none());
+        // A suppressed customer is never invited, whatever the share.
+        let (d, _) = decide(
+            &event(Some("C-out")),
+            &watch(1.0, None),
+            &rules,
+            &mut Past(vec![]),
+            &cx,
+        )
+        .unwrap();
+        assert_eq!(
+            (d.outcome.as_str(), d.reason.as_str()),
+            ("suppressed", "suppressed: unsubscribed")
+        );
+        // Two invitations to the survey today use up a budget of two; yesterday's do not count.
+        let today = vec![
+            ("support".to_string(), now - 3_600_000_000),
+            ("support".to_string(), now - 7_200_000_000),
+            ("support".to_string(), now - day),
+        ];
+        let open = ContactRules::default();
+        let (d, _) = decide(
+            &event(Some("C7")),
+            &watch(1.0, Some(2)),
+            &open,
+            &mut Past(today.clone()),
+            &cx,
+        )
+        .unwrap();
+        assert_eq!(d.outcome, "over_budget");
+        assert!(
+            d.reason
+                .contains("2 invitations to support today (at most 2)"),
+            "{}",
+            d.reason
+        );
+        let (d, _) = decide(
+            &event(Some("C7")),
+            &watch(1.0, Some(3)),
+            &open,
+            &mut Past(today),
+            &cx,
+        )
+        .unwrap();
+        assert_eq!(d.outcome, "invited");
     }
 
     #[test]

@@ -621,17 +621,36 @@ async fn events_invite_customers_within_the_contact_rules_and_say_why() {
         .post_json("/api/v1/events", &event("E5", Some("C3"), "visit"))
         .await;
     assert!(other.body.get("decisions").is_none());
+    // A customer who unsubscribed is never invited, and the decision says so.
+    let sup = s
+        .call(
+            Method::POST,
+            "/api/v1/customers/C4/suppress",
+            Some(&s.admin),
+            Some("application/json"),
+            r#"{"reason": "unsubscribed"}"#,
+        )
+        .await;
+    assert_eq!(sup.status, StatusCode::CREATED, "{}", sup.text);
+    let u = s
+        .post_json("/api/v1/events", &event("E6", Some("C4"), "ticket_solved"))
+        .await;
+    assert_eq!(
+        u.body["decisions"][0]["reason"], "suppressed: unsubscribed",
+        "{}",
+        u.text
+    );
 
     let all = s.get("/api/v1/decisions", &s.read).await;
     assert_eq!(
         all.body["decisions"].as_array().unwrap().len(),
-        4,
+        5,
         "{}",
         all.text
     );
     assert_eq!(
         all.body["counts"]["checkout"],
-        json!({"invited": 1, "throttled": 1, "sampled_out": 1, "no_customer": 1})
+        json!({"invited": 1, "throttled": 1, "sampled_out": 1, "no_customer": 1, "suppressed": 1})
     );
     let mine = s.get("/api/v1/decisions?customer_id=C1", &s.read).await;
     assert_eq!(mine.body["decisions"].as_array().unwrap().len(), 2);

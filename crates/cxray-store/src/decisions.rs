@@ -53,6 +53,19 @@ pub struct DecisionBatch<'a> {
 }
 
 impl Keys {
+    /// Suppresses a customer: no trigger invites them again (`reason`: unsubscribed, asked not
+    /// to be contacted …). Suppressing again keeps the first reason.
+    pub fn suppress(&self, customer_id: &str, reason: &str) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO suppressions (customer_id, reason, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![customer_id, reason, crate::now_micros()],
+            )
+            .map(|n| n == 1)
+            .map_err(err)
+    }
+
     /// Starts a batch of decisions (an immediate transaction: decisions are made one batch at
     /// a time, so the frequency rules see every invitation before theirs).
     pub fn decision_batch(&mut self) -> Result<DecisionBatch<'_>, StoreError> {
@@ -92,6 +105,23 @@ impl DecisionBatch<'_> {
                 s.query_row(params![customer_id, survey], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
             })
+            .map_err(err)
+    }
+
+    /// Why a customer is never invited, if they are suppressed.
+    pub fn suppressed(&self, customer_id: &str) -> Result<Option<String>, StoreError> {
+        self.tx
+            .prepare_cached("SELECT reason FROM suppressions WHERE customer_id = ?1")
+            .and_then(|mut s| s.query_row([customer_id], |r| r.get(0)).optional())
+            .map_err(err)
+    }
+
+    /// Invitations to `survey` sent since `since` (µs), this batch's included.
+    pub fn invited_since(&self, survey: &str, since: i64) -> Result<u64, StoreError> {
+        self.tx
+            .prepare_cached("SELECT count(*) FROM invitations WHERE survey = ?1 AND sent_at >= ?2")
+            .and_then(|mut s| s.query_row(params![survey, since], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
             .map_err(err)
     }
 

@@ -75,7 +75,9 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
     .map_err(err)?;
     tx.execute("DELETE FROM events WHERE customer_id = ?1", [customer_id])
         .map_err(err)?;
-    for table in ["invitations", "decisions"] {
+    // A suppression goes too: after an erasure nothing about the customer remains, and the
+    // store no longer knows them at all.
+    for table in ["invitations", "decisions", "suppressions"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE customer_id = ?1"),
             [customer_id],

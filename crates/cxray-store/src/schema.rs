@@ -116,6 +116,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
     CREATE INDEX decisions_by_customer ON decisions (customer_id, decided_at);
     ALTER TABLE erasures ADD COLUMN decisions INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        "suppressions: customers never to be invited (unsubscribed, asked not to be contacted)",
+        "CREATE TABLE suppressions (
+        customer_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) STRICT;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.
