@@ -510,6 +510,36 @@ impl AppState {
         &self,
         events: &[cxray_store::NewEvent],
     ) -> Result<Vec<cxray_store::Decision>, ApiError> {
+        let arriving: Vec<(&cxray_store::NewEvent, Option<i64>)> =
+            events.iter().map(|e| (e, None)).collect();
+        self.decide(&arriving)
+    }
+
+    /// Decides the events a trigger watches that have no decision yet (the server stopped
+    /// between an event's commit and its decision): the decisions a restart owes. Events
+    /// received more than a day ago are recorded as too late to invite.
+    pub fn decide_pending(&self) -> Result<Vec<cxray_store::Decision>, ApiError> {
+        let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
+        let mut pending = Vec::new();
+        for (step, survey) in self.triggers.watched() {
+            pending.extend(
+                self.with_reader(|r| r.undecided_events(step, survey))
+                    .map_err(internal)?,
+            );
+        }
+        pending.sort_by_key(|e| e.received_at);
+        pending.dedup_by(|a, b| a.event.event_id == b.event.event_id);
+        let late: Vec<(&cxray_store::NewEvent, Option<i64>)> = pending
+            .iter()
+            .map(|e| (&e.event, Some(e.received_at)))
+            .collect();
+        self.decide(&late)
+    }
+
+    fn decide(
+        &self,
+        events: &[(&cxray_store::NewEvent, Option<i64>)],
+    ) -> Result<Vec<cxray_store::Decision>, ApiError> {
         let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
         let mut guard = self.decider.lock().expect("decider lock");
         if guard.is_none() {
@@ -543,7 +573,7 @@ impl AppState {
         };
         let mut out = Vec::new();
         let batch = keys.decision_batch().map_err(internal)?;
-        for event in events {
+        for &(event, received_at) in events {
             for watch in self.triggers.for_step(&event.step) {
                 let id = format!("{}/{}", event.event_id, watch.survey);
                 if batch.decided(&id).map_err(internal)? {
@@ -551,6 +581,7 @@ impl AppState {
                 }
                 let (decision, invitation) = triggers::decide(
                     event,
+                    received_at,
                     watch,
                     &self.triggers.rules,
                     &mut StoreHistory(&batch),
@@ -780,6 +811,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Events stored but not decided when the server last stopped are decided first.
+    if !state.triggers.is_empty() {
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.decide_pending()).await {
+            Ok(Ok(d)) if !d.is_empty() => {
+                eprintln!("cxray serve: decided {} events left undecided", d.len())
+            }
+            Ok(Err(e)) => eprintln!("cxray serve: deciding the events left undecided failed: {e}"),
+            _ => {}
+        }
+    }
     // Keys added or revoked with `cxray key` take effect within a second; on a thread of its
     // own, so that analyses filling the blocking pool cannot delay a revocation.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

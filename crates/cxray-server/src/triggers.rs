@@ -65,6 +65,13 @@ impl Triggers {
         self.by_step.is_empty()
     }
 
+    /// Every (step, survey) a trigger watches.
+    pub fn watched(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_step
+            .iter()
+            .flat_map(|(step, w)| w.iter().map(move |w| (step.as_str(), w.survey.as_str())))
+    }
+
     /// The surveys an event's step triggers.
     pub fn for_step(&self, step: &str) -> &[Watch] {
         self.by_step.get(step.trim()).map_or(&[], Vec::as_slice)
@@ -98,6 +105,10 @@ pub trait History {
     fn invited_since(&mut self, survey: &str, since: i64) -> Result<u64, String>;
 }
 
+/// Events received longer ago than this are not invited when they are decided late (after a
+/// restart): an invitation for a ticket solved days ago would surprise the customer.
+pub const LATE_AFTER_MICROS: i64 = 24 * 3_600_000_000;
+
 /// What a decision needs besides the history: the time and how to make a link.
 pub struct Context<'a> {
     pub now_micros: i64,
@@ -105,9 +116,11 @@ pub struct Context<'a> {
     pub link: &'a dyn Fn(&str, &str, &str) -> (String, i64),
 }
 
-/// Decides, for one event and one triggered survey, with the outcome's reason.
+/// Decides, for one event and one triggered survey, with the outcome's reason; `received_at`
+/// (µs) when the event is decided after it arrived (a restart), none as it arrives.
 pub fn decide(
     event: &NewEvent,
+    received_at: Option<i64>,
     watch: &Watch,
     rules: &ContactRules,
     history: &mut dyn History,
@@ -125,6 +138,17 @@ pub fn decide(
         invitation_id: None,
         link: None,
     };
+    if let Some(received) = received_at
+        && cx.now_micros - received > LATE_AFTER_MICROS
+    {
+        d.outcome = "too_late".into();
+        d.reason = format!(
+            "too late: the event arrived {} hours before it could be decided (the server was \
+             stopped)",
+            (cx.now_micros - received) / 3_600_000_000
+        );
+        return Ok((d, None));
+    }
     let Some(customer) = event.customer_id.as_deref() else {
         d.outcome = "no_customer".into();
         d.reason = "the event names no customer (a session only)".into();
@@ -258,6 +282,7 @@ mod tests {
         let run = |customer: Option<&str>, share: f64, past: Vec<(String, i64)>| {
             decide(
                 &event(customer),
+                None,
                 &watch(share, None),
                 &rules,
                 &mut Past(past),
@@ -298,6 +323,7 @@ mod tests {
         // A suppressed customer is never invited, whatever the share.
         let (d, _) = decide(
             &event(Some("C-out")),
+            None,
             &watch(1.0, None),
             &rules,
             &mut Past(vec![]),
@@ -317,6 +343,7 @@ mod tests {
         let open = ContactRules::default();
         let (d, _) = decide(
             &event(Some("C7")),
+            None,
             &watch(1.0, Some(2)),
             &open,
             &mut Past(today.clone()),
@@ -332,6 +359,7 @@ mod tests {
         );
         let (d, _) = decide(
             &event(Some("C7")),
+            None,
             &watch(1.0, Some(3)),
             &open,
             &mut Past(today),
@@ -339,6 +367,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.outcome, "invited");
+        // Decided late (after a restart): an event received more than a day ago invites no one.
+        let (d, _) = decide(
+            &event(Some("C8")),
+            Some(now - 30 * 3_600_000_000),
+            &watch(1.0, None),
+            &open,
+            &mut Past(vec![]),
+            &cx,
+        )
+        .unwrap();
+        assert_eq!(d.outcome, "too_late");
+        assert!(d.reason.contains("arrived 30 hours before"), "{}", d.reason);
     }
 
     #[test]

@@ -686,3 +686,49 @@ async fn events_invite_customers_within_the_contact_rules_and_say_why() {
     let e = cxray_server::AppState::open(config).err().unwrap();
     assert!(e.contains("no survey \"nope\""), "{e}");
 }
+
+#[test]
+fn events_left_undecided_are_decided_once_at_the_next_start() {
+    let project =
+        format!("{PROJECT}\n[[triggers]]\non = \"ticket_solved\"\nsurvey = \"checkout\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let mut config = cxray_server::ServerConfig::new(dir.path().join("cxray.db"));
+        config.project = Some((
+            toml::from_str(&project).unwrap(),
+            dir.path().join("cxray.toml"),
+        ));
+        cxray_server::AppState::open(config).unwrap()
+    };
+    let state = open();
+    // Stored, then the server stopped before deciding them.
+    let event = |id: &str, customer: &str, step: &str| {
+        cxray_store::Record::Event(cxray_store::NewEvent {
+            event_id: id.into(),
+            customer_id: Some(customer.into()),
+            step: step.into(),
+            at: 1,
+            ..Default::default()
+        })
+    };
+    state
+        .store
+        .write_blocking(vec![
+            event("P1", "C1", "ticket_solved"),
+            event("P2", "C2", "ticket_solved"),
+            event("P3", "C3", "visit"),
+        ])
+        .unwrap();
+    drop(state);
+    let state = open();
+    let decided = state.decide_pending().unwrap();
+    assert_eq!(
+        decided
+            .iter()
+            .map(|d| d.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["P1", "P2"]
+    );
+    assert!(decided.iter().all(|d| d.outcome == "invited"));
+    assert!(state.decide_pending().unwrap().is_empty(), "decided once");
+}

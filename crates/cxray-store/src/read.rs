@@ -270,15 +270,34 @@ impl Reader {
 
     /// Every journey event, in the order received.
     pub fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_where("", &[])
+    }
+
+    /// Events of `step` without a decision for `survey` (`event_id/survey`), in the order
+    /// received: those a trigger has yet to decide (the server stopped between an event's
+    /// commit and its decision).
+    pub fn undecided_events(
+        &self,
+        step: &str,
+        survey: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_where(
+            "WHERE step = ?1 AND NOT EXISTS (SELECT 1 FROM decisions d
+               WHERE d.decision_id = events.event_id || '/' || ?2)",
+            &[step, survey],
+        )
+    }
+
+    fn events_where(&self, filter: &str, args: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
         let mut s = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT event_id, customer_id, session_id, step, at, attributes, received_at
-                 FROM events ORDER BY id",
-            )
+                 FROM events {filter} ORDER BY id"
+            ))
             .map_err(read_error)?;
         let rows = s
-            .query_map([], |r| {
+            .query_map(rusqlite::params_from_iter(args), |r| {
                 Ok(StoredEvent {
                     event: NewEvent {
                         event_id: r.get(0)?,
