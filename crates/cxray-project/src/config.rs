@@ -319,6 +319,14 @@ pub struct TriggerConfig {
     /// Most invitations this trigger sends per day (UTC), whatever the events.
     #[serde(default)]
     pub daily_budget: Option<u64>,
+    /// Minutes between the event and the invitation (a survey two hours after the ticket is
+    /// solved).
+    #[serde(default)]
+    pub delay_minutes: Option<u32>,
+    /// Hours in which nothing is sent, in the customer's time zone (the event's `timezone`
+    /// attribute, else the project's): `[21, 8]` waits for 08:00.
+    #[serde(default)]
+    pub quiet_hours: Option<[u8; 2]>,
 }
 
 /// `[contact]`: the contact-frequency rules every invitation obeys.

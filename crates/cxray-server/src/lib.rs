@@ -569,6 +569,7 @@ impl AppState {
         };
         let cx = triggers::Context {
             now_micros: now,
+            timezone: self.rules.timezone.parse().unwrap_or(chrono_tz::UTC),
             link: &link,
         };
         let mut out = Vec::new();

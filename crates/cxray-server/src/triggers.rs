@@ -17,12 +17,15 @@ pub struct Triggers {
     pub rules: ContactRules,
 }
 
-/// A survey a step triggers, with its sampling share and daily budget.
-#[derive(Debug, Clone, PartialEq)]
+/// A survey a step triggers, with its sampling share, daily budget and timing.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Watch {
     pub survey: String,
     pub share: f64,
     pub daily_budget: Option<u64>,
+    pub delay_minutes: u32,
+    /// (from, to) hours, local to the customer.
+    pub quiet_hours: Option<(u8, u8)>,
 }
 
 impl Triggers {
@@ -35,6 +38,14 @@ impl Triggers {
         let mut by_step: BTreeMap<String, Vec<Watch>> = BTreeMap::new();
         for t in configs {
             let share = t.share.unwrap_or(1.0);
+            if let Some([from, to]) = t.quiet_hours
+                && (from > 23 || to > 23 || from == to)
+            {
+                return Err(format!(
+                    "[[triggers]] on {:?}: quiet_hours are two different hours 0-23, e.g. [21, 8]",
+                    t.on
+                ));
+            }
             if !(0.0..=1.0).contains(&share) {
                 return Err(format!(
                     "[[triggers]] on {:?}: share {share} is not between 0 and 1",
@@ -56,6 +67,8 @@ impl Triggers {
                     survey: t.survey.clone(),
                     share,
                     daily_budget: t.daily_budget,
+                    delay_minutes: t.delay_minutes.unwrap_or(0),
+                    quiet_hours: t.quiet_hours.map(|[a, b]| (a, b)),
                 });
         }
         Ok(Triggers { by_step, rules })
@@ -112,6 +125,8 @@ pub const LATE_AFTER_MICROS: i64 = 24 * 3_600_000_000;
 /// What a decision needs besides the history: the time and how to make a link.
 pub struct Context<'a> {
     pub now_micros: i64,
+    /// The project's time zone (a customer's own, from the event, wins).
+    pub timezone: chrono_tz::Tz,
     /// The link (path) and expiry (µs) of an invitation to `survey` for a customer.
     pub link: &'a dyn Fn(&str, &str, &str) -> (String, i64),
 }
@@ -204,10 +219,14 @@ pub fn decide(
             return Ok((d, None));
         }
     }
+    let (sent_at, when) = send_time(event, watch, cx);
     let invitation_id = format!("{}-{survey}", event.event_id);
     let (link, expires_at) = (cx.link)(survey, customer, &invitation_id);
     d.outcome = "invited".into();
-    d.reason = "invited".into();
+    d.reason = match when {
+        None => "invited".into(),
+        Some(w) => format!("invited; {w}"),
+    };
     d.invitation_id = Some(invitation_id.clone());
     d.link = Some(link);
     let invitation = Invitation {
@@ -215,10 +234,52 @@ pub fn decide(
         survey: survey.to_string(),
         customer_id: Some(customer.to_string()),
         language: None,
-        sent_at: cx.now_micros,
+        sent_at,
         expires_at,
     };
     Ok((d, Some(invitation)))
+}
+
+/// When an invitation goes out: after the trigger's delay, and out of the customer's quiet
+/// hours (moved to their end); with the reason when it is not at once.
+fn send_time(event: &NewEvent, watch: &Watch, cx: &Context<'_>) -> (i64, Option<String>) {
+    use chrono::{Duration, TimeZone, Timelike};
+    let mut at = cx.now_micros + watch.delay_minutes as i64 * 60_000_000;
+    let mut why = (watch.delay_minutes > 0).then(|| format!("delayed {} min", watch.delay_minutes));
+    let Some((from, to)) = watch.quiet_hours else {
+        return (at, why);
+    };
+    let tz: chrono_tz::Tz = event
+        .attributes
+        .get("timezone")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(cx.timezone);
+    let Some(local) = chrono::DateTime::from_timestamp_micros(at).map(|t| t.with_timezone(&tz))
+    else {
+        return (at, why);
+    };
+    let h = local.hour() as u8;
+    let quiet = if from > to {
+        h >= from || h < to
+    } else {
+        h >= from && h < to
+    };
+    if quiet {
+        let day = if from > to && h >= from {
+            local.date_naive() + Duration::days(1)
+        } else {
+            local.date_naive()
+        };
+        let end = day.and_hms_opt(to as u32, 0, 0).expect("an hour 0-23");
+        if let Some(t) = tz.from_local_datetime(&end).earliest() {
+            at = t.timestamp_micros();
+            why = Some(format!(
+                "delayed: quiet hours, sent {} ({tz})",
+                t.format("%Y-%m-%d %H:%M")
+            ));
+        }
+    }
+    (at, why)
 }
 
 #[cfg(test)]
@@ -267,6 +328,7 @@ mod tests {
         let link = |s: &str, c: &str, i: &str| (format!("/s/{s}-{c}-{i}"), now + 30 * day);
         let cx = Context {
             now_micros: now,
+            timezone: chrono_tz::UTC,
             link: &link,
         };
         let rules = ContactRules {
@@ -277,6 +339,7 @@ mod tests {
             survey: "support".into(),
             share,
             daily_budget,
+            ..Default::default()
         };
         // Decides for customer C1 (None: a session only) with a share and a past.
         let run = |customer: Option<&str>, share: f64, past: Vec<(String, i64)>| {
@@ -379,6 +442,67 @@ mod tests {
         .unwrap();
         assert_eq!(d.outcome, "too_late");
         assert!(d.reason.contains("arrived 30 hours before"), "{}", d.reason);
+    }
+
+    #[test]
+    fn invitations_wait_for_the_delay_and_the_end_of_quiet_hours() {
+        // 2026-03-01 22:30 UTC.
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(22, 30, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        let link = |_: &str, _: &str, _: &str| (String::new(), 0);
+        let cx = Context {
+            now_micros: now,
+            timezone: chrono_tz::UTC,
+            link: &link,
+        };
+        let quiet = Watch {
+            survey: "support".into(),
+            share: 1.0,
+            quiet_hours: Some((21, 8)),
+            ..Default::default()
+        };
+        let rules = ContactRules::default();
+        let at = |e: &NewEvent, w: &Watch| {
+            let (d, i) = decide(e, None, w, &rules, &mut Past(vec![]), &cx).unwrap();
+            (
+                d.reason,
+                chrono::DateTime::from_timestamp_micros(i.unwrap().sent_at).unwrap(),
+            )
+        };
+        let (why, sent) = at(&event(Some("C1")), &quiet);
+        assert_eq!(sent.to_rfc3339(), "2026-03-02T08:00:00+00:00");
+        assert!(
+            why.contains("quiet hours, sent 2026-03-02 08:00 (UTC)"),
+            "{why}"
+        );
+        // 22:30 UTC is 07:30 the next morning in Tokyo: quiet until 08:00 there (23:00 UTC).
+        let mut tokyo = event(Some("C2"));
+        tokyo
+            .attributes
+            .insert("timezone".into(), "Asia/Tokyo".into());
+        assert_eq!(
+            at(&tokyo, &quiet).1.to_rfc3339(),
+            "2026-03-01T23:00:00+00:00"
+        );
+        // A delay alone; a delay that ends outside quiet hours is not moved.
+        let delayed = Watch {
+            delay_minutes: 120,
+            ..quiet.clone()
+        };
+        let mut la = event(Some("C3"));
+        la.attributes
+            .insert("timezone".into(), "America/Los_Angeles".into());
+        let (why, sent) = at(&la, &delayed);
+        assert_eq!(
+            sent.to_rfc3339(),
+            "2026-03-02T00:30:00+00:00",
+            "16:30 in Los Angeles"
+        );
+        assert_eq!(why, "invited; delayed 120 min");
     }
 
     #[test]
