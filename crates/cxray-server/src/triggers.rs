@@ -196,6 +196,8 @@ pub fn decide(
             d.reason = format!(
                 "throttled: surveyed {} ({last_survey}); {} allows one invitation in {days} days",
                 match ago {
+                    // An invitation waiting for its send time (a delay, quiet hours).
+                    _ if sent > cx.now_micros => "soon: an invitation is planned".to_string(),
                     0 => "today".to_string(),
                     1 => "1 day ago".to_string(),
                     n => format!("{n} days ago"),
@@ -503,6 +505,27 @@ mod tests {
             "16:30 in Los Angeles"
         );
         assert_eq!(why, "invited; delayed 120 min");
+        // A second event while the first invitation waits for its time is throttled as such.
+        let rules = ContactRules {
+            any_survey_days: Some(30),
+            ..Default::default()
+        };
+        let planned = vec![("support".to_string(), now + 9 * 3_600_000_000)];
+        let (d, _) = decide(
+            &event(Some("C1")),
+            None,
+            &quiet,
+            &rules,
+            &mut Past(planned),
+            &cx,
+        )
+        .unwrap();
+        assert!(
+            d.reason
+                .contains("surveyed soon: an invitation is planned (support)"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]
