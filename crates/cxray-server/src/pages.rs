@@ -604,3 +604,61 @@ fn question_page(survey: &Survey, k: usize, lang: &str, form: PageForm<'_>) -> R
         one_click,
     )
 }
+
+/// The customer of a personal link, for unsubscribing: its token is accepted after the survey
+/// link expired (a customer may unsubscribe from an old email), never without a customer.
+fn unsubscriber(state: &AppState, token: &str) -> Option<(String, String)> {
+    let claims = match state.signer.verify(token, now_secs()) {
+        Ok(c) => c,
+        Err(LinkError::Expired(c)) => *c,
+        Err(LinkError::Invalid) => return None,
+    };
+    let lang = claims
+        .l
+        .clone()
+        .filter(|l| crate::surveys::LANGUAGES.contains(&l.as_str()))
+        .unwrap_or_else(|| "en".into());
+    claims.c.map(|c| (c, lang))
+}
+
+/// `GET /u/{token}`: asks; a GET never unsubscribes (mail scanners open every link).
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
+    let Some((_, lang)) = unsubscriber(&state, &token) else {
+        return notice(StatusCode::NOT_FOUND, "en", "invalid");
+    };
+    let ask = word("unsubscribe_ask", &lang);
+    page(
+        StatusCode::OK,
+        &lang,
+        ask,
+        html! {
+            form method="post" action=(format!("/u/{token}")) {
+                h1 { (ask) }
+                div class="actions" {
+                    button type="submit" name="action" value="unsubscribe" { (word("unsubscribe", &lang)) }
+                }
+            }
+        },
+        false,
+    )
+}
+
+/// `POST /u/{token}`: the customer is suppressed (also RFC 8058's one-click
+/// `List-Unsubscribe=One-Click` post of a mail client).
+pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some((customer, lang)) = unsubscriber(&state, &token) else {
+        return notice(StatusCode::NOT_FOUND, "en", "invalid");
+    };
+    let s = state.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        cxray_store::Keys::open(s.store.path()).and_then(|k| k.suppress(&customer, "unsubscribed"))
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => notice(StatusCode::OK, &lang, "unsubscribed"),
+        _ => notice(StatusCode::SERVICE_UNAVAILABLE, &lang, "invalid"),
+    }
+}

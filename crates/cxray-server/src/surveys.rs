@@ -190,6 +190,42 @@ const WORDS: &[(&str, Row)] = &[
             "您给出这个分数的主要原因是什么？",
         ],
     ),
+    (
+        "unsubscribe_ask",
+        [
+            "Do you want to stop receiving our surveys?",
+            "Wilt u geen enquêtes meer van ons ontvangen?",
+            "Möchten Sie keine Umfragen mehr von uns erhalten?",
+            "Voulez-vous ne plus recevoir nos enquêtes ?",
+            "¿Desea dejar de recibir nuestras encuestas?",
+            "Želite li prestati primati naše ankete?",
+            "您想停止接收我们的调查吗？",
+        ],
+    ),
+    (
+        "unsubscribe",
+        [
+            "Unsubscribe",
+            "Afmelden",
+            "Abmelden",
+            "Se désabonner",
+            "Darse de baja",
+            "Odjava",
+            "退订",
+        ],
+    ),
+    (
+        "unsubscribed",
+        [
+            "You will not receive our surveys any more.",
+            "U ontvangt geen enquêtes meer van ons.",
+            "Sie erhalten keine Umfragen mehr von uns.",
+            "Vous ne recevrez plus nos enquêtes.",
+            "Ya no recibirá nuestras encuestas.",
+            "Više nećete primati naše ankete.",
+            "您将不会再收到我们的调查。",
+        ],
+    ),
     ("no", ["No", "Nee", "Nein", "Non", "No", "Ne", "否"]),
     ("yes", ["Yes", "Ja", "Ja", "Oui", "Sí", "Da", "是"]),
 ];

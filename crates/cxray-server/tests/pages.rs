@@ -732,3 +732,60 @@ fn events_left_undecided_are_decided_once_at_the_next_start() {
     assert!(decided.iter().all(|d| d.outcome == "invited"));
     assert!(state.decide_pending().unwrap().is_empty(), "decided once");
 }
+
+#[tokio::test]
+async fn a_customer_unsubscribes_from_a_link_and_is_never_invited_again() {
+    let project =
+        format!("{PROJECT}\n[[triggers]]\non = \"ticket_solved\"\nsurvey = \"checkout\"\n");
+    let s = TestServer::with_project(toml::from_str(&project).unwrap());
+    let path = link(
+        &s,
+        json!({"survey": "checkout", "customer_id": "C5", "language": "nl"}),
+    )
+    .await;
+    let u = path.replacen("/s/", "/u/", 1);
+    // Asking is not unsubscribing.
+    let p = get(&s, &u, None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("Wilt u geen enquêtes meer") && p.html.contains("method=\"post\""));
+    let e = s
+        .post_json(
+            "/api/v1/events",
+            r#"{"event_id": "U1", "customer_id": "C5", "step": "ticket_solved"}"#,
+        )
+        .await;
+    assert_eq!(e.body["decisions"][0]["outcome"], "invited", "{}", e.text);
+    // The post (a person's click, or a mail client's one-click) unsubscribes.
+    let p = post(&s, &u, "List-Unsubscribe=One-Click").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.html.contains("U ontvangt geen enquêtes meer"),
+        "{}",
+        p.html
+    );
+    let e = s
+        .post_json(
+            "/api/v1/events",
+            r#"{"event_id": "U2", "customer_id": "C5", "step": "ticket_solved"}"#,
+        )
+        .await;
+    assert_eq!(
+        e.body["decisions"][0]["reason"], "suppressed: unsubscribed",
+        "{}",
+        e.text
+    );
+    // Links without a customer, or not ours, unsubscribe no one.
+    let anon = post(&s, "/s/checkout/open", "q=1&value=9&action=next").await;
+    let anon_u = anon
+        .location
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .replacen("/s/", "/u/", 1);
+    assert_eq!(post(&s, &anon_u, "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&s, "/u/forged.token", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
