@@ -307,6 +307,18 @@ reason_for = "stars"
 
 [[surveys.questions]]
 metric = "task"
+
+# A purchase posted to /api/v1/events invites its customer to the checkout survey: a third of
+# customers, at most one invitation a month, never at night; GET /api/v1/decisions says why
+# each one was or was not invited.
+[[triggers]]
+on = "purchase"
+survey = "checkout"
+share = 0.33
+quiet_hours = [21, 8]
+
+[contact]
+any_survey_days = 30
 "#;
 
 /// Writes the demo's collected answers into `dir/cxray.db` (a new store) and adds the store to

@@ -224,6 +224,19 @@ fn the_demo_serves_its_store_and_reports_what_is_posted() {
     let body = r#"{"customer_id": "C0000001", "submitted_at": "2025-12-30T12:00:00Z", "survey": "checkout", "answers": [{"metric": "stars", "score": 5, "comment": "Quick & easy <3"}]}"#;
     let (status, text) = post_one(&server.addr, &key, body);
     assert_eq!(status, 201, "{text}");
+    // The demo's trigger decides purchases posted as events, and says why.
+    let event = r#"{"event_id": "P1", "customer_id": "C0000001", "step": "purchase"}"#;
+    let (status, text) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/events",
+        &key,
+        "application/json",
+        event,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{text}");
+    assert!(text.contains("\"decisions\":[{"), "{text}");
     drop(server);
     assert_eq!(
         stars(&dir),
