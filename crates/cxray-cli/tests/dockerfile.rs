@@ -19,13 +19,14 @@ const IN_SLIM: [&str; 7] = [
 
 #[test]
 fn the_binary_needs_only_what_the_runtime_image_has() {
-    let Ok(out) = Command::new("ldd")
+    // Linux only (the image's platform), where glibc always brings ldd: no silent pass.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let out = Command::new("ldd")
         .arg(env!("CARGO_BIN_EXE_cxray"))
         .output()
-    else {
-        eprintln!("no ldd on this system: nothing to check");
-        return;
-    };
+        .expect("ldd runs (it comes with glibc)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.trim().is_empty(), "ldd printed nothing");
     for line in text.lines() {

@@ -657,6 +657,10 @@ pub fn events(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
 /// The store's own checks (ids, attribute names, answers) on each record, as row errors: what
 /// this module accepts, the store accepts.
 fn store_checks(records: Vec<Record>, lines: Vec<u64>, total: usize) -> Checked {
+    // One pass over the batch; record by record only to name every refused one.
+    if cxray_store::check_records(&records).is_ok() {
+        return Ok((records, lines));
+    }
     let mut errors = Vec::new();
     for (r, line) in records.iter().zip(&lines) {
         if let Err(WriteError::Invalid { reason, .. }) =

@@ -247,9 +247,9 @@ pub struct Inner {
     project: Option<(ProjectConfig, PathBuf)>,
     /// The served project, opened for the store's state after a number of acknowledged writes.
     analysed: Mutex<Option<(u64, Arc<Project>)>>,
-    /// A read connection kept for health checks (opening one per check costs more than the
-    /// check).
-    health: Mutex<Option<cxray_store::Reader>>,
+    /// A read connection kept open for health checks and `data_version` (opening one costs
+    /// more than the question; `data_version` compares commits seen by one connection).
+    kept_reader: Mutex<Option<cxray_store::Reader>>,
     /// Read connections kept for the pages (SQLite connections are not shared between
     /// threads; each request takes one and gives it back).
     readers: Mutex<Vec<cxray_store::Reader>>,
@@ -261,8 +261,9 @@ pub struct Inner {
     catalog: cxray_metrics::MetricCatalog,
     /// Journey steps that invite customers to surveys, and the contact rules.
     pub triggers: triggers::Triggers,
-    /// The connection decisions are made on, one at a time.
-    decider: Mutex<Option<cxray_store::Keys>>,
+    /// The one connection for the store's settings (keys, surveys, invitations, decisions,
+    /// suppressions): kept open, used one caller at a time (decisions need exactly that).
+    admin: Mutex<cxray_store::Keys>,
     /// Signs and checks survey links with the store's secret.
     pub signer: links::Signer,
     /// When the keys were last read from the store (Unix seconds).
@@ -341,12 +342,12 @@ impl AppState {
             catalog,
             configured,
             triggers,
-            decider: Mutex::new(None),
+            admin: Mutex::new(admin),
             api_limit: RateLimiter::new(config.limits.api),
             public_limit: RateLimiter::new(config.limits.public),
             project: config.project,
             analysed: Mutex::new(None),
-            health: Mutex::new(None),
+            kept_reader: Mutex::new(None),
             readers: Mutex::new(Vec::new()),
             surveys: std::sync::RwLock::new(surveys),
             signer: links::Signer::new(secret),
@@ -365,30 +366,30 @@ impl AppState {
     /// SQLite's `data_version` of the store, on the kept connection: it changes with every
     /// commit of any connection.
     fn store_version(&self) -> Result<i64, cxray_store::StoreError> {
-        let mut reader = self.health.lock().expect("health reader lock");
+        self.with_kept_reader(|r| r.data_version())
+    }
+
+    /// Runs `f` on the kept read connection, opened when needed and dropped after an error
+    /// (the next call opens a fresh one).
+    fn with_kept_reader<T>(
+        &self,
+        f: impl FnOnce(&cxray_store::Reader) -> Result<T, cxray_store::StoreError>,
+    ) -> Result<T, cxray_store::StoreError> {
+        let mut reader = self.kept_reader.lock().expect("kept reader lock");
         if reader.is_none() {
             *reader = Some(self.store.reader()?);
         }
-        let v = reader.as_ref().expect("opened above").data_version();
-        if v.is_err() {
+        let out = f(reader.as_ref().expect("opened above"));
+        if out.is_err() {
             *reader = None;
         }
-        v
+        out
     }
 
     /// Whether the store can be read, and the writer's counters (requests acknowledged,
     /// commits).
     pub fn health(&self) -> Result<serde_json::Value, cxray_store::StoreError> {
-        let mut reader = self.health.lock().expect("health reader lock");
-        if reader.is_none() {
-            *reader = Some(self.store.reader()?);
-        }
-        let checked = reader.as_ref().expect("opened above").check();
-        if checked.is_err() {
-            // Open a fresh connection next time.
-            *reader = None;
-        }
-        checked?;
+        self.with_kept_reader(|r| r.check())?;
         let (commits, batches) = self.store.stats();
         Ok(serde_json::json!({
             "status": "ok",
@@ -418,6 +419,15 @@ impl AppState {
             }
         }
         out
+    }
+
+    /// Runs `f` on the store's settings connection (one caller at a time).
+    pub fn with_admin<T>(
+        &self,
+        f: impl FnOnce(&mut cxray_store::Keys) -> Result<T, cxray_store::StoreError>,
+    ) -> Result<T, ApiError> {
+        f(&mut self.admin.lock().expect("admin connection lock"))
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// A personal link to `survey` for a customer and invitation (a new invitation id when
@@ -458,18 +468,17 @@ impl AppState {
             chrono::Utc::now().timestamp() + 86_400 * s.config.link_days.unwrap_or(30) as i64;
         // The invitation is recorded (the first time its id is seen): response rates and the
         // non-response analysis count the links that were not answered.
-        cxray_store::Keys::open(self.store.path())
-            .and_then(|k| {
-                k.record_invitation(&cxray_store::Invitation {
-                    invitation_id: invitation.clone(),
-                    survey: survey.to_string(),
-                    customer_id: customer_id.clone(),
-                    language: language.clone(),
-                    sent_at: chrono::Utc::now().timestamp_micros(),
-                    expires_at: expires * 1_000_000,
-                })
+        self.with_admin(|k| {
+            k.record_invitation(&cxray_store::Invitation {
+                invitation_id: invitation.clone(),
+                survey: survey.to_string(),
+                customer_id: customer_id.clone(),
+                language: language.clone(),
+                sent_at: chrono::Utc::now().timestamp_micros(),
+                expires_at: expires * 1_000_000,
             })
-            .map_err(|e| format!("recording the invitation: {e}"))?;
+        })
+        .map_err(|e| format!("recording the invitation: {e}"))?;
         let claims = links::Claims {
             s: survey.to_string(),
             r: format!("inv-{invitation}"),
@@ -541,11 +550,7 @@ impl AppState {
         events: &[(&cxray_store::NewEvent, Option<i64>)],
     ) -> Result<Vec<cxray_store::Decision>, ApiError> {
         let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
-        let mut guard = self.decider.lock().expect("decider lock");
-        if guard.is_none() {
-            *guard = Some(cxray_store::Keys::open(self.store.path()).map_err(internal)?);
-        }
-        let keys = guard.as_mut().expect("opened above");
+        let mut keys = self.admin.lock().expect("admin connection lock");
         let now = chrono::Utc::now().timestamp_micros();
         let link = |survey: &str, customer: &str, invitation: &str| {
             let days = self
@@ -626,9 +631,7 @@ impl AppState {
         let mut checked = surveys::check(std::slice::from_ref(&config), &self.catalog)
             .map_err(|e| ApiError::invalid(1, "", "", e))?;
         let json = serde_json::to_string(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
-        cxray_store::Keys::open(self.store.path())
-            .and_then(|k| k.save_survey(&config.id, &json))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.with_admin(|k| k.save_survey(&config.id, &json))?;
         self.surveys
             .write()
             .expect("surveys lock")

@@ -654,7 +654,7 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String
     };
     let s = state.clone();
     let done = tokio::task::spawn_blocking(move || {
-        cxray_store::Keys::open(s.store.path()).and_then(|k| k.suppress(&customer, "unsubscribed"))
+        s.with_admin(|k| k.suppress(&customer, "unsubscribed"))
     })
     .await;
     match done {

@@ -16,7 +16,7 @@ pub async fn blocking<T: Send + 'static>(
     let state = state.clone();
     tokio::task::spawn_blocking(move || f(&state))
         .await
-        .map_err(|e| ApiError::Internal(format!("the analysis failed: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("the work on the blocking pool failed: {e}")))?
 }
 
 /// Query parameters, checked against those a route knows.

@@ -432,10 +432,7 @@ async fn checked<T: Send + 'static>(
     if size <= INLINE_BODY {
         return check(state);
     }
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || check(&state))
-        .await
-        .map_err(|e| ApiError::Internal(format!("checking the request failed: {e}")))?
+    read::blocking(state, check).await
 }
 
 type Collected = (StatusCode, Json<collect::Stored>);
@@ -572,12 +569,7 @@ async fn analysis<T: serde::Serialize>(
 }
 
 async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let keys = read::blocking(&state, |s| {
-        cxray_store::Keys::open(s.store.path())
-            .and_then(|k| k.list())
-            .map_err(|e| ApiError::Internal(e.to_string()))
-    })
-    .await?;
+    let keys = read::blocking(&state, |s| s.with_admin(|k| k.list())).await?;
     Ok(Json(json!({ "keys": keys })))
 }
 
@@ -718,12 +710,7 @@ async fn suppress_customer(
             "a customer id, and a reason of at most 200 characters".into(),
         ));
     }
-    let added = read::blocking(&state, move |s| {
-        cxray_store::Keys::open(s.store.path())
-            .and_then(|k| k.suppress(&id, &reason))
-            .map_err(|e| ApiError::Internal(e.to_string()))
-    })
-    .await?;
+    let added = read::blocking(&state, move |s| s.with_admin(|k| k.suppress(&id, &reason))).await?;
     let status = if added {
         StatusCode::CREATED
     } else {

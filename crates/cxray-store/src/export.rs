@@ -65,8 +65,6 @@ pub struct CsvTable {
     pub entity: &'static str,
     /// What its rows are, for messages (`answers`, `journey events`).
     pub rows_are: &'static str,
-    /// The file name an export gives it.
-    pub file_name: &'static str,
     /// Data rows.
     pub rows: u64,
     /// The CSV text, header first.
@@ -129,11 +127,6 @@ impl Table {
         Ok(CsvTable {
             entity: self.entity,
             rows_are: self.rows_are,
-            file_name: match self.entity {
-                "responses" => "responses.csv",
-                "journey" => "journey.csv",
-                _ => "invitations.csv",
-            },
             rows: self.rows.len() as u64,
             csv,
         })
@@ -323,7 +316,7 @@ impl Reader {
             let path = match format {
                 ExportFormat::Csv => {
                     let csv = t.csv()?;
-                    let path = dir.join(csv.file_name);
+                    let path = dir.join(format!("{}.csv", t.stem));
                     std::fs::write(&path, &csv.csv).map_err(|e| {
                         StoreError::Read(format!("writing {}: {e}", path.display()))
                     })?;
