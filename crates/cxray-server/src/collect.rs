@@ -77,6 +77,8 @@ pub struct ResponseIn {
 #[serde(deny_unknown_fields)]
 pub struct AnswerIn {
     pub metric: String,
+    /// Needed, as in a file's row: an answer without one is refused with ingestion's reason
+    /// (the field is optional only so that the reason is that one, not serde's).
     #[serde(default)]
     pub score: Option<Scalar>,
     #[serde(default)]
@@ -485,54 +487,24 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
     let mut records = Vec::with_capacity(parsed.len());
     let mut lines = Vec::with_capacity(parsed.len());
     for (k, ((line, r), id)) in parsed.into_iter().zip(ids).enumerate() {
-        let mut submitted_at = None;
+        // Every answer was read by ingestion (a long-layout row needs its score, so an answer
+        // without one was refused above): its values are taken as ingestion read them.
+        let mut submitted_at = 0;
         let mut answers = Vec::with_capacity(r.answers.len());
         for (a, answer) in r.answers.into_iter().enumerate() {
-            let (metric, score) = match checked.get(&format!("r{k}a{a}")) {
-                Some((at, name, score)) => {
-                    submitted_at = Some(*at);
-                    (name.clone(), *score)
-                }
-                // A scored answer is a row of the analyses: neither read nor refused would be
-                // a bug, not something to store without its score.
-                None if answer.score.is_some() => {
-                    return Err(ApiError::Internal(format!(
+            let (at, metric, score) =
+                checked.get(&format!("r{k}a{a}")).cloned().ok_or_else(|| {
+                    ApiError::Internal(format!(
                         "answer {a} on line {line} was neither read nor refused"
-                    )));
-                }
-                // An answer without a score (a comment only): its metric must still be known.
-                None => {
-                    let name = answer.metric.trim().to_lowercase();
-                    match rules.catalog.get(&name) {
-                        Ok(spec) => (spec.name.clone(), None),
-                        Err(e) => {
-                            return Err(ApiError::invalid(
-                                line,
-                                &format!("answers[{a}].metric"),
-                                &answer.metric,
-                                e.to_string(),
-                            ));
-                        }
-                    }
-                }
-            };
+                    ))
+                })?;
+            submitted_at = at;
             answers.push(NewAnswer {
                 metric,
                 score,
                 comment: answer.comment,
             });
         }
-        let submitted_at = match submitted_at {
-            Some(t) => t,
-            None => time_of(r.submitted_at.as_deref().unwrap_or(&received)).ok_or_else(|| {
-                ApiError::invalid(
-                    line,
-                    "submitted_at",
-                    r.submitted_at.as_deref().unwrap_or(""),
-                    "not an ISO 8601 time".into(),
-                )
-            })?,
-        };
         records.push(Record::Response(NewResponse {
             time_from_server: r.submitted_at.is_none(),
             response_id: id,
@@ -553,13 +525,6 @@ pub fn responses(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Checked {
         lines.push(line);
     }
     store_checks(records, lines, total)
-}
-
-/// An RFC 3339 time in µs (for a response whose answers all lack a score).
-fn time_of(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_micros())
 }
 
 /// Checks an events body and turns it into records for the store.

@@ -675,3 +675,15 @@ async fn a_customer_can_get_their_data_and_be_forgotten() {
     );
     assert_eq!(s.counts(), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn an_answer_without_a_score_is_refused_as_a_file_row_would_be() {
+    let s = TestServer::new();
+    // A long-layout file row needs its score; the API reads answers as such rows.
+    let body = r#"{"response_id": "T1", "submitted_at": "2026-03-01 10:00", "answers": [{"metric": "nps", "comment": "only words"}]}"#;
+    let a = s.post_json("/api/v1/responses", body).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert_eq!(a.body["rows"][0]["field"], "answers[0].score");
+    assert_eq!(a.body["rows"][0]["reason"], "nps score is empty");
+    assert_eq!(s.counts(), (0, 0, 0));
+}
