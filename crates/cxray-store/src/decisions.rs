@@ -49,7 +49,7 @@ const COLUMNS: &str = "decision_id, event_id, customer_id, survey, decided_at, o
 
 /// Decisions made together: one transaction, one sync, for all the events of a request.
 pub struct DecisionBatch<'a> {
-    tx: rusqlite::Transaction<'a>,
+    pub(crate) tx: rusqlite::Transaction<'a>,
 }
 
 impl Keys {

@@ -49,6 +49,7 @@
 mod decisions;
 mod export;
 mod keys;
+mod outbox;
 mod privacy;
 mod read;
 mod records;
@@ -65,6 +66,7 @@ use std::thread::JoinHandle;
 pub use decisions::{Decision, DecisionBatch};
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
+pub use outbox::{OutboxEmail, Queued};
 pub use privacy::{CustomerData, Erased, forget_customer};
 pub use read::{Counts, Invitation, Reader, StoredEvent, StoredResponse, SurveyProgress};
 pub use records::{

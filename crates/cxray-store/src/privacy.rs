@@ -1,6 +1,6 @@
 //! A customer's right to their data: everything the store holds about them as JSON, and its
 //! erasure. Erasing deletes every row with the customer's id (responses with their answers,
-//! journey events, invitations, decisions), overwrites the deleted content (`secure_delete`),
+//! journey events, invitations, decisions, invitation emails, a suppression), overwrites the deleted content (`secure_delete`),
 //! and, when no reader holds the write-ahead log, truncates it so that no old page image keeps
 //! the data. The erasure is logged with the time and the number of rows, never with whose they
 //! were.
@@ -19,6 +19,8 @@ pub struct Erased {
     pub events: u64,
     pub invitations: u64,
     pub decisions: u64,
+    /// Invitation emails (sent or waiting).
+    pub outbox: u64,
     /// Whether the write-ahead log could be truncated (readers, such as a running server's,
     /// can hold it; its old pages are then overwritten as it is reused).
     pub log_truncated: bool,
@@ -32,6 +34,8 @@ pub struct CustomerData {
     pub events: Vec<StoredEvent>,
     pub invitations: Vec<crate::Invitation>,
     pub decisions: Vec<crate::Decision>,
+    /// The invitation emails, with their text and delivery attempts.
+    pub emails: Vec<crate::Queued>,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -65,6 +69,7 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         events: count("SELECT count(*) FROM events WHERE customer_id = ?1")?,
         invitations: count("SELECT count(*) FROM invitations WHERE customer_id = ?1")?,
         decisions: count("SELECT count(*) FROM decisions WHERE customer_id = ?1")?,
+        outbox: count("SELECT count(*) FROM outbox WHERE customer_id = ?1")?,
         log_truncated: false,
     };
     // Answers go with their responses (foreign key, ON DELETE CASCADE).
@@ -77,7 +82,7 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         .map_err(err)?;
     // A suppression goes too: after an erasure nothing about the customer remains, and the
     // store no longer knows them at all.
-    for table in ["invitations", "decisions", "suppressions"] {
+    for table in ["invitations", "decisions", "outbox", "suppressions"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE customer_id = ?1"),
             [customer_id],
@@ -85,15 +90,16 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         .map_err(err)?;
     }
     tx.execute(
-        "INSERT INTO erasures (at, responses, answers, events, invitations, decisions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO erasures (at, responses, answers, events, invitations, decisions, outbox)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             crate::now_micros(),
             erased.responses as i64,
             erased.answers as i64,
             erased.events as i64,
             erased.invitations as i64,
-            erased.decisions as i64
+            erased.decisions as i64,
+            erased.outbox as i64
         ],
     )
     .map_err(err)?;
@@ -132,6 +138,7 @@ impl Reader {
             events,
             invitations,
             decisions: self.decisions(Some(customer_id))?,
+            emails: self.outbox(Some(customer_id), None)?,
         })
     }
 

@@ -124,6 +124,28 @@ const MIGRATIONS: &[(&str, &str)] = &[
         at INTEGER NOT NULL
     ) STRICT;",
     ),
+    (
+        "outbox: invitation emails and their delivery attempts",
+        "CREATE TABLE outbox (
+        invitation_id TEXT PRIMARY KEY,
+        customer_id TEXT,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        text_body TEXT NOT NULL,
+        html_body TEXT NOT NULL,
+        unsubscribe TEXT,
+        queued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'expired')),
+        attempts INTEGER NOT NULL,
+        next_attempt INTEGER NOT NULL,
+        last_error TEXT,
+        sent_at INTEGER
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox (status, next_attempt);
+    CREATE INDEX outbox_by_customer ON outbox (customer_id);
+    ALTER TABLE erasures ADD COLUMN outbox INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.
@@ -157,6 +179,11 @@ pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(err)?;
     conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    // Content freed by any change (a row updated in place, a revision, an email's attempts)
+    // is zeroed, not left in the page's free space: an erasure must leave nothing of a
+    // customer, and an older copy of their row would be left otherwise.
+    conn.pragma_update(None, "secure_delete", true)
         .map_err(err)?;
     migrate(&mut conn, path)?;
     Ok(conn)

@@ -494,3 +494,96 @@ fn forgetting_a_customer_leaves_nothing_of_them_in_the_files() {
     );
     assert!(cxray_store::forget_customer(&db, " ").is_err());
 }
+
+#[test]
+fn the_outbox_keeps_an_email_until_it_is_sent_refused_or_past_its_link() {
+    use cxray_store::{Keys, OutboxEmail};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let mut keys = Keys::open(&db).unwrap();
+    let email = |id: &str, customer: &str, not_before: i64, expires_at: i64| OutboxEmail {
+        invitation_id: id.into(),
+        customer_id: Some(customer.into()),
+        recipient: format!("{customer}@example.test"),
+        subject: "How did we do?".into(),
+        text_body: format!("text of {customer}"),
+        html_body: format!("<p>html of {customer}</p>"),
+        unsubscribe: Some(format!("https://x.test/u/{id}")),
+        not_before,
+        expires_at,
+    };
+    let batch = keys.decision_batch().unwrap();
+    batch.queue_email(&email("I1", "C1", 100, 1_000)).unwrap();
+    batch.queue_email(&email("I2", "C2", 200, 1_000)).unwrap();
+    batch.queue_email(&email("I3", "C3", 300, 350)).unwrap();
+    // Queued twice (a replay): kept once, as first queued.
+    batch.queue_email(&email("I1", "C9", 100, 1_000)).unwrap();
+    batch.commit().unwrap();
+    // Only what is due, soonest first.
+    let due = keys.due_emails(250, 10).unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|q| q.email.invitation_id.as_str())
+            .collect::<Vec<_>>(),
+        ["I1", "I2"]
+    );
+    assert_eq!(due[0].email.customer_id.as_deref(), Some("C1"));
+    keys.email_attempted("I1", 260, Ok(())).unwrap();
+    keys.email_attempted("I2", 260, Err(("451 busy", Some(500))))
+        .unwrap();
+    assert_eq!(keys.next_email_due().unwrap(), Some(300));
+    // Past its link's expiry before it could go: expired, never sent.
+    assert_eq!(keys.expire_emails(400).unwrap(), 1);
+    assert!(keys.due_emails(499, 10).unwrap().is_empty());
+    keys.email_attempted("I2", 500, Err(("550 no such mailbox", None)))
+        .unwrap();
+    // An attempt recorded for an email no longer pending changes nothing.
+    keys.email_attempted("I1", 600, Err(("late", None)))
+        .unwrap();
+    let reader = cxray_store::Reader::open_file(&db).unwrap();
+    let all = reader.outbox(None, None).unwrap();
+    let state: Vec<_> = all
+        .iter()
+        .map(|q| {
+            (
+                q.email.invitation_id.as_str(),
+                q.status.as_str(),
+                q.attempts,
+                q.last_error.as_deref(),
+                q.sent_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        state,
+        [
+            ("I1", "sent", 1, None, Some(260)),
+            ("I2", "failed", 2, Some("550 no such mailbox"), None),
+            ("I3", "expired", 0, None, None),
+        ]
+    );
+    assert_eq!(
+        reader.outbox_counts().unwrap(),
+        [
+            ("expired".to_string(), 1),
+            ("failed".to_string(), 1),
+            ("sent".to_string(), 1)
+        ]
+    );
+    drop((reader, keys));
+    // Forgetting a customer erases their email, text and address.
+    let erased = cxray_store::forget_customer(&db, "C2").unwrap();
+    assert_eq!(erased.outbox, 1);
+    let reader = cxray_store::Reader::open_file(&db).unwrap();
+    assert_eq!(reader.outbox(None, None).unwrap().len(), 2);
+    assert!(reader.outbox(Some("C2"), None).unwrap().is_empty());
+    drop(reader);
+    let bytes = std::fs::read(&db).unwrap();
+    for needle in [b"C2@example.test".as_slice(), b"html of C2"] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the file still holds {}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
