@@ -308,14 +308,24 @@ reason_for = "stars"
 [[surveys.questions]]
 metric = "task"
 
-# A purchase posted to /api/v1/events invites its customer to the checkout survey: a third of
-# customers, at most one invitation a month, never at night; GET /api/v1/decisions says why
-# each one was or was not invited.
+# A purchase posted to /api/v1/events invites its customer to the checkout survey by email (to
+# the event's `email` attribute; one click on a star answers): a third of customers, at most
+# one invitation a month, never at night in the customer's time zone (the event's `timezone`).
+# GET /api/v1/decisions says why each one was or was not invited; GET /api/v1/outbox how the
+# emails fare.
 [[triggers]]
 on = "purchase"
 survey = "checkout"
+channel = "email"
 share = 0.33
 quiet_hours = [21, 8]
+
+# Emails wait in the store's outbox until a mail server is set, e.g.:
+# [serve.smtp]
+# host = "smtp.example.com"
+# from = "Acme Feedback <feedback@example.com>"
+# username = "feedback@example.com"
+# password_env = "CXRAY_SMTP_PASSWORD"
 
 [contact]
 any_survey_days = 30
@@ -469,10 +479,14 @@ fn forget(a: ForgetArgs) -> Outcome {
         message: e.to_string(),
     })?;
     eprintln!(
-        "erased {} responses ({} answers) and {} journey events of the customer{}",
+        "erased {} responses ({} answers), {} journey events, {} invitations, {} trigger \
+         decisions and {} invitation emails of the customer{}",
         e.responses,
         e.answers,
         e.events,
+        e.invitations,
+        e.decisions,
+        e.outbox,
         if e.log_truncated {
             ""
         } else {

@@ -47,6 +47,30 @@ pub trait SourceProvider: Send + Sync + std::fmt::Debug {
         path: &Path,
         src: &SourceConfig,
     ) -> Option<Result<Vec<SourceConfig>, IngestError>>;
+
+    /// What the source at `path` holds about one customer besides its entities (the store's
+    /// survey decisions and invitation emails), for the customer's timeline; `None` when
+    /// `path` is not this provider's kind of source.
+    fn customer_notes(
+        &self,
+        _path: &Path,
+        _customer_id: &str,
+    ) -> Option<Result<Vec<CustomerNote>, IngestError>> {
+        None
+    }
+}
+
+/// Something that happened to a customer that is no entity's row: a survey decision and its
+/// reason, an invitation email's delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerNote {
+    /// µs since the Unix epoch.
+    pub at_micros: i64,
+    /// What kind of note (`decisions`, `emails`).
+    pub kind: &'static str,
+    /// One line saying what happened.
+    pub summary: String,
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 impl Sources {

@@ -45,7 +45,8 @@ use arrow::record_batch::RecordBatch;
 use cxray_metrics::MetricCatalog;
 
 pub use config::{
-    Content, DuplicatePolicy, Format, Layout, QuestionConfig, SourceConfig, SourceProvider, Sources,
+    Content, CustomerNote, DuplicatePolicy, Format, Layout, QuestionConfig, SourceConfig,
+    SourceProvider, Sources,
 };
 pub use entity::{Entity, EntityTable, load_entity};
 pub use error::IngestError;

@@ -302,6 +302,30 @@ pub struct ServeSettings {
     /// per-address limits). Only set it when every request comes through that proxy: a
     /// client could otherwise choose its own address.
     pub client_address_header: Option<String>,
+    /// `[serve.smtp]`: the mail server that sends invitation emails (without it, emails wait
+    /// in the outbox).
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// `[serve.smtp]`: where invitation emails are sent from. The password is never in the
+/// file: `password_env` names the environment variable that holds it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default: 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS), or `none` (a relay on this machine only).
+    pub security: Option<String>,
+    /// The sender, e.g. `"Acme <feedback@acme.example>"`.
+    pub from: String,
+    pub username: Option<String>,
+    /// The environment variable that holds the password.
+    pub password_env: Option<String>,
+    /// Attempts before an email is given up (default 8).
+    pub max_attempts: Option<u32>,
+    /// Wait before the second attempt, doubled at each next one up to 6 hours (default 60).
+    pub retry_seconds: Option<u64>,
 }
 
 /// `[[triggers]]`: when a journey event of step `on` arrives (`POST /api/v1/events`), its
@@ -327,6 +351,11 @@ pub struct TriggerConfig {
     /// attribute, else the project's): `[21, 8]` waits for 08:00.
     #[serde(default)]
     pub quiet_hours: Option<[u8; 2]>,
+    /// How the invitation reaches the customer: `link` (default: the decision holds the
+    /// personal link, for the caller to deliver) or `email` (sent through `[serve.smtp]` to the
+    /// event's `email` attribute, with the first question's scale as one-click links).
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 /// `[contact]`: the contact-frequency rules every invitation obeys.

@@ -20,7 +20,8 @@ use crate::project::Project;
 pub struct Interaction {
     /// When it happened (UTC, ISO 8601).
     pub at: String,
-    /// responses, invitations, tickets, lifecycle, journey, referrals, customers.
+    /// responses, invitations, tickets, lifecycle, journey, referrals, customers; from a store
+    /// also decisions (why a survey was or was not sent) and emails.
     pub entity: &'static str,
     /// One line saying what happened.
     pub summary: String,
@@ -72,6 +73,26 @@ impl Project {
                 all.extend(rows_of(b, id_col, time_col, id, entity.name())?);
             }
         }
+        // What sources that are not files know of the customer (a store's survey decisions
+        // and invitation emails), through the providers that read them.
+        for src in &self.config().sources {
+            let path = self.source_path(&src.path);
+            for p in self.providers() {
+                let Some(notes) = p.customer_notes(&path, id) else {
+                    continue;
+                };
+                for n in notes.map_err(Error::from)? {
+                    all.push(Interaction {
+                        at: iso(n.at_micros),
+                        entity: n.kind,
+                        summary: n.summary,
+                        fields: n.fields,
+                        micros: n.at_micros,
+                    });
+                }
+                break;
+            }
+        }
         if all.is_empty() {
             return Err(Error::not_found(format!(
                 "no interactions of customer {id:?} in the project's data"
@@ -83,6 +104,14 @@ impl Project {
             interactions: all,
         })
     }
+}
+
+/// A time as the timeline writes it (UTC, to the second); empty when unknown.
+fn iso(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .filter(|_| micros != i64::MIN)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
 }
 
 /// The rows of `b` whose `id_col` is `id`, as interactions.
@@ -131,10 +160,7 @@ fn rows_of(
             Some(t) if !t.is_null(r) => t.value(r),
             _ => i64::MIN,
         };
-        let at = chrono::DateTime::from_timestamp_micros(micros)
-            .filter(|_| micros != i64::MIN)
-            .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default();
+        let at = iso(micros);
         out.push(Interaction {
             at,
             entity,

@@ -264,6 +264,16 @@ impl Project {
         &self.config
     }
 
+    /// The providers that read sources other than files.
+    pub(crate) fn providers(&self) -> &[Arc<dyn cxray_ingest::SourceProvider>] {
+        &self.options.providers
+    }
+
+    /// The absolute path of a source's path.
+    pub(crate) fn source_path(&self, p: &std::path::Path) -> std::path::PathBuf {
+        self.sources.resolve(p)
+    }
+
     pub fn catalog(&self) -> &MetricCatalog {
         &self.catalog
     }

@@ -29,6 +29,7 @@ mod auth;
 mod collect;
 mod error;
 pub mod links;
+pub mod mail;
 mod pages;
 mod read;
 mod routes;
@@ -117,6 +118,8 @@ pub struct ServerConfig {
     /// The header a trusted reverse proxy puts the client's address in (see
     /// `[serve] client_address_header`).
     pub client_address_header: Option<String>,
+    /// The mail server of invitation emails (`[serve.smtp]`).
+    pub smtp: Option<cxray_project::SmtpSettings>,
 }
 
 impl ServerConfig {
@@ -129,6 +132,7 @@ impl ServerConfig {
             log: false,
             public_url: None,
             client_address_header: None,
+            smtp: None,
         }
     }
 }
@@ -197,6 +201,7 @@ impl ServerConfig {
         Ok(ServerConfig {
             client_address_header,
             public_url: settings.public_url.clone(),
+            smtp: settings.smtp.clone(),
             db,
             project,
             limits,
@@ -270,8 +275,11 @@ pub struct Inner {
     keys_read: std::sync::atomic::AtomicI64,
     /// Whether a refresher reads them every second (`serve`).
     keys_refreshed: std::sync::atomic::AtomicBool,
-    /// The address in the links the server makes.
-    pub public_url: Option<String>,
+    /// The address in the links the server makes (`[serve] public_url`, else the address it
+    /// listens on).
+    pub public_url: std::sync::OnceLock<String>,
+    /// Sends the outbox's invitation emails (`[serve.smtp]`); without it they wait.
+    pub mailer: Option<Arc<mail::Mailer>>,
     /// The header with the client's address from a trusted proxy.
     client_address_header: Option<axum::http::HeaderName>,
 }
@@ -331,6 +339,10 @@ impl AppState {
             .project
             .as_ref()
             .map_or_else(|| "UTC".to_string(), |(p, _)| p.project.timezone.clone());
+        let mailer = match &config.smtp {
+            Some(s) => Some(Arc::new(mail::Mailer::new(s)?)),
+            None => None,
+        };
         let state = AppState(Arc::new(Inner {
             keys: KeyRing::default(),
             telemetry: Telemetry::new(config.log),
@@ -353,7 +365,11 @@ impl AppState {
             signer: links::Signer::new(secret),
             keys_read: std::sync::atomic::AtomicI64::new(0),
             keys_refreshed: std::sync::atomic::AtomicBool::new(false),
-            public_url: config.public_url,
+            public_url: config
+                .public_url
+                .map(std::sync::OnceLock::from)
+                .unwrap_or_default(),
+            mailer,
             client_address_header: config
                 .client_address_header
                 .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok()),
@@ -552,11 +568,14 @@ impl AppState {
         let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
         let mut keys = self.admin.lock().expect("admin connection lock");
         let now = chrono::Utc::now().timestamp_micros();
-        let link = |survey: &str, customer: &str, invitation: &str| {
-            let days = self
-                .survey(survey)
+        let link = |survey: &str, customer: &str, invitation: &str, asked: Option<&str>| {
+            let found = self.survey(survey);
+            let days = found
+                .as_ref()
                 .and_then(|s| s.config.link_days)
                 .unwrap_or(30) as i64;
+            let language =
+                found.map_or_else(|| "en".to_string(), |s| s.language(asked, None, None));
             let expires = now / 1_000_000 + days * 86_400;
             let claims = links::Claims {
                 s: survey.to_string(),
@@ -564,12 +583,13 @@ impl AppState {
                 i: Some(invitation.to_string()),
                 c: Some(customer.to_string()),
                 e: expires,
-                l: None,
+                l: Some(language.clone()),
                 a: Default::default(),
             };
             (
                 format!("/s/{}", self.signer.sign(&claims)),
                 expires * 1_000_000,
+                language,
             )
         };
         let cx = triggers::Context {
@@ -597,11 +617,30 @@ impl AppState {
                 batch
                     .record(&decision, invitation.as_ref())
                     .map_err(internal)?;
+                // An email invitation is queued with its decision: both or neither.
+                if let (true, Some(inv), Some(path), Some(survey)) = (
+                    watch.email,
+                    &invitation,
+                    &decision.link,
+                    self.survey(&watch.survey),
+                ) {
+                    let to = event.attributes.get("email").map_or("", |a| a.trim());
+                    let email = mail::outbox_email(&survey, inv, to, &self.base_url(), path);
+                    batch.queue_email(&email).map_err(internal)?;
+                }
                 out.push(decision);
             }
         }
         batch.commit().map_err(internal)?;
         Ok(out)
+    }
+
+    /// The address customers reach the server at, for absolute links.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .get()
+            .cloned()
+            .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"))
     }
 
     /// The survey of `id`, if there is one.
@@ -845,6 +884,21 @@ pub async fn serve(
                 }
             })?
     };
+    if let Ok(addr) = listener.local_addr() {
+        let _ = state.public_url.set(format!("http://{addr}"));
+    }
+    let mailer = match state.mailer.clone() {
+        Some(m) => Some(mail::spawn(state.clone(), m, stop.clone())?),
+        None => {
+            if state.triggers.sends_email() {
+                eprintln!(
+                    "cxray serve: invitation emails wait in the outbox: no [serve.smtp] to send \
+                     them through"
+                );
+            }
+            None
+        }
+    };
     let result = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -853,5 +907,8 @@ pub async fn serve(
     .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = refresher.join();
+    if let Some(m) = mailer {
+        let _ = m.join();
+    }
     result
 }

@@ -305,8 +305,9 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/customers/{id}",
             Some(Scope::Admin),
             false,
-            "Erases every row about a customer (responses, answers, events); the erasure is \
-             logged with counts, never the id",
+            "Erases every row about a customer (responses, answers, events, invitations, \
+             decisions, invitation emails, a suppression); the erasure is logged with counts, \
+             never the id",
             &[],
             &[200, 401, 403, 429],
             delete(forget_customer),
@@ -321,6 +322,18 @@ pub fn routes() -> Vec<Route> {
             &[],
             READ_STATUSES,
             get(decisions),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/outbox",
+            Some(Scope::Read),
+            false,
+            "Invitation emails with their delivery state (pending, sent, failed, expired), \
+             attempts and last error, and counts per state (query: status, customer_id); \
+             never their text, which holds personal links",
+            &[],
+            READ_STATUSES,
+            get(outbox),
         ),
         r(
             Method::GET,
@@ -677,6 +690,59 @@ async fn decisions(
     Ok(Json(json!({ "counts": counts, "decisions": list })))
 }
 
+async fn outbox(
+    State(state): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let (mut status, mut customer) = (None, None);
+    for (k, v) in q {
+        match k.as_str() {
+            "status" if ["pending", "sent", "failed", "expired"].contains(&v.as_str()) => {
+                status = Some(v)
+            }
+            "status" => {
+                return Err(ApiError::BadRequest(format!(
+                    "status {v:?}: one of pending, sent, failed, expired"
+                )));
+            }
+            "customer_id" => customer = Some(v),
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {k:?}; this route takes: status, customer_id"
+                )));
+            }
+        }
+    }
+    let (counts, list) = read::blocking(&state, move |s| {
+        s.with_reader(|r| {
+            Ok((
+                r.outbox_counts()?,
+                r.outbox(customer.as_deref(), status.as_deref())?,
+            ))
+        })
+        .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    let emails: Vec<Value> = list
+        .iter()
+        .map(|q| {
+            json!({
+                "invitation_id": q.email.invitation_id,
+                "customer_id": q.email.customer_id,
+                "recipient": q.email.recipient,
+                "subject": q.email.subject,
+                "status": q.status,
+                "attempts": q.attempts,
+                "next_attempt": q.next_attempt,
+                "last_error": q.last_error,
+                "sent_at": q.sent_at,
+            })
+        })
+        .collect();
+    let counts: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+    Ok(Json(json!({ "counts": counts, "emails": emails })))
+}
+
 /// The body of `POST /api/v1/customers/{id}/suppress`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -774,7 +840,7 @@ async fn make_link(
             .map_err(|e| ApiError::invalid(1, "survey", &r.survey, e))
     })
     .await?;
-    let url = match &state.public_url {
+    let url = match state.public_url.get() {
         Some(base) => format!("{}{path}", base.trim_end_matches('/')),
         None => path.clone(),
     };

@@ -226,6 +226,42 @@ const WORDS: &[(&str, Row)] = &[
             "您将不会再收到我们的调查。",
         ],
     ),
+    (
+        "email_subject",
+        [
+            "A quick question about your experience",
+            "Een korte vraag over uw ervaring",
+            "Eine kurze Frage zu Ihrer Erfahrung",
+            "Une petite question sur votre expérience",
+            "Una pregunta rápida sobre su experiencia",
+            "Kratko pitanje o vašem iskustvu",
+            "关于您体验的一个小问题",
+        ],
+    ),
+    (
+        "email_click",
+        [
+            "Click your answer: the survey opens with it chosen.",
+            "Klik op uw antwoord: de enquête opent met dat antwoord gekozen.",
+            "Klicken Sie auf Ihre Antwort: Die Umfrage öffnet sich mit dieser Auswahl.",
+            "Cliquez sur votre réponse : l'enquête s'ouvre avec ce choix.",
+            "Haga clic en su respuesta: la encuesta se abre con ella elegida.",
+            "Kliknite svoj odgovor: anketa se otvara s njim odabranim.",
+            "点击您的答案：调查将以该选项打开。",
+        ],
+    ),
+    (
+        "email_open",
+        [
+            "Open the survey",
+            "Open de enquête",
+            "Umfrage öffnen",
+            "Ouvrir l'enquête",
+            "Abrir la encuesta",
+            "Otvori anketu",
+            "打开调查",
+        ],
+    ),
     ("no", ["No", "Nee", "Nein", "Non", "No", "Ne", "否"]),
     ("yes", ["Yes", "Ja", "Ja", "Oui", "Sí", "Da", "是"]),
 ];

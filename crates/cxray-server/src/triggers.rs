@@ -1,8 +1,9 @@
 //! Triggers: a journey event of a watched step invites its customer to a survey, unless the
 //! contact rules say no. Every outcome is recorded with its reason (`cxray_store::Decision`):
 //! invited, throttled ("surveyed 12 days ago (checkout)"), sampled out ("sampled out: 20% of
-//! customers are invited"), or no customer. Decisions are made one at a time (a lock), so two
-//! events of one customer arriving together cannot both pass the frequency rules.
+//! customers are invited"), suppressed, over budget, too late, no customer, or no address (an
+//! email trigger's event without a valid `email`). Decisions are made one at a time (a lock), so
+//! two events of one customer arriving together cannot both pass the frequency rules.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,8 @@ pub struct Watch {
     pub delay_minutes: u32,
     /// (from, to) hours, local to the customer.
     pub quiet_hours: Option<(u8, u8)>,
+    /// Sent by email (to the event's `email` attribute), else a link for the caller.
+    pub email: bool,
 }
 
 impl Triggers {
@@ -52,6 +55,16 @@ impl Triggers {
                     t.on
                 ));
             }
+            let email = match t.channel.as_deref().map(str::trim) {
+                None | Some("link") => false,
+                Some("email") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "[[triggers]] on {:?}: channel {other:?}: use \"link\" or \"email\"",
+                        t.on
+                    ));
+                }
+            };
             if !surveys.contains(&t.survey) {
                 return Err(format!(
                     "[[triggers]] on {:?}: no survey {:?} (the surveys are: {})",
@@ -69,6 +82,7 @@ impl Triggers {
                     daily_budget: t.daily_budget,
                     delay_minutes: t.delay_minutes.unwrap_or(0),
                     quiet_hours: t.quiet_hours.map(|[a, b]| (a, b)),
+                    email,
                 });
         }
         Ok(Triggers { by_step, rules })
@@ -83,6 +97,11 @@ impl Triggers {
         self.by_step
             .iter()
             .flat_map(|(step, w)| w.iter().map(move |w| (step.as_str(), w.survey.as_str())))
+    }
+
+    /// Whether a trigger sends its invitations by email.
+    pub fn sends_email(&self) -> bool {
+        self.by_step.values().flatten().any(|w| w.email)
     }
 
     /// The surveys an event's step triggers.
@@ -122,13 +141,17 @@ pub trait History {
 /// restart): an invitation for a ticket solved days ago would surprise the customer.
 pub const LATE_AFTER_MICROS: i64 = 24 * 3_600_000_000;
 
+/// (survey, customer, invitation id, the language the event asks for) → (path, expiry in µs,
+/// the language the survey is offered in).
+pub type MakeLink<'a> = dyn Fn(&str, &str, &str, Option<&str>) -> (String, i64, String) + 'a;
+
 /// What a decision needs besides the history: the time and how to make a link.
 pub struct Context<'a> {
     pub now_micros: i64,
     /// The project's time zone (a customer's own, from the event, wins).
     pub timezone: chrono_tz::Tz,
-    /// The link (path) and expiry (µs) of an invitation to `survey` for a customer.
-    pub link: &'a dyn Fn(&str, &str, &str) -> (String, i64),
+    /// Makes the link of an invitation.
+    pub link: &'a MakeLink<'a>,
 }
 
 /// Decides, for one event and one triggered survey, with the outcome's reason; `received_at`
@@ -221,13 +244,34 @@ pub fn decide(
             return Ok((d, None));
         }
     }
+    if watch.email {
+        let address = event.attributes.get("email").map(|a| a.trim());
+        let why = match address {
+            None | Some("") => Some("no email address: the event has no `email` attribute"),
+            Some(a) if a.parse::<lettre::Address>().is_err() => {
+                Some("no email address: the event's `email` is not a valid address")
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            d.outcome = "no_address".into();
+            d.reason = why.into();
+            return Ok((d, None));
+        }
+    }
     let (sent_at, when) = send_time(event, watch, cx);
     let invitation_id = format!("{}-{survey}", event.event_id);
-    let (link, expires_at) = (cx.link)(survey, customer, &invitation_id);
+    let asked = event.attributes.get("language").map(String::as_str);
+    let (link, expires_at, language) = (cx.link)(survey, customer, &invitation_id, asked);
     d.outcome = "invited".into();
+    let how = if watch.email {
+        "invited by email"
+    } else {
+        "invited"
+    };
     d.reason = match when {
-        None => "invited".into(),
-        Some(w) => format!("invited; {w}"),
+        None => how.into(),
+        Some(w) => format!("{how}; {w}"),
     };
     d.invitation_id = Some(invitation_id.clone());
     d.link = Some(link);
@@ -235,7 +279,7 @@ pub fn decide(
         invitation_id,
         survey: survey.to_string(),
         customer_id: Some(customer.to_string()),
-        language: None,
+        language: Some(language),
         sent_at,
         expires_at,
     };
@@ -327,7 +371,13 @@ mod tests {
         let day = 86_400_000_000i64;
         // Noon, so that an hour or two earlier is the same day.
         let now = 100 * day + day / 2;
-        let link = |s: &str, c: &str, i: &str| (format!("/s/{s}-{c}-{i}"), now + 30 * day);
+        let link = |s: &str, c: &str, i: &str, l: Option<&str>| {
+            (
+                format!("/s/{s}-{c}-{i}"),
+                now + 30 * day,
+                l.unwrap_or("en").to_string(),
+            )
+        };
         let cx = Context {
             now_micros: now,
             timezone: chrono_tz::UTC,
@@ -455,7 +505,7 @@ mod tests {
             .unwrap()
             .and_utc()
             .timestamp_micros();
-        let link = |_: &str, _: &str, _: &str| (String::new(), 0);
+        let link = |_: &str, _: &str, _: &str, _: Option<&str>| (String::new(), 0, "en".into());
         let cx = Context {
             now_micros: now,
             timezone: chrono_tz::UTC,

@@ -530,21 +530,7 @@ async fn personal_links_are_invitations_that_the_non_response_analysis_counts() 
     let invitations = s.state.store.reader().unwrap().invitations().unwrap();
     assert_eq!(invitations.len(), 4);
     // The store as a project's source: 4 invited, 2 answered.
-    let mut config = cxray_project::ProjectConfig::default();
-    config.sources.push(cxray_ingest::SourceConfig {
-        path: s.dir.path().join("cxray.db"),
-        ..Default::default()
-    });
-    let project = cxray_project::Project::with_config(
-        config,
-        &s.dir.path().join("cxray.toml"),
-        false,
-        cxray_project::OpenOptions {
-            providers: vec![std::sync::Arc::new(cxray_store::StoreSource)],
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let project = common::store_project(s.dir.path());
     let out = project
         .nonresponse(&cxray_project::NonResponseRequest::default())
         .unwrap();

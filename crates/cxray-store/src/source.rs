@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use cxray_ingest::{Format, IngestError, SourceConfig, SourceProvider};
+use cxray_ingest::{CustomerNote, Format, IngestError, SourceConfig, SourceProvider};
 
 /// Reads cxray stores given as sources: any SQLite file.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,6 +35,91 @@ impl SourceProvider for StoreSource {
         }
         Some(expand(path, src))
     }
+
+    fn customer_notes(
+        &self,
+        path: &Path,
+        customer_id: &str,
+    ) -> Option<Result<Vec<CustomerNote>, IngestError>> {
+        if !is_sqlite_file(path) {
+            return None;
+        }
+        Some(notes(path, customer_id).map_err(|e| IngestError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }))
+    }
+}
+
+/// A customer's survey decisions (with their reasons) and invitation emails (with their
+/// delivery), for their timeline.
+fn notes(path: &Path, customer_id: &str) -> Result<Vec<CustomerNote>, crate::StoreError> {
+    let reader = crate::Reader::open_file(path)?;
+    let mut out = Vec::new();
+    for d in reader.decisions(Some(customer_id))? {
+        let mut fields: std::collections::BTreeMap<String, String> = [
+            ("event_id", Some(d.event_id)),
+            ("survey", Some(d.survey.clone())),
+            ("outcome", Some(d.outcome)),
+            ("reason", Some(d.reason.clone())),
+            ("invitation_id", d.invitation_id),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+        fields.insert("customer_id".into(), customer_id.to_string());
+        out.push(CustomerNote {
+            at_micros: d.decided_at,
+            kind: "decisions",
+            summary: format!("survey {}: {}", d.survey, d.reason),
+            fields,
+        });
+    }
+    for q in reader.outbox(Some(customer_id), None)? {
+        let when = q.sent_at.unwrap_or(q.email.not_before);
+        let summary = match q.status.as_str() {
+            "sent" => format!("invitation email sent to {}", q.email.recipient),
+            "pending" if q.attempts == 0 => {
+                format!(
+                    "invitation email to {} waiting to be sent",
+                    q.email.recipient
+                )
+            }
+            "pending" => format!(
+                "invitation email to {} not sent yet ({} attempts; {})",
+                q.email.recipient,
+                q.attempts,
+                q.last_error.as_deref().unwrap_or("")
+            ),
+            "failed" => format!(
+                "invitation email to {} failed: {}",
+                q.email.recipient,
+                q.last_error.as_deref().unwrap_or("")
+            ),
+            _ => format!(
+                "invitation email to {} not sent: its link expired first",
+                q.email.recipient
+            ),
+        };
+        let fields = [
+            ("invitation_id", Some(q.email.invitation_id)),
+            ("recipient", Some(q.email.recipient)),
+            ("subject", Some(q.email.subject)),
+            ("status", Some(q.status)),
+            ("attempts", Some(q.attempts.to_string())),
+            ("last_error", q.last_error),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+        out.push(CustomerNote {
+            at_micros: when,
+            kind: "emails",
+            summary,
+            fields,
+        });
+    }
+    Ok(out)
 }
 
 fn expand(path: &Path, src: &SourceConfig) -> Result<Vec<SourceConfig>, IngestError> {

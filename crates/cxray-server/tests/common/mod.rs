@@ -9,6 +9,27 @@ use cxray_store::{Keys, Scope};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod smtp;
+
+/// The project of the store `dir/cxray.db` alone, read as `cxray report cxray.db` reads it.
+pub fn store_project(dir: &std::path::Path) -> cxray_project::Project {
+    let mut config = cxray_project::ProjectConfig::default();
+    config.sources.push(cxray_ingest::SourceConfig {
+        path: dir.join("cxray.db"),
+        ..Default::default()
+    });
+    cxray_project::Project::with_config(
+        config,
+        &dir.join("cxray.toml"),
+        false,
+        cxray_project::OpenOptions {
+            providers: vec![std::sync::Arc::new(cxray_store::StoreSource)],
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub state: AppState,
