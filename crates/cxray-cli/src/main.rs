@@ -320,6 +320,16 @@ channel = "email"
 share = 0.33
 quiet_hours = [21, 8]
 
+# The web widget on the order-confirmation page shows the same survey to half of the customers
+# the site names (with a token signed by the key of GET /api/v1/widget; see docs/config.md):
+# <script src="http://127.0.0.1:8080/w/widget.js" data-token="…"
+#         data-touchpoint="order_confirmation" async></script>
+[[triggers]]
+on = "order_confirmation"
+survey = "checkout"
+channel = "widget"
+share = 0.5
+
 # Emails wait in the store's outbox until a mail server is set, e.g.:
 # [serve.smtp]
 # host = "smtp.example.com"

@@ -305,6 +305,9 @@ pub struct ServeSettings {
     /// `[serve.smtp]`: the mail server that sends invitation emails (without it, emails wait
     /// in the outbox).
     pub smtp: Option<SmtpSettings>,
+    /// The sites (`https://shop.example.com`) whose pages may show the web widget; without
+    /// it, any (a customer token is needed either way).
+    pub widget_origins: Option<Vec<String>>,
 }
 
 /// `[serve.smtp]`: where invitation emails are sent from. The password is never in the
@@ -352,8 +355,10 @@ pub struct TriggerConfig {
     #[serde(default)]
     pub quiet_hours: Option<[u8; 2]>,
     /// How the invitation reaches the customer: `link` (default: the decision holds the
-    /// personal link, for the caller to deliver) or `email` (sent through `[serve.smtp]` to the
-    /// event's `email` attribute, with the first question's scale as one-click links).
+    /// personal link, for the caller to deliver), `email` (sent through `[serve.smtp]` to the
+    /// event's `email` attribute, with the first question's scale as one-click links) or
+    /// `widget` (shown by the web widget on the page whose `data-touchpoint` is `on`, to the
+    /// customer its signed token names; no delay or quiet hours: the customer is there).
     #[serde(default)]
     pub channel: Option<String>,
 }
@@ -366,6 +371,9 @@ pub struct ContactRules {
     pub any_survey_days: Option<u32>,
     /// At most one invitation to the same survey per customer in this many days.
     pub same_survey_days: Option<u32>,
+    /// At most one invitation from the same touchpoint (a trigger's `on`: a journey step or a
+    /// widget's page) per customer in this many days, whatever the survey.
+    pub same_touchpoint_days: Option<u32>,
 }
 
 /// Texts by language (ISO 639-1 code → text).

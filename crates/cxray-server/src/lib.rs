@@ -31,11 +31,13 @@ mod error;
 pub mod links;
 pub mod mail;
 mod pages;
+pub mod qr;
 mod read;
 mod routes;
 pub mod surveys;
 mod telemetry;
 pub mod triggers;
+pub mod widget;
 
 /// The request parsers without a server, for the fuzz targets (`fuzz/`) and the property
 /// tests: whatever the bytes, they answer (records, or a refusal with a 4xx status) and never
@@ -120,6 +122,8 @@ pub struct ServerConfig {
     pub client_address_header: Option<String>,
     /// The mail server of invitation emails (`[serve.smtp]`).
     pub smtp: Option<cxray_project::SmtpSettings>,
+    /// The sites whose pages may use the web widget (`[serve] widget_origins`; none: any).
+    pub widget_origins: Option<Vec<String>>,
 }
 
 impl ServerConfig {
@@ -133,6 +137,7 @@ impl ServerConfig {
             public_url: None,
             client_address_header: None,
             smtp: None,
+            widget_origins: None,
         }
     }
 }
@@ -198,7 +203,16 @@ impl ServerConfig {
             ),
             None => None,
         };
+        let widget_origins = match &settings.widget_origins {
+            Some(list) => Some(
+                list.iter()
+                    .map(|o| widget::origin(o).map_err(|e| format!("[serve] widget_origins: {e}")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
         Ok(ServerConfig {
+            widget_origins,
             client_address_header,
             public_url: settings.public_url.clone(),
             smtp: settings.smtp.clone(),
@@ -282,6 +296,10 @@ pub struct Inner {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The header with the client's address from a trusted proxy.
     client_address_header: Option<axum::http::HeaderName>,
+    /// The key of the web widget's customer tokens (kept in the store).
+    pub widget_key: [u8; 32],
+    /// The origins the widget answers (none: any).
+    pub widget_origins: Option<Vec<String>>,
 }
 
 /// The shared state of a server.
@@ -315,6 +333,7 @@ impl AppState {
         let configured = surveys.keys().cloned().collect();
         let admin = cxray_store::Keys::open(&config.db).map_err(|e| e.to_string())?;
         let secret = admin.secret("links").map_err(|e| e.to_string())?;
+        let widget_key = admin.secret("widget").map_err(|e| e.to_string())?;
         // Surveys made through the API; the configuration's win over one of the same id.
         for (id, json) in admin.surveys().map_err(|e| e.to_string())? {
             if surveys.contains_key(&id) {
@@ -373,6 +392,8 @@ impl AppState {
             client_address_header: config
                 .client_address_header
                 .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok()),
+            widget_key,
+            widget_origins: config.widget_origins,
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;
@@ -492,6 +513,7 @@ impl AppState {
                 language: language.clone(),
                 sent_at: chrono::Utc::now().timestamp_micros(),
                 expires_at: expires * 1_000_000,
+                touchpoint: None,
             })
         })
         .map_err(|e| format!("recording the invitation: {e}"))?;
@@ -537,7 +559,17 @@ impl AppState {
     ) -> Result<Vec<cxray_store::Decision>, ApiError> {
         let arriving: Vec<(&cxray_store::NewEvent, Option<i64>)> =
             events.iter().map(|e| (e, None)).collect();
-        self.decide(&arriving)
+        self.decide(&arriving, false)
+    }
+
+    /// Decides whether the widget on a page (the event's step) shows a survey to its customer:
+    /// the page's widget triggers in order, up to the first that invites. A decision made
+    /// before for the same event (the customer's earlier view that day) is returned as it was.
+    pub fn decide_widget(
+        &self,
+        event: &cxray_store::NewEvent,
+    ) -> Result<Vec<cxray_store::Decision>, ApiError> {
+        self.decide(&[(event, None)], true)
     }
 
     /// Decides the events a trigger watches that have no decision yet (the server stopped
@@ -558,17 +590,23 @@ impl AppState {
             .iter()
             .map(|e| (&e.event, Some(e.received_at)))
             .collect();
-        self.decide(&late)
+        self.decide(&late, false)
     }
 
+    /// Decides `events` for the triggers of their step, or with `widget` of their page.
     fn decide(
         &self,
         events: &[(&cxray_store::NewEvent, Option<i64>)],
+        widget: bool,
     ) -> Result<Vec<cxray_store::Decision>, ApiError> {
         let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
         let mut keys = self.admin.lock().expect("admin connection lock");
         let now = chrono::Utc::now().timestamp_micros();
-        let link = |survey: &str, customer: &str, invitation: &str, asked: Option<&str>| {
+        let link = |survey: &str,
+                    customer: &str,
+                    invitation: &str,
+                    asked: Option<&str>,
+                    channel: triggers::Channel| {
             let found = self.survey(survey);
             let days = found
                 .as_ref()
@@ -584,7 +622,11 @@ impl AppState {
                 c: Some(customer.to_string()),
                 e: expires,
                 l: Some(language.clone()),
-                a: Default::default(),
+                a: channel
+                    .answers_channel()
+                    .map(|c| ("channel".to_string(), c.to_string()))
+                    .into_iter()
+                    .collect(),
             };
             (
                 format!("/s/{}", self.signer.sign(&claims)),
@@ -600,8 +642,21 @@ impl AppState {
         let mut out = Vec::new();
         let batch = keys.decision_batch().map_err(internal)?;
         for &(event, received_at) in events {
-            for watch in self.triggers.for_step(&event.step) {
+            let watches = if widget {
+                self.triggers.for_page(&event.step)
+            } else {
+                self.triggers.for_step(&event.step)
+            };
+            for watch in watches {
                 let id = format!("{}/{}", event.event_id, watch.survey);
+                if widget && let Some(d) = batch.decision(&id).map_err(internal)? {
+                    let invited = d.outcome == "invited";
+                    out.push(d);
+                    if invited {
+                        break;
+                    }
+                    continue;
+                }
                 if batch.decided(&id).map_err(internal)? {
                     continue;
                 }
@@ -619,7 +674,7 @@ impl AppState {
                     .map_err(internal)?;
                 // An email invitation is queued with its decision: both or neither.
                 if let (true, Some(inv), Some(path), Some(survey)) = (
-                    watch.email,
+                    watch.channel == triggers::Channel::Email,
                     &invitation,
                     &decision.link,
                     self.survey(&watch.survey),
@@ -628,7 +683,11 @@ impl AppState {
                     let email = mail::outbox_email(&survey, inv, to, &self.base_url(), path);
                     batch.queue_email(&email).map_err(internal)?;
                 }
+                let invited = decision.outcome == "invited";
                 out.push(decision);
+                if widget && invited {
+                    break;
+                }
             }
         }
         batch.commit().map_err(internal)?;
@@ -763,9 +822,10 @@ impl triggers::History for StoreHistory<'_, '_> {
         &mut self,
         customer: &str,
         survey: Option<&str>,
+        touchpoint: Option<&str>,
     ) -> Result<Option<(String, i64)>, String> {
         self.0
-            .last_invitation(customer, survey)
+            .last_invitation(customer, survey, touchpoint)
             .map_err(|e| e.to_string())
     }
 

@@ -150,7 +150,7 @@ fn link_page(
     Ok((survey, claims, lang))
 }
 
-fn closed(survey: &Survey) -> bool {
+pub(crate) fn closed(survey: &Survey) -> bool {
     survey
         .config
         .closes
@@ -158,7 +158,7 @@ fn closed(survey: &Survey) -> bool {
 }
 
 /// The question number of a query (1 by default); out of range is none.
-fn question_number(q: Option<&str>, survey: &Survey) -> Option<usize> {
+pub(crate) fn question_number(q: Option<&str>, survey: &Survey) -> Option<usize> {
     let k = match q {
         None => 1,
         Some(v) => v.trim().parse::<usize>().ok()?,
@@ -166,7 +166,7 @@ fn question_number(q: Option<&str>, survey: &Survey) -> Option<usize> {
     (1..=survey.questions.len()).contains(&k).then_some(k)
 }
 
-fn accept_language(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn accept_language(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
@@ -256,18 +256,24 @@ pub struct Answer {
 }
 
 /// What a page's form asks: the score or text to save, or to skip.
-enum Given {
+pub(crate) enum Given {
     Score(f64),
     Text(String),
     Skip,
 }
 
-/// Reads the answer of question `k`, or the message to show again with the question.
-fn given(question: &Question, form: &Answer, lang: &str) -> Result<Given, String> {
-    if form.action.as_deref() == Some("skip") {
+/// Reads the answer to `question` (skipped, or its value), or the message to show again with
+/// the question.
+pub(crate) fn given(
+    question: &Question,
+    skip: bool,
+    value: Option<&str>,
+    lang: &str,
+) -> Result<Given, String> {
+    if skip {
         return Ok(Given::Skip);
     }
-    let value = form.value.as_deref().map(str::trim).unwrap_or("");
+    let value = value.map(str::trim).unwrap_or("");
     match question {
         Question::Scale { spec, .. } => {
             if value.is_empty() {
@@ -321,7 +327,8 @@ async fn save_and_go_on(
     };
     let question = &survey.questions[k - 1];
     let action = format!("/s/{token}?lang={lang}");
-    let given = match given(question, &form, lang) {
+    let skip = form.action.as_deref() == Some("skip");
+    let given = match given(question, skip, form.value.as_deref(), lang) {
         Ok(g) => g,
         Err(message) => {
             return question_page(
@@ -338,6 +345,27 @@ async fn save_and_go_on(
             );
         }
     };
+    if let Err(status) = save(state, survey, &claims, lang, question, given).await {
+        return notice(status, lang, "invalid");
+    }
+    let next = if k == survey.questions.len() {
+        format!("/s/{token}?lang={lang}&done=1")
+    } else {
+        format!("/s/{token}?lang={lang}&q={}", k + 1)
+    };
+    Redirect::to(&next).into_response()
+}
+
+/// Saves the answer to `question` in the response of a link (a revision: answering again
+/// replaces the answer); a skipped question saves nothing.
+pub(crate) async fn save(
+    state: &AppState,
+    survey: &Survey,
+    claims: &Claims,
+    lang: &str,
+    question: &Question,
+    given: Given,
+) -> Result<(), StatusCode> {
     let answer = match given {
         Given::Skip => None,
         Given::Score(v) => Some(cxray_store::NewAnswer {
@@ -371,21 +399,15 @@ async fn save_and_go_on(
             time_from_server: true,
         });
         if let Err(e) = state.store.write(vec![record]).await {
-            let status = match e {
+            return Err(match e {
                 cxray_store::WriteError::Busy => StatusCode::SERVICE_UNAVAILABLE,
                 cxray_store::WriteError::Conflict { .. }
                 | cxray_store::WriteError::Invalid { .. } => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            return notice(status, lang, "invalid");
+            });
         }
     }
-    let next = if k == survey.questions.len() {
-        format!("/s/{token}?lang={lang}&done=1")
-    } else {
-        format!("/s/{token}?lang={lang}&q={}", k + 1)
-    };
-    Redirect::to(&next).into_response()
+    Ok(())
 }
 
 /// The anonymous link: the first question, with the query's attributes kept for the answers.
@@ -429,7 +451,7 @@ pub async fn open_survey(
 
 /// The attributes an anonymous link may carry: `channel` and those the survey declares, each
 /// at most 100 characters; anything else in the query is refused.
-fn anonymous_attributes<'a>(
+pub(crate) fn anonymous_attributes<'a>(
     survey: &Survey,
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<BTreeMap<String, String>, ()> {

@@ -209,6 +209,27 @@ pub fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/s/{token}/qr.svg",
+            None,
+            true,
+            "The QR code (SVG) of a personal survey link, to print or show",
+            &[],
+            &[200, 400, 404, 410, 429],
+            get(crate::qr::personal),
+        ),
+        r(
+            Method::GET,
+            "/s/{survey}/open/qr.svg",
+            None,
+            true,
+            "The QR code (SVG) of a survey's anonymous link (query: lang, channel and the \
+             survey's declared attributes, encoded in the link)",
+            &[],
+            &[200, 400, 404, 429],
+            get(crate::qr::anonymous),
+        ),
+        r(
+            Method::GET,
             "/u/{token}",
             None,
             true,
@@ -247,6 +268,71 @@ pub fn routes() -> Vec<Route> {
             FORM_BODY,
             PAGE_STATUSES,
             post(crate::pages::answer_open),
+        ),
+        r(
+            Method::GET,
+            "/w/widget.js",
+            None,
+            false,
+            "The web widget: one script a site shows with one tag (data-token: the customer \
+             token its backend signs; data-touchpoint: the page)",
+            &[],
+            &[200],
+            get(crate::widget::script),
+        ),
+        r(
+            Method::POST,
+            "/w/ask",
+            None,
+            true,
+            "Whether the widget shows a survey to the customer of a token on a page, by the \
+             page's widget triggers and the contact rules ({token, touchpoint, language}); \
+             with the questions and a session when it does. CORS: the widget's origins",
+            &["application/json", "text/plain"],
+            &[200, 400, 401, 403, 404, 413, 415, 429, 503],
+            post(crate::widget::ask),
+        ),
+        r(
+            Method::OPTIONS,
+            "/w/ask",
+            None,
+            false,
+            "The CORS preflight of /w/ask",
+            &[],
+            &[204, 403],
+            axum::routing::options(crate::widget::preflight),
+        ),
+        r(
+            Method::POST,
+            "/w/answer",
+            None,
+            true,
+            "Saves one answer of a widget session ({session, q, value | skip}). CORS: the \
+             widget's origins",
+            &["application/json", "text/plain"],
+            &[200, 400, 403, 404, 409, 413, 415, 422, 429, 503],
+            post(crate::widget::save),
+        ),
+        r(
+            Method::OPTIONS,
+            "/w/answer",
+            None,
+            false,
+            "The CORS preflight of /w/answer",
+            &[],
+            &[204, 403],
+            axum::routing::options(crate::widget::preflight),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/widget",
+            Some(Scope::Admin),
+            false,
+            "What a site needs to show the widget: the key its backend signs customer tokens \
+             with, the token's form, the script tag, the touchpoints with a widget trigger",
+            &[],
+            READ_STATUSES,
+            get(crate::widget::settings),
         ),
         r(
             Method::GET,
@@ -419,7 +505,11 @@ async fn guard(
 }
 
 /// The body, refused above `limit` bytes.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -846,7 +936,12 @@ async fn make_link(
     };
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "url": url, "path": path, "expires_at": expires })),
+        Json(json!({
+            "url": url,
+            "path": path,
+            "qr": format!("{path}/qr.svg"),
+            "expires_at": expires
+        })),
     ))
 }
 

@@ -263,6 +263,24 @@ const WORDS: &[(&str, Row)] = &[
         ],
     ),
     ("no", ["No", "Nee", "Nein", "Non", "No", "Ne", "否"]),
+    (
+        "close",
+        [
+            "Close",
+            "Sluiten",
+            "Schließen",
+            "Fermer",
+            "Cerrar",
+            "Zatvori",
+            "关闭",
+        ],
+    ),
+    (
+        "survey",
+        [
+            "Survey", "Enquête", "Umfrage", "Enquête", "Encuesta", "Anketa", "调查",
+        ],
+    ),
     ("yes", ["Yes", "Ja", "Ja", "Oui", "Sí", "Da", "是"]),
 ];
 

@@ -4,6 +4,10 @@
 //! customers are invited"), suppressed, over budget, too late, no customer, or no address (an
 //! email trigger's event without a valid `email`). Decisions are made one at a time (a lock), so
 //! two events of one customer arriving together cannot both pass the frequency rules.
+//!
+//! Events of the events API are decided for the link and email triggers of their step; the
+//! web widget asks for the widget triggers of its page (its touchpoint), as an event of its
+//! own. The rules are the same for every channel.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +15,36 @@ use cxray_project::{ContactRules, TriggerConfig};
 use cxray_store::{Decision, Invitation, NewEvent};
 use sha2::{Digest, Sha256};
 
-/// The triggers of a project, by step.
+/// The triggers of a project, by step (events of the API) and by page (the web widget).
 #[derive(Debug, Clone, Default)]
 pub struct Triggers {
     by_step: BTreeMap<String, Vec<Watch>>,
+    by_page: BTreeMap<String, Vec<Watch>>,
     pub rules: ContactRules,
+}
+
+/// How an invitation reaches its customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Channel {
+    /// The decision holds the personal link; the caller delivers it.
+    #[default]
+    Link,
+    /// Sent to the event's `email` attribute.
+    Email,
+    /// Shown by the web widget on the page.
+    Widget,
+}
+
+impl Channel {
+    /// The channel of the answers given through the invitation (none for a link: where the
+    /// caller puts it is theirs to say).
+    pub fn answers_channel(self) -> Option<&'static str> {
+        match self {
+            Channel::Link => None,
+            Channel::Email => Some("email"),
+            Channel::Widget => Some("widget"),
+        }
+    }
 }
 
 /// A survey a step triggers, with its sampling share, daily budget and timing.
@@ -27,8 +56,7 @@ pub struct Watch {
     pub delay_minutes: u32,
     /// (from, to) hours, local to the customer.
     pub quiet_hours: Option<(u8, u8)>,
-    /// Sent by email (to the event's `email` attribute), else a link for the caller.
-    pub email: bool,
+    pub channel: Channel,
 }
 
 impl Triggers {
@@ -39,6 +67,7 @@ impl Triggers {
         surveys: &[String],
     ) -> Result<Triggers, String> {
         let mut by_step: BTreeMap<String, Vec<Watch>> = BTreeMap::new();
+        let mut by_page: BTreeMap<String, Vec<Watch>> = BTreeMap::new();
         for t in configs {
             let share = t.share.unwrap_or(1.0);
             if let Some([from, to]) = t.quiet_hours
@@ -55,16 +84,27 @@ impl Triggers {
                     t.on
                 ));
             }
-            let email = match t.channel.as_deref().map(str::trim) {
-                None | Some("link") => false,
-                Some("email") => true,
+            let channel = match t.channel.as_deref().map(str::trim) {
+                None | Some("link") => Channel::Link,
+                Some("email") => Channel::Email,
+                Some("widget") => Channel::Widget,
                 Some(other) => {
                     return Err(format!(
-                        "[[triggers]] on {:?}: channel {other:?}: use \"link\" or \"email\"",
+                        "[[triggers]] on {:?}: channel {other:?}: use \"link\", \"email\" or \
+                         \"widget\"",
                         t.on
                     ));
                 }
             };
+            if channel == Channel::Widget
+                && (t.delay_minutes.is_some_and(|d| d > 0) || t.quiet_hours.is_some())
+            {
+                return Err(format!(
+                    "[[triggers]] on {:?}: a widget trigger shows its survey while the customer \
+                     is on the page: delay_minutes and quiet_hours do not apply to it",
+                    t.on
+                ));
+            }
             if !surveys.contains(&t.survey) {
                 return Err(format!(
                     "[[triggers]] on {:?}: no survey {:?} (the surveys are: {})",
@@ -73,26 +113,32 @@ impl Triggers {
                     surveys.join(", ")
                 ));
             }
-            by_step
-                .entry(t.on.trim().to_string())
-                .or_default()
-                .push(Watch {
-                    survey: t.survey.clone(),
-                    share,
-                    daily_budget: t.daily_budget,
-                    delay_minutes: t.delay_minutes.unwrap_or(0),
-                    quiet_hours: t.quiet_hours.map(|[a, b]| (a, b)),
-                    email,
-                });
+            let map = match channel {
+                Channel::Widget => &mut by_page,
+                _ => &mut by_step,
+            };
+            map.entry(t.on.trim().to_string()).or_default().push(Watch {
+                survey: t.survey.clone(),
+                share,
+                daily_budget: t.daily_budget,
+                delay_minutes: t.delay_minutes.unwrap_or(0),
+                quiet_hours: t.quiet_hours.map(|[a, b]| (a, b)),
+                channel,
+            });
         }
-        Ok(Triggers { by_step, rules })
+        Ok(Triggers {
+            by_step,
+            by_page,
+            rules,
+        })
     }
 
+    /// No trigger watches the events of the API.
     pub fn is_empty(&self) -> bool {
         self.by_step.is_empty()
     }
 
-    /// Every (step, survey) a trigger watches.
+    /// Every (step, survey) a trigger of the events API watches.
     pub fn watched(&self) -> impl Iterator<Item = (&str, &str)> {
         self.by_step
             .iter()
@@ -101,12 +147,27 @@ impl Triggers {
 
     /// Whether a trigger sends its invitations by email.
     pub fn sends_email(&self) -> bool {
-        self.by_step.values().flatten().any(|w| w.email)
+        self.by_step
+            .values()
+            .flatten()
+            .any(|w| w.channel == Channel::Email)
     }
 
-    /// The surveys an event's step triggers.
+    /// The surveys an event's step triggers (by link or email).
     pub fn for_step(&self, step: &str) -> &[Watch] {
         self.by_step.get(step.trim()).map_or(&[], Vec::as_slice)
+    }
+
+    /// The surveys the widget may show on a page (its touchpoint).
+    pub fn for_page(&self, touchpoint: &str) -> &[Watch] {
+        self.by_page
+            .get(touchpoint.trim())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The pages (touchpoints) with a widget trigger.
+    pub fn pages(&self) -> impl Iterator<Item = &str> {
+        self.by_page.keys().map(String::as_str)
     }
 }
 
@@ -125,11 +186,13 @@ pub fn sample_point(customer_id: &str, survey: &str) -> f64 {
 
 /// What the store says of a customer's past invitations, for one decision.
 pub trait History {
-    /// The latest invitation (to any survey, or to `survey`): (survey, sent at in µs).
+    /// The latest invitation (to any survey, or to `survey`; from any touchpoint, or from
+    /// `touchpoint`): (survey, sent at in µs).
     fn last(
         &mut self,
         customer: &str,
         survey: Option<&str>,
+        touchpoint: Option<&str>,
     ) -> Result<Option<(String, i64)>, String>;
     /// Why the customer is never invited, if they are suppressed.
     fn suppressed(&mut self, customer: &str) -> Result<Option<String>, String>;
@@ -141,9 +204,10 @@ pub trait History {
 /// restart): an invitation for a ticket solved days ago would surprise the customer.
 pub const LATE_AFTER_MICROS: i64 = 24 * 3_600_000_000;
 
-/// (survey, customer, invitation id, the language the event asks for) → (path, expiry in µs,
-/// the language the survey is offered in).
-pub type MakeLink<'a> = dyn Fn(&str, &str, &str, Option<&str>) -> (String, i64, String) + 'a;
+/// (survey, customer, invitation id, the language the event asks for, the channel) → (path,
+/// expiry in µs, the language the survey is offered in).
+pub type MakeLink<'a> =
+    dyn Fn(&str, &str, &str, Option<&str>, Channel) -> (String, i64, String) + 'a;
 
 /// What a decision needs besides the history: the time and how to make a link.
 pub struct Context<'a> {
@@ -206,12 +270,26 @@ pub fn decide(
         return Ok((d, None));
     }
     let day = 86_400_000_000i64;
-    for (days, only) in [
-        (rules.any_survey_days, None),
-        (rules.same_survey_days, Some(survey)),
+    let touchpoint = event.step.trim();
+    for (days, only, rule) in [
+        (
+            rules.any_survey_days,
+            (None, None),
+            "the rule across surveys",
+        ),
+        (
+            rules.same_survey_days,
+            (Some(survey), None),
+            "the survey's rule",
+        ),
+        (
+            rules.same_touchpoint_days,
+            (None, Some(touchpoint)),
+            "the touchpoint's rule",
+        ),
     ] {
         let Some(days) = days else { continue };
-        if let Some((last_survey, sent)) = history.last(customer, only)?
+        if let Some((last_survey, sent)) = history.last(customer, only.0, only.1)?
             && cx.now_micros - sent < days as i64 * day
         {
             let ago = (cx.now_micros - sent) / day;
@@ -225,11 +303,7 @@ pub fn decide(
                     1 => "1 day ago".to_string(),
                     n => format!("{n} days ago"),
                 },
-                if only.is_some() {
-                    "the survey's rule"
-                } else {
-                    "the rule across surveys"
-                },
+                rule,
             );
             return Ok((d, None));
         }
@@ -244,7 +318,7 @@ pub fn decide(
             return Ok((d, None));
         }
     }
-    if watch.email {
+    if watch.channel == Channel::Email {
         let address = event.attributes.get("email").map(|a| a.trim());
         let why = match address {
             None | Some("") => Some("no email address: the event has no `email` attribute"),
@@ -262,12 +336,13 @@ pub fn decide(
     let (sent_at, when) = send_time(event, watch, cx);
     let invitation_id = format!("{}-{survey}", event.event_id);
     let asked = event.attributes.get("language").map(String::as_str);
-    let (link, expires_at, language) = (cx.link)(survey, customer, &invitation_id, asked);
+    let (link, expires_at, language) =
+        (cx.link)(survey, customer, &invitation_id, asked, watch.channel);
     d.outcome = "invited".into();
-    let how = if watch.email {
-        "invited by email"
-    } else {
-        "invited"
+    let how = match watch.channel {
+        Channel::Link => "invited",
+        Channel::Email => "invited by email",
+        Channel::Widget => "invited: shown by the widget",
     };
     d.reason = match when {
         None => how.into(),
@@ -282,6 +357,7 @@ pub fn decide(
         language: Some(language),
         sent_at,
         expires_at,
+        touchpoint: Some(touchpoint.to_string()),
     };
     Ok((d, Some(invitation)))
 }
@@ -347,13 +423,25 @@ mod tests {
                 .count() as u64)
         }
 
-        fn last(&mut self, _: &str, survey: Option<&str>) -> Result<Option<(String, i64)>, String> {
+        /// Entries are `survey` or `survey@touchpoint` (default touchpoint: `web`).
+        fn last(
+            &mut self,
+            _: &str,
+            survey: Option<&str>,
+            touchpoint: Option<&str>,
+        ) -> Result<Option<(String, i64)>, String> {
             Ok(self
                 .0
                 .iter()
-                .filter(|(s, _)| survey.is_none_or(|x| x == s))
-                .max_by_key(|(_, t)| *t)
-                .cloned())
+                .map(|(s, t)| {
+                    let (s, at) = s.split_once('@').unwrap_or((s, "web"));
+                    (s.to_string(), *t, at)
+                })
+                .filter(|(s, _, at)| {
+                    survey.is_none_or(|x| x == s) && touchpoint.is_none_or(|x| x == *at)
+                })
+                .max_by_key(|(_, t, _)| *t)
+                .map(|(s, t, _)| (s, t)))
         }
     }
 
@@ -371,7 +459,7 @@ mod tests {
         let day = 86_400_000_000i64;
         // Noon, so that an hour or two earlier is the same day.
         let now = 100 * day + day / 2;
-        let link = |s: &str, c: &str, i: &str, l: Option<&str>| {
+        let link = |s: &str, c: &str, i: &str, l: Option<&str>, _: Channel| {
             (
                 format!("/s/{s}-{c}-{i}"),
                 now + 30 * day,
@@ -386,6 +474,7 @@ mod tests {
         let rules = ContactRules {
             any_survey_days: Some(30),
             same_survey_days: Some(90),
+            same_touchpoint_days: None,
         };
         let watch = |share: f64, daily_budget: Option<u64>| Watch {
             survey: "support".into(),
@@ -425,7 +514,41 @@ mod tests {
             d.reason
         );
         // Old enough for both rules.
-        let (d, _) = run(Some("C1"), 1.0, vec![("support".into(), now - 91 * day)]);
+        let (d, inv) = run(Some("C1"), 1.0, vec![("support".into(), now - 91 * day)]);
+        assert_eq!(d.outcome, "invited");
+        assert_eq!(inv.unwrap().touchpoint.as_deref(), Some("ticket_solved"));
+        // The touchpoint's rule: another survey from the same step 100 days ago is too recent
+        // for a rule of 120 days; from another step it does not count.
+        let by_touchpoint = ContactRules {
+            same_touchpoint_days: Some(120),
+            ..Default::default()
+        };
+        let past = |at: &str| vec![(format!("onboarding@{at}"), now - 100 * day)];
+        let (d, _) = decide(
+            &event(Some("C1")),
+            None,
+            &watch(1.0, None),
+            &by_touchpoint,
+            &mut Past(past("ticket_solved")),
+            &cx,
+        )
+        .unwrap();
+        assert_eq!(d.outcome, "throttled");
+        assert!(
+            d.reason
+                .contains("surveyed 100 days ago (onboarding); the touchpoint's rule allows one invitation in 120 days"),
+            "{}",
+            d.reason
+        );
+        let (d, _) = decide(
+            &event(Some("C1")),
+            None,
+            &watch(1.0, None),
+            &by_touchpoint,
+            &mut Past(past("checkout")),
+            &cx,
+        )
+        .unwrap();
         assert_eq!(d.outcome, "invited");
         let (d, _) = run(Some("C1"), 0.0, vec![]);
         assert_eq!(
@@ -505,7 +628,9 @@ mod tests {
             .unwrap()
             .and_utc()
             .timestamp_micros();
-        let link = |_: &str, _: &str, _: &str, _: Option<&str>| (String::new(), 0, "en".into());
+        let link = |_: &str, _: &str, _: &str, _: Option<&str>, _: Channel| {
+            (String::new(), 0, "en".into())
+        };
         let cx = Context {
             now_micros: now,
             timezone: chrono_tz::UTC,

@@ -38,12 +38,7 @@ same_survey_days = 30
 
 const BASE: &str = "https://cx.example.test";
 
-struct Server {
-    dir: tempfile::TempDir,
-    state: AppState,
-    app: axum::Router,
-    key: String,
-}
+type Server = common::ProjectServer;
 
 fn smtp(port: u16) -> cxray_project::SmtpSettings {
     cxray_project::SmtpSettings {
@@ -58,24 +53,10 @@ fn smtp(port: u16) -> cxray_project::SmtpSettings {
 }
 
 fn open(dir: tempfile::TempDir, smtp: Option<cxray_project::SmtpSettings>) -> Server {
-    let db = dir.path().join("cxray.db");
-    let keys = cxray_store::Keys::open(&db).unwrap();
-    let key = keys.add("all", &cxray_store::Scope::ALL).unwrap().secret;
-    drop(keys);
-    let mut config = ServerConfig::new(&db);
-    config.project = Some((
-        toml::from_str(PROJECT).unwrap(),
-        dir.path().join("cxray.toml"),
-    ));
-    config.public_url = Some(BASE.into());
-    config.smtp = smtp;
-    let state = AppState::open(config).unwrap();
-    Server {
-        app: cxray_server::app(state.clone()),
-        state,
-        dir,
-        key,
-    }
+    common::project_server(dir, PROJECT, |config| {
+        config.public_url = Some(BASE.into());
+        config.smtp = smtp;
+    })
 }
 
 impl Server {

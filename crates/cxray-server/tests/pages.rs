@@ -775,3 +775,44 @@ async fn a_customer_unsubscribes_from_a_link_and_is_never_invited_again() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn every_link_has_a_qr_code_of_its_absolute_address() {
+    let s = server();
+    let base = s.state.base_url();
+    let a = ask_link(&s, &json!({"survey": "checkout", "customer_id": "C9"})).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let (path, qr) = (
+        a.body["path"].as_str().unwrap(),
+        a.body["qr"].as_str().unwrap(),
+    );
+    assert_eq!(qr, format!("{path}/qr.svg"));
+    let p = get(&s, qr, None).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    // The code of the link's absolute address (the unit test reads codes back).
+    assert_eq!(
+        p.html,
+        cxray_server::qr::svg(&format!("{base}{path}")).unwrap()
+    );
+    assert_eq!(p.csp, "default-src 'none'");
+    // The anonymous link, with its attributes in the address; others are refused.
+    let p = get(
+        &s,
+        "/s/checkout/open/qr.svg?channel=till&store=Z%C3%BCrich&lang=nl",
+        None,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    let url = format!("{base}/s/checkout/open?lang=nl&channel=till&store=Z%C3%BCrich");
+    assert_eq!(p.html, cxray_server::qr::svg(&url).unwrap());
+    for (bad, status) in [
+        ("/s/checkout/open/qr.svg?utm=x", StatusCode::BAD_REQUEST),
+        ("/s/checkout/open/qr.svg?lang=fr", StatusCode::BAD_REQUEST),
+        ("/s/nope/open/qr.svg", StatusCode::NOT_FOUND),
+        (&format!("{}x/qr.svg", path), StatusCode::NOT_FOUND),
+    ] {
+        let p = get(&s, bad, None).await;
+        assert_eq!(p.status, status, "{bad}: {}", p.html);
+        assert!(!p.html.contains("<svg"), "{bad}");
+    }
+}

@@ -88,23 +88,37 @@ impl DecisionBatch<'_> {
             .map_err(err)
     }
 
-    /// The latest invitation of a customer (to any survey, or to `survey`): (survey, sent at),
-    /// this batch's included.
+    /// The latest invitation of a customer (to any survey, or to `survey`; from any
+    /// touchpoint, or from `touchpoint`): (survey, sent at), this batch's included.
     pub fn last_invitation(
         &self,
         customer_id: &str,
         survey: Option<&str>,
+        touchpoint: Option<&str>,
     ) -> Result<Option<(String, i64)>, StoreError> {
         self.tx
             .prepare_cached(
                 "SELECT survey, sent_at FROM invitations
                  WHERE customer_id = ?1 AND (?2 IS NULL OR survey = ?2)
+                   AND (?3 IS NULL OR touchpoint = ?3)
                  ORDER BY sent_at DESC LIMIT 1",
             )
             .and_then(|mut s| {
-                s.query_row(params![customer_id, survey], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
+                s.query_row(params![customer_id, survey, touchpoint], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
             })
+            .map_err(err)
+    }
+
+    /// The decision of `decision_id`, if it was made.
+    pub fn decision(&self, decision_id: &str) -> Result<Option<Decision>, StoreError> {
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM decisions WHERE decision_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([decision_id], decision).optional())
             .map_err(err)
     }
 

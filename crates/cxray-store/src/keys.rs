@@ -252,14 +252,15 @@ pub(crate) fn insert_invitation(
 ) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO invitations (invitation_id, survey, customer_id, language, sent_at,
-            expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            expires_at, touchpoint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
         params![
             i.invitation_id,
             i.survey,
             i.customer_id,
             i.language,
             i.sent_at,
-            i.expires_at
+            i.expires_at,
+            i.touchpoint
         ],
     )
     .map_err(err)?;

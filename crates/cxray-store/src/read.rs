@@ -26,6 +26,8 @@ pub struct Invitation {
     /// µs since the Unix epoch.
     pub sent_at: i64,
     pub expires_at: i64,
+    /// The journey step or page that triggered it (none: a link made through the API).
+    pub touchpoint: Option<String>,
 }
 
 /// How far the responses of a survey got.
@@ -249,7 +251,8 @@ impl Reader {
         let mut s = self
             .conn
             .prepare(
-                "SELECT invitation_id, survey, customer_id, language, sent_at, expires_at
+                "SELECT invitation_id, survey, customer_id, language, sent_at, expires_at,
+                    touchpoint
                  FROM invitations ORDER BY sent_at, invitation_id",
             )
             .map_err(read_error)?;
@@ -262,6 +265,7 @@ impl Reader {
                     language: r.get(3)?,
                     sent_at: r.get(4)?,
                     expires_at: r.get(5)?,
+                    touchpoint: r.get(6)?,
                 })
             })
             .map_err(read_error)?;

@@ -146,6 +146,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
     CREATE INDEX outbox_by_customer ON outbox (customer_id);
     ALTER TABLE erasures ADD COLUMN outbox INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        "invitations.touchpoint: the step that triggered an invitation (per-touchpoint rule)",
+        "ALTER TABLE invitations ADD COLUMN touchpoint TEXT;
+    CREATE INDEX invitations_by_touchpoint ON invitations (customer_id, touchpoint, sent_at);",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -30,6 +30,39 @@ pub fn store_project(dir: &std::path::Path) -> cxray_project::Project {
     .unwrap()
 }
 
+/// A server of a project (its `cxray.toml` text) on the store `dir/cxray.db`, with one key of
+/// every scope; `configure` sets the rest of its configuration.
+pub struct ProjectServer {
+    pub dir: tempfile::TempDir,
+    pub state: AppState,
+    pub app: axum::Router,
+    pub key: String,
+}
+
+pub fn project_server(
+    dir: tempfile::TempDir,
+    project: &str,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> ProjectServer {
+    let db = dir.path().join("cxray.db");
+    let keys = Keys::open(&db).unwrap();
+    let key = keys.add("all", &Scope::ALL).unwrap().secret;
+    drop(keys);
+    let mut config = ServerConfig::new(&db);
+    config.project = Some((
+        toml::from_str(project).unwrap(),
+        dir.path().join("cxray.toml"),
+    ));
+    configure(&mut config);
+    let state = AppState::open(config).unwrap();
+    ProjectServer {
+        app: cxray_server::app(state.clone()),
+        state,
+        dir,
+        key,
+    }
+}
+
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub state: AppState,
