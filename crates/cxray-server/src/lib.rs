@@ -278,8 +278,15 @@ pub struct Inner {
     configured: std::collections::BTreeSet<String>,
     /// The project's metrics, against which surveys are checked.
     catalog: cxray_metrics::MetricCatalog,
-    /// Journey steps that invite customers to surveys, and the contact rules.
-    pub triggers: triggers::Triggers,
+    /// Journey steps and pages that invite customers to surveys, and the contact rules: those
+    /// of the configuration and those made through the admin API.
+    triggers: std::sync::RwLock<Arc<triggers::Triggers>>,
+    /// The triggers of `[[triggers]]` (the API cannot replace them).
+    configured_triggers: Vec<cxray_project::TriggerConfig>,
+    /// The triggers made through the admin API.
+    api_triggers: Mutex<Vec<cxray_project::TriggerConfig>>,
+    /// The contact rules of `[contact]`.
+    contact: cxray_project::ContactRules,
     /// The one connection for the store's settings (keys, surveys, invitations, decisions,
     /// suppressions): kept open, used one caller at a time (decisions need exactly that).
     admin: Mutex<cxray_store::Keys>,
@@ -350,10 +357,35 @@ impl AppState {
             }
         }
         let survey_ids: Vec<String> = surveys.keys().cloned().collect();
-        let triggers = match &config.project {
-            Some((p, _)) => triggers::Triggers::new(&p.triggers, p.contact.clone(), &survey_ids)?,
-            None => triggers::Triggers::default(),
+        let (configured_triggers, contact) = match &config.project {
+            Some((p, _)) => (p.triggers.clone(), p.contact.clone()),
+            None => Default::default(),
         };
+        let mut triggers =
+            triggers::Triggers::new(&configured_triggers, contact.clone(), &survey_ids)?;
+        // Triggers made through the API; one that no longer fits (its survey removed) or that
+        // the configuration now declares is left out with a warning.
+        let mut api_triggers = Vec::new();
+        for json in admin.triggers().map_err(|e| e.to_string())? {
+            let checked = serde_json::from_str::<cxray_project::TriggerConfig>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|t| {
+                    if configured_triggers.iter().any(|c| same_trigger(c, &t)) {
+                        return Err("cxray.toml declares it".into());
+                    }
+                    let mut all = configured_triggers.clone();
+                    all.extend(api_triggers.iter().cloned());
+                    all.push(t.clone());
+                    triggers::Triggers::new(&all, contact.clone(), &survey_ids).map(|b| (t, b))
+                });
+            match checked {
+                Ok((t, built)) => {
+                    api_triggers.push(t);
+                    triggers = built;
+                }
+                Err(e) => eprintln!("cxray serve: a trigger of the store is not used: {e}"),
+            }
+        }
         let timezone = config
             .project
             .as_ref()
@@ -372,7 +404,10 @@ impl AppState {
             },
             catalog,
             configured,
-            triggers,
+            triggers: std::sync::RwLock::new(Arc::new(triggers)),
+            configured_triggers,
+            api_triggers: Mutex::new(api_triggers),
+            contact,
             admin: Mutex::new(admin),
             api_limit: RateLimiter::new(config.limits.api),
             public_limit: RateLimiter::new(config.limits.public),
@@ -578,7 +613,8 @@ impl AppState {
     pub fn decide_pending(&self) -> Result<Vec<cxray_store::Decision>, ApiError> {
         let internal = |e: cxray_store::StoreError| ApiError::Internal(e.to_string());
         let mut pending = Vec::new();
-        for (step, survey) in self.triggers.watched() {
+        let triggers = self.triggers();
+        for (step, survey) in triggers.watched() {
             pending.extend(
                 self.with_reader(|r| r.undecided_events(step, survey))
                     .map_err(internal)?,
@@ -640,12 +676,13 @@ impl AppState {
             link: &link,
         };
         let mut out = Vec::new();
+        let triggers = self.triggers();
         let batch = keys.decision_batch().map_err(internal)?;
         for &(event, received_at) in events {
             let watches = if widget {
-                self.triggers.for_page(&event.step)
+                triggers.for_page(&event.step)
             } else {
-                self.triggers.for_step(&event.step)
+                triggers.for_step(&event.step)
             };
             for watch in watches {
                 let id = format!("{}/{}", event.event_id, watch.survey);
@@ -664,7 +701,7 @@ impl AppState {
                     event,
                     received_at,
                     watch,
-                    &self.triggers.rules,
+                    &triggers.rules,
                     &mut StoreHistory(&batch),
                     &cx,
                 )
@@ -735,6 +772,87 @@ impl AppState {
             .expect("surveys lock")
             .append(&mut checked);
         Ok(())
+    }
+
+    /// The triggers in force (a snapshot: a trigger saved meanwhile applies to the next call).
+    pub fn triggers(&self) -> Arc<triggers::Triggers> {
+        self.triggers.read().expect("triggers lock").clone()
+    }
+
+    /// The triggers of the configuration and those made through the API.
+    pub fn trigger_configs(
+        &self,
+    ) -> (
+        Vec<cxray_project::TriggerConfig>,
+        Vec<cxray_project::TriggerConfig>,
+    ) {
+        (
+            self.configured_triggers.clone(),
+            self.api_triggers.lock().expect("api triggers lock").clone(),
+        )
+    }
+
+    /// Makes or replaces (same touchpoint and survey) a trigger, in force at once and kept in
+    /// the store.
+    pub fn save_trigger(&self, mut t: cxray_project::TriggerConfig) -> Result<(), ApiError> {
+        t.on = t.on.trim().to_string();
+        if t.on.is_empty() || t.on.len() > 100 {
+            return Err(ApiError::invalid(
+                1,
+                "on",
+                &t.on,
+                "the touchpoint is 1 to 100 characters".into(),
+            ));
+        }
+        if self.configured_triggers.iter().any(|c| same_trigger(c, &t)) {
+            return Err(ApiError::Conflict(format!(
+                "the trigger of {:?} for survey {:?} is declared in cxray.toml; change it there",
+                t.on, t.survey
+            )));
+        }
+        let mut api = self.api_triggers.lock().expect("api triggers lock");
+        let mut next: Vec<_> = api
+            .iter()
+            .filter(|a| !same_trigger(a, &t))
+            .cloned()
+            .collect();
+        next.push(t.clone());
+        let built = self
+            .build_triggers(&next)
+            .map_err(|e| ApiError::invalid(1, "", "", e))?;
+        let json = serde_json::to_string(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.with_admin(|k| k.save_trigger(&t.on, &t.survey, &json))?;
+        *api = next;
+        *self.triggers.write().expect("triggers lock") = Arc::new(built);
+        Ok(())
+    }
+
+    /// Removes a trigger made through the API; false when there is none.
+    pub fn delete_trigger(&self, on: &str, survey: &str) -> Result<bool, ApiError> {
+        let mut api = self.api_triggers.lock().expect("api triggers lock");
+        let next: Vec<_> = api
+            .iter()
+            .filter(|a| !(a.on == on.trim() && a.survey == survey))
+            .cloned()
+            .collect();
+        if next.len() == api.len() {
+            return Ok(false);
+        }
+        let built = self.build_triggers(&next).map_err(ApiError::Internal)?;
+        self.with_admin(|k| k.delete_trigger(on.trim(), survey))?;
+        *api = next;
+        *self.triggers.write().expect("triggers lock") = Arc::new(built);
+        Ok(true)
+    }
+
+    /// The configuration's triggers and `api`, checked against the surveys served now.
+    fn build_triggers(
+        &self,
+        api: &[cxray_project::TriggerConfig],
+    ) -> Result<triggers::Triggers, String> {
+        let mut all = self.configured_triggers.clone();
+        all.extend(api.iter().cloned());
+        triggers::Triggers::new(&all, self.contact.clone(), &self.survey_ids())
     }
 
     /// Reads the active keys from the store again.
@@ -812,6 +930,11 @@ impl AppState {
         *cached = Some((version, project.clone()));
         Ok(project)
     }
+}
+
+/// Whether two triggers are of the same touchpoint and survey (one replaces the other).
+fn same_trigger(a: &cxray_project::TriggerConfig, b: &cxray_project::TriggerConfig) -> bool {
+    a.on.trim() == b.on.trim() && a.survey == b.survey
 }
 
 /// The invitations of the store, for the contact rules.
@@ -915,7 +1038,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Events stored but not decided when the server last stopped are decided first.
-    if !state.triggers.is_empty() {
+    if !state.triggers().is_empty() {
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.decide_pending()).await {
             Ok(Ok(d)) if !d.is_empty() => {
@@ -950,7 +1073,7 @@ pub async fn serve(
     let mailer = match state.mailer.clone() {
         Some(m) => Some(mail::spawn(state.clone(), m, stop.clone())?),
         None => {
-            if state.triggers.sends_email() {
+            if state.triggers().sends_email() {
                 eprintln!(
                     "cxray serve: invitation emails wait in the outbox: no [serve.smtp] to send \
                      them through"

@@ -356,6 +356,38 @@ pub fn routes() -> Vec<Route> {
             post(save_survey),
         ),
         r(
+            Method::GET,
+            "/api/v1/triggers",
+            Some(Scope::Read),
+            false,
+            "The triggers in force (from cxray.toml and made through the API) and the contact \
+             rules",
+            &[],
+            READ_STATUSES,
+            get(list_triggers),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/triggers",
+            Some(Scope::Admin),
+            false,
+            "Makes or replaces (same touchpoint and survey) a trigger: the fields of \
+             [[triggers]] as JSON; in force at once and kept in the store",
+            &["application/json"],
+            &[201, 400, 401, 403, 409, 415, 422, 429],
+            post(save_trigger),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/triggers",
+            Some(Scope::Admin),
+            false,
+            "Removes a trigger made through the API (query: on, survey)",
+            &[],
+            &[200, 400, 401, 403, 404, 409, 429],
+            delete(delete_trigger),
+        ),
+        r(
             Method::POST,
             "/api/v1/links",
             Some(Scope::Admin),
@@ -551,7 +583,7 @@ async fn collect_with(
     let size = bytes.len();
     let (records, lines) =
         checked(&state, size, move |s| check(&headers, &bytes, &s.rules)).await?;
-    let watched: Vec<cxray_store::NewEvent> = if events && !state.triggers.is_empty() {
+    let watched: Vec<cxray_store::NewEvent> = if events && !state.triggers().is_empty() {
         records
             .iter()
             .filter_map(|r| match r {
@@ -736,6 +768,72 @@ async fn save_survey(
         StatusCode::CREATED,
         Json(json!({ "id": id, "open": format!("/s/{id}/open") })),
     ))
+}
+
+async fn list_triggers(State(state): State<AppState>) -> Json<Value> {
+    let (configured, api) = state.trigger_configs();
+    let tagged = |list: Vec<cxray_project::TriggerConfig>, from: &str| -> Vec<Value> {
+        list.into_iter()
+            .map(|t| {
+                let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
+                v["from"] = json!(from);
+                v
+            })
+            .collect()
+    };
+    let mut all = tagged(configured, "cxray.toml");
+    all.extend(tagged(api, "api"));
+    Json(json!({ "triggers": all, "contact": state.triggers().rules }))
+}
+
+async fn save_trigger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let config: cxray_project::TriggerConfig = one_record(&headers, &bytes)?;
+    let (on, survey) = (config.on.trim().to_string(), config.survey.clone());
+    read::blocking(&state, move |s| s.save_trigger(config)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "on": on, "survey": survey })),
+    ))
+}
+
+async fn delete_trigger(
+    State(state): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let get = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if let Some((k, _)) = q.iter().find(|(k, _)| k != "on" && k != "survey") {
+        return Err(ApiError::BadRequest(format!(
+            "unknown query parameter {k:?}; this route takes: on, survey"
+        )));
+    }
+    let (Some(on), Some(survey)) = (get("on"), get("survey")) else {
+        return Err(ApiError::BadRequest(
+            "name the trigger: ?on=TOUCHPOINT&survey=SURVEY".into(),
+        ));
+    };
+    let configured = state
+        .trigger_configs()
+        .0
+        .iter()
+        .any(|t| t.on.trim() == on.trim() && t.survey == survey);
+    if configured {
+        return Err(ApiError::Conflict(format!(
+            "the trigger of {on:?} for survey {survey:?} is declared in cxray.toml; remove it there"
+        )));
+    }
+    let (o, s2) = (on.clone(), survey.clone());
+    if read::blocking(&state, move |s| s.delete_trigger(&o, &s2)).await? {
+        Ok(Json(json!({ "removed": { "on": on, "survey": survey } })))
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no trigger of {on:?} for survey {survey:?} was made through the API"
+        )))
+    }
 }
 
 /// The one JSON object of a body, or why it is refused.

@@ -269,8 +269,9 @@ async fn ask_inner(state: &AppState, headers: &HeaderMap, raw: Body) -> Result<R
         }
     };
     let touchpoint = ask.touchpoint.trim().to_string();
-    if state.triggers.for_page(&touchpoint).is_empty() {
-        let pages: Vec<&str> = state.triggers.pages().collect();
+    if state.triggers().for_page(&touchpoint).is_empty() {
+        let triggers = state.triggers();
+        let pages: Vec<&str> = triggers.pages().collect();
         return Err(ApiError::NotFound(format!(
             "no widget trigger on touchpoint {touchpoint:?} (the widget's touchpoints: {})",
             if pages.is_empty() {
@@ -503,7 +504,8 @@ pub async fn settings(State(state): State<AppState>) -> Response {
         .map(|b| format!("{b:02x}"))
         .collect();
     let base = state.base_url();
-    let pages: Vec<&str> = state.triggers.pages().collect();
+    let triggers = state.triggers();
+    let pages: Vec<&str> = triggers.pages().collect();
     axum::Json(json!({
         "key": key,
         "script": format!("{base}/w/widget.js"),

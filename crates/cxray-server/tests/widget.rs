@@ -483,3 +483,93 @@ fn widget_triggers_take_no_delay_and_origins_are_checked() {
         .unwrap();
     assert!(e.contains("[serve] widget_origins"), "{e}");
 }
+
+#[tokio::test]
+async fn triggers_made_through_the_api_apply_at_once_and_are_kept() {
+    let s = open(None);
+    let make = |body: Value| {
+        let s = &s;
+        async move { s.api(Method::POST, "/api/v1/triggers", Some(&body)).await }
+    };
+    let home = json!({"on": "home", "survey": "account", "channel": "widget", "share": 1.0});
+    assert_eq!(make(home.clone()).await.status, StatusCode::CREATED);
+    // Refused: the configuration's own, a survey there is not, a channel, a delay for a widget.
+    for (bad, status) in [
+        (
+            json!({"on": "checkout", "survey": "checkout"}),
+            StatusCode::CONFLICT,
+        ),
+        (
+            json!({"on": "home", "survey": "nope"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"on": "home", "survey": "account", "channel": "sms"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"on": "home", "survey": "account", "channel": "widget", "delay_minutes": 5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"on": " ", "survey": "account"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"on": "home", "survey": "account", "colour": "red"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let r = make(bad.clone()).await;
+        assert_eq!(r.status, status, "{bad}: {}", r.body);
+    }
+    let listed = s.api(Method::GET, "/api/v1/triggers", None).await;
+    let triggers = listed.body["triggers"].as_array().unwrap();
+    assert_eq!(triggers.len(), 4, "{}", listed.body);
+    assert_eq!(
+        (triggers[3]["on"].clone(), triggers[3]["from"].clone()),
+        (json!("home"), json!("api"))
+    );
+    assert_eq!(listed.body["contact"]["any_survey_days"], 30);
+    // In force at once.
+    let ask = json!({"token": s.token("C9"), "touchpoint": "home"});
+    let a = s.widget("/w/ask", &ask, SHOP).await;
+    assert_eq!(
+        (a.status, a.body["show"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{}",
+        a.body
+    );
+
+    // Kept across a restart.
+    let common::ProjectServer {
+        dir, state, app, ..
+    } = s;
+    drop((state, app));
+    let s = common::project_server(dir, PROJECT, |_| {});
+    let listed = s.api(Method::GET, "/api/v1/triggers", None).await;
+    assert_eq!(listed.body["triggers"].as_array().unwrap().len(), 4);
+    assert_eq!(s.state.triggers().for_page("home").len(), 1);
+
+    // Removed; the configuration's cannot be.
+    let del = |q: &'static str| {
+        let s = &s;
+        async move {
+            s.api(Method::DELETE, &format!("/api/v1/triggers{q}"), None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(
+        del("?on=checkout&survey=checkout").await,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(del("?on=home").await, StatusCode::BAD_REQUEST);
+    assert_eq!(del("?on=home&survey=account").await, StatusCode::OK);
+    assert_eq!(del("?on=home&survey=account").await, StatusCode::NOT_FOUND);
+    let ask = json!({"token": s.token("C10"), "touchpoint": "home"});
+    assert_eq!(
+        s.widget("/w/ask", &ask, SHOP).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -206,6 +206,48 @@ impl Keys {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    /// Saves a trigger made through the admin API (its definition as JSON), replacing the one
+    /// of the same touchpoint and survey.
+    pub fn save_trigger(
+        &self,
+        touchpoint: &str,
+        survey: &str,
+        definition: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO triggers (touchpoint, survey, definition, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (touchpoint, survey) DO UPDATE SET definition = excluded.definition,
+                   updated_at = excluded.updated_at",
+                params![touchpoint, survey, definition, crate::now_micros()],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Removes the trigger of a touchpoint and survey made through the admin API; false when
+    /// there is none.
+    pub fn delete_trigger(&self, touchpoint: &str, survey: &str) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM triggers WHERE touchpoint = ?1 AND survey = ?2",
+                params![touchpoint, survey],
+            )
+            .map(|n| n > 0)
+            .map_err(err)
+    }
+
+    /// The triggers saved through the admin API, as JSON, oldest first.
+    pub fn triggers(&self) -> Result<Vec<String>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare("SELECT definition FROM triggers ORDER BY updated_at, touchpoint, survey")
+            .map_err(err)?;
+        let rows = s.query_map([], |r| r.get(0)).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// Records a personal link as an invitation (the first time its id is seen; making the
     /// link again keeps the first sending): times in µs.
     pub fn record_invitation(&self, invitation: &crate::Invitation) -> Result<(), StoreError> {

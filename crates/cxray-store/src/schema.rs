@@ -151,6 +151,16 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "ALTER TABLE invitations ADD COLUMN touchpoint TEXT;
     CREATE INDEX invitations_by_touchpoint ON invitations (customer_id, touchpoint, sent_at);",
     ),
+    (
+        "triggers made through the admin API (their definition as JSON), one per touchpoint and survey",
+        "CREATE TABLE triggers (
+        touchpoint TEXT NOT NULL,
+        survey TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint, survey)
+    ) STRICT;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.
