@@ -3,7 +3,11 @@
 //! of 10,000 (the most events one request may carry), each batch one synced transaction with
 //! its decisions and invitations. Figures go to bench/RESULTS.md.
 //!
-//! `cargo run --release -p cxray-server --example decide_load [N] [DIR]`
+//! With `email` as the third argument the trigger sends by email (each invitation also writes
+//! its email, text and HTML, to the outbox in the same transaction) under a daily budget of
+//! 150,000, so that every rule is checked on the way.
+//!
+//! `cargo run --release -p cxray-server --example decide_load [N] [DIR] [link|email]`
 
 use std::time::Instant;
 
@@ -20,8 +24,13 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("cxray-decide-load-{}", std::process::id()));
+    let email = match args.next().as_deref() {
+        None | Some("link") => false,
+        Some("email") => true,
+        Some(other) => panic!("link or email, not {other}"),
+    };
     std::fs::create_dir_all(&dir).unwrap();
-    let project: cxray_project::ProjectConfig = toml::from_str(
+    let mut project: cxray_project::ProjectConfig = toml::from_str(
         r#"
 [[surveys]]
 id = "support"
@@ -38,6 +47,10 @@ any_survey_days = 30
 "#,
     )
     .unwrap();
+    if email {
+        project.triggers[0].channel = Some("email".into());
+        project.triggers[0].daily_budget = Some(150_000);
+    }
     let mut config = ServerConfig::new(dir.join("cxray.db"));
     config.project = Some((project, dir.join("cxray.toml")));
     let state = AppState::open(config).unwrap();
@@ -50,6 +63,15 @@ any_survey_days = 30
                 customer_id: Some(format!("C{}", i % 200_000)),
                 step: "ticket_solved".into(),
                 at: 1_767_225_600_000_000 + i as i64,
+                attributes: if email {
+                    [(
+                        "email".to_string(),
+                        format!("c{}@example.test", i % 200_000),
+                    )]
+                    .into()
+                } else {
+                    Default::default()
+                },
                 ..Default::default()
             })
             .collect();

@@ -436,7 +436,8 @@ pub fn routes() -> Vec<Route> {
             Some(Scope::Read),
             false,
             "Why each triggering event did or did not invite its customer, with counts per \
-             survey and outcome (query: customer_id)",
+             survey and outcome and, for the whole store, each survey's funnel from events to \
+             invitations to answers (query: customer_id)",
             &[],
             READ_STATUSES,
             get(decisions),
@@ -861,11 +862,28 @@ async fn decisions(
         )));
     }
     let customer = q.into_iter().next().map(|(_, v)| v);
-    let list = read::blocking(&state, move |s| {
-        s.with_reader(|r| r.decisions(customer.as_deref()))
-            .map_err(|e| ApiError::Internal(e.to_string()))
+    let whole = customer.is_none();
+    let (list, funnel) = read::blocking(&state, move |s| {
+        s.with_reader(|r| {
+            let funnel = if whole { r.funnel()? } else { vec![] };
+            Ok((r.decisions(customer.as_deref())?, funnel))
+        })
+        .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await?;
+    // From events to invitations to answers, per survey (of the whole store only).
+    let funnel: Vec<Value> = funnel
+        .into_iter()
+        .map(|f| {
+            json!({
+                "survey": f.survey,
+                "events": f.decided,
+                "invited": f.invited,
+                "answered": f.answered,
+                "response_rate": (f.invited > 0).then(|| f.answered as f64 / f.invited as f64),
+            })
+        })
+        .collect();
     let mut counts: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, u64>> =
         Default::default();
     for d in &list {
@@ -875,7 +893,9 @@ async fn decisions(
             .entry(d.outcome.as_str())
             .or_default() += 1;
     }
-    Ok(Json(json!({ "counts": counts, "decisions": list })))
+    Ok(Json(
+        json!({ "counts": counts, "funnel": funnel, "decisions": list }),
+    ))
 }
 
 async fn outbox(

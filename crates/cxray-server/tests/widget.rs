@@ -286,6 +286,21 @@ async fn a_customer_answers_in_the_widget_once_and_the_rules_hold_across_pages()
         .map(|d| d["survey"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(made, ["account"]);
+    // The funnel per survey: events decided, invitations, answers.
+    let d = s.api(Method::GET, "/api/v1/decisions", None).await;
+    assert_eq!(
+        d.body["funnel"],
+        json!([
+            {"survey": "account", "events": 2, "invited": 1, "answered": 0, "response_rate": 0.0},
+            {"survey": "checkout", "events": 1, "invited": 1, "answered": 1, "response_rate": 1.0},
+        ]),
+        "{}",
+        d.body
+    );
+    assert_eq!(
+        d.body["counts"]["account"],
+        json!({"invited": 1, "throttled": 1})
+    );
 }
 
 #[tokio::test]
@@ -572,4 +587,63 @@ async fn triggers_made_through_the_api_apply_at_once_and_are_kept() {
         s.widget("/w/ask", &ask, SHOP).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn a_daily_budget_holds_within_one_request_and_across_requests() {
+    // A budget of 3 invitations a day; a personal link made through the API counts too.
+    const BUDGET: &str = r#"
+[[surveys]]
+id = "support"
+[[surveys.questions]]
+metric = "csat"
+
+[[triggers]]
+on = "ticket_solved"
+survey = "support"
+daily_budget = 3
+"#;
+    let s = common::project_server(tempfile::tempdir().unwrap(), BUDGET, |_| {});
+    let link = s
+        .api(
+            Method::POST,
+            "/api/v1/links",
+            Some(&json!({"survey": "support", "customer_id": "L1"})),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED);
+    let events = |ids: std::ops::Range<u32>| -> Value {
+        ids.map(|i| {
+            json!({"event_id": format!("E{i}"), "customer_id": format!("C{i}"),
+                          "step": "ticket_solved", "at": "2026-12-07T10:00:00Z"})
+        })
+        .collect()
+    };
+    let outcomes = |v: &Value| -> Vec<String> {
+        v["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = s
+        .api(Method::POST, "/api/v1/events", Some(&events(0..4)))
+        .await;
+    assert_eq!(
+        outcomes(&first.body),
+        ["invited", "invited", "over_budget", "over_budget"],
+        "{}",
+        first.body
+    );
+    assert!(
+        first.body["decisions"][2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 invitations to support today (at most 3)")
+    );
+    let second = s
+        .api(Method::POST, "/api/v1/events", Some(&events(4..6)))
+        .await;
+    assert_eq!(outcomes(&second.body), ["over_budget", "over_budget"]);
 }

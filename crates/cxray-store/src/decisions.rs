@@ -176,7 +176,45 @@ impl DecisionBatch<'_> {
     }
 }
 
+/// How far a survey's triggering events got: decided, invited, answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Funnel {
+    pub survey: String,
+    /// Events decided for the survey (one decision each).
+    pub decided: u64,
+    /// Decisions that invited.
+    pub invited: u64,
+    /// Invitations with a stored response (at least one answer).
+    pub answered: u64,
+}
+
 impl Reader {
+    /// Per survey, from events to invitations to answers (surveys in order).
+    pub fn funnel(&self) -> Result<Vec<Funnel>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT d.survey, count(*), count(d.invitation_id), count(r.invitation_id)
+                 FROM decisions d
+                 LEFT JOIN (SELECT DISTINCT invitation_id FROM responses
+                            WHERE invitation_id IS NOT NULL) r
+                   ON r.invitation_id = d.invitation_id
+                 GROUP BY d.survey ORDER BY d.survey",
+            )
+            .map_err(err)?;
+        let rows = s
+            .query_map([], |r| {
+                Ok(Funnel {
+                    survey: r.get(0)?,
+                    decided: r.get::<_, i64>(1)? as u64,
+                    invited: r.get::<_, i64>(2)? as u64,
+                    answered: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// Decisions, newest last; of one customer when given.
     pub fn decisions(&self, customer_id: Option<&str>) -> Result<Vec<Decision>, StoreError> {
         let mut s = self

@@ -63,7 +63,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-pub use decisions::{Decision, DecisionBatch};
+pub use decisions::{Decision, DecisionBatch, Funnel};
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use outbox::{OutboxEmail, Queued};

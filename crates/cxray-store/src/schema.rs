@@ -161,6 +161,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
         PRIMARY KEY (touchpoint, survey)
     ) STRICT;",
     ),
+    (
+        "invitations by survey and time, for daily budgets (a budget counted today's invitations \
+         by reading them all: 1M email events took 298 s)",
+        "CREATE INDEX invitations_by_survey ON invitations (survey, sent_at);",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.
