@@ -2,7 +2,7 @@
 //! what they accept the store accepts too. (`fuzz/fuzz_targets/api_body.rs` runs the same
 //! invariants coverage-guided.)
 
-use cxray_server::fuzzing::{check_body, verify_link};
+use cxray_server::fuzzing::{check_body, verify_customer_token, verify_link};
 use proptest::prelude::*;
 
 fn check(events: bool, content_type: &str, key: Option<&str>, body: &[u8]) {
@@ -61,6 +61,18 @@ proptest! {
     #[test]
     fn arbitrary_tokens_are_refused(token in "[A-Za-z0-9_.-]{0,200}") {
         prop_assert!(!verify_link(&token));
+    }
+
+    #[test]
+    fn arbitrary_customer_tokens_are_refused(
+        customer in "\\PC{0,40}",
+        expires in "[0-9+-]{0,25}",
+        tag in "[0-9a-fA-F\\PC]{0,70}",
+    ) {
+        // Shaped like a token (three parts, a dot between), and the bytes alone.
+        let token = format!("{customer}.{expires}.{tag}");
+        prop_assert!(!verify_customer_token(&token));
+        prop_assert!(!verify_customer_token(&customer));
     }
 }
 
