@@ -695,7 +695,21 @@ impl AppState {
             };
             for watch in watches {
                 let id = format!("{}/{}", event.event_id, watch.survey);
-                if widget && let Some(d) = batch.decision(&id).map_err(internal)? {
+                if widget && let Some(mut d) = batch.decision(&id).map_err(internal)? {
+                    if d.customer_id != event.customer_id {
+                        return Err(ApiError::Conflict(format!(
+                            "the decision {id:?} is another customer's"
+                        )));
+                    }
+                    // Suppressed since (unsubscribed today): not shown again.
+                    if d.outcome == "invited"
+                        && let Some(c) = &event.customer_id
+                        && let Some(why) = batch.suppressed(c).map_err(internal)?
+                    {
+                        d.outcome = "suppressed".into();
+                        d.reason = format!("suppressed: {why}");
+                        d.link = None;
+                    }
                     let invited = d.outcome == "invited";
                     out.push(d);
                     if invited {

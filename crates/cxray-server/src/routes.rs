@@ -1002,7 +1002,13 @@ async fn export_customer(
             .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await?;
-    if data.responses.is_empty() && data.events.is_empty() && data.invitations.is_empty() {
+    if data.responses.is_empty()
+        && data.events.is_empty()
+        && data.invitations.is_empty()
+        && data.decisions.is_empty()
+        && data.emails.is_empty()
+        && data.suppressed.is_none()
+    {
         return Err(ApiError::NotFound(format!(
             "the store holds nothing about customer {:?}",
             data.customer_id

@@ -95,6 +95,9 @@ pub fn verify_customer_token(key: &[u8; 32], token: &str, now: i64) -> Result<St
     if tag.len() != 64 {
         return Err(TokenError::Invalid);
     }
+    if !tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(TokenError::Invalid);
+    }
     let mut bytes = [0u8; 32];
     for (i, pair) in tag.as_bytes().chunks(2).enumerate() {
         let hex = std::str::from_utf8(pair).map_err(|_| TokenError::Invalid)?;
@@ -281,15 +284,17 @@ async fn ask_inner(state: &AppState, headers: &HeaderMap, raw: Body) -> Result<R
             }
         )));
     }
-    // One decision per customer, page and day.
+    // One decision per customer, page and day (the page's length first: no two pages and
+    // customers make the same id).
     let mut event = cxray_store::NewEvent {
         event_id: format!(
-            "widget:{touchpoint}:{customer}:{}",
-            now.date_naive().format("%Y-%m-%d")
+            "widget:{}:{}:{touchpoint}:{customer}",
+            now.date_naive().format("%Y-%m-%d"),
+            touchpoint.len()
         ),
-        customer_id: Some(customer),
+        customer_id: Some(customer.clone()),
         session_id: None,
-        step: touchpoint,
+        step: touchpoint.clone(),
         at: now.timestamp_micros(),
         attributes: Default::default(),
         time_from_server: true,
@@ -300,9 +305,10 @@ async fn ask_inner(state: &AppState, headers: &HeaderMap, raw: Body) -> Result<R
         event.attributes.insert("language".into(), l.clone());
     }
     let decisions = crate::read::blocking(state, move |s| s.decide_widget(&event)).await?;
-    let last = decisions
-        .last()
-        .ok_or_else(|| ApiError::Internal("no decision".into()))?;
+    // None: the page's trigger was removed meanwhile.
+    let last = decisions.last().ok_or_else(|| {
+        ApiError::NotFound(format!("no widget trigger on touchpoint {touchpoint:?}"))
+    })?;
     let not_shown = |why: &str| {
         Ok(axum::Json(json!({
             "show": false,
@@ -323,6 +329,14 @@ async fn ask_inner(state: &AppState, headers: &HeaderMap, raw: Body) -> Result<R
         Ok(c) => c,
         Err(_) => return not_shown("the invitation's link has expired"),
     };
+    // Only this customer's widget invitation is shown (never a session of another).
+    if claims.c.as_deref() != Some(customer.as_str())
+        || claims.a.get("channel").map(String::as_str) != Some("widget")
+    {
+        return Err(ApiError::Conflict(
+            "the day's widget decision of this page is not this customer's".into(),
+        ));
+    }
     let Some(survey) = state.survey(&claims.s) else {
         return not_shown("the survey is no longer served");
     };

@@ -647,3 +647,71 @@ daily_budget = 3
         .await;
     assert_eq!(outcomes(&second.body), ["over_budget", "over_budget"]);
 }
+
+#[tokio::test]
+async fn a_day_s_decision_is_only_ever_its_own_customer_s_and_suppression_ends_it() {
+    let s = open(Some(vec![SHOP.into()]));
+    let ask = |customer: &str, page: &str| json!({"token": s.token(customer), "touchpoint": page});
+    let a = s.widget("/w/ask", &ask("C1", "checkout"), SHOP).await;
+    assert_eq!(a.body["show"], true, "{}", a.body);
+    // An event that takes another customer's widget decision id: C2's ask on the page is
+    // refused rather than shown C1's session, and C1 still sees their own.
+    let day = chrono::Utc::now().date_naive().format("%Y-%m-%d");
+    let e = s
+        .api(
+            Method::POST,
+            "/api/v1/events",
+            Some(&json!({"event_id": format!("widget:{day}:8:settings:C2"),
+                         "customer_id": "C3", "step": "checkout",
+                         "at": "2026-12-07T10:00:00Z"})),
+        )
+        .await;
+    assert_eq!(e.status, StatusCode::CREATED, "{}", e.body);
+    let c2 = s.widget("/w/ask", &ask("C2", "settings"), SHOP).await;
+    assert_eq!(c2.status, StatusCode::CONFLICT, "{}", c2.body);
+    assert!(c2.body.get("session").is_none());
+    // Unsubscribed after the day's invitation: not shown again.
+    let sup = s
+        .api(
+            Method::POST,
+            "/api/v1/customers/C1/suppress",
+            Some(&json!({"reason": "unsubscribed"})),
+        )
+        .await;
+    assert_eq!(sup.status, StatusCode::CREATED);
+    let again = s.widget("/w/ask", &ask("C1", "checkout"), SHOP).await;
+    assert_eq!(
+        (again.body["show"].clone(), again.body["outcome"].clone()),
+        (json!(false), json!("suppressed")),
+        "{}",
+        again.body
+    );
+    // The answer route and the preflight refuse other sites too, storing nothing.
+    let session = a.body["session"].as_str().unwrap();
+    let evil = "https://evil.example.test";
+    let r = s
+        .widget(
+            "/w/answer",
+            &json!({"session": session, "q": 1, "value": 9}),
+            evil,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let req = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/w/ask")
+        .header("origin", evil)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(s.send(req).await.status, StatusCode::FORBIDDEN);
+    assert!(s.responses().is_empty());
+    // The export of a customer with decisions only (sampled out, throttled) is not empty.
+    let x = s
+        .api(Method::GET, "/api/v1/customers/C3/export", None)
+        .await;
+    assert_eq!(x.status, StatusCode::OK, "{}", x.body);
+    let x = s
+        .api(Method::GET, "/api/v1/customers/C1/export", None)
+        .await;
+    assert_eq!(x.body["suppressed"], "unsubscribed");
+}

@@ -36,6 +36,8 @@ pub struct CustomerData {
     pub decisions: Vec<crate::Decision>,
     /// The invitation emails, with their text and delivery attempts.
     pub emails: Vec<crate::Queued>,
+    /// Why the customer is never invited, if they are suppressed (unsubscribed …).
+    pub suppressed: Option<String>,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -139,6 +141,17 @@ impl Reader {
             invitations,
             decisions: self.decisions(Some(customer_id))?,
             emails: self.outbox(Some(customer_id), None)?,
+            suppressed: {
+                use rusqlite::OptionalExtension;
+                self.conn
+                    .query_row(
+                        "SELECT reason FROM suppressions WHERE customer_id = ?1",
+                        [customer_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(err)?
+            },
         })
     }
 

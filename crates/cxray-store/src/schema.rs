@@ -166,6 +166,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
          by reading them all: 1M email events took 298 s)",
         "CREATE INDEX invitations_by_survey ON invitations (survey, sent_at);",
     ),
+    (
+        "responses by invitation and decisions by survey, for the funnel of GET /api/v1/decisions",
+        "CREATE INDEX responses_by_invitation ON responses (invitation_id);
+    CREATE INDEX decisions_by_survey ON decisions (survey, invitation_id);",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.
