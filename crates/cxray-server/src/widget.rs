@@ -319,6 +319,11 @@ async fn ask_inner(state: &AppState, headers: &HeaderMap, raw: Body) -> Result<R
         .into_response())
     };
     if last.outcome != "invited" {
+        // What an admin wrote about a suppression stays with the team; the page learns only
+        // that the customer is not asked.
+        if last.outcome == "suppressed" {
+            return not_shown("suppressed");
+        }
         return not_shown(&last.reason);
     }
     let (Some(link), Some(invitation)) = (&last.link, &last.invitation_id) else {
@@ -359,7 +364,11 @@ async fn ask_inner(state: &AppState, headers: &HeaderMap, raw: Body) -> Result<R
         .iter()
         .map(|q| question(&survey, q, &lang, &given))
         .collect();
-    if questions.iter().all(|q| !q["answer"].is_null()) {
+    // Answered once every score is given (a follow-up comment is optional).
+    if questions
+        .iter()
+        .all(|q| q["kind"] != "scale" || !q["answer"].is_null())
+    {
         return not_shown("answered");
     }
     let first = &survey.languages[0];

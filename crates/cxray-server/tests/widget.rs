@@ -213,6 +213,12 @@ async fn a_customer_answers_in_the_widget_once_and_the_rules_hold_across_pages()
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["next"], if q == 1 { json!(2) } else { Value::Null });
+        if q == 1 {
+            // Every score is given: another page or browser does not ask again (the comment
+            // is optional), while this card goes on to it.
+            let later = s.widget("/w/ask", &ask, SHOP).await;
+            assert_eq!(later.body["reason"], "answered", "{}", later.body);
+        }
     }
     let stored = s.responses();
     assert_eq!(stored.len(), 1);
@@ -681,8 +687,12 @@ async fn a_day_s_decision_is_only_ever_its_own_customer_s_and_suppression_ends_i
     assert_eq!(sup.status, StatusCode::CREATED);
     let again = s.widget("/w/ask", &ask("C1", "checkout"), SHOP).await;
     assert_eq!(
-        (again.body["show"].clone(), again.body["outcome"].clone()),
-        (json!(false), json!("suppressed")),
+        (
+            again.body["show"].clone(),
+            again.body["outcome"].clone(),
+            again.body["reason"].clone()
+        ),
+        (json!(false), json!("suppressed"), json!("suppressed")),
         "{}",
         again.body
     );
