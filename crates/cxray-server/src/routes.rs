@@ -437,7 +437,8 @@ pub fn routes() -> Vec<Route> {
             false,
             "Why each triggering event did or did not invite its customer, with counts per \
              survey and outcome and, for the whole store, each survey's funnel from events to \
-             invitations to answers (query: customer_id)",
+             invitations to answers (query: customer_id; limit, default 1000, at most 10,000 a \
+             page, oldest first; after: the previous page's `next`)",
             &[],
             READ_STATUSES,
             get(decisions),
@@ -852,25 +853,64 @@ fn one_record<T: serde::de::DeserializeOwned>(
     Ok(records.remove(0).1)
 }
 
+/// Most decisions one page of `GET /api/v1/decisions` lists.
+const DECISION_PAGE: usize = 10_000;
+
 async fn decisions(
     State(state): State<AppState>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some((k, _)) = q.iter().find(|(k, _)| k != "customer_id") {
-        return Err(ApiError::BadRequest(format!(
-            "unknown query parameter {k:?}; this route takes: customer_id"
-        )));
+    let mut customer = None;
+    let mut after = None;
+    let mut limit = 1000usize;
+    for (k, v) in q {
+        match k.as_str() {
+            "customer_id" => customer = Some(v),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=DECISION_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("limit is 1 to {DECISION_PAGE}, not {v:?}"))
+                    })?
+            }
+            "after" => {
+                let cursor = v
+                    .split_once(':')
+                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_string())))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest("after is the `next` of the previous page".to_string())
+                    })?;
+                after = Some(cursor);
+            }
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {k:?}; this route takes: customer_id, limit, after"
+                )));
+            }
+        }
     }
-    let customer = q.into_iter().next().map(|(_, v)| v);
     let whole = customer.is_none();
-    let (list, funnel) = read::blocking(&state, move |s| {
+    let (list, counts, funnel) = read::blocking(&state, move |s| {
         s.with_reader(|r| {
             let funnel = if whole { r.funnel()? } else { vec![] };
-            Ok((r.decisions(customer.as_deref())?, funnel))
+            let after = after.as_ref().map(|(t, id)| (*t, id.as_str()));
+            Ok((
+                r.decisions_page(customer.as_deref(), after, limit + 1)?,
+                r.decision_counts(customer.as_deref())?,
+                funnel,
+            ))
         })
         .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await?;
+    let mut list = list;
+    let next = (list.len() > limit).then(|| {
+        list.truncate(limit);
+        let last = list.last().expect("a full page");
+        format!("{}:{}", last.decided_at, last.decision_id)
+    });
     // From events to invitations to answers, per survey (of the whole store only).
     let funnel: Vec<Value> = funnel
         .into_iter()
@@ -884,18 +924,17 @@ async fn decisions(
             })
         })
         .collect();
-    let mut counts: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, u64>> =
+    let mut by_survey: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
         Default::default();
-    for d in &list {
-        *counts
-            .entry(d.survey.as_str())
-            .or_default()
-            .entry(d.outcome.as_str())
-            .or_default() += 1;
+    for (survey, outcome, n) in counts {
+        by_survey.entry(survey).or_default().insert(outcome, n);
     }
-    Ok(Json(
-        json!({ "counts": counts, "funnel": funnel, "decisions": list }),
-    ))
+    Ok(Json(json!({
+        "counts": by_survey,
+        "funnel": funnel,
+        "decisions": list,
+        "next": next,
+    })))
 }
 
 async fn outbox(

@@ -652,6 +652,47 @@ daily_budget = 3
         .api(Method::POST, "/api/v1/events", Some(&events(4..6)))
         .await;
     assert_eq!(outcomes(&second.body), ["over_budget", "over_budget"]);
+    // The decision log in pages, oldest first; the counts are the whole log's.
+    let page = s.api(Method::GET, "/api/v1/decisions?limit=4", None).await;
+    assert_eq!(page.body["decisions"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        page.body["counts"]["support"],
+        json!({"invited": 2, "over_budget": 4})
+    );
+    let next = page.body["next"].as_str().unwrap().to_string();
+    let rest = s
+        .api(
+            Method::GET,
+            &format!("/api/v1/decisions?limit=4&after={next}"),
+            None,
+        )
+        .await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["event_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&rest.body), ["E4", "E5"], "{}", rest.body);
+    assert!(rest.body["next"].is_null());
+    let mut all = ids(&page.body);
+    all.extend(ids(&rest.body));
+    assert_eq!(all, ["E0", "E1", "E2", "E3", "E4", "E5"]);
+    for bad in [
+        "limit=0",
+        "limit=10001",
+        "limit=x",
+        "after=nope",
+        "after=x:E1",
+        "sort=1",
+    ] {
+        let r = s
+            .api(Method::GET, &format!("/api/v1/decisions?{bad}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 }
 
 #[tokio::test]

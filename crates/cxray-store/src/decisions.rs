@@ -215,6 +215,50 @@ impl Reader {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    /// A page of decisions, oldest first, after the one at `after` (decided at, decision id),
+    /// at most `limit`; of one customer when given.
+    pub fn decisions_page(
+        &self,
+        customer_id: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Decision>, StoreError> {
+        let (at, id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+        let mut s = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM decisions WHERE (?1 IS NULL OR customer_id = ?1)
+                   AND (?2 IS NULL OR (decided_at, decision_id) > (?2, ?3))
+                 ORDER BY decided_at, decision_id LIMIT ?4"
+            ))
+            .map_err(err)?;
+        let rows = s
+            .query_map(params![customer_id, at, id, limit as i64], decision)
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    /// Decisions per (survey, outcome); of one customer when given.
+    pub fn decision_counts(
+        &self,
+        customer_id: Option<&str>,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT survey, outcome, count(*) FROM decisions
+                 WHERE (?1 IS NULL OR customer_id = ?1)
+                 GROUP BY survey, outcome ORDER BY survey, outcome",
+            )
+            .map_err(err)?;
+        let rows = s
+            .query_map([customer_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// Decisions, newest last; of one customer when given.
     pub fn decisions(&self, customer_id: Option<&str>) -> Result<Vec<Decision>, StoreError> {
         let mut s = self

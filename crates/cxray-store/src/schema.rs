@@ -171,6 +171,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "CREATE INDEX responses_by_invitation ON responses (invitation_id);
     CREATE INDEX decisions_by_survey ON decisions (survey, invitation_id);",
     ),
+    (
+        "decisions by time, for the pages of GET /api/v1/decisions",
+        "CREATE INDEX decisions_by_time ON decisions (decided_at, decision_id);",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.
