@@ -238,13 +238,7 @@ fn record_id(own: Option<&Scalar>, key: Option<&str>, line: u64, many: bool) -> 
         (Some(id), _) => id.text(),
         (None, Some(k)) if many => format!("{k}:{line}"),
         (None, Some(k)) => k.to_string(),
-        (None, None) => {
-            let mut b = [0u8; 16];
-            // The OS generator does not fail on the platforms cxray runs on; a zero id would
-            // still be a valid (if colliding) id.
-            let _ = getrandom::fill(&mut b);
-            b.iter().map(|x| format!("{x:02x}")).collect()
-        }
+        (None, None) => crate::links::random_id(),
     }
 }
 

@@ -366,26 +366,28 @@ impl AppState {
             Some((p, _)) => (p.triggers.clone(), p.contact.clone()),
             None => Default::default(),
         };
-        let mut triggers =
-            triggers::Triggers::new(&configured_triggers, contact.clone(), &survey_ids)?;
+        let mut triggers = build_triggers(&configured_triggers, &[], &contact, &survey_ids)?;
         // Triggers made through the API; one that no longer fits (its survey removed) or that
         // the configuration now declares is left out with a warning.
-        let mut api_triggers = Vec::new();
+        let mut api_triggers: Vec<cxray_project::TriggerConfig> = Vec::new();
         for json in admin.triggers().map_err(|e| e.to_string())? {
             let checked = serde_json::from_str::<cxray_project::TriggerConfig>(&json)
                 .map_err(|e| e.to_string())
                 .and_then(|t| {
-                    if configured_triggers.iter().any(|c| same_trigger(c, &t)) {
+                    if configured_triggers
+                        .iter()
+                        .any(|c| is_trigger(c, &t.on, &t.survey))
+                    {
                         return Err("cxray.toml declares it".into());
                     }
-                    let mut all = configured_triggers.clone();
-                    all.extend(api_triggers.iter().cloned());
-                    all.push(t.clone());
-                    triggers::Triggers::new(&all, contact.clone(), &survey_ids).map(|b| (t, b))
+                    let mut api = api_triggers.clone();
+                    api.push(t);
+                    build_triggers(&configured_triggers, &api, &contact, &survey_ids)
+                        .map(|b| (api, b))
                 });
             match checked {
-                Ok((t, built)) => {
-                    api_triggers.push(t);
+                Ok((api, built)) => {
+                    api_triggers = api;
                     triggers = built;
                 }
                 Err(e) => eprintln!("cxray serve: a trigger of the store is not used: {e}"),
@@ -835,21 +837,16 @@ impl AppState {
                 "the touchpoint is 1 to 100 characters".into(),
             ));
         }
-        if self.configured_triggers.iter().any(|c| same_trigger(c, &t)) {
-            return Err(ApiError::Conflict(format!(
-                "the trigger of {:?} for survey {:?} is declared in cxray.toml; change it there",
-                t.on, t.survey
-            )));
-        }
+        self.not_configured(&t.on, &t.survey, "change")?;
         let mut api = self.api_triggers.lock().expect("api triggers lock");
         let mut next: Vec<_> = api
             .iter()
-            .filter(|a| !same_trigger(a, &t))
+            .filter(|a| !is_trigger(a, &t.on, &t.survey))
             .cloned()
             .collect();
         next.push(t.clone());
         let built = self
-            .build_triggers(&next)
+            .rebuild_triggers(&next)
             .map_err(|e| ApiError::invalid(1, "", "", e))?;
         let json = serde_json::to_string(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
         self.with_admin(|k| k.save_trigger(&t.on, &t.survey, &json))?;
@@ -858,32 +855,54 @@ impl AppState {
         Ok(())
     }
 
-    /// Removes a trigger made through the API; false when there is none.
+    /// Removes a trigger made through the API; false when there is none. The configuration's
+    /// cannot be removed.
     pub fn delete_trigger(&self, on: &str, survey: &str) -> Result<bool, ApiError> {
+        self.not_configured(on, survey, "remove")?;
         let mut api = self.api_triggers.lock().expect("api triggers lock");
         let next: Vec<_> = api
             .iter()
-            .filter(|a| !(a.on == on.trim() && a.survey == survey))
+            .filter(|a| !is_trigger(a, on, survey))
             .cloned()
             .collect();
         if next.len() == api.len() {
             return Ok(false);
         }
-        let built = self.build_triggers(&next).map_err(ApiError::Internal)?;
+        let built = self.rebuild_triggers(&next).map_err(ApiError::Internal)?;
         self.with_admin(|k| k.delete_trigger(on.trim(), survey))?;
         *api = next;
         *self.triggers.write().expect("triggers lock") = Arc::new(built);
         Ok(true)
     }
 
+    /// A conflict when `cxray.toml` declares the trigger of `on` and `survey`: the API cannot
+    /// `change` it.
+    fn not_configured(&self, on: &str, survey: &str, change: &str) -> Result<(), ApiError> {
+        if self
+            .configured_triggers
+            .iter()
+            .any(|c| is_trigger(c, on, survey))
+        {
+            return Err(ApiError::Conflict(format!(
+                "the trigger of {:?} for survey {survey:?} is declared in cxray.toml; {change} \
+                 it there",
+                on.trim()
+            )));
+        }
+        Ok(())
+    }
+
     /// The configuration's triggers and `api`, checked against the surveys served now.
-    fn build_triggers(
+    fn rebuild_triggers(
         &self,
         api: &[cxray_project::TriggerConfig],
     ) -> Result<triggers::Triggers, String> {
-        let mut all = self.configured_triggers.clone();
-        all.extend(api.iter().cloned());
-        triggers::Triggers::new(&all, self.contact.clone(), &self.survey_ids())
+        build_triggers(
+            &self.configured_triggers,
+            api,
+            &self.contact,
+            &self.survey_ids(),
+        )
     }
 
     /// Reads the active keys from the store again.
@@ -963,9 +982,21 @@ impl AppState {
     }
 }
 
-/// Whether two triggers are of the same touchpoint and survey (one replaces the other).
-fn same_trigger(a: &cxray_project::TriggerConfig, b: &cxray_project::TriggerConfig) -> bool {
-    a.on.trim() == b.on.trim() && a.survey == b.survey
+/// Whether `t` is the trigger of touchpoint `on` and `survey` (one per pair: a trigger of the
+/// same pair replaces it).
+fn is_trigger(t: &cxray_project::TriggerConfig, on: &str, survey: &str) -> bool {
+    t.on.trim() == on.trim() && t.survey == survey
+}
+
+/// The triggers of the configuration and of the API, checked against `surveys`.
+fn build_triggers(
+    configured: &[cxray_project::TriggerConfig],
+    api: &[cxray_project::TriggerConfig],
+    contact: &cxray_project::ContactRules,
+    surveys: &[String],
+) -> Result<triggers::Triggers, String> {
+    let all: Vec<_> = configured.iter().chain(api).cloned().collect();
+    triggers::Triggers::new(&all, contact.clone(), surveys)
 }
 
 /// The invitations of the store, for the contact rules.

@@ -92,11 +92,17 @@ impl Signer {
     }
 }
 
-/// A random id (hex of 16 bytes).
+/// A random id (hex of 16 bytes). The OS generator does not fail on the platforms cxray runs
+/// on; a zero id would still be a valid (if colliding) id.
 pub fn random_id() -> String {
     let mut b = [0u8; 16];
     let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex(&b)
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

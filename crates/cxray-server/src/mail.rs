@@ -28,6 +28,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 use maud::html;
 
+use crate::links::hex;
+
 use crate::AppState;
 use crate::surveys::{Question, Survey, pick, word};
 
@@ -381,10 +383,6 @@ pub fn spawn(
                 std::thread::sleep(Duration::from_millis(500));
             }
         })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The outbox email of an invitation: composed for `recipient` from the survey.

@@ -818,16 +818,6 @@ async fn delete_trigger(
             "name the trigger: ?on=TOUCHPOINT&survey=SURVEY".into(),
         ));
     };
-    let configured = state
-        .trigger_configs()
-        .0
-        .iter()
-        .any(|t| t.on.trim() == on.trim() && t.survey == survey);
-    if configured {
-        return Err(ApiError::Conflict(format!(
-            "the trigger of {on:?} for survey {survey:?} is declared in cxray.toml; remove it there"
-        )));
-    }
     let (o, s2) = (on.clone(), survey.clone());
     if read::blocking(&state, move |s| s.delete_trigger(&o, &s2)).await? {
         Ok(Json(json!({ "removed": { "on": on, "survey": survey } })))
@@ -892,7 +882,7 @@ async fn decisions(
         }
     }
     let whole = customer.is_none();
-    let (list, counts, funnel) = read::blocking(&state, move |s| {
+    let (mut list, counts, funnel) = read::blocking(&state, move |s| {
         s.with_reader(|r| {
             let funnel = if whole { r.funnel()? } else { vec![] };
             let after = after.as_ref().map(|(t, id)| (*t, id.as_str()));
@@ -905,7 +895,6 @@ async fn decisions(
         .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await?;
-    let mut list = list;
     let next = (list.len() > limit).then(|| {
         list.truncate(limit);
         let last = list.last().expect("a full page");

@@ -233,7 +233,10 @@ impl Reader {
             ))
             .map_err(err)?;
         let rows = s
-            .query_map(params![customer_id, at, id, limit as i64], decision)
+            .query_map(
+                params![customer_id, at, id, limit.min(i64::MAX as usize) as i64],
+                decision,
+            )
             .map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
@@ -261,14 +264,6 @@ impl Reader {
 
     /// Decisions, newest last; of one customer when given.
     pub fn decisions(&self, customer_id: Option<&str>) -> Result<Vec<Decision>, StoreError> {
-        let mut s = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM decisions WHERE (?1 IS NULL OR customer_id = ?1)
-                 ORDER BY decided_at, decision_id"
-            ))
-            .map_err(err)?;
-        let rows = s.query_map([customer_id], decision).map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        self.decisions_page(customer_id, None, usize::MAX)
     }
 }
