@@ -190,17 +190,23 @@ async fn a_customer_answers_in_the_widget_once_and_the_rules_hold_across_pages()
         (Some(session.as_str()), Some("Your order"))
     );
 
-    // A score out of the scale is refused in the customer's language; nothing is stored.
-    let bad = s
-        .widget(
-            "/w/answer",
-            &json!({"session": session, "q": 1, "value": 11}),
-            SHOP,
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
-    assert_eq!(bad.headers["access-control-allow-origin"], "*");
-    assert!(bad.body["rows"][0]["reason"].is_string(), "{}", bad.body);
+    // A score out of the scale is refused with the scale; one that is not a number, with the
+    // page's own prompt in the customer's language; nothing is stored.
+    for (value, reason) in [
+        (json!(11), "nps score 11 is outside the scale 0-10"),
+        (json!("nine"), cxray_server::surveys::word("choose", "nl")),
+    ] {
+        let bad = s
+            .widget(
+                "/w/answer",
+                &json!({"session": session, "q": 1, "value": value}),
+                SHOP,
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        assert_eq!(bad.headers["access-control-allow-origin"], "*");
+        assert_eq!(bad.body["rows"][0]["reason"], reason, "{}", bad.body);
+    }
     assert!(s.responses().is_empty());
 
     for (q, value) in [(1, json!(4)), (2, json!("De levering was te laat"))] {
