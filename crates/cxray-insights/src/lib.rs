@@ -9,6 +9,7 @@
 //! returns plain data that outputs render.
 
 pub mod alerts;
+pub mod closed_loop;
 pub mod drivers;
 pub mod explain;
 pub mod linkage;

@@ -107,6 +107,9 @@ pub struct ProjectConfig {
     /// `[contact]`: how often a customer may be invited.
     #[serde(default)]
     pub contact: ContactRules,
+    /// `[cases]`: which answers open a case in the team's closed loop, and how soon it is due.
+    #[serde(default)]
+    pub cases: CaseSettings,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -374,6 +377,21 @@ pub struct ContactRules {
     /// At most one invitation from the same touchpoint (a trigger's `on`: a journey step or a
     /// widget's page) per customer in this many days, whatever the survey.
     pub same_touchpoint_days: Option<u32>,
+}
+
+/// `[cases]`: the closed loop of `cxray serve`. By default a detractor's NPS (0-6) and the two
+/// lowest points of any other rating scale (CSAT 1-2 of 1-5, CES 1-2 of 1-7, one or two stars)
+/// open a case, due 48 hours later, for answers submitted in the last 14 days.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSettings {
+    /// Metric → the highest score that opens a case (replaces the defaults; a metric left out
+    /// opens none).
+    pub open_at_or_below: Option<BTreeMap<String, f64>>,
+    /// Hours from the answer to the case's due time (default 48).
+    pub target_hours: Option<f64>,
+    /// Answers submitted longer ago open no case (default 14 days).
+    pub max_age_days: Option<f64>,
 }
 
 /// Texts by language (ISO 639-1 code → text).

@@ -65,8 +65,8 @@ mod touchpoints;
 
 pub use alerts::{AlertsOutput, AlertsRequest};
 pub use config::{
-    ContactRules, ProjectConfig, ScoreText, ServeSettings, SmtpSettings, SurveyConfig,
-    SurveyQuestion, Texts, TriggerConfig,
+    CaseSettings, ContactRules, ProjectConfig, ScoreText, ServeSettings, SmtpSettings,
+    SurveyConfig, SurveyQuestion, Texts, TriggerConfig,
 };
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};

@@ -88,15 +88,28 @@ fn verdict_html(c: &Option<Change>, label: &str) -> String {
     }
 }
 
+/// The stylesheet of the report's sections (inline in the report; served as a file by the
+/// dashboard, whose pages allow no inline style).
+pub const REPORT_CSS: &str = CSS;
+
 /// Renders the whole document as one HTML page.
 pub fn render_html(doc: &ReportDocument) -> String {
-    let r = &doc.report;
     let mut o = String::with_capacity(256 * 1024);
     let _ = write!(
         o,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{t}</title><style>{CSS}</style></head><body><main>"#,
         t = esc(&doc.title)
     );
+    o.push_str(&render_html_sections(doc));
+    o.push_str("</main></body></html>");
+    o
+}
+
+/// The report's sections (header to footer) as an HTML fragment, for a page of its own or
+/// the dashboard's overview: no script, no inline style, every text escaped.
+pub fn render_html_sections(doc: &ReportDocument) -> String {
+    let r = &doc.report;
+    let mut o = String::with_capacity(256 * 1024);
     let last = doc
         .data_quality
         .sources
@@ -346,7 +359,7 @@ pub fn render_html(doc: &ReportDocument) -> String {
         o.push_str("</tbody></table></div>");
     }
     o.push_str("</section>");
-    o.push_str(r#"<footer>Made with cxray. NPS intervals: Tango score method; proportions: Wilson; means: t. Changes: z-tests for NPS and proportions, Welch's t-test for means.</footer></main></body></html>"#);
+    o.push_str(r#"<footer>Made with cxray. NPS intervals: Tango score method; proportions: Wilson; means: t. Changes: z-tests for NPS and proportions, Welch's t-test for means.</footer>"#);
     o
 }
 

@@ -14,7 +14,7 @@ mod text;
 use cxray_insights::Report;
 use serde::Serialize;
 
-pub use html::render_html;
+pub use html::{REPORT_CSS, render_html, render_html_sections};
 pub use text::{render_markdown, render_text};
 
 /// Row counts and coverage of one input source.

@@ -46,6 +46,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cases;
 mod decisions;
 mod export;
 mod keys;
@@ -55,6 +56,7 @@ mod read;
 mod records;
 mod schema;
 mod source;
+mod team;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +65,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
+pub use cases::{
+    Case, CaseAction, CaseFilter, CaseNote, CaseRule, CaseStatus, CaseTimes, MAX_NOTE_CHARS,
+};
 pub use decisions::{Decision, DecisionBatch, Funnel};
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
@@ -75,6 +80,11 @@ pub use records::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use source::{StoreSource, is_sqlite_file};
+pub use team::{
+    LOCKOUT_MINUTES, Login, MAX_FAILURES, MIN_PASSWORD_CHARS, Member, NewSession, Role,
+    SESSION_IDLE_HOURS, SESSION_MAX_DAYS, Session, member_name_problem, new_password,
+    password_problem,
+};
 
 /// Most batches committed together in one transaction.
 pub const GROUP_LIMIT: usize = 1024;

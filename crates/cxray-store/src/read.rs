@@ -96,6 +96,23 @@ impl Reader {
             .map_err(read_error)
     }
 
+    /// Marks that change when what analyses read changes, and not with the team's own work
+    /// (sessions, cases): the last response, event and invitation rows and the erasures. A
+    /// revision of a response is not among them; the writer's commit count is (see
+    /// [`crate::Store::stats`]).
+    pub fn content_marks(&self) -> Result<[i64; 4], StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT coalesce(max(id), 0) FROM responses),
+                        (SELECT coalesce(max(id), 0) FROM events),
+                        (SELECT coalesce(max(rowid), 0) FROM invitations),
+                        (SELECT count(*) FROM erasures)",
+                [],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )
+            .map_err(read_error)
+    }
+
     /// Whether the file can be read (a constant-time query: what a health check asks).
     pub fn check(&self) -> Result<(), StoreError> {
         self.conn

@@ -175,6 +175,59 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "decisions by time, for the pages of GET /api/v1/decisions",
         "CREATE INDEX decisions_by_time ON decisions (decided_at, decision_id);",
     ),
+    (
+        "the team of the web app: members (argon2id password hashes) and sessions (SHA-256)",
+        "CREATE TABLE members (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin')),
+        password TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        locked_until INTEGER
+    ) STRICT;
+    CREATE TABLE sessions (
+        digest BLOB PRIMARY KEY,
+        member TEXT NOT NULL COLLATE NOCASE REFERENCES members (name) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_by_member ON sessions (member);",
+    ),
+    (
+        "cases: the closed loop with unhappy customers, opened with their answer (case_rules)",
+        "CREATE TABLE case_rules (
+        metric TEXT PRIMARY KEY,
+        max_score REAL NOT NULL,
+        target_hours REAL NOT NULL,
+        max_age_days REAL NOT NULL
+    ) STRICT;
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY,
+        response INTEGER NOT NULL REFERENCES responses (id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        score REAL NOT NULL,
+        opened_at INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        owner TEXT,
+        status TEXT NOT NULL CHECK (status IN ('new', 'contacted', 'resolved', 'wont_fix')),
+        contacted_at INTEGER,
+        closed_at INTEGER,
+        reminded_at INTEGER,
+        UNIQUE (response, metric)
+    ) STRICT;
+    CREATE INDEX cases_by_status ON cases (status, due_at);
+    CREATE INDEX cases_by_owner ON cases (owner, status, due_at);
+    CREATE TABLE case_notes (
+        case_id INTEGER NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX case_notes_by_case ON case_notes (case_id, at);",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -88,7 +88,7 @@ fn write_batch(tx: &Connection, batch: &[Record], now: i64) -> Result<Receipt, W
         }
         .map_err(storage)?;
         if let (Record::Revision(r), false) = (record, inserted) {
-            revise(tx, r, &digest, index)?;
+            revise(tx, r, &digest, index, now)?;
             receipt.stored += 1;
             continue;
         }
@@ -160,12 +160,19 @@ fn insert_response(
     for a in &r.answers {
         answer.execute(params![id, a.metric, a.score, a.comment])?;
     }
+    crate::cases::open_cases(tx, id, now)?;
     Ok(true)
 }
 
 /// Sets the answers of a stored response of the same survey (a score or comment left out keeps
 /// the stored one).
-fn revise(tx: &Connection, r: &NewResponse, digest: &[u8], index: usize) -> Result<(), WriteError> {
+fn revise(
+    tx: &Connection,
+    r: &NewResponse,
+    digest: &[u8],
+    index: usize,
+    now: i64,
+) -> Result<(), WriteError> {
     let (id, survey, customer): (i64, Option<String>, Option<String>) = tx
         .prepare_cached("SELECT id, survey, customer_id FROM responses WHERE response_id = ?1")
         .and_then(|mut s| {
@@ -198,6 +205,7 @@ fn revise(tx: &Connection, r: &NewResponse, digest: &[u8], index: usize) -> Resu
             .execute(params![id, a.metric, a.score, a.comment])
             .map_err(storage)?;
     }
+    crate::cases::open_cases(tx, id, now).map_err(storage)?;
     Ok(())
 }
 
