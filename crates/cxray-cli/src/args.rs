@@ -59,6 +59,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// API keys of the store: `add` shows a new key once, `list`, `revoke`.
     Key(KeyArgs),
+    /// Members of the team app (`cxray serve`, /app): `add` (a role: viewer, analyst or
+    /// admin; the password from stdin, or a new one printed once), `list`, `remove`.
+    User(UserArgs),
     /// Copies the store into a new file through SQLite's online backup, while it serves; the
     /// copy is a store (restore: serve it, or copy it back while no server runs).
     Backup(BackupArgs),
@@ -120,6 +123,41 @@ pub enum KeyAction {
         /// The key's prefix as `list` shows it (the whole key works too).
         prefix: String,
     },
+}
+
+/// `cxray user`.
+#[derive(Debug, Args, Clone)]
+pub struct UserArgs {
+    /// The store whose team to manage.
+    #[arg(long, default_value = "cxray.db", global = true)]
+    pub db: PathBuf,
+
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum UserAction {
+    /// Adds a member who logs in at /app. Without --password-stdin a password is made and
+    /// printed once (the store keeps only its argon2id hash).
+    Add {
+        /// The name they log in with (letters, digits, . - _ @; an email works).
+        name: String,
+        /// viewer (sees the dashboard and the cases), analyst (also works the cases),
+        /// admin (also manages the team).
+        #[arg(long, value_parser = ["viewer", "analyst", "admin"])]
+        role: String,
+        /// Reads the password from the first line of standard input (at least 10 characters).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Changes an existing member's role and password (and ends their sessions).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Lists the members: name, role, since when, whether locked out.
+    List,
+    /// Removes a member and ends their sessions.
+    Remove { name: String },
 }
 
 /// Settings of `cxray export`.

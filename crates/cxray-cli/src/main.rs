@@ -97,6 +97,7 @@ fn main() -> ExitCode {
         Command::Export(a) => export(a),
         Command::Serve(a) => serve(a),
         Command::Key(a) => key(a),
+        Command::User(a) => user(a),
         Command::Backup(a) => backup(a),
         Command::Forget(a) => forget(a),
     };
@@ -569,19 +570,97 @@ fn serve(a: ServeArgs) -> Outcome {
     Ok(())
 }
 
-fn key(a: KeyArgs) -> Outcome {
-    use cxray_store::{Keys, Scope};
-    let failure = |e: cxray_store::StoreError| Failure {
+fn store_failure(e: cxray_store::StoreError) -> Failure {
+    Failure {
         code: 2,
         message: e.to_string(),
-    };
-    if !matches!(a.action, KeyAction::Add { .. }) && !a.db.is_file() {
+    }
+}
+
+/// The settings connection of the store `db` (keys, members); made when `create`, else it
+/// must exist.
+fn settings(db: &std::path::Path, create: bool) -> Result<cxray_store::Keys, Failure> {
+    if !create && !db.is_file() {
         return Err(Failure {
             code: 2,
-            message: format!("{}: no such store; give it with --db", a.db.display()),
+            message: format!("{}: no such store; give it with --db", db.display()),
         });
     }
-    let keys = Keys::open(&a.db).map_err(failure)?;
+    cxray_store::Keys::open(db).map_err(store_failure)
+}
+
+fn user(a: UserArgs) -> Outcome {
+    use cxray_store::Role;
+    let failure = store_failure;
+    let keys = settings(&a.db, matches!(a.action, UserAction::Add { .. }))?;
+    match a.action {
+        UserAction::Add {
+            name,
+            role,
+            password_stdin,
+            replace,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| Failure {
+                code: 2,
+                message: format!("--role {role:?}: use viewer, analyst or admin"),
+            })?;
+            let (password, made) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| Failure {
+                    code: 2,
+                    message: format!("reading the password from stdin: {e}"),
+                })?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (cxray_store::new_password().map_err(failure)?, true)
+            };
+            let m = keys
+                .add_member(&name, role, &password, replace)
+                .map_err(failure)?;
+            eprintln!(
+                "member {} ({}) logs in at /app of `cxray serve`",
+                m.name,
+                m.role.name()
+            );
+            if made {
+                eprintln!("their password, shown only now:");
+                println!("{password}");
+            }
+        }
+        UserAction::List => {
+            let now = chrono::Utc::now().timestamp_micros();
+            for m in keys.members().map_err(failure)? {
+                let date = chrono::DateTime::from_timestamp_micros(m.created_at)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                let locked = if m.locked_until.is_some_and(|t| t > now) {
+                    "\tlocked out"
+                } else {
+                    ""
+                };
+                println!("{}\t{}\tsince {date}{locked}", m.name, m.role.name());
+            }
+        }
+        UserAction::Remove { name } => {
+            if !keys.remove_member(&name).map_err(failure)? {
+                return Err(Failure {
+                    code: 2,
+                    message: format!(
+                        "no member {name:?} in {}; `cxray user list` shows them",
+                        a.db.display()
+                    ),
+                });
+            }
+            eprintln!("member {name} removed; their sessions ended");
+        }
+    }
+    Ok(())
+}
+
+fn key(a: KeyArgs) -> Outcome {
+    use cxray_store::Scope;
+    let failure = store_failure;
+    let keys = settings(&a.db, matches!(a.action, KeyAction::Add { .. }))?;
     match a.action {
         KeyAction::Add { name, scope } => {
             let scopes = scope

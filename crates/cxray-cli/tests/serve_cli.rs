@@ -302,6 +302,131 @@ fn key_commands_refuse_bad_input() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// One raw HTTP/1.1 request with extra headers: (status, headers, body).
+fn raw(addr: &str, request: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (
+        head[9..12].parse().unwrap(),
+        head.to_string(),
+        body.to_string(),
+    )
+}
+
+/// The value of cookie `name` set by a response's headers.
+fn set_cookie(head: &str, name: &str) -> Option<String> {
+    head.lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|c| c.split(';').next()?.strip_prefix(&format!("{name}=")))
+        .map(str::to_string)
+        .next()
+}
+
+#[test]
+fn members_made_with_the_cli_log_in_to_the_app_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = cxray(
+        &["user", "add", "ana@example.com", "--role", "analyst"],
+        dir.path(),
+    );
+    let password = ok(&made).trim().to_string();
+    assert_eq!(password.len(), 24);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cxray"))
+        .args(["user", "add", "bo", "--role", "viewer", "--password-stdin"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"bo's long passphrase\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "a given password is not printed");
+    let list = ok(&cxray(&["user", "list"], dir.path()));
+    assert!(list.contains("ana@example.com\tanalyst"), "{list}");
+    assert!(list.contains("bo\tviewer"), "{list}");
+    // Refused: a short password, a second member of the same name, an unknown role.
+    for args in [
+        &["user", "add", "cy", "--role", "viewer", "--password-stdin"][..],
+        &["user", "add", "bo", "--role", "viewer"][..],
+        &["user", "add", "cy", "--role", "owner"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cxray"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let served = serve(dir.path(), &[]);
+    let addr = &served.addr;
+    let (status, head, body) = raw(
+        addr,
+        &format!("GET /app/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 200);
+    let pre = set_cookie(&head, "cxray_login").expect("the login form's cookie");
+    let token = body
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let form =
+        format!("token={token}&next=%2Fapp%2Fcases&name=ana%40example.com&password={password}");
+    let (status, head, _) = raw(
+        addr,
+        &format!(
+            "POST /app/login HTTP/1.1\r\nHost: {addr}\r\nCookie: cxray_login={pre}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /app/cases"), "{head}");
+    let session = set_cookie(&head, "cxray_session").expect("a session");
+    let (status, _, body) = raw(
+        addr,
+        &format!(
+            "GET /app/cases HTTP/1.1\r\nHost: {addr}\r\nCookie: cxray_session={session}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("ana@example.com · analyst"), "{body}");
+    drop(served);
+    // Removing a member ends their sessions.
+    ok(&cxray(&["user", "remove", "ana@example.com"], dir.path()));
+    assert_eq!(
+        cxray(&["user", "remove", "ana@example.com"], dir.path())
+            .status
+            .code(),
+        Some(2)
+    );
+    let served = serve(dir.path(), &[]);
+    let addr = &served.addr;
+    let (status, head, _) = raw(
+        addr,
+        &format!(
+            "GET /app/cases HTTP/1.1\r\nHost: {addr}\r\nCookie: cxray_session={session}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 303, "{head}");
+}
+
 /// Records acknowledged by the server: response ids (each with two answers) and event ids.
 #[derive(Default)]
 struct Acked {

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod app;
 mod auth;
 mod collect;
 mod error;
@@ -271,8 +272,8 @@ pub struct Inner {
     project: Option<(ProjectConfig, PathBuf)>,
     /// The served project, opened for the store's state after a number of acknowledged writes.
     analysed: Mutex<Option<(u64, Arc<Project>)>>,
-    /// A read connection kept open for health checks and `data_version` (opening one costs
-    /// more than the question; `data_version` compares commits seen by one connection).
+    /// A read connection kept open for health checks and the store's version (opening one
+    /// costs more than the question).
     kept_reader: Mutex<Option<cxray_store::Reader>>,
     /// Read connections kept for the pages (SQLite connections are not shared between
     /// threads; each request takes one and gives it back).
@@ -312,6 +313,8 @@ pub struct Inner {
     pub widget_key: [u8; 32],
     /// The origins the widget answers (none: any).
     pub widget_origins: Option<Vec<String>>,
+    /// The overview pages computed, until the store's content changes.
+    pub overview: app::OverviewCache,
 }
 
 /// The shared state of a server.
@@ -343,7 +346,17 @@ impl AppState {
             &catalog,
         )?;
         let configured = surveys.keys().cloned().collect();
-        let admin = cxray_store::Keys::open(&config.db).map_err(|e| e.to_string())?;
+        let mut admin = cxray_store::Keys::open(&config.db).map_err(|e| e.to_string())?;
+        // The answers stored from now on open cases by the rules of `[cases]`.
+        let rules = app::cases::case_rules(
+            &config
+                .project
+                .as_ref()
+                .map(|(p, _)| p.cases.clone())
+                .unwrap_or_default(),
+            &catalog,
+        )?;
+        admin.set_case_rules(&rules).map_err(|e| e.to_string())?;
         let secret = admin.secret("links").map_err(|e| e.to_string())?;
         let widget_key = admin.secret("widget").map_err(|e| e.to_string())?;
         // Surveys made through the API; the configuration's win over one of the same id.
@@ -436,16 +449,23 @@ impl AppState {
                 .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok()),
             widget_key,
             widget_origins: config.widget_origins,
+            overview: app::OverviewCache::default(),
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;
         Ok(state)
     }
 
-    /// SQLite's `data_version` of the store, on the kept connection: it changes with every
-    /// commit of any connection.
-    fn store_version(&self) -> Result<i64, cxray_store::StoreError> {
-        self.with_kept_reader(|r| r.data_version())
+    /// A number that changes when what the analyses read changes: this server's writer
+    /// committed (answers, revisions, events), or another process added rows or erased a
+    /// customer. The team's own work (sessions, cases, notes) leaves it alone, so it does not
+    /// throw away cached analyses.
+    fn store_version(&self) -> Result<u64, cxray_store::StoreError> {
+        let marks = self.with_kept_reader(|r| r.content_marks())?;
+        let (commits, _) = self.store.stats();
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(commits, marks), &mut h);
+        Ok(std::hash::Hasher::finish(&h))
     }
 
     /// Runs `f` on the kept read connection, opened when needed and dropped after an error
@@ -932,10 +952,10 @@ impl AppState {
 
     /// The served project as of the store's last acknowledged write: its files and the store.
     fn project(&self) -> Result<Arc<Project>, ApiError> {
-        // Any commit to the file (the writer's, an erasure by `cxray forget`) changes it.
+        // A new answer, event or invitation, or an erasure by `cxray forget`, changes it.
         let version = self
             .store_version()
-            .map_err(|e| ApiError::Internal(e.to_string()))? as u64;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let mut cached = self.analysed.lock().expect("project cache lock");
         if let Some((v, p)) = cached.as_ref()
             && *v == version

@@ -47,6 +47,11 @@ fn page(status: StatusCode, lang: &str, title: &str, body: Markup, script: bool)
             body { main { (body) } }
         }
     };
+    html_response(status, markup, PAGE_CSP)
+}
+
+/// An HTML answer under the content security policy `csp`.
+pub(crate) fn html_response(status: StatusCode, markup: Markup, csp: &'static str) -> Response {
     let mut r = (status, markup.into_string()).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -55,7 +60,7 @@ fn page(status: StatusCode, lang: &str, title: &str, body: Markup, script: bool)
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
+        HeaderValue::from_static(csp),
     );
     r
 }

@@ -485,7 +485,7 @@ pub fn router(state: AppState) -> axum::Router {
     for (path, m) in by_path {
         router = router.route(path, m);
     }
-    router
+    crate::app::add_routes(router, &state)
         .fallback(|| async {
             ApiError::NotFound("no such route; the API is described at /api/openapi.json".into())
         })
