@@ -60,7 +60,8 @@ pub enum Command {
     /// API keys of the store: `add` shows a new key once, `list`, `revoke`.
     Key(KeyArgs),
     /// Members of the team app (`cxray serve`, /app): `add` (a role: viewer, analyst or
-    /// admin; the password from stdin, or a new one printed once), `list`, `remove`.
+    /// admin; the password from stdin, or a new one printed once), `list`, `remove`,
+    /// `unlock`.
     User(UserArgs),
     /// Copies the store into a new file through SQLite's online backup, while it serves; the
     /// copy is a store (restore: serve it, or copy it back while no server runs).
@@ -158,6 +159,8 @@ pub enum UserAction {
     List,
     /// Removes a member and ends their sessions.
     Remove { name: String },
+    /// Lifts a member's lockouts (after repeated wrong passwords from an address).
+    Unlock { name: String },
 }
 
 /// Settings of `cxray export`.

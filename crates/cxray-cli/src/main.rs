@@ -309,6 +309,20 @@ reason_for = "stars"
 [[surveys.questions]]
 metric = "task"
 
+# The relationship survey: NPS and its reason. A detractor (0-6), or a checkout rated one or
+# two stars, opens a case in the team app at /app (`cxray user add NAME --role analyst`), due
+# 48 hours later; [cases] changes which answers open one and how soon they are due.
+[[surveys]]
+id = "relationship"
+languages = ["en", "nl", "de", "fr", "es", "hr", "zh"]
+title = { en = "Your experience with us", nl = "Uw ervaring met ons", de = "Ihre Erfahrung mit uns", fr = "Votre expérience avec nous", es = "Su experiencia con nosotros", hr = "Vaše iskustvo s nama", zh = "您对我们的体验" }
+
+[[surveys.questions]]
+metric = "nps"
+
+[[surveys.questions]]
+reason_for = "nps"
+
 # A purchase posted to /api/v1/events invites its customer to the checkout survey by email (to
 # the event's `email` attribute; one click on a star answers): a third of customers, at most
 # one invitation a month, never at night in the customer's time zone (the event's `timezone`).
@@ -652,6 +666,19 @@ fn user(a: UserArgs) -> Outcome {
                 });
             }
             eprintln!("member {name} removed; their sessions ended");
+        }
+        UserAction::Unlock { name } => {
+            if keys.member(&name).map_err(failure)?.is_none() {
+                return Err(Failure {
+                    code: 2,
+                    message: format!("no member {name:?}; `cxray user list` shows them"),
+                });
+            }
+            if keys.unlock_member(&name).map_err(failure)? {
+                eprintln!("member {name} may log in again from everywhere");
+            } else {
+                eprintln!("member {name} was not locked out");
+            }
         }
     }
     Ok(())

@@ -352,6 +352,13 @@ fn members_made_with_the_cli_log_in_to_the_app_over_http() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(out.stdout.is_empty(), "a given password is not printed");
+    ok(&cxray(&["user", "unlock", "bo"], dir.path()));
+    assert_eq!(
+        cxray(&["user", "unlock", "nobody"], dir.path())
+            .status
+            .code(),
+        Some(2)
+    );
     let list = ok(&cxray(&["user", "list"], dir.path()));
     assert!(list.contains("ana@example.com\tanalyst"), "{list}");
     assert!(list.contains("bo\tviewer"), "{list}");

@@ -110,6 +110,9 @@ pub struct ProjectConfig {
     /// `[cases]`: which answers open a case in the team's closed loop, and how soon it is due.
     #[serde(default)]
     pub cases: CaseSettings,
+    /// `[[webhooks]]`: where `cxray serve` posts signed notifications (cases, alerts).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -392,6 +395,21 @@ pub struct CaseSettings {
     pub target_hours: Option<f64>,
     /// Answers submitted longer ago open no case (default 14 days).
     pub max_age_days: Option<f64>,
+}
+
+/// `[[webhooks]]`: an endpoint `cxray serve` posts notifications to, signed as the Standard
+/// Webhooks specification says (`webhook-id`, `webhook-timestamp`, `webhook-signature`:
+/// HMAC-SHA256), from a persistent outbox with retries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// An http or https URL.
+    pub url: String,
+    /// The events it receives: `case.opened`, `case.overdue`, `alert.fired` (default: all).
+    pub events: Option<Vec<String>>,
+    /// The environment variable holding its signing secret (`whsec_` and base64, as other
+    /// senders make them); default: the server's own, shown by `GET /api/v1/webhooks`.
+    pub secret_env: Option<String>,
 }
 
 /// Texts by language (ISO 639-1 code → text).

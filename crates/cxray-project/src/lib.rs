@@ -66,7 +66,7 @@ mod touchpoints;
 pub use alerts::{AlertsOutput, AlertsRequest};
 pub use config::{
     CaseSettings, ContactRules, ProjectConfig, ScoreText, ServeSettings, SmtpSettings,
-    SurveyConfig, SurveyQuestion, Texts, TriggerConfig,
+    SurveyConfig, SurveyQuestion, Texts, TriggerConfig, WebhookConfig,
 };
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};

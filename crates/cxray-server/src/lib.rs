@@ -38,6 +38,7 @@ mod routes;
 pub mod surveys;
 mod telemetry;
 pub mod triggers;
+pub mod webhooks;
 pub mod widget;
 
 /// The request parsers without a server, for the fuzz targets (`fuzz/`) and the property
@@ -146,6 +147,14 @@ impl ServerConfig {
             widget_origins: None,
         }
     }
+}
+
+/// What the store's content is at: a hash that changes with what analyses read, and the
+/// number of erasures (a cache never shows figures from before an erasure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreVersion {
+    pub content: u64,
+    pub erasures: i64,
 }
 
 /// Where a server listens when neither the flag nor `[serve] listen` says.
@@ -315,6 +324,16 @@ pub struct Inner {
     pub widget_origins: Option<Vec<String>>,
     /// The overview pages computed, until the store's content changes.
     pub overview: app::OverviewCache,
+    /// Login attempts per client address: 20 at once, then one every 3 s.
+    login_limit: RateLimiter,
+    /// Password hashes verified at once (each takes 19 MiB and tens of milliseconds).
+    hashing: tokio::sync::Semaphore,
+    /// Where notifications are posted (`[[webhooks]]`).
+    pub webhooks: Vec<webhooks::Endpoint>,
+    /// The server's own webhook secret (for endpoints without `secret_env`).
+    webhook_secret: [u8; 32],
+    /// Whether the project has `[[alerts]]` rules to evaluate as answers arrive.
+    has_alerts: bool,
 }
 
 /// The shared state of a server.
@@ -357,8 +376,23 @@ impl AppState {
             &catalog,
         )?;
         admin.set_case_rules(&rules).map_err(|e| e.to_string())?;
+        admin
+            .open_missing_cases(chrono::Utc::now().timestamp_micros())
+            .map_err(|e| e.to_string())?;
         let secret = admin.secret("links").map_err(|e| e.to_string())?;
         let widget_key = admin.secret("widget").map_err(|e| e.to_string())?;
+        let webhook_secret = admin.secret("webhooks").map_err(|e| e.to_string())?;
+        let hooks = webhooks::endpoints(
+            config
+                .project
+                .as_ref()
+                .map_or(&[][..], |(p, _)| &p.webhooks[..]),
+            &webhook_secret,
+        )?;
+        let has_alerts = config
+            .project
+            .as_ref()
+            .is_some_and(|(p, _)| !p.alerts.is_empty());
         // Surveys made through the API; the configuration's win over one of the same id.
         for (id, json) in admin.surveys().map_err(|e| e.to_string())? {
             if surveys.contains_key(&id) {
@@ -450,6 +484,14 @@ impl AppState {
             widget_key,
             widget_origins: config.widget_origins,
             overview: app::OverviewCache::default(),
+            login_limit: RateLimiter::new(Rate {
+                per_second: 1.0 / 3.0,
+                burst: 20.0,
+            }),
+            hashing: tokio::sync::Semaphore::new(2),
+            webhooks: hooks,
+            webhook_secret,
+            has_alerts,
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;
@@ -460,12 +502,15 @@ impl AppState {
     /// committed (answers, revisions, events), or another process added rows or erased a
     /// customer. The team's own work (sessions, cases, notes) leaves it alone, so it does not
     /// throw away cached analyses.
-    fn store_version(&self) -> Result<u64, cxray_store::StoreError> {
+    fn store_version(&self) -> Result<StoreVersion, cxray_store::StoreError> {
         let marks = self.with_kept_reader(|r| r.content_marks())?;
         let (commits, _) = self.store.stats();
         let mut h = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&(commits, marks), &mut h);
-        Ok(std::hash::Hasher::finish(&h))
+        Ok(StoreVersion {
+            content: std::hash::Hasher::finish(&h),
+            erasures: marks[3],
+        })
     }
 
     /// Runs `f` on the kept read connection, opened when needed and dropped after an error
@@ -498,6 +543,11 @@ impl AppState {
                 "commits": commits,
             },
         }))
+    }
+
+    /// The webhook secret of endpoints without `secret_env`, as `whsec_…`.
+    pub fn webhook_secret_text(&self) -> String {
+        webhooks::secret_text(&self.webhook_secret)
     }
 
     /// Runs `f` with a read connection of the pool (opened when none is free).
@@ -955,7 +1005,8 @@ impl AppState {
         // A new answer, event or invitation, or an erasure by `cxray forget`, changes it.
         let version = self
             .store_version()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .content;
         let mut cached = self.analysed.lock().expect("project cache lock");
         if let Some((v, p)) = cached.as_ref()
             && *v == version
@@ -1174,6 +1225,23 @@ pub async fn serve(
             None
         }
     };
+    // Webhooks: new and overdue cases and fired alerts, delivered from the store's outbox.
+    let mut workers = Vec::new();
+    if !state.webhooks.is_empty() {
+        workers.push(webhooks::spawn(state.clone(), stop.clone())?);
+        if state.has_alerts
+            && state
+                .webhooks
+                .iter()
+                .any(|e| e.events.contains("alert.fired"))
+        {
+            workers.push(webhooks::spawn_alerts(
+                state.clone(),
+                stop.clone(),
+                Duration::from_secs(10),
+            )?);
+        }
+    }
     let result = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -1184,6 +1252,9 @@ pub async fn serve(
     let _ = refresher.join();
     if let Some(m) = mailer {
         let _ = m.join();
+    }
+    for w in workers {
+        let _ = w.join();
     }
     result
 }

@@ -457,6 +457,19 @@ pub fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/api/v1/webhooks",
+            Some(Scope::Admin),
+            false,
+            "The webhook endpoints with their events and how they are signed (the server's \
+             secret, whsec_…, for endpoints without secret_env), and the delivery log: the \
+             latest 100 messages with their state, attempts and last answer, and counts per \
+             state (query: limit, at most 1000)",
+            &[],
+            READ_STATUSES,
+            get(webhook_log),
+        ),
+        r(
+            Method::GET,
             "/api/v1/keys",
             Some(Scope::Admin),
             false,
@@ -703,6 +716,34 @@ async fn analysis<T: serde::Serialize>(
     })
     .await?;
     Ok(Json(out))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    limit: Option<usize>,
+}
+
+async fn webhook_log(
+    State(state): State<AppState>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let (log, counts) =
+        read::blocking(&state, move |s| s.with_admin(|k| k.webhook_log(limit))).await?;
+    let endpoints: Vec<Value> = state
+        .webhooks
+        .iter()
+        .map(|e| json!({"url": e.url, "events": e.events, "secret": e.secret_from}))
+        .collect();
+    Ok(Json(json!({
+        "endpoints": endpoints,
+        "secret": state.webhook_secret_text(),
+        "signature": "Standard Webhooks: webhook-signature = v1,base64(HMAC-SHA256(secret, \
+                      webhook-id.webhook-timestamp.body))",
+        "counts": counts.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "deliveries": log,
+    })))
 }
 
 async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -1054,6 +1095,8 @@ async fn forget_customer(
             .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await?;
+    // Nothing computed before the erasure is shown again (it may quote the customer).
+    state.overview.clear();
     Ok(Json(json!(erased)))
 }
 

@@ -484,6 +484,13 @@ async fn the_overview_is_cached_until_new_answers_arrive_and_says_so() {
         }
     }
     assert!(fresh, "the overview was recomputed");
+    // After an erasure (here by another process, as `cxray forget`) the figures from before
+    // are never shown, not even while new ones are computed: they may quote the customer.
+    detractor(&s, "R3", "C3", 1, "erase me").await;
+    cxray_store::forget_customer(&s.dir.path().join("cxray.db"), "C3").unwrap();
+    let after = vera.get("/app").await;
+    assert!(after.text.contains("Figures computed"), "{}", after.text);
+    assert!(!after.text.contains("being updated"));
     let bad = vera.get("/app?period=fortnight").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

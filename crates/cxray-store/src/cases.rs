@@ -231,6 +231,41 @@ fn notes(conn: &rusqlite::Connection, id: i64) -> Result<Vec<CaseNote>, StoreErr
     rows.collect::<Result<_, _>>().map_err(err)
 }
 
+/// Cases with an id above `after`, oldest first, at most `limit`.
+pub(crate) fn cases_after(
+    conn: &rusqlite::Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Case>, StoreError> {
+    let mut s = conn
+        .prepare_cached(&format!(
+            "SELECT {CASE_COLUMNS} WHERE c.id > ?1 ORDER BY c.id LIMIT ?2"
+        ))
+        .map_err(err)?;
+    let rows = s
+        .query_map(params![after, limit as i64], case_row)
+        .map_err(err)?;
+    rows.collect::<Result<_, _>>().map_err(err)
+}
+
+/// Open cases due before `before` that were not reminded, soonest due first.
+pub(crate) fn overdue_unreminded(
+    conn: &rusqlite::Connection,
+    before: i64,
+    limit: usize,
+) -> Result<Vec<Case>, StoreError> {
+    let mut s = conn
+        .prepare_cached(&format!(
+            "SELECT {CASE_COLUMNS} WHERE c.status IN ('new', 'contacted')
+             AND c.due_at < ?1 AND c.reminded_at IS NULL ORDER BY c.due_at LIMIT ?2"
+        ))
+        .map_err(err)?;
+    let rows = s
+        .query_map(params![before, limit as i64], case_row)
+        .map_err(err)?;
+    rows.collect::<Result<_, _>>().map_err(err)
+}
+
 impl Keys {
     /// Sets the rules that open cases (replacing the previous ones); answers stored from now
     /// on follow them.
@@ -246,6 +281,27 @@ impl Keys {
             .map_err(err)?;
         }
         tx.commit().map_err(err)
+    }
+
+    /// Opens the cases that answers already stored call for under the current rules (answers
+    /// of the last `max_age_days`): when `[cases]` is first set, or changed, recent unhappy
+    /// customers are not left out. A case that exists (open or closed) is kept as it is.
+    /// Returns the cases opened.
+    pub fn open_missing_cases(&mut self, now: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO cases (response, metric, score, opened_at, due_at, status)
+                 SELECT a.response, a.metric, a.score, ?1,
+                        ?1 + CAST(c.target_hours * 3600000000.0 AS INTEGER), 'new'
+                 FROM case_rules c
+                 JOIN responses r
+                   ON r.submitted_at >= ?1 - CAST(c.max_age_days * 86400000000.0 AS INTEGER)
+                 JOIN answers a ON a.response = r.id AND a.metric = c.metric
+                 WHERE a.score IS NOT NULL AND a.score <= c.max_score
+                 ON CONFLICT (response, metric) DO NOTHING",
+                [now],
+            )
+            .map_err(err)
     }
 
     /// Does `action` to case `id` as `author` at `now` (µs) and records it in the case's
@@ -294,9 +350,12 @@ impl Keys {
                         (None, _) => Some(now),
                     };
                     let closed = status.is_closed().then_some(now);
+                    // Reopened: reminded again when overdue again.
                     tx.execute(
                         "UPDATE cases SET status = ?1, contacted_at = ?2, closed_at = ?3,
-                           owner = coalesce(owner, ?4) WHERE id = ?5",
+                           owner = coalesce(owner, ?4),
+                           reminded_at = CASE WHEN ?3 IS NULL AND closed_at IS NOT NULL
+                             THEN NULL ELSE reminded_at END WHERE id = ?5",
                         params![status.name(), contacted, closed, author, id],
                     )
                     .map_err(err)?;
@@ -327,34 +386,6 @@ impl Keys {
             Some(c) => Ok(Some((c, notes(&self.conn, id)?))),
             None => Ok(None),
         }
-    }
-
-    /// Open cases due before `before` (µs) with no reminder yet; marks them reminded at `now`.
-    pub fn overdue_cases_to_remind(
-        &mut self,
-        before: i64,
-        now: i64,
-    ) -> Result<Vec<Case>, StoreError> {
-        let tx = self.conn.transaction().map_err(err)?;
-        let cases = {
-            let mut s = tx
-                .prepare(&format!(
-                    "SELECT {CASE_COLUMNS} WHERE c.status IN ('new', 'contacted')
-                     AND c.due_at < ?1 AND c.reminded_at IS NULL ORDER BY c.due_at LIMIT 1000"
-                ))
-                .map_err(err)?;
-            let rows = s.query_map([before], case_row).map_err(err)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(err)?
-        };
-        for c in &cases {
-            tx.execute(
-                "UPDATE cases SET reminded_at = ?1 WHERE id = ?2",
-                params![now, c.id],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(cases)
     }
 }
 
@@ -416,6 +447,32 @@ impl Reader {
             Some(c) => Ok(Some((c, notes(&self.conn, id)?))),
             None => Ok(None),
         }
+    }
+
+    /// The cases of a customer's answers with their notes, oldest first.
+    pub fn cases_of_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<crate::CustomerCase>, StoreError> {
+        let cases: Vec<Case> = {
+            let mut s = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {CASE_COLUMNS} WHERE r.customer_id = ?1 ORDER BY c.opened_at, c.id"
+                ))
+                .map_err(err)?;
+            let rows = s.query_map([customer_id], case_row).map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)?
+        };
+        cases
+            .into_iter()
+            .map(|case| {
+                Ok(crate::CustomerCase {
+                    notes: notes(&self.conn, case.id)?,
+                    case,
+                })
+            })
+            .collect()
     }
 
     /// Every case's times, oldest first, for the loop's figures.
@@ -556,10 +613,33 @@ mod tests {
         let (c, notes) = r.case(cases[0].id).unwrap().unwrap();
         assert_eq!(c.comment.as_deref(), Some("rude <b>agent</b>"));
         assert!(notes.is_empty());
-        // Erasing the customer erases the case.
+        // New rules open the cases of recent answers stored before them, once.
+        keys.set_case_rules(&[CaseRule {
+            metric: "ces".into(),
+            max_score: 2.0,
+            target_hours: 24.0,
+            max_age_days: 14.0,
+        }])
+        .unwrap();
+        assert_eq!(keys.open_missing_cases(crate::now_micros()).unwrap(), 1);
+        assert_eq!(keys.open_missing_cases(crate::now_micros()).unwrap(), 0);
+        assert_eq!(r.cases(&CaseFilter::default()).unwrap().1, 3);
+        // The customer's export holds the case and its notes; erasing them erases both.
+        let a_id = cases[1].id;
+        keys.act_on_case(a_id, "ana", &CaseAction::Note("called them".into()), now)
+            .unwrap();
+        let data = r.customer_data("C-a").unwrap();
+        assert_eq!(data.cases.len(), 1);
+        assert_eq!(data.cases[0].notes[0].text, "called them");
         drop(keys);
-        crate::forget_customer(&path, "C-a").unwrap();
-        assert_eq!(r.cases(&CaseFilter::default()).unwrap().1, 1);
+        let erased = crate::forget_customer(&path, "C-a").unwrap();
+        assert_eq!(erased.cases, 1);
+        let left: i64 = r
+            .conn
+            .query_row("SELECT count(*) FROM case_notes", [], |x| x.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        assert_eq!(r.cases(&CaseFilter::default()).unwrap().1, 2);
     }
 
     #[test]
@@ -630,9 +710,9 @@ mod tests {
         );
         // Reminders: once per overdue open case.
         let due = c.due_at;
-        assert!(keys.overdue_cases_to_remind(due, t).unwrap().is_empty());
-        assert_eq!(keys.overdue_cases_to_remind(due + 1, t).unwrap().len(), 1);
-        assert!(keys.overdue_cases_to_remind(due + 1, t).unwrap().is_empty());
+        assert_eq!(keys.enqueue_overdue_cases(due, |_| vec![]).unwrap(), 0);
+        assert_eq!(keys.enqueue_overdue_cases(due + 1, |_| vec![]).unwrap(), 1);
+        assert_eq!(keys.enqueue_overdue_cases(due + 1, |_| vec![]).unwrap(), 0);
         let times = store.reader().unwrap().case_times().unwrap();
         assert_eq!(times.len(), 1);
         assert_eq!(times[0].status, CaseStatus::Contacted);

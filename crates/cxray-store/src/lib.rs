@@ -57,6 +57,7 @@ mod records;
 mod schema;
 mod source;
 mod team;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -72,7 +73,7 @@ pub use decisions::{Decision, DecisionBatch, Funnel};
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use outbox::{OutboxEmail, Queued};
-pub use privacy::{CustomerData, Erased, forget_customer};
+pub use privacy::{CustomerCase, CustomerData, Erased, forget_customer};
 pub use read::{Counts, Invitation, Reader, StoredEvent, StoredResponse, SurveyProgress};
 pub use records::{
     MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, NewAnswer, NewEvent, NewResponse, PAGE_PREFIXES, Record,
@@ -81,10 +82,11 @@ pub use records::{
 pub use schema::SCHEMA_VERSION;
 pub use source::{StoreSource, is_sqlite_file};
 pub use team::{
-    LOCKOUT_MINUTES, Login, MAX_FAILURES, MIN_PASSWORD_CHARS, Member, NewSession, Role,
-    SESSION_IDLE_HOURS, SESSION_MAX_DAYS, Session, member_name_problem, new_password,
-    password_problem,
+    LOCKOUT_MINUTES, Login, LoginCheck, MAX_FAILURES, MIN_PASSWORD_CHARS, Member, NewSession,
+    PendingLogin, Role, SESSION_IDLE_HOURS, SESSION_MAX_DAYS, Session, member_name_problem,
+    new_password, password_problem,
 };
+pub use webhooks::{NewWebhook, StatusCounts, WEBHOOK_BACKOFF_SECONDS, Webhook};
 
 /// Most batches committed together in one transaction.
 pub const GROUP_LIMIT: usize = 1024;

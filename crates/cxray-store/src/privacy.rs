@@ -1,6 +1,7 @@
 //! A customer's right to their data: everything the store holds about them as JSON, and its
 //! erasure. Erasing deletes every row with the customer's id (responses with their answers,
-//! journey events, invitations, decisions, invitation emails, a suppression), overwrites the deleted content (`secure_delete`),
+//! journey events, invitations, decisions, invitation emails, a suppression, the cases of their
+//! answers with their notes, webhooks about them), overwrites the deleted content (`secure_delete`),
 //! and, when no reader holds the write-ahead log, truncates it so that no old page image keeps
 //! the data. The erasure is logged with the time and the number of rows, never with whose they
 //! were.
@@ -21,6 +22,8 @@ pub struct Erased {
     pub decisions: u64,
     /// Invitation emails (sent or waiting).
     pub outbox: u64,
+    /// Cases of their answers (with their notes).
+    pub cases: u64,
     /// Whether the write-ahead log could be truncated (readers, such as a running server's,
     /// can hold it; its old pages are then overwritten as it is reused).
     pub log_truncated: bool,
@@ -38,6 +41,16 @@ pub struct CustomerData {
     pub emails: Vec<crate::Queued>,
     /// Why the customer is never invited, if they are suppressed (unsubscribed …).
     pub suppressed: Option<String>,
+    /// The cases their answers opened, each with its history (the team's notes about them).
+    pub cases: Vec<CustomerCase>,
+}
+
+/// A case of the customer with its notes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CustomerCase {
+    #[serde(flatten)]
+    pub case: crate::Case,
+    pub notes: Vec<crate::CaseNote>,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -72,6 +85,10 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         invitations: count("SELECT count(*) FROM invitations WHERE customer_id = ?1")?,
         decisions: count("SELECT count(*) FROM decisions WHERE customer_id = ?1")?,
         outbox: count("SELECT count(*) FROM outbox WHERE customer_id = ?1")?,
+        cases: count(
+            "SELECT count(*) FROM cases c JOIN responses r ON r.id = c.response
+             WHERE r.customer_id = ?1",
+        )?,
         log_truncated: false,
     };
     // Answers go with their responses (foreign key, ON DELETE CASCADE).
@@ -84,7 +101,15 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         .map_err(err)?;
     // A suppression goes too: after an erasure nothing about the customer remains, and the
     // store no longer knows them at all.
-    for table in ["invitations", "decisions", "outbox", "suppressions"] {
+    // Cases and their notes go with the responses (cascade); webhooks about the customer
+    // (a case's payload holds the comment) go here, delivered or not.
+    for table in [
+        "invitations",
+        "decisions",
+        "outbox",
+        "suppressions",
+        "webhooks",
+    ] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE customer_id = ?1"),
             [customer_id],
@@ -92,8 +117,8 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
         .map_err(err)?;
     }
     tx.execute(
-        "INSERT INTO erasures (at, responses, answers, events, invitations, decisions, outbox)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO erasures (at, responses, answers, events, invitations, decisions, outbox,
+            cases) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             crate::now_micros(),
             erased.responses as i64,
@@ -101,7 +126,8 @@ pub fn forget_customer(path: &Path, customer_id: &str) -> Result<Erased, StoreEr
             erased.events as i64,
             erased.invitations as i64,
             erased.decisions as i64,
-            erased.outbox as i64
+            erased.outbox as i64,
+            erased.cases as i64
         ],
     )
     .map_err(err)?;
@@ -141,6 +167,7 @@ impl Reader {
             invitations,
             decisions: self.decisions(Some(customer_id))?,
             emails: self.outbox(Some(customer_id), None)?,
+            cases: self.cases_of_customer(customer_id)?,
             suppressed: {
                 use rusqlite::OptionalExtension;
                 self.conn

@@ -228,6 +228,44 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ) STRICT;
     CREATE INDEX case_notes_by_case ON case_notes (case_id, at);",
     ),
+    (
+        "webhooks (a persistent outbox of signed deliveries, the alerts already sent); failed \
+         logins per name and address (a lockout by one address does not lock the member out \
+         everywhere); cases in the erasure log",
+        "CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        event TEXT NOT NULL,
+        customer_id TEXT,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL,
+        next_attempt INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_at INTEGER
+    ) STRICT;
+    CREATE INDEX webhooks_due ON webhooks (status, next_attempt);
+    CREATE INDEX webhooks_by_time ON webhooks (created_at);
+    CREATE INDEX webhooks_by_customer ON webhooks (customer_id);
+    CREATE TABLE alerts_sent (
+        rule TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        period TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (rule, segment, period)
+    ) STRICT;
+    CREATE TABLE login_failures (
+        name TEXT NOT NULL COLLATE NOCASE,
+        address TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        locked_until INTEGER,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (name, address)
+    ) STRICT;
+    ALTER TABLE erasures ADD COLUMN cases INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

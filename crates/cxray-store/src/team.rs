@@ -4,8 +4,12 @@
 //! - **Passwords** are kept as argon2id PHC strings (salt and parameters inside; OWASP's
 //!   minimum of 19 MiB, 2 passes), never in clear. A login with an unknown name still pays for
 //!   one hash, so the time of an answer does not tell which names exist.
-//! - **Lockout**: [`MAX_FAILURES`] wrong passwords in a row lock the member out for
-//!   [`LOCKOUT_MINUTES`]; while locked, no password is even checked.
+//! - **Lockout**: [`MAX_FAILURES`] wrong passwords in a row for a name from one client address
+//!   lock that name out from that address for [`LOCKOUT_MINUTES`]; while locked, no password
+//!   is even checked. Unknown names are counted and locked alike (a lockout tells nothing about
+//!   who exists), and a guesser elsewhere cannot lock a member out of their own desk
+//!   (`cxray user unlock` lifts a lockout). Guessing from many addresses meets the server's
+//!   rate limits.
 //! - **Sessions** are 32 random bytes shown once, in the cookie; the store keeps their SHA-256
 //!   (as API keys), with the session's CSRF token, and ends them after [`SESSION_IDLE_HOURS`]
 //!   without use or [`SESSION_MAX_DAYS`] in all. A login always makes a new session (a session
@@ -67,7 +71,7 @@ pub struct Member {
     pub role: Role,
     /// µs since the Unix epoch.
     pub created_at: i64,
-    /// Locked out until then (µs), after repeated wrong passwords.
+    /// Locked out (from some address) until then (µs), after repeated wrong passwords.
     pub locked_until: Option<i64>,
 }
 
@@ -78,8 +82,38 @@ pub enum Login {
     Session(NewSession),
     /// Unknown name or wrong password (the two are not told apart).
     Refused,
-    /// Too many wrong passwords: no password is checked until then (µs).
+    /// Too many wrong passwords from this address: no password is checked until then (µs).
     Locked { until: i64 },
+}
+
+/// The first step of a login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginCheck {
+    /// Too many wrong passwords from this address: nothing is checked until then (µs).
+    Locked { until: i64 },
+    /// Verify the password ([`PendingLogin::verify`], slow on purpose), then finish.
+    Verify(PendingLogin),
+}
+
+/// A login between its check and its end: the name as given and, for a member, their hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    name: String,
+    member: Option<(String, Role, String)>,
+}
+
+impl PendingLogin {
+    /// Whether `password` is the member's (argon2id; an unknown name costs the same time and
+    /// is never right).
+    pub fn verify(&self, password: &str) -> bool {
+        match &self.member {
+            Some((_, _, phc)) => verify_password(password, phc),
+            None => {
+                let _ = verify_password(password, dummy_hash());
+                false
+            }
+        }
+    }
 }
 
 /// A session just made.
@@ -185,7 +219,7 @@ impl Keys {
             "INSERT INTO members (name, role, password, created_at, failures)
              VALUES (?1, ?2, ?3, ?4, 0)
              ON CONFLICT (name) DO UPDATE SET role = excluded.role,
-               password = excluded.password, failures = 0, locked_until = NULL"
+               password = excluded.password"
         } else {
             "INSERT INTO members (name, role, password, created_at, failures)
              VALUES (?1, ?2, ?3, ?4, 0) ON CONFLICT DO NOTHING"
@@ -204,6 +238,7 @@ impl Keys {
             self.conn
                 .execute("DELETE FROM sessions WHERE member = ?1", [name])
                 .map_err(err)?;
+            self.unlock_member(name)?;
         }
         self.member(name)?
             .ok_or_else(|| StoreError::Read(format!("member {name:?} vanished")))
@@ -224,7 +259,9 @@ impl Keys {
     pub fn member(&self, name: &str) -> Result<Option<Member>, StoreError> {
         self.conn
             .query_row(
-                "SELECT name, role, created_at, locked_until FROM members WHERE name = ?1",
+                "SELECT name, role, created_at,
+                    (SELECT max(locked_until) FROM login_failures f WHERE f.name = m.name)
+                 FROM members m WHERE name = ?1",
                 [name],
                 member_row,
             )
@@ -236,73 +273,136 @@ impl Keys {
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
         let mut s = self
             .conn
-            .prepare("SELECT name, role, created_at, locked_until FROM members ORDER BY name")
+            .prepare(
+                "SELECT name, role, created_at,
+                    (SELECT max(locked_until) FROM login_failures f WHERE f.name = m.name)
+                 FROM members m ORDER BY name",
+            )
             .map_err(err)?;
         let rows = s.query_map([], member_row).map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
-    /// Checks a member's password at `now` (µs) and, when it is right, opens a new session.
-    pub fn login(&self, name: &str, password: &str, now: i64) -> Result<Login, StoreError> {
-        let found: Option<(String, String, String, i64, Option<i64>)> = self
+    /// Checks a member's password from `address` at `now` (µs) and, when it is right, opens
+    /// a new session: [`Keys::login_check`], the hash checked, [`Keys::login_finish`] in one
+    /// call. A server runs the three apart, so that the slow hash holds no connection.
+    pub fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<Login, StoreError> {
+        match self.login_check(name, address, now)? {
+            LoginCheck::Locked { until } => Ok(Login::Locked { until }),
+            LoginCheck::Verify(pending) => {
+                let ok = pending.verify(password);
+                self.login_finish(&pending, address, ok, now)
+            }
+        }
+    }
+
+    /// The first step of a login: whether `name` is locked out from `address` (for unknown
+    /// names as for members: a lockout tells nothing about who exists), else what to verify.
+    pub fn login_check(
+        &self,
+        name: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<LoginCheck, StoreError> {
+        let locked: Option<i64> = self
             .conn
             .query_row(
-                "SELECT name, role, password, failures, locked_until FROM members
-                 WHERE name = ?1",
+                "SELECT locked_until FROM login_failures WHERE name = ?1 AND address = ?2",
+                params![name, address],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?
+            .flatten();
+        if let Some(until) = locked.filter(|u| *u > now) {
+            return Ok(LoginCheck::Locked { until });
+        }
+        let member: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT name, role, password FROM members WHERE name = ?1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(err)?;
-        let Some((name, role, phc, failures, locked_until)) = found else {
-            // The same work as a known name: the answer's time tells nothing.
-            let _ = verify_password(password, dummy_hash());
-            return Ok(Login::Refused);
-        };
-        if let Some(until) = locked_until
-            && until > now
-        {
-            return Ok(Login::Locked { until });
-        }
-        if !verify_password(password, &phc) {
-            let failures = failures + 1;
+        Ok(LoginCheck::Verify(PendingLogin {
+            name: name.to_string(),
+            member: member.and_then(|(n, r, p)| Role::parse(&r).map(|r| (n, r, p))),
+        }))
+    }
+
+    /// The last step of a login: `verified` (the password matched) opens a session and
+    /// clears the failures of the name from `address`; a failure is counted, and the
+    /// [`MAX_FAILURES`]-th in a row locks the name out from that address.
+    pub fn login_finish(
+        &self,
+        pending: &PendingLogin,
+        address: &str,
+        verified: bool,
+        now: i64,
+    ) -> Result<Login, StoreError> {
+        let member = pending.member.as_ref().filter(|_| verified);
+        let Some((name, role, _)) = member else {
+            let failures: i64 = self
+                .conn
+                .query_row(
+                    "INSERT INTO login_failures (name, address, failures, last_at)
+                     VALUES (?1, ?2, 1, ?3)
+                     ON CONFLICT (name, address) DO UPDATE SET
+                       failures = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?3
+                         THEN 1 ELSE failures + 1 END,
+                       locked_until = CASE WHEN locked_until <= ?3 THEN NULL
+                         ELSE locked_until END,
+                       last_at = ?3
+                     RETURNING failures",
+                    params![pending.name, address, now],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
             if failures >= MAX_FAILURES {
                 let until = now + LOCKOUT_MINUTES * 60_000_000;
                 self.conn
                     .execute(
-                        "UPDATE members SET failures = 0, locked_until = ?1 WHERE name = ?2",
-                        params![until, name],
+                        "UPDATE login_failures SET locked_until = ?1
+                         WHERE name = ?2 AND address = ?3",
+                        params![until, pending.name, address],
                     )
                     .map_err(err)?;
                 return Ok(Login::Locked { until });
             }
-            self.conn
-                .execute(
-                    "UPDATE members SET failures = ?1 WHERE name = ?2",
-                    params![failures, name],
-                )
-                .map_err(err)?;
             return Ok(Login::Refused);
-        }
-        let role = Role::parse(&role)
-            .ok_or_else(|| StoreError::Read(format!("member {name:?} has no known role")))?;
+        };
         self.conn
             .execute(
-                "UPDATE members SET failures = 0, locked_until = NULL WHERE name = ?1",
-                [&name],
+                "DELETE FROM login_failures WHERE name = ?1 AND address = ?2",
+                params![name, address],
             )
             .map_err(err)?;
-        // Sessions past their time are dropped as new ones are made.
+        // Sessions past their time, and failures a day old, are dropped as sessions are made.
         self.conn
             .execute(
                 "DELETE FROM sessions WHERE expires_at <= ?1 OR seen_at <= ?2",
                 params![now, now - SESSION_IDLE_HOURS * 3_600_000_000],
             )
             .map_err(err)?;
+        self.conn
+            .execute(
+                "DELETE FROM login_failures WHERE last_at <= ?1
+                 AND (locked_until IS NULL OR locked_until <= ?2)",
+                params![now - 86_400_000_000, now],
+            )
+            .map_err(err)?;
         let secret = random_hex(32)?;
         let session = Session {
-            member: name,
-            role,
+            member: name.clone(),
+            role: *role,
             csrf: random_hex(32)?,
             expires_at: now + SESSION_MAX_DAYS * 86_400_000_000,
         };
@@ -320,6 +420,14 @@ impl Keys {
             )
             .map_err(err)?;
         Ok(Login::Session(NewSession { secret, session }))
+    }
+
+    /// Lifts every lockout of a member; false when none was in force.
+    pub fn unlock_member(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn
+            .execute("DELETE FROM login_failures WHERE name = ?1", [name])
+            .map(|n| n > 0)
+            .map_err(err)
     }
 
     /// The live session of a cookie's secret at `now` (µs), marked as used; none when it is
@@ -420,7 +528,10 @@ mod tests {
         }
         let k = Keys::open(dir.path().join("t.db")).unwrap();
         let now = 1_800_000_000_000_000;
-        let Login::Session(s) = k.login("ANA@example.com", "correct horse", now).unwrap() else {
+        let Login::Session(s) = k
+            .login("ANA@example.com", "correct horse", "10.0.0.1", now)
+            .unwrap()
+        else {
             panic!("the right password opens a session")
         };
         assert_eq!(s.secret.len(), 64);
@@ -429,7 +540,10 @@ mod tests {
         assert_eq!(live.csrf, s.session.csrf);
         assert_eq!(live.role, Role::Analyst);
         // Two logins are two sessions with their own tokens.
-        let Login::Session(t) = k.login("ana@example.com", "correct horse", now).unwrap() else {
+        let Login::Session(t) = k
+            .login("ana@example.com", "correct horse", "10.0.0.1", now)
+            .unwrap()
+        else {
             panic!()
         };
         assert_ne!(t.secret, s.secret);
@@ -438,7 +552,7 @@ mod tests {
         assert_eq!(k.session(&s.secret, now).unwrap(), None);
         assert!(k.session(&t.secret, now).unwrap().is_some());
         assert_eq!(
-            k.login("nobody", "correct horse", now).unwrap(),
+            k.login("nobody", "correct horse", "10.0.0.1", now).unwrap(),
             Login::Refused
         );
         assert_eq!(k.session("", now).unwrap(), None);
@@ -451,34 +565,73 @@ mod tests {
             .unwrap();
         let now = 1_800_000_000_000_000;
         for _ in 0..MAX_FAILURES - 1 {
-            assert_eq!(k.login("bo", "wrong guess!", now).unwrap(), Login::Refused);
+            assert_eq!(
+                k.login("bo", "wrong guess!", "10.0.0.1", now).unwrap(),
+                Login::Refused
+            );
         }
         let until = now + LOCKOUT_MINUTES * 60_000_000;
         assert_eq!(
-            k.login("bo", "wrong guess!", now).unwrap(),
+            k.login("bo", "wrong guess!", "10.0.0.1", now).unwrap(),
             Login::Locked { until }
         );
         // Locked: even the right password is not checked.
         assert_eq!(
-            k.login("bo", "a long passphrase", until - 1).unwrap(),
+            k.login("bo", "a long passphrase", "10.0.0.1", until - 1)
+                .unwrap(),
             Login::Locked { until }
         );
         assert!(matches!(
-            k.login("bo", "a long passphrase", until).unwrap(),
+            k.login("bo", "a long passphrase", "10.0.0.1", until)
+                .unwrap(),
             Login::Session(_)
         ));
         // A success resets the count.
         for _ in 0..MAX_FAILURES - 1 {
-            k.login("bo", "wrong guess!", until).unwrap();
+            k.login("bo", "wrong guess!", "10.0.0.1", until).unwrap();
         }
         assert!(matches!(
-            k.login("bo", "a long passphrase", until).unwrap(),
+            k.login("bo", "a long passphrase", "10.0.0.1", until)
+                .unwrap(),
             Login::Session(_)
         ));
         assert_eq!(
-            k.login("bo", "wrong guess!", until).unwrap(),
+            k.login("bo", "wrong guess!", "10.0.0.1", until).unwrap(),
             Login::Refused
         );
+        // A lockout holds for its address only: the member's own desk still logs in.
+        for _ in 0..MAX_FAILURES {
+            k.login("bo", "wrong guess!", "203.0.113.9", until).unwrap();
+        }
+        assert!(matches!(
+            k.login("bo", "a long passphrase", "203.0.113.9", until)
+                .unwrap(),
+            Login::Locked { .. }
+        ));
+        assert!(k.member("bo").unwrap().unwrap().locked_until.is_some());
+        assert!(matches!(
+            k.login("bo", "a long passphrase", "10.0.0.1", until)
+                .unwrap(),
+            Login::Session(_)
+        ));
+        // An unknown name is counted and locked alike: a lockout tells nothing.
+        for _ in 0..MAX_FAILURES - 1 {
+            assert_eq!(
+                k.login("nobody", "x", "203.0.113.9", until).unwrap(),
+                Login::Refused
+            );
+        }
+        assert!(matches!(
+            k.login("nobody", "x", "203.0.113.9", until).unwrap(),
+            Login::Locked { .. }
+        ));
+        // Unlocked by an admin.
+        assert!(k.unlock_member("bo").unwrap());
+        assert!(matches!(
+            k.login("bo", "a long passphrase", "203.0.113.9", until)
+                .unwrap(),
+            Login::Session(_)
+        ));
     }
 
     #[test]
@@ -488,7 +641,7 @@ mod tests {
             .unwrap();
         let t0 = 1_800_000_000_000_000;
         let hour = 3_600_000_000;
-        let open = |at| match k.login("cy", "another passphrase", at).unwrap() {
+        let open = |at| match k.login("cy", "another passphrase", "10.0.0.1", at).unwrap() {
             Login::Session(s) => s.secret,
             other => panic!("{other:?}"),
         };
@@ -530,7 +683,7 @@ mod tests {
             k.add_member("cy", Role::Viewer, "a third passphrase", false)
                 .is_err()
         );
-        let Login::Session(n) = k.login("cy", "a third passphrase", t0).unwrap() else {
+        let Login::Session(n) = k.login("cy", "a third passphrase", "10.0.0.1", t0).unwrap() else {
             panic!()
         };
         assert_eq!(n.session.role, Role::Viewer);

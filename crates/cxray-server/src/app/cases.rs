@@ -30,14 +30,17 @@ const PAGE: usize = 50;
 pub fn case_rules(s: &CaseSettings, catalog: &MetricCatalog) -> Result<Vec<CaseRule>, String> {
     let target_hours = s.target_hours.unwrap_or(48.0);
     let max_age_days = s.max_age_days.unwrap_or(14.0);
-    if !(target_hours.is_finite() && target_hours > 0.0) {
+    // Ten years at most: beyond, due times would not fit the store's integers.
+    if !(target_hours > 0.0 && target_hours <= 87_600.0) {
         return Err(format!(
-            "[cases] target_hours must be a positive number of hours, not {target_hours}"
+            "[cases] target_hours must be a number of hours from 0 to 87600 (ten years), not \
+             {target_hours}"
         ));
     }
-    if !(max_age_days.is_finite() && max_age_days > 0.0) {
+    if !(max_age_days > 0.0 && max_age_days <= 3_650.0) {
         return Err(format!(
-            "[cases] max_age_days must be a positive number of days, not {max_age_days}"
+            "[cases] max_age_days must be a number of days from 0 to 3650 (ten years), not \
+             {max_age_days}"
         ));
     }
     let rule = |metric: &str, max_score| CaseRule {
@@ -208,7 +211,7 @@ fn estimate_html(e: &Option<cxray_stats::Estimate>, unit: &str) -> Markup {
 }
 
 fn figures_html(f: &LoopFigures) -> Markup {
-    let hours = |h: Option<f64>| h.map_or("—".to_string(), |h| format!("{h:.1} h"));
+    let hours = |h: Option<f64>| h.map_or("∞".to_string(), duration_hours);
     html! {
         section.loop-figures aria-label="The loop's figures" {
             div.tile {
@@ -221,8 +224,8 @@ fn figures_html(f: &LoopFigures) -> Markup {
                 div.label { "median (Kaplan-Meier: open cases count as still waiting)" }
                 @match &f.first_contact_hours {
                     Some(m) => div {
-                        span.value { (hours(m.median)) }
-                        " " span.ci { "[" (hours(m.lower)) ", " (m.upper.map_or("∞".to_string(), |h| format!("{h:.1} h"))) "]" }
+                        span.value { (m.median.map_or("—".to_string(), duration_hours)) }
+                        " " span.ci { "[" (hours(m.lower)) ", " (hours(m.upper)) "]" }
                         " " span.n { (m.contacted) " of " (m.n) " contacted" }
                     },
                     None => div { span.ns { "—" } },
@@ -230,9 +233,9 @@ fn figures_html(f: &LoopFigures) -> Markup {
             }
             div.tile {
                 div.name { "Later NPS" }
-                div.label { "customers contacted · not contacted" }
-                div { (estimate_html(&f.later_nps_contacted, "")) }
-                div { (estimate_html(&f.later_nps_not_contacted, "")) }
+                div.label { "the next NPS of each case's customer" }
+                div { "contacted: " (estimate_html(&f.later_nps_contacted, "")) }
+                div { "not contacted: " (estimate_html(&f.later_nps_not_contacted, "")) }
                 @if let Some(d) = &f.later_nps_difference {
                     div.verdict class=(if d.p_value < 0.05 { "sig-up" } else { "ns" }) {
                         (format!("difference {:+.0} points, p = {:.3}", d.difference, d.p_value))
@@ -243,9 +246,20 @@ fn figures_html(f: &LoopFigures) -> Markup {
             div.tile {
                 div.name { "Open" }
                 div.value { (f.open) }
-                div.label { (f.overdue) " overdue · " (f.cases) " cases in all" }
+                div.label { (f.overdue) " overdue · " (f.cases) (if f.cases == 1 { " case" } else { " cases" }) " in all" }
             }
         }
+    }
+}
+
+/// Hours as "25 min", "3.5 h" or "2.1 d".
+fn duration_hours(h: f64) -> String {
+    if h < 1.0 {
+        format!("{:.0} min", h * 60.0)
+    } else if h < 48.0 {
+        format!("{h:.1} h")
+    } else {
+        format!("{:.1} d", h / 24.0)
     }
 }
 
@@ -365,7 +379,7 @@ pub async fn queue(
                     }
                 }
                 p.pager {
-                    (total) " cases · page " (page_no) " of " (pages)
+                    (total) (if total == 1 { " case" } else { " cases" }) " · page " (page_no) " of " (pages)
                     @if page_no > 1 {
                         " " a href={ "/app/cases?view=" (view.name()) "&page=" (page_no - 1) } { "previous" }
                     }
@@ -569,27 +583,37 @@ pub async fn act(
             ));
         }
     };
+    if let CaseAction::Note(text) = &action {
+        let n = text.trim().chars().count();
+        if n == 0 || n > cxray_store::MAX_NOTE_CHARS {
+            return bad(format!(
+                "a note has 1 to {} characters",
+                cxray_store::MAX_NOTE_CHARS
+            ));
+        }
+    }
     let author = session.member.clone();
     let done = crate::read::blocking(&state, move |s| {
-        if let CaseAction::Assign(owner) = &action
-            && !owner.is_empty()
-            && s.with_admin(|k| k.member(owner))?.is_none()
-        {
-            return Err(ApiError::BadRequest(format!(
-                "{owner:?} is not a member of the team"
-            )));
-        }
-        s.with_admin(|k| k.act_on_case(id, &author, &action, chrono::Utc::now().timestamp_micros()))
-            .map_err(|e| match e {
-                ApiError::Internal(m) if m.contains("a note") => ApiError::BadRequest(m),
+        // The owner is checked and set under one lock, by the member's own spelling.
+        s.with_admin(|k| {
+            let action = match action {
+                CaseAction::Assign(owner) if !owner.trim().is_empty() => {
+                    match k.member(owner.trim())? {
+                        Some(m) => CaseAction::Assign(m.name),
+                        None => return Ok(Err(format!("{owner:?} is not a member of the team"))),
+                    }
+                }
                 other => other,
-            })
+            };
+            k.act_on_case(id, &author, &action, chrono::Utc::now().timestamp_micros())
+                .map(Ok)
+        })
     })
     .await;
     match done {
-        Ok(Some(_)) => see_other(&format!("/app/cases/{id}")),
-        Ok(None) => not_found(&session),
-        Err(ApiError::BadRequest(m)) => bad(m),
+        Ok(Ok(Some(_))) => see_other(&format!("/app/cases/{id}")),
+        Ok(Ok(None)) => not_found(&session),
+        Ok(Err(m)) => bad(m),
         Err(e) => message(Some(&session), e.status(), "Not done", &e.to_string()),
     }
 }

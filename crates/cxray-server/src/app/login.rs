@@ -7,10 +7,10 @@
 //! site (no open redirect).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
-use cxray_store::{Login, Session};
+use axum::response::{IntoResponse, Response};
+use cxray_store::{Login, LoginCheck, Session};
 use maud::html;
 
 use super::{SESSION_COOKIE, cookie, field, form_fields, message, page, same_token, see_other};
@@ -29,8 +29,8 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
         Some(n)
             if (n == "/app" || n.starts_with("/app/") || n.starts_with("/app?"))
                 && !n.contains("//")
-                && !n.contains('\\')
-                && !n.chars().any(char::is_control) =>
+                && !n.contains("/.")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
         {
             n.to_string()
         }
@@ -97,7 +97,12 @@ fn set_cookie(r: &mut Response, value: &str) {
 }
 
 /// `POST /app/login`: name, password, token, next.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
+    let headers = parts.headers;
     let fields = form_fields(&body);
     let next = safe_next(field(&fields, "next"));
     let fresh = crate::links::random_id();
@@ -127,18 +132,63 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return again(StatusCode::BAD_REQUEST, "Give your name and password.");
     };
     let (name, password) = (name.trim().to_string(), password.to_string());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let address = state.client_address(peer, &headers);
+    // Logins have a budget of their own per address, tighter than the public pages'.
+    if let Err(e) = state
+        .login_limit
+        .check(crate::auth::Client::Address(address))
+    {
+        return e.into_response();
+    }
+    let address = address.to_string();
     // A session the browser had before is ended, whatever happens: a login never keeps a
     // session id that existed before it.
     let before = cookie(&headers, SESSION_COOKIE).map(str::to_string);
-    let outcome = crate::read::blocking(&state, move |s| {
+    let now = chrono::Utc::now().timestamp_micros();
+    let (n, a) = (name.clone(), address.clone());
+    let checked = crate::read::blocking(&state, move |s| {
         s.with_admin(|k| {
             if let Some(b) = &before {
                 k.end_session(b)?;
             }
-            k.login(&name, &password, chrono::Utc::now().timestamp_micros())
+            k.login_check(&n, &a, now)
         })
     })
     .await;
+    let outcome = match checked {
+        Ok(LoginCheck::Locked { until }) => Ok(Login::Locked { until }),
+        Ok(LoginCheck::Verify(pending)) => {
+            // The slow hash holds no connection, and at most two run at once: a flood of
+            // logins waits here instead of stalling the server's other work.
+            let permit = state.hashing.acquire().await;
+            let (pending, ok) = match tokio::task::spawn_blocking(move || {
+                let ok = pending.verify(&password);
+                (pending, ok)
+            })
+            .await
+            {
+                Ok(x) => x,
+                Err(e) => {
+                    return message(
+                        None,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Try again",
+                        &e.to_string(),
+                    );
+                }
+            };
+            drop(permit);
+            crate::read::blocking(&state, move |s| {
+                s.with_admin(|k| k.login_finish(&pending, &address, ok, now))
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match outcome {
         Ok(Login::Session(new)) => {
             let mut r = see_other(&next);
@@ -210,6 +260,10 @@ mod tests {
             "/app//evil.example",
             "/application",
             "/app\\..\\x",
+            "/app/../api/v1/keys",
+            "/app/./cases",
+            "/app/cases?q=é",
+            "/app/cases x",
             "/app/\r\nSet-Cookie: x=1",
             "javascript:alert(1)",
             "",

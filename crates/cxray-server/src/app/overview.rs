@@ -19,13 +19,13 @@ use cxray_store::Session;
 use maud::{PreEscaped, html};
 
 use super::{message, page, when};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::{AppState, StoreVersion};
 
 /// A computed overview.
 #[derive(Clone)]
 struct Entry {
-    version: u64,
+    version: StoreVersion,
     html: Arc<String>,
     /// When it was computed (µs).
     at: i64,
@@ -34,9 +34,22 @@ struct Entry {
 }
 
 /// The overviews computed, by query.
-#[derive(Default)]
 pub struct OverviewCache {
     entries: Mutex<HashMap<String, Entry>>,
+    /// One computation per query at a time: a second request for it waits for the first.
+    computing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Reports computed at once, whatever the queries (each reads the whole project).
+    slots: tokio::sync::Semaphore,
+}
+
+impl Default for OverviewCache {
+    fn default() -> Self {
+        OverviewCache {
+            entries: Mutex::default(),
+            computing: Mutex::default(),
+            slots: tokio::sync::Semaphore::new(2),
+        }
+    }
 }
 
 /// Queries cached at most (each is one report's HTML, a few hundred KB).
@@ -62,6 +75,18 @@ impl OverviewCache {
         m.insert(key, entry);
     }
 
+    fn remove(&self, key: &str) {
+        self.entries
+            .lock()
+            .expect("overview cache lock")
+            .remove(key);
+    }
+
+    /// Forgets every computed overview (after an erasure: they may quote the customer).
+    pub fn clear(&self) {
+        self.entries.lock().expect("overview cache lock").clear();
+    }
+
     /// Marks the entry as being updated; false when an update already runs.
     fn start_update(&self, key: &str) -> bool {
         let mut m = self.entries.lock().expect("overview cache lock");
@@ -74,20 +99,16 @@ impl OverviewCache {
         }
     }
 
-    fn end_update(&self, key: &str) {
-        if let Some(e) = self
-            .entries
-            .lock()
-            .expect("overview cache lock")
-            .get_mut(key)
-        {
-            e.updating = false;
-        }
+    fn key_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.computing.lock().expect("overview cache lock");
+        // Locks nobody holds or waits for are dropped as new ones are made.
+        m.retain(|_, l| Arc::strong_count(l) > 1);
+        m.entry(key.to_string()).or_default().clone()
     }
 }
 
 /// The report of `q` as HTML, and the store's version it was computed at.
-fn compute(state: &AppState, q: &[(String, String)]) -> Result<(u64, String), ApiError> {
+fn compute(state: &AppState, q: &[(String, String)]) -> Result<(StoreVersion, String), ApiError> {
     let req = crate::read::report_request(q)?;
     let version = state
         .store_version()
@@ -97,25 +118,43 @@ fn compute(state: &AppState, q: &[(String, String)]) -> Result<(u64, String), Ap
     Ok((version, cxray_report::render_html_sections(&doc)))
 }
 
-/// Recomputes `key` in the background and caches it.
-fn refresh(state: &AppState, key: String, q: Vec<(String, String)>) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let k = key.clone();
-        let out = crate::read::blocking(&state, move |s| compute(s, &q)).await;
-        match out {
-            Ok((version, html)) => state.overview.put(
-                k,
-                Entry {
-                    version,
-                    html: Arc::new(html),
-                    at: chrono::Utc::now().timestamp_micros(),
-                    updating: false,
-                },
-            ),
-            Err(_) => state.overview.end_update(&k),
+/// Computes the overview of `key` (one computation per key at a time, two in all) and caches
+/// it; a failed computation leaves nothing cached.
+async fn computed(
+    state: &AppState,
+    key: &str,
+    q: &[(String, String)],
+    wanted: StoreVersion,
+) -> Result<Entry, ApiError> {
+    let lock = state.overview.key_lock(key);
+    let _one = lock.lock().await;
+    // Computed meanwhile by the request this one waited for.
+    if let Some(e) = state.overview.get(key).filter(|e| e.version == wanted) {
+        return Ok(e);
+    }
+    let _slot = state
+        .overview
+        .slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let qq = q.to_vec();
+    match crate::read::blocking(state, move |s| compute(s, &qq)).await {
+        Ok((version, html)) => {
+            let e = Entry {
+                version,
+                html: Arc::new(html),
+                at: chrono::Utc::now().timestamp_micros(),
+                updating: false,
+            };
+            state.overview.put(key.to_string(), e.clone());
+            Ok(e)
         }
-    });
+        Err(e) => {
+            state.overview.remove(key);
+            Err(e)
+        }
+    }
 }
 
 /// `GET /app?period=…&since=…&until=…&by=…`
@@ -140,14 +179,11 @@ pub async fn show(
     let key = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&q)
         .finish();
-    let version = {
-        let s = state.clone();
-        crate::read::blocking(&state, move |_| {
-            s.store_version()
-                .map_err(|e| ApiError::Internal(e.to_string()))
-        })
-        .await
-    };
+    let version = crate::read::blocking(&state, |s| {
+        s.store_version()
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await;
     let version = match version {
         Ok(v) => v,
         Err(e) => {
@@ -160,37 +196,27 @@ pub async fn show(
         }
     };
     let cached = state.overview.get(&key);
-    let (entry, stale) = match cached {
-        Some(e) if e.version == version => (e, false),
-        Some(e) => {
+    let shown = match cached {
+        Some(e) if e.version == version => Ok((e, false)),
+        // Older figures are shown while new ones are computed, unless a customer was erased
+        // since: those are never shown again.
+        Some(e) if e.version.erasures == version.erasures => {
             if state.overview.start_update(&key) {
-                refresh(&state, key.clone(), q.clone());
+                let (state, key, q) = (state.clone(), key.clone(), q.clone());
+                tokio::spawn(async move {
+                    let _ = computed(&state, &key, &q, version).await;
+                });
             }
-            (e, true)
+            Ok((e, true))
         }
-        None => {
-            let qq = q.clone();
-            match crate::read::blocking(&state, move |s| compute(s, &qq)).await {
-                Ok((v, html)) => {
-                    let e = Entry {
-                        version: v,
-                        html: Arc::new(html),
-                        at: chrono::Utc::now().timestamp_micros(),
-                        updating: false,
-                    };
-                    state.overview.put(key.clone(), e.clone());
-                    (e, v != version)
-                }
-                Err(ApiError::NotFound(m)) => {
-                    return render(&session, &q, None, false, Some(&m));
-                }
-                Err(e) => {
-                    return render(&session, &q, None, false, Some(&e.to_string()));
-                }
-            }
-        }
+        _ => computed(&state, &key, &q, version)
+            .await
+            .map(|e| (e.clone(), e.version != version)),
     };
-    render(&session, &q, Some(&entry), stale, None)
+    match shown {
+        Ok((entry, stale)) => render(&session, &q, Some(&entry), stale, None),
+        Err(e) => render(&session, &q, None, false, Some(&e.to_string())),
+    }
 }
 
 fn render(

@@ -1,0 +1,394 @@
+//! Webhooks: a persistent outbox of deliveries. A message is stored before anything is sent,
+//! in the same transaction as what it reports (a case seen, a reminder marked, an alert marked
+//! as sent), so a crash between the two neither loses nor repeats it; the delivery thread then
+//! sends what is due, retries with backoff and keeps each attempt's outcome (the delivery log).
+//! Signing is the sender's (the server's) job; the store keeps what to send.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Case, Keys, StoreError};
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhook {
+    /// The `webhook-id`: unique, the receiver's key against duplicates.
+    pub id: String,
+    pub endpoint: String,
+    /// `case.opened`, `case.overdue`, `alert.fired` …
+    pub event: String,
+    /// The customer it is about (erased with them).
+    pub customer_id: Option<String>,
+    /// The JSON body.
+    pub payload: String,
+}
+
+/// A message as kept, with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Webhook {
+    pub id: String,
+    pub endpoint: String,
+    pub event: String,
+    #[serde(skip)]
+    pub payload: String,
+    pub created_at: i64,
+    /// pending, delivered or failed (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt: i64,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+/// Messages per delivery state (`delivered`, `failed`, `pending`), by state.
+pub type StatusCounts = Vec<(String, u64)>;
+
+/// Seconds to wait after the n-th failed attempt (1-based); after the last, the message is
+/// given up as failed (about a day and a half in all).
+pub const WEBHOOK_BACKOFF_SECONDS: [i64; 8] = [5, 30, 120, 600, 1800, 3600, 6 * 3600, 24 * 3600];
+
+fn err(e: rusqlite::Error) -> StoreError {
+    StoreError::Read(e.to_string())
+}
+
+fn insert(tx: &rusqlite::Connection, m: &NewWebhook, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO webhooks (id, endpoint, event, customer_id, payload, created_at, status,
+            attempts, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?6)
+         ON CONFLICT DO NOTHING",
+        params![m.id, m.endpoint, m.event, m.customer_id, m.payload, now],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+fn setting(tx: &rusqlite::Connection, name: &str) -> Result<i64, StoreError> {
+    let v: Option<Vec<u8>> = tx
+        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(err)?;
+    Ok(v.and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(i64::from_le_bytes)
+        .unwrap_or(0))
+}
+
+fn set_setting(tx: &rusqlite::Connection, name: &str, v: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO settings (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, v.to_le_bytes().to_vec()],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+const CASES_SEEN: &str = "webhooks.cases_seen";
+
+impl Keys {
+    /// Hands each case opened since the last call to `build` and stores the messages it makes,
+    /// with the new mark, in one transaction. The first call only sets the mark (cases opened
+    /// before webhooks were set up are not announced). Returns the messages stored.
+    pub fn enqueue_new_cases(
+        &mut self,
+        now: i64,
+        build: impl Fn(&Case) -> Vec<NewWebhook>,
+    ) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let last: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM cases", [], |r| r.get(0))
+            .map_err(err)?;
+        let known: bool = tx
+            .query_row(
+                "SELECT count(*) FROM settings WHERE name = ?1",
+                [CASES_SEEN],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        let mut stored = 0;
+        if known {
+            let seen = setting(&tx, CASES_SEEN)?;
+            if last > seen {
+                let cases = crate::cases::cases_after(&tx, seen, 500)?;
+                let newest = cases.last().map_or(seen, |c| c.id);
+                for c in &cases {
+                    for m in build(c) {
+                        insert(&tx, &m, now)?;
+                        stored += 1;
+                    }
+                }
+                set_setting(&tx, CASES_SEEN, newest)?;
+            }
+        } else {
+            set_setting(&tx, CASES_SEEN, last)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(stored)
+    }
+
+    /// Open cases due before `now` with no reminder yet: each is marked reminded and its
+    /// messages (from `build`) stored, in one transaction. Returns the cases reminded.
+    pub fn enqueue_overdue_cases(
+        &mut self,
+        now: i64,
+        build: impl Fn(&Case) -> Vec<NewWebhook>,
+    ) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let cases = crate::cases::overdue_unreminded(&tx, now, 500)?;
+        for c in &cases {
+            tx.execute(
+                "UPDATE cases SET reminded_at = ?1 WHERE id = ?2",
+                params![now, c.id],
+            )
+            .map_err(err)?;
+            for m in build(c) {
+                insert(&tx, &m, now)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(cases.len())
+    }
+
+    /// Stores the messages of an alert unless the alert (rule, segment, period) was sent
+    /// before; true when it is new.
+    pub fn enqueue_alert(
+        &mut self,
+        rule: &str,
+        segment: &str,
+        period: &str,
+        now: i64,
+        messages: &[NewWebhook],
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let new = tx
+            .execute(
+                "INSERT INTO alerts_sent (rule, segment, period, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![rule, segment, period, now],
+            )
+            .map_err(err)?
+            == 1;
+        if new {
+            for m in messages {
+                insert(&tx, m, now)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(new)
+    }
+
+    /// Pending messages due at `now`, oldest first.
+    pub fn due_webhooks(&self, now: i64, limit: usize) -> Result<Vec<Webhook>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT id, endpoint, event, payload, created_at, status, attempts, next_attempt,
+                    last_status, last_error, delivered_at FROM webhooks
+                 WHERE status = 'pending' AND next_attempt <= ?1
+                 ORDER BY next_attempt, created_at LIMIT ?2",
+            )
+            .map_err(err)?;
+        let rows = s
+            .query_map(params![now, limit as i64], webhook_row)
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    /// Records an attempt: delivered (a 2xx), or failed with the receiver's status or the
+    /// error, to be retried after the backoff or given up after the last.
+    pub fn webhook_attempted(
+        &self,
+        id: &str,
+        now: i64,
+        outcome: Result<u16, (Option<u16>, String)>,
+    ) -> Result<(), StoreError> {
+        match outcome {
+            Ok(status) => self.conn.execute(
+                "UPDATE webhooks SET status = 'delivered', attempts = attempts + 1,
+                   last_status = ?1, last_error = NULL, delivered_at = ?2 WHERE id = ?3",
+                params![status, now, id],
+            ),
+            Err((status, error)) => {
+                let attempts: i64 = self
+                    .conn
+                    .query_row("SELECT attempts FROM webhooks WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
+                    .map_err(err)?;
+                let n = attempts + 1;
+                let (state, next) = match WEBHOOK_BACKOFF_SECONDS.get(n as usize - 1) {
+                    Some(wait) => ("pending", now + wait * 1_000_000),
+                    None => ("failed", now),
+                };
+                self.conn.execute(
+                    "UPDATE webhooks SET status = ?1, attempts = ?2, next_attempt = ?3,
+                       last_status = ?4, last_error = ?5 WHERE id = ?6",
+                    params![state, n, next, status, error, id],
+                )
+            }
+        }
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// The latest messages (newest first) and counts per status.
+    pub fn webhook_log(&self, limit: usize) -> Result<(Vec<Webhook>, StatusCounts), StoreError> {
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT id, endpoint, event, payload, created_at, status, attempts, next_attempt,
+                    last_status, last_error, delivered_at FROM webhooks
+                 ORDER BY created_at DESC, id LIMIT ?1",
+            )
+            .map_err(err)?;
+        let rows = s
+            .query_map([limit as i64], webhook_row)
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let mut c = self
+            .conn
+            .prepare("SELECT status, count(*) FROM webhooks GROUP BY status ORDER BY status")
+            .map_err(err)?;
+        let counts = c
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        Ok((rows, counts))
+    }
+}
+
+fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
+    Ok(Webhook {
+        id: r.get(0)?,
+        endpoint: r.get(1)?,
+        event: r.get(2)?,
+        payload: r.get(3)?,
+        created_at: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt: r.get(7)?,
+        last_status: r.get(8)?,
+        last_error: r.get(9)?,
+        delivered_at: r.get(10)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CaseRule, NewAnswer, NewResponse, Record, Store};
+
+    fn message(c: &Case) -> Vec<NewWebhook> {
+        vec![NewWebhook {
+            id: format!("msg-{}", c.id),
+            endpoint: "http://127.0.0.1:9/hook".into(),
+            event: "case.opened".into(),
+            customer_id: c.customer_id.clone(),
+            payload: format!("{{\"case\": {}}}", c.id),
+        }]
+    }
+
+    #[test]
+    fn cases_are_announced_once_retries_back_off_and_erasure_takes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let store = Store::open(&path).unwrap();
+        let mut keys = Keys::open(&path).unwrap();
+        keys.set_case_rules(&[CaseRule {
+            metric: "nps".into(),
+            max_score: 6.0,
+            target_hours: 1.0,
+            max_age_days: 14.0,
+        }])
+        .unwrap();
+        let now = crate::now_micros();
+        let answer = |id: &str| {
+            Record::Response(NewResponse {
+                response_id: id.into(),
+                customer_id: Some(format!("C-{id}")),
+                submitted_at: now,
+                answers: vec![NewAnswer {
+                    metric: "nps".into(),
+                    score: Some(1.0),
+                    comment: None,
+                }],
+                ..Default::default()
+            })
+        };
+        store.write_blocking(vec![answer("old")]).unwrap();
+        // The first call sets the mark: the case opened before is not announced.
+        assert_eq!(keys.enqueue_new_cases(now, message).unwrap(), 0);
+        store
+            .write_blocking(vec![answer("a"), answer("b")])
+            .unwrap();
+        assert_eq!(keys.enqueue_new_cases(now, message).unwrap(), 2);
+        assert_eq!(keys.enqueue_new_cases(now, message).unwrap(), 0);
+        let due = keys.due_webhooks(now, 10).unwrap();
+        assert_eq!(due.len(), 2);
+        keys.webhook_attempted(&due[0].id, now, Ok(204)).unwrap();
+        keys.webhook_attempted(&due[1].id, now, Err((Some(500), "boom".into())))
+            .unwrap();
+        assert!(keys.due_webhooks(now + 4_999_999, 10).unwrap().is_empty());
+        let again = keys.due_webhooks(now + 5_000_000, 10).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        assert_eq!(again[0].last_status, Some(500));
+        // After the last backoff the message is given up.
+        let mut t = now;
+        for _ in 1..WEBHOOK_BACKOFF_SECONDS.len() + 1 {
+            keys.webhook_attempted(&again[0].id, t, Err((None, "refused".into())))
+                .unwrap();
+            t += 100 * 86_400_000_000;
+        }
+        let (log, counts) = keys.webhook_log(10).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            counts,
+            vec![("delivered".to_string(), 1), ("failed".to_string(), 1)]
+        );
+        // Overdue reminders: once per case.
+        assert_eq!(
+            keys.enqueue_overdue_cases(now + 2 * 3_600_000_000, message)
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            keys.enqueue_overdue_cases(now + 3 * 3_600_000_000, message)
+                .unwrap(),
+            0
+        );
+        // Alerts: once per rule, segment and period.
+        assert!(
+            keys.enqueue_alert("r", "North", "2026-11", now, &[])
+                .unwrap()
+        );
+        assert!(
+            !keys
+                .enqueue_alert("r", "North", "2026-11", now, &[])
+                .unwrap()
+        );
+        assert!(
+            keys.enqueue_alert("r", "North", "2026-12", now, &[])
+                .unwrap()
+        );
+        drop(keys);
+        crate::forget_customer(&path, "C-a").unwrap();
+        let keys = Keys::open(&path).unwrap();
+        let (log, _) = keys.webhook_log(10).unwrap();
+        assert!(log.iter().all(|w| w.id != "msg-2"), "{log:?}");
+    }
+}
