@@ -3,14 +3,18 @@
 // scorecard with intervals; a customer answers a survey link with NPS 2 and a comment (with
 // markup in it); the case appears in the analyst's queue within seconds, its comment as text;
 // the analyst takes it, records the contact, adds a note and resolves it; the loop's figures
-// change. Then the same pages on a phone. Checks that no page logs an error, fetches anything
-// from elsewhere or is wider than the screen; writes screenshots into OUT_DIR.
+// change; the case's webhook and an alert's reach the receiver (.ci/webhook-sink.mjs, its log
+// in HOOK_LOG), signed with the secret the admin API shows. Then the same pages on a phone.
+// Checks that no page logs an error, fetches anything from elsewhere or is wider than the
+// screen; writes screenshots into OUT_DIR.
 //
-//   node .ci/app-check.mjs http://127.0.0.1:PORT ADMIN_KEY OUT_DIR MEMBER PASSWORD
+//   node .ci/app-check.mjs http://127.0.0.1:PORT ADMIN_KEY OUT_DIR MEMBER PASSWORD HOOK_LOG
 import { chromium } from 'playwright-core';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 
-const [base, key, outDir, member, password] = process.argv.slice(2);
+const [base, key, outDir, member, password, hookLog] = process.argv.slice(2);
 const problems = [];
 const comment = 'Parcel a week late <script>alert(1)</script><img src=x onerror=alert(2)>';
 
@@ -115,6 +119,36 @@ if (!(contacted(contactedAfter) === contacted(contactedBefore) + 1)) {
 }
 console.log(`loop: "${contactedBefore}" → "${contactedAfter}"; open: "${openBefore}" → "${openAfter}"`);
 await shot(desk, 'desktop', 'queue-closed');
+
+// The webhooks: the case opened by the answer, and an alert of the demo's [[alerts]], each
+// signed (Standard Webhooks: HMAC-SHA256 over id.timestamp.body under the whsec_ secret).
+{
+  const settings = await (await fetch(`${base}/api/v1/webhooks`, {
+    headers: { authorization: `Bearer ${key}` },
+  })).json();
+  const secret = Buffer.from(settings.secret.replace(/^whsec_/, ''), 'base64');
+  const wanted = (m) => m.type === 'case.opened' && (m.data.comment || '').startsWith('Parcel a week late');
+  let got = [];
+  for (let i = 0; i < 100; i++) {
+    got = fs.existsSync(hookLog)
+      ? fs.readFileSync(hookLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      : [];
+    const types = got.map((r) => JSON.parse(r.body));
+    if (types.some(wanted) && types.some((m) => m.type === 'alert.fired')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const caseHook = got.find((r) => wanted(JSON.parse(r.body)));
+  const alertHook = got.find((r) => JSON.parse(r.body).type === 'alert.fired');
+  if (!caseHook) problems.push('no case.opened webhook for the answer within 20 s');
+  if (!alertHook) problems.push('no alert.fired webhook within 20 s');
+  for (const r of [caseHook, alertHook].filter(Boolean)) {
+    const mac = crypto.createHmac('sha256', secret).update(`${r.id}.${r.timestamp}.${r.body}`).digest('base64');
+    if (!r.signature.split(' ').includes(`v1,${mac}`)) problems.push(`webhook ${r.id}: bad signature`);
+    if (Math.abs(Date.now() / 1000 - Number(r.timestamp)) > 300) problems.push(`webhook ${r.id}: old timestamp`);
+  }
+  if (alertHook) console.log(`alert webhook: ${JSON.parse(alertHook.body).data.rule}, signed`);
+  if (caseHook) console.log(`case webhook: case ${JSON.parse(caseHook.body).data.case_id}, signed`);
+}
 
 // The same pages on a phone.
 const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });

@@ -395,6 +395,9 @@ pub struct CaseSettings {
     pub target_hours: Option<f64>,
     /// Answers submitted longer ago open no case (default 14 days).
     pub max_age_days: Option<f64>,
+    /// Seconds a new case waits before its `case.opened` webhook goes out, so that the comment
+    /// typed on the page after the score is in it (default 60).
+    pub announce_after_seconds: Option<u32>,
 }
 
 /// `[[webhooks]]`: an endpoint `cxray serve` posts notifications to, signed as the Standard

@@ -334,6 +334,8 @@ pub struct Inner {
     webhook_secret: [u8; 32],
     /// Whether the project has `[[alerts]]` rules to evaluate as answers arrive.
     has_alerts: bool,
+    /// How long a new case waits before it is announced (µs; `[cases] announce_after_seconds`).
+    announce_after: i64,
 }
 
 /// The shared state of a server.
@@ -389,6 +391,11 @@ impl AppState {
                 .map_or(&[][..], |(p, _)| &p.webhooks[..]),
             &webhook_secret,
         )?;
+        let announce_after = config
+            .project
+            .as_ref()
+            .and_then(|(p, _)| p.cases.announce_after_seconds)
+            .unwrap_or(60) as i64;
         let has_alerts = config
             .project
             .as_ref()
@@ -492,6 +499,7 @@ impl AppState {
             webhooks: hooks,
             webhook_secret,
             has_alerts,
+            announce_after: announce_after * 1_000_000,
             store,
         }));
         state.reload_keys().map_err(|e| e.to_string())?;

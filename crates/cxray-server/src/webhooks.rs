@@ -6,7 +6,9 @@
 //!  an [[alerts]] rule fires ┘        └▶ delivery thread: POST, signed; retried with backoff
 //! ```
 //!
-//! - **Events**: `case.opened` (a low score opened a case), `case.overdue` (an open case passed
+//! - **Events**: `case.opened` (a low score opened a case; sent once the case is
+//!   `[cases] announce_after_seconds` old, 60 by default, so that the comment typed after the
+//!   score is in it), `case.overdue` (an open case passed
 //!   its due time; once), `alert.fired` (an `[[alerts]]` rule fired on the latest complete
 //!   period, evaluated as answers arrive; once per rule, segment and period).
 //! - **Signing** follows the Standard Webhooks specification: headers `webhook-id`,
@@ -240,7 +242,7 @@ fn round(
         }
     };
     state
-        .with_admin(|k| k.enqueue_new_cases(now, build("case.opened")))
+        .with_admin(|k| k.enqueue_new_cases(now, state.announce_after, build("case.opened")))
         .map_err(|e| e.to_string())?;
     if now - *last_overdue >= 30_000_000 {
         *last_overdue = now;
@@ -438,7 +440,10 @@ mod tests {
                 ..Default::default()
             },
         ] {
-            assert!(endpoints(std::slice::from_ref(&bad), &own).is_err(), "{bad:?}");
+            assert!(
+                endpoints(std::slice::from_ref(&bad), &own).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

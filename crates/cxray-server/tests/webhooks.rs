@@ -107,6 +107,9 @@ fn signed_by(r: &Received, secret: &str) -> bool {
 fn project(url: &str) -> String {
     format!(
         r#"
+[cases]
+announce_after_seconds = 0
+
 [[alerts]]
 name = "NPS below zero"
 metric = "nps"

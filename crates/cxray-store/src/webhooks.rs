@@ -88,12 +88,15 @@ fn set_setting(tx: &rusqlite::Connection, name: &str, v: i64) -> Result<(), Stor
 const CASES_SEEN: &str = "webhooks.cases_seen";
 
 impl Keys {
-    /// Hands each case opened since the last call to `build` and stores the messages it makes,
-    /// with the new mark, in one transaction. The first call only sets the mark (cases opened
-    /// before webhooks were set up are not announced). Returns the messages stored.
+    /// Hands each case opened since the last call, and at least `after` µs before `now`, to
+    /// `build` and stores the messages it makes, with the new mark, in one transaction (the
+    /// wait lets the comment typed on the page after the score into the message). The first
+    /// call only sets the mark (cases opened before webhooks were set up are not announced).
+    /// Returns the messages stored.
     pub fn enqueue_new_cases(
         &mut self,
         now: i64,
+        after: i64,
         build: impl Fn(&Case) -> Vec<NewWebhook>,
     ) -> Result<usize, StoreError> {
         let tx = self
@@ -115,7 +118,11 @@ impl Keys {
         if known {
             let seen = setting(&tx, CASES_SEEN)?;
             if last > seen {
-                let cases = crate::cases::cases_after(&tx, seen, 500)?;
+                let mut cases = crate::cases::cases_after(&tx, seen, 500)?;
+                // Announced in order: the first one too young stops the round.
+                if let Some(young) = cases.iter().position(|c| c.opened_at > now - after) {
+                    cases.truncate(young);
+                }
                 let newest = cases.last().map_or(seen, |c| c.id);
                 for c in &cases {
                     for m in build(c) {
@@ -331,12 +338,16 @@ mod tests {
         };
         store.write_blocking(vec![answer("old")]).unwrap();
         // The first call sets the mark: the case opened before is not announced.
-        assert_eq!(keys.enqueue_new_cases(now, message).unwrap(), 0);
+        assert_eq!(keys.enqueue_new_cases(now, 0, message).unwrap(), 0);
         store
             .write_blocking(vec![answer("a"), answer("b")])
             .unwrap();
-        assert_eq!(keys.enqueue_new_cases(now, message).unwrap(), 2);
-        assert_eq!(keys.enqueue_new_cases(now, message).unwrap(), 0);
+        // Not before they are a minute old.
+        assert_eq!(keys.enqueue_new_cases(now, 60_000_000, message).unwrap(), 0);
+        let later = crate::now_micros();
+        assert_eq!(keys.enqueue_new_cases(later, 0, message).unwrap(), 2);
+        assert_eq!(keys.enqueue_new_cases(later, 0, message).unwrap(), 0);
+        let now = later;
         let due = keys.due_webhooks(now, 10).unwrap();
         assert_eq!(due.len(), 2);
         keys.webhook_attempted(&due[0].id, now, Ok(204)).unwrap();

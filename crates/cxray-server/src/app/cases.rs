@@ -635,6 +635,7 @@ mod tests {
             open_at_or_below: Some([("csat".to_string(), 1.0)].into()),
             target_hours: Some(24.0),
             max_age_days: None,
+            announce_after_seconds: None,
         };
         let rules = case_rules(&custom, &catalog).unwrap();
         assert_eq!(rules.len(), 1);
