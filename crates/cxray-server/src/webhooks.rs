@@ -66,6 +66,16 @@ pub fn endpoints(
     configs: &[cxray_project::WebhookConfig],
     own: &[u8; 32],
 ) -> Result<Vec<Endpoint>, String> {
+    let mut urls = BTreeSet::new();
+    for c in configs {
+        if !urls.insert(c.url.trim()) {
+            return Err(format!(
+                "[[webhooks]]: {} is listed twice (one endpoint, one secret: list its events \
+                 together)",
+                c.url.trim()
+            ));
+        }
+    }
     configs
         .iter()
         .enumerate()
@@ -211,6 +221,10 @@ fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        // A redirect is a failure (retried): followed, a POST would become a GET without its
+        // body, to wherever the answer points, and count as delivered.
+        .max_redirects(0)
         .user_agent("cxray-webhooks")
         // Endpoints are reached directly: a proxy set for other tools (HTTP_PROXY) is not
         // asked to carry signed deliveries.
@@ -253,27 +267,31 @@ fn round(
     let due = state
         .with_admin(|k| k.due_webhooks(now, 50))
         .map_err(|e| e.to_string())?;
+    // Endpoints that could not be reached this round: their other messages wait for the next
+    // (one silent endpoint must not hold up the others for minutes).
+    let mut unreachable: Vec<String> = Vec::new();
     for w in due {
         if stop.load(Ordering::Relaxed) {
             break;
         }
+        if unreachable.contains(&w.endpoint) {
+            continue;
+        }
         let Some(endpoint) = endpoints.iter().find(|e| e.url == w.endpoint) else {
-            // An endpoint removed from cxray.toml: its messages are given up.
-            let at = chrono::Utc::now().timestamp_micros();
             state
                 .with_admin(|k| {
-                    for _ in 0..=cxray_store::WEBHOOK_BACKOFF_SECONDS.len() {
-                        k.webhook_attempted(
-                            &w.id,
-                            at,
-                            Err((None, "the endpoint is no longer in cxray.toml".into())),
-                        )?;
-                    }
-                    Ok(())
+                    k.webhook_given_up(&w.id, "the endpoint is no longer in cxray.toml")
                 })
                 .map_err(|e| e.to_string())?;
             continue;
         };
+        // Read again just before sending: a customer erased meanwhile takes their messages.
+        if !state
+            .with_admin(|k| k.webhook_pending(&w.id))
+            .map_err(|e| e.to_string())?
+        {
+            continue;
+        }
         let timestamp = chrono::Utc::now().timestamp();
         let sent = agent
             .post(&w.endpoint)
@@ -291,7 +309,10 @@ fn round(
                 Some(r.status().as_u16()),
                 format!("the endpoint answered {}", r.status()),
             )),
-            Err(e) => Err((None, e.to_string())),
+            Err(e) => {
+                unreachable.push(w.endpoint.clone());
+                Err((None, e.to_string()))
+            }
         };
         let at = chrono::Utc::now().timestamp_micros();
         state
@@ -416,6 +437,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok[0].events.len(), 1);
+        let one = cxray_project::WebhookConfig {
+            url: "http://127.0.0.1:9999/hook".into(),
+            ..Default::default()
+        };
+        let twice = endpoints(&[one.clone(), one], &own).unwrap_err();
+        assert!(twice.contains("listed twice"), "{twice}");
         assert_eq!(ok[0].secret, own.to_vec());
         let m = messages(&ok, "case.opened", Some("C1"), &json!({}));
         assert!(m.is_empty());
@@ -440,6 +467,10 @@ mod tests {
                 ..Default::default()
             },
         ] {
+            assert!(
+                endpoints(&[bad.clone(), bad.clone()], &own).is_err(),
+                "{bad:?} twice"
+            );
             assert!(
                 endpoints(std::slice::from_ref(&bad), &own).is_err(),
                 "{bad:?}"

@@ -231,19 +231,20 @@ fn notes(conn: &rusqlite::Connection, id: i64) -> Result<Vec<CaseNote>, StoreErr
     rows.collect::<Result<_, _>>().map_err(err)
 }
 
-/// Cases with an id above `after`, oldest first, at most `limit`.
-pub(crate) fn cases_after(
+/// Cases not announced yet and opened at or before `cutoff`, by id, at most `limit`.
+pub(crate) fn cases_to_announce(
     conn: &rusqlite::Connection,
-    after: i64,
+    cutoff: i64,
     limit: usize,
 ) -> Result<Vec<Case>, StoreError> {
     let mut s = conn
         .prepare_cached(&format!(
-            "SELECT {CASE_COLUMNS} WHERE c.id > ?1 ORDER BY c.id LIMIT ?2"
+            "SELECT {CASE_COLUMNS} WHERE c.announced_at IS NULL AND c.opened_at <= ?1
+             ORDER BY c.id LIMIT ?2"
         ))
         .map_err(err)?;
     let rows = s
-        .query_map(params![after, limit as i64], case_row)
+        .query_map(params![cutoff, limit as i64], case_row)
         .map_err(err)?;
     rows.collect::<Result<_, _>>().map_err(err)
 }

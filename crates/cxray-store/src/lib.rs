@@ -73,7 +73,7 @@ pub use decisions::{Decision, DecisionBatch, Funnel};
 pub use export::{CsvTable, EVENT_COLUMNS, ExportFormat, ExportedFile, RESPONSE_COLUMNS};
 pub use keys::{ApiKey, Keys, NewKey, Scope, key_digest, key_prefix};
 pub use outbox::{OutboxEmail, Queued};
-pub use privacy::{CustomerCase, CustomerData, Erased, forget_customer};
+pub use privacy::{CustomerCase, CustomerData, CustomerWebhook, Erased, forget_customer};
 pub use read::{Counts, Invitation, Reader, StoredEvent, StoredResponse, SurveyProgress};
 pub use records::{
     MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, NewAnswer, NewEvent, NewResponse, PAGE_PREFIXES, Record,

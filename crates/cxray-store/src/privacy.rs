@@ -43,6 +43,17 @@ pub struct CustomerData {
     pub suppressed: Option<String>,
     /// The cases their answers opened, each with its history (the team's notes about them).
     pub cases: Vec<CustomerCase>,
+    /// Webhook messages about them (a case's holds their comment), with their delivery.
+    pub webhooks: Vec<CustomerWebhook>,
+}
+
+/// A webhook message about the customer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CustomerWebhook {
+    #[serde(flatten)]
+    pub webhook: crate::Webhook,
+    /// What was (or is to be) sent.
+    pub payload: String,
 }
 
 /// A case of the customer with its notes.
@@ -168,6 +179,7 @@ impl Reader {
             decisions: self.decisions(Some(customer_id))?,
             emails: self.outbox(Some(customer_id), None)?,
             cases: self.cases_of_customer(customer_id)?,
+            webhooks: self.webhooks_of_customer(customer_id)?,
             suppressed: {
                 use rusqlite::OptionalExtension;
                 self.conn

@@ -266,6 +266,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ) STRICT;
     ALTER TABLE erasures ADD COLUMN cases INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        "cases.announced_at: each case marked when its webhook is stored (a mark of the last \
+         case id seen skipped cases whose id SQLite reused after an erasure)",
+        "ALTER TABLE cases ADD COLUMN announced_at INTEGER;
+    CREATE INDEX cases_to_announce ON cases (id) WHERE announced_at IS NULL;",
+    ),
 ];
 
 /// The schema version this build writes: the number of migrations.

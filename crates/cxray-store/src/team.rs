@@ -310,6 +310,14 @@ impl Keys {
         address: &str,
         now: i64,
     ) -> Result<LoginCheck, StoreError> {
+        // A name no member can have is refused without being counted (nothing is stored for
+        // it): it cannot be anyone's, and storing any text would let the table grow.
+        if member_name_problem(name).is_some() {
+            return Ok(LoginCheck::Verify(PendingLogin {
+                name: String::new(),
+                member: None,
+            }));
+        }
         let locked: Option<i64> = self
             .conn
             .query_row(
@@ -348,8 +356,26 @@ impl Keys {
         verified: bool,
         now: i64,
     ) -> Result<Login, StoreError> {
+        // Locked meanwhile (attempts checked at the same time, the fifth wrong one locking):
+        // not even the right password opens a session now.
+        let locked: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT locked_until FROM login_failures WHERE name = ?1 AND address = ?2",
+                params![pending.name, address],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?
+            .flatten();
+        if let Some(until) = locked.filter(|u| *u > now) {
+            return Ok(Login::Locked { until });
+        }
         let member = pending.member.as_ref().filter(|_| verified);
         let Some((name, role, _)) = member else {
+            if pending.name.is_empty() {
+                return Ok(Login::Refused);
+            }
             let failures: i64 = self
                 .conn
                 .query_row(
@@ -364,6 +390,14 @@ impl Keys {
                      RETURNING failures",
                     params![pending.name, address, now],
                     |r| r.get(0),
+                )
+                .map_err(err)?;
+            // Failures a day old go as new ones come (the table does not grow without end).
+            self.conn
+                .execute(
+                    "DELETE FROM login_failures WHERE last_at <= ?1
+                     AND (locked_until IS NULL OR locked_until <= ?2)",
+                    params![now - 86_400_000_000, now],
                 )
                 .map_err(err)?;
             if failures >= MAX_FAILURES {
@@ -625,6 +659,33 @@ mod tests {
             k.login("nobody", "x", "203.0.113.9", until).unwrap(),
             Login::Locked { .. }
         ));
+        // A password checked while the name got locked opens nothing.
+        let Ok(LoginCheck::Verify(pending)) = k.login_check("bo", "198.51.100.7", until) else {
+            panic!()
+        };
+        for _ in 0..MAX_FAILURES {
+            k.login("bo", "wrong guess!", "198.51.100.7", until)
+                .unwrap();
+        }
+        assert!(pending.verify("a long passphrase"));
+        assert!(matches!(
+            k.login_finish(&pending, "198.51.100.7", true, until)
+                .unwrap(),
+            Login::Locked { .. }
+        ));
+        // Names nobody can have are refused and not stored.
+        let rows = |k: &Keys| -> i64 {
+            k.conn
+                .query_row("SELECT count(*) FROM login_failures", [], |r| r.get(0))
+                .unwrap()
+        };
+        let before = rows(&k);
+        assert_eq!(
+            k.login(&"x".repeat(5000), "x", "203.0.113.9", until)
+                .unwrap(),
+            Login::Refused
+        );
+        assert_eq!(rows(&k), before);
         // Unlocked by an admin.
         assert!(k.unlock_member("bo").unwrap());
         assert!(matches!(

@@ -63,18 +63,6 @@ fn insert(tx: &rusqlite::Connection, m: &NewWebhook, now: i64) -> Result<(), Sto
     Ok(())
 }
 
-fn setting(tx: &rusqlite::Connection, name: &str) -> Result<i64, StoreError> {
-    let v: Option<Vec<u8>> = tx
-        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(err)?;
-    Ok(v.and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(i64::from_le_bytes)
-        .unwrap_or(0))
-}
-
 fn set_setting(tx: &rusqlite::Connection, name: &str, v: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO settings (name, value) VALUES (?1, ?2)
@@ -85,14 +73,14 @@ fn set_setting(tx: &rusqlite::Connection, name: &str, v: i64) -> Result<(), Stor
     Ok(())
 }
 
-const CASES_SEEN: &str = "webhooks.cases_seen";
+const WEBHOOKS_STARTED: &str = "webhooks.started";
 
 impl Keys {
-    /// Hands each case opened since the last call, and at least `after` µs before `now`, to
-    /// `build` and stores the messages it makes, with the new mark, in one transaction (the
+    /// Hands each case not announced yet and at least `after` µs old at `now` to `build`,
+    /// stores the messages it makes and marks the case announced, in one transaction (the
     /// wait lets the comment typed on the page after the score into the message). The first
-    /// call only sets the mark (cases opened before webhooks were set up are not announced).
-    /// Returns the messages stored.
+    /// call only marks the cases there are (cases opened before webhooks were set up are not
+    /// announced). Returns the messages stored.
     pub fn enqueue_new_cases(
         &mut self,
         now: i64,
@@ -103,37 +91,34 @@ impl Keys {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
-        let last: i64 = tx
-            .query_row("SELECT coalesce(max(id), 0) FROM cases", [], |r| r.get(0))
-            .map_err(err)?;
-        let known: bool = tx
+        let started: bool = tx
             .query_row(
                 "SELECT count(*) FROM settings WHERE name = ?1",
-                [CASES_SEEN],
+                [WEBHOOKS_STARTED],
                 |r| r.get::<_, i64>(0),
             )
             .map_err(err)?
             > 0;
         let mut stored = 0;
-        if known {
-            let seen = setting(&tx, CASES_SEEN)?;
-            if last > seen {
-                let mut cases = crate::cases::cases_after(&tx, seen, 500)?;
-                // Announced in order: the first one too young stops the round.
-                if let Some(young) = cases.iter().position(|c| c.opened_at > now - after) {
-                    cases.truncate(young);
+        if started {
+            for c in crate::cases::cases_to_announce(&tx, now - after, 500)? {
+                tx.execute(
+                    "UPDATE cases SET announced_at = ?1 WHERE id = ?2",
+                    params![now, c.id],
+                )
+                .map_err(err)?;
+                for m in build(&c) {
+                    insert(&tx, &m, now)?;
+                    stored += 1;
                 }
-                let newest = cases.last().map_or(seen, |c| c.id);
-                for c in &cases {
-                    for m in build(c) {
-                        insert(&tx, &m, now)?;
-                        stored += 1;
-                    }
-                }
-                set_setting(&tx, CASES_SEEN, newest)?;
             }
         } else {
-            set_setting(&tx, CASES_SEEN, last)?;
+            tx.execute(
+                "UPDATE cases SET announced_at = ?1 WHERE announced_at IS NULL",
+                [now],
+            )
+            .map_err(err)?;
+            set_setting(&tx, WEBHOOKS_STARTED, now)?;
         }
         tx.commit().map_err(err)?;
         Ok(stored)
@@ -196,6 +181,29 @@ impl Keys {
         Ok(new)
     }
 
+    /// Whether the message is still waiting to be sent (not erased, not given up).
+    pub fn webhook_pending(&self, id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM webhooks WHERE id = ?1 AND status = 'pending'",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(err)
+    }
+
+    /// Gives a message up at once (its endpoint is no longer configured).
+    pub fn webhook_given_up(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE webhooks SET status = 'failed', last_error = ?1 WHERE id = ?2",
+                params![reason, id],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
     /// Pending messages due at `now`, oldest first.
     pub fn due_webhooks(&self, now: i64, limit: usize) -> Result<Vec<Webhook>, StoreError> {
         let mut s = self
@@ -228,12 +236,17 @@ impl Keys {
                 params![status, now, id],
             ),
             Err((status, error)) => {
-                let attempts: i64 = self
+                let attempts: Option<i64> = self
                     .conn
                     .query_row("SELECT attempts FROM webhooks WHERE id = ?1", [id], |r| {
                         r.get(0)
                     })
+                    .optional()
                     .map_err(err)?;
+                // Erased meanwhile (its customer forgotten): nothing to record.
+                let Some(attempts) = attempts else {
+                    return Ok(());
+                };
                 let n = attempts + 1;
                 let (state, next) = match WEBHOOK_BACKOFF_SECONDS.get(n as usize - 1) {
                     Some(wait) => ("pending", now + wait * 1_000_000),
@@ -275,6 +288,32 @@ impl Keys {
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
         Ok((rows, counts))
+    }
+}
+
+impl crate::Reader {
+    /// The messages about a customer, oldest first, with what they say.
+    pub fn webhooks_of_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<crate::CustomerWebhook>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare(
+                "SELECT id, endpoint, event, payload, created_at, status, attempts, next_attempt,
+                    last_status, last_error, delivered_at FROM webhooks
+                 WHERE customer_id = ?1 ORDER BY created_at, id",
+            )
+            .map_err(err)?;
+        let rows = s.query_map([customer_id], webhook_row).map_err(err)?;
+        rows.map(|w| {
+            w.map(|w| crate::CustomerWebhook {
+                payload: w.payload.clone(),
+                webhook: w,
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(err)
     }
 }
 
@@ -347,6 +386,12 @@ mod tests {
         let later = crate::now_micros();
         assert_eq!(keys.enqueue_new_cases(later, 0, message).unwrap(), 2);
         assert_eq!(keys.enqueue_new_cases(later, 0, message).unwrap(), 0);
+        // SQLite gives an erased customer's case id to the next case: it is announced all the
+        // same (a mark of the last id seen skipped it).
+        crate::forget_customer(&path, "C-b").unwrap();
+        store.write_blocking(vec![answer("c")]).unwrap();
+        let later = crate::now_micros();
+        assert_eq!(keys.enqueue_new_cases(later, 0, message).unwrap(), 1);
         let now = later;
         let due = keys.due_webhooks(now, 10).unwrap();
         assert_eq!(due.len(), 2);
@@ -396,6 +441,9 @@ mod tests {
             keys.enqueue_alert("r", "North", "2026-12", now, &[])
                 .unwrap()
         );
+        let exported = store.reader().unwrap().customer_data("C-a").unwrap();
+        assert_eq!(exported.webhooks.len(), 1, "{:?}", exported.webhooks);
+        assert!(exported.webhooks[0].payload.contains("\"case\""));
         drop(keys);
         crate::forget_customer(&path, "C-a").unwrap();
         let keys = Keys::open(&path).unwrap();

@@ -183,6 +183,7 @@ pub async fn submit(
             };
             drop(permit);
             crate::read::blocking(&state, move |s| {
+                let now = chrono::Utc::now().timestamp_micros();
                 s.with_admin(|k| k.login_finish(&pending, &address, ok, now))
             })
             .await

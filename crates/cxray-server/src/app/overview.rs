@@ -119,8 +119,22 @@ fn compute(state: &AppState, q: &[(String, String)]) -> Result<(StoreVersion, St
 }
 
 /// Computes the overview of `key` (one computation per key at a time, two in all) and caches
-/// it; a failed computation leaves nothing cached.
+/// it; a failed computation leaves nothing cached. The computation is a task of its own: a
+/// request that goes away (a reload) leaves it running with its slot, so reloads cannot start
+/// more than two at once.
 async fn computed(
+    state: &AppState,
+    key: &str,
+    q: &[(String, String)],
+    wanted: StoreVersion,
+) -> Result<Entry, ApiError> {
+    let (st, k, qq) = (state.clone(), key.to_string(), q.to_vec());
+    tokio::spawn(async move { compute_once(&st, &k, &qq, wanted).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("the overview's computation failed: {e}")))?
+}
+
+async fn compute_once(
     state: &AppState,
     key: &str,
     q: &[(String, String)],
