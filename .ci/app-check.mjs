@@ -120,6 +120,16 @@ if (!(contacted(contactedAfter) === contacted(contactedBefore) + 1)) {
 console.log(`loop: "${contactedBefore}" → "${contactedAfter}"; open: "${openBefore}" → "${openAfter}"`);
 await shot(desk, 'desktop', 'queue-closed');
 
+// The answer among all answers (search), and its customer with the case and the timeline.
+await desk.goto(`${base}/app/responses?q=parcel&metric=nps`);
+const found = await desk.$$eval('table.answers td.comment', (tds) => tds.map((t) => t.textContent));
+if (!found.some((t) => t.includes('<script>alert(1)</script>'))) problems.push(`responses: the answer is not found as text: ${found}`);
+await shot(desk, 'desktop', 'responses');
+await desk.goto(`${base}/app/customers/C0000042`);
+if (!(await desk.$('ul.cases-of li a'))) problems.push('customer: no case listed');
+if (!(await desk.$('ol.timeline li'))) problems.push('customer: no timeline');
+await shot(desk, 'desktop', 'customer');
+
 // The webhooks: the case opened by the answer, and an alert of the demo's [[alerts]], each
 // signed (Standard Webhooks: HMAC-SHA256 over id.timestamp.body under the whsec_ secret).
 {
@@ -161,6 +171,10 @@ await phone.goto(caseUrl);
 await shot(phone, 'phone', 'case');
 await phone.goto(`${base}/app`);
 await shot(phone, 'phone', 'overview');
+await phone.goto(`${base}/app/responses?metric=nps`);
+await shot(phone, 'phone', 'responses');
+await phone.goto(`${base}/app/customers/C0000042`);
+await shot(phone, 'phone', 'customer');
 // Logging out ends the session.
 await phone.click('form.logout button');
 await phone.waitForURL(/\/app\/login/);

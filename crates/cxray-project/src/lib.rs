@@ -43,6 +43,7 @@
 
 mod alerts;
 mod answers;
+mod browse;
 pub mod config;
 mod customer;
 mod drivers;
@@ -64,6 +65,7 @@ mod text;
 mod touchpoints;
 
 pub use alerts::{AlertsOutput, AlertsRequest};
+pub use browse::{AnswerRow, AnswersFormat, AnswersPage, AnswersQuery, MAX_PAGE, write_answers};
 pub use config::{
     CaseSettings, ContactRules, ProjectConfig, ScoreText, ServeSettings, SmtpSettings,
     SurveyConfig, SurveyQuestion, Texts, TriggerConfig, WebhookConfig,

@@ -367,3 +367,152 @@ fn strict_mode_fails_the_report_on_a_rejected_row() {
         "{e}"
     );
 }
+
+#[test]
+fn answers_are_browsed_newest_first_through_every_filter_and_exported() {
+    use cxray_project::AnswersQuery;
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("answers.csv");
+    std::fs::write(
+        &csv,
+        "response_id,customer_id,submitted_at,metric,score,comment,region\n\
+         R1,C1,2026-01-05T10:00:00Z,nps,2,The parcel came late and broken,North\n\
+         R2,C2,2026-01-06T10:00:00Z,nps,9,Fast delivery,North\n\
+         R3,C3,2026-02-01T10:00:00Z,nps,0,late again: 100% useless,South\n\
+         R4,C4,2026-02-02T10:00:00Z,csat,1,,South\n\
+         R5,C5,2026-02-03T10:00:00Z,nps,10,Friendly staff,South\n",
+    )
+    .unwrap();
+    let project = Project::open(&ProjectSource::files([&csv]), OpenOptions::default()).unwrap();
+    let ids = |q: AnswersQuery| -> Vec<String> {
+        project
+            .answers(&q)
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|r| r.response_id)
+            .collect()
+    };
+    assert_eq!(ids(AnswersQuery::default()), ["R5", "R4", "R3", "R2", "R1"]);
+    let page = project
+        .answers(&AnswersQuery {
+            offset: 1,
+            limit: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((page.total, page.all), (5, 5));
+    let got: Vec<&str> = page.rows.iter().map(|r| r.response_id.as_str()).collect();
+    assert_eq!(got, ["R4", "R3"]);
+    assert_eq!(page.rows[1].attributes["region"], "South");
+    assert_eq!(page.facets["region"], ["North", "South"]);
+    assert_eq!(page.facets["metric"], ["csat", "nps"]);
+    assert_eq!(
+        ids(AnswersQuery {
+            metric: Some("nps".into()),
+            max_score: Some(6.0),
+            ..Default::default()
+        }),
+        ["R3", "R1"]
+    );
+    assert_eq!(
+        ids(AnswersQuery {
+            text: Some("LATE".into()),
+            ..Default::default()
+        }),
+        ["R3", "R1"]
+    );
+    // A percent sign is searched for, not a wildcard.
+    assert_eq!(
+        ids(AnswersQuery {
+            text: Some("100%".into()),
+            ..Default::default()
+        }),
+        ["R3"]
+    );
+    assert_eq!(
+        ids(AnswersQuery {
+            equals: vec![("region".into(), "North".into())],
+            since: chrono::NaiveDate::from_ymd_opt(2026, 1, 6),
+            ..Default::default()
+        }),
+        ["R2"]
+    );
+    assert_eq!(
+        ids(AnswersQuery {
+            with_comment: true,
+            until: chrono::NaiveDate::from_ymd_opt(2026, 2, 2),
+            ..Default::default()
+        }),
+        ["R3", "R2", "R1"]
+    );
+    // The comments' analysis: the late parcels are negative, and about delivery.
+    let negative = ids(AnswersQuery {
+        sentiment: Some("negative".into()),
+        ..Default::default()
+    });
+    assert!(negative.contains(&"R1".to_string()), "{negative:?}");
+    assert!(!negative.contains(&"R5".to_string()), "{negative:?}");
+    let delivery = ids(AnswersQuery {
+        theme: Some("delivery".into()),
+        ..Default::default()
+    });
+    assert!(delivery.contains(&"R2".to_string()), "{delivery:?}");
+    // Bad filters are usage errors that say what there is.
+    let e = project
+        .answers(&AnswersQuery {
+            equals: vec![("planet".into(), "Mars".into())],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert!(e.to_string().contains("region"), "{e}");
+    assert!(
+        project
+            .answers(&AnswersQuery {
+                sentiment: Some("angry".into()),
+                ..Default::default()
+            })
+            .is_err()
+    );
+    // The export holds the selected rows with every column.
+    let table = project
+        .answers_table(&AnswersQuery {
+            metric: Some("nps".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(table.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
+    assert!(
+        table[0]
+            .schema()
+            .column_with_name("comment_label")
+            .is_some()
+    );
+    let csv = String::from_utf8(
+        cxray_project::write_answers(&table, cxray_project::AnswersFormat::Csv).unwrap(),
+    )
+    .unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("response_id,customer_id,submitted_at,local_date,metric,score"));
+    assert!(header.contains("region") && header.contains("comment_themes"));
+    assert_eq!(lines.clone().count(), 4);
+    assert!(
+        csv.contains("R1,C1,2026-01-05T10:00:00Z,2026-01-05,nps,2"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\"late again: 100% useless\"") || csv.contains("late again: 100% useless")
+    );
+    let parquet =
+        cxray_project::write_answers(&table, cxray_project::AnswersFormat::Parquet).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(parquet),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 4);
+}

@@ -184,7 +184,13 @@ async fn every_page_is_checked_against_every_role() {
         if route.path == "/app/logout" {
             continue;
         }
-        let path = route.path.replace("{id}", "1");
+        // The ids of what the server has: case 1, customer C1.
+        let id = if route.path.starts_with("/app/customers") {
+            "C1"
+        } else {
+            "1"
+        };
+        let path = route.path.replace("{id}", id);
         for (role, b) in browsers.iter_mut() {
             let page = if route.method == Method::GET {
                 b.get(&path).await
@@ -368,7 +374,21 @@ async fn customer_text_is_text_on_every_page() {
         &[("csrf", &csrf), ("action", "note"), ("text", XSS)],
     )
     .await;
-    for path in ["/app", "/app/cases", "/app/cases?view=all", "/app/cases/1"] {
+    let customer = format!(
+        "/app/customers/{}",
+        form_urlencoded::byte_serialize(XSS.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    );
+    for path in [
+        "/app",
+        "/app/responses",
+        "/app/responses?q=script",
+        "/app/cases",
+        "/app/cases?view=all",
+        "/app/cases/1",
+        customer.as_str(),
+    ] {
         let p = ana.get(path).await;
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.text);
         let csp = p.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
@@ -379,7 +399,10 @@ async fn customer_text_is_text_on_every_page() {
         }
         // The case pages show the comment and the customer (the overview's report shows
         // neither for one answer), as text.
-        if path.starts_with("/app/cases") {
+        if path.starts_with("/app/cases")
+            || path.starts_with("/app/customers")
+            || path.starts_with("/app/responses")
+        {
             assert!(
                 p.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
                 "{path}"
@@ -493,4 +516,81 @@ async fn the_overview_is_cached_until_new_answers_arrive_and_says_so() {
     assert!(!after.text.contains("being updated"));
     let bad = vera.get("/app?period=fortnight").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn answers_are_listed_filtered_and_exported_by_role() {
+    let s = server();
+    detractor(&s, "R1", "C1", 2, "the parcel came late").await;
+    detractor(&s, "R2", "C2", 9, "quick and friendly").await;
+    detractor(&s, "R3", "C3", 1, "late again").await;
+    let mut vera = Browser::new(&s);
+    vera.login("vera", PASSWORD).await;
+    let all = vera.get("/app/responses").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    assert!(
+        all.text.contains("<strong>3</strong> of 3 answers"),
+        "{}",
+        all.text
+    );
+    // A viewer sees no export links, and may not export.
+    assert!(!all.text.contains("/app/responses/export"));
+    assert_eq!(
+        vera.get("/app/responses/export?format=csv").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let late = vera.get("/app/responses?q=LATE&max=6&metric=nps").await;
+    assert!(
+        late.text.contains("<strong>2</strong> of 3 answers"),
+        "{}",
+        late.text
+    );
+    assert!(
+        late.text.contains("the parcel came late") && !late.text.contains("quick and friendly")
+    );
+    for bad in [
+        "/app/responses?min=low",
+        "/app/responses?planet=Mars",
+        "/app/responses?page=0",
+    ] {
+        assert_eq!(vera.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let mut ana = Browser::new(&s);
+    ana.login("ana", PASSWORD).await;
+    let page = ana.get("/app/responses?q=late").await;
+    assert!(
+        page.text
+            .contains("/app/responses/export?q=late&amp;format=csv"),
+        "{}",
+        page.text
+    );
+    let csv = ana.get("/app/responses/export?q=late&format=csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"answers-")
+    );
+    assert_eq!(csv.text.lines().count(), 3, "{}", csv.text);
+    assert!(
+        csv.text
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("response_id,customer_id,submitted_at")
+    );
+    let parquet = ana
+        .get("/app/responses/export?format=parquet&customer_id=C2")
+        .await;
+    assert_eq!(parquet.status, StatusCode::OK);
+    assert_eq!(
+        parquet.headers[header::CONTENT_TYPE],
+        "application/vnd.apache.parquet"
+    );
+    assert!(parquet.text.starts_with("PAR1"));
+    assert_eq!(
+        ana.get("/app/responses/export?format=xlsx").await.status,
+        StatusCode::BAD_REQUEST
+    );
 }

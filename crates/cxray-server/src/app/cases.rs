@@ -392,7 +392,21 @@ pub async fn queue(
     )
 }
 
-fn fmt_score(s: f64) -> String {
+/// The customer page of `id` (the id percent-encoded into the path).
+pub(crate) fn customer_href(id: &str) -> String {
+    let encoded: String = id
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/app/customers/{encoded}")
+}
+
+pub(crate) fn fmt_score(s: f64) -> String {
     if s.fract() == 0.0 {
         format!("{s:.0}")
     } else {
@@ -462,7 +476,12 @@ fn case_page(session: &Session, c: &Case, notes: &[CaseNote], members: &[Member]
                 p.ns { "No comment." }
             }
             dl.facts {
-                dt { "Customer" } dd { (c.customer_id.as_deref().unwrap_or("anonymous")) }
+                dt { "Customer" } dd {
+                    @match &c.customer_id {
+                        Some(id) => a href=(customer_href(id)) { (id) },
+                        None => "anonymous",
+                    }
+                }
                 dt { "Survey" } dd { (c.survey.as_deref().unwrap_or("—")) }
                 dt { "Touchpoint" } dd { (c.touchpoint.as_deref().unwrap_or("—")) }
                 dt { "Language" } dd { (c.language.as_deref().unwrap_or("—")) }

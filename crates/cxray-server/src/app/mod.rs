@@ -19,8 +19,10 @@
 //!   every value.
 
 pub mod cases;
+mod customers;
 mod login;
 mod overview;
+mod responses;
 mod team;
 
 pub use overview::OverviewCache;
@@ -123,6 +125,36 @@ pub fn app_routes() -> Vec<AppRoute> {
             Some(Role::Analyst),
             "Works a case: take, assign, change status, add a note",
             post(cases::act),
+        ),
+        r(
+            Method::GET,
+            "/app/responses",
+            Some(Role::Viewer),
+            "Every answer with filters (metric, score, period, survey, touchpoint, segments, \
+             theme, sentiment, language, words in the comment), newest first, 50 a page",
+            get(responses::list),
+        ),
+        r(
+            Method::GET,
+            "/app/responses/export",
+            Some(Role::Analyst),
+            "The filtered answers as a file (format=csv or parquet)",
+            get(responses::export),
+        ),
+        r(
+            Method::GET,
+            "/app/customers",
+            Some(Role::Viewer),
+            "Find a customer by id",
+            get(customers::find),
+        ),
+        r(
+            Method::GET,
+            "/app/customers/{id}",
+            Some(Role::Viewer),
+            "One customer: their cases and every interaction, each survey decision with its \
+             reason",
+            get(customers::show),
         ),
         r(
             Method::GET,
@@ -341,7 +373,9 @@ pub(crate) fn page(
                         nav {
                             @for (href, label, least) in [
                                 ("/app", "Overview", Role::Viewer),
+                                ("/app/responses", "Responses", Role::Viewer),
                                 ("/app/cases", "Cases", Role::Viewer),
+                                ("/app/customers", "Customers", Role::Viewer),
                                 ("/app/team", "Team", Role::Admin),
                             ] {
                                 @if s.role >= least {
