@@ -187,6 +187,8 @@ async fn every_page_is_checked_against_every_role() {
         // The ids of what the server has: case 1, customer C1.
         let id = if route.path.starts_with("/app/customers") {
             "C1"
+        } else if route.path.starts_with("/app/surveys") {
+            "new"
         } else {
             "1"
         };
@@ -592,5 +594,105 @@ async fn answers_are_listed_filtered_and_exported_by_role() {
     assert_eq!(
         ana.get("/app/responses/export?format=xlsx").await.status,
         StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn admins_make_surveys_and_triggers_through_forms_and_everyone_sees_the_contact_log() {
+    let s = server();
+    let mut adam = Browser::new(&s);
+    adam.login("adam", PASSWORD).await;
+    let csrf = adam.csrf().await;
+    let survey = "id = \"pulse\"\nlanguages = [\"en\", \"nl\"]\ntitle = { en = \"Pulse <b>check</b>\", nl = \"Peiling\" }\n\n[[questions]]\nmetric = \"nps\"\n\n[[questions]]\nreason_for = \"nps\"\n";
+    let made = adam
+        .post("/app/surveys", &[("csrf", &csrf), ("toml", survey)])
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
+    assert_eq!(made.location(), "/app/surveys/pulse");
+    let shown = adam.get("/app/surveys/pulse?lang=nl").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.text.contains("Peiling"));
+    assert!(
+        shown
+            .text
+            .contains("/s/pulse/open/qr.svg?lang=nl&amp;channel=qr")
+    );
+    assert!(shown.text.contains("0 answered"));
+    // Refused with the reason, nothing saved: not TOML, an unknown metric.
+    for bad in [
+        "id = ",
+        "id = \"other\"\n[[questions]]\nmetric = \"happiness\"\n",
+    ] {
+        let p = adam
+            .post("/app/surveys", &[("csrf", &csrf), ("toml", bad)])
+            .await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{bad}: {}", p.text);
+        assert!(p.text.contains("problem"), "{}", p.text);
+    }
+    assert_eq!(
+        adam.get("/app/surveys/other").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A trigger through the form, listed, then removed.
+    let t = adam
+        .post(
+            "/app/surveys/triggers",
+            &[
+                ("csrf", &csrf),
+                ("action", "save"),
+                (
+                    "toml",
+                    "on = \"purchase\"\nsurvey = \"pulse\"\nshare = 0.5\n",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::SEE_OTHER, "{}", t.text);
+    let list = adam.get("/app/surveys").await;
+    assert!(
+        list.text.contains("purchase") && list.text.contains("50%"),
+        "{}",
+        list.text
+    );
+    assert!(list.text.contains("Pulse &lt;b&gt;check&lt;/b&gt;"));
+    let bad = adam
+        .post(
+            "/app/surveys/triggers",
+            &[
+                ("csrf", &csrf),
+                ("action", "save"),
+                ("toml", "on = \"x\"\nsurvey = \"nope\"\n"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    // An event decided by the trigger shows in the contact log with its reason.
+    let event = serde_json::json!({"event_id": "E1", "customer_id": "C9", "step": "purchase"});
+    let a = s.post_json("/api/v1/events", &event.to_string()).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let mut vera = Browser::new(&s);
+    vera.login("vera", PASSWORD).await;
+    let log = vera.get("/app/surveys").await;
+    assert!(log.text.contains("Contact log"));
+    assert!(log.text.contains("/app/customers/C9"), "{}", log.text);
+    assert!(!log.text.contains("Add a trigger"), "a viewer gets no form");
+    let removed = adam
+        .post(
+            "/app/surveys/triggers",
+            &[
+                ("csrf", &csrf),
+                ("action", "remove"),
+                ("on", "purchase"),
+                ("survey", "pulse"),
+            ],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert!(
+        !adam
+            .get("/app/surveys")
+            .await
+            .text
+            .contains("the app or API")
     );
 }

@@ -241,6 +241,21 @@ impl Reader {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    /// The latest `limit` decisions, newest first (the contact log's page).
+    pub fn latest_decisions(&self, limit: usize) -> Result<Vec<Decision>, StoreError> {
+        let mut s = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM decisions ORDER BY decided_at DESC, decision_id DESC
+                 LIMIT ?1"
+            ))
+            .map_err(err)?;
+        let rows = s
+            .query_map([limit.min(i64::MAX as usize) as i64], decision)
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// Decisions per (survey, outcome); of one customer when given.
     pub fn decision_counts(
         &self,

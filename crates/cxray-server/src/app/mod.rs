@@ -23,6 +23,7 @@ mod customers;
 mod login;
 mod overview;
 mod responses;
+mod surveys;
 mod team;
 
 pub use overview::OverviewCache;
@@ -155,6 +156,35 @@ pub fn app_routes() -> Vec<AppRoute> {
             "One customer: their cases and every interaction, each survey decision with its \
              reason",
             get(customers::show),
+        ),
+        r(
+            Method::GET,
+            "/app/surveys",
+            Some(Role::Viewer),
+            "The surveys with their funnels, the triggers and the contact log",
+            get(surveys::list),
+        ),
+        r(
+            Method::GET,
+            "/app/surveys/{id}",
+            Some(Role::Viewer),
+            "One survey: its questions in each language, drop-off, links and QR code (new: the \
+             form of a new survey)",
+            get(surveys::show),
+        ),
+        r(
+            Method::POST,
+            "/app/surveys",
+            Some(Role::Admin),
+            "Makes or replaces a survey (the fields of [[surveys]] as TOML)",
+            post(surveys::save),
+        ),
+        r(
+            Method::POST,
+            "/app/surveys/triggers",
+            Some(Role::Admin),
+            "Saves a trigger (the fields of [[triggers]] as TOML) or removes one",
+            post(surveys::triggers),
         ),
         r(
             Method::GET,
@@ -376,6 +406,7 @@ pub(crate) fn page(
                                 ("/app/responses", "Responses", Role::Viewer),
                                 ("/app/cases", "Cases", Role::Viewer),
                                 ("/app/customers", "Customers", Role::Viewer),
+                                ("/app/surveys", "Surveys", Role::Viewer),
                                 ("/app/team", "Team", Role::Admin),
                             ] {
                                 @if s.role >= least {
