@@ -127,8 +127,23 @@ if (!found.some((t) => t.includes('<script>alert(1)</script>'))) problems.push(`
 await shot(desk, 'desktop', 'responses');
 await desk.goto(`${base}/app/customers/C0000042`);
 if (!(await desk.$('ul.cases-of li a'))) problems.push('customer: no case listed');
-if (!(await desk.$('ol.timeline li'))) problems.push('customer: no timeline');
+if (!(await desk.$('ul.timeline li'))) problems.push('customer: no timeline');
 await shot(desk, 'desktop', 'customer');
+
+// Explore: why NPS changed last month, and what drives it (the priority matrix).
+await desk.goto(`${base}/app/explore?view=change&metric=nps`);
+if (!(await desk.$('section.explain .summary'))) problems.push(`explore: no explanation: ${(await desk.textContent('main')).slice(0, 300)}`);
+await shot(desk, 'desktop', 'explore-change');
+await desk.goto(`${base}/app/explore?view=drivers&metric=nps`);
+if (!(await desk.$('section.drivers svg'))) problems.push(`explore: no priority matrix: ${(await desk.textContent('main')).slice(0, 300)}`);
+await shot(desk, 'desktop', 'explore-drivers');
+await desk.goto(`${base}/app/surveys`);
+await shot(desk, 'desktop', 'surveys');
+await desk.goto(`${base}/app/surveys/relationship`);
+if (!(await desk.$('img.qr'))) problems.push('survey: no QR code');
+const qrOk = await desk.$eval('img.qr', (i) => i.complete && i.naturalWidth > 0);
+if (!qrOk) problems.push('survey: the QR code did not load');
+await shot(desk, 'desktop', 'survey');
 
 // The webhooks: the case opened by the answer, and an alert of the demo's [[alerts]], each
 // signed (Standard Webhooks: HMAC-SHA256 over id.timestamp.body under the whsec_ secret).
@@ -175,6 +190,10 @@ await phone.goto(`${base}/app/responses?metric=nps`);
 await shot(phone, 'phone', 'responses');
 await phone.goto(`${base}/app/customers/C0000042`);
 await shot(phone, 'phone', 'customer');
+await phone.goto(`${base}/app/explore?view=drivers&metric=nps`);
+await shot(phone, 'phone', 'explore-drivers');
+await phone.goto(`${base}/app/surveys`);
+await shot(phone, 'phone', 'surveys');
 // Logging out ends the session.
 await phone.click('form.logout button');
 await phone.waitForURL(/\/app\/login/);

@@ -348,6 +348,15 @@ impl Project {
         lock(&self.rejects).push(rejects.into());
     }
 
+    /// Whether the answers are loaded with their comments' analysis (what browsing them
+    /// needs): a call that needs them now costs no reading. False while another thread loads
+    /// them.
+    pub fn answers_loaded(&self) -> bool {
+        self.responses
+            .try_lock()
+            .is_ok_and(|slot| slot.as_ref().is_some_and(|r| r.text_done))
+    }
+
     /// The answers, read and validated on first use.
     pub fn responses(&self) -> Result<Arc<Responses>> {
         self.responses_with(Enrich::default())

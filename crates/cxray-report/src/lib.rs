@@ -10,12 +10,14 @@ mod insights;
 pub mod print;
 mod svg;
 mod text;
+mod web;
 
 use cxray_insights::Report;
 use serde::Serialize;
 
 pub use html::{REPORT_CSS, render_html, render_html_sections};
 pub use text::{render_markdown, render_text};
+pub use web::{drivers_html, explain_html};
 
 /// Row counts and coverage of one input source.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -334,6 +334,10 @@ pub struct Inner {
     webhook_secret: [u8; 32],
     /// Whether the project has `[[alerts]]` rules to evaluate as answers arrive.
     has_alerts: bool,
+    /// The last project whose answers were loaded, browsed while a newer one loads them.
+    browsed: Mutex<Option<Arc<Project>>>,
+    /// A newer project's answers are being loaded in the background.
+    warming: std::sync::atomic::AtomicBool,
     /// How long a new case waits before it is announced (µs; `[cases] announce_after_seconds`).
     announce_after: i64,
 }
@@ -499,6 +503,8 @@ impl AppState {
             webhooks: hooks,
             webhook_secret,
             has_alerts,
+            browsed: Mutex::new(None),
+            warming: std::sync::atomic::AtomicBool::new(false),
             announce_after: announce_after * 1_000_000,
             store,
         }));
@@ -1006,6 +1012,44 @@ impl AppState {
         }
         let read = self.keys_read.load(std::sync::atomic::Ordering::Relaxed);
         chrono::Utc::now().timestamp() - read <= 10
+    }
+
+    /// The project whose answers to browse, and whether it is from before the latest data:
+    /// the current one when its answers are loaded; else, while they load in the background,
+    /// the last one that had them (so that pages keep answering in milliseconds after new
+    /// data); the current one, loaded here, when there is none yet.
+    fn browsing_project(&self) -> Result<(Arc<Project>, bool), ApiError> {
+        use std::sync::atomic::Ordering;
+        let current = self.project()?;
+        if current.answers_loaded() {
+            *self.browsed.lock().expect("browsed lock") = Some(current.clone());
+            return Ok((current, false));
+        }
+        let last = self.browsed.lock().expect("browsed lock").clone();
+        match last {
+            Some(old) if !Arc::ptr_eq(&old, &current) => {
+                if !self.warming.swap(true, Ordering::AcqRel) {
+                    let state = self.clone();
+                    let warm = current.clone();
+                    let started =
+                        std::thread::Builder::new()
+                            .name("cxray-warm".into())
+                            .spawn(move || {
+                                let _ = warm.answers(&cxray_project::AnswersQuery {
+                                    limit: 1,
+                                    ..Default::default()
+                                });
+                                *state.browsed.lock().expect("browsed lock") = Some(warm);
+                                state.warming.store(false, Ordering::Release);
+                            });
+                    if started.is_err() {
+                        self.warming.store(false, Ordering::Release);
+                    }
+                }
+                Ok((old, true))
+            }
+            _ => Ok((current, false)),
+        }
     }
 
     /// The served project as of the store's last acknowledged write: its files and the store.

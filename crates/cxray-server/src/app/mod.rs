@@ -20,6 +20,7 @@
 
 pub mod cases;
 mod customers;
+mod explore;
 mod login;
 mod overview;
 mod responses;
@@ -126,6 +127,13 @@ pub fn app_routes() -> Vec<AppRoute> {
             Some(Role::Analyst),
             "Works a case: take, assign, change status, add a note",
             post(cases::act),
+        ),
+        r(
+            Method::GET,
+            "/app/explore",
+            Some(Role::Analyst),
+            "Explore: why a metric changed between two periods, what drives an outcome",
+            get(explore::show),
         ),
         r(
             Method::GET,
@@ -403,6 +411,7 @@ pub(crate) fn page(
                         nav {
                             @for (href, label, least) in [
                                 ("/app", "Overview", Role::Viewer),
+                                ("/app/explore", "Explore", Role::Analyst),
                                 ("/app/responses", "Responses", Role::Viewer),
                                 ("/app/cases", "Cases", Role::Viewer),
                                 ("/app/customers", "Customers", Role::Viewer),

@@ -107,9 +107,13 @@ pub async fn list(
             );
         }
     };
-    let found = crate::read::blocking(&state, move |s| Ok(s.project()?.answers(&query)?)).await;
+    let found = crate::read::blocking(&state, move |s| {
+        let (project, stale) = s.browsing_project()?;
+        Ok((project.answers(&query)?, stale))
+    })
+    .await;
     match found {
-        Ok(p) => render(&session, &q, &p, page_no, None),
+        Ok((p, stale)) => render(&session, &q, &p, page_no, None, stale),
         Err(ApiError::NotFound(m)) => {
             let empty = AnswersPage {
                 total: 0,
@@ -118,7 +122,7 @@ pub async fn list(
                 rows: vec![],
                 facets: Default::default(),
             };
-            render(&session, &q, &empty, 1, Some(&m))
+            render(&session, &q, &empty, 1, Some(&m), false)
         }
         Err(ApiError::BadRequest(m)) => message(
             Some(&session),
@@ -158,6 +162,7 @@ fn render(
     p: &AnswersPage,
     page_no: usize,
     problem: Option<&str>,
+    stale: bool,
 ) -> Response {
     let value = |k: &str| {
         q.iter()
@@ -216,6 +221,9 @@ fn render(
                 }
                 button type="submit" { "Show" }
                 a href="/app/responses" { "clear" }
+            }
+            @if stale {
+                p.stale role="status" { "New answers are being loaded; this list is from before them. Reload in a moment." }
             }
             @if let Some(m) = problem {
                 section.empty { h2 { "Nothing to show yet" } p { (m) } }
