@@ -113,6 +113,9 @@ pub struct ProjectConfig {
     /// `[[webhooks]]`: where `cxray serve` posts signed notifications (cases, alerts).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// `[team]`: the CX team's own emails (alerts, overdue cases, a digest).
+    #[serde(default)]
+    pub team: TeamSettings,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -413,6 +416,18 @@ pub struct WebhookConfig {
     /// The environment variable holding its signing secret (`whsec_` and base64, as other
     /// senders make them); default: the server's own, shown by `GET /api/v1/webhooks`.
     pub secret_env: Option<String>,
+}
+
+/// `[team]`: emails to the CX team through `[serve.smtp]` and the store's outbox: each fired
+/// `[[alerts]]` rule, each case that passes its due time, and a digest of the overview.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// Addresses that receive them.
+    #[serde(default)]
+    pub email: Vec<String>,
+    /// `daily` or `weekly` (Mondays): the report's highlights and scorecard; default none.
+    pub digest: Option<String>,
 }
 
 /// Texts by language (ISO 639-1 code → text).

@@ -68,7 +68,7 @@ pub use alerts::{AlertsOutput, AlertsRequest};
 pub use browse::{AnswerRow, AnswersFormat, AnswersPage, AnswersQuery, MAX_PAGE, write_answers};
 pub use config::{
     CaseSettings, ContactRules, ProjectConfig, ScoreText, ServeSettings, SmtpSettings,
-    SurveyConfig, SurveyQuestion, Texts, TriggerConfig, WebhookConfig,
+    SurveyConfig, SurveyQuestion, TeamSettings, Texts, TriggerConfig, WebhookConfig,
 };
 pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};

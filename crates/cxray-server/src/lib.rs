@@ -36,6 +36,7 @@ pub mod qr;
 mod read;
 mod routes;
 pub mod surveys;
+pub mod team;
 mod telemetry;
 pub mod triggers;
 pub mod webhooks;
@@ -334,6 +335,8 @@ pub struct Inner {
     webhook_secret: [u8; 32],
     /// Whether the project has `[[alerts]]` rules to evaluate as answers arrive.
     has_alerts: bool,
+    /// The team's emails (`[team]`).
+    team: team::Team,
     /// The last project whose answers were loaded, browsed while a newer one loads them.
     browsed: Mutex<Option<Arc<Project>>>,
     /// A newer project's answers are being loaded in the background.
@@ -400,6 +403,13 @@ impl AppState {
             .as_ref()
             .and_then(|(p, _)| p.cases.announce_after_seconds)
             .unwrap_or(60) as i64;
+        let team = team::Team::new(
+            &config
+                .project
+                .as_ref()
+                .map(|(p, _)| p.team.clone())
+                .unwrap_or_default(),
+        )?;
         let has_alerts = config
             .project
             .as_ref()
@@ -503,6 +513,7 @@ impl AppState {
             webhooks: hooks,
             webhook_secret,
             has_alerts,
+            team,
             browsed: Mutex::new(None),
             warming: std::sync::atomic::AtomicBool::new(false),
             announce_after: announce_after * 1_000_000,
@@ -1279,19 +1290,27 @@ pub async fn serve(
     };
     // Webhooks: new and overdue cases and fired alerts, delivered from the store's outbox.
     let mut workers = Vec::new();
-    if !state.webhooks.is_empty() {
+    let emails = !state.team.email.is_empty();
+    if !state.webhooks.is_empty() || emails {
         workers.push(webhooks::spawn(state.clone(), stop.clone())?);
-        if state.has_alerts
-            && state
-                .webhooks
-                .iter()
-                .any(|e| e.events.contains("alert.fired"))
-        {
+        let alerts = state.has_alerts
+            && (emails
+                || state
+                    .webhooks
+                    .iter()
+                    .any(|e| e.events.contains("alert.fired")));
+        if alerts || (emails && state.team.digest.is_some()) {
             workers.push(webhooks::spawn_alerts(
                 state.clone(),
                 stop.clone(),
                 Duration::from_secs(10),
             )?);
+        }
+        if emails && state.mailer.is_none() {
+            eprintln!(
+                "cxray serve: the team's emails wait in the outbox: no [serve.smtp] to send them \
+                 through"
+            );
         }
     }
     let result = axum::serve(

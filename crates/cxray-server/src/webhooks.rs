@@ -246,13 +246,18 @@ fn round(
     let build = |event: &str| {
         let base = base.clone();
         let event = event.to_string();
-        move |c: &Case| {
-            messages(
+        move |c: &Case| cxray_store::Notices {
+            webhooks: messages(
                 endpoints,
                 &event,
                 c.customer_id.as_deref(),
                 &case_data(c, &base),
-            )
+            ),
+            emails: if event == "case.overdue" {
+                crate::team::overdue_emails(&state.team, c, &base)
+            } else {
+                vec![]
+            },
         }
     };
     state
@@ -335,6 +340,13 @@ pub fn spawn_alerts(
         .spawn(move || {
             let mut seen = None;
             while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = crate::team::send_digest_if_due(&state, chrono::Utc::now()) {
+                    eprintln!("cxray serve: the team's digest: {e}");
+                }
+                if !state.has_alerts {
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
                 match state.store_version() {
                     Ok(v) if Some(v) != seen => match evaluate_alerts(&state) {
                         Ok(_) => seen = Some(v),
@@ -387,10 +399,17 @@ pub fn evaluate_alerts(state: &AppState) -> Result<usize, String> {
             "q_value": r.q_value,
             "reasons": r.reasons,
         });
-        let msgs = messages(&state.webhooks, "alert.fired", None, &data);
+        let notices = cxray_store::Notices {
+            webhooks: messages(&state.webhooks, "alert.fired", None, &data),
+            emails: crate::team::alert_emails(
+                &state.team,
+                r,
+                state.public_url.get().map_or("", String::as_str),
+            ),
+        };
         let segment = r.segment.clone().unwrap_or_default();
         if state
-            .with_admin(|k| k.enqueue_alert(&r.rule, &segment, &r.period, now, &msgs))
+            .with_admin(|k| k.enqueue_alert(&r.rule, &segment, &r.period, now, &notices))
             .map_err(|e| e.to_string())?
         {
             new += 1;

@@ -251,3 +251,115 @@ async fn s_get(s: &common::ProjectServer, path: &str) -> Value {
         .unwrap();
     serde_json::from_slice(&b).unwrap()
 }
+
+#[tokio::test]
+async fn the_team_is_emailed_alerts_overdue_cases_and_a_digest_through_the_outbox() {
+    let project = r#"
+[cases]
+target_hours = 0.0001
+
+[[alerts]]
+name = "NPS below zero"
+metric = "nps"
+significantly_below = 0
+
+[team]
+email = ["cx@example.com", "lead@example.com"]
+digest = "daily"
+"#;
+    let s = project_server(tempfile::tempdir().unwrap(), project, |_| {});
+    let state = s.state.clone();
+    let now = chrono::Utc::now();
+    let month_start = now.date_naive().with_day(1).unwrap();
+    let mut lines = vec![format!(
+        r#"{{"response_id": "R1", "customer_id": "C1", "submitted_at": "{}", "answers": [{{"metric": "nps", "score": 1, "comment": "<b>never</b> again"}}]}}"#,
+        now.to_rfc3339()
+    )];
+    for i in 0..60 {
+        let (day, score) = if i < 30 {
+            (month_start - chrono::Duration::days(10), 2)
+        } else {
+            (month_start - chrono::Duration::days(40), 9)
+        };
+        lines.push(format!(
+            r#"{{"response_id": "M{i}", "customer_id": "K{i}", "submitted_at": "{day}T12:00:00Z", "answers": [{{"metric": "nps", "score": {score}}}]}}"#
+        ));
+    }
+    assert_eq!(post(&s, &lines.join("\n")).await, StatusCode::CREATED);
+    // The case is due within a second; the round after that emails the team about it.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let st = state.clone();
+    let (alerts, digest, again) = tokio::task::spawn_blocking(move || {
+        cxray_server::webhooks::run_once(&st).unwrap();
+        let alerts = cxray_server::webhooks::evaluate_alerts(&st).unwrap();
+        // A minute from now, or 07:01 when it is earlier than the digest's hour.
+        let seven = chrono::Utc::now()
+            .date_naive()
+            .and_hms_opt(7, 1, 0)
+            .unwrap()
+            .and_utc();
+        let t = (chrono::Utc::now() + chrono::Duration::minutes(1)).max(seven);
+        let digest = cxray_server::team::send_digest_if_due(&st, t).unwrap();
+        let again =
+            cxray_server::team::send_digest_if_due(&st, t + chrono::Duration::seconds(30)).unwrap();
+        (alerts, digest, again)
+    })
+    .await
+    .unwrap();
+    assert_eq!((alerts, digest, again), (1, true, false));
+    let queued = state.with_reader(|r| r.outbox(None, None)).unwrap();
+    let subjects: Vec<(&str, &str)> = queued
+        .iter()
+        .map(|q| (q.email.recipient.as_str(), q.email.subject.as_str()))
+        .collect();
+    // Each of the two addresses gets the overdue case, the alert and the digest.
+    assert_eq!(queued.len(), 6, "{subjects:?}");
+    for to in ["cx@example.com", "lead@example.com"] {
+        let mine: Vec<&str> = subjects
+            .iter()
+            .filter(|(t, _)| *t == to)
+            .map(|(_, s)| *s)
+            .collect();
+        assert!(
+            mine.iter()
+                .any(|s| s.starts_with("Overdue case 1: nps 1 from C1")),
+            "{mine:?}"
+        );
+        assert!(
+            mine.iter()
+                .any(|s| s.starts_with("cxray alert: NPS below zero")),
+            "{mine:?}"
+        );
+        assert!(
+            mine.iter().any(|s| s.starts_with("cxray digest ")),
+            "{mine:?}"
+        );
+    }
+    let case = queued
+        .iter()
+        .find(|q| q.email.subject.starts_with("Overdue"))
+        .unwrap();
+    assert!(
+        case.email
+            .html_body
+            .contains("&lt;b&gt;never&lt;/b&gt; again")
+    );
+    assert!(!case.email.html_body.contains("<b>never"));
+    assert!(case.email.text_body.contains("/app/cases/1"));
+    let digest = queued
+        .iter()
+        .find(|q| q.email.subject.starts_with("cxray digest"))
+        .unwrap();
+    assert!(
+        digest.email.text_body.contains("Open cases: 1 (1 overdue)"),
+        "{}",
+        digest.email.text_body
+    );
+    assert!(digest.email.html_body.contains("Scorecard"));
+    // Erasing the customer takes the email about their case.
+    cxray_store::forget_customer(&s.dir.path().join("cxray.db"), "C1").unwrap();
+    assert_eq!(
+        state.with_reader(|r| r.outbox(None, None)).unwrap().len(),
+        4
+    );
+}

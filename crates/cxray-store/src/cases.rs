@@ -711,9 +711,21 @@ mod tests {
         );
         // Reminders: once per overdue open case.
         let due = c.due_at;
-        assert_eq!(keys.enqueue_overdue_cases(due, |_| vec![]).unwrap(), 0);
-        assert_eq!(keys.enqueue_overdue_cases(due + 1, |_| vec![]).unwrap(), 1);
-        assert_eq!(keys.enqueue_overdue_cases(due + 1, |_| vec![]).unwrap(), 0);
+        assert_eq!(
+            keys.enqueue_overdue_cases(due, |_| Default::default())
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            keys.enqueue_overdue_cases(due + 1, |_| Default::default())
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            keys.enqueue_overdue_cases(due + 1, |_| Default::default())
+                .unwrap(),
+            0
+        );
         let times = store.reader().unwrap().case_times().unwrap();
         assert_eq!(times.len(), 1);
         assert_eq!(times[0].status, CaseStatus::Contacted);

@@ -86,7 +86,7 @@ pub use team::{
     PendingLogin, Role, SESSION_IDLE_HOURS, SESSION_MAX_DAYS, Session, member_name_problem,
     new_password, password_problem,
 };
-pub use webhooks::{NewWebhook, StatusCounts, WEBHOOK_BACKOFF_SECONDS, Webhook};
+pub use webhooks::{NewWebhook, Notices, StatusCounts, WEBHOOK_BACKOFF_SECONDS, Webhook};
 
 /// Most batches committed together in one transaction.
 pub const GROUP_LIMIT: usize = 1024;

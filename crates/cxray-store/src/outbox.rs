@@ -84,29 +84,33 @@ impl DecisionBatch<'_> {
     /// Queues the email of an invitation recorded in this batch (an email already queued for
     /// the invitation is kept).
     pub fn queue_email(&self, e: &OutboxEmail) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO outbox (invitation_id, customer_id, recipient, subject, text_body,
-                    html_body, unsubscribe, queued_at, expires_at, status, attempts, next_attempt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?8)
-                 ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    e.invitation_id,
-                    e.customer_id,
-                    e.recipient,
-                    e.subject,
-                    e.text_body,
-                    e.html_body,
-                    e.unsubscribe,
-                    e.not_before,
-                    e.expires_at
-                ])
-            })
-            .map(|_| ())
-            .map_err(err)
+        insert_email(&self.tx, e)
     }
+}
+
+/// Queues an email (one already queued under the same id is kept).
+pub(crate) fn insert_email(conn: &rusqlite::Connection, e: &OutboxEmail) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (invitation_id, customer_id, recipient, subject, text_body,
+            html_body, unsubscribe, queued_at, expires_at, status, attempts, next_attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?8)
+         ON CONFLICT DO NOTHING",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            e.invitation_id,
+            e.customer_id,
+            e.recipient,
+            e.subject,
+            e.text_body,
+            e.html_body,
+            e.unsubscribe,
+            e.not_before,
+            e.expires_at
+        ])
+    })
+    .map(|_| ())
+    .map_err(err)
 }
 
 impl Keys {

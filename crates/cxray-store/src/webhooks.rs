@@ -22,6 +22,26 @@ pub struct NewWebhook {
     pub payload: String,
 }
 
+/// What an event sends: webhook messages and team emails (through the outbox, as
+/// invitations are sent), stored together in the transaction of what they report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notices {
+    pub webhooks: Vec<NewWebhook>,
+    pub emails: Vec<crate::OutboxEmail>,
+}
+
+impl Notices {
+    fn store(&self, tx: &rusqlite::Connection, now: i64) -> Result<usize, StoreError> {
+        for m in &self.webhooks {
+            insert(tx, m, now)?;
+        }
+        for e in &self.emails {
+            crate::outbox::insert_email(tx, e)?;
+        }
+        Ok(self.webhooks.len() + self.emails.len())
+    }
+}
+
 /// A message as kept, with its delivery state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Webhook {
@@ -85,7 +105,7 @@ impl Keys {
         &mut self,
         now: i64,
         after: i64,
-        build: impl Fn(&Case) -> Vec<NewWebhook>,
+        build: impl Fn(&Case) -> Notices,
     ) -> Result<usize, StoreError> {
         let tx = self
             .conn
@@ -107,10 +127,7 @@ impl Keys {
                     params![now, c.id],
                 )
                 .map_err(err)?;
-                for m in build(&c) {
-                    insert(&tx, &m, now)?;
-                    stored += 1;
-                }
+                stored += build(&c).store(&tx, now)?;
             }
         } else {
             tx.execute(
@@ -129,7 +146,7 @@ impl Keys {
     pub fn enqueue_overdue_cases(
         &mut self,
         now: i64,
-        build: impl Fn(&Case) -> Vec<NewWebhook>,
+        build: impl Fn(&Case) -> Notices,
     ) -> Result<usize, StoreError> {
         let tx = self
             .conn
@@ -142,23 +159,22 @@ impl Keys {
                 params![now, c.id],
             )
             .map_err(err)?;
-            for m in build(c) {
-                insert(&tx, &m, now)?;
-            }
+            build(c).store(&tx, now)?;
         }
         tx.commit().map_err(err)?;
         Ok(cases.len())
     }
 
-    /// Stores the messages of an alert unless the alert (rule, segment, period) was sent
-    /// before; true when it is new.
+    /// Stores the notices of an alert unless the alert (rule, segment, period) was sent
+    /// before; true when it is new. (The team's digest is kept the same way: rule `digest`,
+    /// its day as the period.)
     pub fn enqueue_alert(
         &mut self,
         rule: &str,
         segment: &str,
         period: &str,
         now: i64,
-        messages: &[NewWebhook],
+        notices: &Notices,
     ) -> Result<bool, StoreError> {
         let tx = self
             .conn
@@ -173,9 +189,7 @@ impl Keys {
             .map_err(err)?
             == 1;
         if new {
-            for m in messages {
-                insert(&tx, m, now)?;
-            }
+            notices.store(&tx, now)?;
         }
         tx.commit().map_err(err)?;
         Ok(new)
@@ -202,6 +216,18 @@ impl Keys {
             )
             .map_err(err)?;
         Ok(())
+    }
+
+    /// Whether the alert (rule, segment, period) was sent.
+    pub fn alert_sent(&self, rule: &str, segment: &str, period: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM alerts_sent WHERE rule = ?1 AND segment = ?2 AND period = ?3",
+                params![rule, segment, period],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(err)
     }
 
     /// Pending messages due at `now`, oldest first.
@@ -338,14 +364,17 @@ mod tests {
     use super::*;
     use crate::{CaseRule, NewAnswer, NewResponse, Record, Store};
 
-    fn message(c: &Case) -> Vec<NewWebhook> {
-        vec![NewWebhook {
-            id: format!("msg-{}", c.id),
-            endpoint: "http://127.0.0.1:9/hook".into(),
-            event: "case.opened".into(),
-            customer_id: c.customer_id.clone(),
-            payload: format!("{{\"case\": {}}}", c.id),
-        }]
+    fn message(c: &Case) -> Notices {
+        Notices {
+            webhooks: vec![NewWebhook {
+                id: format!("msg-{}", c.id),
+                endpoint: "http://127.0.0.1:9/hook".into(),
+                event: "case.opened".into(),
+                customer_id: c.customer_id.clone(),
+                payload: format!("{{\"case\": {}}}", c.id),
+            }],
+            emails: vec![],
+        }
     }
 
     #[test]
@@ -429,18 +458,20 @@ mod tests {
         );
         // Alerts: once per rule, segment and period.
         assert!(
-            keys.enqueue_alert("r", "North", "2026-11", now, &[])
+            keys.enqueue_alert("r", "North", "2026-11", now, &Notices::default())
                 .unwrap()
         );
         assert!(
             !keys
-                .enqueue_alert("r", "North", "2026-11", now, &[])
+                .enqueue_alert("r", "North", "2026-11", now, &Notices::default())
                 .unwrap()
         );
         assert!(
-            keys.enqueue_alert("r", "North", "2026-12", now, &[])
+            keys.enqueue_alert("r", "North", "2026-12", now, &Notices::default())
                 .unwrap()
         );
+        assert!(keys.alert_sent("r", "North", "2026-12").unwrap());
+        assert!(!keys.alert_sent("r", "South", "2026-12").unwrap());
         let exported = store.reader().unwrap().customer_data("C-a").unwrap();
         assert_eq!(exported.webhooks.len(), 1, "{:?}", exported.webhooks);
         assert!(exported.webhooks[0].payload.contains("\"case\""));
