@@ -249,6 +249,19 @@ impl Project {
         for (col, _) in &q.equals {
             let known = loaded.attributes.iter().any(|a| a == col)
                 || cxray_ingest::FIXED_COLUMNS.contains(&col.as_str());
+            let text = loaded.schema.field_with_name(col).is_ok_and(|f| {
+                matches!(
+                    f.data_type(),
+                    arrow::datatypes::DataType::Utf8 | arrow::datatypes::DataType::Dictionary(..)
+                )
+            });
+            if known && !text {
+                return Err(Error::usage(format!(
+                    "{col} is not a text column: filter scores with their range, times with \
+                     their dates"
+                ))
+                .about("column"));
+            }
             if !known {
                 return Err(Error::usage(format!(
                     "no column {col:?} in the answers; they have: {}",
@@ -417,16 +430,43 @@ pub fn write_answers(batches: &[RecordBatch], format: AnswersFormat) -> Result<V
                     .map_err(|e| fail(&e))?;
                 let text: Vec<&StringArray> =
                     columns.iter().map(|c| c.as_string::<i32>()).collect();
+                // Which columns were text: their cells are guarded against spreadsheets.
+                let texts: Vec<bool> = b
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        matches!(
+                            c.data_type(),
+                            arrow::datatypes::DataType::Utf8
+                                | arrow::datatypes::DataType::Dictionary(..)
+                        )
+                    })
+                    .collect();
                 for r in 0..b.num_rows() {
-                    w.write_record(
-                        text.iter()
-                            .map(|c| if c.is_null(r) { "" } else { c.value(r) }),
-                    )
+                    w.write_record(text.iter().zip(&texts).map(|(c, is_text)| {
+                        if c.is_null(r) {
+                            String::new()
+                        } else {
+                            spreadsheet_safe(c.value(r), *is_text).into_owned()
+                        }
+                    }))
                     .map_err(|e| fail(&e))?;
                 }
             }
             w.into_inner().map_err(|e| fail(&e))
         }
+    }
+}
+
+/// A text cell as a spreadsheet reads it safely: one that starts like a formula (`=`, `+`,
+/// `-`, `@`, a tab or a carriage return; OWASP's list for CSV injection) gets a leading `'`,
+/// so Excel or LibreOffice shows it as text instead of running it.
+fn spreadsheet_safe(v: &str, is_text: bool) -> std::borrow::Cow<'_, str> {
+    match v.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if is_text => {
+            std::borrow::Cow::Owned(format!("'{v}"))
+        }
+        _ => std::borrow::Cow::Borrowed(v),
     }
 }
 
@@ -469,6 +509,22 @@ fn facets(responses: &crate::project::Responses) -> BTreeMap<String, Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_start_like_formulas_are_kept_as_text() {
+        for (v, safe) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-cmd", "'-cmd"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("late parcel", "late parcel"),
+        ] {
+            assert_eq!(spreadsheet_safe(v, true), safe);
+        }
+        // A number is a number.
+        assert_eq!(spreadsheet_safe("-3.5", false), "-3.5");
+    }
 
     #[test]
     fn wildcards_in_searched_words_are_taken_literally() {

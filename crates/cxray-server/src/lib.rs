@@ -337,10 +337,13 @@ pub struct Inner {
     has_alerts: bool,
     /// The team's emails (`[team]`).
     team: team::Team,
-    /// The last project whose answers were loaded, browsed while a newer one loads them.
-    browsed: Mutex<Option<Arc<Project>>>,
+    /// The last project whose answers were loaded, with the store's erasures then; browsed
+    /// while a newer one loads them (never across an erasure).
+    browsed: Mutex<Option<(Arc<Project>, i64)>>,
     /// A newer project's answers are being loaded in the background.
     warming: std::sync::atomic::AtomicBool,
+    /// Exports of answers running (one at a time).
+    exporting: tokio::sync::Semaphore,
     /// How long a new case waits before it is announced (µs; `[cases] announce_after_seconds`).
     announce_after: i64,
 }
@@ -516,6 +519,7 @@ impl AppState {
             team,
             browsed: Mutex::new(None),
             warming: std::sync::atomic::AtomicBool::new(false),
+            exporting: tokio::sync::Semaphore::new(1),
             announce_after: announce_after * 1_000_000,
             store,
         }));
@@ -1031,14 +1035,19 @@ impl AppState {
     /// data); the current one, loaded here, when there is none yet.
     fn browsing_project(&self) -> Result<(Arc<Project>, bool), ApiError> {
         use std::sync::atomic::Ordering;
+        let erasures = self
+            .store_version()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .erasures;
         let current = self.project()?;
         if current.answers_loaded() {
-            *self.browsed.lock().expect("browsed lock") = Some(current.clone());
+            *self.browsed.lock().expect("browsed lock") = Some((current.clone(), erasures));
             return Ok((current, false));
         }
         let last = self.browsed.lock().expect("browsed lock").clone();
         match last {
-            Some(old) if !Arc::ptr_eq(&old, &current) => {
+            // Never from before an erasure: the erased customer's answers are in it.
+            Some((old, at)) if !Arc::ptr_eq(&old, &current) && at == erasures => {
                 if !self.warming.swap(true, Ordering::AcqRel) {
                     let state = self.clone();
                     let warm = current.clone();
@@ -1046,12 +1055,22 @@ impl AppState {
                         std::thread::Builder::new()
                             .name("cxray-warm".into())
                             .spawn(move || {
-                                let _ = warm.answers(&cxray_project::AnswersQuery {
+                                // Reset however the load ends (a panic included).
+                                struct Done(AppState);
+                                impl Drop for Done {
+                                    fn drop(&mut self) {
+                                        self.0.warming.store(false, Ordering::Release);
+                                    }
+                                }
+                                let done = Done(state);
+                                let loaded = warm.answers(&cxray_project::AnswersQuery {
                                     limit: 1,
                                     ..Default::default()
                                 });
-                                *state.browsed.lock().expect("browsed lock") = Some(warm);
-                                state.warming.store(false, Ordering::Release);
+                                if loaded.is_ok() {
+                                    *done.0.browsed.lock().expect("browsed lock") =
+                                        Some((warm, erasures));
+                                }
                             });
                     if started.is_err() {
                         self.warming.store(false, Ordering::Release);
@@ -1059,7 +1078,11 @@ impl AppState {
                 }
                 Ok((old, true))
             }
-            _ => Ok((current, false)),
+            _ => {
+                // The previous answers are not to be shown: drop them before loading.
+                *self.browsed.lock().expect("browsed lock") = None;
+                Ok((current, false))
+            }
         }
     }
 

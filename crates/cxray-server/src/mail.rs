@@ -347,7 +347,7 @@ impl Mailer {
                         let next = self.next_attempt(now, attempts, f);
                         if next.is_none() {
                             eprintln!(
-                                "cxray serve: invitation email {} given up after {attempts} attempts: {}",
+                                "cxray serve: email {} given up after {attempts} attempts: {}",
                                 q.email.invitation_id, f.message
                             );
                         }

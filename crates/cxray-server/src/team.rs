@@ -1,8 +1,8 @@
 //! The CX team's emails (`[team]`): each fired alert, each case past its due time, and a daily
-//! or weekly digest (the report's highlights and scorecard, its full HTML as the email's HTML
-//! part). They go through the store's outbox like invitations (kept across restarts, retried
-//! with back-off, sent by `[serve.smtp]`), stored in the transaction of what they report; a
-//! digest is sent once per day or week (kept as the alert `digest` of that period).
+//! or weekly digest (the report's highlights and scorecard with their intervals, and the
+//! cases; never a customer's words). They go through the store's outbox like invitations
+//! (kept across restarts, retried with back-off, sent by `[serve.smtp]`), stored in the
+//! transaction of what they report; a digest is sent once per day or week.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use cxray_insights::alerts::AlertResult;
@@ -17,11 +17,17 @@ pub enum Digest {
 }
 
 /// The team's addresses and digest.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Team {
     pub email: Vec<String>,
     pub digest: Option<Digest>,
+    /// When a digest last failed to be made: it is tried again after [`DIGEST_RETRY`] (the
+    /// report is the whole project's, not something to redo every half second).
+    failed: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// Wait after a digest that could not be made.
+const DIGEST_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Hour (UTC) from which the day's digest goes.
 const DIGEST_HOUR: u32 = 7;
@@ -32,13 +38,8 @@ const KEEP_DAYS: i64 = 3;
 impl Team {
     pub fn new(s: &cxray_project::TeamSettings) -> Result<Team, String> {
         for a in &s.email {
-            let ok = a.len() <= 254
-                && a.split_once('@')
-                    .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-                && !a
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == ',');
-            if !ok {
+            // As the mailer will read it: refused here, not at the first send.
+            if a.parse::<lettre::Address>().is_err() {
                 return Err(format!("[team] email: {a:?} is not an email address"));
             }
         }
@@ -58,6 +59,7 @@ impl Team {
         Ok(Team {
             email: s.email.clone(),
             digest,
+            failed: Default::default(),
         })
     }
 
@@ -122,7 +124,8 @@ pub fn overdue_emails(team: &Team, c: &Case, base: &str) -> Vec<OutboxEmail> {
         esc(&url)
     );
     team.emails(
-        &format!("case:{}:overdue", c.id),
+        // The time of the reminder: a reopened case that is overdue again is reminded again.
+        &format!("case:{}:overdue:{}", c.id, Utc::now().timestamp_micros()),
         c.customer_id.as_deref(),
         subject,
         text,
@@ -187,6 +190,9 @@ pub fn digest_key(digest: Digest, now: DateTime<Utc>) -> Option<String> {
     }
 }
 
+/// The digest's key among the alerts sent: no `[[alerts]]` rule has an empty name.
+const DIGEST_RULE: &str = "";
+
 /// Stores the digest's emails when one is due and was not sent for its period yet.
 pub fn send_digest_if_due(state: &crate::AppState, now: DateTime<Utc>) -> Result<bool, String> {
     let team = &state.team;
@@ -196,18 +202,52 @@ pub fn send_digest_if_due(state: &crate::AppState, now: DateTime<Utc>) -> Result
     let Some(key) = digest_key(digest, now) else {
         return Ok(false);
     };
+    if team
+        .failed
+        .lock()
+        .expect("digest lock")
+        .is_some_and(|t| t.elapsed() < DIGEST_RETRY)
+    {
+        return Ok(false);
+    }
     // Already sent for this period: nothing computed.
     let sent = state
-        .with_admin(|k| k.alert_sent("digest", "", &key))
+        .with_admin(|k| k.alert_sent(DIGEST_RULE, "digest", &key))
         .map_err(|e| e.to_string())?;
     if sent {
         return Ok(false);
     }
+    let made = make_digest(state, now, &key);
+    *team.failed.lock().expect("digest lock") = made.is_err().then(std::time::Instant::now);
+    let Some(notices) = made? else {
+        return Ok(false);
+    };
+    state
+        .with_admin(|k| {
+            k.enqueue_alert(
+                DIGEST_RULE,
+                "digest",
+                &key,
+                now.timestamp_micros(),
+                &notices,
+            )
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// The digest's emails: the report's highlights and scorecard with their intervals, and the
+/// cases (never a customer's words: a digest is kept in the outbox, where an erasure would
+/// not find them).
+fn make_digest(
+    state: &crate::AppState,
+    now: DateTime<Utc>,
+    key: &str,
+) -> Result<Option<Notices>, String> {
     let doc = match state.project() {
         Ok(p) => p
             .report(&cxray_project::ReportRequest::default())
             .map_err(|e| e.to_string())?,
-        Err(crate::ApiError::NotFound(_)) => return Ok(false),
+        Err(crate::ApiError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
     let cases = state
@@ -220,27 +260,65 @@ pub fn send_digest_if_due(state: &crate::AppState, now: DateTime<Utc>) -> Result
         .filter(|c| c.closed_at.is_none() && c.due_at < micros)
         .count();
     let base = state.public_url.get().cloned().unwrap_or_default();
-    let mut text = format!(
-        "{} — {}\n\nOpen cases: {open} ({overdue} overdue). {}/app/cases\n\n",
-        doc.title,
-        key,
-        base.trim_end_matches('/')
+    let base = base.trim_end_matches('/');
+    let r = &doc.report;
+    let period = r.current_period.as_deref().unwrap_or("all periods");
+    let mut text = format!("{} — {key}\n\nCurrent period {period}.\n\n", doc.title);
+    let mut html = format!(
+        "<h1>{}</h1><p>Current period {}.</p>",
+        esc(&doc.title),
+        esc(period)
     );
-    text.push_str(&cxray_report::render_text(&doc));
-    let html = cxray_report::render_html(&doc);
-    let notices = Notices {
+    if !r.highlights.is_empty() {
+        text.push_str("Highlights:\n");
+        html.push_str("<h2>Highlights</h2><ul>");
+        for h in &r.highlights {
+            text.push_str(&format!("- {}\n", h.text));
+            html.push_str(&format!("<li>{}</li>", esc(&h.text)));
+        }
+        text.push('\n');
+        html.push_str("</ul>");
+    }
+    text.push_str("Scorecard:\n");
+    html.push_str("<h2>Scorecard</h2><ul>");
+    for s in &r.scorecard {
+        let line = match &s.current {
+            Some(c) => match (c.value, c.ci_low, c.ci_high) {
+                (Some(v), Some(l), Some(h)) => {
+                    format!("{} {v:.1} [{l:.1}, {h:.1}], n = {}", s.display_name, c.n)
+                }
+                (Some(v), _, _) => format!("{} {v:.1}, n = {}", s.display_name, c.n),
+                _ => format!("{}: no value, n = {}", s.display_name, c.n),
+            },
+            None => format!("{}: no answers this period", s.display_name),
+        };
+        let change = s
+            .vs_previous
+            .as_ref()
+            .map(|c| format!(" ({})", c.verdict))
+            .unwrap_or_default();
+        text.push_str(&format!("- {line}{change}\n"));
+        html.push_str(&format!("<li>{}{}</li>", esc(&line), esc(&change)));
+    }
+    text.push_str(&format!(
+        "\nOpen cases: {open} ({overdue} overdue). {base}/app/cases\nThe overview: {base}/app\n"
+    ));
+    html.push_str(&format!(
+        "</ul><p>Open cases: {open} ({overdue} overdue). <a href=\"{}\">The cases</a> · \
+         <a href=\"{}\">the overview</a></p>",
+        esc(&format!("{base}/app/cases")),
+        esc(&format!("{base}/app"))
+    ));
+    Ok(Some(Notices {
         webhooks: vec![],
-        emails: team.emails(
+        emails: state.team.emails(
             &format!("digest:{key}"),
             None,
             format!("cxray digest {key}: {}", doc.title),
             text,
             html,
         ),
-    };
-    state
-        .with_admin(|k| k.enqueue_alert("digest", "", &key, micros, &notices))
-        .map_err(|e| e.to_string())
+    }))
 }
 
 #[cfg(test)]

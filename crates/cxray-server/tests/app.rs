@@ -554,6 +554,7 @@ async fn answers_are_listed_filtered_and_exported_by_role() {
         "/app/responses?min=low",
         "/app/responses?planet=Mars",
         "/app/responses?page=0",
+        "/app/responses?score=9",
     ] {
         assert_eq!(vera.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -582,6 +583,19 @@ async fn answers_are_listed_filtered_and_exported_by_role() {
             .unwrap()
             .starts_with("response_id,customer_id,submitted_at")
     );
+    // A comment that starts like a formula is exported as text.
+    detractor(&s, "R4", "C4", 3, "=HYPERLINK(\"http://evil.example\")").await;
+    let csv = ana
+        .get("/app/responses/export?customer_id=C4&format=csv")
+        .await;
+    assert!(csv.text.contains("'=HYPERLINK"), "{}", csv.text);
+    // After an erasure the list never shows the erased answers, not even while new ones load.
+    assert!(vera.get("/app/responses").await.text.contains("=HYPERLINK"));
+    detractor(&s, "R5", "C5", 8, "fine").await;
+    cxray_store::forget_customer(&s.dir.path().join("cxray.db"), "C4").unwrap();
+    let after = vera.get("/app/responses").await;
+    assert!(!after.text.contains("HYPERLINK"), "{}", after.text);
+    assert!(!after.text.contains("being loaded"));
     let parquet = ana
         .get("/app/responses/export?format=parquet&customer_id=C2")
         .await;

@@ -709,8 +709,13 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        // Reminders: once per overdue open case.
+        // Reminders: once per overdue open case (the first round only marks the start).
         let due = c.due_at;
+        assert_eq!(
+            keys.enqueue_overdue_cases(0, |_| Default::default())
+                .unwrap(),
+            0
+        );
         assert_eq!(
             keys.enqueue_overdue_cases(due, |_| Default::default())
                 .unwrap(),

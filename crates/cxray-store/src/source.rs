@@ -75,7 +75,12 @@ fn notes(path: &Path, customer_id: &str) -> Result<Vec<CustomerNote>, crate::Sto
             fields,
         });
     }
-    for q in reader.outbox(Some(customer_id), None)? {
+    // The team's own emails about the customer (an overdue case) are not interactions.
+    for q in reader
+        .outbox(Some(customer_id), None)?
+        .into_iter()
+        .filter(|q| !q.email.invitation_id.starts_with("team:"))
+    {
         let when = q.sent_at.unwrap_or(q.email.not_before);
         let summary = match q.status.as_str() {
             "sent" => format!("invitation email sent to {}", q.email.recipient),

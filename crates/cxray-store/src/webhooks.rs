@@ -94,6 +94,7 @@ fn set_setting(tx: &rusqlite::Connection, name: &str, v: i64) -> Result<(), Stor
 }
 
 const WEBHOOKS_STARTED: &str = "webhooks.started";
+const OVERDUE_STARTED: &str = "webhooks.overdue_started";
 
 impl Keys {
     /// Hands each case not announced yet and at least `after` µs old at `now` to `build`,
@@ -152,6 +153,27 @@ impl Keys {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
+        let started: bool = tx
+            .query_row(
+                "SELECT count(*) FROM settings WHERE name = ?1",
+                [OVERDUE_STARTED],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        if !started {
+            // The first run marks the cases overdue already, without a word: switching
+            // notifications on does not send a flood about old cases.
+            tx.execute(
+                "UPDATE cases SET reminded_at = ?1 WHERE status IN ('new', 'contacted')
+                 AND due_at < ?1 AND reminded_at IS NULL",
+                [now],
+            )
+            .map_err(err)?;
+            set_setting(&tx, OVERDUE_STARTED, now)?;
+            tx.commit().map_err(err)?;
+            return Ok(0);
+        }
         let cases = crate::cases::overdue_unreminded(&tx, now, 500)?;
         for c in &cases {
             tx.execute(
@@ -445,7 +467,13 @@ mod tests {
             counts,
             vec![("delivered".to_string(), 1), ("failed".to_string(), 1)]
         );
-        // Overdue reminders: once per case.
+        // Overdue reminders: the first round marks what is overdue already, silently; then
+        // once per case.
+        assert_eq!(
+            keys.enqueue_overdue_cases(now - 3_600_000_000 * 24, message)
+                .unwrap(),
+            0
+        );
         assert_eq!(
             keys.enqueue_overdue_cases(now + 2 * 3_600_000_000, message)
                 .unwrap(),

@@ -18,6 +18,25 @@ use crate::error::ApiError;
 /// Answers on a page.
 const PER_PAGE: usize = 50;
 
+/// Most answers in one export from the app (about 100 bytes each in memory, twice over).
+const MAX_EXPORT: usize = 1_000_000;
+
+/// The page's own parameters: a column of the same name is not offered as a filter.
+const RESERVED: [&str; 12] = [
+    "metric",
+    "min",
+    "max",
+    "since",
+    "until",
+    "theme",
+    "sentiment",
+    "comment_language",
+    "q",
+    "comments",
+    "page",
+    "format",
+];
+
 fn number(name: &str, v: &str) -> Result<f64, ApiError> {
     v.trim()
         .parse::<f64>()
@@ -53,7 +72,7 @@ pub(crate) fn answers_query(q: &[(String, String)]) -> Result<(AnswersQuery, usi
             "until" => a.until = Some(date(k, v)?),
             "theme" => a.theme = text(),
             "sentiment" => a.sentiment = text(),
-            "language" => a.language = text(),
+            "comment_language" => a.language = text(),
             "q" => a.text = text(),
             "comments" => a.with_comment = true,
             "page" => {
@@ -184,6 +203,8 @@ fn render(
             ]
             .contains(&k.as_str())
         })
+        // A column named as a filter of the page cannot be chosen here (its name is taken).
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
         .collect();
     let pages = (p.total as usize).div_ceil(PER_PAGE).max(1);
     page(
@@ -202,7 +223,7 @@ fn render(
                 label { "To " input type="date" name="until" value=(value("until")); }
                 (select("theme", "Theme", &facet("comment_themes"), value("theme")))
                 (select("sentiment", "Sentiment", &["negative".into(), "neutral".into(), "positive".into()], value("sentiment")))
-                (select("language", "Language", &facet("comment_language"), value("language")))
+                (select("comment_language", "Language", &facet("comment_language"), value("comment_language")))
                 label.check {
                     @if value("comments").is_empty() {
                         input type="checkbox" name="comments" value="1";
@@ -319,8 +340,24 @@ pub async fn export(
             );
         }
     };
+    // One export at a time: each holds its rows and its file in memory.
+    let Ok(_one) = state.exporting.try_acquire() else {
+        return message(
+            Some(&session),
+            StatusCode::TOO_MANY_REQUESTS,
+            "Another export is running",
+            "One export runs at a time; try again when it is done.",
+        );
+    };
     let file = crate::read::blocking(&state, move |s| {
         let table = s.project()?.answers_table(&query)?;
+        let rows: usize = table.iter().map(|b| b.num_rows()).sum();
+        if rows > MAX_EXPORT {
+            return Err(ApiError::BadRequest(format!(
+                "{rows} answers pass these filters; an export here holds at most {MAX_EXPORT} \
+                 (narrow the filters, or export the store with `cxray export`)"
+            )));
+        }
         Ok(cxray_project::write_answers(&table, format)?)
     })
     .await;
