@@ -1311,6 +1311,8 @@ pub async fn serve(
             None
         }
     };
+    // The team's overview is computed before anyone asks (when the app has members).
+    app::prewarm(&state);
     // Webhooks: new and overdue cases and fired alerts, delivered from the store's outbox.
     let mut workers = Vec::new();
     let emails = !state.team.email.is_empty();

@@ -27,7 +27,7 @@ mod responses;
 mod surveys;
 mod team;
 
-pub use overview::OverviewCache;
+pub use overview::{OverviewCache, prewarm};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
