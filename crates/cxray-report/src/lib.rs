@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use html::{REPORT_CSS, render_html, render_html_sections};
 pub use text::{render_markdown, render_text};
-pub use web::{drivers_html, explain_html};
+pub use web::{drivers_html, explain_html, linkage_html};
 
 /// Row counts and coverage of one input source.
 #[derive(Debug, Clone, PartialEq, Serialize)]

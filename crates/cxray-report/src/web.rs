@@ -6,9 +6,10 @@ use std::fmt::Write;
 
 use cxray_insights::drivers::Drivers;
 use cxray_insights::explain::ChangeExplanation;
+use cxray_insights::linkage::Linkage;
 
 use crate::esc;
-use crate::svg::priority_chart;
+use crate::svg::{priority_chart, retention_chart_from};
 
 fn p_text(p: Option<f64>) -> String {
     match p {
@@ -127,5 +128,58 @@ pub fn drivers_html(d: &Drivers) -> String {
         );
     }
     o.push_str("</tbody></table></div></section>");
+    o
+}
+
+/// Retention and churn by NPS category: churn per 100 customer-months with exact Poisson
+/// intervals, hazard ratios against promoters, the retention curves from the first answer.
+pub fn linkage_html(l: &Linkage) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r#"<section class="linkage"><p class="summary">{}</p><p class="fine">{} · {} · {} customers; data to {}.</p>"#,
+        esc(&l.verdict),
+        esc(&l.definition),
+        esc(&l.design),
+        l.customers,
+        l.data_end
+    );
+    o.push_str(r#"<div class="table-wrap"><table><thead><tr><th>category</th><th class="num">customers</th><th class="num">churned</th><th class="num">churn / 100 customer-months</th><th class="num">interval</th></tr></thead><tbody>"#);
+    for c in &l.categories {
+        let _ = write!(
+            o,
+            r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.2}</td><td class="num">{:.2}–{:.2}</td></tr>"#,
+            esc(&c.category),
+            c.customers,
+            c.churned,
+            c.monthly_churn_pct,
+            c.ci_low,
+            c.ci_high
+        );
+    }
+    o.push_str("</tbody></table></div>");
+    if !l.hazard_ratios.is_empty() {
+        o.push_str(r#"<div class="table-wrap"><table><thead><tr><th>category</th><th class="num">hazard ratio</th><th class="num">interval</th><th class="num">p</th></tr></thead><tbody>"#);
+        for h in &l.hazard_ratios {
+            let _ = write!(
+                o,
+                r#"<tr><td>{} vs {}</td><td class="num">{:.2}</td><td class="num">{:.2}–{:.2}</td><td class="num">{}</td></tr>"#,
+                esc(&h.category),
+                esc(&h.reference),
+                h.hazard_ratio,
+                h.ci_low,
+                h.ci_high,
+                p_text(Some(h.p_value))
+            );
+        }
+        o.push_str("</tbody></table></div>");
+    } else if let Some(n) = &l.model_note {
+        let _ = write!(o, r#"<p class="ns">{}</p>"#, esc(n));
+    }
+    let _ = write!(
+        o,
+        r#"<figure class="chart"><div class="chart-scroll">{}</div><figcaption>Retention from the first answer, by NPS category (Kaplan-Meier).</figcaption></figure></section>"#,
+        retention_chart_from(&l.retention, "first answer")
+    );
     o
 }

@@ -108,6 +108,7 @@ async fn main() {
     for path in [
         "/app/explore?view=drivers&metric=nps",
         "/app/explore?view=change&metric=nps",
+        "/app/explore?view=retention",
         "/app/responses",
         "/app/responses?metric=nps&max=6",
         "/app/responses?metric=nps&max=6&region=North&since=2025-06-01",

@@ -1,13 +1,13 @@
 //! Explore (analysts): why a metric changed between two periods (segments' mix and rate,
-//! themes, each tested with false-discovery control), and the key drivers of an outcome with
-//! the priority matrix. Any metric by any segment, with which differences are significant, is
+//! themes, each tested with false-discovery control), the key drivers of an outcome with the
+//! priority matrix, and retention and churn by NPS category (do promoters stay?). Any metric by any segment, with which differences are significant, is
 //! the overview's "By" (the report's segment breakdowns).
 
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cxray_project::{DriversRequest, ExplainRequest, PeriodLabel};
+use cxray_project::{DriversRequest, ExplainRequest, LinkageRequest, PeriodLabel};
 use cxray_store::Session;
 use maud::{PreEscaped, html};
 
@@ -36,7 +36,7 @@ fn label(name: &str, v: Option<&str>) -> Result<Option<PeriodLabel>, ApiError> {
     }
 }
 
-/// `GET /app/explore?view=change|drivers&metric=…&from=…&to=…&by=…&themes=1`
+/// `GET /app/explore?view=change|drivers|retention&metric=…&from=…&to=…&by=…&themes=1`
 pub async fn show(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -73,8 +73,9 @@ pub async fn show(
                 outcome: metric.clone(),
                 ..Default::default()
             })),
+            "retention" => Ok(Job::Retention(LinkageRequest::default())),
             other => Err(ApiError::BadRequest(format!(
-                "view={other:?}: use change or drivers"
+                "view={other:?}: use change, drivers or retention"
             ))),
         }
     })();
@@ -94,6 +95,7 @@ pub async fn show(
         Ok(match job {
             Job::Change(r) => cxray_report::explain_html(&project.explain(&r)?.explanation),
             Job::Drivers(r) => cxray_report::drivers_html(&project.drivers(&r)?.drivers),
+            Job::Retention(r) => cxray_report::linkage_html(&project.linkage(&r)?.linkage),
         })
     })
     .await;
@@ -117,7 +119,7 @@ pub async fn show(
         html! {
             h1 { "Explore" }
             nav.tabs aria-label="Questions" {
-                @for (v, l) in [("change", "Why did it change?"), ("drivers", "What drives it?")] {
+                @for (v, l) in [("change", "Why did it change?"), ("drivers", "What drives it?"), ("retention", "Do promoters stay?")] {
                     @if v == view {
                         a.current href={ "/app/explore?view=" (v) "&metric=" (metric) } aria-current="page" { (l) }
                     } @else {
@@ -125,7 +127,7 @@ pub async fn show(
                     }
                 }
             }
-            form.filters method="get" action="/app/explore" {
+            @if view != "retention" { form.filters method="get" action="/app/explore" {
                 input type="hidden" name="view" value=(view);
                 label { (if view == "drivers" { "Outcome " } else { "Metric " }) input name="metric" value=(metric); }
                 @if view == "change" {
@@ -138,7 +140,7 @@ pub async fn show(
                     }
                 }
                 button type="submit" { "Show" }
-            }
+            } }
             p.fine { "Any metric by any segment, with which differences are significant: the " a href="/app" { "overview" } " with “By”." }
             @if let Some(p) = &problem { p.problem role="alert" { (p) } }
             @if let Some(b) = &body { div.report { (PreEscaped(b)) } }
@@ -149,4 +151,5 @@ pub async fn show(
 enum Job {
     Change(ExplainRequest),
     Drivers(DriversRequest),
+    Retention(LinkageRequest),
 }
