@@ -344,6 +344,8 @@ pub struct Inner {
     warming: std::sync::atomic::AtomicBool,
     /// Exports of answers running (one at a time).
     exporting: tokio::sync::Semaphore,
+    /// Explore's answers by question, with the store's content they were computed from.
+    explored: Mutex<std::collections::HashMap<String, (u64, Arc<String>)>>,
     /// How long a new case waits before it is announced (µs; `[cases] announce_after_seconds`).
     announce_after: i64,
 }
@@ -520,6 +522,7 @@ impl AppState {
             browsed: Mutex::new(None),
             warming: std::sync::atomic::AtomicBool::new(false),
             exporting: tokio::sync::Semaphore::new(1),
+            explored: Mutex::default(),
             announce_after: announce_after * 1_000_000,
             store,
         }));
@@ -572,6 +575,26 @@ impl AppState {
                 "commits": commits,
             },
         }))
+    }
+
+    /// Explore's answer to `key` computed from the store's content `version`, if kept.
+    fn explored(&self, key: &str, version: u64) -> Option<Arc<String>> {
+        self.explored
+            .lock()
+            .expect("explore cache lock")
+            .get(key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, h)| h.clone())
+    }
+
+    /// Keeps an answer of Explore (64 at most; answers of older content go first).
+    fn keep_explored(&self, key: String, version: u64, html: Arc<String>) {
+        let mut m = self.explored.lock().expect("explore cache lock");
+        m.retain(|_, (v, _)| *v == version);
+        if m.len() >= 64 {
+            m.clear();
+        }
+        m.insert(key, (version, html));
     }
 
     /// The webhook secret of endpoints without `secret_env`, as `whsec_…`.

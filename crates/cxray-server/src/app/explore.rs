@@ -90,13 +90,31 @@ pub async fn show(
             );
         }
     };
+    let key = format!(
+        "{view}\u{0}{metric}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
+        q.from,
+        q.to,
+        q.by,
+        q.themes.is_some()
+    );
     let result = crate::read::blocking(&state, move |s| {
+        // Cached until the store's content changes (the retention view regroups every
+        // customer's lifecycle: seconds on a million customers).
+        let version = s
+            .store_version()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .content;
+        if let Some(html) = s.explored(&key, version) {
+            return Ok(html);
+        }
         let project = s.project()?;
-        Ok(match job {
+        let html = std::sync::Arc::new(match job {
             Job::Change(r) => cxray_report::explain_html(&project.explain(&r)?.explanation),
             Job::Drivers(r) => cxray_report::drivers_html(&project.drivers(&r)?.drivers),
             Job::Retention(r) => cxray_report::linkage_html(&project.linkage(&r)?.linkage),
-        })
+        });
+        s.keep_explored(key, version, html.clone());
+        Ok(html)
     })
     .await;
     let (body, problem) = match result {
@@ -143,7 +161,7 @@ pub async fn show(
             } }
             p.fine { "Any metric by any segment, with which differences are significant: the " a href="/app" { "overview" } " with “By”." }
             @if let Some(p) = &problem { p.problem role="alert" { (p) } }
-            @if let Some(b) = &body { div.report { (PreEscaped(b)) } }
+            @if let Some(b) = &body { div.report { (PreEscaped(b.as_str())) } }
         },
     )
 }
