@@ -547,6 +547,11 @@ pub struct TextEvalArgs {
     #[arg(long)]
     pub language: Option<String>,
 
+    /// Only one half of the texts: `dev` (to choose rules on) or `other` (to report them on);
+    /// the halves come from a fixed hash of each text, the same on every run.
+    #[arg(long, value_parser = ["dev", "other"])]
+    pub half: Option<String>,
+
     /// Field delimiter (detected when omitted).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,

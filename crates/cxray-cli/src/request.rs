@@ -189,6 +189,7 @@ impl From<&TextEvalArgs> for TextEvalRequest {
             text: a.text.clone(),
             label: a.label.clone(),
             language: a.language.clone(),
+            dev_half: a.half.as_deref().map(|h| h == "dev"),
             table: TableOptions {
                 delimiter: a.delimiter.clone(),
                 no_header: a.no_header,

@@ -74,6 +74,9 @@ pub struct TextEvalRequest {
     pub label: String,
     /// A column giving each text's language (default: detected).
     pub language: Option<String>,
+    /// Only the development half (`Some(true)`) or the other half (`Some(false)`) of the texts
+    /// (a fixed hash of each text; see `cxray_text::eval::in_dev_half`).
+    pub dev_half: Option<bool>,
     pub table: TableOptions,
 }
 
@@ -188,6 +191,11 @@ pub fn evaluate_texts(path: &Path, req: &TextEvalRequest) -> Result<TextEvalOutp
     let mut items = Vec::new();
     let mut skipped = 0;
     for (r, l) in t.rows.iter().zip(labels) {
+        if let Some(dev) = req.dev_half
+            && cxray_text::eval::in_dev_half(r.get(tc).map(String::as_str).unwrap_or("")) != dev
+        {
+            continue;
+        }
         match l {
             Some(l) => items.push((
                 r.get(tc).cloned().unwrap_or_default(),

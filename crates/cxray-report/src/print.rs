@@ -332,14 +332,20 @@ pub fn text_eval_table(
 ) -> io::Result<()> {
     writeln!(
         w,
-        "{:<10} {:>7} {:>8} {:>9} {:>8}",
-        "language", "n", "accuracy", "macro-F1", "classes"
+        "{:<10} {:>7} {:>8} {:>9} {:>8} {:>7} {:>9}",
+        "language", "n", "accuracy", "macro-F1", "classes", "polar", "polar acc"
     )?;
     for (l, s) in scores {
         writeln!(
             w,
-            "{l:<10} {:>7} {:>8.3} {:>9.3} {:>8}",
-            s.n, s.accuracy, s.macro_f1, s.classes
+            "{l:<10} {:>7} {:>8.3} {:>9.3} {:>8} {:>7} {:>9}",
+            s.n,
+            s.accuracy,
+            s.macro_f1,
+            s.classes,
+            s.polar_n,
+            s.polar_accuracy
+                .map_or("—".to_string(), |a| format!("{a:.3}"))
         )?;
     }
     if skipped > 0 {

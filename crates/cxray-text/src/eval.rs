@@ -52,6 +52,11 @@ pub struct EvalScores {
     pub classes: usize,
     /// Per class: (precision, recall, f1, support).
     pub per_class: BTreeMap<String, (f64, f64, f64, u64)>,
+    /// Texts labelled positive or negative by people.
+    pub polar_n: u64,
+    /// Accuracy on those alone, the prediction by the sentiment's sign (≥ 0 positive): how
+    /// well the polarity is read, apart from where the neutral band lies. None without them.
+    pub polar_accuracy: Option<f64>,
 }
 
 /// Macro-F1 and accuracy of (truth, prediction) pairs over the classes present in the truth.
@@ -97,7 +102,21 @@ pub fn score_pairs(pairs: &[(Label, Label)]) -> EvalScores {
         },
         classes: classes.len(),
         per_class,
+        polar_n: 0,
+        polar_accuracy: None,
     }
+}
+
+/// Whether a text falls in the development half of a labelled set: a fixed hash of its bytes
+/// (FNV-1a), so the halves are the same on every run and machine and for every tool. Rules are
+/// chosen on the development half and reported on both.
+pub fn in_dev_half(text: &str) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h.rotate_right(17) & 1 == 0
 }
 
 /// Evaluates the analyser on labelled texts; groups by the given language or, when `None`, the
@@ -113,8 +132,19 @@ pub fn evaluate(
         !c.contains(&Label::Neutral)
     };
     let mut groups: BTreeMap<String, Vec<(Label, Label)>> = BTreeMap::new();
+    // Per group: (polar texts, read with the right sign).
+    let mut polar: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for (text, truth, lang) in items {
         let a = analyzer.analyze(text);
+        let l = lang.clone().unwrap_or_else(|| a.language.to_string());
+        if *truth != Label::Neutral {
+            let right = (a.sentiment >= 0.0) == (*truth == Label::Positive);
+            for g in [l.clone(), "all".to_string()] {
+                let e = polar.entry(g).or_default();
+                e.0 += 1;
+                e.1 += u64::from(right);
+            }
+        }
         let pred = if binary {
             if a.sentiment >= 0.0 {
                 Label::Positive
@@ -124,13 +154,19 @@ pub fn evaluate(
         } else {
             a.label
         };
-        let l = lang.clone().unwrap_or_else(|| a.language.to_string());
         groups.entry(l).or_default().push((*truth, pred));
         groups.entry("all".into()).or_default().push((*truth, pred));
     }
     groups
         .into_iter()
-        .map(|(l, p)| (l, score_pairs(&p)))
+        .map(|(l, p)| {
+            let mut s = score_pairs(&p);
+            if let Some(&(n, right)) = polar.get(&l) {
+                s.polar_n = n;
+                s.polar_accuracy = (n > 0).then(|| right as f64 / n as f64);
+            }
+            (l, s)
+        })
         .collect()
 }
 
@@ -154,6 +190,48 @@ mod tests {
         // pos: P = 2/3, R = 2/3, F1 = 2/3; neg: 1, 1, 1; neu: P 0, R 0, F1 0 -> macro 5/9.
         assert!((s.macro_f1 - 5.0 / 9.0).abs() < 1e-12, "{}", s.macro_f1);
         assert_eq!(s.classes, 3);
+    }
+
+    #[test]
+    fn polar_accuracy_reads_the_sign_of_the_people_labelled_polar() {
+        let analyzer = Analyzer::default();
+        let items: Vec<(String, Label, Option<String>)> = [
+            ("The staff were wonderful and very helpful", Label::Positive),
+            ("Terrible service, the worst delivery ever", Label::Negative),
+            ("The parcel arrived on Tuesday", Label::Neutral),
+            ("Absolutely awful, I am very disappointed", Label::Positive),
+        ]
+        .into_iter()
+        .map(|(t, l)| (t.to_string(), l, Some("en".to_string())))
+        .collect();
+        let s = &evaluate(&analyzer, &items)["all"];
+        // Three polar texts; the last is labelled against its words: 2 of 3 read right.
+        assert_eq!(s.polar_n, 3);
+        assert!(
+            (s.polar_accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-12,
+            "{s:?}"
+        );
+        assert_eq!(s.n, 4);
+    }
+
+    #[test]
+    fn the_development_half_is_fixed_and_about_half() {
+        let texts: Vec<String> = (0..10_000).map(|i| format!("review number {i}")).collect();
+        let dev = texts.iter().filter(|t| in_dev_half(t)).count();
+        assert!((4_800..=5_200).contains(&dev), "{dev}");
+        // The same text always falls in the same half.
+        assert_eq!(in_dev_half("Zug fällt aus"), in_dev_half("Zug fällt aus"));
+        let halves: Vec<bool> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|t| in_dev_half(t))
+            .collect();
+        assert_eq!(
+            halves,
+            ["a", "b", "c", "d"]
+                .iter()
+                .map(|t| in_dev_half(t))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
