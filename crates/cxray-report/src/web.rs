@@ -7,16 +7,13 @@ use std::fmt::Write;
 use cxray_insights::drivers::Drivers;
 use cxray_insights::explain::ChangeExplanation;
 use cxray_insights::linkage::Linkage;
+use cxray_insights::report::fmt_p;
 
 use crate::esc;
 use crate::svg::{priority_chart, retention_chart_from};
 
 fn p_text(p: Option<f64>) -> String {
-    match p {
-        None => "—".into(),
-        Some(p) if p < 0.001 => "< 0.001".into(),
-        Some(p) => format!("{p:.3}"),
-    }
+    p.map_or("—".into(), fmt_p)
 }
 
 fn opt(v: Option<f64>) -> String {

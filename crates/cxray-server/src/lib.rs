@@ -381,12 +381,9 @@ impl AppState {
         let configured = surveys.keys().cloned().collect();
         let mut admin = cxray_store::Keys::open(&config.db).map_err(|e| e.to_string())?;
         // The answers stored from now on open cases by the rules of `[cases]`.
+        let settings = config.project.as_ref().map(|(p, _)| p);
         let rules = app::cases::case_rules(
-            &config
-                .project
-                .as_ref()
-                .map(|(p, _)| p.cases.clone())
-                .unwrap_or_default(),
+            &settings.map(|p| p.cases.clone()).unwrap_or_default(),
             &catalog,
         )?;
         admin.set_case_rules(&rules).map_err(|e| e.to_string())?;
@@ -397,28 +394,14 @@ impl AppState {
         let widget_key = admin.secret("widget").map_err(|e| e.to_string())?;
         let webhook_secret = admin.secret("webhooks").map_err(|e| e.to_string())?;
         let hooks = webhooks::endpoints(
-            config
-                .project
-                .as_ref()
-                .map_or(&[][..], |(p, _)| &p.webhooks[..]),
+            settings.map_or(&[][..], |p| &p.webhooks[..]),
             &webhook_secret,
         )?;
-        let announce_after = config
-            .project
-            .as_ref()
-            .and_then(|(p, _)| p.cases.announce_after_seconds)
+        let announce_after = settings
+            .and_then(|p| p.cases.announce_after_seconds)
             .unwrap_or(60) as i64;
-        let team = team::Team::new(
-            &config
-                .project
-                .as_ref()
-                .map(|(p, _)| p.team.clone())
-                .unwrap_or_default(),
-        )?;
-        let has_alerts = config
-            .project
-            .as_ref()
-            .is_some_and(|(p, _)| !p.alerts.is_empty());
+        let team = team::Team::new(&settings.map(|p| p.team.clone()).unwrap_or_default())?;
+        let has_alerts = settings.is_some_and(|p| !p.alerts.is_empty());
         // Surveys made through the API; the configuration's win over one of the same id.
         for (id, json) in admin.surveys().map_err(|e| e.to_string())? {
             if surveys.contains_key(&id) {
@@ -1058,11 +1041,11 @@ impl AppState {
     /// data); the current one, loaded here, when there is none yet.
     fn browsing_project(&self) -> Result<(Arc<Project>, bool), ApiError> {
         use std::sync::atomic::Ordering;
-        let erasures = self
+        let version = self
             .store_version()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .erasures;
-        let current = self.project()?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let erasures = version.erasures;
+        let current = self.project_at(version)?;
         if current.answers_loaded() {
             *self.browsed.lock().expect("browsed lock") = Some((current.clone(), erasures));
             return Ok((current, false));
@@ -1114,8 +1097,13 @@ impl AppState {
         // A new answer, event or invitation, or an erasure by `cxray forget`, changes it.
         let version = self
             .store_version()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .content;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.project_at(version)
+    }
+
+    /// The served project for the store's content at `version` (read once by the caller).
+    fn project_at(&self, version: StoreVersion) -> Result<Arc<Project>, ApiError> {
+        let version = version.content;
         let mut cached = self.analysed.lock().expect("project cache lock");
         if let Some((v, p)) = cached.as_ref()
             && *v == version

@@ -55,13 +55,7 @@ impl<'a> Params<'a> {
     }
 
     fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-        self.one(name)
-            .map(|v| {
-                NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-                    ApiError::BadRequest(format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
-                })
-            })
-            .transpose()
+        self.one(name).map(|v| date(name, v)).transpose()
     }
 
     fn period(&self) -> Result<Option<Period>, ApiError> {
@@ -75,6 +69,12 @@ impl<'a> Params<'a> {
             })
             .transpose()
     }
+}
+
+/// The date of a query parameter (`YYYY-MM-DD`), or why it is not one.
+pub(crate) fn date(name: &str, v: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::BadRequest(format!("{name}={v:?} is not a date (YYYY-MM-DD)")))
 }
 
 /// `GET /api/v1/metrics?metric=nps,csat&by=region&period=month&since=…&until=…`

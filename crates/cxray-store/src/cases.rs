@@ -10,7 +10,7 @@
 //! due time (`opened_at` + the rule's target). Every change is a note with its author and time,
 //! so the case's history is its notes.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use crate::{Keys, Reader, StoreError};
 
@@ -143,6 +143,9 @@ pub struct CaseTimes {
     pub status: CaseStatus,
     pub contacted_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// The first NPS the customer gave after the answer that opened the case (and after the
+    /// case was opened).
+    pub later_nps: Option<f64>,
 }
 
 /// Longest note.
@@ -202,13 +205,7 @@ fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Case> {
 }
 
 fn one_case(conn: &rusqlite::Connection, id: i64) -> Result<Option<Case>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {CASE_COLUMNS} WHERE c.id = ?1"),
-        [id],
-        case_row,
-    )
-    .optional()
-    .map_err(err)
+    Ok(select_cases(conn, "c.id = ?1", [id])?.pop())
 }
 
 fn notes(conn: &rusqlite::Connection, id: i64) -> Result<Vec<CaseNote>, StoreError> {
@@ -231,22 +228,41 @@ fn notes(conn: &rusqlite::Connection, id: i64) -> Result<Vec<CaseNote>, StoreErr
     rows.collect::<Result<_, _>>().map_err(err)
 }
 
+/// The cases of `SELECT … WHERE {tail}` with `params`, as [`Case`]s.
+fn select_cases(
+    conn: &rusqlite::Connection,
+    tail: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Case>, StoreError> {
+    let mut s = conn
+        .prepare_cached(&format!("SELECT {CASE_COLUMNS} WHERE {tail}"))
+        .map_err(err)?;
+    let rows = s.query_map(params, case_row).map_err(err)?;
+    rows.collect::<Result<_, _>>().map_err(err)
+}
+
+/// A case with its history, on any connection (the settings one sees its own writes).
+fn case_with_notes(
+    conn: &rusqlite::Connection,
+    id: i64,
+) -> Result<Option<(Case, Vec<CaseNote>)>, StoreError> {
+    match one_case(conn, id)? {
+        Some(c) => Ok(Some((c, notes(conn, id)?))),
+        None => Ok(None),
+    }
+}
+
 /// Cases not announced yet and opened at or before `cutoff`, by id, at most `limit`.
 pub(crate) fn cases_to_announce(
     conn: &rusqlite::Connection,
     cutoff: i64,
     limit: usize,
 ) -> Result<Vec<Case>, StoreError> {
-    let mut s = conn
-        .prepare_cached(&format!(
-            "SELECT {CASE_COLUMNS} WHERE c.announced_at IS NULL AND c.opened_at <= ?1
-             ORDER BY c.id LIMIT ?2"
-        ))
-        .map_err(err)?;
-    let rows = s
-        .query_map(params![cutoff, limit as i64], case_row)
-        .map_err(err)?;
-    rows.collect::<Result<_, _>>().map_err(err)
+    select_cases(
+        conn,
+        "c.announced_at IS NULL AND c.opened_at <= ?1 ORDER BY c.id LIMIT ?2",
+        params![cutoff, limit as i64],
+    )
 }
 
 /// Open cases due before `before` that were not reminded, soonest due first.
@@ -255,16 +271,12 @@ pub(crate) fn overdue_unreminded(
     before: i64,
     limit: usize,
 ) -> Result<Vec<Case>, StoreError> {
-    let mut s = conn
-        .prepare_cached(&format!(
-            "SELECT {CASE_COLUMNS} WHERE c.status IN ('new', 'contacted')
-             AND c.due_at < ?1 AND c.reminded_at IS NULL ORDER BY c.due_at LIMIT ?2"
-        ))
-        .map_err(err)?;
-    let rows = s
-        .query_map(params![before, limit as i64], case_row)
-        .map_err(err)?;
-    rows.collect::<Result<_, _>>().map_err(err)
+    select_cases(
+        conn,
+        "c.status IN ('new', 'contacted') AND c.due_at < ?1 AND c.reminded_at IS NULL
+         ORDER BY c.due_at LIMIT ?2",
+        params![before, limit as i64],
+    )
 }
 
 impl Keys {
@@ -383,10 +395,7 @@ impl Keys {
 
     /// The case `id` with its history, on the settings connection (it sees its own writes).
     pub fn case(&self, id: i64) -> Result<Option<(Case, Vec<CaseNote>)>, StoreError> {
-        match one_case(&self.conn, id)? {
-            Some(c) => Ok(Some((c, notes(&self.conn, id)?))),
-            None => Ok(None),
-        }
+        case_with_notes(&self.conn, id)
     }
 }
 
@@ -429,25 +438,17 @@ impl Reader {
         page_args.push(limit.into());
         page_args.push((f.offset as i64).into());
         let n = page_args.len();
-        let mut s = self
-            .conn
-            .prepare(&format!(
-                "SELECT {CASE_COLUMNS} WHERE {wh} ORDER BY c.due_at, c.id LIMIT ?{} OFFSET ?{n}",
-                n - 1
-            ))
-            .map_err(err)?;
-        let rows = s
-            .query_map(rusqlite::params_from_iter(&page_args), case_row)
-            .map_err(err)?;
-        Ok((rows.collect::<Result<_, _>>().map_err(err)?, total as u64))
+        let cases = select_cases(
+            &self.conn,
+            &format!("{wh} ORDER BY c.due_at, c.id LIMIT ?{} OFFSET ?{n}", n - 1),
+            rusqlite::params_from_iter(&page_args),
+        )?;
+        Ok((cases, total as u64))
     }
 
     /// The case `id` with its history.
     pub fn case(&self, id: i64) -> Result<Option<(Case, Vec<CaseNote>)>, StoreError> {
-        match one_case(&self.conn, id)? {
-            Some(c) => Ok(Some((c, notes(&self.conn, id)?))),
-            None => Ok(None),
-        }
+        case_with_notes(&self.conn, id)
     }
 
     /// The cases of a customer's answers with their notes, oldest first.
@@ -455,16 +456,11 @@ impl Reader {
         &self,
         customer_id: &str,
     ) -> Result<Vec<crate::CustomerCase>, StoreError> {
-        let cases: Vec<Case> = {
-            let mut s = self
-                .conn
-                .prepare(&format!(
-                    "SELECT {CASE_COLUMNS} WHERE r.customer_id = ?1 ORDER BY c.opened_at, c.id"
-                ))
-                .map_err(err)?;
-            let rows = s.query_map([customer_id], case_row).map_err(err)?;
-            rows.collect::<Result<_, _>>().map_err(err)?
-        };
+        let cases = select_cases(
+            &self.conn,
+            "r.customer_id = ?1 ORDER BY c.opened_at, c.id",
+            [customer_id],
+        )?;
         cases
             .into_iter()
             .map(|case| {
@@ -476,13 +472,21 @@ impl Reader {
             .collect()
     }
 
-    /// Every case's times, oldest first, for the loop's figures.
+    /// Every case's times, oldest first, for the loop's figures, with the first NPS its
+    /// customer gave after the answer that opened it (looked up per case through the
+    /// customer's index: the queue's figures do not read every NPS answer of the store).
     pub fn case_times(&self) -> Result<Vec<CaseTimes>, StoreError> {
         let mut s = self
             .conn
             .prepare(
                 "SELECT r.customer_id, c.metric, r.submitted_at, c.opened_at, c.due_at, c.status,
-                    c.contacted_at, c.closed_at
+                    c.contacted_at, c.closed_at,
+                    (SELECT a.score FROM responses l
+                       JOIN answers a ON a.response = l.id AND a.metric = 'nps'
+                     WHERE r.customer_id IS NOT NULL AND l.customer_id = r.customer_id
+                       AND l.submitted_at > max(r.submitted_at, c.opened_at)
+                       AND a.score IS NOT NULL
+                     ORDER BY l.submitted_at LIMIT 1)
                  FROM cases c JOIN responses r ON r.id = c.response ORDER BY c.opened_at, c.id",
             )
             .map_err(err)?;
@@ -498,26 +502,9 @@ impl Reader {
                     status: CaseStatus::parse(&status).unwrap_or(CaseStatus::New),
                     contacted_at: r.get(6)?,
                     closed_at: r.get(7)?,
+                    later_nps: r.get(8)?,
                 })
             })
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
-    }
-
-    /// The scores of `metric` that customers gave after a time (µs): (customer, submitted_at,
-    /// score), for the later scores of followed-up customers.
-    pub fn scores_of(&self, metric: &str) -> Result<Vec<(String, i64, f64)>, StoreError> {
-        let mut s = self
-            .conn
-            .prepare(
-                "SELECT r.customer_id, r.submitted_at, a.score FROM answers a
-                 JOIN responses r ON r.id = a.response
-                 WHERE a.metric = ?1 AND a.score IS NOT NULL AND r.customer_id IS NOT NULL
-                 ORDER BY r.customer_id, r.submitted_at",
-            )
-            .map_err(err)?;
-        let rows = s
-            .query_map([metric], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
@@ -731,8 +718,32 @@ mod tests {
                 .unwrap(),
             0
         );
+        // The customer's first NPS after the answer that opened the case (an earlier one and
+        // a later second one do not count).
+        let nps = |id: &str, at: i64, score: f64| {
+            Record::Response(NewResponse {
+                response_id: id.into(),
+                customer_id: Some("C-a".into()),
+                survey: Some("s".into()),
+                submitted_at: at,
+                answers: vec![NewAnswer {
+                    metric: "nps".into(),
+                    score: Some(score),
+                    comment: None,
+                }],
+                ..Default::default()
+            })
+        };
+        store
+            .write_blocking(vec![
+                nps("before", t - 1_000, 8.0),
+                nps("second", t + 2_000_000, 10.0),
+                nps("first", t + 1_000_000, 9.0),
+            ])
+            .unwrap();
         let times = store.reader().unwrap().case_times().unwrap();
         assert_eq!(times.len(), 1);
+        assert_eq!(times[0].later_nps, Some(9.0));
         assert_eq!(times[0].status, CaseStatus::Contacted);
         // Queues by owner and status.
         let r = store.reader().unwrap();

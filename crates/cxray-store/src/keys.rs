@@ -79,11 +79,12 @@ pub fn key_prefix(secret: &str) -> Option<&str> {
     shaped.then_some(prefix)
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random(n: usize) -> Result<Vec<u8>, StoreError> {
+/// `n` bytes from the operating system's generator.
+pub(crate) fn random(n: usize) -> Result<Vec<u8>, StoreError> {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).map_err(|e| StoreError::Read(format!("no random bytes: {e}")))?;
     Ok(b)

@@ -18,6 +18,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rusqlite::{OptionalExtension, params};
 
+use crate::keys::{hex, random};
 use crate::{Keys, StoreError, key_digest};
 
 /// Wrong passwords in a row before a member is locked out.
@@ -138,21 +139,13 @@ fn err(e: rusqlite::Error) -> StoreError {
     StoreError::Read(e.to_string())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn random_hex(n: usize) -> Result<String, StoreError> {
-    let mut b = vec![0u8; n];
-    getrandom::fill(&mut b).map_err(|e| StoreError::Read(format!("no random bytes: {e}")))?;
-    Ok(hex(&b))
+    Ok(hex(&random(n)?))
 }
 
 /// The argon2id PHC string of `password`, with a fresh salt.
 fn hash_password(password: &str) -> Result<String, StoreError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| StoreError::Read(format!("no random bytes: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Read(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random(16)?).map_err(|e| StoreError::Read(e.to_string()))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -318,17 +311,7 @@ impl Keys {
                 member: None,
             }));
         }
-        let locked: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT locked_until FROM login_failures WHERE name = ?1 AND address = ?2",
-                params![name, address],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)?
-            .flatten();
-        if let Some(until) = locked.filter(|u| *u > now) {
+        if let Some(until) = self.locked_until(name, address, now)? {
             return Ok(LoginCheck::Locked { until });
         }
         let member: Option<(String, String, String)> = self
@@ -358,17 +341,7 @@ impl Keys {
     ) -> Result<Login, StoreError> {
         // Locked meanwhile (attempts checked at the same time, the fifth wrong one locking):
         // not even the right password opens a session now.
-        let locked: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT locked_until FROM login_failures WHERE name = ?1 AND address = ?2",
-                params![pending.name, address],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)?
-            .flatten();
-        if let Some(until) = locked.filter(|u| *u > now) {
+        if let Some(until) = self.locked_until(&pending.name, address, now)? {
             return Ok(Login::Locked { until });
         }
         let member = pending.member.as_ref().filter(|_| verified);
@@ -392,14 +365,7 @@ impl Keys {
                     |r| r.get(0),
                 )
                 .map_err(err)?;
-            // Failures a day old go as new ones come (the table does not grow without end).
-            self.conn
-                .execute(
-                    "DELETE FROM login_failures WHERE last_at <= ?1
-                     AND (locked_until IS NULL OR locked_until <= ?2)",
-                    params![now - 86_400_000_000, now],
-                )
-                .map_err(err)?;
+            self.drop_old_failures(now)?;
             if failures >= MAX_FAILURES {
                 let until = now + LOCKOUT_MINUTES * 60_000_000;
                 self.conn
@@ -426,13 +392,7 @@ impl Keys {
                 params![now, now - SESSION_IDLE_HOURS * 3_600_000_000],
             )
             .map_err(err)?;
-        self.conn
-            .execute(
-                "DELETE FROM login_failures WHERE last_at <= ?1
-                 AND (locked_until IS NULL OR locked_until <= ?2)",
-                params![now - 86_400_000_000, now],
-            )
-            .map_err(err)?;
+        self.drop_old_failures(now)?;
         let secret = random_hex(32)?;
         let session = Session {
             member: name.clone(),
@@ -454,6 +414,33 @@ impl Keys {
             )
             .map_err(err)?;
         Ok(Login::Session(NewSession { secret, session }))
+    }
+
+    /// Until when `name` is locked out from `address` at `now`, if it is.
+    fn locked_until(&self, name: &str, address: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        let until: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT locked_until FROM login_failures WHERE name = ?1 AND address = ?2",
+                params![name, address],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?
+            .flatten();
+        Ok(until.filter(|u| *u > now))
+    }
+
+    /// Drops failures a day old that lock nothing (the table does not grow without end).
+    fn drop_old_failures(&self, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM login_failures WHERE last_at <= ?1
+                 AND (locked_until IS NULL OR locked_until <= ?2)",
+                params![now - 86_400_000_000, now],
+            )
+            .map_err(err)?;
+        Ok(())
     }
 
     /// Lifts every lockout of a member; false when none was in force.

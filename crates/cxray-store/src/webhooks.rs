@@ -31,14 +31,14 @@ pub struct Notices {
 }
 
 impl Notices {
-    fn store(&self, tx: &rusqlite::Connection, now: i64) -> Result<usize, StoreError> {
+    fn store(&self, tx: &rusqlite::Connection, now: i64) -> Result<(), StoreError> {
         for m in &self.webhooks {
             insert(tx, m, now)?;
         }
         for e in &self.emails {
             crate::outbox::insert_email(tx, e)?;
         }
-        Ok(self.webhooks.len() + self.emails.len())
+        Ok(())
     }
 }
 
@@ -93,60 +93,66 @@ fn set_setting(tx: &rusqlite::Connection, name: &str, v: i64) -> Result<(), Stor
     Ok(())
 }
 
-const WEBHOOKS_STARTED: &str = "webhooks.started";
-const OVERDUE_STARTED: &str = "webhooks.overdue_started";
+/// A kind of notice about cases: the setting that says its first pass was made, the cases
+/// it selects, and how it marks them (one, or every one due it on the first pass).
+struct CaseNotice {
+    started: &'static str,
+    select: fn(&rusqlite::Connection, i64, usize) -> Result<Vec<Case>, StoreError>,
+    mark_one: &'static str,
+    mark_all: &'static str,
+}
+
+/// `case.opened`: cases not announced yet.
+const ANNOUNCED: CaseNotice = CaseNotice {
+    started: "webhooks.started",
+    select: crate::cases::cases_to_announce,
+    mark_one: "UPDATE cases SET announced_at = ?1 WHERE id = ?2",
+    mark_all: "UPDATE cases SET announced_at = ?1 WHERE announced_at IS NULL",
+};
+
+/// `case.overdue`: open cases past their due time, not reminded yet.
+const REMINDED: CaseNotice = CaseNotice {
+    started: "webhooks.overdue_started",
+    select: crate::cases::overdue_unreminded,
+    mark_one: "UPDATE cases SET reminded_at = ?1 WHERE id = ?2",
+    mark_all: "UPDATE cases SET reminded_at = ?1 WHERE status IN ('new', 'contacted')
+               AND due_at < ?1 AND reminded_at IS NULL",
+};
 
 impl Keys {
     /// Hands each case not announced yet and at least `after` µs old at `now` to `build`,
-    /// stores the messages it makes and marks the case announced, in one transaction (the
+    /// stores the notices it makes and marks the case announced, in one transaction (the
     /// wait lets the comment typed on the page after the score into the message). The first
-    /// call only marks the cases there are (cases opened before webhooks were set up are not
-    /// announced). Returns the messages stored.
+    /// call only marks the cases there are (cases opened before notifications were set up are
+    /// not announced). Returns the cases announced.
     pub fn enqueue_new_cases(
         &mut self,
         now: i64,
         after: i64,
         build: impl Fn(&Case) -> Notices,
     ) -> Result<usize, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let started: bool = tx
-            .query_row(
-                "SELECT count(*) FROM settings WHERE name = ?1",
-                [WEBHOOKS_STARTED],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(err)?
-            > 0;
-        let mut stored = 0;
-        if started {
-            for c in crate::cases::cases_to_announce(&tx, now - after, 500)? {
-                tx.execute(
-                    "UPDATE cases SET announced_at = ?1 WHERE id = ?2",
-                    params![now, c.id],
-                )
-                .map_err(err)?;
-                stored += build(&c).store(&tx, now)?;
-            }
-        } else {
-            tx.execute(
-                "UPDATE cases SET announced_at = ?1 WHERE announced_at IS NULL",
-                [now],
-            )
-            .map_err(err)?;
-            set_setting(&tx, WEBHOOKS_STARTED, now)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(stored)
+        self.notify_cases(&ANNOUNCED, now, now - after, build)
     }
 
-    /// Open cases due before `now` with no reminder yet: each is marked reminded and its
-    /// messages (from `build`) stored, in one transaction. Returns the cases reminded.
+    /// Hands each open case past its due time at `now` with no reminder yet to `build`,
+    /// stores the notices it makes and marks the case reminded, in one transaction. The first
+    /// call only marks the cases overdue already (switching notifications on sends no flood
+    /// about old cases). Returns the cases reminded.
     pub fn enqueue_overdue_cases(
         &mut self,
         now: i64,
+        build: impl Fn(&Case) -> Notices,
+    ) -> Result<usize, StoreError> {
+        self.notify_cases(&REMINDED, now, now, build)
+    }
+
+    /// One pass of a kind of case notice: on the first pass ever, mark every case due it
+    /// without a word; after, mark and notify up to 500 cases selected at `cutoff`.
+    fn notify_cases(
+        &mut self,
+        kind: &CaseNotice,
+        now: i64,
+        cutoff: i64,
         build: impl Fn(&Case) -> Notices,
     ) -> Result<usize, StoreError> {
         let tx = self
@@ -156,40 +162,29 @@ impl Keys {
         let started: bool = tx
             .query_row(
                 "SELECT count(*) FROM settings WHERE name = ?1",
-                [OVERDUE_STARTED],
+                [kind.started],
                 |r| r.get::<_, i64>(0),
             )
             .map_err(err)?
             > 0;
-        if !started {
-            // The first run marks the cases overdue already, without a word: switching
-            // notifications on does not send a flood about old cases.
-            tx.execute(
-                "UPDATE cases SET reminded_at = ?1 WHERE status IN ('new', 'contacted')
-                 AND due_at < ?1 AND reminded_at IS NULL",
-                [now],
-            )
-            .map_err(err)?;
-            set_setting(&tx, OVERDUE_STARTED, now)?;
-            tx.commit().map_err(err)?;
-            return Ok(0);
-        }
-        let cases = crate::cases::overdue_unreminded(&tx, now, 500)?;
-        for c in &cases {
-            tx.execute(
-                "UPDATE cases SET reminded_at = ?1 WHERE id = ?2",
-                params![now, c.id],
-            )
-            .map_err(err)?;
-            build(c).store(&tx, now)?;
+        let mut done = 0;
+        if started {
+            for c in (kind.select)(&tx, cutoff, 500)? {
+                tx.execute(kind.mark_one, params![now, c.id]).map_err(err)?;
+                build(&c).store(&tx, now)?;
+                done += 1;
+            }
+        } else {
+            tx.execute(kind.mark_all, [now]).map_err(err)?;
+            set_setting(&tx, kind.started, now)?;
         }
         tx.commit().map_err(err)?;
-        Ok(cases.len())
+        Ok(done)
     }
 
     /// Stores the notices of an alert unless the alert (rule, segment, period) was sent
-    /// before; true when it is new. (The team's digest is kept the same way: rule `digest`,
-    /// its day as the period.)
+    /// before; true when it is new. (The team's digest is kept the same way, under a rule
+    /// with no name, which no `[[alerts]]` rule has.)
     pub fn enqueue_alert(
         &mut self,
         rule: &str,

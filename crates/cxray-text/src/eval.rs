@@ -219,19 +219,16 @@ mod tests {
         let texts: Vec<String> = (0..10_000).map(|i| format!("review number {i}")).collect();
         let dev = texts.iter().filter(|t| in_dev_half(t)).count();
         assert!((4_800..=5_200).contains(&dev), "{dev}");
-        // The same text always falls in the same half.
-        assert_eq!(in_dev_half("Zug fällt aus"), in_dev_half("Zug fällt aus"));
-        let halves: Vec<bool> = ["a", "b", "c", "d"]
-            .iter()
-            .map(|t| in_dev_half(t))
-            .collect();
-        assert_eq!(
-            halves,
-            ["a", "b", "c", "d"]
-                .iter()
-                .map(|t| in_dev_half(t))
-                .collect::<Vec<_>>()
-        );
+        // Fixed halves, computed apart (FNV-1a 64 in Python, rotated right by 17, low bit).
+        for (text, dev) in [
+            ("a", true),
+            ("d", true),
+            ("Zug fällt aus", false),
+            ("Odličan film", true),
+            ("late parcel", false),
+        ] {
+            assert_eq!(in_dev_half(text), dev, "{text}");
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@ use cxray_store::{
 };
 use maud::{Markup, html};
 
-use super::{field, form_fields, message, page, see_other, span, when};
+use super::customers::customer_link;
+use super::{failed, field, form_fields, message, page, see_other, span, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -165,36 +166,22 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// The loop's figures from the store, at `now`.
 pub(crate) fn figures(state: &AppState, now: i64) -> Result<LoopFigures, ApiError> {
-    state
-        .with_reader(|r| {
-            let times = r.case_times()?;
-            let nps = r.scores_of("nps")?;
-            let later = |customer: &Option<String>, after: i64| {
-                let c = customer.as_deref()?;
-                let start = nps.partition_point(|(id, _, _)| id.as_str() < c);
-                nps[start..]
-                    .iter()
-                    .take_while(|(id, _, _)| id == c)
-                    .find(|(_, at, _)| *at > after)
-                    .map(|(_, _, s)| *s as u8)
-            };
-            let cases: Vec<LoopCase> = times
-                .iter()
-                .map(|t| LoopCase {
-                    opened_at: t.opened_at,
-                    due_at: t.due_at,
-                    contacted_at: t.contacted_at,
-                    closed_at: t.closed_at,
-                    later_nps: later(&t.customer_id, t.submitted_at.max(t.opened_at)),
-                })
-                .collect();
-            Ok(loop_figures(
-                &cases,
-                now,
-                cxray_stats::Confidence::new(0.95).expect("0.95 is a confidence level"),
-            ))
+    let times = state.with_reader(|r| r.case_times()).map_err(internal)?;
+    let cases: Vec<LoopCase> = times
+        .iter()
+        .map(|t| LoopCase {
+            opened_at: t.opened_at,
+            due_at: t.due_at,
+            contacted_at: t.contacted_at,
+            closed_at: t.closed_at,
+            later_nps: t.later_nps.map(|s| s as u8),
         })
-        .map_err(internal)
+        .collect();
+    Ok(loop_figures(
+        &cases,
+        now,
+        cxray_stats::Confidence::new(0.95).expect("0.95 is a confidence level"),
+    ))
 }
 
 fn estimate_html(e: &Option<cxray_stats::Estimate>, unit: &str) -> Markup {
@@ -328,12 +315,7 @@ pub async fn queue(
     let (f, cases, total) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "The cases could not be read",
-                &e.to_string(),
-            );
+            return failed(&session, "The cases could not be read", &e);
         }
     };
     let pages = (total as usize).div_ceil(PAGE).max(1);
@@ -369,7 +351,7 @@ pub async fn queue(
                                     td { a href={ "/app/cases/" (c.id) } { (due_text(c, now)) } }
                                     td.num { (c.metric) " " (fmt_score(c.score)) }
                                     td.comment { (clipped(c.comment.as_deref().unwrap_or(""), 140)) }
-                                    td { (c.customer_id.as_deref().unwrap_or("anonymous")) }
+                                    td { (customer_link(c.customer_id.as_deref())) }
                                     td { (c.survey.as_deref().unwrap_or("—")) }
                                     td { (c.owner.as_deref().unwrap_or("—")) }
                                     td { (c.status.label()) }
@@ -390,20 +372,6 @@ pub async fn queue(
             }
         },
     )
-}
-
-/// The customer page of `id` (the id percent-encoded into the path).
-pub(crate) fn customer_href(id: &str) -> String {
-    let encoded: String = id
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("/app/customers/{encoded}")
 }
 
 pub(crate) fn fmt_score(s: f64) -> String {
@@ -445,12 +413,7 @@ pub async fn show(
     match loaded {
         Ok((Some((case, notes)), members)) => case_page(&session, &case, &notes, &members),
         Ok((None, _)) => not_found(&session),
-        Err(e) => message(
-            Some(&session),
-            e.status(),
-            "The case could not be read",
-            &e.to_string(),
-        ),
+        Err(e) => failed(&session, "The case could not be read", &e),
     }
 }
 
@@ -476,12 +439,7 @@ fn case_page(session: &Session, c: &Case, notes: &[CaseNote], members: &[Member]
                 p.ns { "No comment." }
             }
             dl.facts {
-                dt { "Customer" } dd {
-                    @match &c.customer_id {
-                        Some(id) => a href=(customer_href(id)) { (id) },
-                        None => "anonymous",
-                    }
-                }
+                dt { "Customer" } dd { (customer_link(c.customer_id.as_deref())) }
                 dt { "Survey" } dd { (c.survey.as_deref().unwrap_or("—")) }
                 dt { "Touchpoint" } dd { (c.touchpoint.as_deref().unwrap_or("—")) }
                 dt { "Language" } dd { (c.language.as_deref().unwrap_or("—")) }
@@ -633,7 +591,7 @@ pub async fn act(
         Ok(Ok(Some(_))) => see_other(&format!("/app/cases/{id}")),
         Ok(Ok(None)) => not_found(&session),
         Ok(Err(m)) => bad(m),
-        Err(e) => message(Some(&session), e.status(), "Not done", &e.to_string()),
+        Err(e) => failed(&session, "Not done", &e),
     }
 }
 

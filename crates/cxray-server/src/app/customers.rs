@@ -6,11 +6,35 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cxray_store::Session;
-use maud::html;
+use maud::{Markup, html};
 
-use super::{message, page, when};
+use super::{failed, message, page, when};
 use crate::AppState;
 use crate::error::ApiError;
+
+/// The customer page of `id` (the id percent-encoded into the path).
+pub(crate) fn customer_href(id: &str) -> String {
+    let encoded: String = id
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/app/customers/{encoded}")
+}
+
+/// A customer's id as a link to their page; "anonymous" without one.
+pub(crate) fn customer_link(id: Option<&str>) -> Markup {
+    html! {
+        @match id {
+            Some(id) => a href=(customer_href(id)) { (id) },
+            None => span.ns { "anonymous" },
+        }
+    }
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct FindQuery {
@@ -20,7 +44,7 @@ pub struct FindQuery {
 /// `GET /app/customers?id=…`: the form, or straight to the customer.
 pub async fn find(Extension(session): Extension<Session>, Query(q): Query<FindQuery>) -> Response {
     if let Some(id) = q.id.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
-        return super::see_other(&super::cases::customer_href(id));
+        return super::see_other(&customer_href(id));
     }
     page(
         Some(&session),
@@ -63,12 +87,7 @@ pub async fn show(
     let (cases, timeline) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "The customer could not be read",
-                &e.to_string(),
-            );
+            return failed(&session, "The customer could not be read", &e);
         }
     };
     if cases.is_empty() && timeline.is_none() {

@@ -11,7 +11,7 @@ use cxray_project::{DriversRequest, ExplainRequest, LinkageRequest, PeriodLabel}
 use cxray_store::Session;
 use maud::{PreEscaped, html};
 
-use super::{message, page};
+use super::{failed, page};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -82,12 +82,7 @@ pub async fn show(
     let job = match request {
         Ok(j) => j,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "Not a valid question",
-                &e.to_string(),
-            );
+            return failed(&session, "Not a valid question", &e);
         }
     };
     let key = format!(
@@ -102,18 +97,17 @@ pub async fn show(
         // customer's lifecycle: seconds on a million customers).
         let version = s
             .store_version()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .content;
-        if let Some(html) = s.explored(&key, version) {
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Some(html) = s.explored(&key, version.content) {
             return Ok(html);
         }
-        let project = s.project()?;
+        let project = s.project_at(version)?;
         let html = std::sync::Arc::new(match job {
             Job::Change(r) => cxray_report::explain_html(&project.explain(&r)?.explanation),
             Job::Drivers(r) => cxray_report::drivers_html(&project.drivers(&r)?.drivers),
             Job::Retention(r) => cxray_report::linkage_html(&project.linkage(&r)?.linkage),
         });
-        s.keep_explored(key, version, html.clone());
+        s.keep_explored(key, version.content, html.clone());
         Ok(html)
     })
     .await;
@@ -121,7 +115,7 @@ pub async fn show(
         Ok(html) => (Some(html), None),
         Err(e @ (ApiError::BadRequest(_) | ApiError::NotFound(_))) => (None, Some(e.to_string())),
         Err(e) => {
-            return message(Some(&session), e.status(), "Not computed", &e.to_string());
+            return failed(&session, "Not computed", &e);
         }
     };
     let value = |v: &Option<String>| v.clone().unwrap_or_default();

@@ -441,6 +441,11 @@ pub(crate) fn page(
     crate::pages::html_response(status, markup, APP_CSP)
 }
 
+/// The page of a request that failed: its status, the error under `title`.
+pub(crate) fn failed(session: &Session, title: &str, e: &crate::ApiError) -> Response {
+    message(Some(session), e.status(), title, &e.to_string())
+}
+
 /// A page that says one thing (an error, a refusal).
 pub(crate) fn message(
     session: Option<&Session>,

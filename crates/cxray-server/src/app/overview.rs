@@ -18,7 +18,7 @@ use axum::response::Response;
 use cxray_store::Session;
 use maud::{PreEscaped, html};
 
-use super::{message, page, when};
+use super::{failed, page, when};
 use crate::error::ApiError;
 use crate::{AppState, StoreVersion};
 
@@ -113,7 +113,7 @@ fn compute(state: &AppState, q: &[(String, String)]) -> Result<(StoreVersion, St
     let version = state
         .store_version()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let project = state.project()?;
+    let project = state.project_at(version)?;
     let doc = project.report(&req)?;
     Ok((version, cxray_report::render_html_sections(&doc)))
 }
@@ -207,12 +207,7 @@ pub async fn show(
         .collect();
     q.sort();
     if let Err(e) = crate::read::report_request(&q) {
-        return message(
-            Some(&session),
-            e.status(),
-            "Not a valid filter",
-            &e.to_string(),
-        );
+        return failed(&session, "Not a valid filter", &e);
     }
     let key = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&q)
@@ -225,12 +220,7 @@ pub async fn show(
     let version = match version {
         Ok(v) => v,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "The store could not be read",
-                &e.to_string(),
-            );
+            return failed(&session, "The store could not be read", &e);
         }
     };
     let cached = state.overview.get(&key);

@@ -11,9 +11,10 @@ use cxray_project::{AnswersFormat, AnswersPage, AnswersQuery};
 use cxray_store::{Role, Session};
 use maud::{Markup, html};
 
-use super::{message, page};
+use super::{failed, message, page};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::read::date;
 
 /// Answers on a page.
 const PER_PAGE: usize = 50;
@@ -43,11 +44,6 @@ fn number(name: &str, v: &str) -> Result<f64, ApiError> {
         .ok()
         .filter(|x| x.is_finite())
         .ok_or_else(|| ApiError::BadRequest(format!("{name}={v:?} is not a number")))
-}
-
-fn date(name: &str, v: &str) -> Result<chrono::NaiveDate, ApiError> {
-    chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::BadRequest(format!("{name}={v:?} is not a date (YYYY-MM-DD)")))
 }
 
 /// The query of the page (empty values are no filter); every other parameter is a column and
@@ -118,12 +114,7 @@ pub async fn list(
     let (query, page_no) = match answers_query(&q) {
         Ok(x) => x,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "Not a valid filter",
-                &e.to_string(),
-            );
+            return failed(&session, "Not a valid filter", &e);
         }
     };
     let found = crate::read::blocking(&state, move |s| {
@@ -149,12 +140,7 @@ pub async fn list(
             "Not a valid filter",
             &m,
         ),
-        Err(e) => message(
-            Some(&session),
-            e.status(),
-            "The answers could not be read",
-            &e.to_string(),
-        ),
+        Err(e) => failed(&session, "The answers could not be read", &e),
     }
 }
 
@@ -279,12 +265,7 @@ fn render(
                                                 }
                                             }
                                         }
-                                        td {
-                                            @match &r.customer_id {
-                                                Some(id) => a href=(super::cases::customer_href(id)) { (id) },
-                                                None => span.ns { "anonymous" },
-                                            }
-                                        }
+                                        td { (super::customers::customer_link(r.customer_id.as_deref())) }
                                         td {
                                             (r.attributes.get("survey").map_or("—", String::as_str))
                                             @if let Some(t) = r.attributes.get("touchpoint") { " · " (t) }
@@ -332,12 +313,7 @@ pub async fn export(
     let (query, _) = match answers_query(&q) {
         Ok(x) => x,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "Not a valid filter",
-                &e.to_string(),
-            );
+            return failed(&session, "Not a valid filter", &e);
         }
     };
     // One export at a time: each holds its rows and its file in memory.
@@ -379,7 +355,7 @@ pub async fn export(
             }
             r
         }
-        Err(e) => message(Some(&session), e.status(), "Not exported", &e.to_string()),
+        Err(e) => failed(&session, "Not exported", &e),
     }
 }
 

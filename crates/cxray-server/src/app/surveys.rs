@@ -12,7 +12,7 @@ use axum::response::Response;
 use cxray_store::{Role, Session};
 use maud::{Markup, html};
 
-use super::{field, form_fields, message, page, see_other, when};
+use super::{failed, field, form_fields, message, page, see_other, when};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::surveys::{Question, pick};
@@ -78,12 +78,7 @@ pub async fn list(
     let (rows, log, counts) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "The surveys could not be read",
-                &e.to_string(),
-            );
+            return failed(&session, "The surveys could not be read", &e);
         }
     };
     let (configured, api) = state.trigger_configs();
@@ -202,12 +197,7 @@ pub async fn list(
                             @for d in &log {
                                 tr {
                                     td.when { (when(d.decided_at)) }
-                                    td {
-                                        @match &d.customer_id {
-                                            Some(c) => a href=(super::cases::customer_href(c)) { (c) },
-                                            None => "—",
-                                        }
-                                    }
+                                    td { (super::customers::customer_link(d.customer_id.as_deref())) }
                                     td { (d.survey) }
                                     td { (d.outcome) }
                                     td { (d.reason) }
@@ -252,12 +242,7 @@ pub async fn show(
     {
         Ok(p) => p,
         Err(e) => {
-            return message(
-                Some(&session),
-                e.status(),
-                "The survey could not be read",
-                &e.to_string(),
-            );
+            return failed(&session, "The survey could not be read", &e);
         }
     };
     let first = survey.languages[0].clone();
@@ -397,17 +382,22 @@ pub async fn save(
         Err(
             e @ (ApiError::Conflict(_) | ApiError::InvalidRows { .. } | ApiError::BadRequest(_)),
         ) => {
-            let m = match &e {
-                ApiError::InvalidRows { rows, .. } if !rows.is_empty() => rows
-                    .iter()
-                    .map(|r| r.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.to_string(),
-            };
+            let m = reasons(&e);
             edit_page(&session, &text, Some(&m), StatusCode::BAD_REQUEST)
         }
-        Err(e) => message(Some(&session), e.status(), "Not saved", &e.to_string()),
+        Err(e) => failed(&session, "Not saved", &e),
+    }
+}
+
+/// What a refused survey or trigger says: the reason of each refused field, else the error.
+fn reasons(e: &ApiError) -> String {
+    match e {
+        ApiError::InvalidRows { rows, .. } if !rows.is_empty() => rows
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }
 
@@ -439,14 +429,7 @@ pub async fn triggers(
     match done {
         Ok(()) => see_other("/app/surveys"),
         Err(e) => {
-            let m = match &e {
-                ApiError::InvalidRows { rows, .. } if !rows.is_empty() => rows
-                    .iter()
-                    .map(|r| r.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.to_string(),
-            };
+            let m = reasons(&e);
             let status = if e.status().is_server_error() {
                 e.status()
             } else {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use cxray_store::{Member, Role, Session};
 use maud::html;
 
-use super::{field, form_fields, message, page, see_other, when};
+use super::{failed, field, form_fields, page, see_other, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -21,12 +21,7 @@ pub async fn list(
 ) -> Response {
     match crate::read::blocking(&state, |s| s.with_admin(|k| k.members())).await {
         Ok(members) => team_page(&session, &members, None, StatusCode::OK),
-        Err(e) => message(
-            Some(&session),
-            e.status(),
-            "The team could not be read",
-            &e.to_string(),
-        ),
+        Err(e) => failed(&session, "The team could not be read", &e),
     }
 }
 
@@ -150,6 +145,6 @@ pub async fn change(
                 .unwrap_or_default();
             team_page(&session, &members, Some(&m), StatusCode::BAD_REQUEST)
         }
-        Err(e) => message(Some(&session), e.status(), "Not done", &e.to_string()),
+        Err(e) => failed(&session, "Not done", &e),
     }
 }
