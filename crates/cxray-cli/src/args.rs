@@ -31,6 +31,10 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// The CX report: highlights, scorecard, trends, segments, distributions, data quality.
     Report(ReportArgs),
+    /// Validates the project's sources once into a lake (Parquet by entity and month, with a
+    /// manifest and the rejected rows) that every command then reads with --lake or
+    /// `[lake] path`; files already ingested are skipped, new ones appended.
+    Ingest(IngestArgs),
     /// Write a demo project with planted effects and report on it.
     Demo(DemoArgs),
     /// Language, sentiment and themes of a text column (`cxray text eval` measures accuracy).
@@ -704,6 +708,11 @@ pub struct InputArgs {
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
 
+    /// Read the lake written by `cxray ingest` instead of the source files (default: `[lake]
+    /// path` of cxray.toml); `cxray ingest` writes there.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+
     /// Fail (exit code 2) if any row is rejected.
     #[arg(long)]
     pub strict: bool,
@@ -721,6 +730,16 @@ pub enum DuplicatesArg {
     KeepFirst,
     /// Stop with an error.
     Fail,
+}
+
+/// Settings of `cxray ingest`.
+#[derive(Debug, Args, Clone)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub out: SummaryOut,
 }
 
 /// What to compute and how to present it.

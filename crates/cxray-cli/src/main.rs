@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         },
         Command::Metrics(a) => metrics(a),
         Command::Report(a) => report(a),
+        Command::Ingest(a) => ingest(a),
         Command::Demo(a) => demo(a),
         Command::Text(a) => text(a),
         Command::Retention(a) => retention(a),
@@ -774,6 +775,31 @@ fn drivers(a: DriversArgs) -> Outcome {
         .collect();
     let project = open(&a.input, Some(segments))?;
     let out = run(&project, &a.input, |p| p.drivers(&(&a).into()))?;
+    emit_summary(&out, &a.out)
+}
+
+fn ingest(a: IngestArgs) -> Outcome {
+    let observer = observer::Stderr::new(None);
+    let mut source = request::source(&a.input);
+    // The files given are what to ingest; the lake is where.
+    let lake = source.lake.take();
+    let out = cxray_project::ingest(
+        &source,
+        &request::open_options(&a.input, None),
+        &cxray_project::IngestRequest { lake },
+        &observer,
+    )?;
+    if let Some(path) = &a.input.rejects {
+        let written = std::fs::File::create(path).and_then(|f| {
+            cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &out.0.rejects)
+        });
+        written.map_err(|e| {
+            Failure::runtime(format!(
+                "cannot write the rejects file {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
     emit_summary(&out, &a.out)
 }
 

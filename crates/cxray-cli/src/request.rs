@@ -23,6 +23,7 @@ pub fn source(a: &InputArgs) -> ProjectSource {
     ProjectSource {
         config,
         files: a.files.clone(),
+        lake: a.lake.clone(),
     }
 }
 

@@ -359,6 +359,52 @@ pub struct EntityTable {
 }
 
 impl EntityTable {
+    /// Both tables as one (of the same entity), with the union of their attribute columns;
+    /// the other's `source_file` indices follow this table's files.
+    pub fn append(self, other: EntityTable) -> EntityTable {
+        debug_assert_eq!(self.entity, other.entity);
+        let attributes = crate::union_of([&self.attributes, &other.attributes]);
+        let schema = entity_schema(self.entity, &attributes);
+        let fixed = self.entity.fields().len() + 3;
+        let file_col = fixed - 1;
+        let offset = self.files.len() as u16;
+        let mut batches = Vec::with_capacity(self.batches.len() + other.batches.len());
+        for (part, names, shift) in [
+            (self.batches, &self.attributes, 0),
+            (other.batches, &other.attributes, offset),
+        ] {
+            for b in part {
+                let mut cols = conform_entity(&b, self.entity, names, &attributes);
+                if shift > 0 {
+                    let files = cols[file_col]
+                        .as_any()
+                        .downcast_ref::<arrow::array::UInt16Array>()
+                        .expect("source_file is UInt16");
+                    cols[file_col] = Arc::new(arrow::compute::kernels::arity::unary::<
+                        _,
+                        _,
+                        arrow::datatypes::UInt16Type,
+                    >(files, |f| f + shift));
+                }
+                batches.push(
+                    RecordBatch::try_new(schema.clone(), cols).expect("columns of the schema"),
+                );
+            }
+        }
+        let mut totals = self.totals;
+        totals.add(&other.totals);
+        EntityTable {
+            entity: self.entity,
+            schema,
+            batches,
+            rejects: self.rejects.into_iter().chain(other.rejects).collect(),
+            sources: self.sources.into_iter().chain(other.sources).collect(),
+            totals,
+            attributes,
+            files: self.files.into_iter().chain(other.files).collect(),
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
@@ -549,6 +595,25 @@ impl EntityTable {
     }
 }
 
+/// The columns of a batch of an entity table whose attribute columns are `names`, with the
+/// attribute columns placed as in `attributes` (nulls for those it lacks).
+pub(crate) fn conform_entity(
+    b: &RecordBatch,
+    entity: Entity,
+    names: &[String],
+    attributes: &[String],
+) -> Vec<ArrayRef> {
+    let fixed = entity.fields().len() + 3;
+    let mut cols: Vec<ArrayRef> = b.columns()[..fixed].to_vec();
+    for a in attributes {
+        cols.push(match names.iter().position(|n| n == a) {
+            Some(i) => b.column(fixed + i).clone(),
+            None => arrow::array::new_null_array(&DataType::Utf8, b.num_rows()),
+        });
+    }
+    cols
+}
+
 /// Loads every source of `entity` in the project; `None` when the project has none.
 pub fn load_entity(
     cfg: &Sources,
@@ -647,16 +712,9 @@ pub fn load_entity(
         }
     }
     table.schema = entity_schema(entity, &table.attributes);
-    let fixed = entity.fields().len() + 3;
     for (batches, names) in parts {
         for b in batches {
-            let mut cols: Vec<ArrayRef> = b.columns()[..fixed].to_vec();
-            for a in &table.attributes {
-                cols.push(match names.iter().position(|n| n == a) {
-                    Some(i) => b.column(fixed + i).clone(),
-                    None => arrow::array::new_null_array(&DataType::Utf8, b.num_rows()),
-                });
-            }
+            let cols = conform_entity(&b, entity, &names, &table.attributes);
             table.batches.push(
                 RecordBatch::try_new(table.schema.clone(), cols).map_err(|e| E::Format {
                     path: Path::new(&table.files[0]).to_path_buf(),

@@ -23,6 +23,7 @@
 pub mod config;
 pub mod entity;
 pub mod error;
+pub mod lake;
 mod mapping;
 pub mod rejects;
 mod rows;
@@ -118,7 +119,7 @@ fn project(mut plan: Plan, opts: &LoadOptions) -> Plan {
 }
 
 /// What happened to one source.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceReport {
     pub file: String,
     pub format: Format,
@@ -146,17 +147,66 @@ pub struct Loaded {
     pub attributes: Vec<String>,
 }
 
+/// The names of several lists, each once, in order of first appearance.
+pub(crate) fn union_of<'a>(lists: impl IntoIterator<Item = &'a Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in lists.into_iter().flatten() {
+        if !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
+}
+
+impl Loaded {
+    /// Both loads as one, with the union of their segment columns.
+    pub fn merge(self, other: Loaded) -> Loaded {
+        let attributes = union_of([&self.attributes, &other.attributes]);
+        let schema = responses_schema(&attributes);
+        let mut batches = Vec::with_capacity(self.batches.len() + other.batches.len());
+        for (part, names) in [
+            (self.batches, &self.attributes),
+            (other.batches, &other.attributes),
+        ] {
+            batches.extend(
+                part.into_iter()
+                    .map(|b| conform(b, names, &attributes, &schema)),
+            );
+        }
+        let mut totals = self.totals;
+        totals.add(&other.totals);
+        Loaded {
+            schema,
+            batches,
+            rejects: self.rejects.into_iter().chain(other.rejects).collect(),
+            sources: self.sources.into_iter().chain(other.sources).collect(),
+            totals,
+            attributes,
+        }
+    }
+}
+
 /// Loads every responses source of the project.
 pub fn load_responses(
     cfg: &Sources,
     catalog: &MetricCatalog,
     opts: &LoadOptions,
 ) -> Result<Loaded, IngestError> {
+    load_responses_with_lines(cfg, catalog, opts).map(|(loaded, _)| loaded)
+}
+
+/// [`load_responses`], with the input line of every accepted answer (one buffer per batch).
+pub(crate) fn load_responses_with_lines(
+    cfg: &Sources,
+    catalog: &MetricCatalog,
+    opts: &LoadOptions,
+) -> Result<(Loaded, Vec<ScalarBuffer<u64>>), IngestError> {
     let project_tz = parse_tz(&cfg.timezone).map_err(|m| IngestError::Config {
         path: cfg.origin.clone(),
         message: m,
     })?;
     let mut all: Vec<(RecordBatch, Vec<String>)> = Vec::new();
+    let mut lines = Vec::new();
     let mut rejects = Vec::new();
     let mut sources = Vec::new();
     let mut totals = Counts::default();
@@ -201,6 +251,7 @@ pub fn load_responses(
             rejects.append(&mut o.rejects);
             if o.batch.num_rows() > 0 {
                 all.push((o.batch, names.clone()));
+                lines.push(o.lines);
             }
         }
         rejects.extend(dup_rejects);
@@ -237,14 +288,15 @@ pub fn load_responses(
         .into_iter()
         .map(|(b, names)| conform(b, &names, &attributes, &schema))
         .collect();
-    Ok(Loaded {
+    let loaded = Loaded {
         schema,
         batches,
         rejects,
         sources,
         totals,
         attributes,
-    })
+    };
+    Ok((loaded, lines))
 }
 
 /// The timestamp parser of a source: its format and timezone (the project's by default).
@@ -300,7 +352,7 @@ fn timing(phase: &str, since: std::time::Instant) {
 }
 
 /// Reorders a batch's attribute columns into the union schema, with nulls for absent ones.
-fn conform(
+pub(crate) fn conform(
     b: RecordBatch,
     names: &[String],
     attributes: &[String],

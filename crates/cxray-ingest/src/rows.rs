@@ -177,7 +177,7 @@ pub(crate) fn text_of(c: Cell<'_>) -> Cow<'_, str> {
 }
 
 /// Row counts of one source (or one chunk of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Physical records (respondents in the wide layout).
     pub records: u64,

@@ -116,9 +116,21 @@ pub struct ProjectConfig {
     /// `[team]`: the CX team's own emails (alerts, overdue cases, a digest).
     #[serde(default)]
     pub team: TeamSettings,
+    /// `[lake]`: where `cxray ingest` writes the validated sources, which analyses then read.
+    #[serde(default)]
+    pub lake: LakeSettings,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[lake]`: the project's sources validated once into Parquet (`cxray ingest`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSettings {
+    /// The lake folder, relative to the config file. When set, `cxray ingest` writes there and
+    /// every analysis reads the lake instead of the source files.
+    pub path: Option<PathBuf>,
 }
 
 /// `[[alerts]]`: a rule that fires on the latest complete period.

@@ -116,7 +116,16 @@ fn submissions(loaded: &Loaded, threads: usize, metrics: &[String], extras: &[Ex
             }
         }
     }
-    rows
+    // In the order of their keys, not of the input: the bootstrap that draws these rows then
+    // gives the same intervals for the same answers in any order (a CSV export or a lake,
+    // whose rows are grouped by month).
+    let mut order: Vec<(u64, usize)> = index.into_iter().collect();
+    order.sort_unstable();
+    let mut sorted = Vec::with_capacity(rows.len());
+    for (_, r) in order {
+        sorted.extend_from_slice(&rows[r * p..(r + 1) * p]);
+    }
+    sorted
 }
 
 /// The submissions of some batches: their keys and rows.

@@ -10,6 +10,7 @@ use crate::alerts::AlertsOutput;
 use crate::customer::Timeline;
 use crate::drivers::DriversOutput;
 use crate::explain::ExplainOutput;
+use crate::ingest::IngestOutput;
 use crate::linkage::LinkageOutput;
 use crate::metrics::MetricsOutput;
 use crate::nonresponse::NonResponseOutput;
@@ -170,5 +171,28 @@ impl Printable for TextOutput {
 impl Printable for TextEvalOutput {
     fn table(&self, w: &mut Vec<u8>) -> io::Result<()> {
         p::text_eval_table(w, &self.scores, self.skipped)
+    }
+}
+
+impl Printable for IngestOutput {
+    fn table(&self, w: &mut Vec<u8>) -> io::Result<()> {
+        let r = &self.0;
+        let lines: Vec<p::IngestLine<'_>> = r
+            .sources
+            .iter()
+            .map(|s| p::IngestLine {
+                file: &s.file,
+                entity: &s.entity,
+                same_as: s.same_as.as_deref(),
+                read: s.counts.read,
+                accepted: s.counts.accepted,
+                rejected: s.counts.rejected,
+                duplicates: s.duplicates_in_lake,
+                parts: s.parts,
+                bytes: s.bytes_written,
+                live: s.status == "live",
+            })
+            .collect();
+        p::ingest_table(w, &r.lake, &lines, r.files_in_lake)
     }
 }

@@ -17,6 +17,7 @@ use crate::config::ProjectConfig;
 use crate::error::{Error, Result};
 use crate::lifecycle::LifecycleEvents;
 use crate::observe::{Observer, Silent, SourcesRead, phase};
+use cxray_ingest::lake::Lake;
 
 /// Where a project's data comes from: a `cxray.toml`, data files, or both (the files then
 /// replace the configured sources and keep the rest of the configuration).
@@ -26,6 +27,9 @@ pub struct ProjectSource {
     /// Data files. Without a configuration they are read as whatever an analysis needs:
     /// answers for the survey metrics, tickets for the ticket metrics, and so on.
     pub files: Vec<PathBuf>,
+    /// A lake written by `cxray ingest`, read instead of the sources (default: the
+    /// configuration's `[lake] path`).
+    pub lake: Option<PathBuf>,
 }
 
 impl ProjectSource {
@@ -33,16 +37,22 @@ impl ProjectSource {
     pub fn config(path: impl Into<PathBuf>) -> Self {
         ProjectSource {
             config: Some(path.into()),
-            files: vec![],
+            ..Default::default()
         }
     }
 
     /// Data files without a configuration.
     pub fn files(files: impl IntoIterator<Item = impl Into<PathBuf>>) -> Self {
         ProjectSource {
-            config: None,
             files: files.into_iter().map(Into::into).collect(),
+            ..Default::default()
         }
+    }
+
+    /// The same source, read from the lake at `dir`.
+    pub fn with_lake(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.lake = Some(dir.into());
+        self
     }
 }
 
@@ -180,6 +190,8 @@ pub struct Project {
     lifecycle: Mutex<std::sync::Weak<LifecycleEvents>>,
     /// Rejects of every source read so far, in the order they were read.
     rejects: Mutex<Vec<Arc<[Reject]>>>,
+    /// The lake read instead of the sources, when there is one.
+    lake: Option<Lake>,
 }
 
 /// Which slot of [`Project::entities`] holds an entity.
@@ -191,8 +203,77 @@ fn slot_of(e: Entity) -> usize {
 }
 
 impl Project {
-    /// Opens a project: reads and checks its configuration (no data is read yet).
+    /// Opens a project: reads and checks its configuration (no data is read yet); with a
+    /// lake, its manifest.
     pub fn open(source: &ProjectSource, options: OpenOptions) -> Result<Project> {
+        let (config, name, lake) = resolve(source, &options)?;
+        let files_given = !source.files.is_empty();
+        let project = Self::with_config(config, &name, files_given, options)?;
+        match lake {
+            Some(dir) => project.with_lake(&dir),
+            None => Ok(project),
+        }
+    }
+
+    /// Reads the lake at `dir` instead of the sources; its dates must be in the project's
+    /// timezone. Sources the lake does not hold as they are now are noted to the observer.
+    fn with_lake(mut self, dir: &std::path::Path) -> Result<Project> {
+        let lake = Lake::open(dir)?;
+        let tz = &lake.manifest().timezone;
+        if *tz != self.config.project.timezone {
+            return Err(Error::bad_input(format!(
+                "{}: the lake's dates are in timezone {tz}, the project's in {}; ingest again \
+                 into a new lake folder",
+                dir.display(),
+                self.config.project.timezone
+            )));
+        }
+        self.lake = Some(lake);
+        Ok(self)
+    }
+
+    /// Notes the sources that the lake does not hold as they are now (once, when the first
+    /// source is read).
+    fn note_stale(&self, lake: &Lake) {
+        if self.has_read() {
+            return;
+        }
+        for s in lake.stale(&self.sources) {
+            self.observer
+                .note(&format!("lake: {s}; run `cxray ingest` to add it"));
+        }
+    }
+
+    /// The sources of `entity` (`None`: answers) that are not files (cxray's store): a lake
+    /// does not hold them, they are read as they are at each analysis.
+    fn live(&self, entity: Option<Entity>) -> Sources {
+        let mut live = self.sources.clone();
+        live.list.retain(|s| {
+            s.content.is_some()
+                && match entity {
+                    None => s
+                        .entity
+                        .as_deref()
+                        .is_none_or(|e| e.eq_ignore_ascii_case("responses")),
+                    Some(e) => s.entity.as_deref().and_then(Entity::parse) == Some(e),
+                }
+        });
+        live
+    }
+
+    /// The lake the project reads, if any.
+    pub fn lake(&self) -> Option<&Lake> {
+        self.lake.as_ref()
+    }
+}
+
+/// The configuration of a source (with the command line's overrides), the name that messages
+/// give it, and the lake folder to read, if any.
+pub(crate) fn resolve(
+    source: &ProjectSource,
+    options: &OpenOptions,
+) -> Result<(ProjectConfig, PathBuf, Option<PathBuf>)> {
+    {
         let cwd = std::env::current_dir().map_err(Error::runtime)?;
         let mut config = match &source.config {
             Some(p) => ProjectConfig::load(p)?,
@@ -211,7 +292,17 @@ impl Project {
                 })
                 .collect();
         }
-        if config.sources.is_empty() {
+        let lake = match (&source.lake, &config.lake.path) {
+            (Some(dir), _) => Some(cwd.join(dir)),
+            (None, Some(dir)) => Some(config.base_dir.join(dir)),
+            (None, None) => None,
+        };
+        if lake.is_some() && !source.files.is_empty() {
+            return Err(Error::usage(
+                "give data files or a lake, not both (the lake holds what `cxray ingest` read)",
+            ));
+        }
+        if config.sources.is_empty() && lake.is_none() {
             return Err(Error::bad_input(
                 "no input: give data files or a project configuration (cxray.toml), or write \
                  an example project with `cxray demo`",
@@ -222,9 +313,11 @@ impl Project {
             .config
             .clone()
             .unwrap_or_else(|| PathBuf::from("command line"));
-        Self::with_config(config, &name, !source.files.is_empty(), options)
+        Ok((config, name, lake))
     }
+}
 
+impl Project {
     /// A project from a configuration built in memory (e.g. by a server); `origin` names it in
     /// messages. With `files_given`, sources without an entity are read as whichever entity is
     /// asked for.
@@ -251,6 +344,7 @@ impl Project {
             entities: Entity::ALL.iter().map(|_| Mutex::new(None)).collect(),
             lifecycle: Mutex::new(std::sync::Weak::new()),
             rejects: Mutex::new(Vec::new()),
+            lake: None,
         })
     }
 
@@ -293,6 +387,9 @@ impl Project {
     /// Whether the configuration declares sources of `entity`. (Data files given without a
     /// configuration declare none, but [`Project::entity`] reads them as whatever is asked.)
     pub fn has(&self, entity: Entity) -> bool {
+        if let Some(lake) = &self.lake {
+            return lake.has(entity.name()) || !self.live(Some(entity)).list.is_empty();
+        }
         self.config
             .sources
             .iter()
@@ -307,6 +404,9 @@ impl Project {
 
     /// Whether the project has sources of answers.
     pub fn has_responses(&self) -> bool {
+        if let Some(lake) = &self.lake {
+            return lake.has(cxray_ingest::lake::RESPONSES) || !self.live(None).list.is_empty();
+        }
         self.config.sources.iter().any(|s| {
             s.entity
                 .as_deref()
@@ -389,17 +489,36 @@ impl Project {
     }
 
     fn load_responses(&self) -> Result<Responses> {
-        let loaded = phase(self.observer(), "reading responses", || {
-            load_responses(
-                &self.sources,
-                &self.catalog,
-                &LoadOptions {
-                    strict: self.options.strict,
-                    attributes: self.options.response_attributes.clone(),
-                    threads: self.threads(),
-                },
-            )
-        })?;
+        let opts = LoadOptions {
+            strict: self.options.strict,
+            attributes: self.options.response_attributes.clone(),
+            threads: self.threads(),
+        };
+        let loaded = phase(
+            self.observer(),
+            "reading responses",
+            || -> Result<Loaded> {
+                match &self.lake {
+                    Some(lake) => {
+                        self.note_stale(lake);
+                        let live = self.live(None);
+                        let live = match live.list.is_empty() {
+                            true => None,
+                            false => Some(load_responses(&live, &self.catalog, &opts)?),
+                        };
+                        match (lake.responses(&opts)?, live) {
+                            (Some(stored), Some(live)) => Ok(stored.merge(live)),
+                            (Some(one), None) | (None, Some(one)) => Ok(one),
+                            (None, None) => Err(Error::bad_input(format!(
+                                "{}: the lake holds no answers",
+                                lake.dir().display()
+                            ))),
+                        }
+                    }
+                    None => Ok(load_responses(&self.sources, &self.catalog, &opts)?),
+                }
+            },
+        )?;
         self.record_rejects(&loaded.rejects);
         self.observer.sources_read(SourcesRead {
             noun: "answers",
@@ -557,7 +676,22 @@ impl Project {
         let table = phase(
             self.observer(),
             &format!("reading {}", entity.name()),
-            || cxray_ingest::load_entity(sources, entity, self.threads()),
+            || match &self.lake {
+                Some(lake) => {
+                    self.note_stale(lake);
+                    let stored = lake.entity(entity, self.threads())?;
+                    let live = self.live(Some(entity));
+                    let live = match live.list.is_empty() {
+                        true => None,
+                        false => cxray_ingest::load_entity(&live, entity, self.threads())?,
+                    };
+                    Ok(match (stored, live) {
+                        (Some(s), Some(l)) => Some(s.append(l)),
+                        (s, l) => s.or(l),
+                    })
+                }
+                None => cxray_ingest::load_entity(sources, entity, self.threads()),
+            },
         )?;
         table.ok_or_else(|| {
             Error::bad_input(format!(
@@ -661,13 +795,5 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Thousands separators for counts in messages.
 pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    cxray_report::print::thousands(n)
 }

@@ -516,3 +516,79 @@ fn answers_are_browsed_newest_first_through_every_filter_and_exported() {
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 4);
 }
+
+/// Whether two JSON values are equal, numbers within a relative 1e-9 (sums in another order);
+/// the path of the first difference otherwise.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Result<(), String> {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            if (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0) {
+                Ok(())
+            } else {
+                Err(format!("{path}: {x} vs {y}"))
+            }
+        }
+        (V::Array(x), V::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .try_for_each(|(i, (u, v))| same_json(u, v, &format!("{path}/{i}"))),
+        (V::Object(x), V::Object(y)) if x.len() == y.len() => x.iter().try_for_each(|(k, u)| {
+            let v = y.get(k).ok_or(format!("{path}/{k}: missing"))?;
+            same_json(u, v, &format!("{path}/{k}"))
+        }),
+        _ if a == b => Ok(()),
+        _ => Err(format!("{path}: {a} vs {b}")),
+    }
+}
+
+#[test]
+fn a_report_from_the_lake_equals_the_report_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let lake = tmp.path().join("lake");
+    let source = ProjectSource::config(&config);
+    let ingested = cxray_project::ingest(
+        &source,
+        &OpenOptions::default(),
+        &cxray_project::IngestRequest {
+            lake: Some(lake.clone()),
+        },
+        &cxray_project::Silent,
+    )
+    .unwrap();
+    // Every entity of the demo's files.
+    let added = ingested.0.sources.iter().filter(|s| s.status == "added");
+    assert_eq!(added.count(), 9);
+
+    let direct = Project::open(&source, OpenOptions::default()).unwrap();
+    let reads = Arc::new(Reads::default());
+    let from_lake = Project::open(&source.clone().with_lake(&lake), OpenOptions::default())
+        .unwrap()
+        .observed_by(reads.clone());
+    assert!(from_lake.lake().is_some());
+    let a = serde_json::to_value(direct.report(&ReportRequest::default()).unwrap()).unwrap();
+    let b = serde_json::to_value(from_lake.report(&ReportRequest::default()).unwrap()).unwrap();
+    same_json(&a, &b, "").unwrap();
+    // The lake's answers and the store's were read as one source of answers.
+    assert_eq!(reads.counts().get("answers"), Some(&1));
+    // The data-quality section names the files read, with their counts, as a direct read.
+    let sources = b["data_quality"]["sources"].as_array().unwrap();
+    assert!(sources.len() >= 7, "{sources:?}");
+    assert!(
+        sources[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("responses.csv")
+    );
+    assert!(sources[0]["rows_accepted"].as_u64().unwrap() > 1000);
+
+    // Files and a lake together are refused, as is a folder that is no lake.
+    let both = ProjectSource::files(["x.csv"]).with_lake(&lake);
+    let e = Project::open(&both, OpenOptions::default()).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    let none = source.with_lake(tmp.path());
+    assert!(Project::open(&none, OpenOptions::default()).is_err());
+}

@@ -247,6 +247,87 @@ pub fn metrics_table(w: &mut Vec<u8>, t: &MetricsTable<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// One input file of an ingest, as [`ingest_table`] prints it.
+pub struct IngestLine<'a> {
+    pub file: &'a str,
+    pub entity: &'a str,
+    /// The file in the lake with the same content, when this one was skipped.
+    pub same_as: Option<&'a str>,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Rejected because the id was already in the lake.
+    pub duplicates: u64,
+    pub parts: usize,
+    pub bytes: u64,
+    /// Not a file (cxray's store): read live by the analyses, not ingested.
+    pub live: bool,
+}
+
+/// What `cxray ingest` did with each file, then the lake's size.
+pub fn ingest_table(
+    w: &mut Vec<u8>,
+    lake: &str,
+    lines: &[IngestLine<'_>],
+    files_in_lake: usize,
+) -> io::Result<()> {
+    for l in lines {
+        if l.live {
+            writeln!(
+                w,
+                "live    {} ({}): read as it is at each analysis, not ingested",
+                l.file, l.entity
+            )?;
+            continue;
+        }
+        match l.same_as {
+            Some(first) if first == l.file => {
+                writeln!(w, "skipped {} ({}): already in the lake", l.file, l.entity)?
+            }
+            Some(first) => writeln!(
+                w,
+                "skipped {} ({}): same content as {first}, already in the lake",
+                l.file, l.entity
+            )?,
+            None => {
+                write!(
+                    w,
+                    "added   {} ({}): {} read, {} accepted, {} rejected",
+                    l.file,
+                    l.entity,
+                    thousands(l.read),
+                    thousands(l.accepted),
+                    thousands(l.rejected)
+                )?;
+                if l.duplicates > 0 {
+                    write!(w, " ({} ids already in the lake)", thousands(l.duplicates))?;
+                }
+                writeln!(
+                    w,
+                    "; {} Parquet part{}, {:.1} MB",
+                    l.parts,
+                    if l.parts == 1 { "" } else { "s" },
+                    l.bytes as f64 / 1e6
+                )?;
+            }
+        }
+    }
+    writeln!(w, "lake {lake}: {files_in_lake} input files")
+}
+
+/// A count with thousands separators (1,234,567).
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// One line of a customer's timeline: (when, what kind, what happened).
 pub type TimelineLine<'a> = (&'a str, &'a str, &'a str);
 

@@ -1,0 +1,983 @@
+//! A **lake**: the project's sources validated once into Parquet, so that analyses read typed
+//! columns instead of parsing and checking text again.
+//!
+//! ```text
+//! lake/
+//!   manifest.json                       every input file: content hash, counts, parts
+//!   responses/month=2025-03/part-00000.parquet
+//!   tickets/month=2025-03/part-00002.parquet
+//!   customers/part-00001.parquet        rows without a date (customers without signup_at)
+//!   rejects/part-00002.csv              the rows an input file lost, with their reasons
+//! ```
+//!
+//! Each input file becomes parts numbered by its place in the manifest; the manifest, written
+//! last and replaced atomically, is what makes them part of the lake (parts of an ingest that
+//! stopped half way are removed by the next one). Ingesting again skips a file whose content
+//! was ingested before (same SHA-256) and appends a new one; an id already in the lake (a
+//! response, ticket, customer or mention id) is rejected with the file that holds the first.
+//! For every input file, `read = accepted + rejected` holds as it does for a direct read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufWriter, Read as _, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, Date32Array, StringArray, UInt16Array, UInt32Array};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
+use cxray_kernels::parallel;
+use cxray_metrics::MetricCatalog;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::entity::{Entity, EntityTable, entity_schema};
+use crate::rows::{Counts, FIXED_COLUMNS, responses_schema};
+use crate::{IngestError, LoadOptions, Loaded, Reject, SourceReport, Sources};
+
+/// The manifest's file name in a lake folder.
+pub const MANIFEST: &str = "manifest.json";
+const FORMAT: &str = "cxray-lake";
+/// The version of the lake's layout and of its tables' columns; a lake of another version is
+/// refused (ingest again into a new folder).
+pub const SCHEMA_VERSION: u32 = 1;
+/// The folder name of answers (the other entities use [`Entity::name`]).
+pub const RESPONSES: &str = "responses";
+
+/// What a lake holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub schema_version: u32,
+    /// The project timezone the local dates (and so the months) were computed in.
+    pub timezone: String,
+    /// Every input file ingested, in order; a row's `source_file` is its index here.
+    pub files: Vec<LakeFile>,
+}
+
+/// One input file in the lake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LakeFile {
+    /// The file as it was read (absolute path).
+    pub path: String,
+    /// `responses` or an entity name.
+    pub entity: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub bytes: u64,
+    /// Modification time when ingested (seconds since the Unix epoch), to tell a changed file.
+    pub modified: Option<i64>,
+    /// When it was ingested (RFC 3339, UTC).
+    pub ingested_at: String,
+    /// The read's counts: `read = accepted + rejected`, ids already in the lake included.
+    pub report: SourceReport,
+    /// Segment columns of its rows.
+    pub attributes: Vec<String>,
+    pub parts: Vec<Part>,
+    /// The CSV of its rejected rows, relative to the lake, when there are any.
+    pub rejects: Option<String>,
+}
+
+/// One Parquet file of a lake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    /// Relative to the lake folder.
+    pub path: String,
+    /// `YYYY-MM` of its rows' local dates; `None` for rows without a date.
+    pub month: Option<String>,
+    pub rows: u64,
+}
+
+/// What happened to one source in an ingest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IngestedSource {
+    pub file: String,
+    pub entity: String,
+    /// `added`; `skipped` when the same content is already in the lake; `live` for a source
+    /// that is not a file (cxray's store), which analyses of the lake read as it is then.
+    pub status: &'static str,
+    /// For a skipped file, the file in the lake with the same content.
+    pub same_as: Option<String>,
+    pub counts: Counts,
+    /// Rows rejected because their id is already in the lake (in `counts.rejected`).
+    pub duplicates_in_lake: u64,
+    pub parts: usize,
+    pub bytes_written: u64,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IngestReport {
+    pub lake: String,
+    pub sources: Vec<IngestedSource>,
+    /// Counts of the files added by this ingest.
+    pub totals: Counts,
+    /// Input files in the lake after it.
+    pub files_in_lake: usize,
+    /// Rows rejected by this ingest (also in the lake's `rejects/` files).
+    #[serde(skip)]
+    pub rejects: Vec<Reject>,
+}
+
+/// Validates every file source of `cfg` into the lake at `dir` (created when missing).
+pub fn ingest(
+    cfg: &Sources,
+    catalog: &MetricCatalog,
+    dir: &Path,
+    opts: &LoadOptions,
+) -> Result<IngestReport, IngestError> {
+    cfg.validate()?;
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let mut manifest = match read_manifest(dir)? {
+        Some(m) => {
+            if m.timezone != cfg.timezone {
+                return Err(IngestError::Config {
+                    path: dir.join(MANIFEST),
+                    message: format!(
+                        "the lake's dates are in timezone {}, the project's in {}; ingest into \
+                         a new lake folder",
+                        m.timezone, cfg.timezone
+                    ),
+                });
+            }
+            m
+        }
+        None => Manifest {
+            format: FORMAT.into(),
+            schema_version: SCHEMA_VERSION,
+            timezone: cfg.timezone.clone(),
+            files: vec![],
+        },
+    };
+    remove_unlisted(dir, &manifest)?;
+    let mut report = IngestReport {
+        lake: dir.display().to_string(),
+        sources: vec![],
+        totals: Counts::default(),
+        files_in_lake: 0,
+        rejects: vec![],
+    };
+    // Ids in the lake per entity, built when a second file of an entity arrives.
+    let mut seen: HashMap<String, HashMap<Box<str>, u16>> = HashMap::new();
+    for src in &cfg.list {
+        let path = absolute(&cfg.resolve(&src.path));
+        let entity = match src.entity.as_deref() {
+            None => None,
+            Some(e) if e.eq_ignore_ascii_case(RESPONSES) => None,
+            Some(e) => Entity::parse(e),
+        };
+        let entity_name = entity.map_or(RESPONSES, Entity::name).to_string();
+        if src.content.is_some() {
+            // cxray's store changes while it serves: analyses of the lake read it live.
+            report.sources.push(IngestedSource {
+                file: path.display().to_string(),
+                entity: entity_name,
+                status: "live",
+                same_as: None,
+                counts: Counts::default(),
+                duplicates_in_lake: 0,
+                parts: 0,
+                bytes_written: 0,
+            });
+            continue;
+        }
+        let (sha256, bytes, modified) = hash_file(&path)?;
+        if let Some(f) = manifest
+            .files
+            .iter()
+            .find(|f| f.sha256 == sha256 && f.entity == entity_name)
+        {
+            report.sources.push(IngestedSource {
+                file: path.display().to_string(),
+                entity: entity_name,
+                status: "skipped",
+                same_as: Some(f.path.clone()),
+                counts: Counts::default(),
+                duplicates_in_lake: 0,
+                parts: 0,
+                bytes_written: 0,
+            });
+            continue;
+        }
+        let has_ids = entity.is_none_or(|e| e.id_field().is_some());
+        let path_name = path.display().to_string();
+        if !has_ids && manifest.files.iter().any(|f| f.path == path_name) {
+            // Without ids, the rows of the earlier version cannot be told from new ones.
+            return Err(IngestError::Config {
+                path,
+                message: format!(
+                    "this file was ingested before with other content, and {} rows have no id \
+                     that would tell the rows already in the lake from new ones; ingest new \
+                     rows as a file of their own, or write a new lake",
+                    entity_name
+                ),
+            });
+        }
+        let k = manifest.files.len();
+        let Ok(k16) = u16::try_from(k) else {
+            return Err(IngestError::Config {
+                path: dir.to_path_buf(),
+                message: format!("a lake holds at most {} input files", u16::MAX),
+            });
+        };
+        let one = Sources {
+            list: vec![src.clone()],
+            ..cfg.clone()
+        };
+        let mut read = match entity {
+            None => read_responses(&one, catalog, opts)?,
+            Some(e) => read_entity(&one, e, k16, opts)?,
+        };
+        let had_entity = manifest.files.iter().any(|f| f.entity == entity_name);
+        let mut duplicates = 0;
+        if let Some(id) = read.id_column {
+            let ids = match seen.entry(entity_name.clone()) {
+                std::collections::hash_map::Entry::Occupied(o) => Some(o.into_mut()),
+                std::collections::hash_map::Entry::Vacant(v) if had_entity => Some(v.insert(
+                    lake_ids(dir, &manifest, &entity_name, read.id_name, opts.threads)?,
+                )),
+                std::collections::hash_map::Entry::Vacant(_) => None,
+            };
+            if let Some(ids) = ids {
+                duplicates = reject_known(&mut read, id, ids, k16, &manifest, &path);
+            }
+        }
+        read.report.counts.accepted -= duplicates;
+        read.report.counts.rejected += duplicates;
+        read.report.duplicates += duplicates;
+        debug_assert_eq!(
+            read.report.counts.read,
+            read.report.counts.accepted + read.report.counts.rejected
+        );
+        if opts.strict && !read.rejects.is_empty() {
+            return Err(IngestError::Strict {
+                rejected: read.report.counts.rejected,
+                first: read.rejects[0].to_string(),
+            });
+        }
+        let parts = write_parts(dir, &entity_name, k, &read, opts.threads)?;
+        let rejects = if read.rejects.is_empty() {
+            None
+        } else {
+            let rel = format!("rejects/part-{k:05}.csv");
+            let p = dir.join(&rel);
+            std::fs::create_dir_all(dir.join("rejects")).map_err(|e| io(dir, e))?;
+            let f = std::fs::File::create(&p).map_err(|e| io(&p, e))?;
+            let mut w = BufWriter::new(f);
+            crate::write_rejects_csv(&mut w, &read.rejects).map_err(|e| io(&p, e))?;
+            let f = w.into_inner().map_err(|e| io(&p, e.into_error()))?;
+            f.sync_all().map_err(|e| io(&p, e))?;
+            Some(rel)
+        };
+        let bytes_written = parts
+            .iter()
+            .map(|p| std::fs::metadata(dir.join(&p.path)).map_or(0, |m| m.len()))
+            .sum();
+        report.sources.push(IngestedSource {
+            file: path.display().to_string(),
+            entity: entity_name.clone(),
+            status: "added",
+            same_as: None,
+            counts: read.report.counts,
+            duplicates_in_lake: duplicates,
+            parts: parts.len(),
+            bytes_written,
+        });
+        report.totals.add(&read.report.counts);
+        manifest.files.push(LakeFile {
+            path: path.display().to_string(),
+            entity: entity_name,
+            sha256,
+            bytes,
+            modified,
+            ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            report: read.report,
+            attributes: read.attributes,
+            parts,
+            rejects,
+        });
+        write_manifest(dir, &manifest)?;
+        report.rejects.extend(read.rejects);
+    }
+    report.files_in_lake = manifest.files.len();
+    Ok(report)
+}
+
+/// One input file, validated, before it is written.
+struct Validated {
+    schema: Arc<Schema>,
+    batches: Vec<RecordBatch>,
+    /// Input line of each row, one buffer per batch.
+    lines: Vec<ScalarBuffer<u64>>,
+    rejects: Vec<Reject>,
+    report: SourceReport,
+    attributes: Vec<String>,
+    /// The column of ids that must be unique, if any.
+    id_column: Option<usize>,
+    id_name: &'static str,
+    date_column: usize,
+}
+
+fn read_responses(
+    one: &Sources,
+    catalog: &MetricCatalog,
+    opts: &LoadOptions,
+) -> Result<Validated, IngestError> {
+    let keep_all = LoadOptions {
+        attributes: None,
+        strict: false,
+        ..opts.clone()
+    };
+    let (loaded, lines) = crate::load_responses_with_lines(one, catalog, &keep_all)?;
+    let report = loaded.sources.into_iter().next().expect("one source read");
+    Ok(Validated {
+        schema: loaded.schema,
+        batches: loaded.batches,
+        lines,
+        rejects: loaded.rejects,
+        report,
+        attributes: loaded.attributes,
+        id_column: Some(0),
+        id_name: "response_id",
+        date_column: 3,
+    })
+}
+
+fn read_entity(
+    one: &Sources,
+    entity: Entity,
+    k: u16,
+    opts: &LoadOptions,
+) -> Result<Validated, IngestError> {
+    let t = crate::load_entity(one, entity, opts.threads)?.expect("the source is of the entity");
+    let line_col = t
+        .schema
+        .index_of("source_line")
+        .expect("entity tables have lines");
+    let file_col = t
+        .schema
+        .index_of("source_file")
+        .expect("entity tables have files");
+    let mut batches = Vec::with_capacity(t.batches.len());
+    let mut lines = Vec::with_capacity(t.batches.len());
+    for b in t.batches {
+        let l = b
+            .column(line_col)
+            .as_any()
+            .downcast_ref::<arrow::array::UInt64Array>()
+            .expect("source_line is UInt64")
+            .values()
+            .clone();
+        lines.push(l);
+        // The row's file is its place in the lake's manifest.
+        let mut cols = b.columns().to_vec();
+        cols[file_col] = Arc::new(UInt16Array::from(vec![k; b.num_rows()]));
+        batches.push(RecordBatch::try_new(b.schema(), cols).expect("same columns"));
+    }
+    let id_name = entity.id_field();
+    Ok(Validated {
+        id_column: id_name.map(|n| t.schema.index_of(n).expect("id column in schema")),
+        id_name: id_name.unwrap_or(""),
+        date_column: t
+            .schema
+            .index_of("local_date")
+            .expect("entity tables have dates"),
+        report: t.sources.into_iter().next().expect("one source read"),
+        schema: t.schema,
+        batches,
+        lines,
+        rejects: t.rejects,
+        attributes: t.attributes,
+    })
+}
+
+/// Rejects rows whose id is in `ids` (the lake's), and adds the others; returns how many.
+fn reject_known(
+    read: &mut Validated,
+    id: usize,
+    ids: &mut HashMap<Box<str>, u16>,
+    k: u16,
+    manifest: &Manifest,
+    path: &Path,
+) -> u64 {
+    let file = path.display().to_string();
+    let mut rejected = 0;
+    for (b, lines) in read.batches.iter_mut().zip(read.lines.iter_mut()) {
+        let col = b
+            .column(id)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("ids are Utf8");
+        let mut keep = Vec::with_capacity(col.len());
+        for r in 0..col.len() {
+            if col.is_null(r) {
+                keep.push(true);
+                continue;
+            }
+            let v = col.value(r);
+            match ids.get(v) {
+                Some(&first) => {
+                    keep.push(false);
+                    let origin = manifest
+                        .files
+                        .get(first as usize)
+                        .map_or_else(|| file.clone(), |f| f.path.clone());
+                    read.rejects.push(Reject {
+                        file: file.clone(),
+                        line: lines[r],
+                        column: read.id_name.to_string(),
+                        value: crate::rejects::clip_value(v),
+                        reason: format!(
+                            "duplicate {}: already in the lake from {origin}; the first is kept",
+                            read.id_name
+                        ),
+                        answers: 1,
+                    });
+                }
+                None => {
+                    keep.push(true);
+                    ids.insert(v.into(), k);
+                }
+            }
+        }
+        if keep.iter().all(|k| *k) {
+            continue;
+        }
+        let gone = keep.iter().filter(|k| !**k).count() as u64;
+        rejected += gone;
+        *lines = lines
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| *l)
+            .collect();
+        *b = arrow::compute::filter_record_batch(b, &arrow::array::BooleanArray::from(keep))
+            .expect("mask length matches");
+    }
+    rejected
+}
+
+/// The ids of an entity's rows in the lake, each with the input file that holds it.
+fn lake_ids(
+    dir: &Path,
+    manifest: &Manifest,
+    entity: &str,
+    id_name: &str,
+    threads: usize,
+) -> Result<HashMap<Box<str>, u16>, IngestError> {
+    let parts: Vec<(u16, &Part)> = manifest
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.entity == entity)
+        .flat_map(|(k, f)| f.parts.iter().map(move |p| (k as u16, p)))
+        .collect();
+    let read: Vec<Result<Vec<(u16, StringArray)>, IngestError>> =
+        parallel(parts.len(), threads, |i| {
+            let (k, part) = parts[i];
+            let batches = read_part(dir, part, Some(&[id_name]))?;
+            Ok(batches
+                .into_iter()
+                .map(|b| {
+                    let a = b
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .expect("ids are Utf8")
+                        .clone();
+                    (k, a)
+                })
+                .collect())
+        });
+    let mut ids = HashMap::new();
+    for r in read {
+        for (k, a) in r? {
+            for v in a.iter().flatten() {
+                ids.entry(v.into()).or_insert(k);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Writes an input file's rows as one Parquet part per month, on `threads` threads.
+fn write_parts(
+    dir: &Path,
+    entity: &str,
+    k: usize,
+    read: &Validated,
+    threads: usize,
+) -> Result<Vec<Part>, IngestError> {
+    let mut months: BTreeMap<Option<i32>, Vec<RecordBatch>> = BTreeMap::new();
+    for b in &read.batches {
+        let days = b
+            .column(read.date_column)
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .expect("local_date is Date32");
+        let mut rows: BTreeMap<Option<i32>, Vec<u32>> = BTreeMap::new();
+        let mut last: Option<(i32, i32)> = None;
+        for r in 0..days.len() {
+            let key = if days.is_null(r) {
+                None
+            } else {
+                let d = days.value(r);
+                Some(match last {
+                    // Rows of a month usually come together: a day of the last month is
+                    // that month without a calendar computation.
+                    Some((from, m)) if d >= from && d < from + 28 => m,
+                    _ => {
+                        let m = month_of(d);
+                        last = Some((month_start(m), m));
+                        m
+                    }
+                })
+            };
+            rows.entry(key).or_default().push(r as u32);
+        }
+        for (key, idx) in rows {
+            let taken = if idx.len() == b.num_rows() {
+                b.clone()
+            } else {
+                arrow::compute::take_record_batch(b, &UInt32Array::from(idx))
+                    .expect("indices in range")
+            };
+            months.entry(key).or_default().push(taken);
+        }
+    }
+    let months: Vec<(Option<i32>, Vec<RecordBatch>)> = months.into_iter().collect();
+    let written: Vec<Result<Part, IngestError>> = parallel(months.len(), threads, |i| {
+        let (key, batches) = &months[i];
+        let month = key.map(month_name);
+        let rel = match &month {
+            Some(m) => format!("{entity}/month={m}/part-{k:05}.parquet"),
+            None => format!("{entity}/part-{k:05}.parquet"),
+        };
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        let f = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid level"),
+            ))
+            .build();
+        let mut w = ArrowWriter::try_new(BufWriter::new(f), read.schema.clone(), Some(props))
+            .map_err(|e| io(&path, e))?;
+        let mut rows = 0;
+        for b in batches {
+            rows += b.num_rows() as u64;
+            w.write(b).map_err(|e| io(&path, e))?;
+        }
+        let f = w
+            .into_inner()
+            .map_err(|e| io(&path, e))?
+            .into_inner()
+            .map_err(|e| io(&path, e.into_error()))?;
+        f.sync_all().map_err(|e| io(&path, e))?;
+        Ok(Part {
+            path: rel,
+            month,
+            rows,
+        })
+    });
+    written.into_iter().collect()
+}
+
+/// Months since year 0 of a day number (days since 1970-01-01).
+fn month_of(days: i32) -> i32 {
+    use chrono::Datelike;
+    let d = crate::timestamp::days_to_date(days);
+    d.year() * 12 + d.month0() as i32
+}
+
+fn month_start(m: i32) -> i32 {
+    let d = chrono::NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
+        .expect("a valid month");
+    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+fn month_name(m: i32) -> String {
+    format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1)
+}
+
+/// The canonical absolute path of a file (as given when it cannot be resolved).
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// SHA-256, size and modification time of a file.
+fn hash_file(path: &Path) -> Result<(String, u64, Option<i64>), IngestError> {
+    let mut f = crate::open_file(path)?;
+    let meta = f.metadata().map_err(|e| io(path, e))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        h.update(&buf[..n]);
+    }
+    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((hex, bytes, modified_secs(&meta)))
+}
+
+fn modified_secs(meta: &std::fs::Metadata) -> Option<i64> {
+    let t = meta.modified().ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_secs()).ok()
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> IngestError {
+    IngestError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The manifest of the lake at `dir`, `None` when there is none yet.
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IngestError> {
+    let path = dir.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path, e)),
+    };
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| IngestError::Format {
+        path: path.clone(),
+        message: format!("not a cxray lake manifest: {e}"),
+    })?;
+    if m.format != FORMAT || m.schema_version != SCHEMA_VERSION {
+        return Err(IngestError::Format {
+            path,
+            message: format!(
+                "a lake of format {} version {}; this cxray reads {FORMAT} version \
+                 {SCHEMA_VERSION}: ingest again into a new folder",
+                m.format, m.schema_version
+            ),
+        });
+    }
+    Ok(Some(m))
+}
+
+/// Replaces the manifest atomically (a temporary file, synced, renamed, folder synced).
+fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
+    let path = dir.join(MANIFEST);
+    let tmp = dir.join("manifest.json.tmp");
+    let text = serde_json::to_string_pretty(m).expect("a manifest serialises");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| io(&tmp, e))?;
+    f.sync_all().map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes parts and rejects files that the manifest does not list (left by an ingest that
+/// stopped before its manifest was written).
+fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
+    let listed: std::collections::HashSet<PathBuf> = m
+        .files
+        .iter()
+        .flat_map(|f| {
+            f.parts
+                .iter()
+                .map(|p| dir.join(&p.path))
+                .chain(f.rejects.iter().map(|r| dir.join(r)))
+        })
+        .collect();
+    let mut folders: Vec<PathBuf> = Entity::ALL
+        .iter()
+        .map(|e| dir.join(e.name()))
+        .chain([dir.join(RESPONSES), dir.join("rejects")])
+        .collect();
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() && name.starts_with("month=") {
+                folders.push(p);
+            } else if name.starts_with("part-")
+                && (name.ends_with(".parquet") || name.ends_with(".csv"))
+                && !listed.contains(&p)
+            {
+                std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a part's batches, only the named columns when `columns` is given.
+fn read_part(
+    dir: &Path,
+    part: &Part,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, IngestError> {
+    let path = dir.join(&part.path);
+    let f = crate::open_file(&path)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| io(&path, e))?;
+    let builder = match columns {
+        Some(names) => {
+            let schema = builder.schema().clone();
+            let idx: Vec<usize> = names
+                .iter()
+                .filter_map(|n| schema.index_of(n).ok())
+                .collect();
+            let mask = parquet::arrow::ProjectionMask::roots(
+                builder.parquet_schema(),
+                idx.iter().copied(),
+            );
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let reader = builder
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| io(&path, e))?;
+    reader
+        .map(|b| b.map_err(|e| io(&path, e)))
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// A lake opened for reading.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl Lake {
+    /// Opens the lake at `dir`; an error when there is none.
+    pub fn open(dir: &Path) -> Result<Lake, IngestError> {
+        match read_manifest(dir)? {
+            Some(manifest) => Ok(Lake {
+                dir: dir.to_path_buf(),
+                manifest,
+            }),
+            None => Err(IngestError::Io {
+                path: dir.to_path_buf(),
+                message: "no cxray lake here (no manifest.json): write one with `cxray ingest`"
+                    .into(),
+            }),
+        }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the lake holds rows of `entity` (`responses` or an entity name).
+    pub fn has(&self, entity: &str) -> bool {
+        self.manifest.files.iter().any(|f| f.entity == entity)
+    }
+
+    /// Sources of the configuration that the lake does not hold as they are now: files not
+    /// ingested, or changed since (by size or modification time; no file is read).
+    pub fn stale(&self, cfg: &Sources) -> Vec<String> {
+        let mut out = vec![];
+        for s in cfg.list.iter().filter(|s| s.content.is_none()) {
+            let path = absolute(&cfg.resolve(&s.path));
+            let name = path.display().to_string();
+            let ingested: Vec<&LakeFile> = self
+                .manifest
+                .files
+                .iter()
+                .filter(|f| f.path == name)
+                .collect();
+            let Some(last) = ingested.last() else {
+                out.push(format!("{name} is not in the lake"));
+                continue;
+            };
+            if let Ok(meta) = std::fs::metadata(&path)
+                && (meta.len() != last.bytes || modified_secs(&meta) != last.modified)
+            {
+                out.push(format!("{name} changed after it was ingested"));
+            }
+        }
+        out
+    }
+
+    /// The files of `entity` with their place in the manifest.
+    fn files_of<'a>(&'a self, entity: &'a str) -> impl Iterator<Item = (usize, &'a LakeFile)> {
+        self.manifest
+            .files
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| f.entity == entity)
+    }
+
+    /// Reads the parts of `entity`'s files in parallel, in manifest order.
+    fn read_parts(
+        &self,
+        entity: &str,
+        columns: Option<&[&str]>,
+        threads: usize,
+    ) -> Result<Vec<(usize, Vec<RecordBatch>)>, IngestError> {
+        let parts: Vec<(usize, &Part)> = self
+            .files_of(entity)
+            .flat_map(|(k, f)| f.parts.iter().map(move |p| (k, p)))
+            .collect();
+        parallel(parts.len(), threads, |i| {
+            read_part(&self.dir, parts[i].1, columns).map(|b| (parts[i].0, b))
+        })
+        .into_iter()
+        .collect()
+    }
+
+    /// The rejects of `entity`'s files, as recorded when they were ingested.
+    fn rejects(&self, entity: &str) -> Result<Vec<Reject>, IngestError> {
+        let mut out = vec![];
+        for (_, f) in self.files_of(entity) {
+            if let Some(rel) = &f.rejects {
+                out.extend(read_rejects_csv(&self.dir.join(rel))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The answers in the lake (`None` when it has none), with only the segment columns in
+    /// `opts.attributes` when given; as [`crate::load_responses`] returns them.
+    pub fn responses(&self, opts: &LoadOptions) -> Result<Option<Loaded>, IngestError> {
+        if !self.has(RESPONSES) {
+            return Ok(None);
+        }
+        let mut attributes = crate::union_of(self.files_of(RESPONSES).map(|(_, f)| &f.attributes));
+        if let Some(keep) = &opts.attributes {
+            attributes.retain(|a| keep.contains(a));
+        }
+        let columns: Vec<&str> = FIXED_COLUMNS
+            .iter()
+            .copied()
+            .chain(attributes.iter().map(String::as_str))
+            .collect();
+        let schema = responses_schema(&attributes);
+        let read = self.read_parts(RESPONSES, Some(&columns), opts.threads)?;
+        let mut batches = vec![];
+        for (k, bs) in read {
+            let file = &self.manifest.files[k];
+            let names: Vec<String> = file
+                .attributes
+                .iter()
+                .filter(|a| attributes.contains(a))
+                .cloned()
+                .collect();
+            for b in bs {
+                batches.push(crate::conform(b, &names, &attributes, &schema));
+            }
+        }
+        let (sources, totals) = self.reports(RESPONSES);
+        let rejects = self.rejects(RESPONSES)?;
+        if opts.strict && !rejects.is_empty() {
+            return Err(IngestError::Strict {
+                rejected: totals.rejected,
+                first: rejects[0].to_string(),
+            });
+        }
+        Ok(Some(Loaded {
+            schema,
+            batches,
+            rejects,
+            sources,
+            totals,
+            attributes,
+        }))
+    }
+
+    /// The rows of `entity` in the lake (`None` when it has none), as
+    /// [`crate::load_entity`] returns them: `source_file` indexes the lake's input files.
+    pub fn entity(
+        &self,
+        entity: Entity,
+        threads: usize,
+    ) -> Result<Option<EntityTable>, IngestError> {
+        let name = entity.name();
+        if !self.has(name) {
+            return Ok(None);
+        }
+        let attributes = crate::union_of(self.files_of(name).map(|(_, f)| &f.attributes));
+        let schema = entity_schema(entity, &attributes);
+        let read = self.read_parts(name, None, threads)?;
+        let mut batches = vec![];
+        for (k, bs) in read {
+            let names = &self.manifest.files[k].attributes;
+            for b in bs {
+                let cols = crate::entity::conform_entity(&b, entity, names, &attributes);
+                batches.push(RecordBatch::try_new(schema.clone(), cols).map_err(|e| {
+                    IngestError::Format {
+                        path: self.dir.clone(),
+                        message: e.to_string(),
+                    }
+                })?);
+            }
+        }
+        let (sources, totals) = self.reports(name);
+        Ok(Some(EntityTable {
+            entity,
+            schema,
+            batches,
+            rejects: self.rejects(name)?,
+            sources,
+            totals,
+            attributes,
+            files: self.manifest.files.iter().map(|f| f.path.clone()).collect(),
+        }))
+    }
+
+    fn reports(&self, entity: &str) -> (Vec<SourceReport>, Counts) {
+        let mut totals = Counts::default();
+        let sources = self
+            .files_of(entity)
+            .map(|(_, f)| {
+                totals.add(&f.report.counts);
+                f.report.clone()
+            })
+            .collect();
+        (sources, totals)
+    }
+}
+
+/// Reads a rejects CSV written by [`crate::write_rejects_csv`].
+fn read_rejects_csv(path: &Path) -> Result<Vec<Reject>, IngestError> {
+    let bad = |m: String| IngestError::Format {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let mut out = vec![];
+    for rec in r.records() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let field = |i: usize| rec.get(i).unwrap_or("").to_string();
+        out.push(Reject {
+            file: field(0),
+            line: field(1)
+                .parse()
+                .map_err(|_| bad("a line is not a number".into()))?,
+            column: field(2),
+            value: field(3),
+            reason: field(4),
+            answers: field(5)
+                .parse()
+                .map_err(|_| bad("answers is not a number".into()))?,
+        });
+    }
+    Ok(out)
+}

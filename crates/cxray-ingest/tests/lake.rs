@@ -1,0 +1,360 @@
+//! The lake: what `cxray ingest` writes reads back as the sources read directly, nothing is
+//! lost, files are skipped or appended, and ids already in the lake are rejected.
+
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, UInt16Type};
+use cxray_ingest::lake::{Lake, MANIFEST, ingest, read_manifest};
+use cxray_ingest::{Entity, LoadOptions, SourceConfig, Sources, load_entity, load_responses};
+use cxray_metrics::MetricCatalog;
+
+/// Answers over three months, not in time order, one bad score (line 5), a segment column.
+const ANSWERS: &str = "response_id,customer_id,submitted_at,metric,score,comment,region\n\
+r1,c1,2025-03-02T10:00:00Z,nps,9,fast,North\n\
+r2,c2,2025-01-15T10:00:00Z,nps,3,late again,South\n\
+r3,c3,2025-02-28T23:30:00Z,nps,10,,North\n\
+r4,c1,2025-01-31T08:00:00Z,nps,eleven,,South\n\
+r5,c4,2025-03-31T12:00:00Z,csat,4,ok,\n\
+r6,c2,2025-02-01T00:00:00Z,nps,7,fine,South\n";
+
+/// A later export: r6 again (already in the lake), r7 new, and a channel column.
+const MORE_ANSWERS: &str = "response_id,customer_id,submitted_at,metric,score,channel\n\
+r6,c2,2025-02-01T00:00:00Z,nps,7,web\n\
+r7,c5,2025-04-02T09:00:00Z,nps,8,app\n";
+
+const TICKETS: &str = "ticket_id,customer_id,created_at,resolved_at,contacts\n\
+t1,c1,2025-01-03T09:00:00Z,2025-01-04T09:00:00Z,1\n\
+t2,c2,2025-02-03T09:00:00Z,,2\n\
+t2,c3,2025-02-05T09:00:00Z,,1\n";
+
+const CUSTOMERS: &str = "customer_id,signup_at,plan\n\
+c1,2024-12-01T00:00:00Z,pro\n\
+c2,,basic\n\
+c3,2025-01-20T00:00:00Z,pro\n";
+
+fn source(dir: &Path, name: &str, entity: &str, text: &str) -> SourceConfig {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    SourceConfig {
+        path,
+        entity: Some(entity.into()),
+        ..Default::default()
+    }
+}
+
+fn sources(dir: &Path, list: Vec<SourceConfig>) -> Sources {
+    Sources {
+        list,
+        base_dir: dir.to_path_buf(),
+        timezone: "Europe/Amsterdam".into(),
+        ..Default::default()
+    }
+}
+
+fn opts() -> LoadOptions {
+    LoadOptions {
+        threads: 2,
+        ..Default::default()
+    }
+}
+
+/// Rows as sortable text, one string per row, every column.
+fn rows(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out = vec![];
+    for b in batches {
+        // Instants as microseconds (formatting a zone name needs chrono-tz in arrow).
+        let plain: Vec<arrow::array::ArrayRef> = b
+            .columns()
+            .iter()
+            .map(|c| match c.data_type() {
+                arrow::datatypes::DataType::Timestamp(..) => {
+                    arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).unwrap()
+                }
+                _ => c.clone(),
+            })
+            .collect();
+        let cols: Vec<_> = plain
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for r in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|f| f.value(r).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_lake_reads_back_what_a_direct_read_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sources(
+        dir.path(),
+        vec![
+            source(dir.path(), "answers.csv", "responses", ANSWERS),
+            source(dir.path(), "tickets.csv", "tickets", TICKETS),
+            source(dir.path(), "customers.csv", "customers", CUSTOMERS),
+        ],
+    );
+    let lake_dir = dir.path().join("lake");
+    let report = ingest(&cfg, &MetricCatalog::builtin(), &lake_dir, &opts()).unwrap();
+    assert_eq!(report.files_in_lake, 3);
+    let statuses: Vec<&str> = report.sources.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, ["added", "added", "added"]);
+    // Answers: 6 read, the bad score rejected; tickets: the repeated t2 rejected.
+    assert_eq!(
+        (
+            report.sources[0].counts.read,
+            report.sources[0].counts.accepted
+        ),
+        (6, 5)
+    );
+    assert_eq!(report.sources[1].counts.rejected, 1);
+    assert_eq!(
+        report.totals.read,
+        report.totals.accepted + report.totals.rejected
+    );
+
+    // One part per local month: 23:30 UTC on 28 February is 1 March in Amsterdam.
+    let m = read_manifest(&lake_dir).unwrap().unwrap();
+    let months: Vec<_> = m.files[0].parts.iter().map(|p| p.month.clone()).collect();
+    assert_eq!(
+        months,
+        [
+            Some("2025-01".into()),
+            Some("2025-02".into()),
+            Some("2025-03".into())
+        ]
+    );
+    assert_eq!(
+        m.files[0].parts.iter().map(|p| p.rows).collect::<Vec<_>>(),
+        [1, 1, 3]
+    );
+    // A customer without a signup date is kept, in a part without a month.
+    assert!(
+        m.files[2]
+            .parts
+            .iter()
+            .any(|p| p.month.is_none() && p.rows == 1)
+    );
+
+    let lake = Lake::open(&lake_dir).unwrap();
+    let direct = load_responses(&cfg, &MetricCatalog::builtin(), &opts()).unwrap();
+    let stored = lake.responses(&opts()).unwrap().unwrap();
+    assert_eq!(stored.schema, direct.schema);
+    assert_eq!(rows(&stored.batches), rows(&direct.batches));
+    assert_eq!(stored.totals, direct.totals);
+    assert_eq!(stored.rejects, direct.rejects);
+    assert_eq!(stored.rejects[0].line, 5);
+
+    for entity in [Entity::Tickets, Entity::Customers] {
+        let direct = load_entity(&cfg, entity, 2).unwrap().unwrap();
+        let stored = lake.entity(entity, 2).unwrap().unwrap();
+        assert_eq!(stored.schema, direct.schema);
+        assert_eq!(stored.rejects, direct.rejects);
+        assert_eq!(stored.totals, direct.totals);
+        // Rows equal but for the file index, which is the file's place in the manifest.
+        let file_col = stored.schema.index_of("source_file").unwrap();
+        for b in &stored.batches {
+            for f in b.column(file_col).as_primitive::<UInt16Type>().values() {
+                assert!(stored.files[*f as usize].ends_with(&format!("{}.csv", entity.name())));
+            }
+        }
+        let strip = |bs: &[RecordBatch]| {
+            let keep: Vec<usize> = (0..bs[0].num_columns())
+                .filter(|c| *c != file_col)
+                .collect();
+            rows(
+                &bs.iter()
+                    .map(|b| b.project(&keep).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(strip(&stored.batches), strip(&direct.batches));
+    }
+    assert!(lake.entity(Entity::Journey, 2).unwrap().is_none());
+}
+
+#[test]
+fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = source(dir.path(), "answers.csv", "responses", ANSWERS);
+    let lake_dir = dir.path().join("lake");
+    let catalog = MetricCatalog::builtin();
+    ingest(
+        &sources(dir.path(), vec![first.clone()]),
+        &catalog,
+        &lake_dir,
+        &opts(),
+    )
+    .unwrap();
+
+    // The same content under another name is skipped; the new export is appended.
+    std::fs::copy(dir.path().join("answers.csv"), dir.path().join("copy.csv")).unwrap();
+    let copy = SourceConfig {
+        path: dir.path().join("copy.csv"),
+        ..first.clone()
+    };
+    let more = source(dir.path(), "more.csv", "responses", MORE_ANSWERS);
+    let cfg = sources(dir.path(), vec![first, copy, more]);
+    let report = ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    let statuses: Vec<&str> = report.sources.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, ["skipped", "skipped", "added"]);
+    assert!(
+        report.sources[1]
+            .same_as
+            .as_ref()
+            .unwrap()
+            .ends_with("answers.csv")
+    );
+    let added = &report.sources[2];
+    assert_eq!(
+        (
+            added.counts.read,
+            added.counts.accepted,
+            added.counts.rejected
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(added.duplicates_in_lake, 1);
+    let dup = &report.rejects[0];
+    assert_eq!((dup.line, dup.value.as_str()), (2, "r6"));
+    assert!(dup.reason.contains("already in the lake from") && dup.reason.contains("answers.csv"));
+    assert_eq!(report.files_in_lake, 2);
+
+    // Both files read as one table: the union of their segment columns, r6 once.
+    let lake = Lake::open(&lake_dir).unwrap();
+    let all = lake.responses(&opts()).unwrap().unwrap();
+    assert_eq!(all.attributes, ["region", "channel"]);
+    assert_eq!(all.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 6);
+    assert_eq!(all.totals.read, 8);
+    assert_eq!(all.totals.read, all.totals.accepted + all.totals.rejected);
+    assert_eq!(all.rejects.len(), 2);
+    // Only the segment columns asked for are read.
+    let some = lake
+        .responses(&LoadOptions {
+            attributes: Some(vec!["channel".into()]),
+            ..opts()
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(some.attributes, ["channel"]);
+    assert_eq!(some.schema.fields().len(), 9);
+    let scores: f64 = some
+        .batches
+        .iter()
+        .flat_map(|b| b.column(5).as_primitive::<Float64Type>().values().to_vec())
+        .sum();
+    assert_eq!(scores, 9.0 + 3.0 + 10.0 + 4.0 + 7.0 + 8.0);
+    let channels: Vec<Option<String>> = some
+        .batches
+        .iter()
+        .flat_map(|b| {
+            let c = arrow::compute::cast(b.column(8), &arrow::datatypes::DataType::Utf8).unwrap();
+            let c = c.as_string::<i32>();
+            (0..c.len())
+                .map(|r| c.is_valid(r).then(|| c.value(r).to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(channels.iter().filter(|c| c.is_none()).count(), 5);
+    assert!(channels.contains(&Some("app".into())));
+}
+
+#[test]
+fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sources(
+        dir.path(),
+        vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
+    );
+    let lake_dir = dir.path().join("lake");
+    let catalog = MetricCatalog::builtin();
+    ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    // A part the manifest does not list (an ingest stopped before writing it), and a file
+    // of the user's that is not a part.
+    let stray = lake_dir.join("responses/month=2025-01/part-00001.parquet");
+    std::fs::write(&stray, b"half written").unwrap();
+    let notes = lake_dir.join("responses/README.txt");
+    std::fs::write(&notes, b"mine").unwrap();
+    let report = ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    assert_eq!(report.sources[0].status, "skipped");
+    assert!(!stray.exists());
+    assert!(notes.exists());
+    // The lake still reads.
+    let all = Lake::open(&lake_dir)
+        .unwrap()
+        .responses(&opts())
+        .unwrap()
+        .unwrap();
+    assert_eq!(all.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+
+    // Months were cut in Amsterdam time: another timezone is refused, nothing written.
+    let before = std::fs::read(lake_dir.join(MANIFEST)).unwrap();
+    let utc = Sources {
+        timezone: "UTC".into(),
+        ..cfg.clone()
+    };
+    let e = ingest(&utc, &catalog, &lake_dir, &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Europe/Amsterdam") && e.contains("UTC"), "{e}");
+    assert_eq!(std::fs::read(lake_dir.join(MANIFEST)).unwrap(), before);
+
+    // Strict mode: a file with a rejected row is not added.
+    let strict = LoadOptions {
+        strict: true,
+        ..opts()
+    };
+    let other = dir.path().join("strict-lake");
+    assert!(ingest(&cfg, &catalog, &other, &strict).is_err());
+    assert!(read_manifest(&other).unwrap().is_none());
+}
+
+#[test]
+fn a_folder_without_a_manifest_or_with_a_foreign_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Lake::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("cxray ingest"), "{e}");
+    std::fs::write(dir.path().join(MANIFEST), b"{\"format\": \"other\"}").unwrap();
+    assert!(Lake::open(dir.path()).is_err());
+    std::fs::write(
+        dir.path().join(MANIFEST),
+        br#"{"format":"cxray-lake","schema_version":99,"timezone":"UTC","files":[]}"#,
+    )
+    .unwrap();
+    let e = Lake::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("version 99"), "{e}");
+}
+
+#[test]
+fn a_changed_file_without_ids_is_refused_rather_than_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = "customer_id,event,at\nc1,start,2025-01-01T00:00:00Z\n";
+    let cfg = sources(
+        dir.path(),
+        vec![source(dir.path(), "lifecycle.csv", "lifecycle", events)],
+    );
+    let lake_dir = dir.path().join("lake");
+    let catalog = MetricCatalog::builtin();
+    ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    let grown = format!("{events}c1,cancel,2025-03-01T00:00:00Z\n");
+    std::fs::write(dir.path().join("lifecycle.csv"), grown).unwrap();
+    let e = ingest(&cfg, &catalog, &lake_dir, &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no id"), "{e}");
+    let lake = Lake::open(&lake_dir).unwrap();
+    assert_eq!(lake.manifest().files.len(), 1);
+    assert_eq!(
+        lake.entity(Entity::Lifecycle, 1).unwrap().unwrap().rows(),
+        1
+    );
+}
