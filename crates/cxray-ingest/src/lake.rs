@@ -37,7 +37,7 @@ use sha2::Digest;
 
 use crate::entity::{Entity, EntityTable, entity_schema};
 use crate::rows::{Counts, FIXED_COLUMNS, responses_schema};
-use crate::{IngestError, LoadOptions, Loaded, Reject, SourceReport, Sources};
+use crate::{IngestError, LoadOptions, Loaded, Reject, SourceConfig, SourceReport, Sources};
 
 /// The manifest's file name in a lake folder.
 pub const MANIFEST: &str = "manifest.json";
@@ -47,6 +47,8 @@ const FORMAT: &str = "cxray-lake";
 pub const SCHEMA_VERSION: u32 = 1;
 /// The folder name of answers (the other entities use [`Entity::name`]).
 pub const RESPONSES: &str = "responses";
+/// Input files a lake holds (a row's file is a `u16`; the rest is left to live sources).
+pub const MAX_FILES: usize = 60_000;
 
 /// What a lake holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,18 @@ pub struct Manifest {
     pub timezone: String,
     /// Every input file ingested, in order; a row's `source_file` is its index here.
     pub files: Vec<LakeFile>,
+    /// Files skipped because their content is in the lake under another name or an earlier
+    /// modification time: what the staleness check compares them with.
+    #[serde(default)]
+    pub seen: Vec<Seen>,
+}
+
+/// A file whose content is in the lake (see [`Manifest::seen`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    pub path: String,
+    pub bytes: u64,
+    pub modified: Option<i64>,
 }
 
 /// One input file in the lake.
@@ -68,6 +82,9 @@ pub struct LakeFile {
     pub entity: String,
     /// SHA-256 of the file's bytes, hex.
     pub sha256: String,
+    /// SHA-256 of how it was read (the source's settings but its path, the timezone): the
+    /// same bytes read otherwise are other rows.
+    pub settings: String,
     pub bytes: u64,
     /// Modification time when ingested (seconds since the Unix epoch), to tell a changed file.
     pub modified: Option<i64>,
@@ -151,8 +168,24 @@ pub fn ingest(
             schema_version: SCHEMA_VERSION,
             timezone: cfg.timezone.clone(),
             files: vec![],
+            seen: vec![],
         },
     };
+    let _lock = lock(dir)?;
+    if manifest.files.is_empty()
+        && std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .flatten()
+            .any(|e| !matches!(e.file_name().to_str(), Some(".lock" | "manifest.json.tmp")))
+        && read_manifest(dir)?.is_none()
+    {
+        return Err(IngestError::Config {
+            path: dir.to_path_buf(),
+            message: "this folder holds files but no lake (no manifest.json): give an empty or \
+                      new folder for the lake"
+                .into(),
+        });
+    }
     remove_unlisted(dir, &manifest)?;
     let mut report = IngestReport {
         lake: dir.display().to_string(),
@@ -186,11 +219,31 @@ pub fn ingest(
             continue;
         }
         let (sha256, bytes, modified) = hash_file(&path)?;
+        let settings = settings_hash(src, &cfg.timezone);
+        let path_name = path.display().to_string();
         if let Some(f) = manifest
             .files
             .iter()
             .find(|f| f.sha256 == sha256 && f.entity == entity_name)
         {
+            if f.settings != settings {
+                return Err(IngestError::Config {
+                    path,
+                    message: format!(
+                        "this content was ingested from {} with other settings (columns, \
+                         formats, timezone); to read it anew, write a new lake",
+                        f.path
+                    ),
+                });
+            }
+            // Remembered as it is now, so that the staleness check knows it.
+            manifest.seen.retain(|s| s.path != path_name);
+            manifest.seen.push(Seen {
+                path: path_name.clone(),
+                bytes,
+                modified,
+            });
+            write_manifest(dir, &manifest)?;
             report.sources.push(IngestedSource {
                 file: path.display().to_string(),
                 entity: entity_name,
@@ -203,27 +256,15 @@ pub fn ingest(
             });
             continue;
         }
-        let has_ids = entity.is_none_or(|e| e.id_field().is_some());
-        let path_name = path.display().to_string();
-        if !has_ids && manifest.files.iter().any(|f| f.path == path_name) {
-            // Without ids, the rows of the earlier version cannot be told from new ones.
-            return Err(IngestError::Config {
-                path,
-                message: format!(
-                    "this file was ingested before with other content, and {} rows have no id \
-                     that would tell the rows already in the lake from new ones; ingest new \
-                     rows as a file of their own, or write a new lake",
-                    entity_name
-                ),
-            });
-        }
         let k = manifest.files.len();
-        let Ok(k16) = u16::try_from(k) else {
+        // Room for the live sources read beside the lake's files.
+        if k >= MAX_FILES {
             return Err(IngestError::Config {
                 path: dir.to_path_buf(),
-                message: format!("a lake holds at most {} input files", u16::MAX),
+                message: format!("a lake holds at most {MAX_FILES} input files"),
             });
-        };
+        }
+        let k16 = k as u16;
         let one = Sources {
             list: vec![src.clone()],
             ..cfg.clone()
@@ -232,6 +273,27 @@ pub fn ingest(
             None => read_responses(&one, catalog, opts)?,
             Some(e) => read_entity(&one, e, k16, opts)?,
         };
+        // The file must be what was hashed.
+        let now = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
+        if now.len() != bytes || modified_secs(&now) != modified {
+            return Err(IngestError::Io {
+                path,
+                message: "the file changed while it was ingested; ingest again".into(),
+            });
+        }
+        let earlier = manifest.files.iter().any(|f| f.path == path_name);
+        if read.id_column.is_none() && earlier {
+            // Without ids, the rows of the earlier version cannot be told from new ones.
+            return Err(IngestError::Config {
+                path,
+                message: format!(
+                    "this file was ingested before with other content, and its {entity_name} \
+                     rows have no id from the file that would tell the rows already in the \
+                     lake from new ones; ingest new rows as a file of their own, or write a \
+                     new lake"
+                ),
+            });
+        }
         let had_entity = manifest.files.iter().any(|f| f.entity == entity_name);
         let mut duplicates = 0;
         if let Some(id) = read.id_column {
@@ -243,7 +305,17 @@ pub fn ingest(
                 std::collections::hash_map::Entry::Vacant(_) => None,
             };
             if let Some(ids) = ids {
-                duplicates = reject_known(&mut read, id, ids, k16, &manifest, &path);
+                let (again, others) = reject_known(&mut read, id, ids, k16, &manifest, &path);
+                duplicates = others;
+                if again > 0 {
+                    // Rows of an earlier version of this file: in the lake, not read anew.
+                    read.report.counts.read -= again;
+                    read.report.counts.records = read.report.counts.records.saturating_sub(again);
+                    read.report.counts.accepted -= again;
+                    read.report.notes.push(format!(
+                        "{again} rows already in the lake from an earlier version of this file"
+                    ));
+                }
             }
         }
         read.report.counts.accepted -= duplicates;
@@ -273,6 +345,25 @@ pub fn ingest(
             f.sync_all().map_err(|e| io(&p, e))?;
             Some(rel)
         };
+        // The folders of the new files, then the lake's own, before the manifest names them.
+        let mut folders: Vec<PathBuf> = parts
+            .iter()
+            .filter_map(|p| dir.join(&p.path).parent().map(Path::to_path_buf))
+            .collect();
+        folders.sort();
+        folders.dedup();
+        for f in folders.iter().chain(
+            [
+                dir.join(&entity_name),
+                dir.join("rejects"),
+                dir.to_path_buf(),
+            ]
+            .iter(),
+        ) {
+            if f.exists() {
+                sync_dir(f)?;
+            }
+        }
         let bytes_written = parts
             .iter()
             .map(|p| std::fs::metadata(dir.join(&p.path)).map_or(0, |m| m.len()))
@@ -288,10 +379,12 @@ pub fn ingest(
             bytes_written,
         });
         report.totals.add(&read.report.counts);
+        manifest.seen.retain(|s| s.path != path_name);
         manifest.files.push(LakeFile {
-            path: path.display().to_string(),
+            path: path_name,
             entity: entity_name,
             sha256,
+            settings,
             bytes,
             modified,
             ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -332,16 +425,19 @@ fn read_responses(
         strict: false,
         ..opts.clone()
     };
-    let (loaded, lines) = crate::load_responses_with_lines(one, catalog, &keep_all)?;
+    let read = crate::load_responses_with_lines(one, catalog, &keep_all)?;
+    let loaded = read.loaded;
     let report = loaded.sources.into_iter().next().expect("one source read");
+    // Ids made of the file's name and line say nothing across files.
+    let ids_given = read.ids_given.first().copied().unwrap_or(false);
     Ok(Validated {
         schema: loaded.schema,
         batches: loaded.batches,
-        lines,
+        lines: read.lines,
         rejects: loaded.rejects,
         report,
         attributes: loaded.attributes,
-        id_column: Some(0),
+        id_column: ids_given.then_some(0),
         id_name: "response_id",
         date_column: 3,
     })
@@ -395,7 +491,9 @@ fn read_entity(
     })
 }
 
-/// Rejects rows whose id is in `ids` (the lake's), and adds the others; returns how many.
+/// Drops rows whose id is in `ids` (the lake's) and adds the others. A row from an earlier
+/// version of the same file is simply already there; any other is a duplicate, rejected with
+/// the file that holds the first. Returns how many of each.
 fn reject_known(
     read: &mut Validated,
     id: usize,
@@ -403,8 +501,9 @@ fn reject_known(
     k: u16,
     manifest: &Manifest,
     path: &Path,
-) -> u64 {
+) -> (u64, u64) {
     let file = path.display().to_string();
+    let mut again = 0;
     let mut rejected = 0;
     for (b, lines) in read.batches.iter_mut().zip(read.lines.iter_mut()) {
         let col = b
@@ -426,6 +525,11 @@ fn reject_known(
                         .files
                         .get(first as usize)
                         .map_or_else(|| file.clone(), |f| f.path.clone());
+                    if origin == file {
+                        again += 1;
+                        continue;
+                    }
+                    rejected += 1;
                     read.rejects.push(Reject {
                         file: file.clone(),
                         line: lines[r],
@@ -447,8 +551,6 @@ fn reject_known(
         if keep.iter().all(|k| *k) {
             continue;
         }
-        let gone = keep.iter().filter(|k| !**k).count() as u64;
-        rejected += gone;
         *lines = lines
             .iter()
             .zip(&keep)
@@ -458,7 +560,7 @@ fn reject_known(
         *b = arrow::compute::filter_record_batch(b, &arrow::array::BooleanArray::from(keep))
             .expect("mask length matches");
     }
-    rejected
+    (again, rejected)
 }
 
 /// The ids of an entity's rows in the lake, each with the input file that holds it.
@@ -480,18 +582,21 @@ fn lake_ids(
         parallel(parts.len(), threads, |i| {
             let (k, part) = parts[i];
             let batches = read_part(dir, part, Some(&[id_name]))?;
-            Ok(batches
+            batches
                 .into_iter()
                 .map(|b| {
-                    let a = b
-                        .column(0)
-                        .as_any()
-                        .downcast_ref::<StringArray>()
-                        .expect("ids are Utf8")
-                        .clone();
-                    (k, a)
+                    let ids = (b.num_columns() == 1)
+                        .then(|| b.column(0).as_any().downcast_ref::<StringArray>())
+                        .flatten();
+                    match ids {
+                        Some(a) => Ok((k, a.clone())),
+                        None => Err(IngestError::Format {
+                            path: dir.join(&part.path),
+                            message: format!("no {id_name} column of text; ingest anew"),
+                        }),
+                    }
                 })
-                .collect())
+                .collect()
         });
     let mut ids = HashMap::new();
     for r in read {
@@ -606,6 +711,52 @@ fn month_name(m: i32) -> String {
     format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1)
 }
 
+/// Holds the lake's lock file for the whole ingest: a second ingest into the same lake stops
+/// with a clear error instead of writing the same parts. The operating system releases the
+/// lock when the process ends, also when it is killed.
+fn lock(dir: &Path) -> Result<std::fs::File, IngestError> {
+    let path = dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(IngestError::Io {
+            path: dir.to_path_buf(),
+            message: "another `cxray ingest` is writing this lake; wait for it to finish".into(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path, e)),
+    }
+}
+
+/// SHA-256 of how a source is read: its settings but its path, and the project's timezone.
+/// (Not the metric declarations: a new built-in metric would make every lake look changed.)
+fn settings_hash(src: &SourceConfig, timezone: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    let without_path = SourceConfig {
+        path: PathBuf::new(),
+        content: None,
+        ..src.clone()
+    };
+    h.update(serde_json::to_string(&without_path).expect("settings serialise"));
+    h.update(timezone.as_bytes());
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Syncs a folder, so that the files created in it survive a crash.
+fn sync_dir(dir: &Path) -> Result<(), IngestError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(dir, e))
+}
+
 /// The canonical absolute path of a file (as given when it cannot be resolved).
 fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
@@ -626,8 +777,7 @@ fn hash_file(path: &Path) -> Result<(String, u64, Option<i64>), IngestError> {
         bytes += n as u64;
         h.update(&buf[..n]);
     }
-    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((hex, bytes, modified_secs(&meta)))
+    Ok((hex(&h.finalize()), bytes, modified_secs(&meta)))
 }
 
 fn modified_secs(meta: &std::fs::Metadata) -> Option<i64> {
@@ -677,14 +827,11 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
     f.write_all(text.as_bytes()).map_err(|e| io(&tmp, e))?;
     f.sync_all().map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    sync_dir(dir)
 }
 
-/// Removes parts and rejects files that the manifest does not list (left by an ingest that
-/// stopped before its manifest was written).
+/// Removes the parts and rejects files that an ingest stopped before its manifest was written
+/// left: the lake's own names (`part-NNNNN`) with a number the manifest has not given yet.
 fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
     let listed: std::collections::HashSet<PathBuf> = m
         .files
@@ -710,15 +857,24 @@ fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
             let name = e.file_name().to_string_lossy().into_owned();
             if p.is_dir() && name.starts_with("month=") {
                 folders.push(p);
-            } else if name.starts_with("part-")
-                && (name.ends_with(".parquet") || name.ends_with(".csv"))
-                && !listed.contains(&p)
+            } else if part_number(&name).is_some_and(|k| k >= m.files.len()) && !listed.contains(&p)
             {
                 std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
             }
         }
     }
     Ok(())
+}
+
+/// The number of a part or rejects file the lake writes (`part-00042.parquet` → 42).
+fn part_number(name: &str) -> Option<usize> {
+    let digits = name
+        .strip_prefix("part-")?
+        .strip_suffix(".parquet")
+        .or_else(|| name.strip_prefix("part-")?.strip_suffix(".csv"))?;
+    (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 /// Reads a part's batches, only the named columns when `columns` is given.
@@ -803,14 +959,30 @@ impl Lake {
                 .iter()
                 .filter(|f| f.path == name)
                 .collect();
-            let Some(last) = ingested.last() else {
+            let known = ingested
+                .last()
+                .map(|f| (f.bytes, f.modified))
+                .into_iter()
+                .chain(
+                    self.manifest
+                        .seen
+                        .iter()
+                        .filter(|s| s.path == name)
+                        .map(|s| (s.bytes, s.modified)),
+                )
+                .collect::<Vec<_>>();
+            if known.is_empty() {
                 out.push(format!("{name} is not in the lake"));
                 continue;
-            };
-            if let Ok(meta) = std::fs::metadata(&path)
-                && (meta.len() != last.bytes || modified_secs(&meta) != last.modified)
-            {
-                out.push(format!("{name} changed after it was ingested"));
+            }
+            match std::fs::metadata(&path) {
+                Err(_) => out.push(format!(
+                    "{name} is missing (its rows in the lake are still read)"
+                )),
+                Ok(meta) if !known.contains(&(meta.len(), modified_secs(&meta))) => {
+                    out.push(format!("{name} changed after it was ingested"))
+                }
+                Ok(_) => {}
             }
         }
         out
@@ -881,6 +1053,7 @@ impl Lake {
                 .cloned()
                 .collect();
             for b in bs {
+                self.check(&b, &schema, FIXED_COLUMNS.len(), names.len())?;
                 batches.push(crate::conform(b, &names, &attributes, &schema));
             }
         }
@@ -920,6 +1093,18 @@ impl Lake {
         for (k, bs) in read {
             let names = &self.manifest.files[k].attributes;
             for b in bs {
+                let fixed = entity.fields().len() + 3;
+                self.check(&b, &schema, fixed, names.len())?;
+                let files = b
+                    .column(fixed - 1)
+                    .as_any()
+                    .downcast_ref::<UInt16Array>()
+                    .expect("checked: source_file is UInt16");
+                if arrow::compute::max(files)
+                    .is_some_and(|f| f as usize >= self.manifest.files.len())
+                {
+                    return Err(self.corrupt(format!("{name}: a row of a file the manifest lacks")));
+                }
                 let cols = crate::entity::conform_entity(&b, entity, names, &attributes);
                 batches.push(RecordBatch::try_new(schema.clone(), cols).map_err(|e| {
                     IngestError::Format {
@@ -942,15 +1127,64 @@ impl Lake {
         }))
     }
 
+    /// Whether a part's batch has the columns its manifest entry promises: the table's fixed
+    /// columns (names and types as in `schema`), then `attributes` more.
+    fn check(
+        &self,
+        b: &RecordBatch,
+        schema: &Schema,
+        fixed: usize,
+        attributes: usize,
+    ) -> Result<(), IngestError> {
+        let got = b.schema();
+        let fits = got.fields().len() == fixed + attributes
+            && got.fields()[..fixed]
+                .iter()
+                .zip(&schema.fields()[..fixed])
+                .all(|(g, w)| g.name() == w.name() && g.data_type() == w.data_type());
+        match fits {
+            true => Ok(()),
+            false => Err(self.corrupt(format!(
+                "a part's columns ({}) are not those of its table",
+                got.fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    fn corrupt(&self, message: String) -> IngestError {
+        IngestError::Format {
+            path: self.dir.join(MANIFEST),
+            message: format!("the lake does not match its manifest: {message}; ingest anew"),
+        }
+    }
+
+    /// The reports of `entity`'s files, the versions of one file as one (as a read of its
+    /// latest version reports it), and their total counts.
     fn reports(&self, entity: &str) -> (Vec<SourceReport>, Counts) {
         let mut totals = Counts::default();
-        let sources = self
-            .files_of(entity)
-            .map(|(_, f)| {
-                totals.add(&f.report.counts);
-                f.report.clone()
-            })
-            .collect();
+        let mut sources: Vec<SourceReport> = vec![];
+        for (_, f) in self.files_of(entity) {
+            totals.add(&f.report.counts);
+            match sources.iter_mut().find(|s| s.file == f.report.file) {
+                Some(s) => {
+                    let r = &f.report;
+                    s.counts.add(&r.counts);
+                    s.duplicates += r.duplicates;
+                    s.notes.extend(r.notes.iter().cloned());
+                    s.first_date = s
+                        .first_date
+                        .clone()
+                        .min(r.first_date.clone())
+                        .or(s.first_date.clone().or(r.first_date.clone()));
+                    s.last_date = s.last_date.clone().max(r.last_date.clone());
+                }
+                None => sources.push(f.report.clone()),
+            }
+        }
         (sources, totals)
     }
 }

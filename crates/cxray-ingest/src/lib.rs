@@ -192,21 +192,31 @@ pub fn load_responses(
     catalog: &MetricCatalog,
     opts: &LoadOptions,
 ) -> Result<Loaded, IngestError> {
-    load_responses_with_lines(cfg, catalog, opts).map(|(loaded, _)| loaded)
+    load_responses_with_lines(cfg, catalog, opts).map(|r| r.loaded)
 }
 
-/// [`load_responses`], with the input line of every accepted answer (one buffer per batch).
+/// Answers with what the lake needs besides.
+pub(crate) struct WithLines {
+    pub loaded: Loaded,
+    /// The input line of every accepted answer (one buffer per batch).
+    pub lines: Vec<ScalarBuffer<u64>>,
+    /// Per source: whether its ids come from the file (not made of its name and line).
+    pub ids_given: Vec<bool>,
+}
+
+/// [`load_responses`], with the input line of every accepted answer.
 pub(crate) fn load_responses_with_lines(
     cfg: &Sources,
     catalog: &MetricCatalog,
     opts: &LoadOptions,
-) -> Result<(Loaded, Vec<ScalarBuffer<u64>>), IngestError> {
+) -> Result<WithLines, IngestError> {
     let project_tz = parse_tz(&cfg.timezone).map_err(|m| IngestError::Config {
         path: cfg.origin.clone(),
         message: m,
     })?;
     let mut all: Vec<(RecordBatch, Vec<String>)> = Vec::new();
     let mut lines = Vec::new();
+    let mut ids_given = Vec::new();
     let mut rejects = Vec::new();
     let mut sources = Vec::new();
     let mut totals = Counts::default();
@@ -222,6 +232,7 @@ pub(crate) fn load_responses_with_lines(
         timing("read and validate", t0);
         let t0 = std::time::Instant::now();
         let names: Vec<String> = plan.attributes.iter().map(|(_, n)| n.clone()).collect();
+        ids_given.push(plan.response_id.is_some());
         let (outputs, dup_rejects) = deduplicate(outputs, &plan, src, &path, opts.threads)?;
         timing("duplicates", t0);
         let mut counts = Counts::default();
@@ -296,7 +307,11 @@ pub(crate) fn load_responses_with_lines(
         totals,
         attributes,
     };
-    Ok((loaded, lines))
+    Ok(WithLines {
+        loaded,
+        lines,
+        ids_given,
+    })
 }
 
 /// The timestamp parser of a source: its format and timezone (the project's by default).

@@ -278,16 +278,27 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
     let lake_dir = dir.path().join("lake");
     let catalog = MetricCatalog::builtin();
     ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
-    // A part the manifest does not list (an ingest stopped before writing it), and a file
-    // of the user's that is not a part.
+    // A part the manifest does not list (an ingest stopped before writing it), and files
+    // of the user's that are not the lake's parts, one named like a Spark export's.
     let stray = lake_dir.join("responses/month=2025-01/part-00001.parquet");
     std::fs::write(&stray, b"half written").unwrap();
     let notes = lake_dir.join("responses/README.txt");
     std::fs::write(&notes, b"mine").unwrap();
+    let spark = lake_dir.join("responses/part-00000-4f1c.parquet");
+    std::fs::write(&spark, b"theirs").unwrap();
     let report = ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
     assert_eq!(report.sources[0].status, "skipped");
     assert!(!stray.exists());
-    assert!(notes.exists());
+    assert!(notes.exists() && spark.exists());
+    // A folder with files but no manifest is not taken for a lake.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(foreign.join("responses")).unwrap();
+    std::fs::write(foreign.join("responses/part-00000.parquet"), b"theirs").unwrap();
+    let e = ingest(&cfg, &catalog, &foreign, &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no lake"), "{e}");
+    assert!(foreign.join("responses/part-00000.parquet").exists());
     // The lake still reads.
     let all = Lake::open(&lake_dir)
         .unwrap()
@@ -357,4 +368,78 @@ fn a_changed_file_without_ids_is_refused_rather_than_counted_twice() {
         lake.entity(Entity::Lifecycle, 1).unwrap().unwrap().rows(),
         1
     );
+}
+
+#[test]
+fn answers_without_ids_are_not_taken_for_duplicates_of_another_file() {
+    // Two monthly exports of the same name in two folders, without a response id column: the
+    // ids cxray makes (file name and line) repeat, the answers do not.
+    let dir = tempfile::tempdir().unwrap();
+    let text = "customer_id,submitted_at,metric,score\nc1,2025-01-02T00:00:00Z,nps,9\n";
+    let later = "customer_id,submitted_at,metric,score\nc2,2025-02-02T00:00:00Z,nps,3\n";
+    for (folder, t) in [("jan", text), ("feb", later)] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        std::fs::write(dir.path().join(folder).join("answers.csv"), t).unwrap();
+    }
+    let list = ["jan", "feb"]
+        .iter()
+        .map(|f| SourceConfig {
+            path: dir.path().join(f).join("answers.csv"),
+            ..Default::default()
+        })
+        .collect();
+    let lake_dir = dir.path().join("lake");
+    let report = ingest(
+        &sources(dir.path(), list),
+        &MetricCatalog::builtin(),
+        &lake_dir,
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(report.totals.accepted, 2);
+    assert!(report.rejects.is_empty());
+
+    // The same content read with other settings is refused, not skipped.
+    let other = vec![SourceConfig {
+        path: dir.path().join("jan/answers.csv"),
+        timestamp_format: Some("%Y-%m-%dT%H:%M:%SZ".into()),
+        ..Default::default()
+    }];
+    let e = ingest(
+        &sources(dir.path(), other),
+        &MetricCatalog::builtin(),
+        &lake_dir,
+        &opts(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("other settings"), "{e}");
+}
+
+#[test]
+fn a_part_that_does_not_match_its_manifest_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sources(
+        dir.path(),
+        vec![
+            source(dir.path(), "answers.csv", "responses", ANSWERS),
+            source(dir.path(), "tickets.csv", "tickets", TICKETS),
+        ],
+    );
+    let lake_dir = dir.path().join("lake");
+    ingest(&cfg, &MetricCatalog::builtin(), &lake_dir, &opts()).unwrap();
+    let m = read_manifest(&lake_dir).unwrap().unwrap();
+    // A tickets part put in place of an answers part.
+    let answers_part = lake_dir.join(&m.files[0].parts[0].path);
+    std::fs::copy(lake_dir.join(&m.files[1].parts[0].path), &answers_part).unwrap();
+    let lake = Lake::open(&lake_dir).unwrap();
+    let e = lake.responses(&opts()).unwrap_err().to_string();
+    assert!(e.contains("does not match its manifest"), "{e}");
+    // A part that is no Parquet at all.
+    std::fs::write(&answers_part, b"not parquet").unwrap();
+    assert!(lake.responses(&opts()).is_err());
+    // Ingesting another answers file reads the lake's ids: an error too, no panic.
+    let more = source(dir.path(), "more.csv", "responses", MORE_ANSWERS);
+    let cfg = sources(dir.path(), vec![more]);
+    assert!(ingest(&cfg, &MetricCatalog::builtin(), &lake_dir, &opts()).is_err());
 }

@@ -192,6 +192,8 @@ pub struct Project {
     rejects: Mutex<Vec<Arc<[Reject]>>>,
     /// The lake read instead of the sources, when there is one.
     lake: Option<Lake>,
+    /// Whether the sources the lake does not hold as they are have been noted.
+    stale_noted: std::sync::atomic::AtomicBool,
 }
 
 /// Which slot of [`Project::entities`] holds an entity.
@@ -235,7 +237,10 @@ impl Project {
     /// Notes the sources that the lake does not hold as they are now (once, when the first
     /// source is read).
     fn note_stale(&self, lake: &Lake) {
-        if self.has_read() {
+        if self
+            .stale_noted
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             return;
         }
         for s in lake.stale(&self.sources) {
@@ -294,8 +299,9 @@ pub(crate) fn resolve(
         }
         let lake = match (&source.lake, &config.lake.path) {
             (Some(dir), _) => Some(cwd.join(dir)),
-            (None, Some(dir)) => Some(config.base_dir.join(dir)),
-            (None, None) => None,
+            // Files on the command line replace the configured sources, and so the lake.
+            (None, Some(dir)) if source.files.is_empty() => Some(config.base_dir.join(dir)),
+            (None, _) => None,
         };
         if lake.is_some() && !source.files.is_empty() {
             return Err(Error::usage(
@@ -345,6 +351,7 @@ impl Project {
             lifecycle: Mutex::new(std::sync::Weak::new()),
             rejects: Mutex::new(Vec::new()),
             lake: None,
+            stale_noted: Default::default(),
         })
     }
 
