@@ -114,7 +114,12 @@ fn main() -> ExitCode {
 /// Opens the project of the input flags; `attributes` limits the answers' segment columns kept
 /// in memory to those the command needs.
 fn open(a: &InputArgs, attributes: Option<Vec<String>>) -> Result<Project, Failure> {
-    let project = Project::open(&request::source(a), request::open_options(a, attributes))?;
+    open_with(a, request::open_options(a, attributes))
+}
+
+/// Opens the project of the input flags with `options`.
+fn open_with(a: &InputArgs, options: cxray_project::OpenOptions) -> Result<Project, Failure> {
+    let project = Project::open(&request::source(a), options)?;
     Ok(project.observed_by(Arc::new(observer::Stderr::new(a.rejects.clone()))))
 }
 
@@ -194,10 +199,15 @@ fn emit_summary(x: &impl Printable, out: &SummaryOut) -> Outcome {
 }
 
 fn metrics(a: MetricsArgs) -> Outcome {
-    let project = open(
+    let mut options = request::open_options(
         &a.input,
         Some(a.by.iter().map(|b| b.trim().to_string()).collect()),
-    )?;
+    );
+    // The answers outside --since/--until are not counted: a lake need not read their months.
+    if a.since.is_some() || a.until.is_some() {
+        options.answer_dates = Some((a.since, a.until));
+    }
+    let project = open_with(&a.input, options)?;
     let out = run(&project, &a.input, |p| p.metrics(&(&a).into()))?;
     emit_rows(&out, &a.out)
 }

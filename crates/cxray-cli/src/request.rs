@@ -59,6 +59,7 @@ pub fn open_options(a: &InputArgs, attributes: Option<Vec<String>>) -> OpenOptio
         },
         strict: a.strict,
         response_attributes: attributes,
+        answer_dates: None,
         threads: 0,
         // A cxray store given as a source is read like a file.
         providers: vec![std::sync::Arc::new(cxray_store::StoreSource)],

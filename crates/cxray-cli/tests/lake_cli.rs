@@ -67,6 +67,21 @@ fn ingest_then_analyse_the_lake() {
     let (lake, notes) = metrics(&["--lake", "lake"]);
     assert_eq!(files["rows"], lake["rows"]);
     assert!(!notes.contains("changed after"), "{notes}");
+    // A period: the lake reads only its months, the figures are those of the files.
+    let period = [
+        "--since",
+        "2025-06-10",
+        "--until",
+        "2025-08-20",
+        "--period",
+        "month",
+    ];
+    let (files, _) = metrics(&period);
+    let mut args = period.to_vec();
+    args.extend_from_slice(&["--lake", "lake"]);
+    let (lake, _) = metrics(&args);
+    assert_eq!(files["rows"], lake["rows"]);
+    assert!(files["rows"].as_array().unwrap().len() >= 3);
 
     // A file changed after the ingest is named when the lake is read.
     let answers = dir.join("data/responses.csv");

@@ -997,16 +997,22 @@ impl Lake {
             .filter(move |(_, f)| f.entity == entity)
     }
 
-    /// Reads the parts of `entity`'s files in parallel, in manifest order.
+    /// Reads the parts of `entity`'s files in parallel, in manifest order; with `months`,
+    /// only the parts of those months (`YYYY-MM`, inclusive) and those without a month.
     fn read_parts(
         &self,
         entity: &str,
         columns: Option<&[&str]>,
+        months: Option<&(String, String)>,
         threads: usize,
     ) -> Result<Vec<(usize, Vec<RecordBatch>)>, IngestError> {
+        let wanted = |p: &Part| match (months, &p.month) {
+            (Some((from, to)), Some(m)) => from <= m && m <= to,
+            _ => true,
+        };
         let parts: Vec<(usize, &Part)> = self
             .files_of(entity)
-            .flat_map(|(k, f)| f.parts.iter().map(move |p| (k, p)))
+            .flat_map(|(k, f)| f.parts.iter().filter(|p| wanted(p)).map(move |p| (k, p)))
             .collect();
         parallel(parts.len(), threads, |i| {
             read_part(&self.dir, parts[i].1, columns).map(|b| (parts[i].0, b))
@@ -1029,6 +1035,25 @@ impl Lake {
     /// The answers in the lake (`None` when it has none), with only the segment columns in
     /// `opts.attributes` when given; as [`crate::load_responses`] returns them.
     pub fn responses(&self, opts: &LoadOptions) -> Result<Option<Loaded>, IngestError> {
+        self.responses_between(opts, None, None)
+    }
+
+    /// [`Lake::responses`], reading only the months that hold answers of the local dates
+    /// `from..=to` (answers of those months outside the dates are read too: the caller
+    /// filters by date). The counts are still those of the files.
+    pub fn responses_between(
+        &self,
+        opts: &LoadOptions,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<Loaded>, IngestError> {
+        let months = (from.is_some() || to.is_some()).then(|| {
+            let name = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+            (
+                from.map_or_else(|| "0000-00".into(), name),
+                to.map_or_else(|| "9999-99".into(), name),
+            )
+        });
         if !self.has(RESPONSES) {
             return Ok(None);
         }
@@ -1042,7 +1067,7 @@ impl Lake {
             .chain(attributes.iter().map(String::as_str))
             .collect();
         let schema = responses_schema(&attributes);
-        let read = self.read_parts(RESPONSES, Some(&columns), opts.threads)?;
+        let read = self.read_parts(RESPONSES, Some(&columns), months.as_ref(), opts.threads)?;
         let mut batches = vec![];
         for (k, bs) in read {
             let file = &self.manifest.files[k];
@@ -1088,7 +1113,7 @@ impl Lake {
         }
         let attributes = crate::union_of(self.files_of(name).map(|(_, f)| &f.attributes));
         let schema = entity_schema(entity, &attributes);
-        let read = self.read_parts(name, None, threads)?;
+        let read = self.read_parts(name, None, None, threads)?;
         let mut batches = vec![];
         for (k, bs) in read {
             let names = &self.manifest.files[k].attributes;

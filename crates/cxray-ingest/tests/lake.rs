@@ -154,6 +154,22 @@ fn the_lake_reads_back_what_a_direct_read_gives() {
     assert_eq!(stored.rejects, direct.rejects);
     assert_eq!(stored.rejects[0].line, 5);
 
+    // Only the months asked for are read (February alone: r6; r3 is 1 March locally).
+    let feb = lake
+        .responses_between(
+            &opts(),
+            chrono::NaiveDate::from_ymd_opt(2025, 2, 10),
+            chrono::NaiveDate::from_ymd_opt(2025, 2, 20),
+        )
+        .unwrap()
+        .unwrap();
+    let ids: Vec<String> = rows(&feb.batches)
+        .iter()
+        .map(|r| r.split('|').next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["r6"]);
+    assert_eq!(feb.totals, direct.totals);
+
     for entity in [Entity::Tickets, Entity::Customers] {
         let direct = load_entity(&cfg, entity, 2).unwrap().unwrap();
         let stored = lake.entity(entity, 2).unwrap().unwrap();

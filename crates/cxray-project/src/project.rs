@@ -89,6 +89,9 @@ pub struct OpenOptions {
     /// The segment columns of the answers to keep (`None`: all). A one-off analysis that breaks
     /// down by one column need not hold the others in memory.
     pub response_attributes: Option<Vec<String>>,
+    /// The local dates (first, last) of the answers an analysis needs; a lake then reads only
+    /// the months that hold them. Only for one-off analyses that filter by these dates anyway.
+    pub answer_dates: Option<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)>,
     /// Worker threads (0: one per core).
     pub threads: usize,
     /// Readers of sources that are not files (cxray's store), registered by the front end.
@@ -513,7 +516,8 @@ impl Project {
                             true => None,
                             false => Some(load_responses(&live, &self.catalog, &opts)?),
                         };
-                        match (lake.responses(&opts)?, live) {
+                        let (from, to) = self.options.answer_dates.unwrap_or_default();
+                        match (lake.responses_between(&opts, from, to)?, live) {
                             (Some(stored), Some(live)) => Ok(stored.merge(live)),
                             (Some(one), None) | (None, Some(one)) => Ok(one),
                             (None, None) => Err(Error::bad_input(format!(
