@@ -123,6 +123,13 @@ fn open_with(a: &InputArgs, options: cxray_project::OpenOptions) -> Result<Proje
     Ok(project.observed_by(Arc::new(observer::Stderr::new(a.rejects.clone()))))
 }
 
+/// Writes rejected rows as CSV to `path`; the error says which file could not be written.
+fn write_rejects(path: &Path, rejects: &[cxray_ingest::Reject]) -> Result<(), String> {
+    std::fs::File::create(path)
+        .and_then(|f| cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), rejects))
+        .map_err(|e| format!("cannot write the rejects file {}: {e}", path.display()))
+}
+
 /// Runs `analysis` on the project, then writes the rejects of every source it read when
 /// `--rejects` is given (also when the analysis failed after reading).
 fn run<T>(
@@ -134,27 +141,11 @@ fn run<T>(
     if let Some(path) = &a.rejects
         && project.has_read()
     {
-        let written = std::fs::File::create(path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &project.rejects())
-                    .map_err(|e| e.to_string())
-            });
-        match (written, &out) {
+        match (write_rejects(path, &project.rejects()), &out) {
             (Ok(()), _) => {}
             // The analysis's own error says more than the rejects file's.
-            (Err(e), Err(_)) => {
-                eprintln!(
-                    "error: cannot write the rejects file {}: {e}",
-                    path.display()
-                )
-            }
-            (Err(e), Ok(_)) => {
-                return Err(Failure::runtime(format!(
-                    "cannot write the rejects file {}: {e}",
-                    path.display()
-                )));
-            }
+            (Err(e), Err(_)) => eprintln!("error: {e}"),
+            (Err(e), Ok(_)) => return Err(Failure::runtime(e)),
         }
     }
     Ok(out?)
@@ -789,26 +780,13 @@ fn drivers(a: DriversArgs) -> Outcome {
 }
 
 fn ingest(a: IngestArgs) -> Outcome {
-    let observer = observer::Stderr::new(None);
-    let mut source = request::source(&a.input);
-    // The files given are what to ingest; the lake is where.
-    let lake = source.lake.take();
     let out = cxray_project::ingest(
-        &source,
-        &request::open_options(&a.input, None),
-        &cxray_project::IngestRequest { lake },
-        &observer,
+        &request::source(&a.input),
+        request::open_options(&a.input, None),
+        &observer::Stderr::new(None),
     )?;
     if let Some(path) = &a.input.rejects {
-        let written = std::fs::File::create(path).and_then(|f| {
-            cxray_ingest::write_rejects_csv(std::io::BufWriter::new(f), &out.0.rejects)
-        });
-        written.map_err(|e| {
-            Failure::runtime(format!(
-                "cannot write the rejects file {}: {e}",
-                path.display()
-            ))
-        })?;
+        write_rejects(path, &out.0.rejects).map_err(Failure::runtime)?;
     }
     emit_summary(&out, &a.out)
 }

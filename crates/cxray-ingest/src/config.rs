@@ -262,6 +262,19 @@ pub struct SourceConfig {
     pub content: Option<Content>,
 }
 
+impl SourceConfig {
+    /// Whether the source's rows are of `entity` (`None`: answers, the sources without an
+    /// `entity` or with `entity = "responses"`).
+    pub fn holds(&self, entity: Option<crate::Entity>) -> bool {
+        match (self.entity.as_deref(), entity) {
+            (None, None) => true,
+            (Some(e), None) => e.eq_ignore_ascii_case("responses"),
+            (Some(e), Some(x)) => crate::Entity::parse(e) == Some(x),
+            (None, Some(_)) => false,
+        }
+    }
+}
+
 /// Bytes of a source held in memory (see [`SourceConfig::content`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Content(pub std::sync::Arc<[u8]>);

@@ -624,11 +624,7 @@ pub fn load_entity(
         path: cfg.origin.clone(),
         message: m,
     })?;
-    let srcs: Vec<&SourceConfig> = cfg
-        .list
-        .iter()
-        .filter(|s| s.entity.as_deref().and_then(Entity::parse) == Some(entity))
-        .collect();
+    let srcs: Vec<&SourceConfig> = cfg.list.iter().filter(|s| s.holds(Some(entity))).collect();
     if srcs.is_empty() {
         return Ok(None);
     }

@@ -73,6 +73,24 @@ pub struct Seen {
     pub modified: Option<i64>,
 }
 
+impl Manifest {
+    /// Whether the lake's months were cut in `timezone` (the project's); an error naming
+    /// both otherwise.
+    pub fn check_timezone(&self, timezone: &str, dir: &Path) -> Result<(), IngestError> {
+        if self.timezone == timezone {
+            return Ok(());
+        }
+        Err(IngestError::Config {
+            path: dir.join(MANIFEST),
+            message: format!(
+                "the lake's dates are in timezone {}, the project's in {timezone}; ingest into \
+                 a new lake folder",
+                self.timezone
+            ),
+        })
+    }
+}
+
 /// One input file in the lake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LakeFile {
@@ -126,6 +144,22 @@ pub struct IngestedSource {
     pub bytes_written: u64,
 }
 
+impl IngestedSource {
+    /// A source not read by this ingest (`live` or `skipped`).
+    fn unread(path: &Path, entity: String, status: &'static str, same_as: Option<String>) -> Self {
+        IngestedSource {
+            file: path.display().to_string(),
+            entity,
+            status,
+            same_as,
+            counts: Counts::default(),
+            duplicates_in_lake: 0,
+            parts: 0,
+            bytes_written: 0,
+        }
+    }
+}
+
 /// What an ingest did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IngestReport {
@@ -149,19 +183,23 @@ pub fn ingest(
 ) -> Result<IngestReport, IngestError> {
     cfg.validate()?;
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let _lock = lock(dir)?;
     let mut manifest = match read_manifest(dir)? {
         Some(m) => {
-            if m.timezone != cfg.timezone {
-                return Err(IngestError::Config {
-                    path: dir.join(MANIFEST),
-                    message: format!(
-                        "the lake's dates are in timezone {}, the project's in {}; ingest into \
-                         a new lake folder",
-                        m.timezone, cfg.timezone
-                    ),
-                });
-            }
+            m.check_timezone(&cfg.timezone, dir)?;
             m
+        }
+        None if std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .flatten()
+            .any(|e| !matches!(e.file_name().to_str(), Some(".lock" | "manifest.json.tmp"))) =>
+        {
+            return Err(IngestError::Config {
+                path: dir.to_path_buf(),
+                message: "this folder holds files but no lake (no manifest.json): give an \
+                          empty or new folder for the lake"
+                    .into(),
+            });
         }
         None => Manifest {
             format: FORMAT.into(),
@@ -171,21 +209,6 @@ pub fn ingest(
             seen: vec![],
         },
     };
-    let _lock = lock(dir)?;
-    if manifest.files.is_empty()
-        && std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
-            .flatten()
-            .any(|e| !matches!(e.file_name().to_str(), Some(".lock" | "manifest.json.tmp")))
-        && read_manifest(dir)?.is_none()
-    {
-        return Err(IngestError::Config {
-            path: dir.to_path_buf(),
-            message: "this folder holds files but no lake (no manifest.json): give an empty or \
-                      new folder for the lake"
-                .into(),
-        });
-    }
     remove_unlisted(dir, &manifest)?;
     let mut report = IngestReport {
         lake: dir.display().to_string(),
@@ -206,16 +229,9 @@ pub fn ingest(
         let entity_name = entity.map_or(RESPONSES, Entity::name).to_string();
         if src.content.is_some() {
             // cxray's store changes while it serves: analyses of the lake read it live.
-            report.sources.push(IngestedSource {
-                file: path.display().to_string(),
-                entity: entity_name,
-                status: "live",
-                same_as: None,
-                counts: Counts::default(),
-                duplicates_in_lake: 0,
-                parts: 0,
-                bytes_written: 0,
-            });
+            report
+                .sources
+                .push(IngestedSource::unread(&path, entity_name, "live", None));
             continue;
         }
         let (sha256, bytes, modified) = hash_file(&path)?;
@@ -244,16 +260,13 @@ pub fn ingest(
                 modified,
             });
             write_manifest(dir, &manifest)?;
-            report.sources.push(IngestedSource {
-                file: path.display().to_string(),
-                entity: entity_name,
-                status: "skipped",
-                same_as: Some(f.path.clone()),
-                counts: Counts::default(),
-                duplicates_in_lake: 0,
-                parts: 0,
-                bytes_written: 0,
-            });
+            let same_as = Some(f.path.clone());
+            report.sources.push(IngestedSource::unread(
+                &path,
+                entity_name,
+                "skipped",
+                same_as,
+            ));
             continue;
         }
         let k = manifest.files.len();
@@ -332,18 +345,9 @@ pub fn ingest(
             });
         }
         let parts = write_parts(dir, &entity_name, k, &read, opts.threads)?;
-        let rejects = if read.rejects.is_empty() {
-            None
-        } else {
-            let rel = format!("rejects/part-{k:05}.csv");
-            let p = dir.join(&rel);
-            std::fs::create_dir_all(dir.join("rejects")).map_err(|e| io(dir, e))?;
-            let f = std::fs::File::create(&p).map_err(|e| io(&p, e))?;
-            let mut w = BufWriter::new(f);
-            crate::write_rejects_csv(&mut w, &read.rejects).map_err(|e| io(&p, e))?;
-            let f = w.into_inner().map_err(|e| io(&p, e.into_error()))?;
-            f.sync_all().map_err(|e| io(&p, e))?;
-            Some(rel)
+        let rejects = match read.rejects.is_empty() {
+            true => None,
+            false => Some(write_rejects(dir, k, &read.rejects)?),
         };
         // The folders of the new files, then the lake's own, before the manifest names them.
         let mut folders: Vec<PathBuf> = parts
@@ -503,6 +507,8 @@ fn reject_known(
     path: &Path,
 ) -> (u64, u64) {
     let file = path.display().to_string();
+    // Which files of the lake are earlier versions of this one.
+    let earlier: Vec<bool> = manifest.files.iter().map(|f| f.path == file).collect();
     let mut again = 0;
     let mut rejected = 0;
     for (b, lines) in read.batches.iter_mut().zip(read.lines.iter_mut()) {
@@ -521,14 +527,14 @@ fn reject_known(
             match ids.get(v) {
                 Some(&first) => {
                     keep.push(false);
-                    let origin = manifest
-                        .files
-                        .get(first as usize)
-                        .map_or_else(|| file.clone(), |f| f.path.clone());
-                    if origin == file {
-                        again += 1;
-                        continue;
-                    }
+                    // (Not in the manifest yet: this very file.)
+                    let origin = match manifest.files.get(first as usize) {
+                        Some(f) if !earlier[first as usize] => &f.path,
+                        _ => {
+                            again += 1;
+                            continue;
+                        }
+                    };
                     rejected += 1;
                     read.rejects.push(Reject {
                         file: file.clone(),
@@ -548,17 +554,7 @@ fn reject_known(
                 }
             }
         }
-        if keep.iter().all(|k| *k) {
-            continue;
-        }
-        *lines = lines
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| **k)
-            .map(|(l, _)| *l)
-            .collect();
-        *b = arrow::compute::filter_record_batch(b, &arrow::array::BooleanArray::from(keep))
-            .expect("mask length matches");
+        crate::keep_rows(b, lines, keep);
     }
     (again, rejected)
 }
@@ -692,6 +688,19 @@ fn write_parts(
         })
     });
     written.into_iter().collect()
+}
+
+/// Writes the rejects of input file `k` (synced); returns their path in the lake.
+fn write_rejects(dir: &Path, k: usize, rejects: &[Reject]) -> Result<String, IngestError> {
+    let rel = format!("rejects/part-{k:05}.csv");
+    let p = dir.join(&rel);
+    std::fs::create_dir_all(dir.join("rejects")).map_err(|e| io(dir, e))?;
+    let f = std::fs::File::create(&p).map_err(|e| io(&p, e))?;
+    let mut w = BufWriter::new(f);
+    crate::write_rejects_csv(&mut w, rejects).map_err(|e| io(&p, e))?;
+    let f = w.into_inner().map_err(|e| io(&p, e.into_error()))?;
+    f.sync_all().map_err(|e| io(&p, e))?;
+    Ok(rel)
 }
 
 /// Months since year 0 of a day number (days since 1970-01-01).

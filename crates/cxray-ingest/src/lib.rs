@@ -220,11 +220,7 @@ pub(crate) fn load_responses_with_lines(
     let mut rejects = Vec::new();
     let mut sources = Vec::new();
     let mut totals = Counts::default();
-    for src in cfg
-        .list
-        .iter()
-        .filter(|s| s.entity.as_deref().is_none_or(|e| e == "responses"))
-    {
+    for src in cfg.list.iter().filter(|s| s.holds(None)) {
         let path = cfg.resolve(&src.path);
         let time = source_time(src, &path, project_tz)?;
         let t0 = std::time::Instant::now();
@@ -1072,22 +1068,25 @@ fn deduplicate(
         .into_iter()
         .zip(masks)
         .map(|(mut o, m)| {
-            if m.iter().all(|&b| b) {
-                return o;
-            }
-            let mask = BooleanArray::from(m.clone());
-            o.batch = filter_record_batch(&o.batch, &mask).expect("mask length matches");
-            o.lines = o
-                .lines
-                .iter()
-                .zip(&m)
-                .filter(|(_, k)| **k)
-                .map(|(l, _)| *l)
-                .collect();
+            keep_rows(&mut o.batch, &mut o.lines, m);
             o
         })
         .collect();
     Ok((outputs, rejects))
+}
+
+/// Keeps the rows of a batch (and their input lines) where `keep` is true.
+pub(crate) fn keep_rows(b: &mut RecordBatch, lines: &mut ScalarBuffer<u64>, keep: Vec<bool>) {
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    *lines = lines
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(l, _)| *l)
+        .collect();
+    *b = filter_record_batch(b, &BooleanArray::from(keep)).expect("mask length matches");
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt16Type};
-use cxray_ingest::lake::{Lake, MANIFEST, ingest, read_manifest};
-use cxray_ingest::{Entity, LoadOptions, SourceConfig, Sources, load_entity, load_responses};
+use cxray_ingest::lake::{IngestReport, Lake, MANIFEST, ingest, read_manifest};
+use cxray_ingest::{
+    Entity, IngestError, LoadOptions, SourceConfig, Sources, load_entity, load_responses,
+};
 use cxray_metrics::MetricCatalog;
 
 /// Answers over three months, not in time order, one bad score (line 5), a segment column.
@@ -50,6 +52,11 @@ fn sources(dir: &Path, list: Vec<SourceConfig>) -> Sources {
         timezone: "Europe/Amsterdam".into(),
         ..Default::default()
     }
+}
+
+/// Ingests `cfg` into the lake at `lake` with the built-in metrics and two threads.
+fn into_lake(cfg: &Sources, lake: &Path) -> Result<IngestReport, IngestError> {
+    ingest(cfg, &MetricCatalog::builtin(), lake, &opts())
 }
 
 fn opts() -> LoadOptions {
@@ -104,7 +111,7 @@ fn the_lake_reads_back_what_a_direct_read_gives() {
         ],
     );
     let lake_dir = dir.path().join("lake");
-    let report = ingest(&cfg, &MetricCatalog::builtin(), &lake_dir, &opts()).unwrap();
+    let report = into_lake(&cfg, &lake_dir).unwrap();
     assert_eq!(report.files_in_lake, 3);
     let statuses: Vec<&str> = report.sources.iter().map(|s| s.status).collect();
     assert_eq!(statuses, ["added", "added", "added"]);
@@ -203,14 +210,7 @@ fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
     let dir = tempfile::tempdir().unwrap();
     let first = source(dir.path(), "answers.csv", "responses", ANSWERS);
     let lake_dir = dir.path().join("lake");
-    let catalog = MetricCatalog::builtin();
-    ingest(
-        &sources(dir.path(), vec![first.clone()]),
-        &catalog,
-        &lake_dir,
-        &opts(),
-    )
-    .unwrap();
+    into_lake(&sources(dir.path(), vec![first.clone()]), &lake_dir).unwrap();
 
     // The same content under another name is skipped; the new export is appended.
     std::fs::copy(dir.path().join("answers.csv"), dir.path().join("copy.csv")).unwrap();
@@ -220,7 +220,7 @@ fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
     };
     let more = source(dir.path(), "more.csv", "responses", MORE_ANSWERS);
     let cfg = sources(dir.path(), vec![first, copy, more]);
-    let report = ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    let report = into_lake(&cfg, &lake_dir).unwrap();
     let statuses: Vec<&str> = report.sources.iter().map(|s| s.status).collect();
     assert_eq!(statuses, ["skipped", "skipped", "added"]);
     assert!(
@@ -292,8 +292,7 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
         vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
     );
     let lake_dir = dir.path().join("lake");
-    let catalog = MetricCatalog::builtin();
-    ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    into_lake(&cfg, &lake_dir).unwrap();
     // A part the manifest does not list (an ingest stopped before writing it), and files
     // of the user's that are not the lake's parts, one named like a Spark export's.
     let stray = lake_dir.join("responses/month=2025-01/part-00001.parquet");
@@ -302,7 +301,7 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
     std::fs::write(&notes, b"mine").unwrap();
     let spark = lake_dir.join("responses/part-00000-4f1c.parquet");
     std::fs::write(&spark, b"theirs").unwrap();
-    let report = ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    let report = into_lake(&cfg, &lake_dir).unwrap();
     assert_eq!(report.sources[0].status, "skipped");
     assert!(!stray.exists());
     assert!(notes.exists() && spark.exists());
@@ -310,9 +309,7 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
     let foreign = dir.path().join("foreign");
     std::fs::create_dir_all(foreign.join("responses")).unwrap();
     std::fs::write(foreign.join("responses/part-00000.parquet"), b"theirs").unwrap();
-    let e = ingest(&cfg, &catalog, &foreign, &opts())
-        .unwrap_err()
-        .to_string();
+    let e = into_lake(&cfg, &foreign).unwrap_err().to_string();
     assert!(e.contains("no lake"), "{e}");
     assert!(foreign.join("responses/part-00000.parquet").exists());
     // The lake still reads.
@@ -329,9 +326,7 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
         timezone: "UTC".into(),
         ..cfg.clone()
     };
-    let e = ingest(&utc, &catalog, &lake_dir, &opts())
-        .unwrap_err()
-        .to_string();
+    let e = into_lake(&utc, &lake_dir).unwrap_err().to_string();
     assert!(e.contains("Europe/Amsterdam") && e.contains("UTC"), "{e}");
     assert_eq!(std::fs::read(lake_dir.join(MANIFEST)).unwrap(), before);
 
@@ -341,7 +336,7 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
         ..opts()
     };
     let other = dir.path().join("strict-lake");
-    assert!(ingest(&cfg, &catalog, &other, &strict).is_err());
+    assert!(ingest(&cfg, &MetricCatalog::builtin(), &other, &strict).is_err());
     assert!(read_manifest(&other).unwrap().is_none());
 }
 
@@ -370,13 +365,10 @@ fn a_changed_file_without_ids_is_refused_rather_than_counted_twice() {
         vec![source(dir.path(), "lifecycle.csv", "lifecycle", events)],
     );
     let lake_dir = dir.path().join("lake");
-    let catalog = MetricCatalog::builtin();
-    ingest(&cfg, &catalog, &lake_dir, &opts()).unwrap();
+    into_lake(&cfg, &lake_dir).unwrap();
     let grown = format!("{events}c1,cancel,2025-03-01T00:00:00Z\n");
     std::fs::write(dir.path().join("lifecycle.csv"), grown).unwrap();
-    let e = ingest(&cfg, &catalog, &lake_dir, &opts())
-        .unwrap_err()
-        .to_string();
+    let e = into_lake(&cfg, &lake_dir).unwrap_err().to_string();
     assert!(e.contains("no id"), "{e}");
     let lake = Lake::open(&lake_dir).unwrap();
     assert_eq!(lake.manifest().files.len(), 1);
@@ -405,13 +397,7 @@ fn answers_without_ids_are_not_taken_for_duplicates_of_another_file() {
         })
         .collect();
     let lake_dir = dir.path().join("lake");
-    let report = ingest(
-        &sources(dir.path(), list),
-        &MetricCatalog::builtin(),
-        &lake_dir,
-        &opts(),
-    )
-    .unwrap();
+    let report = into_lake(&sources(dir.path(), list), &lake_dir).unwrap();
     assert_eq!(report.totals.accepted, 2);
     assert!(report.rejects.is_empty());
 
@@ -421,14 +407,9 @@ fn answers_without_ids_are_not_taken_for_duplicates_of_another_file() {
         timestamp_format: Some("%Y-%m-%dT%H:%M:%SZ".into()),
         ..Default::default()
     }];
-    let e = ingest(
-        &sources(dir.path(), other),
-        &MetricCatalog::builtin(),
-        &lake_dir,
-        &opts(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = into_lake(&sources(dir.path(), other), &lake_dir)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("other settings"), "{e}");
 }
 
@@ -443,7 +424,7 @@ fn a_part_that_does_not_match_its_manifest_is_an_error_not_a_panic() {
         ],
     );
     let lake_dir = dir.path().join("lake");
-    ingest(&cfg, &MetricCatalog::builtin(), &lake_dir, &opts()).unwrap();
+    into_lake(&cfg, &lake_dir).unwrap();
     let m = read_manifest(&lake_dir).unwrap().unwrap();
     // A tickets part put in place of an answers part.
     let answers_part = lake_dir.join(&m.files[0].parts[0].path);
@@ -457,5 +438,5 @@ fn a_part_that_does_not_match_its_manifest_is_an_error_not_a_panic() {
     // Ingesting another answers file reads the lake's ids: an error too, no panic.
     let more = source(dir.path(), "more.csv", "responses", MORE_ANSWERS);
     let cfg = sources(dir.path(), vec![more]);
-    assert!(ingest(&cfg, &MetricCatalog::builtin(), &lake_dir, &opts()).is_err());
+    assert!(into_lake(&cfg, &lake_dir).is_err());
 }

@@ -75,7 +75,7 @@ pub use customer::{Interaction, Timeline};
 pub use drivers::{DriversOutput, DriversRequest};
 pub use error::{Error, ErrorKind, Remedy, Result};
 pub use explain::{ExplainOutput, ExplainRequest, PeriodLabel};
-pub use ingest::{IngestOutput, IngestRequest, ingest};
+pub use ingest::{IngestOutput, ingest};
 pub use linkage::{LinkageOutput, LinkageRequest};
 pub use metrics::{MetricLabel, MetricsOutput, MetricsRequest, MetricsSettings};
 pub use nonresponse::{NonResponseOutput, NonResponseRequest};

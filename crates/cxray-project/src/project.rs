@@ -224,15 +224,8 @@ impl Project {
     /// timezone. Sources the lake does not hold as they are now are noted to the observer.
     fn with_lake(mut self, dir: &std::path::Path) -> Result<Project> {
         let lake = Lake::open(dir)?;
-        let tz = &lake.manifest().timezone;
-        if *tz != self.config.project.timezone {
-            return Err(Error::bad_input(format!(
-                "{}: the lake's dates are in timezone {tz}, the project's in {}; ingest again \
-                 into a new lake folder",
-                dir.display(),
-                self.config.project.timezone
-            )));
-        }
+        lake.manifest()
+            .check_timezone(&self.config.project.timezone, dir)?;
         self.lake = Some(lake);
         Ok(self)
     }
@@ -256,17 +249,20 @@ impl Project {
     /// does not hold them, they are read as they are at each analysis.
     fn live(&self, entity: Option<Entity>) -> Sources {
         let mut live = self.sources.clone();
-        live.list.retain(|s| {
-            s.content.is_some()
-                && match entity {
-                    None => s
-                        .entity
-                        .as_deref()
-                        .is_none_or(|e| e.eq_ignore_ascii_case("responses")),
-                    Some(e) => s.entity.as_deref().and_then(Entity::parse) == Some(e),
-                }
-        });
+        live.list.retain(|s| s.content.is_some() && s.holds(entity));
         live
+    }
+
+    /// Whether the project has rows of `entity` (`None`: answers): in its lake or its live
+    /// sources when it reads a lake, else in its configured sources.
+    fn holds(&self, entity: Option<Entity>) -> bool {
+        match &self.lake {
+            Some(lake) => {
+                lake.has(entity.map_or(cxray_ingest::lake::RESPONSES, Entity::name))
+                    || (self.sources.list.iter()).any(|s| s.content.is_some() && s.holds(entity))
+            }
+            None => self.config.sources.iter().any(|s| s.holds(entity)),
+        }
     }
 
     /// The lake the project reads, if any.
@@ -387,6 +383,20 @@ impl Project {
     }
 
     /// Worker threads for the analyses.
+    /// How the project's sources are read.
+    pub(crate) fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            strict: self.options.strict,
+            attributes: self.options.response_attributes.clone(),
+            threads: self.threads(),
+        }
+    }
+
+    /// The sources of the configuration, as reading needs them.
+    pub(crate) fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
     pub(crate) fn threads(&self) -> usize {
         match self.options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -397,13 +407,7 @@ impl Project {
     /// Whether the configuration declares sources of `entity`. (Data files given without a
     /// configuration declare none, but [`Project::entity`] reads them as whatever is asked.)
     pub fn has(&self, entity: Entity) -> bool {
-        if let Some(lake) = &self.lake {
-            return lake.has(entity.name()) || !self.live(Some(entity)).list.is_empty();
-        }
-        self.config
-            .sources
-            .iter()
-            .any(|s| s.entity.as_deref().and_then(Entity::parse) == Some(entity))
+        self.holds(Some(entity))
     }
 
     /// Whether the data files were given without a configuration (each is read as whichever
@@ -414,14 +418,7 @@ impl Project {
 
     /// Whether the project has sources of answers.
     pub fn has_responses(&self) -> bool {
-        if let Some(lake) = &self.lake {
-            return lake.has(cxray_ingest::lake::RESPONSES) || !self.live(None).list.is_empty();
-        }
-        self.config.sources.iter().any(|s| {
-            s.entity
-                .as_deref()
-                .is_none_or(|e| e.eq_ignore_ascii_case("responses"))
-        })
+        self.holds(None)
     }
 
     /// Forgets every source read, so that the next analysis reads the files again. Analyses
@@ -499,11 +496,7 @@ impl Project {
     }
 
     fn load_responses(&self) -> Result<Responses> {
-        let opts = LoadOptions {
-            strict: self.options.strict,
-            attributes: self.options.response_attributes.clone(),
-            threads: self.threads(),
-        };
+        let opts = self.load_options();
         let loaded = phase(
             self.observer(),
             "reading responses",

@@ -551,11 +551,8 @@ fn a_report_from_the_lake_equals_the_report_from_the_files() {
     let lake = tmp.path().join("lake");
     let source = ProjectSource::config(&config);
     let ingested = cxray_project::ingest(
-        &source,
-        &OpenOptions::default(),
-        &cxray_project::IngestRequest {
-            lake: Some(lake.clone()),
-        },
+        &source.clone().with_lake(&lake),
+        OpenOptions::default(),
         &cxray_project::Silent,
     )
     .unwrap();

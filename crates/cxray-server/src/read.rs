@@ -106,10 +106,11 @@ pub fn report_request(q: &[(String, String)]) -> Result<ReportRequest, ApiError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn q(s: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// A query string's pairs.
+    pub(crate) fn q(s: &[(&str, &str)]) -> Vec<(String, String)> {
         s.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()

@@ -363,11 +363,7 @@ pub async fn export(
 mod tests {
     use super::*;
 
-    fn q(s: &[(&str, &str)]) -> Vec<(String, String)> {
-        s.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
+    use crate::read::tests::q;
 
     #[test]
     fn queries_become_filters_and_bad_values_are_refused() {
