@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cxray_metrics::IntervalChoice;
 use cxray_metrics::period::Period;
-use cxray_project::PeriodLabel;
+use cxray_project::{PeriodLabel, SqlDialect};
 use cxray_stats::Confidence;
 
 /// Customer-experience analytics with honest statistics.
@@ -783,8 +783,22 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "N")]
     pub min_n: Option<u64>,
 
+    /// Print, instead of the metrics, the SQL of the survey metrics' sufficient statistics
+    /// (score histograms) over a table `responses`, for a warehouse to run on the same answers:
+    /// generic, duckdb, postgres, snowflake, bigquery, mysql or sqlite.
+    #[arg(long, value_name = "DIALECT", num_args = 0..=1, default_missing_value = "generic",
+          value_parser = dialect)]
+    pub show_sql: Option<SqlDialect>,
+
     #[command(flatten)]
     pub out: RowsOut,
+}
+
+fn dialect(s: &str) -> Result<SqlDialect, String> {
+    SqlDialect::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = SqlDialect::ALL.iter().map(|(n, _)| *n).collect();
+        format!("unknown SQL dialect {s:?}; use {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -199,6 +199,10 @@ fn metrics(a: MetricsArgs) -> Outcome {
         options.answer_dates = Some((a.since, a.until));
     }
     let project = open_with(&a.input, options)?;
+    if let Some(dialect) = a.show_sql {
+        let sql = run(&project, &a.input, |p| p.metrics_sql(&(&a).into(), dialect))?;
+        return emit(format!("{sql};\n").as_bytes(), a.out.output.as_deref());
+    }
     let out = run(&project, &a.input, |p| p.metrics(&(&a).into()))?;
     emit_rows(&out, &a.out)
 }

@@ -1,6 +1,7 @@
 //! `cxray ingest` and `--lake` end to end on the demo: the lake holds every file source, a
 //! second ingest skips them, analyses of the lake give the figures of the files, a changed
-//! file is noted, and `[lake] path` makes the lake the project's source.
+//! file is noted, `--show-sql` writes the histograms' SQL, and `[lake] path` makes the lake
+//! the project's source.
 
 mod common;
 use common::{cxray, ok};
@@ -145,6 +146,39 @@ fn ingest_then_analyse_the_lake() {
     };
     assert_eq!(without_notes(files.clone()), without_notes(lake.clone()));
     assert!(!notes.contains("changed after"), "{notes}");
+
+    // The SQL of the histograms behind those metrics, for a warehouse; a dialect we do not
+    // write is a usage error.
+    let sql = ok(&cxray(
+        &[
+            "metrics",
+            "-c",
+            "cxray.toml",
+            "--lake",
+            "lake",
+            "--metric",
+            "nps",
+            "--by",
+            "region",
+            "--period",
+            "month",
+            "--show-sql",
+            "duckdb",
+        ],
+        &dir,
+    ));
+    assert!(sql.starts_with("SELECT"), "{sql}");
+    for part in [
+        "FROM\n  \"responses\"",
+        "GROUP BY",
+        "\"region\" AS \"by_1\"",
+        "sum_w2",
+    ] {
+        assert!(sql.contains(part), "{part}: {sql}");
+    }
+    let out = cxray(&["metrics", "-c", "cxray.toml", "--show-sql=oracle"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown SQL dialect"));
 
     // `[lake] path`: every analysis of the project reads the lake.
     let mut config = std::fs::read_to_string(dir.join("cxray.toml")).unwrap();

@@ -82,6 +82,41 @@ pub struct HistogramQuery {
     pub until: Option<NaiveDate>,
 }
 
+/// The SQL dialects a plan can be written in (DataFusion's unparser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqlDialect {
+    /// ANSI-style SQL with double-quoted identifiers.
+    #[default]
+    Generic,
+    DuckDb,
+    Postgres,
+    Snowflake,
+    BigQuery,
+    MySql,
+    Sqlite,
+}
+
+impl SqlDialect {
+    /// Every dialect with its name.
+    pub const ALL: [(&'static str, SqlDialect); 7] = [
+        ("generic", SqlDialect::Generic),
+        ("duckdb", SqlDialect::DuckDb),
+        ("postgres", SqlDialect::Postgres),
+        ("snowflake", SqlDialect::Snowflake),
+        ("bigquery", SqlDialect::BigQuery),
+        ("mysql", SqlDialect::MySql),
+        ("sqlite", SqlDialect::Sqlite),
+    ];
+
+    /// The dialect of a name in [`SqlDialect::ALL`].
+    pub fn parse(name: &str) -> Option<SqlDialect> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, d)| *d)
+    }
+}
+
 /// An embedded DataFusion session holding the canonical tables.
 pub struct Engine {
     ctx: SessionContext,
@@ -148,6 +183,39 @@ impl Engine {
         self.unit_weights
             .store(unit, std::sync::atomic::Ordering::Relaxed);
         self.register_table("responses", schema, batches)
+    }
+
+    /// Registers answers stored as Parquet files (a lake's parts) as the table `responses`,
+    /// scanned by each plan as it runs: only the columns and row groups the plan touches are
+    /// read, a batch at a time, so the answers never sit in memory together. `batches` are
+    /// answers in memory besides (e.g. those of cxray's store), scanned with the files.
+    /// `schema` is that of the table and the batches; a file without one of its (nullable)
+    /// columns reads it as nulls.
+    pub fn register_responses_parquet(
+        &self,
+        schema: Arc<Schema>,
+        files: &[std::path::PathBuf],
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), EngineError> {
+        // Weights are summed: telling that all are 1 would mean reading them.
+        self.unit_weights
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let stored = parquet_table(schema.clone(), files)?;
+        let table: Arc<dyn datafusion::catalog::TableProvider> = match batches.is_empty() {
+            true => stored,
+            false => {
+                use datafusion::logical_expr::LogicalPlanBuilder;
+                let source = datafusion::catalog::default_table_source::provider_as_source;
+                let live = Arc::new(MemTable::try_new(schema, vec![batches])?);
+                let plan = LogicalPlanBuilder::scan("stored", source(stored), None)?
+                    .union(LogicalPlanBuilder::scan("live", source(live), None)?.build()?)?
+                    .build()?;
+                Arc::new(datafusion::catalog::view::ViewTable::new(plan, None))
+            }
+        };
+        self.ctx.deregister_table("responses")?;
+        self.ctx.register_table("responses", table)?;
+        Ok(())
     }
 
     /// Registers a canonical table (`tickets`, `lifecycle`, …) under `name`.
@@ -238,6 +306,52 @@ impl Engine {
         &self,
         q: &HistogramQuery,
     ) -> Result<Vec<GroupHistogram>, EngineError> {
+        let unit = self.unit_weights.load(std::sync::atomic::Ordering::Relaxed);
+        let batches = self.histogram_plan(q, !unit).await?.collect().await?;
+        let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
+        for b in &batches {
+            read_histogram_batch(b, q, &mut groups)?;
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(key, histogram)| GroupHistogram { key, histogram })
+            .collect())
+    }
+
+    /// The plan of [`Engine::score_histograms`] as one SQL query over the table `responses`
+    /// in `dialect`, for a warehouse to run on the same data (a lake's Parquet files read as
+    /// `responses`). Its columns: `metric`, `by_1 …`, `period` (when grouped by period),
+    /// `score`, `n`, and the weight sums `sum_w`, `sum_w2`.
+    pub async fn histogram_sql(
+        &self,
+        q: &HistogramQuery,
+        dialect: SqlDialect,
+    ) -> Result<String, EngineError> {
+        use datafusion::sql::unparser::Unparser;
+        use datafusion::sql::unparser::dialect as d;
+        let plan = self.histogram_plan(q, true).await?.into_unoptimized_plan();
+        let dialect: Box<dyn d::Dialect> = match dialect {
+            SqlDialect::Generic => Box::new(d::DefaultDialect {}),
+            SqlDialect::DuckDb => Box::new(d::DuckDBDialect::new()),
+            SqlDialect::Postgres => Box::new(d::PostgreSqlDialect {}),
+            SqlDialect::Snowflake => Box::new(d::SnowflakeDialect::new()),
+            SqlDialect::BigQuery => Box::new(d::BigQueryDialect {}),
+            SqlDialect::MySql => Box::new(d::MySqlDialect {}),
+            SqlDialect::Sqlite => Box::new(d::SqliteDialect {}),
+        };
+        let statement = Unparser::new(dialect.as_ref())
+            .with_pretty(true)
+            .plan_to_sql(&plan)?;
+        Ok(format!("{statement:#}"))
+    }
+
+    /// The aggregation behind [`Engine::score_histograms`], not yet run; `weights`: with the
+    /// sums of weights and of their squares.
+    async fn histogram_plan(
+        &self,
+        q: &HistogramQuery,
+        weights: bool,
+    ) -> Result<datafusion::prelude::DataFrame, EngineError> {
         let df = self.ctx.table("responses").await?;
         let schema = df.schema().clone();
         for b in &q.by {
@@ -294,21 +408,36 @@ impl Engine {
         }
         group.push(col("score"));
         let mut aggregates = vec![count(lit(1)).alias("n")];
-        if !self.unit_weights.load(std::sync::atomic::Ordering::Relaxed) {
+        if weights {
             aggregates.push(sum(col("weight")).alias("sum_w"));
             aggregates.push(sum(col("weight") * col("weight")).alias("sum_w2"));
         }
-        let df = df.aggregate(group, aggregates)?;
-        let batches = df.collect().await?;
-        let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
-        for b in &batches {
-            read_histogram_batch(b, q, &mut groups)?;
-        }
-        Ok(groups
-            .into_iter()
-            .map(|(key, histogram)| GroupHistogram { key, histogram })
-            .collect())
+        Ok(df.aggregate(group, aggregates)?)
     }
+}
+
+/// Parquet files as one table of `schema`, read as plans need them.
+fn parquet_table(
+    schema: Arc<Schema>,
+    files: &[std::path::PathBuf],
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>, EngineError> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    if files.is_empty() {
+        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+    }
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 fn as_utf8(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, EngineError> {

@@ -919,6 +919,13 @@ fn read_part(
         .collect::<Result<Vec<_>, _>>()
 }
 
+/// The answers to read from a lake: their reports (no rows yet) and their parts, each with the
+/// manifest index of its file.
+struct ResponsesScan<'a> {
+    loaded: Loaded,
+    parts: Vec<(usize, &'a Part)>,
+}
+
 /// A lake opened for reading.
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -1006,25 +1013,32 @@ impl Lake {
             .filter(move |(_, f)| f.entity == entity)
     }
 
-    /// Reads the parts of `entity`'s files in parallel, in manifest order; with `months`,
-    /// only the parts of those months (`YYYY-MM`, inclusive) and those without a month.
-    fn read_parts(
-        &self,
-        entity: &str,
-        columns: Option<&[&str]>,
+    /// The parts of `entity`'s files in manifest order, with the index of their file; with
+    /// `months`, only the parts of those months (`YYYY-MM`, inclusive) and those without a
+    /// month.
+    fn parts_of<'a>(
+        &'a self,
+        entity: &'a str,
         months: Option<&(String, String)>,
-        threads: usize,
-    ) -> Result<Vec<(usize, Vec<RecordBatch>)>, IngestError> {
+    ) -> Vec<(usize, &'a Part)> {
         let wanted = |p: &Part| match (months, &p.month) {
             (Some((from, to)), Some(m)) => from <= m && m <= to,
             _ => true,
         };
-        let parts: Vec<(usize, &Part)> = self
-            .files_of(entity)
+        self.files_of(entity)
             .flat_map(|(k, f)| f.parts.iter().filter(|p| wanted(p)).map(move |p| (k, p)))
-            .collect();
+            .collect()
+    }
+
+    /// Reads every part of `entity`'s files in parallel, in manifest order.
+    fn read_parts(
+        &self,
+        entity: &str,
+        threads: usize,
+    ) -> Result<Vec<(usize, Vec<RecordBatch>)>, IngestError> {
+        let parts = self.parts_of(entity, None);
         parallel(parts.len(), threads, |i| {
-            read_part(&self.dir, parts[i].1, columns).map(|b| (parts[i].0, b))
+            read_part(&self.dir, parts[i].1, None).map(|b| (parts[i].0, b))
         })
         .into_iter()
         .collect()
@@ -1056,6 +1070,63 @@ impl Lake {
         from: Option<chrono::NaiveDate>,
         to: Option<chrono::NaiveDate>,
     ) -> Result<Option<Loaded>, IngestError> {
+        let Some(scan) = self.responses_scan(opts, from, to)? else {
+            return Ok(None);
+        };
+        let mut loaded = scan.loaded;
+        let columns: Vec<&str> = FIXED_COLUMNS
+            .iter()
+            .copied()
+            .chain(loaded.attributes.iter().map(String::as_str))
+            .collect();
+        let parts = &scan.parts;
+        let read = parallel(parts.len(), opts.threads, |i| {
+            read_part(&self.dir, parts[i].1, Some(&columns)).map(|b| (parts[i].0, b))
+        });
+        for r in read {
+            let (k, bs) = r?;
+            let names = self.attributes_in(k, &loaded.attributes);
+            for b in bs {
+                self.check(&b, &loaded.schema, FIXED_COLUMNS.len(), names.len())?;
+                let b = crate::conform(b, &names, &loaded.attributes, &loaded.schema);
+                loaded.batches.push(b);
+            }
+        }
+        Ok(Some(loaded))
+    }
+
+    /// The answers of the months holding the local dates `from..=to` as Parquet files for a
+    /// query engine to scan, without reading a row: the table's schema (the union of the
+    /// files' segment columns; a part without one of them reads it as nulls), the part files,
+    /// and the counts, reports and rejects of the files (`Loaded` with no batches). `None`
+    /// when the lake holds no answers.
+    pub fn responses_parts(
+        &self,
+        opts: &LoadOptions,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<(Loaded, Vec<PathBuf>)>, IngestError> {
+        Ok(self.responses_scan(opts, from, to)?.map(|scan| {
+            let files = scan
+                .parts
+                .iter()
+                .map(|(_, p)| self.dir.join(&p.path))
+                .collect();
+            (scan.loaded, files)
+        }))
+    }
+
+    /// What reading the answers of `from..=to` needs: their schema, reports and rejects (no
+    /// rows yet), and the parts to read with the manifest index of their file.
+    fn responses_scan(
+        &self,
+        opts: &LoadOptions,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<ResponsesScan<'_>>, IngestError> {
+        if !self.has(RESPONSES) {
+            return Ok(None);
+        }
         let months = (from.is_some() || to.is_some()).then(|| {
             let name = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
             (
@@ -1063,33 +1134,9 @@ impl Lake {
                 to.map_or_else(|| "9999-99".into(), name),
             )
         });
-        if !self.has(RESPONSES) {
-            return Ok(None);
-        }
         let mut attributes = crate::union_of(self.files_of(RESPONSES).map(|(_, f)| &f.attributes));
         if let Some(keep) = &opts.attributes {
             attributes.retain(|a| keep.contains(a));
-        }
-        let columns: Vec<&str> = FIXED_COLUMNS
-            .iter()
-            .copied()
-            .chain(attributes.iter().map(String::as_str))
-            .collect();
-        let schema = responses_schema(&attributes);
-        let read = self.read_parts(RESPONSES, Some(&columns), months.as_ref(), opts.threads)?;
-        let mut batches = vec![];
-        for (k, bs) in read {
-            let file = &self.manifest.files[k];
-            let names: Vec<String> = file
-                .attributes
-                .iter()
-                .filter(|a| attributes.contains(a))
-                .cloned()
-                .collect();
-            for b in bs {
-                self.check(&b, &schema, FIXED_COLUMNS.len(), names.len())?;
-                batches.push(crate::conform(b, &names, &attributes, &schema));
-            }
         }
         let (sources, totals) = self.reports(RESPONSES);
         let rejects = self.rejects(RESPONSES)?;
@@ -1099,14 +1146,28 @@ impl Lake {
                 first: rejects[0].to_string(),
             });
         }
-        Ok(Some(Loaded {
-            schema,
-            batches,
-            rejects,
-            sources,
-            totals,
-            attributes,
+        Ok(Some(ResponsesScan {
+            loaded: Loaded {
+                schema: responses_schema(&attributes),
+                batches: vec![],
+                rejects,
+                sources,
+                totals,
+                attributes,
+            },
+            parts: self.parts_of(RESPONSES, months.as_ref()),
         }))
+    }
+
+    /// The segment columns of the `k`-th input file that are among `attributes`, in the
+    /// file's order (the order of its parts' columns).
+    fn attributes_in(&self, k: usize, attributes: &[String]) -> Vec<String> {
+        self.manifest.files[k]
+            .attributes
+            .iter()
+            .filter(|a| attributes.contains(a))
+            .cloned()
+            .collect()
     }
 
     /// The rows of `entity` in the lake (`None` when it has none), as
@@ -1122,7 +1183,7 @@ impl Lake {
         }
         let attributes = crate::union_of(self.files_of(name).map(|(_, f)| &f.attributes));
         let schema = entity_schema(entity, &attributes);
-        let read = self.read_parts(name, None, None, threads)?;
+        let read = self.read_parts(name, threads)?;
         let mut batches = vec![];
         for (k, bs) in read {
             let names = &self.manifest.files[k].attributes;

@@ -32,6 +32,18 @@ pub(crate) fn with_responses(project: &Project, loaded: &Loaded) -> Result<Engin
     Ok(engine)
 }
 
+/// An engine that scans the answers from Parquet files (a lake's parts) and `loaded`'s
+/// batches (see [`Project::streamed_responses`]) as `responses`.
+pub(crate) fn with_parquet_responses(
+    project: &Project,
+    loaded: &Loaded,
+    parts: &[std::path::PathBuf],
+) -> Result<Engine> {
+    let engine = Engine::new(project.threads());
+    engine.register_responses_parquet(loaded.schema.clone(), parts, loaded.batches.clone())?;
+    Ok(engine)
+}
+
 /// An engine holding the given tables; `views` are the text columns that several aggregations
 /// group by (the ticket metrics: three over the same keys), stored once as views. The other
 /// families group each key once, and views of 50M journey events would cost 16 bytes a row.

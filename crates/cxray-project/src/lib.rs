@@ -72,6 +72,7 @@ pub use config::{
     SurveyConfig, SurveyQuestion, TeamSettings, Texts, TriggerConfig, WebhookConfig,
 };
 pub use customer::{Interaction, Timeline};
+pub use cxray_engine::SqlDialect;
 pub use drivers::{DriversOutput, DriversRequest};
 pub use error::{Error, ErrorKind, Remedy, Result};
 pub use explain::{ExplainOutput, ExplainRequest, PeriodLabel};

@@ -4,7 +4,7 @@
 use crate::enrich::TEXT_COLUMNS;
 use crate::touchpoints::TOUCHPOINT_COLUMN;
 use chrono::NaiveDate;
-use cxray_engine::HistogramQuery;
+use cxray_engine::{HistogramQuery, SqlDialect};
 use cxray_insights::{MetricRow, TableOptions, metric_rows};
 use cxray_metrics::period::Period;
 use cxray_metrics::{EstimateOptions, IntervalChoice, MetricCatalog};
@@ -49,6 +49,14 @@ impl Default for MetricsRequest {
             min_n: None,
         }
     }
+}
+
+/// The survey part of a metrics request, as the engine takes it.
+struct SurveyQuery {
+    query: HistogramQuery,
+    need: Enrich,
+    /// Where `theme` is among the segment columns.
+    theme_at: Option<usize>,
 }
 
 /// Settings the numbers depend on.
@@ -101,6 +109,16 @@ fn labels(catalog: &MetricCatalog) -> Vec<MetricLabel> {
     labels
 }
 
+/// The survey and the operational metrics of a request, names trimmed and in lower case.
+fn split_metrics(req: &MetricsRequest) -> (Vec<String>, Asked) {
+    operational::split(
+        (req.metrics.iter())
+            .map(|m| m.trim().to_lowercase())
+            .filter(|m| !m.is_empty())
+            .collect(),
+    )
+}
+
 /// The display order of the survey metrics when none are asked for.
 pub(crate) const SURVEY_ORDER: [&str; 5] = ["nps", "csat", "ces", "stars", "task"];
 
@@ -109,13 +127,7 @@ impl Project {
     /// and n. Answers are read only when survey metrics are asked for (or none are); each
     /// operational family reads its own entity.
     pub fn metrics(&self, req: &MetricsRequest) -> Result<MetricsOutput> {
-        let names: Vec<String> = req
-            .metrics
-            .iter()
-            .map(|m| m.trim().to_lowercase())
-            .filter(|m| !m.is_empty())
-            .collect();
-        let (survey, asked) = operational::split(names);
+        let (survey, asked) = split_metrics(req);
         let by = trimmed(&req.by);
         let settings = |by: Vec<String>, min_n: u64| MetricsSettings {
             confidence: req.confidence.level(),
@@ -136,56 +148,10 @@ impl Project {
                 labels: labels(&MetricCatalog::builtin()),
             });
         }
-        // `theme` groups by each theme of the comments; the comment_* columns come from text
-        // enrichment, which only runs when asked for.
-        let theme_at = by.iter().position(|b| b == "theme");
-        let engine_by: Vec<String> = by
-            .iter()
-            .map(|b| {
-                if b == "theme" {
-                    TEXT_COLUMNS[3].to_string()
-                } else {
-                    b.clone()
-                }
-            })
-            .collect();
-        let text_column = engine_by
-            .iter()
-            .find(|b| TEXT_COLUMNS.contains(&b.as_str()));
-        let need = Enrich {
-            text: text_column.is_some(),
-            touchpoints: engine_by.iter().any(|b| b == TOUCHPOINT_COLUMN),
-        };
-        let responses = self.responses_with(need)?;
-        if let Some(col) = text_column
-            && responses.text.is_none()
-        {
-            return Err(Error::usage(format!(
-                "breaking down by {col} needs comments, and the responses have none (or [text] \
-                 enabled = false)"
-            ))
-            .about("by"));
-        }
-        if need.touchpoints && responses.loaded.schema.index_of(TOUCHPOINT_COLUMN).is_err() {
-            return Err(Error::usage(format!(
-                "{TOUCHPOINT_COLUMN} joins answers to the journey step they follow, and needs a \
-                 journey source (entity = \"journey\") with a customer_id column in cxray.toml"
-            ))
-            .about("by"));
-        }
-        for m in &survey {
-            self.catalog()
-                .get(m)
-                .map_err(|e| Error::usage(e).about("metrics"))?;
-        }
-        let engine = crate::engine::with_responses(self, &responses.loaded)?;
-        let query = HistogramQuery {
-            metrics: survey.clone(),
-            by: engine_by,
-            period: req.period,
-            since: req.since,
-            until: req.until,
-        };
+        let survey_query = self.survey_query(req, &survey, &by)?;
+        let (engine, mut input) = self.answers_engine(req, &survey_query)?;
+        let query = survey_query.query;
+        let theme_at = survey_query.theme_at;
         let groups =
             crate::engine::run(self, "computing metrics", engine.score_histograms(&query))?;
         let groups = match theme_at {
@@ -205,7 +171,6 @@ impl Project {
             survey.clone()
         };
         let mut rows = metric_rows(&groups, &by, self.catalog(), &opts, &order);
-        let mut input = InputSummary::of_responses(&responses.loaded);
         if !asked.is_empty() {
             let more = self.operational_metrics(req, &by, &opts, &asked)?;
             rows.extend(more.rows);
@@ -219,6 +184,125 @@ impl Project {
             settings: settings(by, opts.min_n),
             labels: labels(self.catalog()),
         })
+    }
+
+    /// The SQL of the survey metrics' sufficient statistics (score histograms per metric,
+    /// segment and period) over the table `responses`, in `dialect`: what a warehouse runs to
+    /// compute the same metrics from the same answers (a lake's Parquet files).
+    pub fn metrics_sql(&self, req: &MetricsRequest, dialect: SqlDialect) -> Result<String> {
+        let (survey, asked) = split_metrics(req);
+        if survey.is_empty() && !asked.is_empty() {
+            return Err(Error::usage(
+                "the SQL is that of the survey metrics' histograms; operational metrics are \
+                 computed from their own tables",
+            )
+            .about("metrics"));
+        }
+        let by = trimmed(&req.by);
+        let q = self.survey_query(req, &survey, &by)?;
+        if q.need.text || q.need.touchpoints {
+            return Err(Error::usage(
+                "themes, comment language and sentiment, and touchpoints are added to the \
+                 answers by cxray; the stored answers a warehouse reads do not have them",
+            )
+            .about("by"));
+        }
+        // The plan needs only the answers' columns: over an empty table of their schema, the
+        // SQL names one table `responses`, whatever the project reads them from.
+        let schema = match self.streamed_responses(req.since, req.until)? {
+            Some((loaded, _)) => loaded.schema,
+            None => self.responses()?.loaded.schema.clone(),
+        };
+        let engine = cxray_engine::Engine::new(1);
+        engine.register_table("responses", schema, vec![])?;
+        crate::engine::run(self, "writing SQL", engine.histogram_sql(&q.query, dialect))
+    }
+
+    /// The histogram query of the survey metrics asked for, checked against the catalog, and
+    /// what the answers need added for it: `theme` groups by each theme of the comments (the
+    /// comment_* columns come from text enrichment, which only runs when asked for).
+    fn survey_query(
+        &self,
+        req: &MetricsRequest,
+        survey: &[String],
+        by: &[String],
+    ) -> Result<SurveyQuery> {
+        let theme_at = by.iter().position(|b| b == "theme");
+        let engine_by: Vec<String> = by
+            .iter()
+            .map(|b| match b == "theme" {
+                true => TEXT_COLUMNS[3].to_string(),
+                false => b.clone(),
+            })
+            .collect();
+        let need = Enrich {
+            text: (engine_by.iter()).any(|b| TEXT_COLUMNS.contains(&b.as_str())),
+            touchpoints: engine_by.iter().any(|b| b == TOUCHPOINT_COLUMN),
+        };
+        for m in survey {
+            self.catalog()
+                .get(m)
+                .map_err(|e| Error::usage(e).about("metrics"))?;
+        }
+        Ok(SurveyQuery {
+            query: HistogramQuery {
+                metrics: survey.to_vec(),
+                by: engine_by,
+                period: req.period,
+                since: req.since,
+                until: req.until,
+            },
+            need,
+            theme_at,
+        })
+    }
+
+    /// An engine holding the answers as `responses`, and their input summary. Straight from
+    /// the lake's files when nothing is added to the answers: the engine aggregates them as
+    /// it scans, and memory does not grow with their number. Otherwise the answers are read
+    /// (once per project) with what `need` adds, which must be there.
+    fn answers_engine(
+        &self,
+        req: &MetricsRequest,
+        q: &SurveyQuery,
+    ) -> Result<(cxray_engine::Engine, InputSummary)> {
+        let need = q.need;
+        let streamed = match need.text || need.touchpoints {
+            true => None,
+            false => self.streamed_responses(req.since, req.until)?,
+        };
+        if let Some((loaded, parts)) = streamed {
+            return Ok((
+                crate::engine::with_parquet_responses(self, &loaded, &parts)?,
+                InputSummary::of_responses(&loaded),
+            ));
+        }
+        let responses = self.responses_with(need)?;
+        let text_column = q
+            .query
+            .by
+            .iter()
+            .find(|b| TEXT_COLUMNS.contains(&b.as_str()));
+        if let Some(col) = text_column
+            && responses.text.is_none()
+        {
+            return Err(Error::usage(format!(
+                "breaking down by {col} needs comments, and the responses have none (or [text] \
+                 enabled = false)"
+            ))
+            .about("by"));
+        }
+        if need.touchpoints && responses.loaded.schema.index_of(TOUCHPOINT_COLUMN).is_err() {
+            return Err(Error::usage(format!(
+                "{TOUCHPOINT_COLUMN} joins answers to the journey step they follow, and needs a \
+                 journey source (entity = \"journey\") with a customer_id column in cxray.toml"
+            ))
+            .about("by"));
+        }
+        Ok((
+            crate::engine::with_responses(self, &responses.loaded)?,
+            InputSummary::of_responses(&responses.loaded),
+        ))
     }
 
     fn table_options(&self, req: &MetricsRequest, weighted: bool) -> TableOptions {

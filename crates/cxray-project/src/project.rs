@@ -495,6 +495,49 @@ impl Project {
         Ok(current)
     }
 
+    /// The answers of local dates `from..=to` as the lake's Parquet parts for the engine to
+    /// scan, when an aggregation can stream them: the project reads a lake and has not read
+    /// the answers into memory already (then those are used; `None`). With the parts come the
+    /// answers of the live sources (cxray's store), read now, as the returned `Loaded`'s
+    /// batches, its schema that of both, and the counts, reports and rejects of both.
+    pub(crate) fn streamed_responses(
+        &self,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<(Loaded, Vec<PathBuf>)>> {
+        let Some(lake) = &self.lake else {
+            return Ok(None);
+        };
+        if self.responses.try_lock().map_or(true, |r| r.is_some()) {
+            return Ok(None);
+        }
+        self.note_stale(lake);
+        let opts = self.load_options();
+        let live = self.live(None);
+        let live = match live.list.is_empty() {
+            true => None,
+            false => Some(load_responses(&live, &self.catalog, &opts)?),
+        };
+        let (loaded, parts) = match (lake.responses_parts(&opts, from, to)?, live) {
+            (Some((stored, parts)), Some(live)) => (stored.merge(live), parts),
+            (Some((stored, parts)), None) => (stored, parts),
+            (None, Some(live)) => (live, vec![]),
+            (None, None) => {
+                return Err(Error::bad_input(format!(
+                    "{}: the lake holds no answers",
+                    lake.dir().display()
+                )));
+            }
+        };
+        self.record_rejects(&loaded.rejects);
+        self.observer.sources_read(SourcesRead {
+            noun: "answers",
+            sources: &loaded.sources,
+            rejects: &loaded.rejects,
+        });
+        Ok(Some((loaded, parts)))
+    }
+
     fn load_responses(&self) -> Result<Responses> {
         let opts = self.load_options();
         let loaded = phase(

@@ -589,3 +589,95 @@ fn a_report_from_the_lake_equals_the_report_from_the_files() {
     let none = source.with_lake(tmp.path());
     assert!(Project::open(&none, OpenOptions::default()).is_err());
 }
+
+/// Records the phases of work a project begins.
+#[derive(Default)]
+struct Phases(Mutex<Vec<String>>);
+
+impl Observer for Phases {
+    fn started(&self, phase: &str) {
+        self.0.lock().unwrap().push(phase.to_string());
+    }
+}
+
+/// Metrics from a lake are aggregated as its Parquet parts are scanned, without reading the
+/// answers into memory; the figures, counts and SQL are those of the files read into memory,
+/// and stay so once the answers are in memory. (The store's answers scanned with the parts:
+/// `lake_cli.rs` and the engine's tests.)
+#[test]
+fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let lake = tmp.path().join("lake");
+    let source = ProjectSource::config(&config);
+    cxray_project::ingest(
+        &source.clone().with_lake(&lake),
+        OpenOptions::default(),
+        &cxray_project::Silent,
+    )
+    .unwrap();
+    let direct = Project::open(&source, OpenOptions::default()).unwrap();
+    let phases = Arc::new(Phases::default());
+    let from_lake = Project::open(&source.clone().with_lake(&lake), OpenOptions::default())
+        .unwrap()
+        .observed_by(phases.clone());
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    let requests = [
+        MetricsRequest::default(),
+        MetricsRequest {
+            metrics: vec!["nps".into(), "csat".into()],
+            by: vec!["region".into(), "plan".into()],
+            period: Some(cxray_metrics::period::Period::Month),
+            ..Default::default()
+        },
+        MetricsRequest {
+            metrics: vec!["nps".into(), "fcr".into()],
+            by: vec!["channel".into()],
+            period: Some(cxray_metrics::period::Period::Week),
+            since: day("2025-03-05"),
+            until: day("2025-05-20"),
+            ..Default::default()
+        },
+    ];
+    let json = |p: &Project, r: &MetricsRequest| serde_json::to_value(p.metrics(r).unwrap());
+    for r in &requests {
+        let a = json(&direct, r).unwrap();
+        let b = json(&from_lake, r).unwrap();
+        assert!(a["rows"].as_array().unwrap().len() > 3, "{r:?}");
+        same_json(&a, &b, "").unwrap();
+        let sql = |p: &Project| p.metrics_sql(r, cxray_project::SqlDialect::DuckDb);
+        if r.metrics.iter().all(|m| m != "fcr") {
+            assert_eq!(sql(&direct).unwrap(), sql(&from_lake).unwrap());
+        }
+    }
+    let read = |p: &Phases| {
+        (p.0.lock().unwrap().iter())
+            .filter(|s| *s == "reading responses")
+            .count()
+    };
+    assert_eq!(read(&phases), 0, "{:?}", phases.0.lock().unwrap());
+    // Once the answers are in memory (a report, a browse), metrics use them: one read.
+    from_lake.responses().unwrap();
+    for r in &requests {
+        same_json(
+            &json(&direct, r).unwrap(),
+            &json(&from_lake, r).unwrap(),
+            "",
+        )
+        .unwrap();
+    }
+    assert_eq!(read(&phases), 1);
+    // Operational metrics have no SQL of answers; nor has a breakdown cxray adds.
+    let only_fcr = MetricsRequest {
+        metrics: vec!["fcr".into()],
+        ..Default::default()
+    };
+    let e = (from_lake.metrics_sql(&only_fcr, Default::default())).unwrap_err();
+    assert_eq!((e.kind(), e.field()), (ErrorKind::Usage, Some("metrics")));
+    let by_theme = MetricsRequest {
+        by: vec!["theme".into()],
+        ..Default::default()
+    };
+    let e = (from_lake.metrics_sql(&by_theme, Default::default())).unwrap_err();
+    assert_eq!((e.kind(), e.field()), (ErrorKind::Usage, Some("by")));
+}
