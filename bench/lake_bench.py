@@ -9,7 +9,7 @@
    and ces, three segment columns (region, channel, plan), 2023-01 to 2025-12.
 2. `cxray ingest` validates them into a lake (timed: rows/s, peak memory, size on disk).
 3. `cxray metrics --lake` (3 metrics x 2 segment columns x month; streamed from the parts)
-   against DuckDB running the SQL that `cxray metrics --show-sql duckdb` prints for the same
+   against DuckDB running the SQL that `cxray metrics --show-sql=duckdb` prints for the same
    query, on a view over the lake's Parquet parts. Each run in its own process under
    /usr/bin/time (wall time, peak RSS); the median is reported.
 4. Checks that both agree: every group's n and NPS, CSAT (% satisfied) and CES (mean)
@@ -165,7 +165,7 @@ def main():
               f"peak {peak:.0f} MiB, lake {du(lake) / 1e9:.2f} GB", flush=True)
     sql_file = os.path.join(work, "histograms.sql")
     out_json = os.path.join(work, "metrics.json")
-    timed([a.cxray, "metrics", "-c", config, "--lake", lake, *QUERY, "--show-sql", "duckdb", "-o", sql_file])
+    timed([a.cxray, "metrics", "-c", config, "--lake", lake, *QUERY, "--show-sql=duckdb", "-o", sql_file])
     tools = [
         ("cxray metrics --lake", [a.cxray, "metrics", "-c", config, "--lake", lake, *QUERY,
                                   "--format", "json", "-o", out_json]),

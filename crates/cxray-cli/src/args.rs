@@ -713,6 +713,12 @@ pub struct InputArgs {
     #[arg(long, value_name = "DIR")]
     pub lake: Option<PathBuf>,
 
+    /// Run survey metrics streamed from the lake on the Ballista cluster of this scheduler
+    /// (`df://host:port`; default: `[engine] url` of cxray.toml). Needs a cxray built with
+    /// `--features cxray-cli/cluster`.
+    #[arg(long, value_name = "URL")]
+    pub engine: Option<String>,
+
     /// Fail (exit code 2) if any row is rejected.
     #[arg(long)]
     pub strict: bool,
@@ -785,9 +791,9 @@ pub struct MetricsArgs {
 
     /// Print, instead of the metrics, the SQL of the survey metrics' sufficient statistics
     /// (score histograms) over a table `responses`, for a warehouse to run on the same answers:
-    /// generic, duckdb, postgres, snowflake, bigquery, mysql or sqlite.
+    /// --show-sql, or --show-sql=DIALECT: generic, duckdb, postgres or snowflake.
     #[arg(long, value_name = "DIALECT", num_args = 0..=1, default_missing_value = "generic",
-          value_parser = dialect)]
+          require_equals = true, value_parser = dialect)]
     pub show_sql: Option<SqlDialect>,
 
     #[command(flatten)]

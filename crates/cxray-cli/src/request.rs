@@ -61,6 +61,7 @@ pub fn open_options(a: &InputArgs, attributes: Option<Vec<String>>) -> OpenOptio
         response_attributes: attributes,
         answer_dates: None,
         threads: 0,
+        engine_url: a.engine.clone(),
         // A cxray store given as a source is read like a file.
         providers: vec![std::sync::Arc::new(cxray_store::StoreSource)],
     }

@@ -162,8 +162,7 @@ fn ingest_then_analyse_the_lake() {
             "region",
             "--period",
             "month",
-            "--show-sql",
-            "duckdb",
+            "--show-sql=duckdb",
         ],
         &dir,
     ));

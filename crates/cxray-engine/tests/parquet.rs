@@ -2,100 +2,14 @@
 //! the histograms of the same answers held in memory; and the SQL written for a warehouse
 //! computes them too.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
+use common::{answers, conform, queries, run, write_parquet};
 
 use cxray_engine::{Engine, HistogramQuery, Period, SqlDialect};
 use cxray_ingest::responses_schema;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, DictionaryArray, Float64Array, StringArray,
-    TimestampMicrosecondArray,
-};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, Schema};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
-
-/// `n` answers from row `start` on: nps and csat, three months of 2025 (day 20,089 is
-/// 2025-01-01), weights of halves (sums exact in any order), some regions missing.
-fn answers(start: usize, n: usize, attributes: &[&str]) -> RecordBatch {
-    let names: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();
-    let schema = responses_schema(&names);
-    let rows: Vec<usize> = (start..start + n).collect();
-    let metric = |r: usize| if r.is_multiple_of(3) { "csat" } else { "nps" };
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| format!("r{r}")),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| format!("c{}", r % 97)),
-        )),
-        Arc::new(
-            TimestampMicrosecondArray::from_iter_values(
-                rows.iter()
-                    .map(|r| (20_089 + (r * 7 % 90) as i64) * 86_400_000_000),
-            )
-            .with_timezone("UTC"),
-        ),
-        Arc::new(Date32Array::from_iter_values(
-            rows.iter().map(|r| 20_089 + (r * 7 % 90) as i32),
-        )),
-        Arc::new(DictionaryArray::<Int32Type>::from_iter(
-            rows.iter().map(|r| Some(metric(*r))),
-        )),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(
-            |r| match metric(*r) {
-                "csat" => (1 + r % 5) as f64,
-                _ => ((r * 13) % 11) as f64,
-            },
-        ))),
-        Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|r| 0.5 * (1 + r % 4) as f64),
-        )),
-        Arc::new(StringArray::from_iter(rows.iter().map(|_| None::<&str>))),
-    ];
-    for a in attributes {
-        let values: Vec<Option<String>> = rows
-            .iter()
-            .map(|r| match *a {
-                "region" => (!r.is_multiple_of(7)).then(|| ["North", "South"][r % 2].to_string()),
-                _ => Some(["basic", "plus", "premium"][r % 3].to_string()),
-            })
-            .collect();
-        cols.push(Arc::new(DictionaryArray::<Int32Type>::from_iter(
-            values.iter().map(|v| v.as_deref()),
-        )));
-    }
-    RecordBatch::try_new(schema, cols).unwrap()
-}
-
-/// `b` with the columns of `schema` (missing ones null), as the lake conforms its parts.
-fn conform(b: &RecordBatch, schema: &Arc<Schema>) -> RecordBatch {
-    let cols = schema
-        .fields()
-        .iter()
-        .map(|f| match b.column_by_name(f.name()) {
-            Some(c) => c.clone(),
-            None => datafusion::arrow::array::new_null_array(f.data_type(), b.num_rows()),
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), cols).unwrap()
-}
-
-fn write_parquet(path: &PathBuf, batches: &[&RecordBatch]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, batches[0].schema(), None).unwrap();
-    for b in batches {
-        w.write(b).unwrap();
-    }
-    w.close().unwrap();
-}
-
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 #[test]
 fn parquet_parts_and_live_answers_give_the_histograms_of_memory() {
@@ -126,22 +40,7 @@ fn parquet_parts_and_live_answers_give_the_histograms_of_memory() {
         .register_responses_parquet(schema.clone(), &files, vec![])
         .unwrap();
 
-    let queries = [
-        HistogramQuery::default(),
-        HistogramQuery {
-            metrics: vec!["nps".into()],
-            by: vec!["region".into(), "plan".into()],
-            period: Some(Period::Month),
-            ..Default::default()
-        },
-        HistogramQuery {
-            by: vec!["plan".into()],
-            period: Some(Period::Week),
-            since: chrono::NaiveDate::from_ymd_opt(2025, 2, 1),
-            until: chrono::NaiveDate::from_ymd_opt(2025, 2, 28),
-            ..Default::default()
-        },
-    ];
+    let queries = queries();
     for q in &queries {
         let want = run(memory.score_histograms(q)).unwrap();
         let got = run(streamed.score_histograms(q)).unwrap();

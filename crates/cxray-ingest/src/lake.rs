@@ -1106,14 +1106,19 @@ impl Lake {
         from: Option<chrono::NaiveDate>,
         to: Option<chrono::NaiveDate>,
     ) -> Result<Option<(Loaded, Vec<PathBuf>)>, IngestError> {
-        Ok(self.responses_scan(opts, from, to)?.map(|scan| {
-            let files = scan
-                .parts
-                .iter()
-                .map(|(_, p)| self.dir.join(&p.path))
-                .collect();
-            (scan.loaded, files)
-        }))
+        let Some(scan) = self.responses_scan(opts, from, to)? else {
+            return Ok(None);
+        };
+        let mut files = Vec::with_capacity(scan.parts.len());
+        for (_, p) in &scan.parts {
+            // A query engine lists a missing file as an empty folder: its rows would be lost.
+            let path = self.dir.join(&p.path);
+            if !path.is_file() {
+                return Err(self.corrupt(format!("the part {} is missing", p.path)));
+            }
+            files.push(path);
+        }
+        Ok(Some((scan.loaded, files)))
     }
 
     /// What reading the answers of `from..=to` needs: their schema, reports and rejects (no

@@ -439,4 +439,13 @@ fn a_part_that_does_not_match_its_manifest_is_an_error_not_a_panic() {
     let more = source(dir.path(), "more.csv", "responses", MORE_ANSWERS);
     let cfg = sources(dir.path(), vec![more]);
     assert!(into_lake(&cfg, &lake_dir).is_err());
+    // A missing part: an error for a query engine's scan too, which would list it as an empty
+    // folder and lose its rows.
+    assert!(lake.responses_parts(&opts(), None, None).unwrap().is_some());
+    std::fs::remove_file(&answers_part).unwrap();
+    let e = lake
+        .responses_parts(&opts(), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is missing"), "{e}");
 }

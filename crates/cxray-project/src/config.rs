@@ -119,6 +119,9 @@ pub struct ProjectConfig {
     /// `[lake]`: where `cxray ingest` writes the validated sources, which analyses then read.
     #[serde(default)]
     pub lake: LakeSettings,
+    /// `[engine]`: where the plans run.
+    #[serde(default)]
+    pub engine: EngineSettings,
     /// Folder of the config file; source paths are relative to it. Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -131,6 +134,16 @@ pub struct LakeSettings {
     /// The lake folder, relative to the config file. When set, `cxray ingest` writes there and
     /// every analysis reads the lake instead of the source files.
     pub path: Option<PathBuf>,
+}
+
+/// `[engine]`: where the plans run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSettings {
+    /// A Ballista scheduler (`df://host:port`): survey metrics streamed from the lake run on
+    /// its cluster, whose executors must reach the lake's files at the same paths. Unset: the
+    /// embedded engine.
+    pub url: Option<String>,
 }
 
 /// `[[alerts]]`: a rule that fires on the latest complete period.

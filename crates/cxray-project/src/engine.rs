@@ -44,6 +44,37 @@ pub(crate) fn with_parquet_responses(
     Ok(engine)
 }
 
+/// The histograms of `query` over the lake's `parts` on the Ballista cluster at `url` (the
+/// answers in `loaded`'s batches are not sent: the caller adds them). Connecting and running
+/// happen in one runtime, which the client's connection needs.
+pub(crate) fn on_cluster(
+    project: &Project,
+    url: &str,
+    loaded: &Loaded,
+    parts: &[std::path::PathBuf],
+    query: &cxray_engine::HistogramQuery,
+) -> Result<Vec<cxray_engine::GroupHistogram>> {
+    #[cfg(feature = "cluster")]
+    {
+        let threads = project.threads();
+        run(project, "computing metrics on the cluster", async move {
+            let engine = Engine::ballista(url, threads).await?;
+            engine.register_responses_parquet(loaded.schema.clone(), parts, vec![])?;
+            engine.score_histograms(query).await
+        })
+        .map_err(|e| Error::runtime(format!("on the cluster at {url}: {}", e.message())))
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = (project, loaded, parts, query);
+        Err(Error::usage(format!(
+            "the engine {url} is a Ballista cluster, and this cxray was built without one: \
+             build it with `cargo build --release -p cxray-cli --features cxray-cli/cluster`"
+        ))
+        .about("engine"))
+    }
+}
+
 /// An engine holding the given tables; `views` are the text columns that several aggregations
 /// group by (the ticket metrics: three over the same keys), stored once as views. The other
 /// families group each key once, and views of 50M journey events would cost 16 bytes a row.

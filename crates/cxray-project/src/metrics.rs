@@ -149,11 +149,8 @@ impl Project {
             });
         }
         let survey_query = self.survey_query(req, &survey, &by)?;
-        let (engine, mut input) = self.answers_engine(req, &survey_query)?;
-        let query = survey_query.query;
+        let (groups, mut input) = self.survey_histograms(req, &survey_query)?;
         let theme_at = survey_query.theme_at;
-        let groups =
-            crate::engine::run(self, "computing metrics", engine.score_histograms(&query))?;
         let groups = match theme_at {
             Some(i) => cxray_insights::explode_themes(&groups, i),
             None => groups,
@@ -255,6 +252,46 @@ impl Project {
             need,
             theme_at,
         })
+    }
+
+    /// The survey metrics' histograms and the input summary: on the Ballista cluster of
+    /// `[engine] url` when the answers stream from the lake (the store's answers, which the
+    /// cluster cannot read, aggregated here and added), else in the embedded engine.
+    fn survey_histograms(
+        &self,
+        req: &MetricsRequest,
+        q: &SurveyQuery,
+    ) -> Result<(Vec<cxray_engine::GroupHistogram>, InputSummary)> {
+        if let Some(url) = self.engine_url() {
+            let streamed = match q.need.text || q.need.touchpoints {
+                true => None,
+                false => self.streamed_responses(req.since, req.until)?,
+            };
+            match streamed {
+                Some((loaded, parts)) => {
+                    let mut groups =
+                        crate::engine::on_cluster(self, url, &loaded, &parts, &q.query)?;
+                    if !loaded.batches.is_empty() {
+                        let live = crate::engine::with_responses(self, &loaded)?;
+                        let more = crate::engine::run(
+                            self,
+                            "computing metrics of the store's answers",
+                            live.score_histograms(&q.query),
+                        )?;
+                        groups = cxray_engine::merge_histograms(groups, more);
+                    }
+                    return Ok((groups, InputSummary::of_responses(&loaded)));
+                }
+                None => self.observer().note(
+                    "the answers are in memory (or need what cxray adds to them): computed \
+                     here, not on the cluster",
+                ),
+            }
+        }
+        let (engine, input) = self.answers_engine(req, q)?;
+        let groups =
+            crate::engine::run(self, "computing metrics", engine.score_histograms(&q.query))?;
+        Ok((groups, input))
     }
 
     /// An engine holding the answers as `responses`, and their input summary. Straight from

@@ -94,6 +94,8 @@ pub struct OpenOptions {
     pub answer_dates: Option<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)>,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// A Ballista scheduler to run streamed metrics on (overrides `[engine] url`).
+    pub engine_url: Option<String>,
     /// Readers of sources that are not files (cxray's store), registered by the front end.
     pub providers: Vec<Arc<dyn cxray_ingest::SourceProvider>>,
 }
@@ -197,6 +199,9 @@ pub struct Project {
     lake: Option<Lake>,
     /// Whether the sources the lake does not hold as they are have been noted.
     stale_noted: std::sync::atomic::AtomicBool,
+    /// Whether the answers' rejects are recorded (answers streamed from a lake are read anew
+    /// by each analysis; their rejects are recorded once).
+    answer_rejects_recorded: std::sync::atomic::AtomicBool,
 }
 
 /// Which slot of [`Project::entities`] holds an entity.
@@ -351,6 +356,7 @@ impl Project {
             rejects: Mutex::new(Vec::new()),
             lake: None,
             stale_noted: Default::default(),
+            answer_rejects_recorded: Default::default(),
         })
     }
 
@@ -384,6 +390,11 @@ impl Project {
 
     /// Worker threads for the analyses.
     /// How the project's sources are read.
+    /// The Ballista scheduler the project's streamed plans run on, if any.
+    pub(crate) fn engine_url(&self) -> Option<&str> {
+        (self.options.engine_url.as_deref()).or(self.config.engine.url.as_deref())
+    }
+
     pub(crate) fn load_options(&self) -> LoadOptions {
         LoadOptions {
             strict: self.options.strict,
@@ -436,6 +447,15 @@ impl Project {
             **e = None;
         }
         rejects.clear();
+        self.answer_rejects_recorded
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records the answers' rejects, once until the project is reloaded.
+    fn record_answer_rejects(&self, rejects: &[Reject]) {
+        if !(self.answer_rejects_recorded).swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.record_rejects(rejects);
+        }
     }
 
     /// Whether any source has been read (and its rejects recorded).
@@ -508,7 +528,7 @@ impl Project {
         let Some(lake) = &self.lake else {
             return Ok(None);
         };
-        if self.responses.try_lock().map_or(true, |r| r.is_some()) {
+        if lock(&self.responses).is_some() {
             return Ok(None);
         }
         self.note_stale(lake);
@@ -529,7 +549,7 @@ impl Project {
                 )));
             }
         };
-        self.record_rejects(&loaded.rejects);
+        self.record_answer_rejects(&loaded.rejects);
         self.observer.sources_read(SourcesRead {
             noun: "answers",
             sources: &loaded.sources,
@@ -566,7 +586,7 @@ impl Project {
                 }
             },
         )?;
-        self.record_rejects(&loaded.rejects);
+        self.record_answer_rejects(&loaded.rejects);
         self.observer.sources_read(SourcesRead {
             noun: "answers",
             sources: &loaded.sources,

@@ -590,6 +590,16 @@ fn a_report_from_the_lake_equals_the_report_from_the_files() {
     assert!(Project::open(&none, OpenOptions::default()).is_err());
 }
 
+/// NPS and CSAT by region, plan and month.
+fn by_region_plan_month() -> MetricsRequest {
+    MetricsRequest {
+        metrics: vec!["nps".into(), "csat".into()],
+        by: vec!["region".into(), "plan".into()],
+        period: Some(cxray_metrics::period::Period::Month),
+        ..Default::default()
+    }
+}
+
 /// Records the phases of work a project begins.
 #[derive(Default)]
 struct Phases(Mutex<Vec<String>>);
@@ -624,12 +634,7 @@ fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     let requests = [
         MetricsRequest::default(),
-        MetricsRequest {
-            metrics: vec!["nps".into(), "csat".into()],
-            by: vec!["region".into(), "plan".into()],
-            period: Some(cxray_metrics::period::Period::Month),
-            ..Default::default()
-        },
+        by_region_plan_month(),
         MetricsRequest {
             metrics: vec!["nps".into(), "fcr".into()],
             by: vec!["channel".into()],
@@ -680,4 +685,49 @@ fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
     };
     let e = (from_lake.metrics_sql(&by_theme, Default::default())).unwrap_err();
     assert_eq!((e.kind(), e.field()), (ErrorKind::Usage, Some("by")));
+}
+
+/// `[engine] url`: survey metrics streamed from the lake run on a Ballista cluster (a
+/// scheduler and two executors started in this process, on loopback) and equal the embedded
+/// engine's figure for figure.
+#[cfg(feature = "cluster")]
+#[test]
+fn metrics_on_a_ballista_cluster_equal_the_embedded_engines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo(tmp.path());
+    let source = ProjectSource::config(&config).with_lake(tmp.path().join("lake"));
+    cxray_project::ingest(&source, OpenOptions::default(), &cxray_project::Silent).unwrap();
+    // The cluster runs on this runtime's threads for the rest of the test.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = rt.block_on(cxray_engine::standalone_cluster(2, 2)).unwrap();
+    let embedded = Project::open(&source, OpenOptions::default()).unwrap();
+    let phases = Arc::new(Phases::default());
+    let on_cluster = Project::open(
+        &source,
+        OpenOptions {
+            engine_url: Some(url),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .observed_by(phases.clone());
+    let requests = [MetricsRequest::default(), by_region_plan_month()];
+    for r in &requests {
+        let a = serde_json::to_value(embedded.metrics(r).unwrap()).unwrap();
+        let b = serde_json::to_value(on_cluster.metrics(r).unwrap()).unwrap();
+        assert!(a["rows"].as_array().unwrap().len() > 3);
+        same_json(&a, &b, "").unwrap();
+    }
+    let ran = phases.0.lock().unwrap().clone();
+    assert_eq!(
+        ran.iter()
+            .filter(|p| *p == "computing metrics on the cluster")
+            .count(),
+        2,
+        "{ran:?}"
+    );
 }
