@@ -254,65 +254,45 @@ impl Project {
         })
     }
 
-    /// The survey metrics' histograms and the input summary: on the Ballista cluster of
-    /// `[engine] url` when the answers stream from the lake (the store's answers, which the
-    /// cluster cannot read, aggregated here and added), else in the embedded engine.
+    /// The survey metrics' histograms and the input summary. Straight from the lake's files
+    /// when nothing is added to the answers: the engine aggregates them as it scans, and
+    /// memory does not grow with their number; on the Ballista cluster of `[engine] url` when
+    /// there is one (the store's answers, which the cluster cannot read, aggregated here and
+    /// added). Otherwise the answers are read (once per project) with what the query needs
+    /// added, which must be there.
     fn survey_histograms(
         &self,
         req: &MetricsRequest,
         q: &SurveyQuery,
     ) -> Result<(Vec<cxray_engine::GroupHistogram>, InputSummary)> {
-        if let Some(url) = self.engine_url() {
-            let streamed = match q.need.text || q.need.touchpoints {
-                true => None,
-                false => self.streamed_responses(req.since, req.until)?,
-            };
-            match streamed {
-                Some((loaded, parts)) => {
-                    let mut groups =
-                        crate::engine::on_cluster(self, url, &loaded, &parts, &q.query)?;
-                    if !loaded.batches.is_empty() {
-                        let live = crate::engine::with_responses(self, &loaded)?;
-                        let more = crate::engine::run(
-                            self,
-                            "computing metrics of the store's answers",
-                            live.score_histograms(&q.query),
-                        )?;
-                        groups = cxray_engine::merge_histograms(groups, more);
-                    }
-                    return Ok((groups, InputSummary::of_responses(&loaded)));
-                }
-                None => self.observer().note(
-                    "the answers are in memory (or need what cxray adds to them): computed \
-                     here, not on the cluster",
-                ),
-            }
-        }
-        let (engine, input) = self.answers_engine(req, q)?;
-        let groups =
-            crate::engine::run(self, "computing metrics", engine.score_histograms(&q.query))?;
-        Ok((groups, input))
-    }
-
-    /// An engine holding the answers as `responses`, and their input summary. Straight from
-    /// the lake's files when nothing is added to the answers: the engine aggregates them as
-    /// it scans, and memory does not grow with their number. Otherwise the answers are read
-    /// (once per project) with what `need` adds, which must be there.
-    fn answers_engine(
-        &self,
-        req: &MetricsRequest,
-        q: &SurveyQuery,
-    ) -> Result<(cxray_engine::Engine, InputSummary)> {
         let need = q.need;
         let streamed = match need.text || need.touchpoints {
             true => None,
             false => self.streamed_responses(req.since, req.until)?,
         };
-        if let Some((loaded, parts)) = streamed {
-            return Ok((
-                crate::engine::with_parquet_responses(self, &loaded, &parts)?,
-                InputSummary::of_responses(&loaded),
-            ));
+        let histograms = |engine: cxray_engine::Engine, what: &str| {
+            crate::engine::run(self, what, engine.score_histograms(&q.query))
+        };
+        match (streamed, self.engine_url()) {
+            (Some((loaded, parts)), Some(url)) => {
+                let mut groups = crate::engine::on_cluster(self, url, &loaded, &parts, &q.query)?;
+                if !loaded.batches.is_empty() {
+                    let live = crate::engine::with_responses(self, &loaded)?;
+                    let more = histograms(live, "computing metrics of the store's answers")?;
+                    groups = cxray_engine::merge_histograms(groups, more);
+                }
+                return Ok((groups, InputSummary::of_responses(&loaded)));
+            }
+            (Some((loaded, parts)), None) => {
+                let engine = crate::engine::with_parquet_responses(self, &loaded, &parts)?;
+                let groups = histograms(engine, "computing metrics")?;
+                return Ok((groups, InputSummary::of_responses(&loaded)));
+            }
+            (None, Some(_)) => self.observer().note(
+                "the answers are in memory (or need what cxray adds to them): computed here, \
+                 not on the cluster",
+            ),
+            (None, None) => {}
         }
         let responses = self.responses_with(need)?;
         let text_column = q
@@ -336,10 +316,9 @@ impl Project {
             ))
             .about("by"));
         }
-        Ok((
-            crate::engine::with_responses(self, &responses.loaded)?,
-            InputSummary::of_responses(&responses.loaded),
-        ))
+        let engine = crate::engine::with_responses(self, &responses.loaded)?;
+        let groups = histograms(engine, "computing metrics")?;
+        Ok((groups, InputSummary::of_responses(&responses.loaded)))
     }
 
     fn table_options(&self, req: &MetricsRequest, weighted: bool) -> TableOptions {
