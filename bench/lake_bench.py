@@ -52,6 +52,9 @@ def generate(rows, work, csv):
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    sys.path.insert(0, HERE)
+    from gen_responses import metric_scores
+
     src = os.path.join(work, "src")
     os.makedirs(src, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -59,12 +62,7 @@ def generate(rows, work, csv):
     files = []
     for k, month in enumerate(MONTHS):
         n = per if k < len(MONTHS) - 1 else rows - per * (len(MONTHS) - 1)
-        metric = rng.choice(np.array(["nps", "csat", "ces"]), n, p=[0.5, 0.3, 0.2])
-        score = np.empty(n, dtype=np.int64)
-        m_nps, m_csat, m_ces = metric == "nps", metric == "csat", metric == "ces"
-        score[m_nps] = np.clip(np.round(rng.normal(7.8, 2.0, m_nps.sum())), 0, 10)
-        score[m_csat] = np.clip(np.round(rng.normal(3.9, 1.0, m_csat.sum())), 1, 5)
-        score[m_ces] = np.clip(np.round(rng.normal(5.2, 1.3, m_ces.sum())), 1, 7)
+        metric, score = metric_scores(rng, n)
         start = np.datetime64(f"{month}-01T00:00:00")
         days = (np.datetime64(MONTHS[k + 1] + "-01") if k + 1 < len(MONTHS)
                 else np.datetime64("2026-01-01")) - np.datetime64(f"{month}-01")
