@@ -8,6 +8,7 @@
 //!   tickets/month=2025-03/part-00002.parquet
 //!   customers/part-00001.parquet        rows without a date (customers without signup_at)
 //!   rejects/part-00002.csv              the rows an input file lost, with their reasons
+//!   ids/responses/part-00000.ids        the sorted hashes of a file's ids (see lake_ids)
 //! ```
 //!
 //! Each input file becomes parts numbered by its place in the manifest; the manifest, written
@@ -15,6 +16,9 @@
 //! stopped half way are removed by the next one). Ingesting again skips a file whose content
 //! was ingested before (same SHA-256) and appends a new one; an id already in the lake (a
 //! response, ticket, customer or mention id) is rejected with the file that holds the first.
+//! That check merges the new file's ids with each earlier file's sorted run of id hashes on
+//! disk, so an ingest's memory grows with the file it reads, not with the lake (8 bytes an id
+//! on disk).
 //! For every input file, `read = accepted + rejected` holds as it does for a direct read.
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::entity::{Entity, EntityTable, entity_schema};
+use crate::lake_ids::{self, NewId};
 use crate::rows::{Counts, FIXED_COLUMNS, responses_schema};
 use crate::{IngestError, LoadOptions, Loaded, Reject, SourceConfig, SourceReport, Sources};
 
@@ -217,8 +222,6 @@ pub fn ingest(
         files_in_lake: 0,
         rejects: vec![],
     };
-    // Ids in the lake per entity, built when a second file of an entity arrives.
-    let mut seen: HashMap<String, HashMap<Box<str>, u16>> = HashMap::new();
     for src in &cfg.list {
         let path = absolute(&cfg.resolve(&src.path));
         let entity = match src.entity.as_deref() {
@@ -309,26 +312,26 @@ pub fn ingest(
         }
         let had_entity = manifest.files.iter().any(|f| f.entity == entity_name);
         let mut duplicates = 0;
-        if let Some(id) = read.id_column {
-            let ids = match seen.entry(entity_name.clone()) {
-                std::collections::hash_map::Entry::Occupied(o) => Some(o.into_mut()),
-                std::collections::hash_map::Entry::Vacant(v) if had_entity => Some(v.insert(
-                    lake_ids(dir, &manifest, &entity_name, read.id_name, opts.threads)?,
-                )),
-                std::collections::hash_map::Entry::Vacant(_) => None,
-            };
-            if let Some(ids) = ids {
-                let (again, others) = reject_known(&mut read, id, ids, k16, &manifest, &path);
-                duplicates = others;
-                if again > 0 {
-                    // Rows of an earlier version of this file: in the lake, not read anew.
-                    read.report.counts.read -= again;
-                    read.report.counts.records = read.report.counts.records.saturating_sub(again);
-                    read.report.counts.accepted -= again;
-                    read.report.notes.push(format!(
-                        "{again} rows already in the lake from an earlier version of this file"
-                    ));
-                }
+        let mut ids = new_ids(&read);
+        if let (Some(new), true) = (ids.as_mut(), had_entity) {
+            let (again, others) = reject_known(
+                dir,
+                &manifest,
+                &entity_name,
+                &path_name,
+                &mut read,
+                new,
+                opts.threads,
+            )?;
+            duplicates = others;
+            if again > 0 {
+                // Rows of an earlier version of this file: in the lake, not read anew.
+                read.report.counts.read -= again;
+                read.report.counts.records = read.report.counts.records.saturating_sub(again);
+                read.report.counts.accepted -= again;
+                read.report.notes.push(format!(
+                    "{again} rows already in the lake from an earlier version of this file"
+                ));
             }
         }
         read.report.counts.accepted -= duplicates;
@@ -345,6 +348,13 @@ pub fn ingest(
             });
         }
         let parts = write_parts(dir, &entity_name, k, &read, opts.threads)?;
+        if let Some(new) = &ids {
+            lake_ids::write_run(
+                dir,
+                &lake_ids::run_path(&entity_name, k),
+                new.iter().map(|n| n.hash),
+            )?;
+        }
         let rejects = match read.rejects.is_empty() {
             true => None,
             false => Some(write_rejects(dir, k, &read.rejects)?),
@@ -360,6 +370,8 @@ pub fn ingest(
             [
                 dir.join(&entity_name),
                 dir.join("rejects"),
+                dir.join("ids").join(&entity_name),
+                dir.join("ids"),
                 dir.to_path_buf(),
             ]
             .iter(),
@@ -415,6 +427,8 @@ struct Validated {
     attributes: Vec<String>,
     /// The column of ids that must be unique, if any.
     id_column: Option<usize>,
+    /// The column of ids the lake's id index holds (given or made from the file's lines).
+    run_column: Option<usize>,
     id_name: &'static str,
     date_column: usize,
 }
@@ -442,6 +456,7 @@ fn read_responses(
         report,
         attributes: loaded.attributes,
         id_column: ids_given.then_some(0),
+        run_column: Some(0),
         id_name: "response_id",
         date_column: 3,
     })
@@ -479,8 +494,10 @@ fn read_entity(
         batches.push(RecordBatch::try_new(b.schema(), cols).expect("same columns"));
     }
     let id_name = entity.id_field();
+    let id_column = id_name.map(|n| t.schema.index_of(n).expect("id column in schema"));
     Ok(Validated {
-        id_column: id_name.map(|n| t.schema.index_of(n).expect("id column in schema")),
+        id_column,
+        run_column: id_column,
         id_name: id_name.unwrap_or(""),
         date_column: t
             .schema
@@ -495,114 +512,167 @@ fn read_entity(
     })
 }
 
-/// Drops rows whose id is in `ids` (the lake's) and adds the others. A row from an earlier
-/// version of the same file is simply already there; any other is a duplicate, rejected with
-/// the file that holds the first. Returns how many of each.
-fn reject_known(
-    read: &mut Validated,
-    id: usize,
-    ids: &mut HashMap<Box<str>, u16>,
-    k: u16,
-    manifest: &Manifest,
-    path: &Path,
-) -> (u64, u64) {
-    let file = path.display().to_string();
-    // Which files of the lake are earlier versions of this one.
-    let earlier: Vec<bool> = manifest.files.iter().map(|f| f.path == file).collect();
-    let mut again = 0;
-    let mut rejected = 0;
-    for (b, lines) in read.batches.iter_mut().zip(read.lines.iter_mut()) {
-        let col = b
-            .column(id)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("ids are Utf8");
-        let mut keep = Vec::with_capacity(col.len());
-        for r in 0..col.len() {
-            if col.is_null(r) {
-                keep.push(true);
-                continue;
-            }
-            let v = col.value(r);
-            match ids.get(v) {
-                Some(&first) => {
-                    keep.push(false);
-                    // (Not in the manifest yet: this very file.)
-                    let origin = match manifest.files.get(first as usize) {
-                        Some(f) if !earlier[first as usize] => &f.path,
-                        _ => {
-                            again += 1;
-                            continue;
-                        }
-                    };
-                    rejected += 1;
-                    read.rejects.push(Reject {
-                        file: file.clone(),
-                        line: lines[r],
-                        column: read.id_name.to_string(),
-                        value: crate::rejects::clip_value(v),
-                        reason: format!(
-                            "duplicate {}: already in the lake from {origin}; the first is kept",
-                            read.id_name
-                        ),
-                        answers: 1,
-                    });
-                }
-                None => {
-                    keep.push(true);
-                    ids.insert(v.into(), k);
-                }
-            }
-        }
-        crate::keep_rows(b, lines, keep);
-    }
-    (again, rejected)
+/// The sorted hashes of a validated file's ids (given or made from its lines), when its
+/// entity has ids: what its run in the lake's id index holds.
+fn new_ids(read: &Validated) -> Option<Vec<NewId>> {
+    let col = read.run_column?;
+    let cols: Vec<&StringArray> = read
+        .batches
+        .iter()
+        .map(|b| {
+            b.column(col)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("ids are Utf8")
+        })
+        .collect();
+    Some(lake_ids::hash_ids(cols.into_iter()))
 }
 
-/// The ids of an entity's rows in the lake, each with the input file that holds it.
-fn lake_ids(
+/// Drops the rows whose id (one from the file: none without) an earlier file of the lake
+/// holds, and their hashes from `new`. A row from an earlier version of the same file is
+/// simply already there; any other is a duplicate, rejected with the file that holds the
+/// first. Returns how many of each.
+///
+/// Each earlier file's run of hashes is merged with `new`; the ids a run may hold are then
+/// confirmed on the text of that file's ids, so memory holds the new file's ids and the
+/// candidates, not the lake's ids.
+fn reject_known(
     dir: &Path,
     manifest: &Manifest,
     entity: &str,
-    id_name: &str,
+    file: &str,
+    read: &mut Validated,
+    new: &mut Vec<NewId>,
     threads: usize,
-) -> Result<HashMap<Box<str>, u16>, IngestError> {
-    let parts: Vec<(u16, &Part)> = manifest
+) -> Result<(u64, u64), IngestError> {
+    let Some(id) = read.id_column else {
+        return Ok((0, 0));
+    };
+    let earlier: Vec<usize> = manifest
         .files
         .iter()
         .enumerate()
         .filter(|(_, f)| f.entity == entity)
-        .flat_map(|(k, f)| f.parts.iter().map(move |p| (k as u16, p)))
+        .map(|(j, _)| j)
         .collect();
-    let read: Vec<Result<Vec<(u16, StringArray)>, IngestError>> =
-        parallel(parts.len(), threads, |i| {
-            let (k, part) = parts[i];
-            let batches = read_part(dir, part, Some(&[id_name]))?;
-            batches
-                .into_iter()
-                .map(|b| {
-                    let ids = (b.num_columns() == 1)
-                        .then(|| b.column(0).as_any().downcast_ref::<StringArray>())
-                        .flatten();
-                    match ids {
-                        Some(a) => Ok((k, a.clone())),
-                        None => Err(IngestError::Format {
-                            path: dir.join(&part.path),
-                            message: format!("no {id_name} column of text; ingest anew"),
-                        }),
-                    }
-                })
-                .collect()
+    let mut runs = Vec::with_capacity(earlier.len());
+    for &j in &earlier {
+        let rel = lake_ids::run_path(entity, j);
+        let run = match lake_ids::Run::open(dir, &rel) {
+            Some(run) => run,
+            None => {
+                // A lake written before runs existed, or a run lost: built from the parts.
+                let cols = file_ids(dir, &manifest.files[j], read.id_name)?;
+                let hashes = lake_ids::hash_ids(cols.iter());
+                lake_ids::write_run(dir, &rel, hashes.iter().map(|n| n.hash))?;
+                lake_ids::Run::open(dir, &rel).ok_or_else(|| IngestError::Io {
+                    path: dir.join(&rel),
+                    message: "the id index just written cannot be read back".into(),
+                })?
+            }
+        };
+        runs.push(run);
+    }
+    let candidates = lake_ids::candidates(&runs, new, threads);
+    drop(runs);
+    let column = |b: u32| {
+        read.batches[b as usize]
+            .column(id)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("ids are Utf8")
+    };
+    // The file that holds each id found, the earliest first.
+    let mut origin: HashMap<usize, usize> = HashMap::new();
+    for (c, &j) in candidates.iter().zip(&earlier) {
+        let open: Vec<usize> = c
+            .iter()
+            .copied()
+            .filter(|i| !origin.contains_key(i))
+            .collect();
+        if open.is_empty() {
+            continue;
+        }
+        let cols = file_ids(dir, &manifest.files[j], read.id_name)?;
+        let text = |n: &NewId| column(n.batch).value(n.row as usize);
+        for i in lake_ids::confirm(
+            new,
+            &open,
+            cols.iter().flat_map(|a| a.iter().flatten()),
+            text,
+        ) {
+            origin.insert(i, j);
+        }
+    }
+    if origin.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut found: Vec<(u32, u32, usize)> = origin
+        .iter()
+        .map(|(&i, &j)| (new[i].batch, new[i].row, j))
+        .collect();
+    found.sort_unstable();
+    let mut again = 0;
+    let mut rejected = 0;
+    let mut keep: Vec<Vec<bool>> = read
+        .batches
+        .iter()
+        .map(|b| vec![true; b.num_rows()])
+        .collect();
+    let mut rejects = Vec::new();
+    for &(b, r, j) in &found {
+        keep[b as usize][r as usize] = false;
+        let f = &manifest.files[j];
+        if f.path == file {
+            again += 1;
+            continue;
+        }
+        rejected += 1;
+        rejects.push(Reject {
+            file: file.to_string(),
+            line: read.lines[b as usize][r as usize],
+            column: read.id_name.to_string(),
+            value: crate::rejects::clip_value(column(b).value(r as usize)),
+            reason: format!(
+                "duplicate {}: already in the lake from {}; the first is kept",
+                read.id_name, f.path
+            ),
+            answers: 1,
         });
-    let mut ids = HashMap::new();
-    for r in read {
-        for (k, a) in r? {
-            for v in a.iter().flatten() {
-                ids.entry(v.into()).or_insert(k);
+    }
+    read.rejects.extend(rejects);
+    let mut i = 0;
+    new.retain(|_| {
+        i += 1;
+        !origin.contains_key(&(i - 1))
+    });
+    for ((b, lines), keep) in read.batches.iter_mut().zip(read.lines.iter_mut()).zip(keep) {
+        crate::keep_rows(b, lines, keep);
+    }
+    Ok((again, rejected))
+}
+
+/// The ids of one input file's rows in the lake (its parts' `id_name` column).
+fn file_ids(dir: &Path, f: &LakeFile, id_name: &str) -> Result<Vec<StringArray>, IngestError> {
+    let mut out = Vec::new();
+    for part in &f.parts {
+        for b in read_part(dir, part, Some(&[id_name]))? {
+            let ids = (b.num_columns() == 1)
+                .then(|| b.column(0).as_any().downcast_ref::<StringArray>())
+                .flatten();
+            match ids {
+                Some(a) => out.push(a.clone()),
+                None => {
+                    return Err(IngestError::Format {
+                        path: dir.join(&part.path),
+                        message: format!("no {id_name} column of text; ingest anew"),
+                    });
+                }
             }
         }
     }
-    Ok(ids)
+    Ok(out)
 }
 
 /// Writes an input file's rows as one Parquet part per month, on `threads` threads.
@@ -701,6 +771,20 @@ fn write_rejects(dir: &Path, k: usize, rejects: &[Reject]) -> Result<String, Ing
     let f = w.into_inner().map_err(|e| io(&p, e.into_error()))?;
     f.sync_all().map_err(|e| io(&p, e))?;
     Ok(rel)
+}
+
+/// The months (`YYYY-MM`, inclusive) of the local dates `from..=to`, when either is given.
+fn months(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Option<(String, String)> {
+    let name = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+    (from.is_some() || to.is_some()).then(|| {
+        (
+            from.map_or_else(|| "0000-00".into(), name),
+            to.map_or_else(|| "9999-99".into(), name),
+        )
+    })
 }
 
 /// Months since year 0 of a day number (days since 1970-01-01).
@@ -839,8 +923,9 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
     sync_dir(dir)
 }
 
-/// Removes the parts and rejects files that an ingest stopped before its manifest was written
-/// left: the lake's own names (`part-NNNNN`) with a number the manifest has not given yet.
+/// Removes the parts, rejects and id runs that an ingest stopped before its manifest was written
+/// left: the lake's own names (`part-NNNNN`) with a number the manifest has not given yet, and
+/// runs half written.
 fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
     let listed: std::collections::HashSet<PathBuf> = m
         .files
@@ -852,10 +937,11 @@ fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
                 .chain(f.rejects.iter().map(|r| dir.join(r)))
         })
         .collect();
-    let mut folders: Vec<PathBuf> = Entity::ALL
-        .iter()
-        .map(|e| dir.join(e.name()))
-        .chain([dir.join(RESPONSES), dir.join("rejects")])
+    let names = || Entity::ALL.iter().map(|e| e.name()).chain([RESPONSES]);
+    let mut folders: Vec<PathBuf> = names()
+        .map(|e| dir.join(e))
+        .chain(names().map(|e| dir.join("ids").join(e)))
+        .chain([dir.join("rejects")])
         .collect();
     while let Some(folder) = folders.pop() {
         let Ok(entries) = std::fs::read_dir(&folder) else {
@@ -866,6 +952,8 @@ fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
             let name = e.file_name().to_string_lossy().into_owned();
             if p.is_dir() && name.starts_with("month=") {
                 folders.push(p);
+            } else if name.starts_with("part-") && name.ends_with(".ids.tmp") {
+                std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
             } else if part_number(&name).is_some_and(|k| k >= m.files.len()) && !listed.contains(&p)
             {
                 std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
@@ -877,10 +965,10 @@ fn remove_unlisted(dir: &Path, m: &Manifest) -> Result<(), IngestError> {
 
 /// The number of a part or rejects file the lake writes (`part-00042.parquet` → 42).
 fn part_number(name: &str) -> Option<usize> {
-    let digits = name
-        .strip_prefix("part-")?
-        .strip_suffix(".parquet")
-        .or_else(|| name.strip_prefix("part-")?.strip_suffix(".csv"))?;
+    let stem = name.strip_prefix("part-")?;
+    let digits = [".parquet", ".csv", ".ids"]
+        .iter()
+        .find_map(|ext| stem.strip_suffix(ext))?;
     (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
@@ -1109,16 +1197,54 @@ impl Lake {
         let Some(scan) = self.responses_scan(opts, from, to)? else {
             return Ok(None);
         };
-        let mut files = Vec::with_capacity(scan.parts.len());
-        for (_, p) in &scan.parts {
-            // A query engine lists a missing file as an empty folder: its rows would be lost.
-            let path = self.dir.join(&p.path);
-            if !path.is_file() {
-                return Err(self.corrupt(format!("the part {} is missing", p.path)));
-            }
-            files.push(path);
-        }
+        let files = self.part_files(&scan.parts)?;
         Ok(Some((scan.loaded, files)))
+    }
+
+    /// The paths of `parts`, each checked to be there: a query engine lists a missing file as
+    /// an empty folder, and its rows would be lost.
+    fn part_files(&self, parts: &[(usize, &Part)]) -> Result<Vec<PathBuf>, IngestError> {
+        parts
+            .iter()
+            .map(|(_, p)| {
+                let path = self.dir.join(&p.path);
+                match path.is_file() {
+                    true => Ok(path),
+                    false => Err(self.corrupt(format!("the part {} is missing", p.path))),
+                }
+            })
+            .collect()
+    }
+
+    /// `entity`'s rows of the months holding the local dates `from..=to` as Parquet files for
+    /// a query engine to scan, as [`Lake::responses_parts`] gives the answers: the table
+    /// (schema, reports and rejects, no rows) that [`Lake::entity`] would read, and its parts.
+    /// Parts of rows without a date are always among them. `None` when the lake has no such
+    /// rows.
+    pub fn entity_parts(
+        &self,
+        entity: Entity,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<(EntityTable, Vec<PathBuf>)>, IngestError> {
+        let name = entity.name();
+        if !self.has(name) {
+            return Ok(None);
+        }
+        let attributes = crate::union_of(self.files_of(name).map(|(_, f)| &f.attributes));
+        let (sources, totals) = self.reports(name);
+        let files = self.part_files(&self.parts_of(name, months(from, to).as_ref()))?;
+        let table = EntityTable {
+            entity,
+            schema: entity_schema(entity, &attributes),
+            batches: vec![],
+            rejects: self.rejects(name)?,
+            sources,
+            totals,
+            attributes,
+            files: self.manifest.files.iter().map(|f| f.path.clone()).collect(),
+        };
+        Ok(Some((table, files)))
     }
 
     /// What reading the answers of `from..=to` needs: their schema, reports and rejects (no
@@ -1132,13 +1258,7 @@ impl Lake {
         if !self.has(RESPONSES) {
             return Ok(None);
         }
-        let months = (from.is_some() || to.is_some()).then(|| {
-            let name = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
-            (
-                from.map_or_else(|| "0000-00".into(), name),
-                to.map_or_else(|| "9999-99".into(), name),
-            )
-        });
+        let months = months(from, to);
         let mut attributes = crate::union_of(self.files_of(RESPONSES).map(|(_, f)| &f.attributes));
         if let Some(keep) = &opts.attributes {
             attributes.retain(|a| keep.contains(a));

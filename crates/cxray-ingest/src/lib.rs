@@ -24,6 +24,7 @@ pub mod config;
 pub mod entity;
 pub mod error;
 pub mod lake;
+mod lake_ids;
 mod mapping;
 pub mod rejects;
 mod rows;

@@ -244,15 +244,63 @@ fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
     assert_eq!((dup.line, dup.value.as_str()), (2, "r6"));
     assert!(dup.reason.contains("already in the lake from") && dup.reason.contains("answers.csv"));
     assert_eq!(report.files_in_lake, 2);
+    // Each file's ids are in the lake's id index, not in memory.
+    for k in 0..2 {
+        assert!(
+            lake_dir
+                .join(format!("ids/responses/part-0000{k}.ids"))
+                .exists()
+        );
+    }
+
+    // A lake written before the index existed (or one that lost it): the index is built
+    // again from the parts, and an id of either earlier file is still caught.
+    std::fs::remove_dir_all(lake_dir.join("ids")).unwrap();
+    let third = source(
+        dir.path(),
+        "third.csv",
+        "responses",
+        "response_id,customer_id,submitted_at,metric,score\n\
+         r8,c6,2025-05-01T00:00:00Z,nps,10\n\
+         r7,c5,2025-04-02T09:00:00Z,nps,8\n\
+         r1,c1,2025-01-02T09:00:00Z,nps,9\n",
+    );
+    let mut list = cfg.list.clone();
+    list.push(third);
+    let report = into_lake(&sources(dir.path(), list), &lake_dir).unwrap();
+    let added = &report.sources[3];
+    assert_eq!(
+        (
+            added.status,
+            added.counts.accepted,
+            added.duplicates_in_lake
+        ),
+        ("added", 1, 2)
+    );
+    let origins: Vec<(u64, &str, bool)> = report
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.value.as_str(), r.reason.contains("more.csv")))
+        .collect();
+    assert_eq!(origins, [(3, "r7", true), (4, "r1", false)]);
+    for k in 0..3 {
+        assert!(
+            lake_dir
+                .join(format!("ids/responses/part-0000{k}.ids"))
+                .exists()
+        );
+    }
+    let report = into_lake(&sources(dir.path(), cfg.list.clone()), &lake_dir).unwrap();
+    assert!(report.sources.iter().all(|s| s.status == "skipped"));
 
     // Both files read as one table: the union of their segment columns, r6 once.
     let lake = Lake::open(&lake_dir).unwrap();
     let all = lake.responses(&opts()).unwrap().unwrap();
     assert_eq!(all.attributes, ["region", "channel"]);
-    assert_eq!(all.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 6);
-    assert_eq!(all.totals.read, 8);
+    assert_eq!(all.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 7);
+    assert_eq!(all.totals.read, 11);
     assert_eq!(all.totals.read, all.totals.accepted + all.totals.rejected);
-    assert_eq!(all.rejects.len(), 2);
+    assert_eq!(all.rejects.len(), 4);
     // Only the segment columns asked for are read.
     let some = lake
         .responses(&LoadOptions {
@@ -268,7 +316,7 @@ fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
         .iter()
         .flat_map(|b| b.column(5).as_primitive::<Float64Type>().values().to_vec())
         .sum();
-    assert_eq!(scores, 9.0 + 3.0 + 10.0 + 4.0 + 7.0 + 8.0);
+    assert_eq!(scores, 9.0 + 3.0 + 10.0 + 4.0 + 7.0 + 8.0 + 10.0);
     let channels: Vec<Option<String>> = some
         .batches
         .iter()
@@ -280,7 +328,7 @@ fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(channels.iter().filter(|c| c.is_none()).count(), 5);
+    assert_eq!(channels.iter().filter(|c| c.is_none()).count(), 6);
     assert!(channels.contains(&Some("app".into())));
 }
 
@@ -301,9 +349,17 @@ fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
     std::fs::write(&notes, b"mine").unwrap();
     let spark = lake_dir.join("responses/part-00000-4f1c.parquet");
     std::fs::write(&spark, b"theirs").unwrap();
+    // The id runs of that stopped ingest: one written, one half written.
+    let run = lake_dir.join("ids/responses/part-00000.ids");
+    let stray_run = lake_dir.join("ids/responses/part-00001.ids");
+    let half_run = lake_dir.join("ids/responses/part-00001.ids.tmp");
+    assert!(run.exists());
+    std::fs::write(&stray_run, b"CXIDS").unwrap();
+    std::fs::write(&half_run, b"CX").unwrap();
     let report = into_lake(&cfg, &lake_dir).unwrap();
     assert_eq!(report.sources[0].status, "skipped");
-    assert!(!stray.exists());
+    assert!(!stray.exists() && !stray_run.exists() && !half_run.exists());
+    assert!(run.exists());
     assert!(notes.exists() && spark.exists());
     // A folder with files but no manifest is not taken for a lake.
     let foreign = dir.path().join("foreign");
