@@ -407,4 +407,20 @@ fn backlog_counts_tickets_open_at_the_end_of_each_period() {
     // Without periods: open at the end of the data.
     let all = backlog(&[]);
     assert_eq!((all[0].0.as_deref(), all[0].1), (None, 3));
+
+    // A ticket resolved at 23:30 UTC on 31 January is resolved on 1 February in Amsterdam:
+    // still open at the end of January there, not in UTC.
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "ticket_id,created_at,resolved_at\n\
+         H,2025-01-10T10:00:00Z,2025-01-31T23:30:00Z\n",
+    )
+    .unwrap();
+    let utc = backlog(&["--period", "month"]);
+    let amsterdam = backlog(&["--period", "month", "--timezone", "Europe/Amsterdam"]);
+    assert_eq!((utc[0].0.as_deref(), utc[0].1), (Some("2025-01"), 0));
+    assert_eq!(
+        (amsterdam[0].0.as_deref(), amsterdam[0].1),
+        (Some("2025-01"), 1)
+    );
 }

@@ -42,7 +42,6 @@ use std::sync::Arc;
 pub use cluster::standalone_cluster;
 pub use journey::{JourneySegmentation, MAX_DEFAULT_STEPS};
 pub use plan::GroupQuery;
-pub use tickets::RESOLVED_DATE;
 
 use chrono::{Datelike, NaiveDate};
 pub use cxray_metrics::period::{GroupHistogram, GroupKey, Period};
@@ -206,6 +205,19 @@ impl Engine {
         // Weights are summed: telling that all are 1 would mean reading them.
         self.unit_weights
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.register_parquet("responses", schema, files, batches)
+    }
+
+    /// Registers a canonical table (`tickets`, `journey`, …) stored as Parquet files (a lake's
+    /// parts) under `name`, with rows in memory besides: as
+    /// [`Engine::register_responses_parquet`] does for answers.
+    pub fn register_parquet(
+        &self,
+        name: &str,
+        schema: Arc<Schema>,
+        files: &[std::path::PathBuf],
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), EngineError> {
         let stored = parquet_table(schema.clone(), files)?;
         let table: Arc<dyn datafusion::catalog::TableProvider> = match batches.is_empty() {
             true => stored,
@@ -219,8 +231,8 @@ impl Engine {
                 Arc::new(datafusion::catalog::view::ViewTable::new(plan, None))
             }
         };
-        self.ctx.deregister_table("responses")?;
-        self.ctx.register_table("responses", table)?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, table)?;
         Ok(())
     }
 

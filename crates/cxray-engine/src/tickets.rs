@@ -9,9 +9,11 @@ use cxray_metrics::tickets::{
     TicketStats,
 };
 use cxray_stats::quantile::DdSketch;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::functions::datetime::expr_fn::to_local_time;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
-use datafusion::logical_expr::{col, lit, when};
+use datafusion::logical_expr::{cast, col, lit, when};
 
 use crate::plan::{
     GroupQuery, Groups, MICROS, SegmentPeriod, column_f64, column_i64, column_u64, dates,
@@ -143,26 +145,32 @@ pub(crate) fn grouped<S>(groups: BTreeMap<SegmentPeriod, S>, metric: &str) -> Ve
         .collect()
 }
 
-/// Local date of resolution (added at load, see `EntityTable::add_local_date`), for the backlog.
-pub const RESOLVED_DATE: &str = "resolved_local_date";
-
 impl Engine {
     /// Tickets per (segment, creation period, resolution period), the flow the backlog is
-    /// computed from (`cxray_metrics::tickets::backlog`). Needs the table `tickets` with
-    /// [`RESOLVED_DATE`] and a period. Only `until` limits the tickets: a ticket created before
-    /// `since` can still be open in the periods reported.
+    /// computed from (`cxray_metrics::tickets::backlog`). Needs the table `tickets` and a
+    /// period; a resolution's period is that of its local date in `timezone` (the project's,
+    /// in which `local_date` is the creation's). Only `until` limits the tickets: a ticket
+    /// created before `since` can still be open in the periods reported.
     pub async fn ticket_flows(
         &self,
         q: &GroupQuery,
         period: Period,
+        timezone: &str,
     ) -> Result<Vec<TicketFlow>, EngineError> {
         let q = GroupQuery {
             since: None,
             period: Some(period),
             ..q.clone()
         };
+        // The instant in the zone, its wall-clock time, its date: built-in functions only,
+        // so that a cluster's executors know them.
+        let zoned = cast(
+            col("resolved_at"),
+            DataType::Timestamp(TimeUnit::Microsecond, Some(timezone.into())),
+        );
+        let resolved_date = cast(to_local_time(vec![zoned]), DataType::Date32);
         let mut group = q.group();
-        group.push(period_of(period, col(RESOLVED_DATE)).alias("resolved_period"));
+        group.push(period_of(period, resolved_date).alias("resolved_period"));
         let df = q
             .table(self.context(), "tickets")
             .await?

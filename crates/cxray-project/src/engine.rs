@@ -5,11 +5,11 @@
 use std::future::Future;
 
 use cxray_engine::{Engine, EngineError};
-use cxray_ingest::{EntityTable, Loaded};
+use cxray_ingest::Loaded;
 
 use crate::error::{Error, Result};
 use crate::observe::phase;
-use crate::project::Project;
+use crate::project::{EntitySource, Project};
 
 /// Runs one engine plan to completion as a phase of the project's work.
 pub(crate) fn run<T>(
@@ -67,27 +67,111 @@ pub(crate) fn on_cluster(
     #[cfg(not(feature = "cluster"))]
     {
         let _ = (project, loaded, parts, query);
-        Err(Error::usage(format!(
-            "the engine {url} is a Ballista cluster, and this cxray was built without one: \
-             build it with `cargo build --release -p cxray-cli --features cxray-cli/cluster`"
-        ))
-        .about("engine"))
+        Err(without_cluster(url))
     }
 }
 
 /// An engine holding the given tables; `views` are the text columns that several aggregations
-/// group by (the ticket metrics: three over the same keys), stored once as views. The other
-/// families group each key once, and views of 50M journey events would cost 16 bytes a row.
+/// group by (the ticket metrics: three over the same keys), stored once as views for tables in
+/// memory. The other families group each key once, and views of 50M journey events would cost
+/// 16 bytes a row.
 pub(crate) fn with_tables(
     project: &Project,
-    tables: &[(&str, &EntityTable)],
+    tables: &[(&str, &EntitySource)],
     views: &[String],
 ) -> Result<Engine> {
     let engine = Engine::new(project.threads());
-    for (name, t) in tables {
-        phase(project.observer(), &format!("register {name}"), || {
-            engine.register_grouped_table(name, t.schema.clone(), t.batches.clone(), views)
-        })?;
+    for (name, source) in tables {
+        phase(
+            project.observer(),
+            &format!("register {name}"),
+            || match source {
+                EntitySource::Memory(t) => {
+                    engine.register_grouped_table(name, t.schema.clone(), t.batches.clone(), views)
+                }
+                EntitySource::Parts { table, parts } => engine.register_parquet(
+                    name,
+                    table.schema.clone(),
+                    parts,
+                    table.batches.clone(),
+                ),
+            },
+        )?;
     }
     Ok(engine)
+}
+
+/// Runs `plan` over `tables` (see [`with_tables`]) as a phase of the project's work: on the
+/// Ballista cluster of `[engine] url` when every table is only the lake's files (a cluster
+/// cannot read this process's memory), else on an engine of its own.
+pub(crate) fn run_plans<T, F, Fut>(
+    project: &Project,
+    what: &str,
+    tables: &[(&str, &EntitySource)],
+    views: &[String],
+    plan: F,
+) -> Result<T>
+where
+    F: FnOnce(Engine) -> Fut,
+    Fut: Future<Output = Result<T, EngineError>>,
+{
+    if let Some(url) = project.engine_url() {
+        let files_only = tables.iter().all(|(_, s)| match s {
+            EntitySource::Parts { table, .. } => table.batches.is_empty(),
+            EntitySource::Memory(_) => false,
+        });
+        if files_only {
+            return on_cluster_tables(project, url, what, tables, plan);
+        }
+        project.observer().note(&format!(
+            "{what}: some rows are in memory (read from the sources, the store's, or with what \
+             cxray adds to them): computed here, not on the cluster"
+        ));
+    }
+    let engine = with_tables(project, tables, views)?;
+    run(project, what, plan(engine))
+}
+
+/// [`run_plans`] on the Ballista cluster at `url`: connecting, registering the lake's parts
+/// and running happen in one runtime, which the client's connection needs.
+fn on_cluster_tables<T, F, Fut>(
+    project: &Project,
+    url: &str,
+    what: &str,
+    tables: &[(&str, &EntitySource)],
+    plan: F,
+) -> Result<T>
+where
+    F: FnOnce(Engine) -> Fut,
+    Fut: Future<Output = Result<T, EngineError>>,
+{
+    #[cfg(feature = "cluster")]
+    {
+        let threads = project.threads();
+        run(project, &format!("{what} on the cluster"), async move {
+            let engine = Engine::ballista(url, threads).await?;
+            for (name, source) in tables {
+                if let EntitySource::Parts { table, parts } = source {
+                    engine.register_parquet(name, table.schema.clone(), parts, vec![])?;
+                }
+            }
+            plan(engine).await
+        })
+        .map_err(|e| Error::runtime(format!("on the cluster at {url}: {}", e.message())))
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = (project, what, tables, plan);
+        Err(without_cluster(url))
+    }
+}
+
+/// The error of a cluster asked of a cxray built without the `cluster` feature.
+#[cfg(not(feature = "cluster"))]
+fn without_cluster(url: &str) -> Error {
+    Error::usage(format!(
+        "the engine {url} is a Ballista cluster, and this cxray was built without one: build \
+         it with `cargo build --release -p cxray-cli --features cxray-cli/cluster`"
+    ))
+    .about("engine")
 }

@@ -5,6 +5,7 @@ use crate::enrich::TEXT_COLUMNS;
 use crate::touchpoints::TOUCHPOINT_COLUMN;
 use chrono::NaiveDate;
 use cxray_engine::{HistogramQuery, SqlDialect};
+use cxray_ingest::Loaded;
 use cxray_insights::{MetricRow, TableOptions, metric_rows};
 use cxray_metrics::period::Period;
 use cxray_metrics::{EstimateOptions, IntervalChoice, MetricCatalog};
@@ -275,12 +276,7 @@ impl Project {
         };
         match (streamed, self.engine_url()) {
             (Some((loaded, parts)), Some(url)) => {
-                let mut groups = crate::engine::on_cluster(self, url, &loaded, &parts, &q.query)?;
-                if !loaded.batches.is_empty() {
-                    let live = crate::engine::with_responses(self, &loaded)?;
-                    let more = histograms(live, "computing metrics of the store's answers")?;
-                    groups = cxray_engine::merge_histograms(groups, more);
-                }
+                let groups = self.cluster_histograms(url, &loaded, &parts, &q.query)?;
                 return Ok((groups, InputSummary::of_responses(&loaded)));
             }
             (Some((loaded, parts)), None) => {
@@ -319,6 +315,29 @@ impl Project {
         let engine = crate::engine::with_responses(self, &responses.loaded)?;
         let groups = histograms(engine, "computing metrics")?;
         Ok((groups, InputSummary::of_responses(&responses.loaded)))
+    }
+
+    /// The histograms of `query` over the lake's `parts` on the Ballista cluster at `url`, and
+    /// those of the live answers in `loaded` (which the cluster cannot read) computed here and
+    /// added.
+    pub(crate) fn cluster_histograms(
+        &self,
+        url: &str,
+        loaded: &Loaded,
+        parts: &[std::path::PathBuf],
+        query: &HistogramQuery,
+    ) -> Result<Vec<cxray_engine::GroupHistogram>> {
+        let mut groups = crate::engine::on_cluster(self, url, loaded, parts, query)?;
+        if !loaded.batches.is_empty() {
+            let live = crate::engine::with_responses(self, loaded)?;
+            let more = crate::engine::run(
+                self,
+                "computing metrics of the store's answers",
+                live.score_histograms(query),
+            )?;
+            groups = cxray_engine::merge_histograms(groups, more);
+        }
+        Ok(groups)
     }
 
     fn table_options(&self, req: &MetricsRequest, weighted: bool) -> TableOptions {

@@ -14,10 +14,10 @@ use cxray_metrics::operational::{Family, OPERATIONAL_METRICS, operational_metric
 use cxray_metrics::queue::QueueSettings;
 use cxray_metrics::tickets::TicketSettings;
 
-use crate::engine::{run, with_tables};
+use crate::engine::run_plans;
 use crate::error::{Error, Result};
 use crate::lifecycle::Lifecycle;
-use crate::project::{InputSummary, Project};
+use crate::project::{EntitySource, InputSummary, Project};
 
 /// Operational metric names asked for, by family.
 pub(crate) type Asked = BTreeMap<Family, Vec<String>>;
@@ -134,44 +134,41 @@ pub(crate) fn ticket_settings(project: &Project) -> TicketSettings {
 }
 
 pub(crate) fn tickets(project: &Project, req: &Request, metrics: &[String]) -> Result<FamilyRows> {
-    let shared = project.entity(Entity::Tickets)?;
     let settings = ticket_settings(project);
-    let wants_backlog = metrics.iter().any(|m| m == "backlog");
-    let mut with_resolved_date;
-    let table: &EntityTable = if wants_backlog && req.opts.period.is_some() {
-        with_resolved_date = (*shared).clone();
-        with_resolved_date
-            .add_local_date(
-                "resolved_at",
-                cxray_engine::RESOLVED_DATE,
-                &project.config().project.timezone,
-            )
-            .map_err(Error::bad_input)?;
-        &with_resolved_date
-    } else {
-        &shared
+    let backlog = metrics.iter().any(|m| m == "backlog");
+    let flows_period = req.opts.period.filter(|_| backlog);
+    // The backlog's flows count the tickets created before `since` still open in it.
+    let from = match flows_period {
+        Some(_) => None,
+        None => req.since,
     };
+    let tickets = project.entity_source(Entity::Tickets, from, req.until)?;
     // Segments that are not ticket columns come from the customer.
-    let customers = segment_customers(project, table, req.by)?;
-    let mut named: Vec<(&str, &EntityTable)> = vec![("tickets", table)];
+    let customers = segment_customers(project, tickets.table(), req.by)?;
+    let mut named: Vec<(&str, &EntitySource)> = vec![("tickets", &tickets)];
     if let Some(c) = &customers {
         named.push(("customers", c));
     }
-    let engine = with_tables(project, &named, req.by)?;
-    let groups = run(
+    let (q, s) = (req.query(), &settings);
+    let timezone = &project.config().project.timezone;
+    let (groups, flows) = run_plans(
         project,
         "computing ticket metrics",
-        engine.ticket_stats(&req.query(), &settings),
+        &named,
+        req.by,
+        |engine| async move {
+            let groups = engine.ticket_stats(&q, s).await?;
+            let flows = match flows_period {
+                Some(p) => Some(engine.ticket_flows(&q, p, timezone).await?),
+                None => None,
+            };
+            Ok((groups, flows))
+        },
     )?;
     let mut rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
-    if wants_backlog {
-        let backlog = match req.opts.period {
-            Some(p) => {
-                let flows = run(
-                    project,
-                    "computing the ticket backlog",
-                    engine.ticket_flows(&req.query(), p),
-                )?;
+    if backlog {
+        let backlog = match (flows, req.opts.period) {
+            (Some(flows), Some(p)) => {
                 let first = req
                     .since
                     .or(flows.iter().map(|f| f.created).min())
@@ -186,7 +183,7 @@ pub(crate) fn tickets(project: &Project, req: &Request, metrics: &[String]) -> R
                 }
             }
             // Without periods: the tickets still open at the end of the data.
-            None => groups
+            _ => groups
                 .iter()
                 .map(|g| cxray_metrics::operational::Grouped {
                     key: g.key.clone(),
@@ -207,32 +204,40 @@ pub(crate) fn tickets(project: &Project, req: &Request, metrics: &[String]) -> R
             &req.opts,
         ));
     }
-    Ok((rows, std::iter::once(shared).chain(customers).collect()))
+    Ok((rows, tables_of([Some(tickets), customers])))
 }
 
-/// The customers table, when some segment columns are not columns of `table` and the project
-/// has customers (the engine takes those segments from each row's customer).
+/// The tables read, for the input summary.
+fn tables_of<const N: usize>(sources: [Option<EntitySource>; N]) -> Vec<Arc<EntityTable>> {
+    sources
+        .into_iter()
+        .flatten()
+        .map(|s| s.table().clone())
+        .collect()
+}
+
+/// The customers, when some segment columns are not columns of `table` and the project has
+/// customers (the engine takes those segments from each row's customer).
 fn segment_customers(
     project: &Project,
     table: &EntityTable,
     by: &[String],
-) -> Result<Option<Arc<EntityTable>>> {
+) -> Result<Option<EntitySource>> {
     let needed = by.iter().any(|b| table.schema.index_of(b).is_err())
         && table.schema.index_of("customer_id").is_ok()
         && project.has(Entity::Customers);
     needed
-        .then(|| project.entity(Entity::Customers))
+        .then(|| project.entity_source(Entity::Customers, None, None))
         .transpose()
 }
 
 /// Ticket volume per category (for recurring issues in the report).
 pub(crate) fn ticket_categories(project: &Project, req: &Request) -> Result<Vec<MetricRow>> {
-    let t = project.entity(Entity::Tickets)?;
-    if t.schema.index_of("category").is_err() {
+    let t = project.entity_source(Entity::Tickets, req.since, req.until)?;
+    if t.table().schema.index_of("category").is_err() {
         return Ok(vec![]);
     }
     let by = vec!["category".to_string()];
-    let engine = with_tables(project, &[("tickets", &t)], &by)?;
     let q = GroupQuery {
         by: by.clone(),
         ..req.query()
@@ -242,10 +247,13 @@ pub(crate) fn ticket_categories(project: &Project, req: &Request) -> Result<Vec<
         business_hours: None,
     };
     // Volume only: the durations (and their business hours) are not needed here.
-    let groups = run(
+    let s = &settings;
+    let groups = run_plans(
         project,
         "computing ticket categories",
-        engine.ticket_stats(&q, &settings),
+        &[("tickets", &t)],
+        &by,
+        |engine| async move { engine.ticket_stats(&q, s).await },
     )?;
     Ok(operational_rows(
         &groups,
@@ -257,20 +265,22 @@ pub(crate) fn ticket_categories(project: &Project, req: &Request) -> Result<Vec<
 }
 
 pub(crate) fn queue(project: &Project, req: &Request, metrics: &[String]) -> Result<FamilyRows> {
-    let table = project.entity(Entity::Contacts)?;
+    let contacts = project.entity_source(Entity::Contacts, req.since, req.until)?;
     let config = project.config();
     let settings = QueueSettings {
         short_abandon_seconds: config.queue.short_abandon_seconds,
         service_level_seconds: config.queue.service_level_seconds,
     };
-    let engine = with_tables(project, &[("contacts", &table)], &[])?;
-    let groups = run(
+    let (q, s) = (req.query(), &settings);
+    let groups = run_plans(
         project,
         "computing queue metrics",
-        engine.queue_stats(&req.query(), &settings),
+        &[("contacts", &contacts)],
+        &[],
+        |engine| async move { engine.queue_stats(&q, s).await },
     )?;
     let rows = operational_rows(&groups, req.by, metrics, &settings, &req.opts);
-    Ok((rows, vec![table]))
+    Ok((rows, tables_of([Some(contacts)])))
 }
 
 pub(crate) fn referrals(
@@ -278,28 +288,28 @@ pub(crate) fn referrals(
     req: &Request,
     metrics: &[String],
 ) -> Result<FamilyRows> {
-    let table = project.entity(Entity::Referrals)?;
-    let customers = project.entity(Entity::Customers).map_err(|e| {
-        Error::new(
-            e.kind(),
-            format!(
-                "the K-factor needs the customer base (invitations per customer): add a source \
-                 with entity = \"customers\" to cxray.toml ({e})"
-            ),
-        )
-    })?;
-    let engine = with_tables(
-        project,
-        &[("referrals", &table), ("customers", &customers)],
-        &[],
-    )?;
-    let groups = run(
+    let referrals = project.entity_source(Entity::Referrals, req.since, req.until)?;
+    let customers = project
+        .entity_source(Entity::Customers, None, None)
+        .map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!(
+                    "the K-factor needs the customer base (invitations per customer): add a \
+                     source with entity = \"customers\" to cxray.toml ({e})"
+                ),
+            )
+        })?;
+    let q = req.query();
+    let groups = run_plans(
         project,
         "computing referral metrics",
-        engine.referral_stats(&req.query()),
+        &[("referrals", &referrals), ("customers", &customers)],
+        &[],
+        |engine| async move { engine.referral_stats(&q).await },
     )?;
     let rows = operational_rows(&groups, req.by, metrics, &(), &req.opts);
-    Ok((rows, vec![table, customers]))
+    Ok((rows, tables_of([Some(referrals), Some(customers)])))
 }
 
 fn journey(project: &Project, req: &Request, metrics: &[String]) -> Result<FamilyRows> {
@@ -333,35 +343,49 @@ fn journey_settings(project: &Project) -> JourneySettings {
 }
 
 /// Journey events (and customers, when asked for or needed for segments and the project has
-/// them) in an engine, with the journey settings.
+/// them) for the engine's plans, with the journey settings.
 pub(crate) struct JourneyData {
-    engine: Engine,
+    sources: Vec<(&'static str, EntitySource)>,
     settings: JourneySettings,
     pub tables: Vec<Arc<EntityTable>>,
 }
 
 impl JourneyData {
     pub fn load(project: &Project, req: &Request, with_customers: bool) -> Result<Self> {
-        let table = project.entity(Entity::Journey)?;
+        let journey = project.entity_source(Entity::Journey, req.since, req.until)?;
         let settings = journey_settings(project);
         // Segments that are not journey columns come from the customer; customers wanted for
         // the report's dimensions only are left out when they cannot be read.
-        let needed = req.by.iter().any(|b| table.schema.index_of(b).is_err());
+        let schema = &journey.table().schema;
+        let needed = req.by.iter().any(|b| schema.index_of(b).is_err());
         let customers = if (needed || with_customers) && project.has(Entity::Customers) {
-            optional_customers(project, needed)?
+            match project.entity_source(Entity::Customers, None, None) {
+                Ok(c) => Some(c),
+                Err(e) if needed || e.field() == Some("strict") => return Err(e),
+                Err(_) => None,
+            }
         } else {
             None
         };
-        let mut named: Vec<(&str, &EntityTable)> = vec![("journey", &table)];
-        if let Some(c) = &customers {
-            named.push(("customers", c));
+        let mut sources = vec![("journey", journey)];
+        if let Some(c) = customers {
+            sources.push(("customers", c));
         }
-        let engine = with_tables(project, &named, &[])?;
         Ok(JourneyData {
-            engine,
+            tables: sources.iter().map(|(_, s)| s.table().clone()).collect(),
+            sources,
             settings,
-            tables: std::iter::once(table.clone()).chain(customers).collect(),
         })
+    }
+
+    /// Runs a plan over the journey's tables.
+    fn run<T, F, Fut>(&self, project: &Project, plan: F) -> Result<T>
+    where
+        F: FnOnce(Engine) -> Fut,
+        Fut: std::future::Future<Output = Result<T, cxray_engine::EngineError>>,
+    {
+        let named: Vec<(&str, &EntitySource)> = self.sources.iter().map(|(n, s)| (*n, s)).collect();
+        run_plans(project, "computing journey metrics", &named, &[], plan)
     }
 
     /// Rows of the journey metrics by `by`; without `strict`, cart abandonment is left out (not
@@ -378,11 +402,10 @@ impl JourneyData {
             by: by.to_vec(),
             ..req.query()
         };
-        let groups = run(
-            project,
-            "computing journey metrics",
-            self.engine.journey_stats(&q, &self.settings),
-        )?;
+        let settings = &self.settings;
+        let groups = self.run(project, |engine| async move {
+            engine.journey_stats(&q, settings).await
+        })?;
         self.rows_of(project, &groups, req, by, metrics, strict)
     }
 
@@ -414,12 +437,10 @@ impl JourneyData {
                 step_times: m.iter().any(|m| m == "step_time"),
             })
             .collect();
-        let groups = run(
-            project,
-            "computing journey metrics",
-            self.engine
-                .journey_stats_by(&q, &segmentations, &self.settings),
-        )?;
+        let settings = &self.settings;
+        let groups = self.run(project, |engine| async move {
+            engine.journey_stats_by(&q, &segmentations, settings).await
+        })?;
         sets.iter()
             .zip(groups)
             .zip(metrics)

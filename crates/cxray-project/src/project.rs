@@ -202,6 +202,39 @@ pub struct Project {
     /// Whether the answers' rejects are recorded (answers streamed from a lake are read anew
     /// by each analysis; their rejects are recorded once).
     answer_rejects_recorded: std::sync::atomic::AtomicBool,
+    /// The same for each entity (by [`slot_of`]): an entity scanned from a lake is read anew
+    /// by each analysis.
+    entity_rejects_recorded: Vec<std::sync::atomic::AtomicBool>,
+}
+
+/// An entity's rows as an analysis's plans read them.
+pub(crate) enum EntitySource {
+    /// Read and validated into memory (shared by the analyses).
+    Memory(Arc<EntityTable>),
+    /// Scanned from the lake's Parquet parts by each plan; the table holds the schema, the
+    /// files' reports and rejects, and only the rows of the live sources (cxray's store).
+    Parts {
+        table: Arc<EntityTable>,
+        parts: Vec<PathBuf>,
+    },
+}
+
+impl EntitySource {
+    /// The table: every row when in memory, else the schema, reports and live rows.
+    pub(crate) fn table(&self) -> &Arc<EntityTable> {
+        match self {
+            EntitySource::Memory(t) | EntitySource::Parts { table: t, .. } => t,
+        }
+    }
+}
+
+/// The error of an analysis that needs rows of `entity` and has none.
+fn no_data(entity: Entity) -> Error {
+    Error::bad_input(format!(
+        "no {0} data: add a source with entity = \"{0}\" to cxray.toml, or give {0} files \
+         alone",
+        entity.name()
+    ))
 }
 
 /// Which slot of [`Project::entities`] holds an entity.
@@ -357,6 +390,7 @@ impl Project {
             lake: None,
             stale_noted: Default::default(),
             answer_rejects_recorded: Default::default(),
+            entity_rejects_recorded: Entity::ALL.iter().map(|_| Default::default()).collect(),
         })
     }
 
@@ -449,12 +483,21 @@ impl Project {
         rejects.clear();
         self.answer_rejects_recorded
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        for r in &self.entity_rejects_recorded {
+            r.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
-    /// Records the answers' rejects, once until the project is reloaded.
-    fn record_answer_rejects(&self, rejects: &[Reject]) {
+    /// Records the answers' rejects and reports their sources, once until the project is
+    /// reloaded (answers streamed from a lake are read anew by each analysis).
+    fn accept_answers(&self, loaded: &Loaded) {
         if !(self.answer_rejects_recorded).swap(true, std::sync::atomic::Ordering::Relaxed) {
-            self.record_rejects(rejects);
+            self.record_rejects(&loaded.rejects);
+            self.observer.sources_read(SourcesRead {
+                noun: "answers",
+                sources: &loaded.sources,
+                rejects: &loaded.rejects,
+            });
         }
     }
 
@@ -525,12 +568,23 @@ impl Project {
         from: Option<chrono::NaiveDate>,
         to: Option<chrono::NaiveDate>,
     ) -> Result<Option<(Loaded, Vec<PathBuf>)>> {
-        let Some(lake) = &self.lake else {
-            return Ok(None);
-        };
         if lock(&self.responses).is_some() {
             return Ok(None);
         }
+        self.lake_responses(from, to)
+    }
+
+    /// The lake's answers of the months of `from..=to` as parts to scan, with the live
+    /// sources' answers read now: [`Project::streamed_responses`] whether or not the answers
+    /// are in memory too (`None` without a lake).
+    pub(crate) fn lake_responses(
+        &self,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<(Loaded, Vec<PathBuf>)>> {
+        let Some(lake) = &self.lake else {
+            return Ok(None);
+        };
         self.note_stale(lake);
         let opts = self.load_options();
         let live = self.live(None);
@@ -549,12 +603,7 @@ impl Project {
                 )));
             }
         };
-        self.record_answer_rejects(&loaded.rejects);
-        self.observer.sources_read(SourcesRead {
-            noun: "answers",
-            sources: &loaded.sources,
-            rejects: &loaded.rejects,
-        });
+        self.accept_answers(&loaded);
         Ok(Some((loaded, parts)))
     }
 
@@ -586,12 +635,7 @@ impl Project {
                 }
             },
         )?;
-        self.record_answer_rejects(&loaded.rejects);
-        self.observer.sources_read(SourcesRead {
-            noun: "answers",
-            sources: &loaded.sources,
-            rejects: &loaded.rejects,
-        });
+        self.accept_answers(&loaded);
         Ok(Responses {
             loaded,
             text: None,
@@ -760,13 +804,45 @@ impl Project {
                 None => cxray_ingest::load_entity(sources, entity, self.threads()),
             },
         )?;
-        table.ok_or_else(|| {
-            Error::bad_input(format!(
-                "no {0} data: add a source with entity = \"{0}\" to cxray.toml, or give {0} \
-                 files alone",
-                entity.name()
-            ))
-        })
+        table.ok_or_else(|| no_data(entity))
+    }
+
+    /// `entity`'s rows as plans read them: scanned from the lake's parts of the months of the
+    /// local dates `from..=to` (and the live sources' rows, read now) when the project reads a
+    /// lake, the rows are not in memory already, and cxray adds nothing to them (business-hour
+    /// durations of tickets, the checks across rows of lifecycle events); otherwise in
+    /// memory, read on first use as [`Project::entity`] reads them. The plans still filter by
+    /// date: the parts only spare reading other months.
+    pub(crate) fn entity_source(
+        &self,
+        entity: Entity,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<EntitySource> {
+        let added = match entity {
+            Entity::Lifecycle => true,
+            Entity::Tickets => !matches!(self.config.tickets.calendar(), Ok(None)),
+            _ => false,
+        };
+        let lake = match &self.lake {
+            Some(lake) if !added && lock(&self.entities[slot_of(entity)]).is_none() => lake,
+            _ => return Ok(EntitySource::Memory(self.entity(entity)?)),
+        };
+        self.note_stale(lake);
+        let stored = lake.entity_parts(entity, from, to)?;
+        let live = self.live(Some(entity));
+        let live = match live.list.is_empty() {
+            true => None,
+            false => cxray_ingest::load_entity(&live, entity, self.threads())?,
+        };
+        let (table, parts) = match (stored, live) {
+            (Some((stored, parts)), Some(live)) => (stored.append(live), parts),
+            (Some((stored, parts)), None) => (stored, parts),
+            (None, Some(live)) => (live, vec![]),
+            (None, None) => return Err(no_data(entity)),
+        };
+        let table = Arc::new(self.accept(table)?);
+        Ok(EntitySource::Parts { table, parts })
     }
 
     /// Applies strict mode, records the rejects and reports the sources.
@@ -778,12 +854,16 @@ impl Project {
             }
             .into());
         }
-        self.record_rejects(&table.rejects);
-        self.observer.sources_read(SourcesRead {
-            noun: table.entity.noun(),
-            sources: &table.sources,
-            rejects: &table.rejects,
-        });
+        // Once per entity: one scanned from a lake is accepted by each analysis.
+        let recorded = &self.entity_rejects_recorded[slot_of(table.entity)];
+        if !recorded.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.record_rejects(&table.rejects);
+            self.observer.sources_read(SourcesRead {
+                noun: table.entity.noun(),
+                sources: &table.sources,
+                rejects: &table.rejects,
+            });
+        }
         Ok(table)
     }
 

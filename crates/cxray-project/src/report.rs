@@ -152,12 +152,23 @@ impl Project {
             g.retain(|x| !drivers.contains(&x.key.metric));
             g
         };
+        // On a cluster, the histograms by columns stored in the lake are the cluster's (the
+        // lake's parts, and the store's answers added); those by what cxray adds to the
+        // answers (themes, touchpoints, comment language) are computed here.
+        let cluster = match self.engine_url() {
+            Some(url) => (self.lake_responses(req.since, req.until)?).map(|(l, p)| (url, l, p)),
+            None => None,
+        };
         let histograms = |what: &str, by: Vec<String>| -> Result<Vec<GroupHistogram>> {
-            Ok(kpi(crate::engine::run(
-                self,
-                what,
-                engine.score_histograms(&q(by)),
-            )?))
+            let query = q(by);
+            Ok(kpi(match &cluster {
+                Some((url, loaded, parts))
+                    if query.by.iter().all(|b| loaded.attributes.contains(b)) =>
+                {
+                    self.cluster_histograms(url, loaded, parts, &query)?
+                }
+                _ => crate::engine::run(self, what, engine.score_histograms(&query))?,
+            }))
         };
         let overall = histograms("computing the report", vec![])?;
         let mut per_dim = Vec::new();

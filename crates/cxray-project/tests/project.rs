@@ -610,15 +610,10 @@ impl Observer for Phases {
     }
 }
 
-/// Metrics from a lake are aggregated as its Parquet parts are scanned, without reading the
-/// answers into memory; the figures, counts and SQL are those of the files read into memory,
-/// and stay so once the answers are in memory. (The store's answers scanned with the parts:
-/// `lake_cli.rs` and the engine's tests.)
-#[test]
-fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = demo(tmp.path());
-    let lake = tmp.path().join("lake");
+/// The demo read from its files, and from a lake of them (watched for its phases of work).
+fn demo_and_its_lake(dir: &Path) -> (Project, Project, Arc<Phases>) {
+    let config = demo(dir);
+    let lake = dir.join("lake");
     let source = ProjectSource::config(&config);
     cxray_project::ingest(
         &source.clone().with_lake(&lake),
@@ -628,9 +623,20 @@ fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
     .unwrap();
     let direct = Project::open(&source, OpenOptions::default()).unwrap();
     let phases = Arc::new(Phases::default());
-    let from_lake = Project::open(&source.clone().with_lake(&lake), OpenOptions::default())
+    let from_lake = Project::open(&source.with_lake(&lake), OpenOptions::default())
         .unwrap()
         .observed_by(phases.clone());
+    (direct, from_lake, phases)
+}
+
+/// Metrics from a lake are aggregated as its Parquet parts are scanned, without reading the
+/// answers into memory; the figures, counts and SQL are those of the files read into memory,
+/// and stay so once the answers are in memory. (The store's answers scanned with the parts:
+/// `lake_cli.rs` and the engine's tests.)
+#[test]
+fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (direct, from_lake, phases) = demo_and_its_lake(tmp.path());
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     let requests = [
         MetricsRequest::default(),
@@ -687,6 +693,81 @@ fn metrics_streamed_from_the_lake_equal_those_from_the_files() {
     assert_eq!((e.kind(), e.field()), (ErrorKind::Usage, Some("by")));
 }
 
+/// One request per operational family the lake streams (tickets with the backlog and a
+/// segment of the customer, queue, journey by a customer segment, referrals), by period and
+/// within dates.
+fn operational_requests() -> Vec<MetricsRequest> {
+    use cxray_metrics::operational::{Family, OPERATIONAL_METRICS};
+    use cxray_metrics::period::Period;
+    let of = |f: Family| -> Vec<String> {
+        (OPERATIONAL_METRICS.iter())
+            .filter(|d| d.family == f)
+            .map(|d| d.name.to_string())
+            .collect()
+    };
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    vec![
+        MetricsRequest {
+            metrics: of(Family::Tickets),
+            by: vec!["region".into()],
+            period: Some(Period::Month),
+            since: day("2025-03-10"),
+            until: day("2025-09-20"),
+            ..Default::default()
+        },
+        MetricsRequest {
+            metrics: of(Family::Tickets),
+            ..Default::default()
+        },
+        MetricsRequest {
+            metrics: of(Family::Queue),
+            period: Some(Period::Week),
+            since: day("2025-04-01"),
+            ..Default::default()
+        },
+        MetricsRequest {
+            metrics: of(Family::Journey),
+            by: vec!["plan".into()],
+            period: Some(Period::Month),
+            ..Default::default()
+        },
+        MetricsRequest {
+            metrics: of(Family::Referrals),
+            by: vec!["plan".into()],
+            period: Some(Period::Quarter),
+            ..Default::default()
+        },
+    ]
+}
+
+/// Ticket, queue, journey and referral metrics from a lake are computed as the plans scan its
+/// Parquet parts (no entity is read into memory), and equal those from the files.
+#[test]
+fn operational_metrics_streamed_from_the_lake_equal_those_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (direct, from_lake, phases) = demo_and_its_lake(tmp.path());
+    for r in &operational_requests() {
+        let a = serde_json::to_value(direct.metrics(r).unwrap()).unwrap();
+        let b = serde_json::to_value(from_lake.metrics(r).unwrap()).unwrap();
+        let rows = a["rows"].as_array().unwrap();
+        assert!(rows.len() > 3, "{r:?}");
+        // Every metric asked for has rows.
+        for m in &r.metrics {
+            assert!(rows.iter().any(|x| &x["metric"] == m), "{m}: {r:?}");
+        }
+        same_json(&a, &b, "").unwrap();
+    }
+    let ran = phases.0.lock().unwrap().clone();
+    assert!(
+        ran.iter().all(|p| !p.starts_with("reading ")),
+        "nothing is read into memory: {ran:?}"
+    );
+    for p in ["ticket", "queue", "journey", "referral"] {
+        let what = format!("computing {p} metrics");
+        assert!(ran.contains(&what), "{what}: {ran:?}");
+    }
+}
+
 /// `[engine] url`: survey metrics streamed from the lake run on a Ballista cluster (a
 /// scheduler and two executors started in this process, on loopback) and equal the embedded
 /// engine's figure for figure.
@@ -730,4 +811,30 @@ fn metrics_on_a_ballista_cluster_equal_the_embedded_engines() {
         2,
         "{ran:?}"
     );
+    // The ticket, queue, journey and referral metrics: their plans over the lake's parts.
+    for r in &operational_requests() {
+        let a = serde_json::to_value(embedded.metrics(r).unwrap()).unwrap();
+        let b = serde_json::to_value(on_cluster.metrics(r).unwrap()).unwrap();
+        same_json(&a, &b, "").unwrap();
+    }
+    let ran = phases.0.lock().unwrap().clone();
+    for p in ["ticket", "queue", "journey", "referral"] {
+        let what = format!("computing {p} metrics on the cluster");
+        assert!(ran.contains(&what), "{what}: {ran:?}");
+    }
+    assert!(ran.iter().all(|p| !p.starts_with("reading ")), "{ran:?}");
+    // The report: its histograms by columns of the lake from the cluster (the others, by what
+    // cxray adds to the answers, here), and the same document.
+    let on_the_cluster = |ran: &[String]| {
+        (ran.iter())
+            .filter(|p| *p == "computing metrics on the cluster")
+            .count()
+    };
+    let before = on_the_cluster(&ran);
+    let a = serde_json::to_value(embedded.report(&ReportRequest::default()).unwrap()).unwrap();
+    let b = serde_json::to_value(on_cluster.report(&ReportRequest::default()).unwrap()).unwrap();
+    same_json(&a, &b, "").unwrap();
+    let ran = phases.0.lock().unwrap().clone();
+    // Overall and by each stored dimension of the demo (region, plan, channel at least).
+    assert!(on_the_cluster(&ran) >= before + 4, "{ran:?}");
 }
