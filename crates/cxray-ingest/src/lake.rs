@@ -352,6 +352,7 @@ pub fn ingest(
             lake_ids::write_run(
                 dir,
                 &lake_ids::run_path(&entity_name, k),
+                &sha256,
                 new.iter().map(|n| n.hash),
             )?;
         }
@@ -556,26 +557,30 @@ fn reject_known(
         .filter(|(_, f)| f.entity == entity)
         .map(|(j, _)| j)
         .collect();
-    let mut runs = Vec::with_capacity(earlier.len());
-    for &j in &earlier {
-        let rel = lake_ids::run_path(entity, j);
-        let run = match lake_ids::Run::open(dir, &rel) {
-            Some(run) => run,
-            None => {
-                // A lake written before runs existed, or a run lost: built from the parts.
-                let cols = file_ids(dir, &manifest.files[j], read.id_name)?;
-                let hashes = lake_ids::hash_ids(cols.iter());
-                lake_ids::write_run(dir, &rel, hashes.iter().map(|n| n.hash))?;
-                lake_ids::Run::open(dir, &rel).ok_or_else(|| IngestError::Io {
-                    path: dir.join(&rel),
-                    message: "the id index just written cannot be read back".into(),
-                })?
-            }
-        };
-        runs.push(run);
-    }
-    let candidates = lake_ids::candidates(&runs, new, threads);
-    drop(runs);
+    // Each earlier file's run, opened, merged with the new ids and closed in turn.
+    let id_name = read.id_name;
+    let fresh: &[NewId] = new;
+    let candidates: Vec<Vec<usize>> =
+        parallel(earlier.len(), threads, |r| -> Result<_, IngestError> {
+            let f = &manifest.files[earlier[r]];
+            let rel = lake_ids::run_path(entity, earlier[r]);
+            let run = match lake_ids::Run::open(dir, &rel, &f.sha256)? {
+                Some(run) => run,
+                None => {
+                    // A lake written before runs existed, or a run lost: built from the parts.
+                    let cols = file_ids(dir, f, id_name)?;
+                    let hashes = lake_ids::hash_ids(cols.iter());
+                    lake_ids::write_run(dir, &rel, &f.sha256, hashes.iter().map(|n| n.hash))?;
+                    lake_ids::Run::open(dir, &rel, &f.sha256)?.ok_or_else(|| IngestError::Io {
+                        path: dir.join(&rel),
+                        message: "the id index just written cannot be read back".into(),
+                    })?
+                }
+            };
+            Ok(run.matches(fresh))
+        })
+        .into_iter()
+        .collect::<Result<_, IngestError>>()?;
     let column = |b: u32| {
         read.batches[b as usize]
             .column(id)
