@@ -468,43 +468,6 @@ impl EntityTable {
         Ok(())
     }
 
-    /// Adds `name`, the local date in `tz` of the timestamp column `column` (null where the
-    /// time is null), e.g. the resolution date of tickets for the backlog.
-    pub fn add_local_date(&mut self, column: &str, name: &str, tz: &str) -> Result<(), String> {
-        use arrow::array::{Array, AsArray, Date32Array};
-        let tz = parse_tz(tz)?;
-        let i = self.schema.index_of(column).map_err(|e| e.to_string())?;
-        let mut fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.push(Field::new(name, DataType::Date32, true));
-        let schema = Arc::new(Schema::new(fields));
-        for b in &mut self.batches {
-            let t = b
-                .column(i)
-                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-            let d: Date32Array = (0..t.len())
-                .map(|r| {
-                    if t.is_null(r) {
-                        return None;
-                    }
-                    let local = chrono::DateTime::from_timestamp_micros(t.value(r))?
-                        .with_timezone(&tz)
-                        .date_naive();
-                    Some(crate::timestamp::date_to_days(local))
-                })
-                .collect();
-            let mut cols = b.columns().to_vec();
-            cols.push(Arc::new(d));
-            *b = RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())?;
-        }
-        self.schema = schema;
-        Ok(())
-    }
-
     /// Values of a text column (canonical or attribute) over all rows, in table order.
     pub fn text_column(&self, name: &str) -> Option<Vec<Option<String>>> {
         use arrow::array::{Array, AsArray};

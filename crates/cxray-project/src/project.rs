@@ -110,6 +110,9 @@ pub struct Responses {
     /// What joining the answers to the journey steps they follow did (`None` when it did not
     /// run or there is no journey with customer ids).
     pub touchpoints: Option<TouchpointSummary>,
+    /// Of `loaded`, the answers of the live sources (cxray's store) when the rest came from a
+    /// lake: what a cluster, which reads only the lake, lacks of them.
+    pub(crate) live: Option<Loaded>,
     text_done: bool,
     touchpoints_done: bool,
 }
@@ -574,10 +577,29 @@ impl Project {
         self.lake_responses(from, to)
     }
 
+    /// The lake's answers of the months of `from..=to` as parts to scan, with the live answers
+    /// of `responses` (as they were read with the rest, not read again): what a cluster and
+    /// this process together aggregate to give the histograms of the answers in memory.
+    /// `None` without a lake.
+    pub(crate) fn parts_beside(
+        &self,
+        responses: &Responses,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Option<(Loaded, Vec<PathBuf>)>> {
+        let Some(lake) = &self.lake else {
+            return Ok(None);
+        };
+        let parts = lake.responses_parts(&self.load_options(), from, to)?;
+        Ok(parts.map(|(stored, parts)| match &responses.live {
+            Some(live) => (stored.merge(live.clone()), parts),
+            None => (stored, parts),
+        }))
+    }
+
     /// The lake's answers of the months of `from..=to` as parts to scan, with the live
-    /// sources' answers read now: [`Project::streamed_responses`] whether or not the answers
-    /// are in memory too (`None` without a lake).
-    pub(crate) fn lake_responses(
+    /// sources' answers read now (`None` without a lake).
+    fn lake_responses(
         &self,
         from: Option<chrono::NaiveDate>,
         to: Option<chrono::NaiveDate>,
@@ -612,7 +634,7 @@ impl Project {
         let loaded = phase(
             self.observer(),
             "reading responses",
-            || -> Result<Loaded> {
+            || -> Result<(Loaded, Option<Loaded>)> {
                 match &self.lake {
                     Some(lake) => {
                         self.note_stale(lake);
@@ -622,22 +644,28 @@ impl Project {
                             false => Some(load_responses(&live, &self.catalog, &opts)?),
                         };
                         let (from, to) = self.options.answer_dates.unwrap_or_default();
-                        match (lake.responses_between(&opts, from, to)?, live) {
-                            (Some(stored), Some(live)) => Ok(stored.merge(live)),
-                            (Some(one), None) | (None, Some(one)) => Ok(one),
-                            (None, None) => Err(Error::bad_input(format!(
-                                "{}: the lake holds no answers",
-                                lake.dir().display()
-                            ))),
-                        }
+                        let loaded = match (lake.responses_between(&opts, from, to)?, &live) {
+                            (Some(stored), Some(live)) => stored.merge(live.clone()),
+                            (Some(one), None) => one,
+                            (None, Some(live)) => live.clone(),
+                            (None, None) => {
+                                return Err(Error::bad_input(format!(
+                                    "{}: the lake holds no answers",
+                                    lake.dir().display()
+                                )));
+                            }
+                        };
+                        Ok((loaded, live))
                     }
-                    None => Ok(load_responses(&self.sources, &self.catalog, &opts)?),
+                    None => Ok((load_responses(&self.sources, &self.catalog, &opts)?, None)),
                 }
             },
         )?;
+        let (loaded, live) = loaded;
         self.accept_answers(&loaded);
         Ok(Responses {
             loaded,
+            live,
             text: None,
             touchpoints: None,
             text_done: false,

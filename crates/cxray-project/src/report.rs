@@ -156,7 +156,9 @@ impl Project {
         // lake's parts, and the store's answers added); those by what cxray adds to the
         // answers (themes, touchpoints, comment language) are computed here.
         let cluster = match self.engine_url() {
-            Some(url) => (self.lake_responses(req.since, req.until)?).map(|(l, p)| (url, l, p)),
+            Some(url) => {
+                (self.parts_beside(&responses, req.since, req.until)?).map(|(l, p)| (url, l, p))
+            }
             None => None,
         };
         let histograms = |what: &str, by: Vec<String>| -> Result<Vec<GroupHistogram>> {
