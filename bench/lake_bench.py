@@ -14,6 +14,11 @@
    /usr/bin/time (wall time, peak RSS); the median is reported.
 4. Checks that both agree: every group's n and NPS, CSAT (% satisfied) and CES (mean)
    computed from DuckDB's histograms equal cxray's figures (to 1e-9).
+5. With --cluster: the same `cxray metrics` on a Ballista scheduler and executors started in
+   one process on this machine (the engine crate's `standalone_cluster` example; a cxray built
+   with the `cluster` feature given as --cxray-cluster): what a cluster costs per query, and
+   its JSON must equal the embedded engine's.
+   --since/--until limit every run to those months (e.g. ~100M answers of a 1B lake).
 """
 import argparse
 import json
@@ -46,9 +51,10 @@ json.dump(out, sys.stdout)
 """
 
 
-def generate(rows, work, csv):
+def generate(rows, work, csv, files_per_month=1):
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -60,32 +66,49 @@ def generate(rows, work, csv):
     rng = np.random.default_rng(7)
     per = rows // len(MONTHS)
     files = []
+    first = 0
+
+    def names(values, n):
+        # A column of n names drawn uniformly, built by index (fast at a billion rows).
+        return pa.array(values).take(pa.array(rng.integers(0, len(values), n)))
+
     for k, month in enumerate(MONTHS):
-        n = per if k < len(MONTHS) - 1 else rows - per * (len(MONTHS) - 1)
-        metric, score = metric_scores(rng, n)
+        in_month = per if k < len(MONTHS) - 1 else rows - per * (len(MONTHS) - 1)
         start = np.datetime64(f"{month}-01T00:00:00")
         days = (np.datetime64(MONTHS[k + 1] + "-01") if k + 1 < len(MONTHS)
                 else np.datetime64("2026-01-01")) - np.datetime64(f"{month}-01")
-        secs = rng.integers(0, days.astype(int) * 86400, n)
-        ts = np.char.add((start + secs.astype("timedelta64[s]")).astype(str), "Z")
-        first = k * per
-        table = pa.table({
-            "response_id": pa.array(np.char.add("r", np.arange(first, first + n).astype(str))),
-            "customer_id": pa.array(np.char.add("c", rng.integers(0, rows // 4 + 1, n).astype(str))),
-            "submitted_at": pa.array(ts),
-            "metric": pa.array(metric),
-            "score": pa.array(score),
-            "region": pa.array(rng.choice(np.array(["North", "South", "East", "West"]), n)),
-            "channel": pa.array(rng.choice(np.array(["web", "app", "phone"]), n)),
-            "plan": pa.array(rng.choice(np.array(["basic", "plus", "premium"]), n)),
-        })
-        ext = "csv" if csv else "parquet"
-        path = os.path.join(src, f"answers-{month}.{ext}")
-        if csv:
-            pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="none"))
-        else:
-            pq.write_table(table, path, compression="zstd")
-        files.append(path)
+        for j in range(files_per_month):
+            n = in_month // files_per_month + (1 if j < in_month % files_per_month else 0)
+            metric, score = metric_scores(rng, n)
+            secs = rng.integers(0, days.astype(int) * 86400, n)
+            times = start + secs.astype("timedelta64[s]")
+            if csv:
+                submitted = pa.array(np.char.add(times.astype(str), "Z"))
+            else:
+                # A Parquet timestamp (UTC), as exports from a warehouse carry them.
+                submitted = pa.array(times.astype("datetime64[s]"), pa.timestamp("s", tz="UTC"))
+            ids = pa.array(np.arange(first, first + n)).cast(pa.string())
+            customers = pa.array(rng.integers(0, rows // 4 + 1, n)).cast(pa.string())
+            table = pa.table({
+                "response_id": pc.binary_join_element_wise("r", ids, ""),
+                "customer_id": pc.binary_join_element_wise("c", customers, ""),
+                "submitted_at": submitted,
+                "metric": pa.array(metric),
+                "score": pa.array(score),
+                "region": names(["North", "South", "East", "West"], n),
+                "channel": names(["web", "app", "phone"], n),
+                "plan": names(["basic", "plus", "premium"], n),
+            })
+            first += n
+            ext = "csv" if csv else "parquet"
+            part = f"-{j:02d}" if files_per_month > 1 else ""
+            path = os.path.join(src, f"answers-{month}{part}.{ext}")
+            if csv:
+                pacsv.write_csv(table, path,
+                                write_options=pacsv.WriteOptions(quoting_style="none"))
+            else:
+                pq.write_table(table, path, compression="zstd")
+            files.append(path)
     return files
 
 
@@ -111,6 +134,17 @@ def timed(cmd, stdout=None):
 
 def du(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def same(a, b):
+    """Equal JSON, numbers within a relative 1e-9 (sums in another order)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
+    return a == b
 
 
 def figures_from_histograms(rows):
@@ -141,6 +175,13 @@ def main():
     ap.add_argument("--csv", action="store_true", help="CSV exports instead of Parquet")
     ap.add_argument("--keep", action="store_true", help="reuse the exports and lake of --work")
     ap.add_argument("--generate-only", action="store_true", help="only write the exports")
+    ap.add_argument("--files-per-month", type=int, default=1,
+                    help="exports per month (smaller files: ingest holds one at a time)")
+    ap.add_argument("--since", help="first day (YYYY-MM-DD) of every query")
+    ap.add_argument("--until", help="last day (YYYY-MM-DD) of every query")
+    ap.add_argument("--cluster", help="the standalone_cluster example binary: also time the "
+                    "query on a Ballista cluster on this machine")
+    ap.add_argument("--cxray-cluster", help="a cxray built with --features cxray-cli/cluster")
     ap.add_argument("--cxray", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "cxray"))
     a = ap.parse_args()
     work = os.path.abspath(a.work)
@@ -149,7 +190,7 @@ def main():
     if not (a.keep and os.path.isdir(src)):
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
-        project(work, generate(a.rows, work, a.csv))
+        project(work, generate(a.rows, work, a.csv, a.files_per_month))
     if a.generate_only:
         return
     config = os.path.join(work, "cxray.toml")
@@ -163,16 +204,39 @@ def main():
               f"peak {peak:.0f} MiB, lake {du(lake) / 1e9:.2f} GB", flush=True)
     sql_file = os.path.join(work, "histograms.sql")
     out_json = os.path.join(work, "metrics.json")
-    timed([a.cxray, "metrics", "-c", config, "--lake", lake, *QUERY, "--show-sql=duckdb", "-o", sql_file])
+    query = QUERY + (["--since", a.since] if a.since else []) + (["--until", a.until] if a.until else [])
+    timed([a.cxray, "metrics", "-c", config, "--lake", lake, *query, "--show-sql=duckdb", "-o", sql_file])
     tools = [
-        ("cxray metrics --lake", [a.cxray, "metrics", "-c", config, "--lake", lake, *QUERY,
+        ("cxray metrics --lake", [a.cxray, "metrics", "-c", config, "--lake", lake, *query,
                                   "--format", "json", "-o", out_json]),
         ("duckdb (--show-sql)", [sys.executable, "-c", DUCKDB, lake, sql_file]),
     ]
+    cluster = None
+    if a.cluster:
+        # Serves until its standard input closes (or 1 hour).
+        cluster = subprocess.Popen([a.cluster, "2", "1", "3600"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        url = cluster.stdout.readline().strip()
+        print(f"Ballista standalone (2 executors, 1 slot each) at {url}", flush=True)
+        cluster_json = os.path.join(work, "metrics-cluster.json")
+        tools.append(("cxray metrics --engine", [a.cxray_cluster, "metrics", "-c", config, "--lake",
+                                                 lake, *query, "--engine", url, "--format", "json",
+                                                 "-o", cluster_json]))
     results = {}
-    for _ in range(a.runs):
-        for name, cmd in tools:
-            results.setdefault(name, []).append(timed(cmd))
+    try:
+        for _ in range(a.runs):
+            for name, cmd in tools:
+                results.setdefault(name, []).append(timed(cmd))
+    finally:
+        if cluster:
+            cluster.stdin.close()
+            cluster.wait(timeout=60)
+    if cluster:
+        embedded_rows = json.load(open(out_json))["rows"]
+        cluster_rows = json.load(open(cluster_json))["rows"]
+        if not same(embedded_rows, cluster_rows):
+            sys.exit("the cluster's figures differ from the embedded engine's")
+        print(f"cluster: the same {len(cluster_rows)} rows as the embedded engine", flush=True)
     for name, runs in results.items():
         print(f"{name:22s} median {statistics.median(r[0] for r in runs):6.2f} s  "
               f"peak {max(r[1] for r in runs):6.0f} MiB  runs {[r[0] for r in runs]}", flush=True)
