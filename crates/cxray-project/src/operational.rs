@@ -324,8 +324,14 @@ pub(crate) fn optional_customers(
     project: &Project,
     needed: bool,
 ) -> Result<Option<Arc<EntityTable>>> {
-    match project.entity(Entity::Customers) {
-        Ok(c) => Ok(Some(c)),
+    optional(project.entity(Entity::Customers), needed)
+}
+
+/// A source read for what it adds: when it cannot be read and is not `needed`, none. A rejected
+/// row in strict mode is always an error.
+fn optional<T>(read: Result<T>, needed: bool) -> Result<Option<T>> {
+    match read {
+        Ok(t) => Ok(Some(t)),
         Err(e) if needed || e.field() == Some("strict") => Err(e),
         Err(_) => Ok(None),
     }
@@ -359,11 +365,7 @@ impl JourneyData {
         let schema = &journey.table().schema;
         let needed = req.by.iter().any(|b| schema.index_of(b).is_err());
         let customers = if (needed || with_customers) && project.has(Entity::Customers) {
-            match project.entity_source(Entity::Customers, None, None) {
-                Ok(c) => Some(c),
-                Err(e) if needed || e.field() == Some("strict") => return Err(e),
-                Err(_) => None,
-            }
+            optional(project.entity_source(Entity::Customers, None, None), needed)?
         } else {
             None
         };

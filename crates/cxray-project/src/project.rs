@@ -294,6 +294,27 @@ impl Project {
         live
     }
 
+    /// The answers of the live sources, read now (`None` when there are none).
+    fn live_responses(&self, opts: &LoadOptions) -> Result<Option<Loaded>> {
+        let live = self.live(None);
+        match live.list.is_empty() {
+            true => Ok(None),
+            false => Ok(Some(load_responses(&live, &self.catalog, opts)?)),
+        }
+    }
+
+    /// `entity`'s rows of the live sources, read now (`None` when there are none).
+    fn live_entity(
+        &self,
+        entity: Entity,
+    ) -> std::result::Result<Option<EntityTable>, cxray_ingest::IngestError> {
+        let live = self.live(Some(entity));
+        match live.list.is_empty() {
+            true => Ok(None),
+            false => cxray_ingest::load_entity(&live, entity, self.threads()),
+        }
+    }
+
     /// Whether the project has rows of `entity` (`None`: answers): in its lake or its live
     /// sources when it reads a lake, else in its configured sources.
     fn holds(&self, entity: Option<Entity>) -> bool {
@@ -609,11 +630,7 @@ impl Project {
         };
         self.note_stale(lake);
         let opts = self.load_options();
-        let live = self.live(None);
-        let live = match live.list.is_empty() {
-            true => None,
-            false => Some(load_responses(&live, &self.catalog, &opts)?),
-        };
+        let live = self.live_responses(&opts)?;
         let (loaded, parts) = match (lake.responses_parts(&opts, from, to)?, live) {
             (Some((stored, parts)), Some(live)) => (stored.merge(live), parts),
             (Some((stored, parts)), None) => (stored, parts),
@@ -638,11 +655,7 @@ impl Project {
                 match &self.lake {
                     Some(lake) => {
                         self.note_stale(lake);
-                        let live = self.live(None);
-                        let live = match live.list.is_empty() {
-                            true => None,
-                            false => Some(load_responses(&live, &self.catalog, &opts)?),
-                        };
+                        let live = self.live_responses(&opts)?;
                         let (from, to) = self.options.answer_dates.unwrap_or_default();
                         let loaded = match (lake.responses_between(&opts, from, to)?, &live) {
                             (Some(stored), Some(live)) => stored.merge(live.clone()),
@@ -819,11 +832,7 @@ impl Project {
                 Some(lake) => {
                     self.note_stale(lake);
                     let stored = lake.entity(entity, self.threads())?;
-                    let live = self.live(Some(entity));
-                    let live = match live.list.is_empty() {
-                        true => None,
-                        false => cxray_ingest::load_entity(&live, entity, self.threads())?,
-                    };
+                    let live = self.live_entity(entity)?;
                     Ok(match (stored, live) {
                         (Some(s), Some(l)) => Some(s.append(l)),
                         (s, l) => s.or(l),
@@ -858,11 +867,7 @@ impl Project {
         };
         self.note_stale(lake);
         let stored = lake.entity_parts(entity, from, to)?;
-        let live = self.live(Some(entity));
-        let live = match live.list.is_empty() {
-            true => None,
-            false => cxray_ingest::load_entity(&live, entity, self.threads())?,
-        };
+        let live = self.live_entity(entity)?;
         let (table, parts) = match (stored, live) {
             (Some((stored, parts)), Some(live)) => (stored.append(live), parts),
             (Some((stored, parts)), None) => (stored, parts),
