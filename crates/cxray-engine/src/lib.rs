@@ -5,7 +5,9 @@
 //! metrics that is the histogram of scores per (metric, segment…, period): `count(*)`, `Σw` and
 //! `Σw²` grouped by score. The plans use only plain relational operators (filter, group by,
 //! count, sum, `date_trunc`), so the same logical plan can run on Ballista or be unparsed to SQL
-//! for a warehouse.
+//! for a warehouse. On this machine the last group-by of the score histograms is folded on
+//! integer codes of the keys instead (`fold`: 1B answers from a lake 1.4x faster than the
+//! plan's aggregate); Ballista's executors run the plan's.
 //!
 //! Periods are calendar periods of the answer's local date in the project timezone (computed at
 //! ingestion): day, ISO week (Monday start, labelled `2025-W09` by ISO week-year), month, quarter
@@ -29,6 +31,7 @@
 
 #[cfg(feature = "cluster")]
 mod cluster;
+mod fold;
 mod journey;
 mod plan;
 mod queue;
@@ -123,6 +126,9 @@ pub struct Engine {
     /// Whether every registered answer has weight 1 (no weight column): the weight sums of a
     /// histogram are then its counts and are not computed.
     unit_weights: std::sync::atomic::AtomicBool,
+    /// Whether plans run on this machine, where score histograms are folded on integer codes
+    /// (`fold`) instead of by the plan's aggregate; not on a cluster.
+    local: bool,
 }
 
 /// Prints how long a step inside a plan took when `CXRAY_TIMING` is set (for benchmarks; the
@@ -156,7 +162,10 @@ impl Engine {
             .options_mut()
             .execution
             .skip_partial_aggregation_probe_ratio_threshold = 0.4;
-        Engine::with_context(SessionContext::new_with_config(config), threads)
+        Engine {
+            local: true,
+            ..Engine::with_context(SessionContext::new_with_config(config), threads)
+        }
     }
 
     /// An engine planning in `ctx` (e.g. a Ballista session), with `partitions` partitions
@@ -166,6 +175,7 @@ impl Engine {
             ctx,
             partitions: partitions.max(1),
             unit_weights: std::sync::atomic::AtomicBool::new(false),
+            local: false,
         }
     }
 
@@ -325,15 +335,55 @@ impl Engine {
         q: &HistogramQuery,
     ) -> Result<Vec<GroupHistogram>, EngineError> {
         let unit = self.unit_weights.load(std::sync::atomic::Ordering::Relaxed);
-        let batches = self.histogram_plan(q, !unit).await?.collect().await?;
-        let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
-        for b in &batches {
-            read_histogram_batch(b, q, &mut groups)?;
-        }
+        let groups = match self.local {
+            true => self.folded_histograms(q, !unit).await?,
+            false => self.planned_histograms(q, !unit).await?,
+        };
         Ok(groups
             .into_iter()
             .map(|(key, histogram)| GroupHistogram { key, histogram })
             .collect())
+    }
+
+    /// The histograms computed by the plan's aggregate (the cluster's way).
+    async fn planned_histograms(
+        &self,
+        q: &HistogramQuery,
+        weights: bool,
+    ) -> Result<BTreeMap<GroupKey, ScoreHistogram>, EngineError> {
+        let batches = self.histogram_plan(q, weights).await?.collect().await?;
+        let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
+        for b in &batches {
+            read_histogram_batch(b, q, &mut groups)?;
+        }
+        Ok(groups)
+    }
+
+    /// The histograms of the plan's filtered rows, folded on integer codes here (`fold`).
+    async fn folded_histograms(
+        &self,
+        q: &HistogramQuery,
+        weights: bool,
+    ) -> Result<BTreeMap<GroupKey, ScoreHistogram>, EngineError> {
+        let mut columns = vec![col("metric")];
+        for (i, b) in q.by.iter().enumerate() {
+            columns.push(Expr::Column(Column::from_name(b.clone())).alias(format!("by_{}", i + 1)));
+        }
+        if q.period.is_some() {
+            columns.push(col("local_date"));
+        }
+        columns.push(col("score"));
+        if weights {
+            columns.push(col("weight"));
+        }
+        let rows = self.histogram_rows(q).await?.select(columns)?;
+        let streams = rows.execute_stream_partitioned().await?;
+        let shape = fold::Shape {
+            segments: q.by.len(),
+            period: q.period,
+            weights,
+        };
+        fold::histograms(streams, shape).await
     }
 
     /// The plan of [`Engine::score_histograms`] as one SQL query over the table `responses`
@@ -360,12 +410,10 @@ impl Engine {
         Ok(format!("{statement:#}"))
     }
 
-    /// The aggregation behind [`Engine::score_histograms`], not yet run; `weights`: with the
-    /// sums of weights and of their squares.
-    async fn histogram_plan(
+    /// The answers a histogram query counts: those of its metrics and dates.
+    async fn histogram_rows(
         &self,
         q: &HistogramQuery,
-        weights: bool,
     ) -> Result<datafusion::prelude::DataFrame, EngineError> {
         let df = self.ctx.table("responses").await?;
         let schema = df.schema().clone();
@@ -408,10 +456,20 @@ impl Engine {
                 )))),
             );
         }
-        let df = match filter {
+        Ok(match filter {
             Some(f) => df.filter(f)?,
             None => df,
-        };
+        })
+    }
+
+    /// The aggregation behind [`Engine::score_histograms`], not yet run; `weights`: with the
+    /// sums of weights and of their squares.
+    async fn histogram_plan(
+        &self,
+        q: &HistogramQuery,
+        weights: bool,
+    ) -> Result<datafusion::prelude::DataFrame, EngineError> {
+        let df = self.histogram_rows(q).await?;
         let mut group: Vec<Expr> = vec![col("metric")];
         for b in &q.by {
             group.push(
