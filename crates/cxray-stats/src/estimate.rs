@@ -192,3 +192,31 @@ impl Comparison {
         self
     }
 }
+
+/// Sample sizes under which an interval covers less than its level by the calibration study
+/// (`docs/calibration.md`: a 95% interval covering under 93%), and the note an estimate then
+/// carries.
+pub mod small_sample {
+    /// A t interval of a mean score: 87-93% at 5-20 answers on skewed 1-5 and 1-7 scales.
+    pub const MEAN: u64 = 30;
+    /// A ratio over clusters (K-factor, referral conversion): 89-92% at 10-20 customers.
+    pub const CLUSTERS: u64 = 50;
+    /// A weighted mean by its Kish effective n: 92% at 20 answers (effective n about 15).
+    pub const EFFECTIVE_N: f64 = 30.0;
+    /// A Wilson interval of a share of 90% or more (or 10% or less): 91.6-92.5% at 10-20
+    /// answers when the truth is 95%.
+    pub const EXTREME_SHARE: u64 = 40;
+
+    /// The note of an estimate from fewer than `threshold` observations (`what`: "few
+    /// answers").
+    pub fn note(
+        n: impl std::fmt::Display,
+        threshold: impl std::fmt::Display,
+        what: &str,
+    ) -> String {
+        format!(
+            "{what} ({n}, under {threshold}): the interval covers less than its stated level \
+             at this size (docs/calibration.md)"
+        )
+    }
+}

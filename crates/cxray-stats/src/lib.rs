@@ -18,9 +18,10 @@
 //! assert!((ci.low - 14.69219192).abs() < 1e-6 && (ci.high - 45.30780808).abs() < 1e-6);
 //! ```
 //!
-//! Modules: [`nps`], [`proportion`], [`mean`], [`weighted`], [`raking`], [`multiple`],
+//! Modules: [`calibration`], [`nps`], [`proportion`], [`mean`], [`weighted`], [`raking`], [`multiple`],
 //! [`control`], [`survival`], [`cox`], [`regression`], [`decompose`], [`quantile`], [`ratio`], [`rate`].
 
+pub mod calibration;
 pub mod control;
 pub mod cox;
 pub mod decompose;

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::dist::{t_quantile, t_two_sided_p};
 use crate::error::{Result, StatsError, check_finite, check_nonneg, invalid};
-use crate::estimate::{Comparison, Confidence, Estimate, Interval};
+use crate::estimate::{Comparison, Confidence, Estimate, Interval, small_sample};
 
 /// Mergeable moments of a sample: count, mean and sum of squared deviations.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -138,7 +138,12 @@ impl Moments {
                 confidence,
             )),
             method: "t",
-            note: (se == 0.0).then(|| "all values are equal: zero variance".to_string()),
+            note: if se == 0.0 {
+                Some("all values are equal: zero variance".to_string())
+            } else {
+                (self.n < small_sample::MEAN)
+                    .then(|| small_sample::note(self.n, small_sample::MEAN, "few answers"))
+            },
         })
     }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::dist::{beta_quantile, normal_two_sided_p};
 use crate::error::{Result, StatsError, invalid};
-use crate::estimate::{Comparison, Confidence, Estimate, Interval};
+use crate::estimate::{Comparison, Confidence, Estimate, Interval, small_sample};
 
 /// Interval methods for a single proportion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -110,6 +110,15 @@ impl Proportion {
                     "successes"
                 },
                 method.name()
+            ))
+        } else if method == ProportionInterval::Wilson
+            && self.trials < small_sample::EXTREME_SHARE
+            && !(0.1..=0.9).contains(&p)
+        {
+            Some(small_sample::note(
+                self.trials,
+                small_sample::EXTREME_SHARE,
+                "a share near 0 or 1 from few answers",
             ))
         } else {
             None

@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::error::{Result, StatsError, check_finite};
-use crate::estimate::{Confidence, Estimate, Interval};
+use crate::estimate::{Confidence, Estimate, Interval, small_sample};
 
 /// Cluster sums of a ratio Σy / Σx.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -87,6 +87,13 @@ impl RatioSums {
         };
         e.se = Some(se);
         e.interval = Some(Interval::new((r - z * se).max(0.0), high, confidence));
+        if self.clusters < small_sample::CLUSTERS {
+            e.note = Some(small_sample::note(
+                self.clusters,
+                small_sample::CLUSTERS,
+                "few customers",
+            ));
+        }
         Ok(e)
     }
 }

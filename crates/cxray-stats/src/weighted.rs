@@ -18,7 +18,7 @@
 use serde::Serialize;
 
 use crate::error::{Result, StatsError, check_finite, check_nonneg};
-use crate::estimate::{Confidence, Estimate, Interval};
+use crate::estimate::{Confidence, Estimate, Interval, small_sample};
 use crate::nps::{NpsCounts, NpsInterval};
 use crate::proportion::{ProportionInterval, proportion_interval};
 
@@ -117,7 +117,14 @@ pub fn weighted_mean(levels: &[WeightedLevel], confidence: Confidence) -> Result
     let s = weighted_summary(levels)?;
     let z = confidence.z();
     let ci = Interval::new(s.mean - z * s.se, s.mean + z * s.se, confidence);
-    Ok(build(s, ci, "weighted_linearization", None))
+    let note = (s.n > 1 && s.n_effective < small_sample::EFFECTIVE_N).then(|| {
+        small_sample::note(
+            format!("{:.1}", s.n_effective),
+            small_sample::EFFECTIVE_N,
+            "few effective answers",
+        )
+    });
+    Ok(build(s, ci, "weighted_linearization", note))
 }
 
 /// Weighted proportion from the weighted totals of successes and failures.
