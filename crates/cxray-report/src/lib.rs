@@ -16,6 +16,7 @@ use cxray_insights::Report;
 use serde::Serialize;
 
 pub use html::{REPORT_CSS, render_html, render_html_sections};
+pub use svg::coverage_chart;
 pub use text::{render_markdown, render_text};
 pub use web::{drivers_html, explain_html, linkage_html};
 

@@ -979,6 +979,135 @@ pub fn priority_chart(d: &cxray_insights::drivers::Drivers) -> String {
     o
 }
 
+/// Coverage of interval methods against sample size (a calibration study): one line per
+/// method, x the sample size on a log scale, y the share of intervals holding the truth, with
+/// the nominal level dashed and ±1.5 points of it shaded.
+pub fn coverage_chart(title: &str, nominal: f64, series: &[(&str, Vec<(f64, f64)>)]) -> String {
+    let (w, h) = (720.0, 300.0);
+    let (ml, mr, mt, mb) = (58.0, 190.0, 30.0, 48.0);
+    let mut o = String::new();
+    open(
+        &mut o,
+        w,
+        h,
+        &format!(
+            "{title}: coverage of the {:.0}% interval by sample size",
+            nominal * 100.0
+        ),
+        "coverage",
+    );
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let (mut n0, mut n1, mut lo) = (f64::INFINITY, f64::NEG_INFINITY, nominal * 100.0 - 5.0);
+    for &(n, c) in points {
+        n0 = n0.min(n.log10());
+        n1 = n1.max(n.log10());
+        lo = lo.min(c * 100.0 - 1.0);
+    }
+    if !n0.is_finite() {
+        o.push_str("</svg>");
+        return o;
+    }
+    let lo = lo.floor().max(0.0);
+    let x = Scale {
+        d0: n0,
+        d1: n1,
+        r0: ml + 10.0,
+        r1: w - mr - 10.0,
+    };
+    let y = Scale {
+        d0: lo,
+        d1: 100.0,
+        r0: h - mb,
+        r1: mt,
+    };
+    // The nominal level ±1.5 points, and the level itself.
+    let (b0, b1) = (y.at(nominal * 100.0 + 1.5), y.at(nominal * 100.0 - 1.5));
+    let _ = write!(
+        o,
+        r#"<rect x="{ml}" y="{b0:.1}" width="{}" height="{:.1}" fill="{SKY}" fill-opacity="0.25"/>"#,
+        w - mr - ml,
+        b1 - b0
+    );
+    let percent = |v: f64| match v.fract() == 0.0 {
+        true => format!("{v:.0}%"),
+        false => format!("{v:.1}%"),
+    };
+    y_grid(&mut o, &y, ticks(lo, 100.0, 5), (ml, w - mr), percent);
+    let yn = y.at(nominal * 100.0);
+    let _ = write!(
+        o,
+        r#"<line x1="{ml}" y1="{yn:.1}" x2="{}" y2="{yn:.1}" stroke="{GREY}" stroke-dasharray="4 3"/>"#,
+        w - mr
+    );
+    for e in (n0.floor() as i32)..=(n1.ceil() as i32) {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * 10f64.powi(e);
+            if v.log10() < n0 - 1e-9 || v.log10() > n1 + 1e-9 {
+                continue;
+            }
+            let _ = write!(
+                o,
+                r#"<text x="{:.1}" y="{}" text-anchor="middle" fill="{INK}">{}</text>"#,
+                x.at(v.log10()),
+                h - mb + 16.0,
+                v.round()
+            );
+        }
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle" fill="{INK}">observations per sample (log scale)</text><text transform="translate(14 {}) rotate(-90)" text-anchor="middle" fill="{INK}">coverage</text>"#,
+        (ml + w - mr) / 2.0,
+        h - 10.0,
+        (mt + h - mb) / 2.0
+    );
+    let colours = [BLUE, VERMILLION, GREEN, INK, GREY, SKY];
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        let line: Vec<String> = pts
+            .iter()
+            .map(|&(n, c)| format!("{:.1},{:.1}", x.at(n.log10()), y.at(c * 100.0)))
+            .collect();
+        let _ = write!(
+            o,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            line.join(" ")
+        );
+        for &(n, c) in pts {
+            let _ = write!(
+                o,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"><title>{}: n = {}, {:.1}%</title></circle>"#,
+                x.at(n.log10()),
+                y.at(c * 100.0),
+                esc(name),
+                n.round(),
+                c * 100.0
+            );
+        }
+        let ly = mt + 10.0 + 20.0 * i as f64;
+        let lx = w - mr + 14.0;
+        let _ = write!(
+            o,
+            r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}" fill="{INK}">{}</text>"#,
+            lx + 18.0,
+            lx + 24.0,
+            ly + 4.0,
+            esc(name)
+        );
+    }
+    let ly = mt + 10.0 + 20.0 * series.len() as f64;
+    let lx = w - mr + 14.0;
+    let _ = write!(
+        o,
+        r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{GREY}" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="{INK}">nominal ±1.5</text>"#,
+        lx + 18.0,
+        lx + 24.0,
+        ly + 4.0
+    );
+    o.push_str("</svg>");
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -994,5 +1123,22 @@ mod tests {
         eq(ticks(0.0, 10.0, 5), &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         eq(ticks(-23.0, 41.0, 5), &[-20.0, 0.0, 20.0, 40.0]);
         eq(ticks(3.1, 3.9, 4), &[3.2, 3.4, 3.6, 3.8]);
+    }
+
+    /// One polyline and one marker a point per method, the names escaped, no NaN coordinates.
+    #[test]
+    fn coverage_chart_draws_each_method() {
+        let svg = coverage_chart(
+            "NPS <mix>",
+            0.95,
+            &[
+                ("score", vec![(10.0, 0.95), (100.0, 0.951), (1000.0, 0.949)]),
+                ("wald", vec![(10.0, 0.898), (100.0, 0.94), (1000.0, 0.95)]),
+            ],
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 6);
+        assert!(svg.contains("NPS &lt;mix&gt;") && !svg.contains("NaN"));
+        assert!(svg.contains(">89.8%</title>") || svg.contains("89.8%"));
     }
 }

@@ -7,7 +7,7 @@
 //! estimate on each with every method and confidence level asked, and counts how often the
 //! interval holds the truth, how often it misses on each side, and its mean width. The test
 //! studies count rejections: under a true null their rate is the type-I error, under a planted
-//! effect it is the power. `cargo run --release -p cxray-stats --example calibration` writes
+//! effect it is the power. `cargo run --release -p cxray-report --example calibration` writes
 //! `docs/calibration.md`; `tests/calibration.rs` keeps a fast subset in CI.
 
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! The fast subset of the calibration study (`docs/calibration.md`, written by
-//! `cargo run --release -p cxray-stats --example calibration`): on a fixed seed, the default
+//! `cargo run --release -p cxray-report --example calibration`): on a fixed seed, the default
 //! interval of each quantity covers the truth within 1.5 points of 95% at sample sizes where
 //! the full study finds it calibrated, and the default tests reject a true null about 5% of
 //! the time. A change that breaks a method's calibration (a wrong quantile, a missing term of a
