@@ -356,10 +356,12 @@ pub fn mean(rng: &mut Rng, plan: &Plan, name: &str, probs: &[f64], n: u64) -> Ve
     )
 }
 
-/// A weighted mean after post-stratification on one margin (raking with one margin gives the
-/// same weights): the population is half group A and half group B, but A answers three times
-/// as often; each answer is weighted by its group's population share over its sample share.
-/// The interval uses the linearisation SE (its n is Kish's effective n).
+/// A weighted mean after raking on two margins, as cxray corrects non-response: the
+/// population is half group A and half group B, 60% web and 40% phone; A answers three times
+/// as often as B and web twice as often as phone, so the sample is about 75% A and 75% web.
+/// The cells (group × channel) are raked to both margins ([`crate::raking::rake`]); the
+/// outcome depends on the group only, so the raked mean is unbiased. The interval uses the
+/// linearisation SE (its n is Kish's effective n).
 pub fn weighted(
     rng: &mut Rng,
     plan: &Plan,
@@ -367,43 +369,69 @@ pub fn weighted(
     probs_b: &[f64],
     n: u64,
 ) -> Vec<Coverage> {
+    use crate::raking::{Margin, RakeControl, RakingCell, rake};
     let mean_of =
         |p: &[f64]| -> f64 { p.iter().enumerate().map(|(i, p)| (i + 1) as f64 * p).sum() };
     let truth = 0.5 * mean_of(probs_a) + 0.5 * mean_of(probs_b);
+    let total = n as f64;
+    let margins = [
+        Margin {
+            name: "group".into(),
+            labels: vec!["A".into(), "B".into()],
+            targets: vec![0.5 * total, 0.5 * total],
+        },
+        Margin {
+            name: "channel".into(),
+            labels: vec!["web".into(), "phone".into()],
+            targets: vec![0.6 * total, 0.4 * total],
+        },
+    ];
     let draw = |rng: &mut Rng| {
-        let from_a = rng.binomial(n, 0.75);
-        let groups = [(from_a, probs_a), (n - from_a, probs_b)];
+        // Respondents per (group, channel) cell: A with probability 0.75, web 0.75.
+        let mut counts = [0u64; 4];
+        for _ in 0..n {
+            let group = usize::from(rng.uniform() >= 0.75);
+            let channel = usize::from(rng.uniform() >= 0.75);
+            counts[group * 2 + channel] += 1;
+        }
+        let cells: Vec<RakingCell> = (0..4)
+            .map(|c| RakingCell {
+                levels: vec![c / 2, c % 2],
+                count: counts[c],
+                base_weight: counts[c] as f64,
+            })
+            .collect();
+        // A sample without a level of a margin cannot be raked: no estimate.
+        let raked = rake(&cells, &margins, RakeControl::default()).ok()?;
         let mut levels = Vec::new();
-        for (count, probs) in groups {
-            if count == 0 {
-                continue;
-            }
-            let w = 0.5 / (count as f64 / n as f64);
-            for (i, c) in rng.multinomial(count, probs).into_iter().enumerate() {
+        for (c, &count) in counts.iter().enumerate().filter(|(_, k)| **k > 0) {
+            let w = raked.respondent_weights[c];
+            let probs = if c / 2 == 0 { probs_a } else { probs_b };
+            for (i, k) in rng.multinomial(count, probs).into_iter().enumerate() {
                 levels.push(WeightedLevel {
                     value: (i + 1) as f64,
-                    count: c,
-                    sum_w: c as f64 * w,
-                    sum_w2: c as f64 * w * w,
+                    count: k,
+                    sum_w: k as f64 * w,
+                    sum_w2: k as f64 * w * w,
                 });
             }
         }
-        levels
+        Some(levels)
     };
     coverage(
         rng,
         plan,
         (
             "weighted mean",
-            "A 3x over-represented".to_string(),
+            "raked on group and channel".to_string(),
             n,
             truth,
         ),
         draw,
         &[Method::new(
             "weighted_linearization",
-            |levels: &Vec<WeightedLevel>, l| {
-                weighted_mean(levels, l)
+            |levels: &Option<Vec<WeightedLevel>>, l| {
+                weighted_mean(levels.as_ref()?, l)
                     .ok()
                     .and_then(|e| bounds(e.interval))
             },
@@ -720,6 +748,67 @@ pub fn family(
         false_discovery_rate: fdp / reps as f64,
         familywise_error: any_false as f64 / reps as f64,
         power: found / reps as f64,
+    }
+}
+
+/// False alarms of a trend under the null: how often a stable NPS series shows a
+/// "significant" period-over-period change, or a control-chart signal, somewhere.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendErrors {
+    pub periods: usize,
+    /// Answers a period.
+    pub n: u64,
+    pub reps: u64,
+    /// Series with at least one period-over-period change significant at 5% after
+    /// Benjamini-Hochberg across the series' changes (as the report's trend marks them).
+    pub changes: f64,
+    /// The same without the adjustment.
+    pub changes_unadjusted: f64,
+    /// Series with at least one point outside the 3-sigma control limits around the pooled
+    /// value (as the report's trend chart flags them).
+    pub chart_signals: f64,
+}
+
+/// A stable NPS (`mix` every period) over `periods` periods of `n` answers, as the report's
+/// trend tests it.
+pub fn trend(rng: &mut Rng, reps: u64, mix: [f64; 3], periods: usize, n: u64) -> TrendErrors {
+    use crate::control::limits_chart;
+    let conf = Confidence::new(0.95).expect("a level");
+    let (mut changes, mut raw, mut signals) = (0u64, 0u64, 0u64);
+    for _ in 0..reps {
+        let series: Vec<NpsCounts> = (0..periods)
+            .map(|_| {
+                let c = rng.multinomial(n, &mix);
+                NpsCounts::new(c[0], c[1], c[2])
+            })
+            .collect();
+        let p: Vec<f64> = series
+            .windows(2)
+            .map(|w| {
+                nps_difference(&w[1], &w[0], conf, NpsInterval::Wald).map_or(1.0, |c| c.p_value)
+            })
+            .collect();
+        let q = adjust_p_values(&p, Adjustment::BenjaminiHochberg).expect("p in [0, 1]");
+        changes += u64::from(q.iter().any(|&q| q < 0.05));
+        raw += u64::from(p.iter().any(|&p| p < 0.05));
+        let pooled = series.iter().fold(NpsCounts::default(), |a, b| a.merge(*b));
+        let (Ok(center), Ok(var)) = (pooled.nps_unit(), pooled.variance_unit()) else {
+            continue;
+        };
+        let points: Vec<(f64, f64)> = series
+            .iter()
+            .map(|c| (c.nps_unit().unwrap_or(f64::NAN), (var / c.n()).sqrt()))
+            .collect();
+        signals += u64::from(!limits_chart(&points, center, 3.0).signals().is_empty());
+    }
+    let share = |k: u64| k as f64 / reps.max(1) as f64;
+    TrendErrors {
+        periods,
+        n,
+        reps,
+        changes: share(changes),
+        changes_unadjusted: share(raw),
+        chart_signals: share(signals),
     }
 }
 

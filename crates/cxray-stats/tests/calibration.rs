@@ -58,7 +58,7 @@ fn default_intervals_cover_at_their_level() {
     assert_calibrated(&cal::rate(&mut rng, &plan, 0.03, 10_000.0), "poisson-exact");
     assert_calibrated(&cal::quantile(&mut rng, &plan, 0.5, 500), "order-statistic");
     assert_calibrated(&cal::survival(&mut rng, &plan, 6.0, 300), "log-log");
-    // The weighted mean's linearisation SE treats the weights as known; post-stratified
+    // The weighted mean's linearisation SE treats the weights as known; raked
     // weights are estimated and reduce the variance, so its interval is conservative (97% in
     // the full study): it must not cover less than its level, nor be wildly wide.
     let group_b = [0.15, 0.20, 0.30, 0.20, 0.15];
@@ -169,4 +169,28 @@ fn estimates_under_the_calibrated_sizes_carry_a_note() {
     };
     assert!(flagged(&weighted(10).note));
     assert!(!flagged(&weighted(40).note));
+}
+
+/// A stable NPS over 24 months of 200 answers: the report's period-over-period changes,
+/// adjusted together, flag a false change in about 5% of series, and the 3-sigma chart about
+/// as often as Shewhart's 1 − 0.9973²⁴ = 6.3%.
+#[test]
+fn a_stable_trend_rarely_shows_a_change() {
+    let mut rng = Rng::new(11);
+    let t = cal::trend(&mut rng, 2_000, [0.30, 0.30, 0.40], 24, 200);
+    assert!(
+        t.changes <= 0.07,
+        "BH-adjusted changes in {:.1}% of series",
+        t.changes * 100.0
+    );
+    assert!(
+        t.changes_unadjusted > 0.3,
+        "unadjusted: {}",
+        t.changes_unadjusted
+    );
+    assert!(
+        (0.03..=0.09).contains(&t.chart_signals),
+        "signals {}",
+        t.chart_signals
+    );
 }
