@@ -257,12 +257,13 @@ fn header(out: &mut String, reps: u64) {
          300 answers a month is caught about one month in ten.\n\
          - **Key drivers**: the bootstrap percentile intervals of the LMG shares cover 92-95%, \
          a little under their level for the largest driver below 1,000 respondents (400 \
-         samples per size: about a point of Monte-Carlo error). Read the intervals of a driver \
-         analysis of a few hundred answers as somewhat optimistic.",
+         samples per size: about a point of Monte-Carlo error). The verdict of a driver analysis \
+         of fewer than {} respondents says its intervals are somewhat optimistic.",
         cxray_stats::estimate::small_sample::MEAN,
         cxray_stats::estimate::small_sample::CLUSTERS,
         cxray_stats::estimate::small_sample::EFFECTIVE_N,
         cxray_stats::estimate::small_sample::EXTREME_SHARE,
+        cxray_insights::drivers::CALIBRATED_N,
     );
 }
 
