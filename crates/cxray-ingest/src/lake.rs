@@ -68,6 +68,11 @@ pub struct Manifest {
     /// modification time: what the staleness check compares them with.
     #[serde(default)]
     pub seen: Vec<Seen>,
+    /// The metric scales the answers were validated against
+    /// ([`cxray_metrics::MetricCatalog::validation_rules`]); absent in lakes written before
+    /// it was recorded.
+    #[serde(default)]
+    pub metrics: Option<String>,
 }
 
 /// A file whose content is in the lake (see [`Manifest::seen`]).
@@ -79,6 +84,26 @@ pub struct Seen {
 }
 
 impl Manifest {
+    /// Whether the lake's answers were validated against the scales of `catalog` (the
+    /// project's); an error naming the difference otherwise. A lake without answers, or
+    /// written before the scales were recorded, passes.
+    pub fn check_metrics(&self, catalog: &MetricCatalog, dir: &Path) -> Result<(), IngestError> {
+        let now = catalog.validation_rules();
+        match &self.metrics {
+            Some(then) if *then != now && self.files.iter().any(|f| f.entity == RESPONSES) => {
+                Err(IngestError::Config {
+                    path: dir.join(MANIFEST),
+                    message: format!(
+                        "the lake's answers were validated against other metric scales ({then}) \
+                         than the project's ({now}); a changed [metrics] declaration accepts \
+                         other answers: ingest into a new lake folder"
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the lake's months were cut in `timezone` (the project's); an error naming
     /// both otherwise.
     pub fn check_timezone(&self, timezone: &str, dir: &Path) -> Result<(), IngestError> {
@@ -192,6 +217,7 @@ pub fn ingest(
     let mut manifest = match read_manifest(dir)? {
         Some(m) => {
             m.check_timezone(&cfg.timezone, dir)?;
+            m.check_metrics(catalog, dir)?;
             m
         }
         None if std::fs::read_dir(dir)
@@ -212,8 +238,10 @@ pub fn ingest(
             timezone: cfg.timezone.clone(),
             files: vec![],
             seen: vec![],
+            metrics: None,
         },
     };
+    manifest.metrics = Some(catalog.validation_rules());
     remove_unlisted(dir, &manifest)?;
     let mut report = IngestReport {
         lake: dir.display().to_string(),

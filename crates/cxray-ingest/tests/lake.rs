@@ -505,3 +505,47 @@ fn a_part_that_does_not_match_its_manifest_is_an_error_not_a_panic() {
         .to_string();
     assert!(e.contains("is missing"), "{e}");
 }
+
+/// A lake records the metric scales its answers were validated against: ingesting into it,
+/// or reading it, with other scales (a changed `[metrics]` declaration) is refused with both
+/// named, and nothing is written; the same scales pass.
+#[test]
+fn answers_validated_against_other_scales_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sources(
+        dir.path(),
+        vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
+    );
+    let lake_dir = dir.path().join("lake");
+    into_lake(&cfg, &lake_dir).unwrap();
+    let builtin = MetricCatalog::builtin();
+    let manifest = read_manifest(&lake_dir).unwrap().unwrap();
+    assert_eq!(manifest.metrics, Some(builtin.validation_rules()));
+    manifest.check_metrics(&builtin, &lake_dir).unwrap();
+    // CSAT declared on 1-10: answers the lake rejected would now be accepted.
+    let decl = cxray_metrics::MetricDeclaration {
+        scale: Some([1.0, 10.0]),
+        ..Default::default()
+    };
+    let wider = MetricCatalog::builtin()
+        .with_declarations(&[("csat".to_string(), decl)].into_iter().collect())
+        .unwrap();
+    let before = std::fs::read(lake_dir.join(MANIFEST)).unwrap();
+    let more = sources(
+        dir.path(),
+        vec![source(dir.path(), "more.csv", "responses", MORE_ANSWERS)],
+    );
+    let e = ingest(&more, &wider, &lake_dir, &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("csat 1-5 whole") && e.contains("csat 1-10"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(lake_dir.join(MANIFEST)).unwrap(), before);
+    let e = manifest
+        .check_metrics(&wider, &lake_dir)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("new lake"), "{e}");
+}

@@ -792,6 +792,25 @@ impl MetricCatalog {
         MetricCatalog { specs }
     }
 
+    /// What validating answers depends on: each metric's name, scale and whether scores are
+    /// whole ("ces 1-7 whole; csat 1-5 whole; …"). A lake records it, so that answers
+    /// validated against other scales are not read as if validated against these.
+    pub fn validation_rules(&self) -> String {
+        self.specs
+            .values()
+            .map(|s| {
+                format!(
+                    "{} {}-{}{}",
+                    s.name,
+                    s.min,
+                    s.max,
+                    if s.integer { " whole" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Applies a project's declarations: adjusts built-ins (e.g. a CES on 1-5) and adds custom
     /// mean metrics.
     pub fn with_declarations(

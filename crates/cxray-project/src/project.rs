@@ -262,11 +262,12 @@ impl Project {
     }
 
     /// Reads the lake at `dir` instead of the sources; its dates must be in the project's
-    /// timezone. Sources the lake does not hold as they are now are noted to the observer.
+    /// timezone, its answers validated against the project's metric scales. Sources the lake does not hold as they are now are noted to the observer.
     fn with_lake(mut self, dir: &std::path::Path) -> Result<Project> {
         let lake = Lake::open(dir)?;
         lake.manifest()
             .check_timezone(&self.config.project.timezone, dir)?;
+        lake.manifest().check_metrics(&self.catalog, dir)?;
         self.lake = Some(lake);
         Ok(self)
     }

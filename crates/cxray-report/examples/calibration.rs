@@ -236,7 +236,7 @@ fn header(out: &mut String, reps: u64) {
          fewer than {} answers (skewed 1-5 and 1-7 scores: 87-93% for a 95% interval at 5-20 \
          answers); a ratio over fewer than {} customers (K-factor, referral conversion: 89-92% \
          at 10-20); a weighted estimate with a Kish effective n under {}; a Wilson share of \
-         90% or more (or 10% or less) from fewer than {} answers (92-93% at 10-20 answers). \
+         90% or more (or 10% or less) from fewer than {} answers (91.6-92.5% at 10-20 answers when the truth is 95%). \
          Wilson's coverage also oscillates with n at any share (a dip to 93% at 40 answers and \
          80%), as every interval for a count does.\n\
          - **Conservative**: the weighted mean's linearisation interval treats the weights as \
