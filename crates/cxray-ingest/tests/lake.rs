@@ -54,6 +54,18 @@ fn sources(dir: &Path, list: Vec<SourceConfig>) -> Sources {
     }
 }
 
+/// `ANSWERS` ingested into `lake` in a new folder: the folder, the sources and the lake.
+fn answers_in_a_lake() -> (tempfile::TempDir, Sources, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sources(
+        dir.path(),
+        vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
+    );
+    let lake_dir = dir.path().join("lake");
+    into_lake(&cfg, &lake_dir).unwrap();
+    (dir, cfg, lake_dir)
+}
+
 /// Ingests `cfg` into the lake at `lake` with the built-in metrics and two threads.
 fn into_lake(cfg: &Sources, lake: &Path) -> Result<IngestReport, IngestError> {
     ingest(cfg, &MetricCatalog::builtin(), lake, &opts())
@@ -334,13 +346,7 @@ fn ingesting_again_skips_known_content_and_rejects_ids_already_in_the_lake() {
 
 #[test]
 fn parts_of_an_interrupted_ingest_are_removed_and_the_timezone_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sources(
-        dir.path(),
-        vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
-    );
-    let lake_dir = dir.path().join("lake");
-    into_lake(&cfg, &lake_dir).unwrap();
+    let (dir, cfg, lake_dir) = answers_in_a_lake();
     // A part the manifest does not list (an ingest stopped before writing it), and files
     // of the user's that are not the lake's parts, one named like a Spark export's.
     let stray = lake_dir.join("responses/month=2025-01/part-00001.parquet");
@@ -511,13 +517,7 @@ fn a_part_that_does_not_match_its_manifest_is_an_error_not_a_panic() {
 /// named, and nothing is written; the same scales pass.
 #[test]
 fn answers_validated_against_other_scales_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = sources(
-        dir.path(),
-        vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
-    );
-    let lake_dir = dir.path().join("lake");
-    into_lake(&cfg, &lake_dir).unwrap();
+    let (dir, _, lake_dir) = answers_in_a_lake();
     let builtin = MetricCatalog::builtin();
     let manifest = read_manifest(&lake_dir).unwrap().unwrap();
     assert_eq!(manifest.metrics, Some(builtin.validation_rules()));
