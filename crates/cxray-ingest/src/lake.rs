@@ -91,12 +91,25 @@ impl Manifest {
         let now = catalog.validation_rules();
         match &self.metrics {
             Some(then) if *then != now && self.files.iter().any(|f| f.entity == RESPONSES) => {
+                let rules =
+                    |s: &str| -> Vec<String> { s.split("; ").map(str::to_string).collect() };
+                let (then_rules, now_rules) = (rules(then), rules(&now));
+                let only = |a: &[String], b: &[String]| {
+                    a.iter()
+                        .filter(|r| !b.contains(r))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
                 Err(IngestError::Config {
                     path: dir.join(MANIFEST),
                     message: format!(
-                        "the lake's answers were validated against other metric scales ({then}) \
-                         than the project's ({now}); a changed [metrics] declaration accepts \
-                         other answers: ingest into a new lake folder"
+                        "the lake's answers were validated against other metrics than the \
+                         project's (the lake: {}; the project: {}): a changed, added or removed \
+                         [metrics] declaration accepts other answers (answers of a metric \
+                         unknown at ingest were rejected); ingest into a new lake folder",
+                        only(&then_rules, &now_rules),
+                        only(&now_rules, &then_rules)
                     ),
                 })
             }
@@ -241,7 +254,11 @@ pub fn ingest(
             metrics: None,
         },
     };
-    manifest.metrics = Some(catalog.validation_rules());
+    // A lake written before the scales were recorded keeps not knowing them: its answers
+    // were validated against scales no one wrote down.
+    if manifest.metrics.is_some() || !manifest.files.iter().any(|f| f.entity == RESPONSES) {
+        manifest.metrics = Some(catalog.validation_rules());
+    }
     remove_unlisted(dir, &manifest)?;
     let mut report = IngestReport {
         lake: dir.display().to_string(),

@@ -548,4 +548,11 @@ fn answers_validated_against_other_scales_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("new lake"), "{e}");
+    // A lake written before the scales were recorded holds answers validated against scales
+    // no one wrote down: a later ingest does not stamp today's on them.
+    let mut old: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    old.as_object_mut().unwrap().remove("metrics");
+    std::fs::write(lake_dir.join(MANIFEST), serde_json::to_vec(&old).unwrap()).unwrap();
+    ingest(&more, &wider, &lake_dir, &opts()).unwrap();
+    assert_eq!(read_manifest(&lake_dir).unwrap().unwrap().metrics, None);
 }

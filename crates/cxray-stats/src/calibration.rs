@@ -165,7 +165,7 @@ impl Coverage {
 
     fn record(&mut self, interval: Option<(f64, f64)>) {
         self.reps += 1;
-        match interval {
+        match interval.filter(|(l, h)| l.is_finite() && h.is_finite()) {
             None => self.missing += 1,
             Some((low, high)) => {
                 self.width_sum += high - low;
@@ -444,6 +444,10 @@ pub fn weighted(
 /// the customer's own probability, uniform on [0, 2p] (customers differ, so answers of one
 /// customer are correlated).
 pub fn ratio(rng: &mut Rng, plan: &Plan, p: f64, n: u64) -> Vec<Coverage> {
+    assert!(
+        p <= 0.5,
+        "customers' own probabilities are uniform on [0, 2p]"
+    );
     coverage(
         rng,
         plan,
@@ -621,6 +625,10 @@ pub fn nps_change(
 ) -> Rejections {
     let conf = Confidence::new(1.0 - alpha).expect("alpha in (0, 1)");
     let moved = effect / 200.0;
+    assert!(
+        mix[0] >= moved,
+        "the effect moves more detractors than there are"
+    );
     let other = [mix[0] - moved, mix[1], mix[2] + moved];
     rejections(
         rng,
@@ -651,6 +659,10 @@ pub fn mean_change(
 ) -> Rejections {
     let conf = Confidence::new(1.0 - alpha).expect("alpha in (0, 1)");
     let k = probs.len();
+    assert!(
+        probs[0] >= effect,
+        "the effect moves more answers than score 1 has"
+    );
     let mut other = probs.to_vec();
     other[0] -= effect;
     other[k - 1] += effect;

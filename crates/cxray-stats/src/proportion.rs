@@ -113,7 +113,7 @@ impl Proportion {
             ))
         } else if method == ProportionInterval::Wilson
             && self.trials < small_sample::EXTREME_SHARE
-            && !(0.1..=0.9).contains(&p)
+            && (p <= 0.1 || p >= 0.9)
         {
             Some(small_sample::note(
                 self.trials,

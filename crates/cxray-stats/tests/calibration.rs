@@ -146,6 +146,7 @@ fn estimates_under_the_calibrated_sizes_carry_a_note() {
             .estimate(conf, ProportionInterval::Wilson)
     };
     assert!(flagged(&share(19, 20).unwrap().note));
+    assert!(flagged(&share(18, 20).unwrap().note) && flagged(&share(2, 20).unwrap().note));
     assert!(!flagged(&share(15, 20).unwrap().note));
     assert!(!flagged(&share(38, 40).unwrap().note));
     let clusters = |m: u64| {
