@@ -48,9 +48,10 @@ pub(crate) async fn histograms(
     streams: Vec<SendableRecordBatchStream>,
     shape: Shape,
 ) -> Result<BTreeMap<GroupKey, ScoreHistogram>, EngineError> {
+    let bits = dense_bits(streams.len());
     let tasks: Vec<_> = streams
         .into_iter()
-        .map(|s| SpawnedTask::spawn(fold_stream(s, shape)))
+        .map(|s| SpawnedTask::spawn(fold_stream(s, shape, bits)))
         .collect();
     let mut groups: BTreeMap<GroupKey, ScoreHistogram> = BTreeMap::new();
     for t in tasks {
@@ -68,8 +69,10 @@ pub(crate) async fn histograms(
 async fn fold_stream(
     mut stream: SendableRecordBatchStream,
     shape: Shape,
+    dense_bits: u32,
 ) -> Result<Fold, EngineError> {
     let mut fold = Fold::new(shape);
+    fold.dense_bits = dense_bits;
     while let Some(batch) = stream.next().await {
         fold.add(&batch?)?;
     }
@@ -276,6 +279,15 @@ struct Sums {
 /// Bits of the largest directly indexed group table (2^22 group ids, 16 MiB; only the slots
 /// of groups are read, so it is as fast as a smaller one).
 const DENSE_BITS: u32 = 22;
+/// Group ids the direct tables of all partitions may hold together (2^26, 256 MiB): with many
+/// partitions each table is smaller.
+const DENSE_TOTAL_BITS: u32 = 26;
+
+/// Bits of each partition's direct table when `partitions` fold at once (16 to 22).
+fn dense_bits(partitions: usize) -> u32 {
+    let share = usize::BITS - partitions.max(1).next_power_of_two().leading_zeros() - 1;
+    DENSE_TOTAL_BITS.saturating_sub(share).clamp(16, DENSE_BITS)
+}
 /// A slot of the direct table without a group.
 const NO_GROUP: u32 = u32::MAX;
 
@@ -321,11 +333,13 @@ struct Fold {
     scores: ScoreCodes,
     /// The key columns: metric, segments…, period, score.
     keys: usize,
-    /// Groups are found in a direct table while the codes fit in [`DENSE_BITS`] (a few
+    /// Groups are found in a direct table while the codes fit in `dense_bits` (a few
     /// segments of a few values: the usual query); then by packed 128-bit keys (each column
     /// given `widths` bits); a batch with a wider code is folded on [`Fold::wide`] keys. A
     /// group found in two ways is two groups here, merged with the other partitions'.
     dense: Option<Dense>,
+    /// Bits of the largest direct table this fold may use ([`dense_bits`]).
+    dense_bits: u32,
     /// The largest code of each key column so far.
     max_codes: Vec<u32>,
     widths: Vec<u32>,
@@ -368,6 +382,7 @@ impl Fold {
             scores: ScoreCodes::default(),
             keys,
             dense: Some(Dense::new(vec![0; keys])),
+            dense_bits: DENSE_BITS,
             max_codes: vec![0; keys],
             codes: vec![Vec::new(); keys],
             widths,
@@ -428,8 +443,8 @@ impl Fold {
             .map(|(&n, &b)| if n > b { n + 1 } else { b })
             .collect();
         let bits = match (roomy.iter().sum::<u32>(), needed.iter().sum::<u32>()) {
-            (r, _) if r <= DENSE_BITS => roomy,
-            (_, n) if n <= DENSE_BITS => needed,
+            (r, _) if r <= self.dense_bits => roomy,
+            (_, n) if n <= self.dense_bits => needed,
             _ => {
                 // Too many values for a direct table: hashed from now on.
                 self.dense = None;
@@ -885,6 +900,27 @@ mod tests {
             let (gn, gw) = got[k];
             assert_eq!(gn, *n, "{k:?}");
             assert!((gw - w).abs() < 1e-9, "{k:?}");
+        }
+    }
+
+    /// Each partition's direct table shrinks as partitions grow, so that all together stay
+    /// within 2^26 group ids (256 MiB).
+    #[test]
+    fn direct_tables_share_a_bounded_budget() {
+        use super::dense_bits;
+        for (partitions, bits) in [
+            (1, 22),
+            (2, 22),
+            (16, 22),
+            (17, 21),
+            (32, 21),
+            (64, 20),
+            (1024, 16),
+        ] {
+            assert_eq!(dense_bits(partitions), bits, "{partitions} partitions");
+        }
+        for p in 1..=1024usize {
+            assert!(p << dense_bits(p) <= (1 << 26), "{p}");
         }
     }
 }
