@@ -171,6 +171,7 @@ pub fn metrics_table(w: &mut Vec<u8>, t: &MetricsTable<'_>) -> io::Result<()> {
     let seg_width = if has_period { 28 } else { 37 };
     let mut current: Option<&str> = None;
     let mut flagged = false;
+    let mut undercover = false;
     for r in t.rows {
         if current != Some(r.metric.as_str()) {
             if current.is_some() {
@@ -226,6 +227,15 @@ pub fn metrics_table(w: &mut Vec<u8>, t: &MetricsTable<'_>) -> io::Result<()> {
         if r.small_sample {
             line.push_str(" !");
             flagged = true;
+        } else if r
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("docs/calibration.md"))
+        {
+            // Enough answers, yet fewer than its interval needs (a ratio over few customers,
+            // a share near 0 or 1): the note says which.
+            line.push_str(" ~");
+            undercover = true;
         }
         writeln!(w, "{line}")?;
     }
@@ -237,6 +247,13 @@ pub fn metrics_table(w: &mut Vec<u8>, t: &MetricsTable<'_>) -> io::Result<()> {
             w,
             "\n! fewer than {} answers: too few for a reliable estimate",
             t.min_n
+        )?;
+    }
+    if undercover {
+        writeln!(
+            w,
+            "~ too few for its interval to cover its stated level (the JSON note says why; \
+             docs/calibration.md)"
         )?;
     }
     let (read, accepted, rejected) = t.counts;
@@ -907,4 +924,63 @@ pub fn text_csv(w: &mut Vec<u8>, rows: &[TextCsvRow<'_>]) -> Result<(), csv::Err
     }
     c.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(n: u64, small_sample: bool, note: Option<&str>) -> MetricRow {
+        MetricRow {
+            metric: "k_factor".into(),
+            period: None,
+            period_start: None,
+            segment: Default::default(),
+            n,
+            n_effective: n as f64,
+            value: Some(0.2),
+            se: Some(0.05),
+            ci_low: Some(0.1),
+            ci_high: Some(0.3),
+            interval_method: None,
+            small_sample,
+            note: note.map(str::to_string),
+            detail: Default::default(),
+        }
+    }
+
+    /// Rows under the table's minimum are marked `!`; rows with enough answers whose
+    /// interval still covers less than its level (a calibration note) are marked `~`; each
+    /// mark is explained once, and only when used.
+    #[test]
+    fn rows_too_small_for_their_interval_are_marked() {
+        let note = "few customers (40, under 50): the interval covers less than its stated level \
+                    at this size (docs/calibration.md)";
+        let render = |rows: &[MetricRow]| {
+            let mut w = Vec::new();
+            let t = MetricsTable {
+                rows,
+                by: &[],
+                confidence: 0.95,
+                min_n: 30,
+                labels: &[],
+                counts: (0, 0, 0),
+            };
+            metrics_table(&mut w, &t).unwrap();
+            String::from_utf8(w).unwrap()
+        };
+        let out = render(&[row(12, true, Some(note)), row(80, false, Some(note))]);
+        let marks: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("(all)"))
+            .map(|l| &l[l.len() - 2..])
+            .collect();
+        assert_eq!(marks, [" !", " ~"], "{out}");
+        assert!(
+            out.contains("! fewer than 30 answers") && out.contains("~ too few"),
+            "{out}"
+        );
+        let plain = render(&[row(80, false, None)]);
+        assert!(!plain.contains('~') && !plain.contains('!'), "{plain}");
+    }
 }
