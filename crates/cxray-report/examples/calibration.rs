@@ -232,8 +232,8 @@ fn header(out: &mut String, reps: u64) {
          than about 10 events are expected), and quantiles with the order-statistic interval \
          (no interval at all when the sample is too small for the level: `missing`).\n\
          - **Under-covers at small sizes**, so the estimate carries a note saying so (the \
-         `note` of the metric row in JSON and CSV, marked `~` in the terminal table, or `!` \
-         under 30 answers): a mean score from \
+         `note` of the metric row in JSON and CSV, marked `~` in the terminal table and \
+         in the report's segment tables, the note on hover in HTML): a mean score from \
          fewer than {} answers (skewed 1-5 and 1-7 scores: 87-93% for a 95% interval at 5-20 \
          answers); a ratio over fewer than {} customers (K-factor, referral conversion: 89-92% \
          at 10-20); a weighted estimate with a Kish effective n under {}; a Wilson share of \

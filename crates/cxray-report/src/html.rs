@@ -55,10 +55,19 @@ footer { margin-top: 40px; color: var(--muted); font-size: .85em; }
 @media print { nav { display: none; } main { max-width: none; } h2 { break-after: avoid; } }
 "#;
 
+/// The interval, marked `~` (the note on hover) when it covers less than its level at this
+/// size.
 fn ci(r: &MetricRow) -> String {
-    match (r.ci_low, r.ci_high) {
+    let interval = match (r.ci_low, r.ci_high) {
         (Some(l), Some(h)) => format!("[{}, {}]", num(l), num(h)),
         _ => "—".into(),
+    };
+    match crate::undercovers(r) {
+        Some(note) => format!(
+            r#"{interval} <abbr class="few" title="{}">~</abbr>"#,
+            esc(note)
+        ),
+        None => interval,
     }
 }
 
@@ -588,4 +597,23 @@ fn operations_html(
         o.push_str("</tbody></table></div>");
     }
     o.push_str("</section>");
+}
+
+#[cfg(test)]
+mod tests {
+    /// An interval that covers less than its level at its size is marked, the note (escaped)
+    /// on hover; others are not.
+    #[test]
+    fn an_undercovering_interval_is_marked_with_its_note() {
+        let mut r = crate::print::tests::row(80, false, None);
+        assert_eq!(super::ci(&r), "[0.10, 0.30]");
+        r.note = Some("few customers (40, under 50) <b> (docs/calibration.md)".into());
+        let marked = super::ci(&r);
+        assert!(marked.starts_with("[0.10, 0.30] <abbr"), "{marked}");
+        assert!(
+            marked.contains("title=\"few customers (40, under 50) &lt;b&gt;"),
+            "{marked}"
+        );
+        assert_eq!(crate::text::value_ci(&r), "0.20 [0.10, 0.30] ~");
+    }
 }

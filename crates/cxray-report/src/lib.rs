@@ -86,6 +86,14 @@ pub(crate) fn esc(s: &str) -> String {
     o
 }
 
+/// The note of a row whose interval covers less than its level at its size (the calibration
+/// study's note, `docs/calibration.md`), if it has one.
+pub(crate) fn undercovers(r: &cxray_insights::MetricRow) -> Option<&str> {
+    r.note
+        .as_deref()
+        .filter(|n| n.contains("docs/calibration.md"))
+}
+
 /// A number with the precision a reader needs.
 pub(crate) fn num(x: f64) -> String {
     if !x.is_finite() {

@@ -927,10 +927,10 @@ pub fn text_csv(w: &mut Vec<u8>, rows: &[TextCsvRow<'_>]) -> Result<(), csv::Err
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row(n: u64, small_sample: bool, note: Option<&str>) -> MetricRow {
+    pub(crate) fn row(n: u64, small_sample: bool, note: Option<&str>) -> MetricRow {
         MetricRow {
             metric: "k_factor".into(),
             period: None,

@@ -8,9 +8,16 @@ use cxray_insights::report::dimension_label;
 
 use crate::{ReportDocument, num, value_of};
 
-fn value_ci(r: &MetricRow) -> String {
+/// The value and interval, marked `~` when the interval covers less than its level at this
+/// size (explained under the table).
+pub(crate) fn value_ci(r: &MetricRow) -> String {
+    let mark = if crate::undercovers(r).is_some() {
+        " ~"
+    } else {
+        ""
+    };
     match (r.value, r.ci_low, r.ci_high) {
-        (Some(v), Some(l), Some(h)) => format!("{} [{}, {}]", num(v), num(l), num(h)),
+        (Some(v), Some(l), Some(h)) => format!("{} [{}, {}]{mark}", num(v), num(l), num(h)),
         (Some(v), _, _) => num(v),
         _ => "—".into(),
     }
@@ -385,6 +392,15 @@ pub fn render_markdown(doc: &ReportDocument) -> String {
                         .map(|c| c.verdict.clone())
                         .unwrap_or_default()
                 }
+            );
+        }
+        if s.rows
+            .iter()
+            .any(|row| crate::undercovers(&row.row).is_some())
+        {
+            let _ = writeln!(
+                o,
+                "\n~ too few for the interval to cover its stated level (docs/calibration.md)."
             );
         }
         let _ = writeln!(o);
