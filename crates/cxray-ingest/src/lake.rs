@@ -1069,6 +1069,9 @@ struct ResponsesScan<'a> {
 pub struct Lake {
     dir: PathBuf,
     manifest: Manifest,
+    /// Each entity's rejects, read from their CSV files once: every analysis that scans an
+    /// entity asks for them (its report and strict mode).
+    rejects: Arc<std::sync::Mutex<HashMap<String, Arc<Vec<Reject>>>>>,
 }
 
 impl Lake {
@@ -1078,6 +1081,7 @@ impl Lake {
             Some(manifest) => Ok(Lake {
                 dir: dir.to_path_buf(),
                 manifest,
+                rejects: Default::default(),
             }),
             None => Err(IngestError::Io {
                 path: dir.to_path_buf(),
@@ -1182,14 +1186,27 @@ impl Lake {
         .collect()
     }
 
-    /// The rejects of `entity`'s files, as recorded when they were ingested.
+    /// The rejects of `entity`'s files, as recorded when they were ingested (read once).
     fn rejects(&self, entity: &str) -> Result<Vec<Reject>, IngestError> {
+        let cached = self
+            .rejects
+            .lock()
+            .expect("the rejects cache")
+            .get(entity)
+            .cloned();
+        if let Some(r) = cached {
+            return Ok(r.as_ref().clone());
+        }
         let mut out = vec![];
         for (_, f) in self.files_of(entity) {
             if let Some(rel) = &f.rejects {
                 out.extend(read_rejects_csv(&self.dir.join(rel))?);
             }
         }
+        self.rejects
+            .lock()
+            .expect("the rejects cache")
+            .insert(entity.to_string(), Arc::new(out.clone()));
         Ok(out)
     }
 

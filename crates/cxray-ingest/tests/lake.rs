@@ -56,11 +56,18 @@ fn sources(dir: &Path, list: Vec<SourceConfig>) -> Sources {
 
 /// `ANSWERS` ingested into `lake` in a new folder: the folder, the sources and the lake.
 fn answers_in_a_lake() -> (tempfile::TempDir, Sources, std::path::PathBuf) {
+    in_a_lake("answers.csv", "responses", ANSWERS)
+}
+
+/// One file of `entity` ingested into `lake` in a new folder: the folder, the sources and
+/// the lake.
+fn in_a_lake(
+    name: &str,
+    entity: &str,
+    text: &str,
+) -> (tempfile::TempDir, Sources, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = sources(
-        dir.path(),
-        vec![source(dir.path(), "answers.csv", "responses", ANSWERS)],
-    );
+    let cfg = sources(dir.path(), vec![source(dir.path(), name, entity, text)]);
     let lake_dir = dir.path().join("lake");
     into_lake(&cfg, &lake_dir).unwrap();
     (dir, cfg, lake_dir)
@@ -555,4 +562,34 @@ fn answers_validated_against_other_scales_are_refused() {
     std::fs::write(lake_dir.join(MANIFEST), serde_json::to_vec(&old).unwrap()).unwrap();
     ingest(&more, &wider, &lake_dir, &opts()).unwrap();
     assert_eq!(read_manifest(&lake_dir).unwrap().unwrap().metrics, None);
+}
+
+/// An entity's rejects are read from the lake's CSV files once per opened lake: every
+/// analysis that scans the entity gets them, without reading the files again.
+#[test]
+fn an_entitys_rejects_are_read_once_per_opened_lake() {
+    let (_dir, _, lake_dir) = in_a_lake("tickets.csv", "tickets", TICKETS);
+    let lake = Lake::open(&lake_dir).unwrap();
+    let (first, _) = lake
+        .entity_parts(Entity::Tickets, None, None)
+        .unwrap()
+        .unwrap();
+    // The repeated ticket t2 is the reject, with its line.
+    assert_eq!(first.rejects.len(), 1);
+    assert_eq!(first.rejects[0].line, 4);
+    let manifest = read_manifest(&lake_dir).unwrap().unwrap();
+    let csv = lake_dir.join(manifest.files[0].rejects.as_ref().unwrap());
+    std::fs::remove_file(&csv).unwrap();
+    let (again, _) = lake
+        .entity_parts(Entity::Tickets, None, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.rejects, first.rejects);
+    // A lake opened anew reads them anew (and says the file is missing).
+    assert!(
+        Lake::open(&lake_dir)
+            .unwrap()
+            .entity_parts(Entity::Tickets, None, None)
+            .is_err()
+    );
 }
