@@ -54,21 +54,13 @@ pub(crate) fn on_cluster(
     parts: &[std::path::PathBuf],
     query: &cxray_engine::HistogramQuery,
 ) -> Result<Vec<cxray_engine::GroupHistogram>> {
-    #[cfg(feature = "cluster")]
-    {
-        let threads = project.threads();
-        run(project, "computing metrics on the cluster", async move {
-            let engine = Engine::ballista(url, threads).await?;
-            engine.register_responses_parquet(loaded.schema.clone(), parts, vec![])?;
-            engine.score_histograms(query).await
-        })
-        .map_err(|e| Error::runtime(format!("on the cluster at {url}: {}", e.message())))
-    }
-    #[cfg(not(feature = "cluster"))]
-    {
-        let _ = (project, loaded, parts, query);
-        Err(without_cluster(url))
-    }
+    on_cluster_with(
+        project,
+        url,
+        "computing metrics",
+        |engine| engine.register_responses_parquet(loaded.schema.clone(), parts, vec![]),
+        |engine| async move { engine.score_histograms(query).await },
+    )
 }
 
 /// An engine holding the given tables; `views` are the text columns that several aggregations
@@ -132,8 +124,7 @@ where
     run(project, what, plan(engine))
 }
 
-/// [`run_plans`] on the Ballista cluster at `url`: connecting, registering the lake's parts
-/// and running happen in one runtime, which the client's connection needs.
+/// [`run_plans`] on the Ballista cluster at `url`, with the lake's parts of `tables`.
 fn on_cluster_tables<T, F, Fut>(
     project: &Project,
     url: &str,
@@ -145,23 +136,44 @@ where
     F: FnOnce(Engine) -> Fut,
     Fut: Future<Output = Result<T, EngineError>>,
 {
+    let register = |engine: &Engine| {
+        for (name, source) in tables {
+            if let EntitySource::Parts { table, parts } = source {
+                engine.register_parquet(name, table.schema.clone(), parts, vec![])?;
+            }
+        }
+        Ok(())
+    };
+    on_cluster_with(project, url, what, register, plan)
+}
+
+/// Connects to the Ballista cluster at `url`, registers tables (`register`) and runs `plan`,
+/// in one runtime, which the client's connection needs; errors name the cluster.
+fn on_cluster_with<T, R, F, Fut>(
+    project: &Project,
+    url: &str,
+    what: &str,
+    register: R,
+    plan: F,
+) -> Result<T>
+where
+    R: FnOnce(&Engine) -> Result<(), EngineError>,
+    F: FnOnce(Engine) -> Fut,
+    Fut: Future<Output = Result<T, EngineError>>,
+{
     #[cfg(feature = "cluster")]
     {
         let threads = project.threads();
         run(project, &format!("{what} on the cluster"), async move {
             let engine = Engine::ballista(url, threads).await?;
-            for (name, source) in tables {
-                if let EntitySource::Parts { table, parts } = source {
-                    engine.register_parquet(name, table.schema.clone(), parts, vec![])?;
-                }
-            }
+            register(&engine)?;
             plan(engine).await
         })
         .map_err(|e| Error::runtime(format!("on the cluster at {url}: {}", e.message())))
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = (project, what, tables, plan);
+        let _ = (project, what, register, plan);
         Err(without_cluster(url))
     }
 }
