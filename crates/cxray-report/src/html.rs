@@ -475,9 +475,14 @@ fn operations_html(
             Some((Some(l), Some(h))) => format!("[{}, {}]", v(l), v(h)),
             _ => "—".into(),
         };
+        // A K-factor over few referrers covers less than its level: marked, the note on hover.
+        let mark = cur
+            .and_then(crate::undercovers)
+            .map(|n| format!(r#" <abbr class="few" title="{}">~</abbr>"#, esc(n)))
+            .unwrap_or_default();
         let _ = write!(
             o,
-            r#"<div class="tile"><div class="name">{}</div><div class="label">{}</div><div class="value">{}</div><div class="ci">{} · n = {}</div>{}</div>"#,
+            r#"<div class="tile"><div class="name">{}</div><div class="label">{}</div><div class="value">{}</div><div class="ci">{}{mark} · n = {}</div>{}</div>"#,
             esc(&i.display_name),
             esc(&i.value_label),
             esc(&cur
@@ -615,5 +620,42 @@ mod tests {
             "{marked}"
         );
         assert_eq!(crate::text::value_ci(&r), "0.20 [0.10, 0.30] ~");
+        // The operations tiles too (a K-factor over few referrers).
+        let ops = cxray_insights::operations::OperationsSection {
+            current_period: Some("2025-12".into()),
+            previous_period: Some("2025-11".into()),
+            items: vec![cxray_insights::operations::OperationalItem {
+                metric: "k_factor".into(),
+                display_name: "K-factor".into(),
+                value_label: "referrals converted per customer".into(),
+                current: Some(r.clone()),
+                previous: None,
+                vs_previous: None,
+            }],
+            trends: vec![],
+            recurring_issues: vec![],
+            issues_window: None,
+            issues_before: None,
+            funnel: vec![],
+            friction_points: vec![],
+            retention: None,
+        };
+        let mut o = String::new();
+        super::operations_html(&mut o, &ops, 0.95, "month");
+        assert!(
+            o.contains("<abbr class=\"few\" title=\"few customers"),
+            "{o}"
+        );
+        r.note = None;
+        let mut o = String::new();
+        let ops = cxray_insights::operations::OperationsSection {
+            items: vec![cxray_insights::operations::OperationalItem {
+                current: Some(r.clone()),
+                ..ops.items[0].clone()
+            }],
+            ..ops
+        };
+        super::operations_html(&mut o, &ops, 0.95, "month");
+        assert!(!o.contains("<abbr"), "{o}");
     }
 }
