@@ -5,13 +5,14 @@
 //! answers by two segments and month: 3.0 s against 0.7 s for the scan alone). The keys have
 //! few values and a lake's segments are dictionary-encoded, so here each key becomes a small
 //! integer code — a dictionary's values are coded once per dictionary, a day's period and a
-//! score once per distinct value — the codes of a row are packed into one 128-bit key, and each
-//! partition folds its rows into its own table. The plan still filters, prunes and scans; only
-//! the last group-by is done here, and only on this machine: on Ballista the executors run the
-//! plan's aggregate ([`crate::Engine::with_context`]).
+//! score once per distinct value — and each partition folds its rows into its own groups:
+//! found in a table indexed directly by the row's codes while they fit, by a hash of the codes
+//! after that. The plan still filters, prunes and scans; only the last group-by is done here,
+//! and only on this machine: on Ballista the executors run the plan's aggregate
+//! ([`crate::Engine::with_context`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use cxray_kernels::IdHasher;
@@ -71,40 +72,66 @@ async fn fold_stream(
     shape: Shape,
     dense_bits: u32,
 ) -> Result<Fold, EngineError> {
-    let mut fold = Fold::new(shape);
-    fold.dense_bits = dense_bits;
+    let mut fold = Fold::new(shape, dense_bits);
     while let Some(batch) = stream.next().await {
         fold.add(&batch?)?;
     }
     Ok(fold)
 }
 
-/// Codes of one text key column, in order of first appearance; code 0 is null.
-struct TextCodes {
+/// Texts coded in order of first appearance; code 0 is null.
+struct Interner {
     values: Vec<Option<String>>,
     index: Map<String, u32>,
-    /// The last dictionary seen (Parquet batches of a column chunk share one), its values as
-    /// text and their codes ([`UNCODED`] until a row uses them).
-    dictionary: Option<(ArrayRef, StringArray, Vec<u32>)>,
+}
+
+impl Interner {
+    fn code(&mut self, s: &str) -> u32 {
+        if let Some(&c) = self.index.get(s) {
+            return c;
+        }
+        let c = self.values.len() as u32;
+        self.values.push(Some(s.to_string()));
+        self.index.insert(s.to_string(), c);
+        c
+    }
+}
+
+/// The last dictionary seen (Parquet batches of a column chunk share one), its values as text
+/// and their codes ([`UNCODED`] until a row uses one).
+struct DictionaryCodes {
+    values: ArrayRef,
+    text: StringArray,
+    codes: Vec<u32>,
+}
+
+impl DictionaryCodes {
+    fn code(&mut self, k: usize, texts: &mut Interner) -> u32 {
+        if self.codes[k] == UNCODED {
+            self.codes[k] = match self.text.is_null(k) {
+                true => NULL,
+                false => texts.code(self.text.value(k)),
+            };
+        }
+        self.codes[k]
+    }
+}
+
+/// Codes of one text key column.
+struct TextCodes {
+    texts: Interner,
+    dictionary: Option<DictionaryCodes>,
 }
 
 impl TextCodes {
     fn new() -> Self {
         TextCodes {
-            values: vec![None],
-            index: Map::default(),
+            texts: Interner {
+                values: vec![None],
+                index: Map::default(),
+            },
             dictionary: None,
         }
-    }
-
-    fn code(values: &mut Vec<Option<String>>, index: &mut Map<String, u32>, s: &str) -> u32 {
-        if let Some(&c) = index.get(s) {
-            return c;
-        }
-        let c = values.len() as u32;
-        values.push(Some(s.to_string()));
-        index.insert(s.to_string(), c);
-        c
     }
 
     fn encode_text<'a>(&mut self, rows: impl Iterator<Item = Option<&'a str>>, out: &mut Vec<u32>) {
@@ -116,7 +143,7 @@ impl TextCodes {
                 Some(s) => match last {
                     Some((l, c)) if l == s => c,
                     _ => {
-                        let c = Self::code(&mut self.values, &mut self.index, s);
+                        let c = self.texts.code(s);
                         last = Some((s, c));
                         c
                     }
@@ -138,42 +165,29 @@ impl TextCodes {
                     out.resize(a.len(), NULL);
                     return Ok(());
                 }
-                if !matches!(&self.dictionary, Some((v, _, _)) if Arc::ptr_eq(v, values)) {
+                if !matches!(&self.dictionary, Some(d) if Arc::ptr_eq(&d.values, values)) {
                     let text = cast(values, &DataType::Utf8).map_err(shape_error)?;
-                    let text = text.as_string::<i32>().clone();
-                    self.dictionary = Some((values.clone(), text, vec![UNCODED; values.len()]));
+                    self.dictionary = Some(DictionaryCodes {
+                        values: values.clone(),
+                        text: text.as_string::<i32>().clone(),
+                        codes: vec![UNCODED; values.len()],
+                    });
                 }
-                let Some((_, text, codes)) = self.dictionary.as_mut() else {
-                    unreachable!("set above")
-                };
-                let code = |k: usize,
-                            codes: &mut Vec<u32>,
-                            values: &mut Vec<Option<String>>,
-                            index: &mut Map<String, u32>| {
-                    let mut c = codes[k];
-                    if c == UNCODED {
-                        c = match text.is_null(k) {
-                            true => NULL,
-                            false => Self::code(values, index, text.value(k)),
-                        };
-                        codes[k] = c;
-                    }
-                    c
-                };
-                let (values, index) = (&mut self.values, &mut self.index);
+                let dictionary = self.dictionary.as_mut().expect("set above");
+                let texts = &mut self.texts;
                 let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
                 // Parquet's dictionaries have 32-bit keys: read without a copy of the keys.
                 match (a.as_dictionary_opt::<Int32Type>(), &nulls) {
                     (Some(d), None) => {
                         for &k in d.keys().values() {
-                            out.push(code(k as usize, codes, values, index));
+                            out.push(dictionary.code(k as usize, texts));
                         }
                     }
                     _ => {
                         for (i, k) in dict.normalized_keys().into_iter().enumerate() {
                             out.push(match nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                                 true => NULL,
-                                false => code(k, codes, values, index),
+                                false => dictionary.code(k, texts),
                             });
                         }
                     }
@@ -285,9 +299,10 @@ const DENSE_TOTAL_BITS: u32 = 26;
 
 /// Bits of each partition's direct table when `partitions` fold at once (16 to 22).
 fn dense_bits(partitions: usize) -> u32 {
-    let share = usize::BITS - partitions.max(1).next_power_of_two().leading_zeros() - 1;
+    let share = partitions.max(1).next_power_of_two().ilog2();
     DENSE_TOTAL_BITS.saturating_sub(share).clamp(16, DENSE_BITS)
 }
+
 /// A slot of the direct table without a group.
 const NO_GROUP: u32 = u32::MAX;
 
@@ -334,17 +349,15 @@ struct Fold {
     /// The key columns: metric, segments…, period, score.
     keys: usize,
     /// Groups are found in a direct table while the codes fit in `dense_bits` (a few
-    /// segments of a few values: the usual query); then by packed 128-bit keys (each column
-    /// given `widths` bits); a batch with a wider code is folded on [`Fold::wide`] keys. A
-    /// group found in two ways is two groups here, merged with the other partitions'.
+    /// segments of a few values: the usual query), then in `hashed` by a hash of their codes.
+    /// A group found both ways is two groups here, merged with the other partitions'.
     dense: Option<Dense>,
     /// Bits of the largest direct table this fold may use ([`dense_bits`]).
     dense_bits: u32,
     /// The largest code of each key column so far.
     max_codes: Vec<u32>,
-    widths: Vec<u32>,
-    packed: Map<u128, u32>,
-    wide: Map<Vec<u32>, u32>,
+    /// Group ids, found by the hash of their codes in `group_codes`.
+    hashed: hashbrown::HashTable<u32>,
     /// Each group's codes (`keys` a group) and sums.
     group_codes: Vec<u32>,
     sums: Vec<Sums>,
@@ -355,22 +368,9 @@ struct Fold {
 }
 
 impl Fold {
-    fn new(shape: Shape) -> Fold {
-        let segments = shape.segments as u32;
-        // 128 bits: 16 for the metric and the score, 20 for periods (2,800 years of days), the
-        // rest shared by the segments (up to 32 bits each).
-        let period_bits = if shape.period.is_some() { 20 } else { 0 };
-        let segment_bits = match segments {
-            0 => 0,
-            n => ((128 - 32 - period_bits) / n).min(32),
-        };
-        let mut widths = vec![16];
-        widths.extend(std::iter::repeat_n(segment_bits, shape.segments));
-        if shape.period.is_some() {
-            widths.push(period_bits);
-        }
-        widths.push(16);
-        let keys = widths.len();
+    fn new(shape: Shape, dense_bits: u32) -> Fold {
+        // metric, segments…, period, score
+        let keys = shape.segments + 2 + usize::from(shape.period.is_some());
         Fold {
             shape,
             text: (0..=shape.segments).map(|_| TextCodes::new()).collect(),
@@ -382,12 +382,10 @@ impl Fold {
             scores: ScoreCodes::default(),
             keys,
             dense: Some(Dense::new(vec![0; keys])),
-            dense_bits: DENSE_BITS,
+            dense_bits,
             max_codes: vec![0; keys],
+            hashed: hashbrown::HashTable::new(),
             codes: vec![Vec::new(); keys],
-            widths,
-            packed: Map::default(),
-            wide: Map::default(),
             group_codes: Vec::new(),
             sums: Vec::new(),
             rows: Vec::new(),
@@ -403,18 +401,23 @@ impl Fold {
         g
     }
 
-    /// The group of key `k` in the table `map` picks, new (of the codes of row `i`) if absent.
-    fn hashed_group<K: std::hash::Hash + Eq>(
-        &mut self,
-        map: impl Fn(&mut Fold) -> &mut Map<K, u32>,
-        k: K,
-        i: usize,
-    ) -> u32 {
-        if let Some(&g) = map(self).get(&k) {
+    /// The group of row `i`'s codes in the hashed groups, new if absent.
+    fn hashed_group(&mut self, i: usize) -> u32 {
+        let keys = self.keys;
+        let hash = hash_codes(self.codes.iter().map(|c| c[i]));
+        let (codes, group_codes) = (&self.codes, &self.group_codes);
+        let same = |&g: &u32| {
+            let of = &group_codes[g as usize * keys..][..keys];
+            of.iter().zip(codes).all(|(&x, c)| x == c[i])
+        };
+        if let Some(&g) = self.hashed.find(hash, same) {
             return g;
         }
         let g = self.new_group(i);
-        map(self).insert(k, g);
+        let group_codes = &self.group_codes;
+        self.hashed.insert_unique(hash, g, |&g| {
+            hash_codes(group_codes[g as usize * keys..][..keys].iter().copied())
+        });
         g
     }
 
@@ -500,27 +503,9 @@ impl Fold {
                 rows.push(g);
             }
             self.index = index;
-        } else if self
-            .codes
-            .iter()
-            .zip(&self.widths)
-            .all(|(c, &w)| w >= 32 || c.iter().all(|&x| x >> w == 0))
-        {
-            let mut packed = vec![0u128; n];
-            let mut shift = 0;
-            for (c, &w) in self.codes.iter().zip(&self.widths) {
-                for (k, &x) in packed.iter_mut().zip(c) {
-                    *k |= u128::from(x) << shift;
-                }
-                shift += w;
-            }
-            for (i, k) in packed.into_iter().enumerate() {
-                rows.push(self.hashed_group(|f| &mut f.packed, k, i));
-            }
         } else {
             for i in 0..n {
-                let k: Vec<u32> = self.codes.iter().map(|c| c[i]).collect();
-                rows.push(self.hashed_group(|f| &mut f.wide, k, i));
+                rows.push(self.hashed_group(i));
             }
         }
         if self.shape.weights {
@@ -564,7 +549,7 @@ impl Fold {
             .chunks(self.keys)
             .zip(&self.sums)
             .map(|(codes, s)| {
-                let text = |i: usize| self.text[i].values[codes[i] as usize].clone();
+                let text = |i: usize| self.text[i].texts.values[codes[i] as usize].clone();
                 let period_start = self
                     .periods
                     .as_ref()
@@ -604,6 +589,15 @@ fn required<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
         0 => Ok(values),
         _ => Err(EngineError::Shape(format!("an answer without {what}"))),
     }
+}
+
+/// The hash of a group's codes.
+fn hash_codes(codes: impl Iterator<Item = u32>) -> u64 {
+    let mut h = IdHasher::default();
+    for c in codes {
+        h.write_u32(c);
+    }
+    h.finish()
 }
 
 fn shape_error(e: datafusion::arrow::error::ArrowError) -> EngineError {
@@ -742,8 +736,7 @@ mod tests {
             ),
             q(&[], &["customer"], Some(Period::Quarter)),
             q(&["csat"], &["plan", "region"], Some(Period::Day)),
-            // Ten segment columns leave 7 bits each: 300 customers do not fit, and the
-            // batches are folded on unpacked keys.
+            // Ten segment columns of 300 customers are far past a direct table: hashed.
             q(&[], &["customer"; 10], Some(Period::Year)),
         ];
         out.push(HistogramQuery {
@@ -797,9 +790,9 @@ mod tests {
             assert_fold_equals_plan(&engine, &q).await;
         }
     }
-    /// Each way of finding groups, checked on rows folded one batch at a time against a plain
-    /// map of the same keys: a direct table while the codes fit, packed keys once 5,000
-    /// segment values by day no longer do, unpacked keys when a code is wider than its share.
+    /// Both ways of finding groups, checked on rows folded one batch at a time against a plain
+    /// map of the same keys: a direct table while the codes fit (and grows), hashed codes once
+    /// 5,000 segment values by day no longer do.
     #[test]
     fn every_way_of_finding_groups_counts_each_row_once() {
         use super::{Fold, Shape};
@@ -813,7 +806,7 @@ mod tests {
             Field::new("score", DataType::Float64, false),
             Field::new("weight", DataType::Float64, true),
         ]));
-        // (customers, days) per batch: few (direct), many (packed).
+        // (customers, days) per batch: few (direct), many (hashed).
         let batch = |seed: u64, customers: u64, days: u64| {
             let rows = 4_000u64;
             let pick = |i: u64, m: u64| (i.wrapping_mul(2_654_435_761).wrapping_add(seed * 97)) % m;
@@ -850,11 +843,11 @@ mod tests {
             period: Some(Period::Day),
             weights: true,
         };
-        let mut fold = Fold::new(shape);
+        let mut fold = Fold::new(shape, super::DENSE_BITS);
         let mut expected: Groups = BTreeMap::new();
         for (i, b) in batches.iter().enumerate() {
             fold.add(b).unwrap();
-            // Direct for the two small batches, packed from the first large one.
+            // Direct for the two small batches, hashed from the first large one.
             assert_eq!(fold.dense.is_some(), i < 2, "batch {i}");
             let metric = b.column(0).as_string::<i32>();
             let customer = b.column(1).as_string::<i32>();
@@ -881,7 +874,7 @@ mod tests {
                 }
             }
         }
-        assert!(!fold.packed.is_empty() && fold.wide.is_empty());
+        assert!(!fold.hashed.is_empty());
         let mut got: Groups = BTreeMap::new();
         for (key, count) in fold.into_groups() {
             let day = crate::date_to_days(key.period_start.unwrap());
