@@ -55,20 +55,21 @@ footer { margin-top: 40px; color: var(--muted); font-size: .85em; }
 @media print { nav { display: none; } main { max-width: none; } h2 { break-after: avoid; } }
 "#;
 
-/// The interval, marked `~` (the note on hover) when it covers less than its level at this
-/// size.
+/// The interval, marked when it covers less than its level at this size.
 fn ci(r: &MetricRow) -> String {
     let interval = match (r.ci_low, r.ci_high) {
         (Some(l), Some(h)) => format!("[{}, {}]", num(l), num(h)),
         _ => "—".into(),
     };
-    match crate::undercovers(r) {
-        Some(note) => format!(
-            r#"{interval} <abbr class="few" title="{}">~</abbr>"#,
-            esc(note)
-        ),
-        None => interval,
-    }
+    format!("{interval}{}", undercover_mark(Some(r)))
+}
+
+/// ` ~`, the note on hover, after an interval that covers less than its level at this size;
+/// nothing after others.
+fn undercover_mark(r: Option<&MetricRow>) -> String {
+    r.and_then(crate::undercovers)
+        .map(|n| format!(r#" <abbr class="few" title="{}">~</abbr>"#, esc(n)))
+        .unwrap_or_default()
 }
 
 fn verdict_html(c: &Option<Change>, label: &str) -> String {
@@ -475,11 +476,8 @@ fn operations_html(
             Some((Some(l), Some(h))) => format!("[{}, {}]", v(l), v(h)),
             _ => "—".into(),
         };
-        // A K-factor over few referrers covers less than its level: marked, the note on hover.
-        let mark = cur
-            .and_then(crate::undercovers)
-            .map(|n| format!(r#" <abbr class="few" title="{}">~</abbr>"#, esc(n)))
-            .unwrap_or_default();
+        // A K-factor over few referrers covers less than its level.
+        let mark = undercover_mark(cur);
         let _ = write!(
             o,
             r#"<div class="tile"><div class="name">{}</div><div class="label">{}</div><div class="value">{}</div><div class="ci">{}{mark} · n = {}</div>{}</div>"#,

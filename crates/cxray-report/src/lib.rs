@@ -91,7 +91,7 @@ pub(crate) fn esc(s: &str) -> String {
 pub(crate) fn undercovers(r: &cxray_insights::MetricRow) -> Option<&str> {
     r.note
         .as_deref()
-        .filter(|n| n.contains("docs/calibration.md"))
+        .filter(|n| cxray_stats::estimate::small_sample::is_note(n))
 }
 
 /// A number with the precision a reader needs.

@@ -227,11 +227,7 @@ pub fn metrics_table(w: &mut Vec<u8>, t: &MetricsTable<'_>) -> io::Result<()> {
         if r.small_sample {
             line.push_str(" !");
             flagged = true;
-        } else if r
-            .note
-            .as_deref()
-            .is_some_and(|n| n.contains("docs/calibration.md"))
-        {
+        } else if crate::undercovers(r).is_some() {
             // Enough answers, yet fewer than its interval needs (a ratio over few customers,
             // a share near 0 or 1): the note says which.
             line.push_str(" ~");
@@ -954,8 +950,7 @@ pub(crate) mod tests {
     /// mark is explained once, and only when used.
     #[test]
     fn rows_too_small_for_their_interval_are_marked() {
-        let note = "few customers (40, under 50): the interval covers less than its stated level \
-                    at this size (docs/calibration.md)";
+        let note = &cxray_stats::estimate::small_sample::note(40, 50, "few customers");
         let render = |rows: &[MetricRow]| {
             let mut w = Vec::new();
             let t = MetricsTable {

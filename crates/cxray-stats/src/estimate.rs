@@ -207,6 +207,16 @@ pub mod small_sample {
     /// answers when the truth is 95%.
     pub const EXTREME_SHARE: u64 = 40;
 
+    /// Where the notes point, and how a note is told from others.
+    pub const SOURCE: &str = "docs/calibration.md";
+
+    /// Whether `note` is one of these notes.
+    pub fn is_note(note: &str) -> bool {
+        note.strip_suffix(')')
+            .and_then(|n| n.strip_suffix(SOURCE))
+            .is_some_and(|n| n.ends_with('('))
+    }
+
     /// The note of an estimate from fewer than `threshold` observations (`what`: "few
     /// answers").
     pub fn note(
@@ -216,7 +226,7 @@ pub mod small_sample {
     ) -> String {
         format!(
             "{what} ({n}, under {threshold}): the interval covers less than its stated level \
-             at this size (docs/calibration.md)"
+             at this size ({SOURCE})"
         )
     }
 }
