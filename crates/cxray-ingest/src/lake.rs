@@ -72,7 +72,7 @@ pub struct Manifest {
     /// ([`cxray_metrics::MetricCatalog::validation_rules`]); absent in lakes written before
     /// it was recorded.
     #[serde(default)]
-    pub metrics: Option<String>,
+    pub metrics: Option<Vec<String>>,
 }
 
 /// A file whose content is in the lake (see [`Manifest::seen`]).
@@ -91,15 +91,13 @@ impl Manifest {
         let now = catalog.validation_rules();
         match &self.metrics {
             Some(then) if *then != now && self.files.iter().any(|f| f.entity == RESPONSES) => {
-                let rules =
-                    |s: &str| -> Vec<String> { s.split("; ").map(str::to_string).collect() };
-                let (then_rules, now_rules) = (rules(then), rules(&now));
                 let only = |a: &[String], b: &[String]| {
-                    a.iter()
+                    let rules: Vec<&str> = a
+                        .iter()
                         .filter(|r| !b.contains(r))
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                        .map(String::as_str)
+                        .collect();
+                    rules.join("; ")
                 };
                 Err(IngestError::Config {
                     path: dir.join(MANIFEST),
@@ -108,8 +106,8 @@ impl Manifest {
                          project's (the lake: {}; the project: {}): a changed, added or removed \
                          [metrics] declaration accepts other answers (answers of a metric \
                          unknown at ingest were rejected); ingest into a new lake folder",
-                        only(&then_rules, &now_rules),
-                        only(&now_rules, &then_rules)
+                        only(then, &now),
+                        only(&now, then)
                     ),
                 })
             }

@@ -793,9 +793,9 @@ impl MetricCatalog {
     }
 
     /// What validating answers depends on: each metric's name, scale and whether scores are
-    /// whole ("ces 1-7 whole; csat 1-5 whole; …"). A lake records it, so that answers
-    /// validated against other scales are not read as if validated against these.
-    pub fn validation_rules(&self) -> String {
+    /// whole ("ces 1-7 whole", "csat 1-5 whole", …), in name order. A lake records them, so
+    /// that answers validated against other scales are not read as if validated against these.
+    pub fn validation_rules(&self) -> Vec<String> {
         self.specs
             .values()
             .map(|s| {
@@ -807,8 +807,7 @@ impl MetricCatalog {
                     if s.integer { " whole" } else { "" }
                 )
             })
-            .collect::<Vec<_>>()
-            .join("; ")
+            .collect()
     }
 
     /// Applies a project's declarations: adjusts built-ins (e.g. a CES on 1-5) and adds custom

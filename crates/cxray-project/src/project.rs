@@ -262,7 +262,8 @@ impl Project {
     }
 
     /// Reads the lake at `dir` instead of the sources; its dates must be in the project's
-    /// timezone, its answers validated against the project's metric scales. Sources the lake does not hold as they are now are noted to the observer.
+    /// timezone, its answers validated against the project's metric scales. Sources the lake
+    /// does not hold as they are now are noted to the observer.
     fn with_lake(mut self, dir: &std::path::Path) -> Result<Project> {
         let lake = Lake::open(dir)?;
         lake.manifest()
